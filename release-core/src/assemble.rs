@@ -1,0 +1,58 @@
+//! From config to pipeline: which built-in steps a release has, in which stages.
+//!
+//! Pure: every constructor here only copies data out of the config; nothing touches the
+//! disk or the network until the runner runs a step.
+
+use camino::Utf8PathBuf;
+
+use crate::config::{Config, ConfigError, expand};
+use crate::env::Environment;
+use crate::plan::Mode;
+use crate::runner::Pipeline;
+use crate::stages::{build, checksums};
+use crate::step::Release;
+
+/// What the command line may override.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// A version instead of the config's.
+    pub version: Option<semver::Version>,
+    /// A dist directory instead of the config's.
+    pub dist: Option<Utf8PathBuf>,
+}
+
+/// The release a config describes: version, tag, directories.
+pub fn release(config: &Config, overrides: &Overrides) -> Result<Release, ConfigError> {
+    let version = overrides.version.clone().or_else(|| config.version.clone()).ok_or_else(|| {
+        ConfigError::Invalid {
+            path: config.file.clone(),
+            field: "project.version".into(),
+            message: "no version given".into(),
+            help: Some(
+                "set `project.version`, or `project.version-from` to a Cargo.toml, or pass --release-version".into(),
+            ),
+        }
+    })?;
+    let tag = expand(&config.project.tag, &version.to_string(), "", "");
+    let dist = overrides.dist.clone().unwrap_or_else(|| config.root.join(&config.project.dist));
+    Ok(Release { version, tag, root: config.root.clone(), dist })
+}
+
+/// The pipeline for a config: every built-in step, filed by stage.
+pub fn pipeline(config: &Config, env: &Environment, mode: Mode, overrides: &Overrides) -> Result<Pipeline, ConfigError> {
+    let release = release(config, overrides)?;
+    let mut pipeline = Pipeline::new(release, env.clone(), mode);
+    let mut add = |step: Box<dyn crate::step::Step>| {
+        pipeline.add_boxed(step).expect("built-in steps have distinct ids and valid effects")
+    };
+
+    if !config.build.is_empty() {
+        add(Box::new(build::BuildToolsCheck::new(config)));
+    }
+    add(Box::new(build::PrepareDist));
+    for command in &config.build {
+        add(Box::new(build::BuildStep::new(config, command)));
+    }
+    add(Box::new(checksums::WriteChecksums));
+    Ok(pipeline)
+}

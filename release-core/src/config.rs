@@ -1,0 +1,507 @@
+//! `release.toml`: the configuration file, its schema and its defaults.
+//!
+//! Loading reads the file (and the `Cargo.toml` a version is taken from) and validates
+//! everything that can be checked without the network. Every field is documented in
+//! `docs/config.md`; defaults are stated here, once. Unknown fields are errors that name the
+//! file, line and field.
+
+use std::collections::BTreeMap;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Diagnose;
+
+/// The default tag template.
+pub const DEFAULT_TAG: &str = "v{version}";
+/// The default dist directory, relative to the config's directory.
+pub const DEFAULT_DIST: &str = "dist";
+/// The default variable holding the signing key's password.
+pub const DEFAULT_PASSWORD_ENV: &str = "COSIGN_PASSWORD";
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub project: Project,
+    #[serde(default)]
+    pub build: Vec<BuildCommand>,
+    #[serde(default)]
+    pub github: Option<GithubConfig>,
+    #[serde(default)]
+    pub signing: Option<SigningConfig>,
+    #[serde(default, rename = "chart")]
+    pub charts: Vec<ChartConfig>,
+    /// Per-registry settings, keyed by host (`ghcr.io`, `127.0.0.1:5000`).
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistryConfig>,
+    #[serde(default)]
+    pub network: NetworkConfig,
+
+    /// The file this was read from.
+    #[serde(skip)]
+    pub file: Utf8PathBuf,
+    /// The directory relative paths start from: the config file's directory.
+    #[serde(skip)]
+    pub root: Utf8PathBuf,
+    /// The version, resolved from `project.version` or `project.version-from`.
+    #[serde(skip)]
+    pub version: Option<semver::Version>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Project {
+    /// Used in release titles; defaults to the crate's name when `version-from` is given.
+    pub name: Option<String>,
+    /// The version, SemVer 2.
+    pub version: Option<String>,
+    /// A `Cargo.toml` to read the version from (`package.version`, or
+    /// `workspace.package.version`).
+    pub version_from: Option<Utf8PathBuf>,
+    /// Tag template; must contain `{version}`.
+    #[serde(default = "default_tag")]
+    pub tag: String,
+    #[serde(default = "default_dist")]
+    pub dist: Utf8PathBuf,
+}
+
+fn default_tag() -> String {
+    DEFAULT_TAG.to_owned()
+}
+
+fn default_dist() -> Utf8PathBuf {
+    DEFAULT_DIST.into()
+}
+
+/// One build command and the artifacts it produces.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BuildCommand {
+    pub name: String,
+    /// Program and arguments; run without a shell. `{version}`, `{tag}`, `{dist}`, `{os}`
+    /// and `{arch}` are replaced in each argument.
+    pub command: Vec<String>,
+    /// Working directory, relative to the config's directory.
+    pub dir: Option<Utf8PathBuf>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub artifacts: Vec<ArtifactSpec>,
+    /// Targets this command builds for, for matrix builds across runners.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ArtifactSpec {
+    Path(Utf8PathBuf),
+    Detailed {
+        path: Utf8PathBuf,
+        /// The published file name; `{version}`, `{os}`, `{arch}` are replaced.
+        name: Option<String>,
+    },
+}
+
+impl ArtifactSpec {
+    pub fn path(&self) -> &Utf8Path {
+        match self {
+            ArtifactSpec::Path(p) | ArtifactSpec::Detailed { path: p, .. } => p,
+        }
+    }
+
+    pub fn name_template(&self) -> Option<&str> {
+        match self {
+            ArtifactSpec::Path(_) => None,
+            ArtifactSpec::Detailed { name, .. } => name.as_deref(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GithubConfig {
+    /// `owner/repo`; default `GITHUB_REPOSITORY`.
+    pub repository: Option<String>,
+    /// API base; default `GITHUB_API_URL`, then `https://api.github.com`.
+    pub api_url: Option<String>,
+    /// A variable to take the token from before `GH_TOKEN` and `GITHUB_TOKEN`.
+    pub token_env: Option<String>,
+    /// Release title template; default `{name} {version}` or the tag.
+    pub title: Option<String>,
+    /// Release notes from this file (relative to the config's directory).
+    pub notes_file: Option<Utf8PathBuf>,
+    /// Ask GitHub to generate the release notes.
+    #[serde(default)]
+    pub generate_notes: bool,
+    #[serde(default)]
+    pub prerelease: bool,
+    /// Replace the assets of an already published release whose assets differ.
+    #[serde(default)]
+    pub replace: bool,
+    /// Run the release-write probe in preflight (default true).
+    #[serde(default = "yes")]
+    pub probe: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SigningMode {
+    /// A cosign-compatible key pair.
+    #[default]
+    Key,
+    /// GitHub OIDC → Fulcio → Rekor. Not supported yet: rejected with a clear error.
+    Keyless,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SigningConfig {
+    #[serde(default)]
+    pub mode: SigningMode,
+    /// The encrypted private key (`cosign.key`), relative to the config's directory.
+    pub key: Option<Utf8PathBuf>,
+    /// The public key; when given, preflight checks that the private key matches it.
+    pub public_key: Option<Utf8PathBuf>,
+    /// The variable holding the key's password.
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
+    /// In snapshot mode, sign with a key pair generated for this run when `key` does not
+    /// exist (the output is labelled as such).
+    #[serde(default)]
+    pub ephemeral_in_snapshot: bool,
+}
+
+fn default_password_env() -> String {
+    DEFAULT_PASSWORD_ENV.to_owned()
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ChartConfig {
+    /// The chart directory, relative to the config's directory.
+    pub path: Utf8PathBuf,
+    /// Set the chart's `version` to the release version.
+    #[serde(default)]
+    pub stamp_version: bool,
+    /// Set the chart's `appVersion` to the release version.
+    #[serde(default)]
+    pub stamp_app_version: bool,
+    /// Where to push: `oci://REGISTRY/PATH`.
+    pub push: Option<String>,
+    /// Allow replacing different content under an existing version tag.
+    #[serde(default)]
+    pub allow_overwrite: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegistryConfig {
+    /// Talk plain HTTP to this registry (loopback test registries only).
+    #[serde(default)]
+    pub plain_http: bool,
+    /// Variables holding the username and password, tried before the standard chain.
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+}
+
+/// Retries, timeouts and concurrency for every remote call.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetworkConfig {
+    /// Attempts per request, the first included.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// Abort a transfer when no byte moved for this many seconds.
+    #[serde(default = "default_stall_seconds")]
+    pub stall_timeout_secs: u64,
+    /// Uploads in flight at once.
+    #[serde(default = "default_upload_concurrency")]
+    pub upload_concurrency: usize,
+}
+
+fn default_attempts() -> u32 {
+    4
+}
+fn default_stall_seconds() -> u64 {
+    60
+}
+fn default_upload_concurrency() -> usize {
+    4
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            attempts: default_attempts(),
+            stall_timeout_secs: default_stall_seconds(),
+            upload_concurrency: default_upload_concurrency(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: Utf8PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse { path: Utf8PathBuf, line: usize, column: usize, message: String },
+    #[error("{path}: `{field}`: {message}")]
+    Invalid { path: Utf8PathBuf, field: String, message: String, help: Option<String> },
+}
+
+impl Diagnose for ConfigError {
+    fn help(&self) -> Option<String> {
+        match self {
+            ConfigError::Read { .. } => {
+                Some("run from the repository root or pass --config PATH to the release.toml".into())
+            }
+            ConfigError::Parse { .. } => Some("every field is documented in docs/config.md".into()),
+            ConfigError::Invalid { help, .. } => help.clone(),
+        }
+    }
+}
+
+impl ConfigError {
+    fn invalid(path: &Utf8Path, field: &str, message: impl Into<String>, help: Option<&str>) -> Self {
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+            help: help.map(str::to_owned),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Utf8Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates config text as if read from `path`. Reads the `Cargo.toml` a
+    /// version is taken from, if any.
+    pub fn parse(text: &str, path: &Utf8Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|err| {
+            let (line, column) = err.span().map(|span| line_column(text, span.start)).unwrap_or((1, 1));
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: err.message().trim_end().to_owned(),
+            }
+        })?;
+        config.file = path.to_owned();
+        config.root = match path.parent() {
+            Some(parent) if !parent.as_str().is_empty() => parent.to_owned(),
+            _ => Utf8PathBuf::from("."),
+        };
+        config.version = config.resolve_version()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_version(&self) -> Result<Option<semver::Version>, ConfigError> {
+        let project = &self.project;
+        let (text, field) = match (&project.version, &project.version_from) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    &self.file,
+                    "project.version",
+                    "`version` and `version-from` are both set",
+                    Some("keep one of them"),
+                ));
+            }
+            (Some(version), None) => (version.clone(), "project.version".to_owned()),
+            (None, Some(manifest)) => {
+                let manifest = self.root.join(manifest);
+                (cargo_version(&manifest)?, format!("version in {manifest}"))
+            }
+            (None, None) => return Ok(None),
+        };
+        semver::Version::parse(text.trim_start_matches('v')).map(Some).map_err(|err| {
+            ConfigError::invalid(
+                &self.file,
+                &field,
+                format!("`{text}` is not a SemVer version: {err}"),
+                Some("use MAJOR.MINOR.PATCH, e.g. 1.2.3 or 1.2.3-rc.1"),
+            )
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let file = &self.file;
+        if !self.project.tag.contains("{version}") {
+            return Err(ConfigError::invalid(
+                file,
+                "project.tag",
+                format!("the tag template `{}` does not contain `{{version}}`", self.project.tag),
+                Some("use a template such as `v{version}` or `mytool-v{version}`"),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, build) in self.build.iter().enumerate() {
+            if build.command.is_empty() {
+                return Err(ConfigError::invalid(
+                    file,
+                    &format!("build[{i}].command"),
+                    "the command is empty",
+                    Some("give the program and its arguments, e.g. [\"cargo\", \"build\", \"--release\"]"),
+                ));
+            }
+            if !names.insert(build.name.clone()) {
+                return Err(ConfigError::invalid(
+                    file,
+                    &format!("build[{i}].name"),
+                    format!("two build commands are named `{}`", build.name),
+                    Some("give each [[build]] a distinct name"),
+                ));
+            }
+        }
+        let mut artifact_names = BTreeMap::new();
+        for (i, build) in self.build.iter().enumerate() {
+            for (j, artifact) in build.artifacts.iter().enumerate() {
+                let name = artifact_name(artifact, self.version.as_ref());
+                if let Some(other) = artifact_names.insert(name.clone(), (i, j)) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        &format!("build[{i}].artifacts[{j}]"),
+                        format!(
+                            "the artifact name `{name}` is also produced by build[{}].artifacts[{}]",
+                            other.0, other.1
+                        ),
+                        Some("give each artifact a distinct `name`, e.g. with `{os}` and `{arch}` in it"),
+                    ));
+                }
+            }
+        }
+        if let Some(signing) = &self.signing
+            && signing.mode == SigningMode::Keyless
+        {
+            return Err(ConfigError::invalid(
+                file,
+                "signing.mode",
+                "keyless signing is not supported yet",
+                Some("use `mode = \"key\"` with a cosign key pair (`release keygen` writes one)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The published name of an artifact: its `name` template, or its file name.
+pub fn artifact_name(spec: &ArtifactSpec, version: Option<&semver::Version>) -> String {
+    match spec.name_template() {
+        Some(template) => expand(template, version.map(|v| v.to_string()).as_deref().unwrap_or("0.0.0"), "", ""),
+        None => spec.path().file_name().unwrap_or(spec.path().as_str()).to_owned(),
+    }
+}
+
+/// Replaces the placeholders of a template: `{version}`, `{tag}`, `{dist}`, `{os}`, `{arch}`.
+pub fn expand(template: &str, version: &str, tag: &str, dist: &str) -> String {
+    template
+        .replace("{version}", version)
+        .replace("{tag}", tag)
+        .replace("{dist}", dist)
+        .replace("{os}", std::env::consts::OS)
+        .replace("{arch}", std::env::consts::ARCH)
+}
+
+fn cargo_version(manifest: &Utf8Path) -> Result<String, ConfigError> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        package: Option<Package>,
+        workspace: Option<Workspace>,
+    }
+    #[derive(Deserialize)]
+    struct Package {
+        version: Option<toml::Value>,
+    }
+    #[derive(Deserialize)]
+    struct Workspace {
+        package: Option<Package>,
+    }
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|source| ConfigError::Read { path: manifest.to_owned(), source })?;
+    let parsed: Manifest = toml::from_str(&text).map_err(|err| {
+        let (line, column) = err.span().map(|span| line_column(&text, span.start)).unwrap_or((1, 1));
+        ConfigError::Parse { path: manifest.to_owned(), line, column, message: err.message().to_owned() }
+    })?;
+    let as_string = |p: Option<Package>| p.and_then(|p| p.version).and_then(|v| v.as_str().map(str::to_owned));
+    as_string(parsed.package)
+        .or_else(|| as_string(parsed.workspace.and_then(|w| w.package)))
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                manifest,
+                "package.version",
+                "no version found (`version.workspace = true` is read from the workspace root's manifest)",
+                Some("point `project.version-from` at the manifest that states the version, or set `project.version`"),
+            )
+        })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Utf8Path::new("/repo/release.toml"))
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let err = parse("[project]\nversion = \"1.0.0\"\ncolour = \"blue\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("/repo/release.toml:3:1: unknown field `colour`"), "{text}");
+    }
+
+    #[test]
+    fn tag_template_needs_version() {
+        let err = parse("[project]\nversion = \"1.0.0\"\ntag = \"latest\"\n").unwrap_err();
+        assert!(err.to_string().contains("`project.tag`"), "{err}");
+    }
+
+    #[test]
+    fn version_must_be_semver() {
+        let err = parse("[project]\nversion = \"1.0\"\n").unwrap_err();
+        assert!(err.to_string().contains("not a SemVer version"), "{err}");
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse("[project]\nversion = \"1.2.3\"\n").unwrap();
+        assert_eq!(config.project.tag, "v{version}");
+        assert_eq!(config.project.dist, "dist");
+        assert_eq!(config.root, "/repo");
+        assert_eq!(config.version.unwrap().to_string(), "1.2.3");
+    }
+
+    #[test]
+    fn duplicate_artifact_names_are_rejected() {
+        let err = parse(
+            "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"a\"\ncommand = [\"true\"]\nartifacts = [\"x/out\"]\n[[build]]\nname = \"b\"\ncommand = [\"true\"]\nartifacts = [\"y/out\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`out` is also produced by build[0].artifacts[0]"), "{err}");
+    }
+
+    #[test]
+    fn keyless_is_not_supported_yet() {
+        let err = parse("[project]\nversion = \"1.0.0\"\n[signing]\nmode = \"keyless\"\n").unwrap_err();
+        assert!(err.to_string().contains("keyless signing is not supported yet"), "{err}");
+    }
+}

@@ -1,0 +1,79 @@
+//! What the runner tells the outside world while it works.
+//!
+//! The library never prints: it sends [`Event`]s to a [`Reporter`], and each front end
+//! decides how to show them (progress bars on a terminal, plain lines in CI logs, JSON).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::plan::{Effect, Stage};
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    RunStarted { mode: String, version: String, tag: String, steps: usize },
+    StepStarted { id: String, stage: Stage, effect: Effect, description: String },
+    /// A short status line from a long step ("uploading hello.tar.gz", "3/5 files").
+    StepProgress { id: String, message: String },
+    /// Bytes moved so far for a transfer, for progress bars.
+    StepBytes { id: String, done: u64, total: Option<u64> },
+    /// One line a subprocess printed (build commands), streamed as it comes.
+    Output { id: String, line: String },
+    Warning { id: String, message: String },
+    StepSkipped { id: String, stage: Stage, reason: String },
+    StepFinished {
+        id: String,
+        #[serde(serialize_with = "as_millis")]
+        elapsed: Duration,
+        summary: Option<String>,
+    },
+    StepFailed {
+        id: String,
+        #[serde(serialize_with = "as_millis")]
+        elapsed: Duration,
+        message: String,
+        help: Option<String>,
+    },
+    RunFinished {
+        #[serde(serialize_with = "as_millis")]
+        elapsed: Duration,
+        success: bool,
+    },
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+/// Receives events. Implementations must be cheap and must not block for long: probes
+/// report from several tasks at once.
+pub trait Reporter: Send + Sync {
+    fn report(&self, event: &Event);
+}
+
+/// A reporter that drops everything.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn report(&self, _event: &Event) {}
+}
+
+/// A reporter that keeps every event, for tests and for embedders that print at the end.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    events: std::sync::Mutex<Vec<Event>>,
+}
+
+impl Recorder {
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+impl Reporter for Recorder {
+    fn report(&self, event: &Event) {
+        self.events.lock().unwrap().push(event.clone());
+    }
+}

@@ -1,0 +1,40 @@
+//! `release-core`: a release as ordered, fallible stages.
+//!
+//! A release is planned from `release.toml` ([`config`]) into a [`runner::Pipeline`] of
+//! [`step::Step`]s filed by [`plan::Stage`]: preflight probes prove every permission first,
+//! then build, package, sign, verify, publish and finalize run in order. Planning is pure;
+//! the runner is the only place with effects, and the library never prints: it reports
+//! [`event::Event`]s to a [`event::Reporter`].
+//!
+//! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
+//! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`shell`].
+
+pub mod assemble;
+pub mod checksum;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod event;
+pub mod helm;
+pub mod plan;
+pub mod runner;
+pub mod secret;
+pub mod shell;
+pub mod stages;
+pub mod step;
+
+pub use assemble::{Overrides, pipeline};
+pub use config::Config;
+pub use env::Environment;
+pub use error::{Diagnose, FailureKind, StepError};
+pub use event::{Event, Reporter};
+pub use plan::{Effect, Mode, Plan, Stage};
+pub use runner::{Pipeline, RunFailure, RunReport};
+pub use secret::{Secret, Source};
+pub use step::{Artifact, ArtifactKind, Release, Step, StepContext, StepResult};
+
+/// The guide to embedding `release-core` in another repository's xtask; its examples are
+/// compiled and run as doctests.
+#[doc = include_str!("../../docs/embedding.md")]
+#[cfg(doctest)]
+pub struct EmbeddingGuide;

@@ -1,0 +1,341 @@
+//! The pipeline and its runner: the one place where steps are ordered and executed.
+//!
+//! Architecture invariant: no step outside the preflight stage starts before every
+//! preflight probe has passed. The invariant is enforced here, for built-in steps and for
+//! steps an embedder adds alike: [`Pipeline::add_step`] files a step under its stage, and the
+//! later stages can only be run with a [`ProbesPassed`] token, which only the preflight phase
+//! can mint.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use camino::Utf8PathBuf;
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::env::Environment;
+use crate::error::{FailureKind, StepError};
+use crate::event::{Event, Reporter};
+use crate::plan::{Effect, Mode, PLAN_SCHEMA, Plan, PlannedStep, Stage};
+use crate::step::{Artifact, Release, RunState, Step, StepContext};
+
+/// An ordered set of steps for one release.
+#[derive(Debug)]
+pub struct Pipeline {
+    release: Release,
+    env: Environment,
+    mode: Mode,
+    steps: Vec<Box<dyn Step>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("step `{id}` is in the preflight stage but declares effect `{effect:?}`")]
+    ProbeWithEffect { id: String, effect: Effect },
+    #[error("two steps have the id `{id}`")]
+    DuplicateId { id: String },
+}
+
+impl crate::error::Diagnose for PipelineError {
+    fn help(&self) -> Option<String> {
+        Some(match self {
+            PipelineError::ProbeWithEffect { .. } => {
+                "a preflight step may only check (`Effect::Check`) or exercise and undo a remote write (`Effect::Probe`); move the step to a later stage".into()
+            }
+            PipelineError::DuplicateId { .. } => "give each step a distinct id".into(),
+        })
+    }
+}
+
+impl Pipeline {
+    /// An empty pipeline. Building one does no I/O.
+    pub fn new(release: Release, env: Environment, mode: Mode) -> Self {
+        Pipeline { release, env, mode, steps: Vec::new() }
+    }
+
+    pub fn release(&self) -> &Release {
+        &self.release
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Adds a step. It is filed after every step of its own stage and before every step of
+    /// a later stage, whatever order steps are added in.
+    pub fn add_step(&mut self, step: impl Step + 'static) -> Result<(), PipelineError> {
+        self.add_boxed(Box::new(step))
+    }
+
+    pub fn add_boxed(&mut self, step: Box<dyn Step>) -> Result<(), PipelineError> {
+        let (id, stage, effect) = (step.id(), step.stage(), step.effect());
+        if stage == Stage::Preflight && !matches!(effect, Effect::Check | Effect::Probe) {
+            return Err(PipelineError::ProbeWithEffect { id, effect });
+        }
+        if self.steps.iter().any(|s| s.id() == id) {
+            return Err(PipelineError::DuplicateId { id });
+        }
+        let at = self.steps.iter().position(|s| s.stage() > stage).unwrap_or(self.steps.len());
+        self.steps.insert(at, step);
+        Ok(())
+    }
+
+    /// The plan as data. Pure: no I/O.
+    pub fn plan(&self) -> Plan {
+        Plan {
+            schema: PLAN_SCHEMA,
+            mode: self.mode,
+            version: self.release.version.to_string(),
+            tag: self.release.tag.clone(),
+            dist: self.release.dist.to_string(),
+            steps: self
+                .steps
+                .iter()
+                .map(|s| PlannedStep {
+                    id: s.id(),
+                    stage: s.stage(),
+                    effect: s.effect(),
+                    description: s.description(),
+                    skipped: self.mode.skip_reason(s.stage(), s.effect()).map(str::to_owned),
+                })
+                .collect(),
+        }
+    }
+
+    /// Runs the pipeline: every preflight step at once, then, if all passed, every later
+    /// step in order, stopping at the first failure.
+    pub async fn run(&self, reporter: &dyn Reporter) -> Result<RunReport, RunFailure> {
+        let started = Instant::now();
+        let state = RunState::new(self.release.clone(), self.env.clone());
+        let mut records = Vec::new();
+        reporter.report(&Event::RunStarted {
+            mode: self.mode.name().into(),
+            version: self.release.version.to_string(),
+            tag: self.release.tag.clone(),
+            steps: self.steps.len(),
+        });
+
+        let (probes, later): (Vec<&dyn Step>, Vec<&dyn Step>) =
+            self.steps.iter().map(|s| &**s).partition(|s| s.stage() == Stage::Preflight);
+
+        let gate = match self.preflight(&probes, &state, reporter, &mut records).await {
+            Ok(gate) => gate,
+            Err(failures) => {
+                let report = self.finish(started, &state, records, &later, reporter, false);
+                return Err(RunFailure { kind: FailureKind::Preflight, failures, report });
+            }
+        };
+
+        let mut failure = None;
+        for step in &later {
+            if failure.is_some() {
+                break;
+            }
+            match self.run_after_preflight(&gate, *step, &state, reporter).await {
+                Ok(record) => records.push(record),
+                Err((record, error)) => {
+                    records.push(record);
+                    failure = Some((step.id(), error));
+                }
+            }
+        }
+        let success = failure.is_none();
+        let report = self.finish(started, &state, records, &later, reporter, success);
+        match failure {
+            None => Ok(report),
+            Some(failure) => Err(RunFailure { kind: FailureKind::Step, failures: vec![failure], report }),
+        }
+    }
+
+    /// Runs every probe concurrently and collects every failure, so that one run shows every
+    /// problem at once.
+    async fn preflight(
+        &self,
+        probes: &[&dyn Step],
+        state: &RunState,
+        reporter: &dyn Reporter,
+        records: &mut Vec<StepRecord>,
+    ) -> Result<ProbesPassed, Vec<(String, StepError)>> {
+        let results = join_all(probes.iter().map(|step| execute(*step, self.mode, state, reporter))).await;
+        let mut failures = Vec::new();
+        for (step, result) in probes.iter().zip(results) {
+            match result {
+                Ok(record) => records.push(record),
+                Err((record, error)) => {
+                    records.push(record);
+                    failures.push((step.id(), error));
+                }
+            }
+        }
+        if failures.is_empty() { Ok(ProbesPassed(())) } else { Err(failures) }
+    }
+
+    /// The only way to run a step of a later stage: it takes the proof that preflight passed.
+    async fn run_after_preflight(
+        &self,
+        _gate: &ProbesPassed,
+        step: &dyn Step,
+        state: &RunState,
+        reporter: &dyn Reporter,
+    ) -> Result<StepRecord, (StepRecord, StepError)> {
+        execute(step, self.mode, state, reporter).await
+    }
+
+    fn finish(
+        &self,
+        started: Instant,
+        state: &RunState,
+        mut records: Vec<StepRecord>,
+        later: &[&dyn Step],
+        reporter: &dyn Reporter,
+        success: bool,
+    ) -> RunReport {
+        for step in later {
+            let id = step.id();
+            if !records.iter().any(|r| r.id == id) {
+                records.push(StepRecord {
+                    id,
+                    stage: step.stage(),
+                    status: StepStatus::NotRun,
+                    elapsed_ms: 0,
+                    summary: None,
+                    error: None,
+                });
+            }
+        }
+        let elapsed = started.elapsed();
+        reporter.report(&Event::RunFinished { elapsed, success });
+        RunReport {
+            mode: self.mode,
+            version: self.release.version.to_string(),
+            tag: self.release.tag.clone(),
+            dist: self.release.dist.clone(),
+            success,
+            elapsed_ms: elapsed.as_millis() as u64,
+            steps: records,
+            artifacts: state.artifacts(),
+            outputs: state.outputs(),
+        }
+    }
+}
+
+/// Proof that every preflight step passed. Only [`Pipeline::preflight`] makes one.
+#[derive(Debug)]
+struct ProbesPassed(());
+
+async fn execute(
+    step: &dyn Step,
+    mode: Mode,
+    state: &RunState,
+    reporter: &dyn Reporter,
+) -> Result<StepRecord, (StepRecord, StepError)> {
+    let id = step.id();
+    let stage = step.stage();
+    if let Some(reason) = mode.skip_reason(stage, step.effect()) {
+        reporter.report(&Event::StepSkipped { id: id.clone(), stage, reason: reason.into() });
+        return Ok(StepRecord { id, stage, status: StepStatus::Skipped, elapsed_ms: 0, summary: Some(reason.into()), error: None });
+    }
+    reporter.report(&Event::StepStarted { id: id.clone(), stage, effect: step.effect(), description: step.description() });
+    let started = Instant::now();
+    let cx = StepContext { state, step_id: &id, reporter };
+    let result = step.run(&cx).await;
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_millis() as u64;
+    match result {
+        Ok(summary) => {
+            reporter.report(&Event::StepFinished { id: id.clone(), elapsed, summary: summary.clone() });
+            Ok(StepRecord { id, stage, status: StepStatus::Ok, elapsed_ms, summary, error: None })
+        }
+        Err(error) => {
+            reporter.report(&Event::StepFailed {
+                id: id.clone(),
+                elapsed,
+                message: error.full_message(),
+                help: error.help().map(str::to_owned),
+            });
+            let record = StepRecord {
+                id,
+                stage,
+                status: StepStatus::Failed,
+                elapsed_ms,
+                summary: None,
+                error: Some(ErrorRecord { message: error.full_message(), help: error.help().map(str::to_owned) }),
+            };
+            Err((record, error))
+        }
+    }
+}
+
+/// What a run did, for `--json` and for embedders.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub mode: Mode,
+    pub version: String,
+    pub tag: String,
+    pub dist: Utf8PathBuf,
+    pub success: bool,
+    pub elapsed_ms: u64,
+    pub steps: Vec<StepRecord>,
+    pub artifacts: Vec<Artifact>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepRecord {
+    pub id: String,
+    pub stage: Stage,
+    pub status: StepStatus,
+    pub elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorRecord>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Ok,
+    Failed,
+    Skipped,
+    /// A step that never started because an earlier one failed.
+    NotRun,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorRecord {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+/// A run that did not succeed: why, every failure, and what ran.
+#[derive(Debug)]
+pub struct RunFailure {
+    pub kind: FailureKind,
+    pub failures: Vec<(String, StepError)>,
+    pub report: RunReport,
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (id, error)) in self.failures.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{id}: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RunFailure {}
+
+/// Elapsed time as the reports show it.
+pub fn format_duration(d: Duration) -> String {
+    if d.as_secs() >= 60 {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

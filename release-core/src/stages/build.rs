@@ -1,0 +1,174 @@
+//! The build stage: run the configured commands, then collect their artifacts into the
+//! dist directory, hashing each as it is copied.
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::checksum::copy_and_hash;
+use crate::config::{BuildCommand, Config, artifact_name, expand};
+use crate::error::StepError;
+use crate::plan::{Effect, Stage};
+use crate::shell::{display_command, find_program, run_streamed};
+use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepResult};
+
+/// Checks, before anything runs, that every build command's program can be found.
+#[derive(Debug)]
+pub struct BuildToolsCheck {
+    pub(crate) commands: Vec<(String, String, Utf8PathBuf)>,
+}
+
+impl BuildToolsCheck {
+    pub fn new(config: &Config) -> Self {
+        BuildToolsCheck {
+            commands: config
+                .build
+                .iter()
+                .map(|b| (b.name.clone(), b.command[0].clone(), working_dir(config, b)))
+                .collect(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for BuildToolsCheck {
+    fn id(&self) -> String {
+        "preflight:build-tools".into()
+    }
+    fn stage(&self) -> Stage {
+        Stage::Preflight
+    }
+    fn effect(&self) -> Effect {
+        Effect::Check
+    }
+    fn description(&self) -> String {
+        "check that every build command's program and directory exist".into()
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let mut problems = Vec::new();
+        for (name, program, dir) in &self.commands {
+            if !dir.is_dir() {
+                problems.push(format!("build `{name}`: the directory {dir} does not exist"));
+            } else if find_program(program, dir, cx.env().get("PATH")).is_none() {
+                problems.push(format!("build `{name}`: the program `{program}` is not on PATH"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Some(format!("{} command(s) ready", self.commands.len())))
+        } else {
+            Err(StepError::new(problems.join("; "))
+                .with_help("install the missing program or fix `command`/`dir` of that [[build]] in release.toml"))
+        }
+    }
+}
+
+/// Empties the dist directory so that nothing from an earlier run is published.
+#[derive(Debug)]
+pub struct PrepareDist;
+
+#[async_trait::async_trait]
+impl Step for PrepareDist {
+    fn id(&self) -> String {
+        "build:prepare-dist".into()
+    }
+    fn stage(&self) -> Stage {
+        Stage::Build
+    }
+    fn effect(&self) -> Effect {
+        Effect::Local
+    }
+    fn description(&self) -> String {
+        "empty the dist directory".into()
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let dist = &cx.release().dist;
+        let err = |e: std::io::Error| {
+            StepError::new(format!("cannot prepare the dist directory {dist}: {e}"))
+                .with_help("check the permissions of the directory, or set `project.dist` to another path")
+        };
+        if dist.exists() {
+            std::fs::remove_dir_all(dist).map_err(err)?;
+        }
+        std::fs::create_dir_all(dist).map_err(err)?;
+        Ok(Some(dist.to_string()))
+    }
+}
+
+/// One `[[build]]`: its command, then its artifacts.
+#[derive(Debug)]
+pub struct BuildStep {
+    pub(crate) build: BuildCommand,
+    pub(crate) dir: Utf8PathBuf,
+}
+
+impl BuildStep {
+    pub fn new(config: &Config, build: &BuildCommand) -> Self {
+        BuildStep { build: build.clone(), dir: working_dir(config, build) }
+    }
+}
+
+fn working_dir(config: &Config, build: &BuildCommand) -> Utf8PathBuf {
+    match &build.dir {
+        Some(dir) => config.root.join(dir),
+        None => config.root.clone(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for BuildStep {
+    fn id(&self) -> String {
+        format!("build:{}", self.build.name)
+    }
+    fn stage(&self) -> Stage {
+        Stage::Build
+    }
+    fn effect(&self) -> Effect {
+        Effect::Local
+    }
+    fn description(&self) -> String {
+        let n = self.build.artifacts.len();
+        format!("run `{}` in {}, collect {n} artifact(s)", display_command(&self.build.command), self.dir)
+    }
+
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let release = cx.release();
+        let version = release.version.to_string();
+        let argv: Vec<String> = self
+            .build
+            .command
+            .iter()
+            .map(|arg| expand(arg, &version, &release.tag, release.dist.as_str()))
+            .collect();
+        run_streamed(cx, &argv, &self.dir, &self.build.env).await?;
+
+        let mut collected = Vec::new();
+        for spec in &self.build.artifacts {
+            let source = self.dir.join(spec.path());
+            check_artifact(&source, &self.build, &argv)?;
+            let name = artifact_name(spec, Some(&release.version));
+            let target = release.dist.join(&name);
+            let (source_c, target_c) = (source.clone(), target.clone());
+            let (sha256, size) = tokio::task::spawn_blocking(move || copy_and_hash(&source_c, &target_c))
+                .await
+                .map_err(|e| StepError::new(format!("copying {source} failed: {e}")))??;
+            cx.add_artifact(Artifact { name: name.clone(), path: target, kind: ArtifactKind::Binary, size, sha256 });
+            collected.push(name);
+        }
+        Ok(Some(if collected.is_empty() { "no artifacts".into() } else { collected.join(", ") }))
+    }
+}
+
+fn check_artifact(path: &Utf8Path, build: &BuildCommand, argv: &[String]) -> Result<(), StepError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(StepError::new(format!(
+            "build `{}`: the artifact {path} is a directory, not a file",
+            build.name
+        ))
+        .with_help("point `artifacts` at the file to publish; archive a directory in the build command first")),
+        Err(_) => Err(StepError::new(format!(
+            "build `{}`: the artifact {path} was not produced by `{}`",
+            build.name,
+            display_command(argv)
+        ))
+        .with_help("check the artifact path in release.toml (relative to the build's `dir`) against what the command writes")),
+    }
+}

@@ -1,0 +1,46 @@
+//! `SHA256SUMS`: one line per published file, in the format `sha256sum -c` reads.
+
+use crate::checksum::{sha256_hex, sha256sums};
+use crate::error::StepError;
+use crate::plan::{Effect, Stage};
+use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepResult};
+
+/// The name of the checksums file in the dist directory and on the release.
+pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
+
+#[derive(Debug)]
+pub struct WriteChecksums;
+
+#[async_trait::async_trait]
+impl Step for WriteChecksums {
+    fn id(&self) -> String {
+        "package:checksums".into()
+    }
+    fn stage(&self) -> Stage {
+        Stage::Package
+    }
+    fn effect(&self) -> Effect {
+        Effect::Local
+    }
+    fn description(&self) -> String {
+        format!("write {CHECKSUMS_FILE} for every artifact and chart package")
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let listed: Vec<Artifact> = cx
+            .artifacts()
+            .into_iter()
+            .filter(|a| matches!(a.kind, ArtifactKind::Binary | ArtifactKind::Chart))
+            .collect();
+        let text = sha256sums(&listed);
+        let path = cx.release().dist.join(CHECKSUMS_FILE);
+        std::fs::write(&path, &text).map_err(|e| StepError::new(format!("cannot write {path}: {e}")))?;
+        cx.add_artifact(Artifact {
+            name: CHECKSUMS_FILE.into(),
+            path,
+            kind: ArtifactKind::Checksums,
+            size: text.len() as u64,
+            sha256: sha256_hex(text.as_bytes()),
+        });
+        Ok(Some(format!("{} file(s)", listed.len())))
+    }
+}
