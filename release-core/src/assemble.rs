@@ -23,15 +23,13 @@ pub struct Overrides {
 
 /// The release a config describes: version, tag, directories.
 pub fn release(config: &Config, overrides: &Overrides) -> Result<Release, ConfigError> {
-    let version = overrides.version.clone().or_else(|| config.version.clone()).ok_or_else(|| {
-        ConfigError::Invalid {
-            path: config.file.clone(),
-            field: "project.version".into(),
-            message: "no version given".into(),
-            help: Some(
-                "set `project.version`, or `project.version-from` to a Cargo.toml, or pass --release-version".into(),
-            ),
-        }
+    let version = overrides.version.clone().or_else(|| config.version.clone()).ok_or_else(|| ConfigError::Invalid {
+        path: config.file.clone(),
+        field: "project.version".into(),
+        message: "no version given".into(),
+        help: Some(
+            "set `project.version`, or `project.version-from` to a Cargo.toml, or pass --release-version".into(),
+        ),
     })?;
     let tag = expand(&config.project.tag, &version.to_string(), "", "");
     let dist = overrides.dist.clone().unwrap_or_else(|| config.root.join(&config.project.dist));
@@ -39,7 +37,12 @@ pub fn release(config: &Config, overrides: &Overrides) -> Result<Release, Config
 }
 
 /// The pipeline for a config: every built-in step, filed by stage.
-pub fn pipeline(config: &Config, env: &Environment, mode: Mode, overrides: &Overrides) -> Result<Pipeline, ConfigError> {
+pub fn pipeline(
+    config: &Config,
+    env: &Environment,
+    mode: Mode,
+    overrides: &Overrides,
+) -> Result<Pipeline, ConfigError> {
     let release = release(config, overrides)?;
     let mut pipeline = Pipeline::new(release, env.clone(), mode);
     let mut add = |step: Box<dyn crate::step::Step>| {

@@ -280,8 +280,8 @@ impl ConfigError {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Utf8Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Self::parse(&text, path)
     }
 
@@ -290,12 +290,7 @@ impl Config {
     pub fn parse(text: &str, path: &Utf8Path) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|err| {
             let (line, column) = err.span().map(|span| line_column(text, span.start)).unwrap_or((1, 1));
-            ConfigError::Parse {
-                path: path.to_owned(),
-                line,
-                column,
-                message: err.message().trim_end().to_owned(),
-            }
+            ConfigError::Parse { path: path.to_owned(), line, column, message: err.message().trim_end().to_owned() }
         })?;
         config.file = path.to_owned();
         config.root = match path.parent() {
@@ -427,23 +422,21 @@ fn cargo_version(manifest: &Utf8Path) -> Result<String, ConfigError> {
     struct Workspace {
         package: Option<Package>,
     }
-    let text = std::fs::read_to_string(manifest)
-        .map_err(|source| ConfigError::Read { path: manifest.to_owned(), source })?;
+    let text =
+        std::fs::read_to_string(manifest).map_err(|source| ConfigError::Read { path: manifest.to_owned(), source })?;
     let parsed: Manifest = toml::from_str(&text).map_err(|err| {
         let (line, column) = err.span().map(|span| line_column(&text, span.start)).unwrap_or((1, 1));
         ConfigError::Parse { path: manifest.to_owned(), line, column, message: err.message().to_owned() }
     })?;
     let as_string = |p: Option<Package>| p.and_then(|p| p.version).and_then(|v| v.as_str().map(str::to_owned));
-    as_string(parsed.package)
-        .or_else(|| as_string(parsed.workspace.and_then(|w| w.package)))
-        .ok_or_else(|| {
-            ConfigError::invalid(
-                manifest,
-                "package.version",
-                "no version found (`version.workspace = true` is read from the workspace root's manifest)",
-                Some("point `project.version-from` at the manifest that states the version, or set `project.version`"),
-            )
-        })
+    as_string(parsed.package).or_else(|| as_string(parsed.workspace.and_then(|w| w.package))).ok_or_else(|| {
+        ConfigError::invalid(
+            manifest,
+            "package.version",
+            "no version found (`version.workspace = true` is read from the workspace root's manifest)",
+            Some("point `project.version-from` at the manifest that states the version, or set `project.version`"),
+        )
+    })
 }
 
 /// 1-based line and column of a byte offset.

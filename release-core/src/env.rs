@@ -23,7 +23,11 @@ impl std::fmt::Debug for Environment {
 impl Environment {
     /// Every variable of this process whose name and value are valid UTF-8.
     pub fn from_process() -> Self {
-        Environment { vars: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect() }
+        Environment {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
     }
 
     pub fn empty() -> Self {

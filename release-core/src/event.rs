@@ -12,16 +12,43 @@ use crate::plan::{Effect, Stage};
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
-    RunStarted { mode: String, version: String, tag: String, steps: usize },
-    StepStarted { id: String, stage: Stage, effect: Effect, description: String },
+    RunStarted {
+        mode: String,
+        version: String,
+        tag: String,
+        steps: usize,
+    },
+    StepStarted {
+        id: String,
+        stage: Stage,
+        effect: Effect,
+        description: String,
+    },
     /// A short status line from a long step ("uploading hello.tar.gz", "3/5 files").
-    StepProgress { id: String, message: String },
+    StepProgress {
+        id: String,
+        message: String,
+    },
     /// Bytes moved so far for a transfer, for progress bars.
-    StepBytes { id: String, done: u64, total: Option<u64> },
+    StepBytes {
+        id: String,
+        done: u64,
+        total: Option<u64>,
+    },
     /// One line a subprocess printed (build commands), streamed as it comes.
-    Output { id: String, line: String },
-    Warning { id: String, message: String },
-    StepSkipped { id: String, stage: Stage, reason: String },
+    Output {
+        id: String,
+        line: String,
+    },
+    Warning {
+        id: String,
+        message: String,
+    },
+    StepSkipped {
+        id: String,
+        stage: Stage,
+        reason: String,
+    },
     StepFinished {
         id: String,
         #[serde(serialize_with = "as_millis")]

@@ -233,9 +233,21 @@ async fn execute(
     let stage = step.stage();
     if let Some(reason) = mode.skip_reason(stage, step.effect()) {
         reporter.report(&Event::StepSkipped { id: id.clone(), stage, reason: reason.into() });
-        return Ok(StepRecord { id, stage, status: StepStatus::Skipped, elapsed_ms: 0, summary: Some(reason.into()), error: None });
+        return Ok(StepRecord {
+            id,
+            stage,
+            status: StepStatus::Skipped,
+            elapsed_ms: 0,
+            summary: Some(reason.into()),
+            error: None,
+        });
     }
-    reporter.report(&Event::StepStarted { id: id.clone(), stage, effect: step.effect(), description: step.description() });
+    reporter.report(&Event::StepStarted {
+        id: id.clone(),
+        stage,
+        effect: step.effect(),
+        description: step.description(),
+    });
     let started = Instant::now();
     let cx = StepContext { state, step_id: &id, reporter };
     let result = step.run(&cx).await;

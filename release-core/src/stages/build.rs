@@ -131,12 +131,8 @@ impl Step for BuildStep {
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let release = cx.release();
         let version = release.version.to_string();
-        let argv: Vec<String> = self
-            .build
-            .command
-            .iter()
-            .map(|arg| expand(arg, &version, &release.tag, release.dist.as_str()))
-            .collect();
+        let argv: Vec<String> =
+            self.build.command.iter().map(|arg| expand(arg, &version, &release.tag, release.dist.as_str())).collect();
         run_streamed(cx, &argv, &self.dir, &self.build.env).await?;
 
         let mut collected = Vec::new();
@@ -159,16 +155,15 @@ impl Step for BuildStep {
 fn check_artifact(path: &Utf8Path, build: &BuildCommand, argv: &[String]) -> Result<(), StepError> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => Err(StepError::new(format!(
-            "build `{}`: the artifact {path} is a directory, not a file",
-            build.name
-        ))
-        .with_help("point `artifacts` at the file to publish; archive a directory in the build command first")),
+        Ok(_) => Err(StepError::new(format!("build `{}`: the artifact {path} is a directory, not a file", build.name))
+            .with_help("point `artifacts` at the file to publish; archive a directory in the build command first")),
         Err(_) => Err(StepError::new(format!(
             "build `{}`: the artifact {path} was not produced by `{}`",
             build.name,
             display_command(argv)
         ))
-        .with_help("check the artifact path in release.toml (relative to the build's `dir`) against what the command writes")),
+        .with_help(
+            "check the artifact path in release.toml (relative to the build's `dir`) against what the command writes",
+        )),
     }
 }
