@@ -57,5 +57,8 @@ pub fn pipeline(
         add(Box::new(build::BuildStep::new(config, command)));
     }
     add(Box::new(checksums::WriteChecksums));
+    for step in crate::github::steps(config) {
+        add(step);
+    }
     Ok(pipeline)
 }
