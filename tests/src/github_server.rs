@@ -473,7 +473,13 @@ enum Caller {
 }
 
 /// A permission failure, answered as GitHub answers it.
-struct Denied(Response);
+struct Denied(Box<Response>);
+
+impl Denied {
+    fn new(response: Response) -> Self {
+        Denied(Box::new(response))
+    }
+}
 
 fn token_of(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -528,17 +534,17 @@ impl Shared {
     fn authorize(&self, caller: &Caller, repository: &str, level: Level) -> Result<(), Denied> {
         let visibility = match self.world.lock().unwrap().repositories.get(repository) {
             Some(v) => *v,
-            None => return Err(Denied(not_found())),
+            None => return Err(Denied::new(not_found())),
         };
         match caller {
-            Caller::BadToken => Err(Denied(json_response(
+            Caller::BadToken => Err(Denied::new(json_response(
                 StatusCode::UNAUTHORIZED,
                 error_body(StatusCode::UNAUTHORIZED, "Bad credentials", "https://docs.github.com/rest"),
             ))),
             Caller::Anonymous => match (visibility, level) {
                 (Visibility::Public, Level::Read) => Ok(()),
-                (Visibility::Private, _) => Err(Denied(not_found())),
-                (Visibility::Public, Level::Write) => Err(Denied(json_response(
+                (Visibility::Private, _) => Err(Denied::new(not_found())),
+                (Visibility::Public, Level::Write) => Err(Denied::new(json_response(
                     StatusCode::UNAUTHORIZED,
                     error_body(StatusCode::UNAUTHORIZED, "Requires authentication", CREATE_DOC),
                 ))),
@@ -554,12 +560,12 @@ impl Shared {
                     // GitHub hides what a classic token may not touch behind a 404 (an
                     // assumption of this server for public repositories: the release tool
                     // reads the scopes first and never relies on it).
-                    if ok { Ok(()) } else { Err(Denied(not_found())) }
+                    if ok { Ok(()) } else { Err(Denied::new(not_found())) }
                 }
                 TokenKind::Integration | TokenKind::FineGrained => {
                     let granted = spec.repositories.iter().any(|r| r == repository);
                     if !granted && visibility == Visibility::Private {
-                        return Err(Denied(not_found()));
+                        return Err(Denied::new(not_found()));
                     }
                     let has = granted && spec.permissions.get("contents").is_some_and(|l| *l >= level);
                     if has || (visibility == Visibility::Public && level == Level::Read) {
@@ -574,7 +580,7 @@ impl Shared {
                         "x-accepted-github-permissions",
                         HeaderValue::from_str(&format!("contents={}", level.name())).unwrap(),
                     );
-                    Err(Denied(response))
+                    Err(Denied::new(response))
                 }
             },
         }
@@ -694,7 +700,7 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
                 body_len = read;
                 response
             }
-            Err(Denied(response)) => response,
+            Err(Denied(response)) => *response,
         },
     };
 
