@@ -167,6 +167,11 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs, verbosity: 
         Ok(report) => report,
         Err(failure) => &failure.report,
     };
+    if env.in_github_actions()
+        && let Err(err) = crate::actions::write_summary_and_outputs(env, report)
+    {
+        eprintln!("warning: cannot write the job summary or outputs: {err}");
+    }
     if cli.json {
         let mut out = std::io::stdout().lock();
         let _ =

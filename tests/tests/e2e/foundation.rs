@@ -107,3 +107,24 @@ fn json_report_of_a_snapshot_run() {
     let app = artifacts.iter().find(|a| a["name"] == "app").expect("app artifact");
     assert_eq!(app["sha256"], release_core::checksum::sha256_hex(b"the app\n"));
 }
+
+#[test]
+fn inside_github_actions_steps_are_grouped_and_summarised() {
+    let project = minimal();
+    let summary = project.join("summary.md");
+    let outputs = project.join("outputs.txt");
+    let run = project
+        .release(["run", "--snapshot"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", summary.as_str())
+        .env("GITHUB_OUTPUT", outputs.as_str())
+        .run();
+    run.success().stdout_has("::group::build:app: run `cp src/app.txt out/app`").stdout_has("::endgroup::");
+    let table = project.read("summary.md");
+    assert!(table.contains("| `build:app` | build | ✅ ok |"), "{table}");
+    assert!(project.read("outputs.txt").contains("tag=v1.2.3\n"));
+
+    project.config(&MINIMAL.replace("src/app.txt", "src/missing.txt"));
+    let run = project.release(["run", "--snapshot"]).env("GITHUB_ACTIONS", "true").run();
+    run.code(1).stdout_has("::error title=release%3A build%3Aapp::`cp src/missing.txt out/app` failed");
+}
