@@ -16,6 +16,7 @@ pub mod env;
 pub mod error;
 pub mod event;
 pub mod helm;
+pub mod net;
 pub mod plan;
 pub mod runner;
 pub mod secret;
