@@ -10,6 +10,7 @@
 //! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`shell`].
 
 pub mod assemble;
+pub mod cancel;
 pub mod checksum;
 pub mod config;
 pub mod env;
@@ -25,6 +26,7 @@ pub mod stages;
 pub mod step;
 
 pub use assemble::{Overrides, pipeline};
+pub use cancel::Cancellation;
 pub use config::Config;
 pub use env::Environment;
 pub use error::{Diagnose, FailureKind, StepError};

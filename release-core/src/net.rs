@@ -239,7 +239,8 @@ mod tests {
             classify(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "0")])),
             Verdict::Retry { after: Some(_) }
         ));
-        for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN, StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY]
+        for status in
+            [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN, StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY]
         {
             assert_eq!(classify(status, &headers(&[("x-ratelimit-remaining", "999")])), Verdict::Final, "{status}");
         }
