@@ -55,14 +55,33 @@ fn writer() -> TokenSpec {
 
 /// `release run` as a GitHub Actions job would run it, with the token in GITHUB_TOKEN.
 fn run_in_actions(project: &Project, server: &GithubServer, token: &str) -> Finished {
-    project
+    run_in_actions_with(project, server, token, &[])
+}
+
+fn run_in_actions_with(project: &Project, server: &GithubServer, token: &str, extra: &[(&str, &str)]) -> Finished {
+    let mut command = project
         .release(["run", "--verbose"])
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_RUN_ID", "7001")
         .env("GITHUB_RUN_ATTEMPT", "1")
         .env("GITHUB_API_URL", server.api_url())
-        .env("GITHUB_TOKEN", token)
-        .run()
+        .env("GITHUB_TOKEN", token);
+    for (key, value) in extra {
+        command = command.env(key, *value);
+    }
+    command.run()
+}
+
+/// Asserts that the run said `needle` anywhere: in GitHub Actions progress goes to stdout as
+/// workflow commands, errors to stderr.
+#[track_caller]
+fn said(run: &Finished, needle: &str) {
+    assert!(
+        run.stdout.contains(needle) || run.stderr.contains(needle),
+        "the run never said {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+        run.stdout,
+        run.stderr
+    );
 }
 
 #[track_caller]
@@ -125,8 +144,13 @@ fn read_only_integration_token_fails_preflight_before_the_build() {
 fn good_token_publishes_a_release_that_matches_dist_byte_for_byte() {
     let server = server_with(TOKEN, writer(), Visibility::Private);
     let project = project("");
-    let run = run_in_actions(&project, &server, TOKEN);
-    run.success().stderr_has("token from environment variable GITHUB_TOKEN");
+    let outputs = project.path().join("github-output");
+    let run = run_in_actions_with(&project, &server, TOKEN, &[("GITHUB_OUTPUT", outputs.as_str())]);
+    run.success();
+    said(&run, "token from environment variable GITHUB_TOKEN");
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    let url = format!("github-release-url={}/{REPO}/releases/tag/v1.2.3", server.base_url());
+    assert!(outputs.lines().any(|l| l == url), "{outputs}");
     assert_no_token_shown(&run, TOKEN);
     let release = the_release(&server);
     assert_matches_dist(&project, &release);
@@ -172,7 +196,8 @@ fn an_upload_failing_half_way_converges_on_rerun() {
     let before = server.requests().len();
 
     let second = run_in_actions(&project, &server, TOKEN);
-    second.success().stderr_has("continuing the draft release");
+    second.success();
+    said(&second, "continuing the draft release");
     let release = the_release(&server);
     assert_eq!(release.id, draft.id, "the draft of the first run was continued");
     assert_matches_dist(&project, &release);
@@ -197,7 +222,9 @@ fn a_rerun_of_a_published_release_with_identical_assets_is_already_released() {
     run_in_actions(&project, &server, TOKEN).success();
     let before = server.requests().len();
     let again = run_in_actions(&project, &server, TOKEN);
-    again.success().stderr_has("already has a published release").stderr_has("already released");
+    again.success();
+    said(&again, "already has a published release");
+    said(&again, "already released");
     assert_matches_dist(&project, &the_release(&server));
     assert!(uploads(&server.requests()[before..]).is_empty(), "nothing uploaded again");
 }
