@@ -241,7 +241,7 @@ mod tests {
             root: root.clone(),
             dist: root.join("dist"),
         };
-        let state = RunState::new(release, Environment::empty());
+        let state = RunState::new(release, Environment::empty(), crate::cancel::Cancellation::new());
         let cx = StepContext::detached(&state, "package:chart:hello", &Silent);
         let summary = step.run(&cx).await.unwrap().unwrap();
         assert!(summary.starts_with("hello-1.2.3+build.7.tgz ("), "{summary}");
@@ -284,7 +284,7 @@ mod tests {
             root: root.clone(),
             dist: root.join("dist"),
         };
-        let state = RunState::new(release, Environment::empty());
+        let state = RunState::new(release, Environment::empty(), crate::cancel::Cancellation::new());
         let cx = StepContext::detached(&state, "preflight:charts", &Silent);
         let err = step.run(&cx).await.unwrap_err();
         let lines: Vec<&str> = err.message().lines().collect();
