@@ -74,6 +74,24 @@ pub fn check_archive_path(path: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Checks that `name` in the chart directory, if it exists, is not a symbolic link out of
+/// the chart; the files Helm reads by name (`Chart.yaml`, `values.yaml`) are read only after
+/// this passed, even when `.helmignore` hides them from the walk.
+pub fn check_inside(dir: &Utf8Path, name: &str) -> Result<(), ChartError> {
+    let path = dir.join(name);
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if meta.file_type().is_symlink() => {}
+        _ => return Ok(()),
+    }
+    let written = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
+    let root = dir.canonicalize_utf8().map_err(|source| ChartError::Read { path: dir.to_owned(), source })?;
+    match path.canonicalize_utf8() {
+        Ok(resolved) if resolved.starts_with(&root) => Ok(()),
+        Ok(_) => Err(ChartError::SymlinkEscape { link: path, target: written, chart: dir.to_owned() }),
+        Err(_) => Err(ChartError::DanglingSymlink { link: path }),
+    }
+}
+
 /// Walks a chart directory: every file to package, with `.helmignore` applied.
 pub fn collect(dir: &Utf8Path) -> Walk {
     let mut walk = Walk::default();
@@ -314,6 +332,21 @@ mod tests {
             ]
         );
         assert!(walk.files.iter().all(|f| !f.source.as_str().contains("secret")));
+    }
+
+    #[test]
+    fn chart_yaml_must_not_leave_the_chart_even_when_ignored() {
+        let (_guard, outer) = temp();
+        let dir = outer.join("chart");
+        write(&outer.join("elsewhere.yaml"), "apiVersion: v2\n");
+        write(&dir.join(".helmignore"), "Chart.yaml\n");
+        symlink("../elsewhere.yaml", dir.join("Chart.yaml")).unwrap();
+        let err = check_inside(&dir, CHART_YAML).unwrap_err();
+        assert!(matches!(err, ChartError::SymlinkEscape { .. }), "{err}");
+        assert!(check_inside(&dir, "values.yaml").is_ok(), "a missing file is not this check's business");
+        write(&dir.join("real.yaml"), "");
+        symlink("real.yaml", dir.join("values.yaml")).unwrap();
+        assert!(check_inside(&dir, "values.yaml").is_ok());
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub fn prepare(
         return Err(vec![ChartError::NoDirectory { dir }]);
     }
     let mut problems = Vec::new();
-    let chart = match chart::ChartYaml::load(&dir) {
+    let chart = match files::check_inside(&dir, chart::CHART_YAML).and_then(|()| chart::ChartYaml::load(&dir)) {
         Ok(mut chart) => {
             chart.stamp(release_version, config.stamp_version, config.stamp_app_version);
             problems.extend(chart.validate());
@@ -89,11 +89,16 @@ pub fn prepare(
             None
         }
     };
-    if let Err(err) = chart::check_values(&dir) {
+    if let Err(err) = files::check_inside(&dir, chart::VALUES_YAML).and_then(|()| chart::check_values(&dir)) {
         problems.push(err);
     }
     let walk = files::collect(&dir);
-    problems.extend(walk.problems);
+    // The walk finds the same escaping `Chart.yaml` or `values.yaml` link again: say it once.
+    for problem in walk.problems {
+        if !problems.iter().any(|p| p.to_string() == problem.to_string()) {
+            problems.push(problem);
+        }
+    }
     match chart {
         Some(chart) if problems.is_empty() => {
             Ok(PreparedChart { dir, chart, files: walk.files, followed_links: walk.followed_links })

@@ -286,6 +286,13 @@ mod tests {
         let problems = prepare(&root, &config(false, false), &version("1.0.0")).unwrap_err();
         assert_eq!(problems.len(), 1);
         assert!(matches!(problems[0], ChartError::SymlinkEscape { .. }), "{:?}", problems);
+        // An escaping Chart.yaml is reported once, and its target is never read.
+        std::fs::remove_file(root.join("charts/hello/templates/secret.yaml")).unwrap();
+        std::fs::rename(root.join("charts/hello/Chart.yaml"), root.join("Chart.yaml")).unwrap();
+        symlink("../../Chart.yaml", root.join("charts/hello/Chart.yaml")).unwrap();
+        let problems = prepare(&root, &config(false, false), &version("1.0.0")).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].to_string().contains("Chart.yaml: the symbolic link points to ../../Chart.yaml"));
         let config = ChartConfig { path: "../hello".into(), ..config(false, false) };
         let problems = prepare(&root, &config, &version("1.0.0")).unwrap_err();
         assert!(matches!(problems[0], ChartError::ChartPath { .. }), "{:?}", problems);
