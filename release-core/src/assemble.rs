@@ -65,5 +65,8 @@ pub fn pipeline(
         add(Box::new(step));
     }
     add(Box::new(checksums::WriteChecksums));
+    for step in crate::github::steps(config) {
+        add(step);
+    }
     Ok(pipeline)
 }
