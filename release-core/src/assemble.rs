@@ -7,6 +7,7 @@ use camino::Utf8PathBuf;
 
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
+use crate::helm;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
 use crate::stages::{build, checksums};
@@ -52,9 +53,16 @@ pub fn pipeline(
     if !config.build.is_empty() {
         add(Box::new(build::BuildToolsCheck::new(config)));
     }
+    if !config.charts.is_empty() {
+        add(Box::new(helm::steps::ChartsCheck::new(config)));
+    }
     add(Box::new(build::PrepareDist));
     for command in &config.build {
         add(Box::new(build::BuildStep::new(config, command)));
+    }
+    // Charts are packaged before SHA256SUMS is written, so that it lists them.
+    for step in helm::steps::PackageChart::all(config) {
+        add(Box::new(step));
     }
     add(Box::new(checksums::WriteChecksums));
     for step in crate::github::steps(config) {
