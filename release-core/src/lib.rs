@@ -7,7 +7,7 @@
 //! [`event::Event`]s to a [`event::Reporter`].
 //!
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
-//! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`shell`].
+//! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`checksum`]/[`shell`].
 
 pub mod assemble;
 pub mod checksum;
@@ -16,6 +16,7 @@ pub mod env;
 pub mod error;
 pub mod event;
 pub mod helm;
+pub mod oci;
 pub mod plan;
 pub mod runner;
 pub mod secret;
