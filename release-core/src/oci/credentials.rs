@@ -250,8 +250,12 @@ impl Chain {
                 self.use_login(name, Login::Basic { username: username.to_owned(), password })
             }
             (None, None) => self.note(name, Outcome::Unset),
-            (Some(_), None) => self.note(name, Outcome::Unusable(format!("{user_var} is set but {password_var} is not"))),
-            (None, Some(_)) => self.note(name, Outcome::Unusable(format!("{password_var} is set but {user_var} is not"))),
+            (Some(_), None) => {
+                self.note(name, Outcome::Unusable(format!("{user_var} is set but {password_var} is not")))
+            }
+            (None, Some(_)) => {
+                self.note(name, Outcome::Unusable(format!("{password_var} is set but {user_var} is not")))
+            }
         }
     }
 }
@@ -458,8 +462,14 @@ mod tests {
         let r = resolve("ghcr.io", None, &all).await;
         assert_eq!(r.login, Login::Basic { username: "u1".into(), password: Secret::new("p1") });
         let text = r.chain_text();
-        assert!(text.contains("2. environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD (used)"), "{text}");
-        assert!(text.contains("5. environment variable GITHUB_TOKEN (username GITHUB_ACTOR) (would be accepted"), "{text}");
+        assert!(
+            text.contains("2. environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD (used)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("5. environment variable GITHUB_TOKEN (username GITHUB_ACTOR) (would be accepted"),
+            "{text}"
+        );
 
         let api = env().with("HELM_API_KEY_ID", "u2").with("HELM_API_KEY_SECRET", "p2");
         let r = resolve("ghcr.io", None, &api).await;
@@ -471,9 +481,12 @@ mod tests {
         let env = Environment::empty().with("HELM_REGISTRY_USERNAME", "u1");
         let r = resolve("127.0.0.1:5000", None, &env).await;
         assert!(r.is_anonymous());
-        assert_eq!(r.warnings(), vec![
-            "environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD for 127.0.0.1:5000: HELM_REGISTRY_USERNAME is set but HELM_REGISTRY_PASSWORD is not"
-        ]);
+        assert_eq!(
+            r.warnings(),
+            vec![
+                "environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD for 127.0.0.1:5000: HELM_REGISTRY_USERNAME is set but HELM_REGISTRY_PASSWORD is not"
+            ]
+        );
     }
 
     #[tokio::test]

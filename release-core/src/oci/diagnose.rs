@@ -134,7 +134,8 @@ pub fn explain(
              repository with the Write role"
         ));
         help.push(
-            "repository names must be lowercase (`github.repository_owner` keeps the owner's case: lowercase it)".into(),
+            "repository names must be lowercase (`github.repository_owner` keeps the owner's case: lowercase it)"
+                .into(),
         );
     };
     match denial {
@@ -224,11 +225,13 @@ mod tests {
     fn classifies_every_known_refusal() {
         let ghcr = r#"{"errors":[{"code":"DENIED","message":"permission_denied: write_package"}]}"#;
         assert_eq!(Denial::classify(&answer(403, None, ghcr)), Denial::GhcrWritePackage);
-        let org = r#"{"errors":[{"code":"DENIED","message":"installation not allowed to Write organization package"}]}"#;
+        let org =
+            r#"{"errors":[{"code":"DENIED","message":"installation not allowed to Write organization package"}]}"#;
         assert_eq!(Denial::classify(&answer(403, None, org)), Denial::GhcrWritePackage);
         let read = r#"{"errors":[{"code":"DENIED","message":"permission_denied: read_package"}]}"#;
         assert_eq!(Denial::classify(&answer(403, None, read)), Denial::GhcrReadPackage);
-        let scope = r#"Bearer realm="http://t/token",service="s",scope="repository:a:pull,push",error="insufficient_scope""#;
+        let scope =
+            r#"Bearer realm="http://t/token",service="s",scope="repository:a:pull,push",error="insufficient_scope""#;
         assert_eq!(Denial::classify(&answer(401, Some(scope), "")), Denial::InsufficientScope);
         let invalid = r#"Bearer realm="http://t/token",service="s",error="invalid_token""#;
         assert_eq!(Denial::classify(&answer(401, Some(invalid), "")), Denial::InvalidToken);
@@ -270,6 +273,11 @@ mod tests {
     fn insufficient_scope_says_pull_but_not_push() {
         let r = resolution("127.0.0.1:5000", "environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD");
         let text = explain(&Denial::InsufficientScope, "p", "charts/hello", "401", &r).to_string();
-        assert!(text.contains("granted environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD pull but not push"), "{text}");
+        assert!(
+            text.contains(
+                "granted environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD pull but not push"
+            ),
+            "{text}"
+        );
     }
 }

@@ -62,7 +62,9 @@ impl OciSettings {
 
     /// The `[registries."HOST"]` table for a registry, if any.
     pub fn registry(&self, host: &str) -> Option<&RegistryConfig> {
-        self.registries.get(host).or_else(|| self.registries.iter().find(|(k, _)| k.eq_ignore_ascii_case(host)).map(|(_, v)| v))
+        self.registries
+            .get(host)
+            .or_else(|| self.registries.iter().find(|(k, _)| k.eq_ignore_ascii_case(host)).map(|(_, v)| v))
     }
 
     /// Plain HTTP only where release.toml says so for exactly this host.

@@ -292,9 +292,18 @@ mod tests {
         assert!(matches!(PushTarget::parse("oci:///charts").unwrap_err(), ReferenceError::NoRegistry { .. }));
         assert!(matches!(PushTarget::parse("oci://u:p@ghcr.io/x").unwrap_err(), ReferenceError::Userinfo { .. }));
         assert!(matches!(PushTarget::parse("oci://host:port/x").unwrap_err(), ReferenceError::InvalidRegistry { .. }));
-        assert!(matches!(PushTarget::parse("oci://ghcr.io/a//b").unwrap_err(), ReferenceError::InvalidComponent { .. }));
-        assert!(matches!(PushTarget::parse("oci://ghcr.io/a/-b").unwrap_err(), ReferenceError::InvalidComponent { .. }));
-        assert!(matches!(PushTarget::parse("oci://ghcr.io/a/b c").unwrap_err(), ReferenceError::InvalidComponent { .. }));
+        assert!(matches!(
+            PushTarget::parse("oci://ghcr.io/a//b").unwrap_err(),
+            ReferenceError::InvalidComponent { .. }
+        ));
+        assert!(matches!(
+            PushTarget::parse("oci://ghcr.io/a/-b").unwrap_err(),
+            ReferenceError::InvalidComponent { .. }
+        ));
+        assert!(matches!(
+            PushTarget::parse("oci://ghcr.io/a/b c").unwrap_err(),
+            ReferenceError::InvalidComponent { .. }
+        ));
         match PushTarget::parse("oci://ghcr.io/acme/hello:1.0.0").unwrap_err() {
             ReferenceError::TagOrDigest { fixed, .. } => assert_eq!(fixed, "oci://ghcr.io/acme/hello"),
             other => panic!("unexpected {other:?}"),

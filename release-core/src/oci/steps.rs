@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use futures_util::StreamExt;
+use oci_client::RegistryOperation;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
-use oci_client::RegistryOperation;
 use sha2::Digest;
 
 use crate::error::StepError;
@@ -37,7 +37,10 @@ const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-c
 
 /// The reference a chart will be pushed as, from release.toml and the chart's Chart.yaml,
 /// with every check that needs no network.
-pub(crate) fn planned_reference(push: &ChartPush, release_version: &semver::Version) -> Result<ChartReference, StepError> {
+pub(crate) fn planned_reference(
+    push: &ChartPush,
+    release_version: &semver::Version,
+) -> Result<ChartReference, StepError> {
     let field = format!("chart[{}].push", push.index);
     let target = PushTarget::parse(&push.push).map_err(|err| {
         let help = crate::error::Diagnose::help(&err).unwrap_or_default();
@@ -59,7 +62,8 @@ pub(crate) fn planned_reference(push: &ChartPush, release_version: &semver::Vers
 }
 
 fn is_loopback(host: &str) -> bool {
-    let bare = host.rsplit_once(':').map_or(host, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let bare =
+        host.rsplit_once(':').map_or(host, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host });
     matches!(bare, "localhost" | "[::1]") || bare.starts_with("127.")
 }
 
@@ -160,7 +164,12 @@ async fn push_token(
 }
 
 /// An oci-client error as a user reads it; refusals go through [`explain`].
-fn oci_failure(err: OciDistributionError, what: &str, reference: &ChartReference, credentials: &Resolution) -> StepError {
+fn oci_failure(
+    err: OciDistributionError,
+    what: &str,
+    reference: &ChartReference,
+    credentials: &Resolution,
+) -> StepError {
     let host = &reference.registry;
     let refused = |answer: Answer| {
         let denial = Denial::classify(&answer);
@@ -252,9 +261,10 @@ impl Step for PushProbe {
         if let Some(auth) = &auth {
             request = request.header(reqwest::header::AUTHORIZATION, auth);
         }
-        let response = request.send().await.map_err(|err| {
-            oci_failure(OciDistributionError::RequestError(err), &what, &reference, &credentials)
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|err| oci_failure(OciDistributionError::RequestError(err), &what, &reference, &credentials))?;
         let status = response.status();
         if status != reqwest::StatusCode::ACCEPTED {
             let answer = Answer {
@@ -289,8 +299,13 @@ impl Step for PushProbe {
                 }
                 match delete.send().await {
                     Ok(r) if r.status().is_success() => "started and cancelled",
-                    // GHCR and others cannot cancel a session; it expires unused.
+                    // GHCR cannot cancel a session (405); distribution with token auth wants the
+                    // `delete` action for any DELETE (401), which a push grant does not include.
+                    // Either way the session expires unused and stores nothing.
                     Ok(r) if matches!(r.status().as_u16(), 404 | 405) => "started; cannot be cancelled, it expires",
+                    Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+                        "started; cancelling needs delete rights, it expires"
+                    }
                     Ok(r) => {
                         cx.warn(format!("cancelling the upload session at {session} answered {}", r.status()));
                         "started; cancel failed, it expires"
@@ -322,7 +337,9 @@ impl ChartPushStep {
         let by_target: Vec<&PackagedChart> = charts.iter().filter(|c| c.push.as_deref() == wanted).collect();
         by_index.or(if by_target.len() == 1 { by_target.first().copied() } else { None }).cloned().ok_or_else(|| {
             StepError::new(format!("chart `{}` ({}) was not packaged in this run", self.push.label, self.push.dir))
-                .with_help("the package stage must run before the push; run the whole pipeline, not the publish steps alone")
+                .with_help(
+                    "the package stage must run before the push; run the whole pipeline, not the publish steps alone",
+                )
         })
     }
 }
@@ -472,7 +489,9 @@ impl Step for ChartPushStep {
                         self.push.index
                     )));
                 }
-                cx.warn(format!("{reference} exists with different content ({existing}); replacing it (allow-overwrite)"));
+                cx.warn(format!(
+                    "{reference} exists with different content ({existing}); replacing it (allow-overwrite)"
+                ));
             }
             Err(err) if is_not_found(&err) => {}
             Err(err) => return Err(fail(err)),
