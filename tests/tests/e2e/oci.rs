@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use release_core::event::{Event, Recorder};
 use release_core::helm::{PackagedChart, PackagedCharts};
 use release_core::{Config, Effect, Environment, Mode, Overrides, Stage, Step, StepContext, StepResult};
@@ -260,7 +260,7 @@ async fn push_run(project: &Project, host: &str, user: &User, values: &'static s
         "[project]\nversion = \"1.2.3\"\n\n[[chart]]\npath = \"charts/hello\"\npush = \"{push}\"\n{overwrite}\n\
          [registries.\"{host}\"]\nplain-http = true\n"
     );
-    let path = Utf8PathBuf::from(project.join("release.toml"));
+    let path = project.join("release.toml");
     std::fs::write(&path, &text).unwrap();
     let config = Config::load(&path).unwrap();
     let env = Environment::empty()
@@ -307,7 +307,7 @@ async fn writer_pushes_a_chart_helm_can_pull_and_a_repush_is_a_no_op() {
 
     // Different content under the same version: refused, unless overwriting is allowed.
     let changed = push_run(&project, &registry.host, &writer(), "greeting: changed\n", false).await;
-    let failure = changed.result.err().expect("different content under an existing tag is refused");
+    let failure = changed.result.expect_err("different content under an existing tag is refused");
     let (id, error) = &failure.failures[0];
     assert_eq!(id, "publish:oci-push:hello");
     assert!(error.message().contains("already exists with different content"), "{error}");
