@@ -3,6 +3,7 @@
 //! Parses arguments, captures the environment, hands both to the library, shows its events
 //! and maps the outcome onto an exit code. All the release logic lives in `release-core`.
 
+mod actions;
 mod cli;
 mod progress;
 

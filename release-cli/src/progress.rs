@@ -20,6 +20,9 @@ pub enum Verbosity {
 /// The reporter for this process's stderr.
 pub fn reporter_for_stderr(verbosity: Verbosity, env: &Environment) -> Box<dyn Reporter> {
     let color = env.get("NO_COLOR").is_none();
+    if env.in_github_actions() && verbosity != Verbosity::Quiet {
+        return Box::new(crate::actions::ActionsReporter { verbose: verbosity == Verbosity::Verbose });
+    }
     if std::io::stderr().is_terminal() && verbosity != Verbosity::Quiet && env.get("CI").is_none() {
         Box::new(TerminalReporter::new(verbosity, color))
     } else {

@@ -257,12 +257,20 @@ impl Step for PushProbe {
 
         let http = self.settings.http_client();
         let url = format!("{}://{host}/v2/{}/blobs/uploads/", self.settings.scheme(&host), reference.repository);
-        let mut request = http.post(&url).header(reqwest::header::CONTENT_LENGTH, "0");
-        if let Some(auth) = &auth {
-            request = request.header(reqwest::header::AUTHORIZATION, auth);
-        }
-        let response = request
-            .send()
+        // Transient failures (5xx, 429, connection errors) are retried by the network policy;
+        // refusals are final at once, so their diagnosis shows without delay.
+        let policy = crate::net::NetworkPolicy::from(&self.settings.network);
+        let response = policy
+            .send(
+                || {
+                    let mut request = http.post(&url).header(reqwest::header::CONTENT_LENGTH, "0");
+                    if let Some(auth) = &auth {
+                        request = request.header(reqwest::header::AUTHORIZATION, auth);
+                    }
+                    request.send()
+                },
+                |n, why, wait| cx.progress(format!("upload session attempt {n} failed ({why}); retrying in {wait:?}")),
+            )
             .await
             .map_err(|err| oci_failure(OciDistributionError::RequestError(err), &what, &reference, &credentials))?;
         let status = response.status();

@@ -107,3 +107,50 @@ fn json_report_of_a_snapshot_run() {
     let app = artifacts.iter().find(|a| a["name"] == "app").expect("app artifact");
     assert_eq!(app["sha256"], release_core::checksum::sha256_hex(b"the app\n"));
 }
+
+#[test]
+fn inside_github_actions_steps_are_grouped_and_summarised() {
+    let project = minimal();
+    let summary = project.join("summary.md");
+    let outputs = project.join("outputs.txt");
+    let run = project
+        .release(["run", "--snapshot"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", summary.as_str())
+        .env("GITHUB_OUTPUT", outputs.as_str())
+        .run();
+    run.success().stdout_has("::group::build:app: run `cp src/app.txt out/app`").stdout_has("::endgroup::");
+    let table = project.read("summary.md");
+    assert!(table.contains("| `build:app` | build | ✅ ok |"), "{table}");
+    assert!(project.read("outputs.txt").contains("tag=v1.2.3\n"));
+
+    project.config(&MINIMAL.replace("src/app.txt", "src/missing.txt"));
+    let run = project.release(["run", "--snapshot"]).env("GITHUB_ACTIONS", "true").run();
+    run.code(1).stdout_has("::error title=release%3A build%3Aapp::`cp src/missing.txt out/app` failed");
+}
+
+#[test]
+fn sigterm_during_the_build_stops_cleanly_and_nothing_later_runs() {
+    use std::io::{BufRead, BufReader, Read};
+    let project = Project::new();
+    project.config(
+        "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"slow\"\ncommand = [\"sleep\", \"600\"]\nartifacts = [\"never\"]\n",
+    );
+    let mut child = project.release(["run", "--snapshot"]).spawn();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Wait until the build step has started, then interrupt.
+    while !seen.contains("==> build:slow") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "release exited early:\n{seen}");
+        seen.push_str(&line);
+    }
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    stderr.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("`sleep 600` was stopped: the run was interrupted"), "{seen}");
+    assert!(seen.contains("run the same command again to resume"), "{seen}");
+    assert!(!project.exists("dist/SHA256SUMS"), "no step after the interrupted one ran");
+}
