@@ -8,6 +8,7 @@ use camino::Utf8PathBuf;
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
 use crate::helm;
+use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
 use crate::stages::{build, checksums};
@@ -65,6 +66,18 @@ pub fn pipeline(
         add(Box::new(step));
     }
     add(Box::new(checksums::WriteChecksums));
+
+    // Helm charts to OCI registries: checks without network (every mode), a push probe per
+    // chart in preflight, the push itself in the publish stage.
+    let pushes = oci::chart_pushes(config);
+    if !pushes.is_empty() {
+        let settings = oci::OciSettings::from_config(config);
+        add(Box::new(oci::steps::OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
+        for push in pushes {
+            add(Box::new(oci::steps::PushProbe { push: push.clone(), settings: settings.clone() }));
+            add(Box::new(oci::steps::ChartPushStep { push, settings: settings.clone() }));
+        }
+    }
     for step in crate::github::steps(config) {
         add(step);
     }

@@ -4,3 +4,4 @@
 mod foundation;
 mod github;
 mod helm;
+mod oci;
