@@ -9,7 +9,7 @@ use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
-use crate::stages::{build, checksums};
+use crate::stages::{build, checksums, sign};
 use crate::step::Release;
 
 /// What the command line may override.
@@ -57,5 +57,11 @@ pub fn pipeline(
         add(Box::new(build::BuildStep::new(config, command)));
     }
     add(Box::new(checksums::WriteChecksums));
+    if let Some(signing) = &config.signing {
+        let settings = sign::SigningSettings::new(config, signing, mode);
+        add(Box::new(sign::SigningKeyCheck::new(settings.clone())));
+        add(Box::new(sign::SignArtifacts::new(settings.clone())));
+        add(Box::new(sign::VerifySignatures::new(settings)));
+    }
     Ok(pipeline)
 }

@@ -7,7 +7,7 @@
 //! [`event::Event`]s to a [`event::Reporter`].
 //!
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
-//! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`shell`].
+//! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`signing`]/[`shell`].
 
 pub mod assemble;
 pub mod checksum;
@@ -20,6 +20,7 @@ pub mod plan;
 pub mod runner;
 pub mod secret;
 pub mod shell;
+pub mod signing;
 pub mod stages;
 pub mod step;
 
