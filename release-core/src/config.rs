@@ -280,9 +280,12 @@ impl ConfigError {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Utf8Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Self::parse(&text, path)
+        let read_err = |source| ConfigError::Read { path: path.to_owned(), source };
+        let text = std::fs::read_to_string(path).map_err(read_err)?;
+        // Absolute, so that every path in reports and errors can be used from anywhere.
+        let absolute = std::path::absolute(path).map_err(read_err)?;
+        let absolute = Utf8PathBuf::from_path_buf(absolute).unwrap_or_else(|_| path.to_owned());
+        Self::parse(&text, &absolute)
     }
 
     /// Parses and validates config text as if read from `path`. Reads the `Cargo.toml` a

@@ -1,1 +1,238 @@
+//! Test support for the end-to-end tests: temporary projects, the `release` binary, and the
+//! servers the binary talks to (a GitHub server, a real registry and its token server).
+//!
+//! Every end-to-end test runs the real `release` binary as a user would, with a clean
+//! environment (only `PATH` and a private `HOME` are passed through), and then checks what
+//! the servers received.
 
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::OnceLock;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// The `release` binary, built once per test process.
+///
+/// Integration tests of one crate cannot depend on another crate's binary, so the harness
+/// asks cargo (the one running the tests) to build it; when it is up to date that is a
+/// no-op.
+pub fn release_bin() -> &'static Utf8Path {
+    static BIN: OnceLock<Utf8PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").join("Cargo.toml");
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "--package", "release-cli", "--bin", "release", "--manifest-path"])
+            .arg(manifest.as_str())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the release binary failed");
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/debug/deps/e2e-HASH → target/debug/release
+        let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+        let bin = dir.join(format!("release{}", std::env::consts::EXE_SUFFIX));
+        Utf8PathBuf::from_path_buf(bin).expect("UTF-8 target path")
+    })
+}
+
+/// The workspace root, for bundled examples and fixtures.
+pub fn workspace_root() -> &'static Utf8Path {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root")
+}
+
+/// A project in a temporary directory: files, a `release.toml`, and a way to run `release`
+/// in it.
+#[derive(Debug)]
+pub struct Project {
+    dir: tempfile::TempDir,
+    root: Utf8PathBuf,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Project {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new().prefix("release-e2e-").tempdir().expect("temp dir");
+        let root = Utf8PathBuf::from_path_buf(dir.path().canonicalize().expect("canonical")).expect("UTF-8 temp dir");
+        Project { dir, root }
+    }
+
+    /// A copy of a directory under `examples/`.
+    pub fn from_example(name: &str) -> Self {
+        let project = Self::new();
+        copy_dir(&workspace_root().join("examples").join(name), &project.root);
+        project
+    }
+
+    pub fn path(&self) -> &Utf8Path {
+        &self.root
+    }
+
+    pub fn join(&self, rel: &str) -> Utf8PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Writes a file, creating its directories.
+    pub fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Self {
+        let path = self.root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, contents).expect("write");
+        self
+    }
+
+    /// Writes `release.toml`.
+    pub fn config(&self, toml: &str) -> &Self {
+        self.file("release.toml", toml)
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.root.join(rel).exists()
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    /// `release ARGS` in this project with a clean environment.
+    pub fn release<I, S>(&self, args: I) -> ReleaseCommand
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ReleaseCommand {
+            cwd: self.root.clone(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: vec![
+                ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+                ("HOME".into(), self.root.join(".home").to_string()),
+                // The private HOME hides the toolchain: point rustup and cargo at the real one.
+                ("RUSTUP_HOME".into(), toolchain_dir("RUSTUP_HOME", ".rustup")),
+                ("CARGO_HOME".into(), toolchain_dir("CARGO_HOME", ".cargo")),
+            ],
+        }
+    }
+
+    /// Keeps the directory after the test, for debugging.
+    pub fn keep(self) -> PathBuf {
+        self.dir.keep()
+    }
+}
+
+fn toolchain_dir(var: &str, under_home: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| format!("{}/{under_home}", std::env::var("HOME").unwrap_or_default()))
+}
+
+fn copy_dir(from: &Utf8Path, to: &Utf8Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in from.read_dir_utf8().expect("read example dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if name == "target" || name == "dist" {
+            continue;
+        }
+        let target = to.join(name);
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// One invocation of the `release` binary.
+#[derive(Debug, Clone)]
+pub struct ReleaseCommand {
+    cwd: Utf8PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl ReleaseCommand {
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(release_bin());
+        cmd.current_dir(&self.cwd).args(&self.args).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Runs to completion, blocking this thread.
+    pub fn run(&self) -> Finished {
+        let output = self.command().output().expect("release runs");
+        Finished::new(&self.args, output)
+    }
+
+    /// Runs to completion without blocking the async runtime (for tests that serve HTTP in
+    /// the same process).
+    pub async fn run_async(&self) -> Finished {
+        let output = tokio::process::Command::from(self.command()).output().await.expect("release runs");
+        Finished::new(&self.args, output)
+    }
+}
+
+/// What a finished `release` printed and how it exited.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    fn new(args: &[String], output: Output) -> Self {
+        Finished {
+            args: args.to_vec(),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the exit code, showing everything printed when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "release {:?} exited {} (expected {expected})\n--- stdout\n{}\n--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        self.code(0)
+    }
+
+    /// Asserts that stderr contains `needle`.
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n--- stderr\n{}", self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}", self.stdout);
+        self
+    }
+
+    /// Stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}

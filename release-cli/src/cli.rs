@@ -1,0 +1,232 @@
+//! Arguments, subcommands and exit codes.
+//!
+//! Exit codes: 0 success; 1 a step failed; 2 usage or configuration error; 3 a preflight
+//! probe failed (nothing was built or published); 130 interrupted.
+
+use std::io::Write;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::{Args, Parser, Subcommand};
+use release_core::{Config, Environment, FailureKind, Mode, Overrides, RunFailure, StepError};
+
+use crate::progress::{Verbosity, reporter_for_stderr};
+
+#[derive(Debug, Parser)]
+#[command(name = "release", version, about = "Plan, prove, build, sign and publish a release", long_about = None)]
+pub struct Cli {
+    /// The release configuration file.
+    #[arg(long, global = true, default_value = "release.toml", value_name = "PATH")]
+    config: Utf8PathBuf,
+    /// Show more: every subprocess line, credential sources, timings.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Show only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print a machine-readable result (plan or run report) as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the ordered steps of a release, with their stages, without running anything.
+    Plan(PlanArgs),
+    /// Run the preflight probes only: prove every permission and credential.
+    Preflight(ReleaseArgs),
+    /// Run the release.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReleaseArgs {
+    /// Release this version instead of the one in the config.
+    #[arg(long, value_name = "SEMVER")]
+    release_version: Option<semver::Version>,
+    /// Collect artifacts here instead of the config's dist directory.
+    #[arg(long, value_name = "DIR")]
+    dist: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    release: ReleaseArgs,
+    /// Plan a snapshot run.
+    #[arg(long)]
+    snapshot: bool,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    release: ReleaseArgs,
+    /// Do everything that has no remote effect: checks, build, package, sign, verify.
+    #[arg(long, conflicts_with = "dry_run")]
+    snapshot: bool,
+    /// Plan and run the preflight probes, nothing else.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { FailureKind::Usage.exit_code() } else { 0 };
+        }
+    };
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let env = Environment::from_process();
+    match cli.command {
+        Command::Plan(ref args) => {
+            let mode = if args.snapshot { Mode::Snapshot } else { Mode::Release };
+            plan(&cli, &env, mode, &args.release)
+        }
+        Command::Preflight(ref args) => run(&cli, &env, Mode::DryRun, args, verbosity),
+        Command::Run(ref args) => {
+            let mode = if args.dry_run {
+                Mode::DryRun
+            } else if args.snapshot {
+                Mode::Snapshot
+            } else {
+                Mode::Release
+            };
+            run(&cli, &env, mode, &args.release, verbosity)
+        }
+    }
+}
+
+fn overrides(args: &ReleaseArgs) -> Overrides {
+    Overrides { version: args.release_version.clone(), dist: args.dist.clone() }
+}
+
+fn load(path: &Utf8Path) -> Result<Config, StepError> {
+    Config::load(path).map_err(StepError::from)
+}
+
+fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
+    let pipeline = match load(&cli.config)
+        .and_then(|config| release_core::pipeline(&config, env, mode, &overrides(args)).map_err(StepError::from))
+    {
+        Ok(p) => p,
+        Err(err) => return usage_error(&err),
+    };
+    let plan = pipeline.plan();
+    let mut out = std::io::stdout().lock();
+    let written = if cli.json {
+        serde_json::to_writer_pretty(&mut out, &plan).map_err(std::io::Error::from).and_then(|()| writeln!(out))
+    } else {
+        (|| {
+            writeln!(out, "release {} ({}), tag {}, {} mode", plan.version, plan.dist, plan.tag, plan.mode.name())?;
+            for (i, step) in plan.steps.iter().enumerate() {
+                let skipped = step.skipped.as_deref().map(|s| format!("  [skipped: {s}]")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:>3}. {:<9} {:<32} {}{}",
+                    i + 1,
+                    step.stage.name(),
+                    step.id,
+                    step.description,
+                    skipped
+                )?;
+            }
+            Ok(())
+        })()
+    };
+    broken_pipe_is_ok(written)
+}
+
+fn run(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs, verbosity: Verbosity) -> i32 {
+    let pipeline = match load(&cli.config)
+        .and_then(|config| release_core::pipeline(&config, env, mode, &overrides(args)).map_err(StepError::from))
+    {
+        Ok(p) => p,
+        Err(err) => return usage_error(&err),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return 1;
+        }
+    };
+    let reporter = reporter_for_stderr(verbosity, env);
+    let result = runtime.block_on(pipeline.run(&*reporter));
+    drop(reporter);
+    let report = match &result {
+        Ok(report) => report,
+        Err(failure) => &failure.report,
+    };
+    if env.in_github_actions()
+        && let Err(err) = crate::actions::write_summary_and_outputs(env, report)
+    {
+        eprintln!("warning: cannot write the job summary or outputs: {err}");
+    }
+    if cli.json {
+        let mut out = std::io::stdout().lock();
+        let _ =
+            serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::from).and_then(|()| writeln!(out));
+    }
+    match result {
+        Ok(report) => {
+            if !cli.json && mode != Mode::DryRun {
+                // The one line scripts may read: where the release was collected.
+                let dist = std::fs::canonicalize(&report.dist).map(|p| p.display().to_string());
+                println!("{}", dist.unwrap_or_else(|_| report.dist.to_string()));
+            }
+            0
+        }
+        Err(failure) => {
+            print_failure(&failure, verbosity);
+            failure.kind.exit_code()
+        }
+    }
+}
+
+fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
+    let mut err = std::io::stderr().lock();
+    for (id, error) in &failure.failures {
+        let _ = writeln!(err, "error: {id}: {}", error.full_message());
+        if let Some(help) = error.help() {
+            let _ = writeln!(err, "  help: {}", help.replace('\n', "\n        "));
+        }
+    }
+    let _ = match failure.kind {
+        FailureKind::Preflight => {
+            writeln!(err, "preflight failed: nothing was built or published; resolve the above and run again")
+        }
+        FailureKind::Step => writeln!(err, "release failed: later steps did not run"),
+        FailureKind::Interrupted => writeln!(err, "interrupted"),
+        FailureKind::Usage => Ok(()),
+    };
+}
+
+fn usage_error(err: &StepError) -> i32 {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {}", err.full_message());
+    if let Some(help) = err.help() {
+        let _ = writeln!(stderr, "  help: {help}");
+    }
+    FailureKind::Usage.exit_code()
+}
+
+fn broken_pipe_is_ok(result: std::io::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(err) => {
+            eprintln!("error: cannot write to stdout: {err}");
+            1
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests: the real `release` binary against real files, our GitHub test server
+//! and the real CNCF registry. One test binary; one module per area.
+
+mod foundation;
