@@ -117,12 +117,11 @@ impl Step for SigningKeyCheck {
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let settings = self.settings.clone();
         if settings.ephemeral() {
-            let message = format!(
+            // The sign step warns when it generates the pair; here the summary says it.
+            return Ok(Some(format!(
                 "no key at {}: this snapshot run signs with an EPHEMERAL key pair ({EPHEMERAL_PUBLIC_KEY_NAME})",
                 settings.key
-            );
-            cx.warn(message.clone());
-            return Ok(Some(message));
+            )));
         }
         let env = cx.env().clone();
         blocking("checking the signing key", move || {
@@ -172,7 +171,12 @@ impl Step for SignArtifacts {
         Effect::Local
     }
     fn description(&self) -> String {
-        format!("sign every artifact and SHA256SUMS with {} (cosign sign-blob format)", self.settings.key)
+        let key = &self.settings.key;
+        if self.settings.snapshot && self.settings.ephemeral_in_snapshot {
+            format!("sign every artifact and SHA256SUMS with {key}, or an EPHEMERAL key pair if it is absent")
+        } else {
+            format!("sign every artifact and SHA256SUMS with {key} (cosign sign-blob format)")
+        }
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let settings = self.settings.clone();
