@@ -200,3 +200,21 @@ fn an_ephemeral_key_signs_snapshots_only_and_says_so() {
     let run = project.release(["run"]).env("COSIGN_PASSWORD", PASSWORD).run();
     run.code(3).stderr_has("keys/cosign.key does not exist");
 }
+
+#[test]
+fn the_bundled_example_snapshot_is_signed_with_a_labelled_ephemeral_key() {
+    let project = Project::from_example("hello");
+    let run = project.release(["run", "--snapshot"]).run();
+    run.success().stderr_has("EPHEMERAL");
+    let dist = project.join("dist");
+    assert!(project.exists("dist/cosign.ephemeral.pub"));
+    let verify =
+        project.release(["verify", "--key", "dist/cosign.ephemeral.pub", "--checksums", "dist/SHA256SUMS"]).run();
+    verify.success();
+    assert!(!verify.stdout.contains("FAILED"), "{}", verify.stdout);
+    assert!(openssl_verifies(
+        &dist.join("cosign.ephemeral.pub"),
+        &dist.join("SHA256SUMS.sig"),
+        &dist.join("SHA256SUMS")
+    ));
+}
