@@ -7,7 +7,7 @@ use std::io::Write;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::{Args, Parser, Subcommand};
-use release_core::{Config, Environment, FailureKind, Mode, Overrides, RunFailure, StepError};
+use release_core::{Cancellation, Config, Environment, FailureKind, Mode, Overrides, RunFailure, StepError};
 
 use crate::progress::{Verbosity, reporter_for_stderr};
 
@@ -167,7 +167,9 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs, verbosity: 
         }
     };
     let reporter = reporter_for_stderr(verbosity, env);
-    let result = runtime.block_on(pipeline.run(&*reporter));
+    let cancel = Cancellation::new();
+    runtime.spawn(interrupt_on_signals(cancel.clone()));
+    let result = runtime.block_on(pipeline.run_with(&*reporter, cancel));
     drop(reporter);
     let report = match &result {
         Ok(report) => report,
@@ -199,6 +201,26 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs, verbosity: 
     }
 }
 
+/// The first Ctrl-C or SIGTERM interrupts the run cleanly: no further step starts, a probe
+/// still undoes its write, a release stays a draft. The second exits at once.
+async fn interrupt_on_signals(cancel: Cancellation) {
+    let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => if result.is_err() { return },
+            _ = terminate.recv() => {},
+        }
+        if cancel.is_cancelled() {
+            eprintln!("interrupted again: exiting at once");
+            std::process::exit(FailureKind::Interrupted.exit_code());
+        }
+        eprintln!("interrupting: letting the running step clean up (press Ctrl-C again to exit at once)");
+        cancel.cancel();
+    }
+}
+
 fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
     let mut err = std::io::stderr().lock();
     for (id, error) in &failure.failures {
@@ -212,7 +234,9 @@ fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
             writeln!(err, "preflight failed: nothing was built or published; resolve the above and run again")
         }
         FailureKind::Step => writeln!(err, "release failed: later steps did not run"),
-        FailureKind::Interrupted => writeln!(err, "interrupted"),
+        FailureKind::Interrupted => {
+            writeln!(err, "interrupted: nothing further ran; run the same command again to resume")
+        }
         FailureKind::Usage => Ok(()),
     };
 }

@@ -10,12 +10,14 @@
 //! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`signing`]/[`shell`].
 
 pub mod assemble;
+pub mod cancel;
 pub mod checksum;
 pub mod config;
 pub mod env;
 pub mod error;
 pub mod event;
 pub mod helm;
+pub mod net;
 pub mod plan;
 pub mod runner;
 pub mod secret;
@@ -25,6 +27,7 @@ pub mod stages;
 pub mod step;
 
 pub use assemble::{Overrides, pipeline};
+pub use cancel::Cancellation;
 pub use config::Config;
 pub use env::Environment;
 pub use error::{Diagnose, FailureKind, StepError};

@@ -13,6 +13,7 @@ use camino::Utf8PathBuf;
 use futures_util::future::join_all;
 use serde::Serialize;
 
+use crate::cancel::Cancellation;
 use crate::env::Environment;
 use crate::error::{FailureKind, StepError};
 use crate::event::{Event, Reporter};
@@ -105,8 +106,14 @@ impl Pipeline {
     /// Runs the pipeline: every preflight step at once, then, if all passed, every later
     /// step in order, stopping at the first failure.
     pub async fn run(&self, reporter: &dyn Reporter) -> Result<RunReport, RunFailure> {
+        self.run_with(reporter, Cancellation::new()).await
+    }
+
+    /// [`Pipeline::run`], interruptible: once `cancel` fires no further step starts, and the
+    /// running ones stop at their next safe point.
+    pub async fn run_with(&self, reporter: &dyn Reporter, cancel: Cancellation) -> Result<RunReport, RunFailure> {
         let started = Instant::now();
-        let state = RunState::new(self.release.clone(), self.env.clone());
+        let state = RunState::new(self.release.clone(), self.env.clone(), cancel.clone());
         let mut records = Vec::new();
         reporter.report(&Event::RunStarted {
             mode: self.mode.name().into(),
@@ -119,10 +126,12 @@ impl Pipeline {
             self.steps.iter().map(|s| &**s).partition(|s| s.stage() == Stage::Preflight);
 
         let gate = match self.preflight(&probes, &state, reporter, &mut records).await {
-            Ok(gate) => gate,
+            Ok(gate) if !cancel.is_cancelled() => gate,
+            Ok(_) => return Err(self.interrupted(started, &state, records, &later, reporter)),
             Err(failures) => {
+                let kind = if cancel.is_cancelled() { FailureKind::Interrupted } else { FailureKind::Preflight };
                 let report = self.finish(started, &state, records, &later, reporter, false);
-                return Err(RunFailure { kind: FailureKind::Preflight, failures, report });
+                return Err(RunFailure { kind, failures, report });
             }
         };
 
@@ -130,6 +139,9 @@ impl Pipeline {
         for step in &later {
             if failure.is_some() {
                 break;
+            }
+            if cancel.is_cancelled() {
+                return Err(self.interrupted(started, &state, records, &later, reporter));
             }
             match self.run_after_preflight(&gate, *step, &state, reporter).await {
                 Ok(record) => records.push(record),
@@ -143,8 +155,30 @@ impl Pipeline {
         let report = self.finish(started, &state, records, &later, reporter, success);
         match failure {
             None => Ok(report),
-            Some(failure) => Err(RunFailure { kind: FailureKind::Step, failures: vec![failure], report }),
+            Some(failure) => {
+                let kind = if cancel.is_cancelled() { FailureKind::Interrupted } else { FailureKind::Step };
+                Err(RunFailure { kind, failures: vec![failure], report })
+            }
         }
+    }
+
+    fn interrupted(
+        &self,
+        started: Instant,
+        state: &RunState,
+        records: Vec<StepRecord>,
+        later: &[&dyn Step],
+        reporter: &dyn Reporter,
+    ) -> RunFailure {
+        let report = self.finish(started, state, records, later, reporter, false);
+        let error = StepError::new("the run was interrupted before this step")
+            .with_help("nothing after the interrupted step ran; a draft release stays a draft. Run the same command again to resume");
+        let next = report
+            .steps
+            .iter()
+            .find(|s| s.status == StepStatus::NotRun)
+            .map_or_else(|| "run".to_owned(), |s| s.id.clone());
+        RunFailure { kind: FailureKind::Interrupted, failures: vec![(next, error)], report }
     }
 
     /// Runs every probe concurrently and collects every failure, so that one run shows every

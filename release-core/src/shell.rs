@@ -16,6 +16,8 @@ use crate::step::StepContext;
 pub enum ShellError {
     #[error("cannot start `{command}` in {dir}: {source}")]
     Spawn { command: String, dir: Utf8PathBuf, source: std::io::Error },
+    #[error("`{command}` was stopped: the run was interrupted")]
+    Interrupted { command: String },
     #[error("`{command}` failed in {dir} with {status}")]
     Failed { command: String, dir: Utf8PathBuf, status: String },
 }
@@ -27,6 +29,7 @@ impl crate::error::Diagnose for ShellError {
                 Some("install the program or fix the command in release.toml (commands run without a shell)".into())
             }
             ShellError::Spawn { .. } => None,
+            ShellError::Interrupted { .. } => Some("run the release again to start the build afresh".into()),
             ShellError::Failed { .. } => Some("the command's output above says why; fix it and run again".into()),
         }
     }
@@ -69,6 +72,10 @@ pub async fn run_streamed(
     let (mut out_open, mut err_open) = (true, true);
     while out_open || err_open {
         tokio::select! {
+            () = cx.cancelled() => {
+                let _ = child.kill().await;
+                return Err(ShellError::Interrupted { command: command_text });
+            },
             line = stdout.next_line(), if out_open => match line {
                 Ok(Some(line)) => cx.output_line(line),
                 _ => out_open = false,

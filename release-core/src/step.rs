@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use camino::Utf8PathBuf;
 use serde::Serialize;
 
+use crate::cancel::Cancellation;
 use crate::env::Environment;
 use crate::error::StepError;
 use crate::event::{Event, Reporter};
@@ -75,6 +76,7 @@ pub struct RunState {
     artifacts: Mutex<Vec<Artifact>>,
     outputs: Mutex<BTreeMap<String, String>>,
     extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    pub(crate) cancel: Cancellation,
 }
 
 impl std::fmt::Debug for RunState {
@@ -84,10 +86,13 @@ impl std::fmt::Debug for RunState {
 }
 
 impl RunState {
-    pub(crate) fn new(release: Release, env: Environment) -> Self {
+    /// State for one run; `pub` so that a step can be tested on its own with
+    /// [`StepContext::detached`].
+    pub fn new(release: Release, env: Environment, cancel: Cancellation) -> Self {
         RunState {
             release,
             env,
+            cancel,
             artifacts: Mutex::new(Vec::new()),
             outputs: Mutex::new(BTreeMap::new()),
             extensions: Mutex::new(HashMap::new()),
@@ -129,6 +134,17 @@ impl<'a> StepContext<'a> {
 
     pub fn env(&self) -> &Environment {
         &self.state.env
+    }
+
+    /// True once the run was interrupted: stop at the next safe point, after undoing
+    /// anything a probe did.
+    pub fn is_cancelled(&self) -> bool {
+        self.state.cancel.is_cancelled()
+    }
+
+    /// Resolves when the run is interrupted.
+    pub async fn cancelled(&self) {
+        self.state.cancel.cancelled().await
     }
 
     pub fn step_id(&self) -> &str {

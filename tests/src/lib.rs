@@ -169,6 +169,14 @@ impl ReleaseCommand {
         cmd
     }
 
+    /// Starts the binary with stdout and stderr piped, for tests that interact with it while
+    /// it runs (signals).
+    pub fn spawn(&self) -> std::process::Child {
+        let mut cmd = self.command();
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.spawn().expect("release starts")
+    }
+
     /// Runs to completion, blocking this thread.
     pub fn run(&self) -> Finished {
         let output = self.command().output().expect("release runs");

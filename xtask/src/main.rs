@@ -3,6 +3,9 @@
 //!
 //! - `cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]` releases this
 //!   repository from its own `release.toml`, with one step of its own (the changelog check).
+//! - `cargo xtask bench [--small]` measures our costs against peer tools (see `bench.rs`).
+
+mod bench;
 
 use std::process::ExitCode;
 
@@ -17,8 +20,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("release") => release(&args[1..]),
+        Some("bench") => {
+            let small = args[1..].iter().any(|a| a == "--small");
+            bench::run(&workspace_root(), &bench::Options { small }).map(|()| 0)
+        }
         _ => {
-            eprintln!("usage: cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]");
+            eprintln!(
+                "usage: cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]\n       cargo xtask bench [--small]"
+            );
             return ExitCode::from(2);
         }
     };

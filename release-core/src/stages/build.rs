@@ -135,18 +135,29 @@ impl Step for BuildStep {
             self.build.command.iter().map(|arg| expand(arg, &version, &release.tag, release.dist.as_str())).collect();
         run_streamed(cx, &argv, &self.dir, &self.build.env).await?;
 
-        let mut collected = Vec::new();
+        // Check every artifact first, then copy and hash them in parallel, one blocking
+        // task each: a file is read once, and several files use several cores.
+        let mut jobs = Vec::new();
         for spec in &self.build.artifacts {
             let source = self.dir.join(spec.path());
             check_artifact(&source, &self.build, &argv)?;
             let name = artifact_name(spec, Some(&release.version));
             let target = release.dist.join(&name);
-            let (source_c, target_c) = (source.clone(), target.clone());
-            let (sha256, size) = tokio::task::spawn_blocking(move || copy_and_hash(&source_c, &target_c))
-                .await
-                .map_err(|e| StepError::new(format!("copying {source} failed: {e}")))??;
-            cx.add_artifact(Artifact { name: name.clone(), path: target, kind: ArtifactKind::Binary, size, sha256 });
-            collected.push(name);
+            jobs.push(tokio::task::spawn_blocking(move || {
+                copy_and_hash(&source, &target).map(|(sha256, size)| Artifact {
+                    name,
+                    path: target,
+                    kind: ArtifactKind::Binary,
+                    size,
+                    sha256,
+                })
+            }));
+        }
+        let mut collected = Vec::new();
+        for job in futures_util::future::join_all(jobs).await {
+            let artifact = job.map_err(|e| StepError::new(format!("collecting an artifact failed: {e}")))??;
+            collected.push(artifact.name.clone());
+            cx.add_artifact(artifact);
         }
         Ok(Some(if collected.is_empty() { "no artifacts".into() } else { collected.join(", ") }))
     }

@@ -128,3 +128,29 @@ fn inside_github_actions_steps_are_grouped_and_summarised() {
     let run = project.release(["run", "--snapshot"]).env("GITHUB_ACTIONS", "true").run();
     run.code(1).stdout_has("::error title=release%3A build%3Aapp::`cp src/missing.txt out/app` failed");
 }
+
+#[test]
+fn sigterm_during_the_build_stops_cleanly_and_nothing_later_runs() {
+    use std::io::{BufRead, BufReader, Read};
+    let project = Project::new();
+    project.config(
+        "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"slow\"\ncommand = [\"sleep\", \"600\"]\nartifacts = [\"never\"]\n",
+    );
+    let mut child = project.release(["run", "--snapshot"]).spawn();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Wait until the build step has started, then interrupt.
+    while !seen.contains("==> build:slow") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "release exited early:\n{seen}");
+        seen.push_str(&line);
+    }
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    stderr.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("`sleep 600` was stopped: the run was interrupted"), "{seen}");
+    assert!(seen.contains("run the same command again to resume"), "{seen}");
+    assert!(!project.exists("dist/SHA256SUMS"), "no step after the interrupted one ran");
+}
