@@ -88,6 +88,16 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(|e| StepError::new(format!("{what} stopped: {e}")))?
 }
 
+/// A safe point between two files: an interrupted run stops here; nothing half-written stays
+/// behind (each `.sig` is written whole).
+fn stop_if_interrupted(cx: &StepContext<'_>, what: &str) -> Result<(), StepError> {
+    if cx.is_cancelled() {
+        return Err(StepError::new(format!("{what} was stopped: the run was interrupted"))
+            .with_help("nothing was published; run the release again"));
+    }
+    Ok(())
+}
+
 /// Preflight: the key opens and matches its public key.
 #[derive(Debug)]
 pub struct SigningKeyCheck {
@@ -203,6 +213,7 @@ impl Step for SignArtifacts {
                     "rename the artifact (`name` in its [[build]] artifacts) so that it does not end in `.sig`",
                 ));
             }
+            stop_if_interrupted(cx, "signing")?;
             cx.progress(format!("signing {}", artifact.name));
             let (item, worker) = (artifact.clone(), signer.clone());
             let text = blocking("signing", move || sign_artifact(&*worker, &item)).await?;
@@ -305,6 +316,7 @@ impl Step for VerifySignatures {
         let to_verify: Vec<Artifact> = artifacts.iter().filter(|a| signed(a.kind)).cloned().collect();
         let mut failed: Vec<FileVerdict> = Vec::new();
         for artifact in &to_verify {
+            stop_if_interrupted(cx, "verification")?;
             cx.progress(format!("verifying {}", artifact.name));
             let sig_name = signature_name(&artifact.name);
             let verdict = match artifacts.iter().find(|a| a.name == sig_name && a.kind == ArtifactKind::Signature) {
@@ -377,7 +389,7 @@ mod tests {
         std::fs::create_dir_all(&dist).unwrap();
         let release =
             Release { version: semver::Version::new(1, 2, 3), tag: "v1.2.3".into(), root: dir.to_owned(), dist };
-        RunState::new(release, env)
+        RunState::new(release, env, crate::cancel::Cancellation::new())
     }
 
     fn with_password() -> Environment {
@@ -489,6 +501,23 @@ mod tests {
         std::fs::write(cx.release().dist.join("hello-linux.tar.gz"), b"rewritten").unwrap();
         let err = SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap_err();
         assert!(err.message().contains("hello-linux.tar.gz changed after it was collected"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_run_stops_signing_between_files() {
+        let (_dir, tmp) = temp_dir();
+        let dist = tmp.join("dist");
+        std::fs::create_dir_all(&dist).unwrap();
+        let release = Release { version: semver::Version::new(1, 2, 3), tag: "v1.2.3".into(), root: tmp.clone(), dist };
+        let cancel = crate::cancel::Cancellation::new();
+        let state = RunState::new(release, with_password(), cancel.clone());
+        let recorder = Recorder::default();
+        let cx = StepContext::detached(&state, "sign:artifacts", &recorder);
+        built(&cx).await;
+        cancel.cancel();
+        let err = SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap_err();
+        assert!(err.message().contains("interrupted"), "{err}");
+        assert!(names(&cx, ArtifactKind::Signature).is_empty());
     }
 
     async fn preflight(settings: SigningSettings, env: Environment) -> StepResult {
