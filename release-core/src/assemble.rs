@@ -63,5 +63,8 @@ pub fn pipeline(
         add(Box::new(sign::SignArtifacts::new(settings.clone())));
         add(Box::new(sign::VerifySignatures::new(settings)));
     }
+    for step in crate::github::steps(config) {
+        add(step);
+    }
     Ok(pipeline)
 }

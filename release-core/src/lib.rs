@@ -16,6 +16,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod event;
+pub mod github;
 pub mod helm;
 pub mod net;
 pub mod plan;

@@ -5,6 +5,8 @@
 //! environment (only `PATH` and a private `HOME` are passed through), and then checks what
 //! the servers received.
 
+pub mod github_server;
+
 use std::path::PathBuf;
 use std::process::Output;
 use std::sync::OnceLock;

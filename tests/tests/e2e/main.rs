@@ -2,4 +2,5 @@
 //! and the real CNCF registry. One test binary; one module per area.
 
 mod foundation;
+mod github;
 mod signing;

@@ -218,3 +218,76 @@ fn the_bundled_example_snapshot_is_signed_with_a_labelled_ephemeral_key() {
         &dist.join("SHA256SUMS")
     ));
 }
+
+mod published {
+    use release_tests::github_server::{GithubServer, Level, TokenSpec, Visibility};
+
+    use super::*;
+
+    const REPO: &str = "acme/hello";
+    const TOKEN: &str = "ghs_signing0123456789";
+
+    fn server() -> GithubServer {
+        let server = GithubServer::start();
+        server
+            .add_repository(REPO, Visibility::Public)
+            .add_token(TOKEN, TokenSpec::integration().repository(REPO).permission("contents", Level::Write));
+        server
+    }
+
+    fn github_project() -> Project {
+        signed_project(&format!("public-key = \"keys/cosign.pub\"\n\n[github]\nrepository = \"{REPO}\"\n"))
+    }
+
+    #[test]
+    fn a_signed_release_publishes_every_signature_and_the_public_key() {
+        let server = server();
+        let project = github_project();
+        keygen(&project);
+        let run = project
+            .release(["run"])
+            .env("GITHUB_API_URL", server.api_url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("COSIGN_PASSWORD", PASSWORD)
+            .run();
+        run.success();
+
+        let releases = server.releases(REPO);
+        assert_eq!(releases.len(), 1, "{releases:#?}");
+        let release = &releases[0];
+        assert!(!release.draft);
+        let mut names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["SHA256SUMS", "SHA256SUMS.sig", "app", "app.sig", "cosign.pub"]);
+
+        // What a user downloads verifies, with openssl, against the key in the repository.
+        let download = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(download.path()).unwrap();
+        for asset in &release.assets {
+            std::fs::write(dir.join(&asset.name), &asset.bytes).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(dir.join("cosign.pub")).unwrap(), project.read("keys/cosign.pub"));
+        for name in ["app", "SHA256SUMS"] {
+            let public = project.join("keys/cosign.pub");
+            assert!(openssl_verifies(&public, &dir.join(format!("{name}.sig")), &dir.join(name)), "{name}");
+        }
+        let sums = dir.join("SHA256SUMS");
+        project.release(["verify", "--key", "keys/cosign.pub", "--checksums", sums.as_str()]).run().success();
+    }
+
+    #[test]
+    fn a_wrong_password_publishes_nothing() {
+        let server = server();
+        let project = github_project();
+        keygen(&project);
+        let run = project
+            .release(["run"])
+            .env("GITHUB_API_URL", server.api_url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("COSIGN_PASSWORD", "not the password")
+            .run();
+        run.code(3).stderr_has("wrong password for");
+        assert!(server.releases(REPO).is_empty(), "no release, not even a draft");
+        assert!(!project.exists("dist"), "nothing was built");
+    }
+}

@@ -1,0 +1,190 @@
+//! The preflight step: prove, before anything is built, that the token may write releases.
+//!
+//! It exercises the exact write path: it creates a draft release under a throwaway tag and
+//! deletes it at once. Drafts create no git tag, so a failed cleanup leaks at worst an
+//! invisible draft: that is a warning, never a failure. Before writing, it reads the
+//! repository (a 401 or 404 is diagnosed without writing anything, and a classic token's
+//! scopes are checked from `X-OAuth-Scopes`), and it lists the releases of the tag being
+//! released, to say up front when that tag is already published.
+
+use camino::Utf8PathBuf;
+
+use crate::config::{GithubConfig, NetworkConfig};
+use crate::env::Environment;
+use crate::error::StepError;
+use crate::github::client::{GithubClient, NewRelease};
+use crate::github::diagnose::{GithubError, missing_classic_scope};
+use crate::github::target::{self, Target};
+use crate::plan::{Effect, Stage};
+use crate::step::{Step, StepContext, StepResult};
+
+/// The preflight step for `[github]`. With `probe = false` it only checks the settings
+/// (token, repository, notes file) without touching the network.
+#[derive(Debug)]
+pub struct GithubPreflight {
+    pub(crate) config: GithubConfig,
+    pub(crate) network: NetworkConfig,
+    pub(crate) root: Utf8PathBuf,
+}
+
+impl GithubPreflight {
+    pub fn new(config: &GithubConfig, network: &NetworkConfig, root: &Utf8PathBuf) -> Self {
+        GithubPreflight { config: config.clone(), network: network.clone(), root: root.clone() }
+    }
+}
+
+/// The throwaway tag of the write probe. In GitHub Actions it is named after the run and
+/// its attempt, so a retried job never meets its own leftovers under a surprising name;
+/// elsewhere a random nonce. (Drafts may share a tag, so even two probes of one run cannot
+/// collide: each deletes its own draft by id.)
+pub fn probe_tag(env: &Environment) -> String {
+    match (env.in_github_actions(), env.get("GITHUB_RUN_ID"), env.get("GITHUB_RUN_ATTEMPT")) {
+        (true, Some(run), Some(attempt)) => format!("release-preflight-run{run}-attempt{attempt}"),
+        (true, Some(run), None) => format!("release-preflight-run{run}-attempt1"),
+        _ => format!("release-preflight-{:016x}", rand::random::<u64>()),
+    }
+}
+
+/// Checks that need no network: the notes settings.
+pub(crate) fn check_notes(config: &GithubConfig, root: &Utf8PathBuf) -> Result<(), GithubError> {
+    if config.notes_file.is_some() && config.generate_notes {
+        return Err(GithubError::Local(
+            "`github.notes-file` and `github.generate-notes` are both set: keep one of them".into(),
+        ));
+    }
+    if let Some(file) = &config.notes_file {
+        let path = root.join(file);
+        if !path.is_file() {
+            return Err(GithubError::Local(format!(
+                "the release notes file {path} (`github.notes-file`) does not exist"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Step for GithubPreflight {
+    fn id(&self) -> String {
+        if self.config.probe { "preflight:github-release-write".into() } else { "preflight:github-settings".into() }
+    }
+    fn stage(&self) -> Stage {
+        Stage::Preflight
+    }
+    fn effect(&self) -> Effect {
+        if self.config.probe { Effect::Probe } else { Effect::Check }
+    }
+    fn description(&self) -> String {
+        let repo = self.config.repository.as_deref().unwrap_or("$GITHUB_REPOSITORY");
+        if self.config.probe {
+            format!(
+                "prove the token may write releases to {repo}: create a draft release with a throwaway tag, delete it"
+            )
+        } else {
+            format!("check the GitHub settings for {repo} (write probe disabled)")
+        }
+    }
+
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
+        cx.progress(format!(
+            "GitHub repository {} at {}, token from {}",
+            target.full_name(),
+            target.api_url,
+            target.token_source
+        ));
+        check_notes(&self.config, &self.root)?;
+        if !self.config.probe {
+            return Ok(Some(format!(
+                "{} (token from {}; write probe disabled)",
+                target.full_name(),
+                target.token_source
+            )));
+        }
+        let client = GithubClient::new(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?;
+        let fail = |e| StepError::from(GithubError::classify(e, &target));
+
+        let access = client.repository().await.map_err(fail)?;
+        if let Some(scopes) = &access.oauth_scopes {
+            cx.progress(format!("classic token with the scopes `{scopes}`"));
+            if let Some(need) = missing_classic_scope(scopes, access.private) {
+                return Err(GithubError::ClassicScope {
+                    repository: target.full_name(),
+                    token_source: target.token_source.clone(),
+                    visibility: if access.private { "private" } else { "public" },
+                    have: scopes.clone(),
+                    need,
+                    web_url: target.web_url(),
+                }
+                .into());
+            }
+        }
+
+        self.report_existing(cx, &client, &target).await?;
+
+        let tag = probe_tag(cx.env());
+        let draft = client
+            .create_release(&NewRelease {
+                tag: tag.clone(),
+                name: "release preflight probe (safe to delete)".into(),
+                body: Some("A draft made and deleted by the release tool's preflight check.".into()),
+                draft: true,
+                ..NewRelease::default()
+            })
+            .await
+            .map_err(fail)?;
+        if let Err(err) = client.delete_release(draft.id).await {
+            cx.warn(format!(
+                "the probe draft {} (tag {tag}) could not be deleted ({err}); a draft has no git tag and is invisible to readers: delete it on the releases page",
+                draft.html_url
+            ));
+        }
+        Ok(Some(format!("{}: may write releases (token from {})", target.full_name(), target.token_source)))
+    }
+}
+
+impl GithubPreflight {
+    /// Says up front what the publish step will find for the tag being released.
+    async fn report_existing(
+        &self,
+        cx: &StepContext<'_>,
+        client: &GithubClient,
+        target: &Target,
+    ) -> Result<(), StepError> {
+        let tag = &cx.release().tag;
+        let existing =
+            client.releases_for_tag(tag).await.map_err(|e| StepError::from(GithubError::classify(e, target)))?;
+        if let Some(published) = existing.iter().find(|r| !r.draft) {
+            let then = if self.config.replace {
+                "its differing assets will be replaced (`github.replace = true`)"
+            } else {
+                "the release succeeds only if this build's assets are identical to its assets"
+            };
+            cx.warn(format!("the tag {tag} already has a published release ({}): {then}", published.html_url));
+        } else if let Some(draft) = existing.iter().find(|r| r.draft) {
+            cx.progress(format!("a draft release for {tag} exists ({}): this run will continue it", draft.html_url));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_tag_in_actions_names_run_and_attempt() {
+        let env = Environment::empty()
+            .with("GITHUB_ACTIONS", "true")
+            .with("GITHUB_RUN_ID", "4242")
+            .with("GITHUB_RUN_ATTEMPT", "2");
+        assert_eq!(probe_tag(&env), "release-preflight-run4242-attempt2");
+    }
+
+    #[test]
+    fn probe_tag_elsewhere_is_a_nonce() {
+        let (a, b) = (probe_tag(&Environment::empty()), probe_tag(&Environment::empty()));
+        assert!(a.starts_with("release-preflight-") && a.len() == "release-preflight-".len() + 16, "{a}");
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,471 @@
+//! The release itself: a draft, its assets uploaded and read back, then published last.
+//!
+//! [`PublishRelease`] (publish stage) makes the draft complete and checked; [`FinalizeRelease`]
+//! (finalize stage, the very last step of a run) undrafts it. Between the two nothing is
+//! visible to readers: a draft has no git tag and is listed only for tokens with push access.
+//!
+//! A re-run converges instead of failing on "already exists":
+//! - its own draft (found by listing: `GET /releases/tags/{tag}` never finds drafts) is
+//!   continued: assets whose name, size and sha256 match are kept, others (differing,
+//!   unfinished `starter`/`open` uploads, or not in this build) are deleted, missing ones are
+//!   uploaded;
+//! - a published release whose assets are identical is "already released" (success);
+//! - a published release whose assets differ is an error, unless `github.replace = true`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use camino::Utf8PathBuf;
+use futures_util::StreamExt;
+
+use crate::config::{GithubConfig, NetworkConfig};
+use crate::error::StepError;
+use crate::github::client::{GithubClient, NewRelease, RemoteAsset, RemoteRelease};
+use crate::github::diagnose::GithubError;
+use crate::github::probe::check_notes;
+use crate::github::target::{self, Target};
+use crate::plan::{Effect, Stage};
+use crate::step::{Artifact, Step, StepContext, StepResult};
+
+/// The run output that holds the release's URL.
+pub const OUTPUT_RELEASE_URL: &str = "github-release-url";
+
+const RERUN_HELP: &str = "the release stays a draft and nothing is visible yet; run the release again: it keeps the assets already uploaded and checked, and uploads the rest";
+
+/// What the publish step left for the finalize step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A complete, checked draft, to be published.
+    Draft { id: u64, url: String },
+    /// The release was published before this run and now matches this build.
+    AlreadyPublished { url: String },
+}
+
+/// Creates or continues the draft release, uploads every artifact, reads the assets back.
+#[derive(Debug)]
+pub struct PublishRelease {
+    pub(crate) config: GithubConfig,
+    pub(crate) network: NetworkConfig,
+    pub(crate) root: Utf8PathBuf,
+    pub(crate) project_name: Option<String>,
+}
+
+impl PublishRelease {
+    pub fn new(config: &GithubConfig, network: &NetworkConfig, root: &Utf8PathBuf, project_name: Option<&str>) -> Self {
+        PublishRelease {
+            config: config.clone(),
+            network: network.clone(),
+            root: root.clone(),
+            project_name: project_name.map(str::to_owned),
+        }
+    }
+
+    fn title(&self, cx: &StepContext<'_>) -> String {
+        let release = cx.release();
+        let version = release.version.to_string();
+        match (&self.config.title, &self.project_name) {
+            (Some(template), name) => template
+                .replace("{name}", name.as_deref().unwrap_or(&release.tag))
+                .replace("{version}", &version)
+                .replace("{tag}", &release.tag),
+            (None, Some(name)) => format!("{name} {version}"),
+            (None, None) => release.tag.clone(),
+        }
+    }
+
+    async fn create_draft(&self, cx: &StepContext<'_>, client: &GithubClient) -> Result<RemoteRelease, StepError> {
+        let target = client.target();
+        let tag = cx.release().tag.clone();
+        // The commit the tag is created at when the draft is published, if the tag does not
+        // exist yet; GitHub ignores it for an existing tag.
+        let target_commitish = cx.env().get("GITHUB_SHA").map(str::to_owned);
+        let body = if let Some(file) = &self.config.notes_file {
+            let path = self.root.join(file);
+            Some(std::fs::read_to_string(&path).map_err(|e| {
+                StepError::new(format!("cannot read the release notes {path} (`github.notes-file`): {e}"))
+            })?)
+        } else if self.config.generate_notes {
+            Some(
+                client
+                    .generate_notes(&tag, target_commitish.as_deref())
+                    .await
+                    .map_err(|e| GithubError::classify(e, target))?,
+            )
+        } else {
+            None
+        };
+        let release = NewRelease {
+            tag,
+            name: self.title(cx),
+            body,
+            draft: true,
+            prerelease: self.config.prerelease || !cx.release().version.pre.is_empty(),
+            target_commitish,
+        };
+        let draft = client.create_release(&release).await.map_err(|e| GithubError::classify(e, target))?;
+        cx.progress(format!("created the draft release {}", draft.html_url));
+        Ok(draft)
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for PublishRelease {
+    fn id(&self) -> String {
+        "publish:github-release".into()
+    }
+    fn stage(&self) -> Stage {
+        Stage::Publish
+    }
+    fn effect(&self) -> Effect {
+        Effect::Publish
+    }
+    fn description(&self) -> String {
+        "create or continue the draft GitHub release, upload every artifact, read the assets back".into()
+    }
+
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
+        check_notes(&self.config, &self.root)?;
+        cx.progress(format!("GitHub {} at {}, token from {}", target.full_name(), target.api_url, target.token_source));
+        let client = GithubClient::new(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?;
+        let artifacts = cx.artifacts();
+        let tag = cx.release().tag.clone();
+        let existing = client.releases_for_tag(&tag).await.map_err(|e| GithubError::classify(e, &target))?;
+
+        if let Some(published) = existing.iter().find(|r| !r.draft) {
+            let assets = with_digests(&client, &target, published.assets.clone()).await?;
+            let plan = AssetPlan::new(&assets, &artifacts);
+            if plan.is_identical() {
+                cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
+                cx.insert(Outcome::AlreadyPublished { url: published.html_url.clone() });
+                return Ok(Some(format!("already released: {} has identical assets", published.html_url)));
+            }
+            if !self.config.replace {
+                return Err(GithubError::PublishedDifferent {
+                    tag,
+                    url: published.html_url.clone(),
+                    differences: plan.differences(),
+                }
+                .into());
+            }
+            cx.warn(format!(
+                "replacing assets of the published release {}: {}",
+                published.html_url,
+                plan.differences().join("; ")
+            ));
+            let summary = converge(cx, &client, published, &plan, &self.network).await?;
+            verify(&client, &target, published, &artifacts).await?;
+            cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
+            cx.insert(Outcome::AlreadyPublished { url: published.html_url.clone() });
+            return Ok(Some(format!("replaced assets of {}: {summary}", published.html_url)));
+        }
+
+        let mut drafts: Vec<&RemoteRelease> = existing.iter().filter(|r| r.draft).collect();
+        drafts.sort_by_key(|r| r.id);
+        let draft = match drafts.first() {
+            Some(draft) => {
+                cx.progress(format!("continuing the draft release {} from an earlier run", draft.html_url));
+                if drafts.len() > 1 {
+                    cx.warn(format!(
+                        "{} draft releases exist for {tag}; continuing the oldest, {}; delete the others on the releases page",
+                        drafts.len(),
+                        draft.html_url
+                    ));
+                }
+                (*draft).clone()
+            }
+            None => self.create_draft(cx, &client).await?,
+        };
+        let assets = with_digests(&client, &target, draft.assets.clone()).await?;
+        let plan = AssetPlan::new(&assets, &artifacts);
+        let summary = converge(cx, &client, &draft, &plan, &self.network).await?;
+        verify(&client, &target, &draft, &artifacts).await?;
+        cx.insert(Outcome::Draft { id: draft.id, url: draft.html_url.clone() });
+        Ok(Some(format!("draft {}: {summary}, all checked", draft.html_url)))
+    }
+}
+
+/// Publishes the checked draft: the very last step of a run.
+#[derive(Debug)]
+pub struct FinalizeRelease {
+    pub(crate) config: GithubConfig,
+    pub(crate) network: NetworkConfig,
+}
+
+impl FinalizeRelease {
+    pub fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
+        FinalizeRelease { config: config.clone(), network: network.clone() }
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for FinalizeRelease {
+    fn id(&self) -> String {
+        "finalize:github-release".into()
+    }
+    fn stage(&self) -> Stage {
+        Stage::Finalize
+    }
+    fn effect(&self) -> Effect {
+        Effect::Publish
+    }
+    fn description(&self) -> String {
+        "publish the draft GitHub release (undraft): the last step".into()
+    }
+
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let (id, url) = match cx.get::<Outcome>() {
+            Some(Outcome::Draft { id, url }) => (id, url),
+            Some(Outcome::AlreadyPublished { url }) => return Ok(Some(format!("already released: {url}"))),
+            None => {
+                return Err(StepError::new("no checked draft release to publish: the GitHub publish step did not run")
+                    .with_help(
+                        "run the whole pipeline; the finalize step only publishes what the publish step checked",
+                    ));
+            }
+        };
+        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
+        let client = GithubClient::new(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?;
+        let published = client.publish_release(id).await.map_err(|e| {
+            let tag = &cx.release().tag;
+            let help = if e.already_exists() {
+                format!("another release for {tag} was published while this run worked; compare it with the draft {url} and delete one of them")
+            } else {
+                RERUN_HELP.to_owned()
+            };
+            GithubError::classify(e, &target).with_api_help(help)
+        })?;
+        cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
+        Ok(Some(format!("published {}", published.html_url)))
+    }
+}
+
+/// Fills in the sha256 of assets GitHub reports without a digest (older GitHub Enterprise
+/// Server versions) by downloading them.
+async fn with_digests(
+    client: &GithubClient,
+    target: &Target,
+    assets: Vec<RemoteAsset>,
+) -> Result<Vec<RemoteAsset>, StepError> {
+    let mut out = Vec::with_capacity(assets.len());
+    for mut asset in assets {
+        if asset.sha256.is_none() && asset.state == "uploaded" {
+            let (sha256, _) = client.download_sha256(asset.id).await.map_err(|e| GithubError::classify(e, target))?;
+            asset.sha256 = Some(sha256);
+        }
+        out.push(asset);
+    }
+    Ok(out)
+}
+
+/// How the assets on GitHub are brought to match the local manifest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AssetPlan {
+    /// Names that already match.
+    pub keep: Vec<String>,
+    /// Remote assets to delete, with the reason.
+    pub delete: Vec<(RemoteAsset, String)>,
+    /// Local artifacts to upload.
+    pub upload: Vec<Artifact>,
+}
+
+impl AssetPlan {
+    /// Compares remote assets (with digests) with the local artifacts. Pure.
+    pub fn new(remote: &[RemoteAsset], local: &[Artifact]) -> AssetPlan {
+        let mut plan = AssetPlan::default();
+        let local_by_name: BTreeMap<&str, &Artifact> = local.iter().map(|a| (a.name.as_str(), a)).collect();
+        for asset in remote {
+            match local_by_name.get(asset.name.as_str()) {
+                None => plan.delete.push((asset.clone(), "is not part of this build".into())),
+                Some(artifact) => {
+                    if let Some(reason) = mismatch(asset, artifact) {
+                        plan.delete.push((asset.clone(), reason));
+                        plan.upload.push((*artifact).clone());
+                    } else {
+                        plan.keep.push(asset.name.clone());
+                    }
+                }
+            }
+        }
+        for artifact in local {
+            if !remote.iter().any(|a| a.name == artifact.name) {
+                plan.upload.push(artifact.clone());
+            }
+        }
+        plan
+    }
+
+    pub fn is_identical(&self) -> bool {
+        self.delete.is_empty() && self.upload.is_empty()
+    }
+
+    /// One line per difference, for messages.
+    pub fn differences(&self) -> Vec<String> {
+        let mut lines: Vec<String> =
+            self.delete.iter().map(|(asset, reason)| format!("{} {reason}", asset.name)).collect();
+        for artifact in &self.upload {
+            if !self.delete.iter().any(|(a, _)| a.name == artifact.name) {
+                lines.push(format!("{} is missing on GitHub", artifact.name));
+            }
+        }
+        lines
+    }
+}
+
+/// Why a remote asset does not stand for a local artifact, if it does not.
+fn mismatch(asset: &RemoteAsset, artifact: &Artifact) -> Option<String> {
+    if asset.state != "uploaded" {
+        return Some(format!("is an unfinished upload (state `{}`)", asset.state));
+    }
+    if asset.size != artifact.size {
+        return Some(format!("differs in size ({} bytes on GitHub, {} here)", asset.size, artifact.size));
+    }
+    match &asset.sha256 {
+        Some(sha) if !sha.eq_ignore_ascii_case(&artifact.sha256) => {
+            Some(format!("differs (sha256 {} on GitHub, {} here)", short(sha), short(&artifact.sha256)))
+        }
+        Some(_) => None,
+        None => Some("has no digest on GitHub".into()),
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// Applies a plan to a release: deletes, then uploads (several at once), streamed.
+async fn converge(
+    cx: &StepContext<'_>,
+    client: &GithubClient,
+    release: &RemoteRelease,
+    plan: &AssetPlan,
+    network: &NetworkConfig,
+) -> Result<String, StepError> {
+    let target = client.target();
+    let fail = |e| StepError::from(GithubError::classify(e, target).with_api_help(RERUN_HELP));
+    for (asset, reason) in &plan.delete {
+        cx.progress(format!("deleting the asset {}: it {reason}", asset.name));
+        client.delete_asset(asset.id).await.map_err(fail)?;
+    }
+    let total: u64 = plan.upload.iter().map(|a| a.size).sum();
+    let sent = AtomicU64::new(0);
+    // The futures are made in a loop rather than by a closure in `map`: a closure here trips
+    // the compiler's higher-ranked lifetime check inside the async-trait future.
+    let mut pending = Vec::with_capacity(plan.upload.len());
+    for artifact in &plan.upload {
+        pending.push(upload_reporting(cx, client, release, artifact, &sent, total));
+    }
+    let uploads = futures_util::stream::iter(pending)
+        .buffer_unordered(network.upload_concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    for result in uploads {
+        result.map_err(fail)?;
+    }
+    Ok(format!("{} asset(s) uploaded, {} kept", plan.upload.len(), plan.keep.len()))
+}
+
+async fn upload_reporting(
+    cx: &StepContext<'_>,
+    client: &GithubClient,
+    release: &RemoteRelease,
+    artifact: &Artifact,
+    sent: &AtomicU64,
+    total: u64,
+) -> Result<RemoteAsset, crate::github::client::ApiError> {
+    cx.progress(format!("uploading {} ({} bytes)", artifact.name, artifact.size));
+    let result = upload_one(client, release, artifact).await;
+    let done = sent.fetch_add(artifact.size, Ordering::Relaxed) + artifact.size;
+    cx.bytes(done, Some(total));
+    result
+}
+
+/// Uploads one artifact. If GitHub says the name exists (an unfinished upload appeared since
+/// the listing), the stale asset is deleted and the upload tried once more.
+async fn upload_one(
+    client: &GithubClient,
+    release: &RemoteRelease,
+    artifact: &Artifact,
+) -> Result<RemoteAsset, crate::github::client::ApiError> {
+    let upload = || client.upload_asset(&release.upload_url, &artifact.name, &artifact.path, |_| {});
+    match upload().await {
+        Err(err) if err.already_exists() => {
+            for stale in client.list_assets(release.id).await?.into_iter().filter(|a| a.name == artifact.name) {
+                client.delete_asset(stale.id).await?;
+            }
+            upload().await
+        }
+        other => other,
+    }
+}
+
+/// Reads the assets back and compares names, sizes and sha256 digests with the manifest.
+async fn verify(
+    client: &GithubClient,
+    target: &Target,
+    release: &RemoteRelease,
+    artifacts: &[Artifact],
+) -> Result<(), StepError> {
+    let assets =
+        client.list_assets(release.id).await.map_err(|e| GithubError::classify(e, target).with_api_help(RERUN_HELP))?;
+    let assets = with_digests(client, target, assets).await?;
+    let plan = AssetPlan::new(&assets, artifacts);
+    if plan.is_identical() {
+        Ok(())
+    } else {
+        Err(GithubError::VerifyFailed { url: release.html_url.clone(), problems: plan.differences() }.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::ArtifactKind;
+
+    fn local(name: &str, size: u64, sha: char) -> Artifact {
+        Artifact {
+            name: name.into(),
+            path: name.into(),
+            kind: ArtifactKind::Binary,
+            size,
+            sha256: sha.to_string().repeat(64),
+        }
+    }
+
+    fn remote(id: u64, name: &str, size: u64, sha: char, state: &str) -> RemoteAsset {
+        RemoteAsset { id, name: name.into(), size, state: state.into(), sha256: Some(sha.to_string().repeat(64)) }
+    }
+
+    #[test]
+    fn identical_assets_need_nothing() {
+        let plan = AssetPlan::new(&[remote(1, "a", 3, 'a', "uploaded")], &[local("a", 3, 'a')]);
+        assert!(plan.is_identical());
+        assert_eq!(plan.keep, vec!["a".to_owned()]);
+    }
+
+    #[test]
+    fn mismatched_unfinished_missing_and_extra_assets() {
+        let plan = AssetPlan::new(
+            &[
+                remote(1, "keep", 3, 'a', "uploaded"),
+                remote(2, "changed", 3, 'b', "uploaded"),
+                remote(3, "half", 0, 'c', "starter"),
+                remote(4, "stale", 1, 'd', "uploaded"),
+            ],
+            &[local("keep", 3, 'a'), local("changed", 3, 'c'), local("half", 9, 'c'), local("new", 1, 'e')],
+        );
+        assert_eq!(plan.keep, vec!["keep".to_owned()]);
+        let deleted: Vec<u64> = plan.delete.iter().map(|(a, _)| a.id).collect();
+        assert_eq!(deleted, vec![2, 3, 4]);
+        let uploaded: Vec<&str> = plan.upload.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(uploaded, vec!["changed", "half", "new"]);
+        let differences = plan.differences().join("\n");
+        assert!(
+            differences.contains("changed differs (sha256 bbbbbbbbbbbb on GitHub, cccccccccccc here)"),
+            "{differences}"
+        );
+        assert!(differences.contains("half is an unfinished upload (state `starter`)"), "{differences}");
+        assert!(differences.contains("stale is not part of this build"), "{differences}");
+        assert!(differences.contains("new is missing on GitHub"), "{differences}");
+    }
+}

@@ -1,0 +1,1090 @@
+//! A GitHub REST server for tests, built from `shared/protocols.md`.
+//!
+//! It serves the releases API the way GitHub Enterprise Server lays it out: the API under
+//! `/api/v3` and uploads under `/api/uploads`, so the `upload_url` a release carries is an
+//! absolute URL on another path than the API base (the layout that breaks clients which
+//! glue the API base onto it). It models the three kinds of token and how each one fails:
+//!
+//! - integration tokens (`GITHUB_TOKEN`, GitHub Apps): a permission map per repository; a
+//!   missing permission is a 403 "Resource not accessible by integration" with
+//!   `X-Accepted-GitHub-Permissions`;
+//! - fine-grained personal access tokens: the same, "…by personal access token";
+//! - classic personal access tokens: scopes, reported on every response in `X-OAuth-Scopes`
+//!   and `X-Accepted-OAuth-Scopes`.
+//!
+//! Unknown tokens get 401 "Bad credentials"; repositories a token cannot see are 404. Drafts
+//! are invisible to `GET /releases/tags/{tag}` and listed only for tokens with push access.
+//!
+//! Every request is recorded (method, path, query, headers, body length) and the stored
+//! releases and asset bytes can be read back, so tests assert on what the server received.
+//! Faults are injected per route and occurrence ([`Fault`]); the server runs on its own
+//! thread and runtime, so sync and async tests use it alike.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// A repository's visibility.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    Private,
+}
+
+/// A permission level of an integration or fine-grained token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Read,
+    Write,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Read => "read",
+            Level::Write => "write",
+        }
+    }
+}
+
+/// The kind of a token, which decides how it is checked and how it fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `GITHUB_TOKEN` or a GitHub App installation token.
+    Integration,
+    /// A fine-grained personal access token.
+    FineGrained,
+    /// A classic personal access token with these scopes.
+    Classic { scopes: Vec<String> },
+}
+
+/// A token the server accepts: its kind, permissions and the repositories it may act on.
+#[derive(Clone, Debug)]
+pub struct TokenSpec {
+    pub kind: TokenKind,
+    /// Permissions of integration and fine-grained tokens (`contents` → write).
+    pub permissions: BTreeMap<String, Level>,
+    /// Repositories an integration or fine-grained token was granted. Classic tokens act
+    /// for a user who can push to every repository on this server; their scopes decide.
+    pub repositories: Vec<String>,
+}
+
+impl TokenSpec {
+    pub fn integration() -> Self {
+        TokenSpec { kind: TokenKind::Integration, permissions: BTreeMap::new(), repositories: Vec::new() }
+    }
+
+    pub fn fine_grained() -> Self {
+        TokenSpec { kind: TokenKind::FineGrained, permissions: BTreeMap::new(), repositories: Vec::new() }
+    }
+
+    pub fn classic(scopes: &[&str]) -> Self {
+        TokenSpec {
+            kind: TokenKind::Classic { scopes: scopes.iter().map(|s| s.to_string()).collect() },
+            permissions: BTreeMap::new(),
+            repositories: Vec::new(),
+        }
+    }
+
+    pub fn permission(mut self, name: &str, level: Level) -> Self {
+        self.permissions.insert(name.to_owned(), level);
+        self
+    }
+
+    pub fn repository(mut self, full_name: &str) -> Self {
+        self.repositories.push(full_name.to_owned());
+        self
+    }
+}
+
+/// The endpoints the server knows, for recording and fault injection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    GetRepository,
+    ListReleases,
+    CreateRelease,
+    GetRelease,
+    GetReleaseByTag,
+    UpdateRelease,
+    DeleteRelease,
+    GenerateNotes,
+    ListAssets,
+    GetAsset,
+    DeleteAsset,
+    UploadAsset,
+    Unknown,
+}
+
+/// What a fault does instead of (or to) the normal answer.
+#[derive(Clone, Debug)]
+pub enum FaultAction {
+    /// Answer at once with this status, headers and JSON body; the handler does not run.
+    Respond { status: u16, headers: Vec<(String, String)>, body: Value },
+    /// For uploads: read this many bytes of the body, then answer `status` (GitHub's upload
+    /// frontend answers 502 when its upstream fails). With `leave_starter`, an empty asset in
+    /// state `starter` is left under the name, as GitHub sometimes does.
+    FailUploadAfter { bytes: u64, status: u16, leave_starter: bool },
+}
+
+/// A fault: on the `nth` request (1-based) to `route`, and the `times - 1` after it, do
+/// `action`.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub route: Route,
+    pub nth: usize,
+    pub times: usize,
+    pub action: FaultAction,
+}
+
+impl Fault {
+    pub fn new(route: Route, nth: usize, action: FaultAction) -> Self {
+        Fault { route, nth, times: 1, action }
+    }
+
+    pub fn times(mut self, times: usize) -> Self {
+        self.times = times;
+        self
+    }
+
+    fn applies(&self, route: Route, occurrence: usize) -> bool {
+        self.route == route && occurrence >= self.nth && occurrence < self.nth + self.times
+    }
+}
+
+/// One request as the server received it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Every header, names lowercase, values as sent (`authorization` included: tests check
+    /// where a token went).
+    pub headers: Vec<(String, String)>,
+    /// Bytes of body the server read.
+    pub body_len: u64,
+    pub route: Route,
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A release as stored.
+#[derive(Clone, Debug)]
+pub struct StoredRelease {
+    pub id: u64,
+    pub repository: String,
+    pub tag_name: String,
+    pub target_commitish: String,
+    pub name: Option<String>,
+    pub body: Option<String>,
+    pub draft: bool,
+    pub prerelease: bool,
+    /// The `untagged-<hex>` slug a draft's `html_url` shows.
+    pub untagged: String,
+    pub created_at: String,
+    pub published_at: Option<String>,
+    pub assets: Vec<StoredAsset>,
+}
+
+/// An asset as stored, with its bytes.
+#[derive(Clone, Debug)]
+pub struct StoredAsset {
+    pub id: u64,
+    pub name: String,
+    pub label: Option<String>,
+    pub content_type: String,
+    /// `uploaded`, `open` or `starter`.
+    pub state: String,
+    pub bytes: Vec<u8>,
+    pub created_at: String,
+}
+
+impl StoredAsset {
+    pub fn sha256(&self) -> String {
+        hex::encode(Sha256::digest(&self.bytes))
+    }
+}
+
+#[derive(Debug, Default)]
+struct World {
+    repositories: BTreeMap<String, Visibility>,
+    tokens: BTreeMap<String, TokenSpec>,
+    releases: Vec<StoredRelease>,
+    /// Git tags: created when a release is published.
+    tags: BTreeMap<String, Vec<String>>,
+    next_id: u64,
+    requests: Vec<RecordedRequest>,
+    route_counts: BTreeMap<String, usize>,
+    faults: Vec<Fault>,
+    ratelimit_used: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Shared {
+    world: Arc<Mutex<World>>,
+    base: String,
+}
+
+/// The running server. Dropping it stops it.
+#[derive(Debug)]
+pub struct GithubServer {
+    shared: Shared,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl GithubServer {
+    /// Starts a server on a free loopback port, on its own thread.
+    pub fn start() -> GithubServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener.set_nonblocking(true).expect("set the listener non-blocking");
+        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        let shared = Shared { world: Arc::new(Mutex::new(World { next_id: 1000, ..World::default() })), base };
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        std::thread::Builder::new()
+            .name("github-server".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the GitHub test server");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.await;
+                        })
+                        .await
+                        .expect("the GitHub test server runs");
+                });
+            })
+            .expect("spawn the GitHub test server thread");
+        GithubServer { shared, shutdown: Some(shutdown) }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base
+    }
+
+    /// The API base, as `GITHUB_API_URL` gives it on GitHub Enterprise Server.
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v3", self.shared.base)
+    }
+
+    pub fn add_repository(&self, full_name: &str, visibility: Visibility) -> &Self {
+        self.world().repositories.insert(full_name.to_owned(), visibility);
+        self
+    }
+
+    pub fn add_token(&self, value: &str, spec: TokenSpec) -> &Self {
+        self.world().tokens.insert(value.to_owned(), spec);
+        self
+    }
+
+    pub fn inject(&self, fault: Fault) -> &Self {
+        self.world().faults.push(fault);
+        self
+    }
+
+    pub fn clear_faults(&self) {
+        self.world().faults.clear();
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.world().requests.clone()
+    }
+
+    /// The releases of a repository, oldest first, drafts included.
+    pub fn releases(&self, full_name: &str) -> Vec<StoredRelease> {
+        self.world().releases.iter().filter(|r| r.repository == full_name).cloned().collect()
+    }
+
+    /// The git tags of a repository (made when a release is published).
+    pub fn tags(&self, full_name: &str) -> Vec<String> {
+        self.world().tags.get(full_name).cloned().unwrap_or_default()
+    }
+
+    /// Stores a release directly, as if made earlier by someone else; returns its id.
+    pub fn seed_release(&self, full_name: &str, tag: &str, draft: bool, assets: &[(&str, &[u8])]) -> u64 {
+        let mut world = self.world();
+        let id = world.new_id();
+        let now = timestamp();
+        let mut release = StoredRelease {
+            id,
+            repository: full_name.to_owned(),
+            tag_name: tag.to_owned(),
+            target_commitish: "main".into(),
+            name: Some(tag.to_owned()),
+            body: None,
+            draft,
+            prerelease: false,
+            untagged: untagged_slug(id),
+            created_at: now.clone(),
+            published_at: (!draft).then(|| now.clone()),
+            assets: Vec::new(),
+        };
+        for (name, bytes) in assets {
+            let asset_id = world.new_id();
+            release.assets.push(StoredAsset {
+                id: asset_id,
+                name: (*name).to_owned(),
+                label: None,
+                content_type: "application/octet-stream".into(),
+                state: "uploaded".into(),
+                bytes: bytes.to_vec(),
+                created_at: now.clone(),
+            });
+        }
+        if !draft {
+            world.tags.entry(full_name.to_owned()).or_default().push(tag.to_owned());
+        }
+        world.releases.push(release);
+        id
+    }
+
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.shared.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for GithubServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+impl World {
+    fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+fn untagged_slug(id: u64) -> String {
+    format!("untagged-{}", hex::encode(Sha256::digest(id.to_be_bytes()))[..20].to_owned())
+}
+
+/// Now, as GitHub writes times: `2025-01-31T12:00:00Z`.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
+/// What a request is, parsed from its path.
+#[derive(Debug)]
+struct Target {
+    route: Route,
+    repository: String,
+    release_id: Option<u64>,
+    asset_id: Option<u64>,
+    tag: Option<String>,
+}
+
+fn parse_target(method: &Method, path: &str) -> Target {
+    let unknown =
+        Target { route: Route::Unknown, repository: String::new(), release_id: None, asset_id: None, tag: None };
+    let (uploads, rest) = if let Some(rest) = path.strip_prefix("/api/v3/repos/") {
+        (false, rest)
+    } else if let Some(rest) = path.strip_prefix("/api/uploads/repos/") {
+        (true, rest)
+    } else {
+        return unknown;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts.len() < 2 {
+        return unknown;
+    }
+    let repository = format!("{}/{}", parts[0], parts[1]);
+    let tail = &parts[2..];
+    let id = |s: &str| s.parse::<u64>().ok();
+    let mut target = Target { route: Route::Unknown, repository, release_id: None, asset_id: None, tag: None };
+    target.route = match (uploads, method.clone(), tail) {
+        (false, Method::GET, []) => Route::GetRepository,
+        (false, Method::GET, ["releases"]) => Route::ListReleases,
+        (false, Method::POST, ["releases"]) => Route::CreateRelease,
+        (false, Method::POST, ["releases", "generate-notes"]) => Route::GenerateNotes,
+        (false, Method::GET, ["releases", "tags", tag]) => {
+            target.tag = Some((*tag).to_owned());
+            Route::GetReleaseByTag
+        }
+        (false, method, ["releases", "assets", asset]) if id(asset).is_some() => {
+            target.asset_id = id(asset);
+            match method {
+                Method::GET => Route::GetAsset,
+                Method::DELETE => Route::DeleteAsset,
+                _ => Route::Unknown,
+            }
+        }
+        (false, method, ["releases", release]) if id(release).is_some() => {
+            target.release_id = id(release);
+            match method {
+                Method::GET => Route::GetRelease,
+                Method::PATCH => Route::UpdateRelease,
+                Method::DELETE => Route::DeleteRelease,
+                _ => Route::Unknown,
+            }
+        }
+        (false, Method::GET, ["releases", release, "assets"]) if id(release).is_some() => {
+            target.release_id = id(release);
+            Route::ListAssets
+        }
+        (true, Method::POST, ["releases", release, "assets"]) if id(release).is_some() => {
+            target.release_id = id(release);
+            Route::UploadAsset
+        }
+        _ => Route::Unknown,
+    };
+    target
+}
+
+/// Who is calling.
+enum Caller {
+    Anonymous,
+    Token(TokenSpec),
+    BadToken,
+}
+
+/// A permission failure, answered as GitHub answers it.
+struct Denied(Box<Response>);
+
+impl Denied {
+    fn new(response: Response) -> Self {
+        Denied(Box::new(response))
+    }
+}
+
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")).then(|| token.trim().to_owned())
+}
+
+const CREATE_DOC: &str = "https://docs.github.com/rest/releases/releases#create-a-release";
+
+fn error_body(status: StatusCode, message: &str, documentation_url: &str) -> Value {
+    json!({"message": message, "documentation_url": documentation_url, "status": status.as_u16().to_string()})
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert("x-github-media-type", HeaderValue::from_static("github.v3; format=json"));
+    response
+}
+
+fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        error_body(StatusCode::NOT_FOUND, "Not Found", "https://docs.github.com/rest/releases/releases"),
+    )
+}
+
+fn validation_failed(resource: &str, field: &str) -> Response {
+    json_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({
+            "message": "Validation Failed",
+            "errors": [{"resource": resource, "code": "already_exists", "field": field}],
+            "documentation_url": CREATE_DOC,
+            "status": "422",
+        }),
+    )
+}
+
+impl Shared {
+    fn caller(&self, headers: &HeaderMap) -> Caller {
+        match token_of(headers) {
+            None => Caller::Anonymous,
+            Some(token) => match self.world.lock().unwrap().tokens.get(&token) {
+                Some(spec) => Caller::Token(spec.clone()),
+                None => Caller::BadToken,
+            },
+        }
+    }
+
+    /// Checks `contents` access at `level` on a repository, the way GitHub does for each
+    /// kind of token.
+    fn authorize(&self, caller: &Caller, repository: &str, level: Level) -> Result<(), Denied> {
+        let visibility = match self.world.lock().unwrap().repositories.get(repository) {
+            Some(v) => *v,
+            None => return Err(Denied::new(not_found())),
+        };
+        match caller {
+            Caller::BadToken => Err(Denied::new(json_response(
+                StatusCode::UNAUTHORIZED,
+                error_body(StatusCode::UNAUTHORIZED, "Bad credentials", "https://docs.github.com/rest"),
+            ))),
+            Caller::Anonymous => match (visibility, level) {
+                (Visibility::Public, Level::Read) => Ok(()),
+                (Visibility::Private, _) => Err(Denied::new(not_found())),
+                (Visibility::Public, Level::Write) => Err(Denied::new(json_response(
+                    StatusCode::UNAUTHORIZED,
+                    error_body(StatusCode::UNAUTHORIZED, "Requires authentication", CREATE_DOC),
+                ))),
+            },
+            Caller::Token(spec) => match &spec.kind {
+                TokenKind::Classic { scopes } => {
+                    let has = |s: &str| scopes.iter().any(|x| x == s);
+                    let ok = match (visibility, level) {
+                        (Visibility::Public, Level::Read) => true,
+                        (Visibility::Public, Level::Write) => has("repo") || has("public_repo"),
+                        (Visibility::Private, _) => has("repo"),
+                    };
+                    // GitHub hides what a classic token may not touch behind a 404 (an
+                    // assumption of this server for public repositories: the release tool
+                    // reads the scopes first and never relies on it).
+                    if ok { Ok(()) } else { Err(Denied::new(not_found())) }
+                }
+                TokenKind::Integration | TokenKind::FineGrained => {
+                    let granted = spec.repositories.iter().any(|r| r == repository);
+                    if !granted && visibility == Visibility::Private {
+                        return Err(Denied::new(not_found()));
+                    }
+                    let has = granted && spec.permissions.get("contents").is_some_and(|l| *l >= level);
+                    if has || (visibility == Visibility::Public && level == Level::Read) {
+                        return Ok(());
+                    }
+                    let who = if spec.kind == TokenKind::Integration { "integration" } else { "personal access token" };
+                    let mut response = json_response(
+                        StatusCode::FORBIDDEN,
+                        error_body(StatusCode::FORBIDDEN, &format!("Resource not accessible by {who}"), CREATE_DOC),
+                    );
+                    response.headers_mut().insert(
+                        "x-accepted-github-permissions",
+                        HeaderValue::from_str(&format!("contents={}", level.name())).unwrap(),
+                    );
+                    Err(Denied::new(response))
+                }
+            },
+        }
+    }
+
+    /// Whether the caller may see drafts: push access.
+    fn can_push(&self, caller: &Caller, repository: &str) -> bool {
+        self.authorize(caller, repository, Level::Write).is_ok()
+    }
+
+    fn release_json(&self, release: &StoredRelease) -> Value {
+        let api = format!("{}/api/v3/repos/{}", self.base, release.repository);
+        let slug = if release.draft { release.untagged.clone() } else { release.tag_name.clone() };
+        json!({
+            "url": format!("{api}/releases/{}", release.id),
+            "html_url": format!("{}/{}/releases/tag/{slug}", self.base, release.repository),
+            "assets_url": format!("{api}/releases/{}/assets", release.id),
+            "upload_url": format!(
+                "{}/api/uploads/repos/{}/releases/{}/assets{{?name,label}}",
+                self.base, release.repository, release.id
+            ),
+            "tarball_url": format!("{api}/tarball/{}", release.tag_name),
+            "zipball_url": format!("{api}/zipball/{}", release.tag_name),
+            "id": release.id,
+            "node_id": format!("RE_{}", release.id),
+            "tag_name": release.tag_name,
+            "target_commitish": release.target_commitish,
+            "name": release.name,
+            "body": release.body,
+            "draft": release.draft,
+            "prerelease": release.prerelease,
+            "immutable": false,
+            "created_at": release.created_at,
+            "published_at": release.published_at,
+            "author": null,
+            "assets": release.assets.iter().map(|a| self.asset_json(release, a)).collect::<Vec<_>>(),
+        })
+    }
+
+    fn asset_json(&self, release: &StoredRelease, asset: &StoredAsset) -> Value {
+        let digest = (asset.state == "uploaded").then(|| format!("sha256:{}", asset.sha256()));
+        json!({
+            "url": format!("{}/api/v3/repos/{}/releases/assets/{}", self.base, release.repository, asset.id),
+            "browser_download_url": format!(
+                "{}/{}/releases/download/{}/{}",
+                self.base, release.repository, release.tag_name, asset.name
+            ),
+            "id": asset.id,
+            "node_id": format!("RA_{}", asset.id),
+            "name": asset.name,
+            "label": asset.label,
+            "state": asset.state,
+            "content_type": asset.content_type,
+            "size": asset.bytes.len(),
+            "digest": digest,
+            "download_count": 0,
+            "created_at": asset.created_at,
+            "updated_at": asset.created_at,
+            "uploader": null,
+        })
+    }
+}
+
+async fn handle(State(shared): State<Shared>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let target = parse_target(&parts.method, parts.uri.path());
+    let occurrence = {
+        let mut world = shared.world.lock().unwrap();
+        let count = world.route_counts.entry(format!("{:?}", target.route)).or_insert(0);
+        *count += 1;
+        *count
+    };
+    let fault = shared.world.lock().unwrap().faults.iter().find(|f| f.applies(target.route, occurrence)).cloned();
+    let mut body_len = 0u64;
+    let caller = shared.caller(&parts.headers);
+
+    let mut response = match fault.map(|f| f.action) {
+        Some(FaultAction::Respond { status, headers, body: reply }) => {
+            let mut response = json_response(StatusCode::from_u16(status).unwrap(), reply);
+            for (name, value) in headers {
+                response.headers_mut().insert(
+                    header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(&value).unwrap(),
+                );
+            }
+            response
+        }
+        Some(FaultAction::FailUploadAfter { bytes, status, leave_starter }) if target.route == Route::UploadAsset => {
+            let mut stream = body.into_data_stream();
+            while body_len < bytes {
+                match stream.next().await {
+                    Some(Ok(chunk)) => body_len += chunk.len() as u64,
+                    _ => break,
+                }
+            }
+            if leave_starter {
+                let name = query_param(parts.uri.query(), "name").unwrap_or_default();
+                let mut world = shared.world.lock().unwrap();
+                let id = world.new_id();
+                if let Some(release) = world.releases.iter_mut().find(|r| Some(r.id) == target.release_id) {
+                    release.assets.push(StoredAsset {
+                        id,
+                        name,
+                        label: None,
+                        content_type: "application/octet-stream".into(),
+                        state: "starter".into(),
+                        bytes: Vec::new(),
+                        created_at: timestamp(),
+                    });
+                }
+            }
+            let status = StatusCode::from_u16(status).unwrap();
+            json_response(status, error_body(status, "Bad Gateway", "https://docs.github.com/rest"))
+        }
+        _ => match route(&shared, &caller, &target, &parts.headers, parts.uri.query(), body).await {
+            Ok((response, read)) => {
+                body_len = read;
+                response
+            }
+            Err(Denied(response)) => *response,
+        },
+    };
+
+    // Headers GitHub sends on every API response.
+    let headers = response.headers_mut();
+    let mut world = shared.world.lock().unwrap();
+    world.ratelimit_used += 1;
+    headers.insert("x-ratelimit-limit", HeaderValue::from(5000u64));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(5000u64.saturating_sub(world.ratelimit_used)));
+    headers.insert("x-ratelimit-used", HeaderValue::from(world.ratelimit_used));
+    headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
+    headers.insert("x-github-request-id", HeaderValue::from(world.requests.len() as u64 + 1));
+    if let Caller::Token(TokenSpec { kind: TokenKind::Classic { scopes }, .. }) = &caller {
+        headers.insert("x-oauth-scopes", HeaderValue::from_str(&scopes.join(", ")).unwrap());
+        let accepted = if target.route == Route::Unknown { "" } else { "repo" };
+        headers.insert("x-accepted-oauth-scopes", HeaderValue::from_static(accepted));
+    }
+    world.requests.push(RecordedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body_len,
+        route: target.route,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn read_json(body: Body) -> (Value, u64) {
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    (serde_json::from_slice(&bytes).unwrap_or(Value::Null), bytes.len() as u64)
+}
+
+async fn route(
+    shared: &Shared,
+    caller: &Caller,
+    target: &Target,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Body,
+) -> Result<(Response, u64), Denied> {
+    let repo = target.repository.as_str();
+    let ok = |response: Response| Ok((response, 0));
+    match target.route {
+        Route::Unknown => ok(not_found()),
+        Route::GetRepository => {
+            shared.authorize(caller, repo, Level::Read)?;
+            let private = shared.world.lock().unwrap().repositories[repo] == Visibility::Private;
+            let push = shared.can_push(caller, repo);
+            let (owner, name) = repo.split_once('/').unwrap();
+            ok(json_response(
+                StatusCode::OK,
+                json!({
+                    "id": 1, "node_id": "R_1", "name": name, "full_name": repo,
+                    "owner": {"login": owner}, "private": private,
+                    "visibility": if private { "private" } else { "public" },
+                    "html_url": format!("{}/{repo}", shared.base),
+                    "default_branch": "main",
+                    "permissions": {"admin": false, "maintain": false, "push": push, "triage": push, "pull": true},
+                }),
+            ))
+        }
+        Route::ListReleases => {
+            shared.authorize(caller, repo, Level::Read)?;
+            let drafts = shared.can_push(caller, repo);
+            let per_page = query_param(query, "per_page").and_then(|v| v.parse().ok()).unwrap_or(30usize).clamp(1, 100);
+            let page = query_param(query, "page").and_then(|v| v.parse().ok()).unwrap_or(1usize).max(1);
+            let world = shared.world.lock().unwrap();
+            // Newest first, as GitHub lists them.
+            let visible: Vec<&StoredRelease> =
+                world.releases.iter().rev().filter(|r| r.repository == repo && (drafts || !r.draft)).collect();
+            let items: Vec<Value> =
+                visible.iter().skip((page - 1) * per_page).take(per_page).map(|r| shared.release_json(r)).collect();
+            let mut response = json_response(StatusCode::OK, Value::Array(items));
+            if page * per_page < visible.len() {
+                let next = format!(
+                    "<{}/api/v3/repos/{repo}/releases?per_page={per_page}&page={}>; rel=\"next\"",
+                    shared.base,
+                    page + 1
+                );
+                response.headers_mut().insert(header::LINK, HeaderValue::from_str(&next).unwrap());
+            }
+            ok(response)
+        }
+        Route::GetReleaseByTag => {
+            shared.authorize(caller, repo, Level::Read)?;
+            let world = shared.world.lock().unwrap();
+            let found = world
+                .releases
+                .iter()
+                .find(|r| r.repository == repo && !r.draft && Some(&r.tag_name) == target.tag.as_ref());
+            ok(found.map_or_else(not_found, |r| json_response(StatusCode::OK, shared.release_json(r))))
+        }
+        Route::GetRelease => {
+            shared.authorize(caller, repo, Level::Read)?;
+            let drafts = shared.can_push(caller, repo);
+            let world = shared.world.lock().unwrap();
+            let found = world
+                .releases
+                .iter()
+                .find(|r| r.repository == repo && Some(r.id) == target.release_id && (drafts || !r.draft));
+            ok(found.map_or_else(not_found, |r| json_response(StatusCode::OK, shared.release_json(r))))
+        }
+        Route::CreateRelease => {
+            shared.authorize(caller, repo, Level::Write)?;
+            let (request, read) = read_json(body).await;
+            let Some(tag) = request["tag_name"].as_str().filter(|t| !t.is_empty()) else {
+                return Ok((
+                    json_response(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        json!({"message": "Validation Failed", "errors": [{"resource": "Release", "code": "missing_field", "field": "tag_name"}], "status": "422"}),
+                    ),
+                    read,
+                ));
+            };
+            let mut world = shared.world.lock().unwrap();
+            if world.releases.iter().any(|r| r.repository == repo && r.tag_name == tag && !r.draft) {
+                return Ok((validation_failed("Release", "tag_name"), read));
+            }
+            let id = world.new_id();
+            let draft = request["draft"].as_bool().unwrap_or(false);
+            let now = timestamp();
+            let release = StoredRelease {
+                id,
+                repository: repo.to_owned(),
+                tag_name: tag.to_owned(),
+                target_commitish: request["target_commitish"].as_str().unwrap_or("main").to_owned(),
+                name: request["name"].as_str().map(str::to_owned),
+                body: request["body"].as_str().map(str::to_owned),
+                draft,
+                prerelease: request["prerelease"].as_bool().unwrap_or(false),
+                untagged: untagged_slug(id),
+                created_at: now.clone(),
+                published_at: (!draft).then_some(now),
+                assets: Vec::new(),
+            };
+            if !draft {
+                world.tags.entry(repo.to_owned()).or_default().push(tag.to_owned());
+            }
+            let json = shared.release_json(&release);
+            world.releases.push(release);
+            Ok((json_response(StatusCode::CREATED, json), read))
+        }
+        Route::UpdateRelease => {
+            shared.authorize(caller, repo, Level::Write)?;
+            let (request, read) = read_json(body).await;
+            let mut world = shared.world.lock().unwrap();
+            let Some(index) =
+                world.releases.iter().position(|r| r.repository == repo && Some(r.id) == target.release_id)
+            else {
+                return Ok((not_found(), read));
+            };
+            let tag = request["tag_name"].as_str().map(str::to_owned).unwrap_or(world.releases[index].tag_name.clone());
+            let publishing = request["draft"].as_bool() == Some(false) && world.releases[index].draft;
+            if (publishing || !world.releases[index].draft)
+                && world
+                    .releases
+                    .iter()
+                    .any(|r| r.repository == repo && r.tag_name == tag && !r.draft && Some(r.id) != target.release_id)
+            {
+                return Ok((validation_failed("Release", "tag_name"), read));
+            }
+            let release = &mut world.releases[index];
+            release.tag_name = tag.clone();
+            if let Some(name) = request["name"].as_str() {
+                release.name = Some(name.to_owned());
+            }
+            if let Some(body) = request["body"].as_str() {
+                release.body = Some(body.to_owned());
+            }
+            if let Some(pre) = request["prerelease"].as_bool() {
+                release.prerelease = pre;
+            }
+            if publishing {
+                release.draft = false;
+                release.published_at = Some(timestamp());
+            }
+            let json = shared.release_json(release);
+            if publishing {
+                let tags = world.tags.entry(repo.to_owned()).or_default();
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+            Ok((json_response(StatusCode::OK, json), read))
+        }
+        Route::DeleteRelease => {
+            shared.authorize(caller, repo, Level::Write)?;
+            let mut world = shared.world.lock().unwrap();
+            let before = world.releases.len();
+            world.releases.retain(|r| !(r.repository == repo && Some(r.id) == target.release_id));
+            ok(if world.releases.len() < before { StatusCode::NO_CONTENT.into_response() } else { not_found() })
+        }
+        Route::GenerateNotes => {
+            shared.authorize(caller, repo, Level::Write)?;
+            let (request, read) = read_json(body).await;
+            let tag = request["tag_name"].as_str().unwrap_or_default();
+            let notes = json!({
+                "name": tag,
+                "body": format!("## What's Changed\n* Generated notes for {tag} by the test server\n"),
+            });
+            Ok((json_response(StatusCode::OK, notes), read))
+        }
+        Route::ListAssets => {
+            shared.authorize(caller, repo, Level::Read)?;
+            let drafts = shared.can_push(caller, repo);
+            let world = shared.world.lock().unwrap();
+            let found = world
+                .releases
+                .iter()
+                .find(|r| r.repository == repo && Some(r.id) == target.release_id && (drafts || !r.draft));
+            ok(found.map_or_else(not_found, |r| {
+                json_response(StatusCode::OK, Value::Array(r.assets.iter().map(|a| shared.asset_json(r, a)).collect()))
+            }))
+        }
+        Route::GetAsset => {
+            shared.authorize(caller, repo, Level::Read)?;
+            let drafts = shared.can_push(caller, repo);
+            let world = shared.world.lock().unwrap();
+            let found = world
+                .releases
+                .iter()
+                .filter(|r| r.repository == repo && (drafts || !r.draft))
+                .find_map(|r| r.assets.iter().find(|a| Some(a.id) == target.asset_id).map(|a| (r, a)));
+            let Some((release, asset)) = found else { return ok(not_found()) };
+            let wants_bytes = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("application/octet-stream"));
+            ok(if wants_bytes {
+                let mut response = Response::new(Body::from(Bytes::from(asset.bytes.clone())));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_str(&asset.content_type).unwrap());
+                response
+            } else {
+                json_response(StatusCode::OK, shared.asset_json(release, asset))
+            })
+        }
+        Route::DeleteAsset => {
+            shared.authorize(caller, repo, Level::Write)?;
+            let mut world = shared.world.lock().unwrap();
+            let mut deleted = false;
+            for release in world.releases.iter_mut().filter(|r| r.repository == repo) {
+                let before = release.assets.len();
+                release.assets.retain(|a| Some(a.id) != target.asset_id);
+                deleted |= release.assets.len() < before;
+            }
+            ok(if deleted { StatusCode::NO_CONTENT.into_response() } else { not_found() })
+        }
+        Route::UploadAsset => {
+            shared.authorize(caller, repo, Level::Write)?;
+            let Some(name) = query_param(query, "name").filter(|n| !n.is_empty()) else {
+                return ok(json_response(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"message": "Validation Failed", "errors": [{"resource": "ReleaseAsset", "code": "missing_field", "field": "name"}], "status": "422"}),
+                ));
+            };
+            let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned)
+            else {
+                return ok(json_response(
+                    StatusCode::BAD_REQUEST,
+                    error_body(
+                        StatusCode::BAD_REQUEST,
+                        "Content-Type header is required",
+                        "https://docs.github.com/rest",
+                    ),
+                ));
+            };
+            if headers.get(header::CONTENT_LENGTH).is_none() {
+                return ok(json_response(
+                    StatusCode::LENGTH_REQUIRED,
+                    error_body(
+                        StatusCode::LENGTH_REQUIRED,
+                        "Content-Length header is required",
+                        "https://docs.github.com/rest",
+                    ),
+                ));
+            }
+            {
+                let world = shared.world.lock().unwrap();
+                let Some(release) =
+                    world.releases.iter().find(|r| r.repository == repo && Some(r.id) == target.release_id)
+                else {
+                    return ok(not_found());
+                };
+                if release.assets.iter().any(|a| a.name == name) {
+                    return ok(validation_failed("ReleaseAsset", "name"));
+                }
+            }
+            let mut bytes = Vec::new();
+            let mut stream = body.into_data_stream();
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(chunk) => bytes.extend_from_slice(&chunk),
+                    Err(_) => return Ok((StatusCode::BAD_REQUEST.into_response(), bytes.len() as u64)),
+                }
+            }
+            let read = bytes.len() as u64;
+            let mut world = shared.world.lock().unwrap();
+            let id = world.new_id();
+            let asset = StoredAsset {
+                id,
+                name: name.clone(),
+                label: query_param(query, "label"),
+                content_type,
+                state: "uploaded".into(),
+                bytes,
+                created_at: timestamp(),
+            };
+            let Some(release) =
+                world.releases.iter_mut().find(|r| r.repository == repo && Some(r.id) == target.release_id)
+            else {
+                return Ok((not_found(), read));
+            };
+            if release.assets.iter().any(|a| a.name == name) {
+                return Ok((validation_failed("ReleaseAsset", "name"), read));
+            }
+            let json = shared.asset_json(release, &asset);
+            release.assets.push(asset);
+            Ok((json_response(StatusCode::CREATED, json), read))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_parsed_from_ghes_paths() {
+        let t = parse_target(&Method::POST, "/api/uploads/repos/o/r/releases/12/assets");
+        assert_eq!((t.route, t.repository.as_str(), t.release_id), (Route::UploadAsset, "o/r", Some(12)));
+        let t = parse_target(&Method::GET, "/api/v3/repos/o/r/releases/tags/v1.0.0");
+        assert_eq!((t.route, t.tag.as_deref()), (Route::GetReleaseByTag, Some("v1.0.0")));
+        let t = parse_target(&Method::DELETE, "/api/v3/repos/o/r/releases/assets/7");
+        assert_eq!((t.route, t.asset_id), (Route::DeleteAsset, Some(7)));
+        assert_eq!(parse_target(&Method::GET, "/repos/o/r").route, Route::Unknown);
+    }
+
+    #[test]
+    fn query_values_are_decoded() {
+        assert_eq!(query_param(Some("name=a%20b.tar.gz&label=x"), "name").as_deref(), Some("a b.tar.gz"));
+        assert_eq!(query_param(Some("name=a"), "label"), None);
+    }
+
+    #[test]
+    fn timestamps_look_like_githubs() {
+        let t = timestamp();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+    }
+}
