@@ -5,7 +5,9 @@
 
 mod actions;
 mod cli;
+mod keygen;
 mod progress;
+mod verify;
 
 fn main() {
     std::process::exit(cli::main());

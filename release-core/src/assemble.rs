@@ -11,7 +11,7 @@ use crate::helm;
 use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
-use crate::stages::{build, checksums};
+use crate::stages::{build, checksums, sign};
 use crate::step::Release;
 
 /// What the command line may override.
@@ -77,6 +77,12 @@ pub fn pipeline(
             add(Box::new(oci::steps::PushProbe { push: push.clone(), settings: settings.clone() }));
             add(Box::new(oci::steps::ChartPushStep { push, settings: settings.clone() }));
         }
+    }
+    if let Some(signing) = &config.signing {
+        let settings = sign::SigningSettings::new(config, signing, mode);
+        add(Box::new(sign::SigningKeyCheck::new(settings.clone())));
+        add(Box::new(sign::SignArtifacts::new(settings.clone())));
+        add(Box::new(sign::VerifySignatures::new(settings)));
     }
     for step in crate::github::steps(config) {
         add(step);

@@ -7,7 +7,8 @@
 //! [`event::Event`]s to a [`event::Reporter`].
 //!
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
-//! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`checksum`]/[`shell`].
+//! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`signing`] →
+//! [`checksum`]/[`shell`].
 
 pub mod assemble;
 pub mod cancel;
@@ -24,6 +25,7 @@ pub mod plan;
 pub mod runner;
 pub mod secret;
 pub mod shell;
+pub mod signing;
 pub mod stages;
 pub mod step;
 

@@ -5,3 +5,4 @@ mod foundation;
 mod github;
 mod helm;
 mod oci;
+mod signing;
