@@ -7,8 +7,10 @@
 //! [`event::Event`]s to a [`event::Reporter`].
 //!
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
-//! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`shell`].
+//! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`shell`]. [`actions`] writes and
+//! audits the GitHub Actions workflow that runs a release.
 
+pub mod actions;
 pub mod assemble;
 pub mod checksum;
 pub mod config;
