@@ -38,6 +38,10 @@ enum Command {
     Preflight(ReleaseArgs),
     /// Run the release.
     Run(RunArgs),
+    /// Write release.toml and .github/workflows/release.yml for this repository.
+    Init(crate::workflow::InitArgs),
+    /// Check that the workflow jobs running the release get the permissions it needs.
+    Audit(crate::workflow::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +107,8 @@ pub fn main() -> i32 {
             };
             run(&cli, &env, mode, &args.release, verbosity)
         }
+        Command::Init(ref args) => crate::workflow::init(&cli.config, args),
+        Command::Audit(_) => crate::workflow::audit(&cli.config, &env, cli.json),
     }
 }
 

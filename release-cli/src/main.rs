@@ -6,6 +6,7 @@
 mod actions;
 mod cli;
 mod progress;
+mod workflow;
 
 fn main() {
     std::process::exit(cli::main());

@@ -344,17 +344,16 @@ mod tests {
         audit.findings.iter().map(|f| format!("{:?} {f}", f.severity)).collect()
     }
 
-    const JOB: &str = "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: release run\n";
+    const JOB: &str =
+        "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: release run\n";
 
     #[test]
     fn missing_contents_write_points_at_the_jobs_permissions_key() {
         let text = format!("on: push\njobs:\n  publish:\n    permissions:\n      packages: write\n{JOB}");
         assert_eq!(
             lines(&audit(&text)),
-            [
-                "Error .github/workflows/release.yml:4: job `publish` lacks `contents: write` (needed to create the \
-                 GitHub release and upload its assets)"
-            ]
+            ["Error .github/workflows/release.yml:4: job `publish` lacks `contents: write` (needed to create the \
+                 GitHub release and upload its assets)"]
         );
     }
 
@@ -364,10 +363,8 @@ mod tests {
         let audit = audit(&text);
         assert_eq!(
             lines(&audit),
-            [
-                "Error .github/workflows/release.yml:4: job `publish` lacks `packages: write` (needed to push charts \
-                 to ghcr.io)"
-            ]
+            ["Error .github/workflows/release.yml:4: job `publish` lacks `packages: write` (needed to push charts \
+                 to ghcr.io)"]
         );
         assert!(audit.findings[0].help.contains("{ contents: write, packages: write }"), "{}", audit.findings[0].help);
     }
@@ -380,10 +377,8 @@ mod tests {
         let audit = audit(&text);
         assert_eq!(
             lines(&audit),
-            [
-                "Error .github/workflows/release.yml:5: job `publish` lacks `contents: write` (needed to create the \
-                 GitHub release and upload its assets)"
-            ]
+            ["Error .github/workflows/release.yml:5: job `publish` lacks `contents: write` (needed to create the \
+                 GitHub release and upload its assets)"]
         );
         assert!(audit.findings[0].help.contains("workflow's (line 2)"), "{}", audit.findings[0].help);
     }
@@ -437,8 +432,8 @@ mod tests {
 
     #[test]
     fn workflow_ref_names_the_file() {
-        let env = Environment::empty()
-            .with("GITHUB_WORKFLOW_REF", "acme/app/.github/workflows/release.yml@refs/tags/v1.2.3");
+        let env =
+            Environment::empty().with("GITHUB_WORKFLOW_REF", "acme/app/.github/workflows/release.yml@refs/tags/v1.2.3");
         assert_eq!(current_workflow_file(&env).unwrap(), ".github/workflows/release.yml");
         assert_eq!(current_workflow_file(&Environment::empty()), None);
     }

@@ -110,10 +110,11 @@ pub fn detect(root: &Utf8Path) -> Result<Detected, DetectError> {
                 continue;
             }
             let binaries = binaries(&root.join(&dir), &manifest, &package);
-            if !binaries.is_empty() && detected.version_from.is_none() {
-                if string_at(&manifest, &["package", "version"]).is_some() {
-                    detected.version_from = Some(dir.join("Cargo.toml"));
-                }
+            if !binaries.is_empty()
+                && detected.version_from.is_none()
+                && string_at(&manifest, &["package", "version"]).is_some()
+            {
+                detected.version_from = Some(dir.join("Cargo.toml"));
             }
             for binary in binaries {
                 if !detected.binaries.iter().any(|b| b.name == binary.name) {
@@ -134,7 +135,8 @@ pub fn detect(root: &Utf8Path) -> Result<Detected, DetectError> {
 
 fn read_toml(path: &Utf8Path) -> Result<toml::Table, DetectError> {
     let text = std::fs::read_to_string(path).map_err(|source| DetectError::Read { path: path.to_owned(), source })?;
-    text.parse::<toml::Table>().map_err(|err| DetectError::Toml { path: path.to_owned(), message: err.message().into() })
+    text.parse::<toml::Table>()
+        .map_err(|err| DetectError::Toml { path: path.to_owned(), message: err.message().into() })
 }
 
 fn string_at<'a>(table: &'a toml::Table, keys: &[&str]) -> Option<&'a str> {
@@ -268,10 +270,11 @@ pub fn remote_url(config: &str, remote: &str) -> Option<String> {
         let line = line.trim();
         if line.starts_with('[') {
             in_section = line == wanted;
-        } else if in_section && let Some((key, value)) = line.split_once('=') {
-            if key.trim() == "url" {
-                return Some(value.trim().trim_matches('"').to_owned());
-            }
+        } else if in_section
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "url"
+        {
+            return Some(value.trim().trim_matches('"').to_owned());
         }
     }
     None
@@ -353,7 +356,11 @@ mod tests {
             "[workspace]\nmembers = [\"crates/*\", \"xtask\"]\n[workspace.package]\nversion = \"0.4.0\"\n",
         );
         write(root, "Cargo.lock", "");
-        write(root, "crates/cli/Cargo.toml", "[package]\nname = \"acme-cli\"\nversion.workspace = true\n[[bin]]\nname = \"acme\"\npath = \"src/main.rs\"\n");
+        write(
+            root,
+            "crates/cli/Cargo.toml",
+            "[package]\nname = \"acme-cli\"\nversion.workspace = true\n[[bin]]\nname = \"acme\"\npath = \"src/main.rs\"\n",
+        );
         write(root, "crates/cli/src/main.rs", "fn main() {}\n");
         write(root, "crates/lib/Cargo.toml", "[package]\nname = \"acme-lib\"\nversion.workspace = true\n");
         write(root, "crates/lib/src/lib.rs", "");

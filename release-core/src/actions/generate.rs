@@ -155,7 +155,11 @@ pub fn release_toml(detected: &Detected) -> String {
         match &detected.github {
             // GHCR names are lowercase, whatever the owner's spelling.
             Some(remote) => {
-                let _ = writeln!(w, "push = {}", toml_string(&format!("oci://ghcr.io/{}/charts", remote.owner.to_lowercase())));
+                let _ = writeln!(
+                    w,
+                    "push = {}",
+                    toml_string(&format!("oci://ghcr.io/{}/charts", remote.owner.to_lowercase()))
+                );
             }
             None => {
                 let _ = writeln!(w, "# push = \"oci://ghcr.io/OWNER/charts\"");
@@ -164,9 +168,10 @@ pub fn release_toml(detected: &Detected) -> String {
     }
 
     let _ = writeln!(w);
-    let _ = writeln!(w, "# Uncomment to sign every published file with a cosign key pair; the key's password is");
-    let _ = writeln!(w, "# read from COSIGN_PASSWORD (run `release init --force` afterwards, or add the secret to");
-    let _ = writeln!(w, "# the workflow's release steps yourself).");
+    let _ = writeln!(w, "# Uncomment to sign every published file with a cosign key pair. Its password is read");
+    let _ =
+        writeln!(w, "# from COSIGN_PASSWORD: add `COSIGN_PASSWORD: ${{{{ secrets.COSIGN_PASSWORD }}}}` to the `env:`");
+    let _ = writeln!(w, "# of both release steps in .github/workflows/release.yml (`release audit` checks the rest).");
     let _ = writeln!(w, "# [signing]");
     let _ = writeln!(w, "# key = \"cosign.key\"");
     let _ = writeln!(w, "# public-key = \"cosign.pub\"");
@@ -251,7 +256,8 @@ fn job_body(
     }
     for requirement in needed {
         let verb = if subcommand == "preflight" { "prove it can " } else { "" };
-        let _ = writeln!(w, "      {}: {} # {verb}{}", requirement.scope, requirement.level.name(), requirement.purpose);
+        let _ =
+            writeln!(w, "      {}: {} # {verb}{}", requirement.scope, requirement.level.name(), requirement.purpose);
         debug_assert_eq!(requirement.level, Level::Write);
     }
     let _ = writeln!(w, "    steps:");
@@ -262,7 +268,7 @@ fn job_body(
         let _ = writeln!(w, "      - name: install release");
         let _ = writeln!(w, "        run: cargo install --locked --git {git_url} release-cli");
     }
-    let _ = writeln!(w, "      - name: {subcommand}");
+    let _ = writeln!(w, "      - name: {}", if subcommand == "run" { "release" } else { subcommand });
     let _ = writeln!(w, "        run: {}", options.runner.command(subcommand, config_path));
     let _ = writeln!(w, "        env:");
     for name in secret_variables(config) {
@@ -315,6 +321,49 @@ mod tests {
         let config = parse(
             "[project]\nversion = \"1.0.0\"\n[github]\ntoken-env = \"RELEASE_TOKEN\"\n[signing]\nkey = \"k\"\npassword-env = \"KEY_PASSWORD\"\n[registries.\"registry.example.com\"]\nusername-env = \"REG_USER\"\npassword-env = \"REG_PASSWORD\"\n",
         );
-        assert_eq!(secret_variables(&config), ["GITHUB_TOKEN", "KEY_PASSWORD", "REG_PASSWORD", "REG_USER", "RELEASE_TOKEN"]);
+        assert_eq!(
+            secret_variables(&config),
+            ["GITHUB_TOKEN", "KEY_PASSWORD", "REG_PASSWORD", "REG_USER", "RELEASE_TOKEN"]
+        );
+    }
+
+    #[test]
+    fn generated_workflows_pass_their_own_audit() {
+        use crate::actions::audit::audit_workflow;
+        let configs = [
+            "",
+            "[github]\n",
+            "[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n",
+            "[github]\n[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n[signing]\nkey = \"k\"\n",
+        ];
+        let runners = [
+            Runner::Install { git_url: TOOL_REPOSITORY.into() },
+            Runner::Xtask(Xtask::Alias),
+            Runner::Xtask(Xtask::Package),
+        ];
+        for extra in configs {
+            let config = parse(&format!("[project]\nversion = \"1.0.0\"\n{extra}"));
+            let needed = required_permissions(&config);
+            for runner in &runners {
+                let options = WorkflowOptions { runner: runner.clone(), config_path: None };
+                let workflow = release_workflow(&config, &options);
+                let audit = audit_workflow(Utf8Path::new("release.yml"), &workflow, &needed);
+                assert_eq!(audit.release_jobs, ["release.yml:preflight", "release.yml:release"], "{workflow}");
+                assert!(audit.findings.is_empty(), "{:?}\n{workflow}", audit.findings);
+            }
+        }
+    }
+
+    #[test]
+    fn signing_passes_the_password_secret_to_both_jobs() {
+        let config = parse("[project]\nversion = \"1.0.0\"\n[signing]\nkey = \"cosign.key\"\n");
+        let options = WorkflowOptions {
+            runner: Runner::Install { git_url: "https://example.invalid/x".into() },
+            config_path: Some("ci/release.toml".into()),
+        };
+        let workflow = release_workflow(&config, &options);
+        assert_eq!(workflow.matches("COSIGN_PASSWORD: ${{ secrets.COSIGN_PASSWORD }}").count(), 2, "{workflow}");
+        assert!(workflow.contains("run: release --config ci/release.toml preflight"), "{workflow}");
+        assert!(!workflow.contains("id-token"), "keyless signing is not supported: no OIDC token");
     }
 }

@@ -111,7 +111,9 @@ impl Permissions {
                 unlisted: Level::None,
                 listed: entries
                     .iter()
-                    .map(|(key, level)| (key.text.clone(), level.as_str().and_then(Level::parse).unwrap_or(Level::None)))
+                    .map(|(key, level)| {
+                        (key.text.clone(), level.as_str().and_then(Level::parse).unwrap_or(Level::None))
+                    })
                     .collect(),
             },
             _ => Permissions { unlisted: Level::None, listed: BTreeMap::new() },

@@ -2,3 +2,4 @@
 //! and the real CNCF registry. One test binary; one module per area.
 
 mod foundation;
+mod workflow;
