@@ -95,6 +95,10 @@ pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
         runner.describe(),
         if needed.is_empty() { "`contents: read` only".to_owned() } else { needed.join(" and ") },
     );
+    if matches!(runner, Runner::Xtask(_)) && config_arg != "release.toml" {
+        let _ =
+            writeln!(stderr, "note: the workflow runs the xtask, which reads its own config file, not {config_arg}");
+    }
     let _ = writeln!(stderr, "next: review both files, then `release plan` and `release run --snapshot`");
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{config_file}\n{workflow_file}");
