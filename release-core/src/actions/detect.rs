@@ -396,4 +396,15 @@ mod tests {
         assert_eq!(detected.version_from.as_deref(), Some(Utf8Path::new("Cargo.toml")));
         assert_eq!((detected.github, detected.xtask, detected.lockfile), (None, None, false));
     }
+
+    #[test]
+    fn a_worktree_reads_the_shared_git_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Utf8Path::from_path(dir.path()).unwrap();
+        write(base, "main/.git/config", "[remote \"origin\"]\n\turl = https://github.com/acme/app\n");
+        write(base, "main/.git/worktrees/wt/commondir", "../..\n");
+        write(base, "wt/.git", &format!("gitdir: {base}/main/.git/worktrees/wt\n"));
+        let remote = origin_remote(&base.join("wt")).and_then(|url| github_remote(&url));
+        assert_eq!(remote, Some(GithubRemote { owner: "acme".into(), repo: "app".into() }));
+    }
 }
