@@ -42,6 +42,10 @@ enum Command {
     Keygen(crate::keygen::KeygenArgs),
     /// Verify downloaded files against their .sig files and the release's public key.
     Verify(crate::verify::VerifyArgs),
+    /// Write release.toml and .github/workflows/release.yml for this repository.
+    Init(crate::workflow::InitArgs),
+    /// Check that the workflow jobs running the release get the permissions it needs.
+    Audit(crate::workflow::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +113,8 @@ pub fn main() -> i32 {
         }
         Command::Keygen(ref args) => crate::keygen::run(args, &env),
         Command::Verify(ref args) => crate::verify::run(args, cli.json),
+        Command::Init(ref args) => crate::workflow::init(&cli.config, args),
+        Command::Audit(_) => crate::workflow::audit(&cli.config, &env, cli.json),
     }
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod keygen;
 mod progress;
 mod verify;
+mod workflow;
 
 fn main() {
     std::process::exit(cli::main());

@@ -5,6 +5,7 @@
 
 use camino::Utf8PathBuf;
 
+use crate::actions::{WorkflowPermissionsCheck, required_permissions};
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
 use crate::helm;
@@ -56,6 +57,13 @@ pub fn pipeline(
     }
     if !config.charts.is_empty() {
         add(Box::new(helm::steps::ChartsCheck::new(config)));
+    }
+    // Inside GitHub Actions, a job of this workflow that would be refused at publish time
+    // fails the release now. Outside Actions there is no token whose grant a file decides,
+    // and a snapshot publishes nothing, so neither runs the check.
+    let needed = required_permissions(config);
+    if env.in_github_actions() && mode != Mode::Snapshot && !needed.is_empty() {
+        add(Box::new(WorkflowPermissionsCheck::new(config.root.clone(), needed)));
     }
     add(Box::new(build::PrepareDist));
     for command in &config.build {

@@ -8,8 +8,10 @@
 //!
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
 //! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`signing`] →
-//! [`checksum`]/[`shell`].
+//! [`checksum`]/[`shell`]. [`actions`] writes and audits the GitHub Actions workflow that
+//! runs a release.
 
+pub mod actions;
 pub mod assemble;
 pub mod cancel;
 pub mod checksum;

@@ -6,3 +6,4 @@ mod github;
 mod helm;
 mod oci;
 mod signing;
+mod workflow;
