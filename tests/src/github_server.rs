@@ -17,8 +17,9 @@
 //!
 //! Every request is recorded (method, path, query, headers, body length) and the stored
 //! releases and asset bytes can be read back, so tests assert on what the server received.
-//! Faults are injected per route and occurrence ([`Fault`]); the server runs on its own
-//! thread and runtime, so sync and async tests use it alike.
+//! Faults are injected per route and occurrence ([`Fault`]); a fixed latency can be added to
+//! every answer ([`GithubServer::set_latency`], for benchmarks that model a distant server);
+//! the server runs on its own thread and runtime, so sync and async tests use it alike.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -229,6 +230,8 @@ struct World {
     route_counts: BTreeMap<String, usize>,
     faults: Vec<Fault>,
     ratelimit_used: u64,
+    /// Added before every answer.
+    latency: std::time::Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -297,6 +300,13 @@ impl GithubServer {
 
     pub fn inject(&self, fault: Fault) -> &Self {
         self.world().faults.push(fault);
+        self
+    }
+
+    /// Delays every answer by `latency`, as a server across the internet would: requests
+    /// still run concurrently, each one waits.
+    pub fn set_latency(&self, latency: std::time::Duration) -> &Self {
+        self.world().latency = latency;
         self
     }
 
@@ -646,6 +656,10 @@ impl Shared {
 
 async fn handle(State(shared): State<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let latency = shared.world.lock().unwrap().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let target = parse_target(&parts.method, parts.uri.path());
     let occurrence = {
         let mut world = shared.world.lock().unwrap();

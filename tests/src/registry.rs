@@ -472,6 +472,7 @@ async fn ghcr_like(State(state): State<GhcrState>, request: Request) -> Response
 pub struct RecordingProxy {
     pub addr: SocketAddr,
     pub received: Recorder,
+    latency: Arc<Mutex<Duration>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -484,6 +485,8 @@ impl Drop for RecordingProxy {
 #[derive(Clone)]
 struct ProxyState {
     upstream: String,
+    /// Added before every request is forwarded.
+    latency: Arc<Mutex<Duration>>,
     own: Arc<Mutex<Option<SocketAddr>>>,
     client: reqwest::Client,
     received: Recorder,
@@ -493,11 +496,23 @@ impl RecordingProxy {
     pub async fn start(upstream: &str) -> anyhow::Result<RecordingProxy> {
         let received = Recorder::default();
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
-        let state = ProxyState { upstream: upstream.into(), own: Arc::default(), client, received: received.clone() };
+        let state = ProxyState {
+            upstream: upstream.into(),
+            latency: Arc::default(),
+            own: Arc::default(),
+            client,
+            received: received.clone(),
+        };
         let router = axum::Router::new().fallback(forward).with_state(state.clone());
         let (addr, task) = serve(router).await?;
         *state.own.lock().unwrap() = Some(addr);
-        Ok(RecordingProxy { addr, received, task })
+        Ok(RecordingProxy { addr, received, latency: state.latency, task })
+    }
+
+    /// Delays every request by `latency` before it is forwarded, as a registry across the
+    /// internet would answer.
+    pub fn set_latency(&self, latency: Duration) {
+        *self.latency.lock().unwrap() = latency;
     }
 
     pub fn host(&self) -> String {
@@ -509,6 +524,10 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
     let uri = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
     let method = request.method().clone();
     state.received.record(method.as_str(), &uri, request.headers());
+    let latency = *state.latency.lock().unwrap();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let own = state.own.lock().unwrap().expect("address is set before serving");
     let headers = request.headers().clone();
     let body = match axum::body::to_bytes(request.into_body(), usize::MAX).await {

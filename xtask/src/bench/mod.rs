@@ -1,0 +1,254 @@
+//! `cargo xtask bench`: our costs side by side with peer tools, in one run, as ratios.
+//!
+//! Every figure is measured in the same run on the same machine against the same input, so
+//! ratios are meaningful where absolute numbers are not. `--small` runs every benchmark on
+//! small inputs with the debug binary (what CI checks: that the benchmarks run); the default
+//! uses a release build and inputs large enough to measure.
+//!
+//! - [`local`]: what needs no server: hashing against `sha256sum`, start-up against `true`,
+//!   chart packaging against `tar | gzip`, peak memory of snapshot runs (signed and not).
+//! - [`remote`]: what talks to the test servers (`release-tests`: our GitHub server, the real
+//!   `docker-registry` on loopback): concurrent preflight under latency, peak memory of a
+//!   real release run, registry push throughput against `skopeo`.
+//!
+//! Benchmarks are not tests: nothing here asserts a time. A benchmark fails only when the
+//! thing it measures did not happen (a run failed, a digest differs, a server lacks the
+//! upload), so that a figure never describes work that was not done.
+
+mod local;
+mod remote;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+pub struct Options {
+    pub small: bool,
+}
+
+/// Input sizes and settings: the full run's, or `--small`'s.
+pub(crate) struct Sizes {
+    /// The big artifact: hashed, snapshotted, uploaded to GitHub.
+    artifact_mib: u64,
+    /// The incompressible file inside the pushed chart: its package is about this large.
+    chart_blob_mib: u64,
+    /// The chart packaged against `tar | gzip`.
+    package_chart_kib: u64,
+    /// Added to every request of the servers in the preflight benchmark.
+    latency: Duration,
+    /// Repetitions of the short measurements (best of).
+    runs: usize,
+}
+
+impl Sizes {
+    fn new(small: bool) -> Self {
+        if small {
+            Sizes {
+                artifact_mib: 16,
+                chart_blob_mib: 4,
+                package_chart_kib: 512,
+                latency: Duration::from_millis(50),
+                runs: 2,
+            }
+        } else {
+            Sizes {
+                artifact_mib: 1024,
+                chart_blob_mib: 256,
+                package_chart_kib: 4096,
+                latency: Duration::from_millis(150),
+                runs: 5,
+            }
+        }
+    }
+}
+
+pub(crate) struct Row {
+    name: String,
+    ours: String,
+    peer: String,
+    ratio: String,
+    note: String,
+}
+
+/// What the benchmarks share: the shell, the binary, the scratch directory.
+pub(crate) struct Bench {
+    sh: Shell,
+    root: Utf8PathBuf,
+    bin: Utf8PathBuf,
+    work: Utf8PathBuf,
+    sizes: Sizes,
+}
+
+pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(root);
+    let profile = if options.small { "debug" } else { "release" };
+    if options.small {
+        cmd!(sh, "cargo build --quiet --package release-cli").run()?;
+    } else {
+        cmd!(sh, "cargo build --quiet --release --package release-cli").run()?;
+    }
+    let bin = root.join("target").join(profile).join("release");
+    let work = root.join("target/bench");
+    sh.create_dir(&work)?;
+    let bench = Bench { sh, root: root.to_owned(), bin, work, sizes: Sizes::new(options.small) };
+
+    let big = bench.work.join(format!("artifact-{}MiB.bin", bench.sizes.artifact_mib));
+    make_file(&big, bench.sizes.artifact_mib << 20, 1)?;
+
+    // The test servers run on this runtime's threads while `release` runs as a subprocess.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let load_before = load_average();
+    let started = Instant::now();
+    let mut rows = vec![
+        local::hash_throughput(&bench, &big)?,
+        local::startup(&bench)?,
+        local::chart_packaging(&bench)?,
+        local::snapshot_peak_memory(&bench, &big)?,
+        local::signed_snapshot_peak_memory(&bench, &big)?,
+        remote::concurrent_preflight(&bench, &runtime)?,
+    ];
+    rows.extend(remote::publish(&bench, &runtime, &big)?);
+    let load_after = load_average();
+
+    println!(
+        "\nbench ({profile} build, {} cores, load average {load_before} before, {load_after} after, {:.0} s)\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        started.elapsed().as_secs_f64()
+    );
+    println!("| benchmark | ours | peer | ours/peer | note |\n|---|---|---|---|---|");
+    for row in rows {
+        println!("| {} | {} | {} | {} | {} |", row.name, row.ours, row.peer, row.ratio, row.note);
+    }
+    Ok(())
+}
+
+/// The 1-minute load average, from `/proc/loadavg`: the machine is shared, so a figure means
+/// little without it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A file of pseudo-random bytes (incompressible, so nothing is faster than it should be).
+/// Different seeds give different contents. An existing file of the right size is reused.
+fn make_file(path: &Utf8Path, size: u64, seed: u64) -> anyhow::Result<()> {
+    if path.metadata().is_ok_and(|m| m.len() == size) {
+        return Ok(());
+    }
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut state = 0x9e3779b97f4a7c15u64 ^ seed.wrapping_mul(0xbf58476d1ce4e5b9);
+    let mut block = vec![0u8; 1 << 16];
+    let mut left = size;
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<Duration> {
+    let mut best = Duration::MAX;
+    for _ in 0..runs {
+        let start = Instant::now();
+        f()?;
+        best = best.min(start.elapsed());
+    }
+    Ok(best)
+}
+
+fn mib_per_s(mib: f64, d: Duration) -> String {
+    format!("{:.0} MiB/s", mib / d.as_secs_f64())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// One finished `release` run: its `--json` report, peak memory and wall time.
+pub(crate) struct Measured {
+    report: serde_json::Value,
+    rss_kib: u64,
+    wall: Duration,
+}
+
+impl Measured {
+    /// A step's `elapsed_ms` from the report.
+    fn step_ms(&self, id: &str) -> anyhow::Result<u64> {
+        self.steps()
+            .find(|s| s["id"] == id)
+            .and_then(|s| s["elapsed_ms"].as_u64())
+            .with_context(|| format!("the report has no step `{id}`: {}", self.report))
+    }
+
+    fn steps(&self) -> impl Iterator<Item = &serde_json::Value> {
+        self.report["steps"].as_array().into_iter().flatten()
+    }
+}
+
+impl Bench {
+    /// Runs `release --json -q ARGS` in `dir` under `/usr/bin/time -v`, with a clean
+    /// environment (`PATH`, a private `HOME`, and `env`), and fails unless it succeeded.
+    fn release(&self, dir: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Measured> {
+        let bin = &self.bin;
+        let home = dir.join(".home");
+        self.sh.create_dir(&home)?;
+        let _dir = self.sh.push_dir(dir);
+        let mut command = cmd!(self.sh, "/usr/bin/time -v {bin} --json -q {args...}")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .quiet()
+            .ignore_status();
+        for (key, value) in env {
+            command = command.env(key, value);
+        }
+        let start = Instant::now();
+        let output = command.output()?;
+        let wall = start.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            bail!("`release {}` in {dir} failed:\n{stderr}\n{stdout}", args.join(" "));
+        }
+        let report = serde_json::from_str(&stdout).with_context(|| format!("`release --json` printed {stdout}"))?;
+        Ok(Measured { report, rss_kib: max_rss_kib(&stderr)?, wall })
+    }
+
+    /// Maximum resident set size of any command, from `/usr/bin/time -v`.
+    fn peak_rss_kib(&self, argv: &[&str]) -> anyhow::Result<u64> {
+        let output = cmd!(self.sh, "/usr/bin/time -v {argv...}").quiet().ignore_stdout().ignore_status().output()?;
+        if !output.status.success() {
+            bail!("`{}` failed: {}", argv.join(" "), String::from_utf8_lossy(&output.stderr));
+        }
+        max_rss_kib(&String::from_utf8_lossy(&output.stderr))
+    }
+}
+
+fn max_rss_kib(time_output: &str) -> anyhow::Result<u64> {
+    time_output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no maximum resident set size in /usr/bin/time's output (is the `time` package installed?)")
+}
