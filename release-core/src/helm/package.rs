@@ -6,7 +6,7 @@
 //! 0644 for every file (Helm writes 0644 too); a gzip header with mtime 0, no file name and
 //! the "unknown" OS byte. The SHA-256 and size are computed while the file is written.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use flate2::{Compression, GzBuilder};
@@ -60,17 +60,8 @@ pub fn write_to<W: Write>(prepared: &PreparedChart, out: W) -> Result<W, ChartEr
     let gzip = GzBuilder::new().mtime(0).operating_system(255).write(out, Compression::default());
     let mut tar = tar::Builder::new(gzip);
 
-    let mut entries: Vec<(String, Vec<u8>)> = Vec::with_capacity(prepared.files.len() + 1);
-    entries.push((CHART_YAML.to_owned(), prepared.chart.to_yaml().into_bytes()));
-    for file in &prepared.files {
-        // Read whole: chart files are small, and the header must state the exact size of
-        // what follows even if the file changes meanwhile.
-        let bytes =
-            std::fs::read(&file.source).map_err(|source| ChartError::Read { path: file.source.clone(), source })?;
-        entries.push((file.archive_path.clone(), bytes));
-    }
-    for (archive_path, bytes) in entries {
-        check_archive_path(&archive_path)
+    let header_for = |archive_path: &str, size: u64| {
+        check_archive_path(archive_path)
             .map_err(|reason| io_err(std::io::Error::other(format!("archive path `{archive_path}` {reason}"))))?;
         let mut header = tar::Header::new_ustar();
         header.set_entry_type(tar::EntryType::Regular);
@@ -78,12 +69,48 @@ pub fn write_to<W: Write>(prepared: &PreparedChart, out: W) -> Result<W, ChartEr
         header.set_uid(0);
         header.set_gid(0);
         header.set_mtime(0);
-        header.set_size(bytes.len() as u64);
-        tar.append_data(&mut header, format!("{name}/{archive_path}"), bytes.as_slice()).map_err(io_err)?;
+        header.set_size(size);
+        Ok::<_, ChartError>(header)
+    };
+
+    let chart_yaml = prepared.chart.to_yaml().into_bytes();
+    let mut header = header_for(CHART_YAML, chart_yaml.len() as u64)?;
+    tar.append_data(&mut header, format!("{name}/{CHART_YAML}"), chart_yaml.as_slice()).map_err(io_err)?;
+    for file in &prepared.files {
+        // Streamed through a fixed buffer, so memory does not grow with the chart's files.
+        // The header states the size first: a file that changes size meanwhile would make a
+        // corrupt archive, so exactly that many bytes must come, and then the end of the file.
+        let read_err = |source| ChartError::Read { path: file.source.clone(), source };
+        let mut source = std::fs::File::open(&file.source).map_err(read_err)?;
+        let size = source.metadata().map_err(read_err)?.len();
+        let mut header = header_for(&file.archive_path, size)?;
+        let mut counted = CountingReader { inner: (&mut source).take(size), count: 0 };
+        tar.append_data(&mut header, format!("{name}/{}", file.archive_path), &mut counted).map_err(io_err)?;
+        let copied = counted.count;
+        let longer = source.read(&mut [0u8; 1]).map_err(read_err)? > 0;
+        if copied != size || longer {
+            return Err(read_err(std::io::Error::other(format!(
+                "the file changed size while it was being packaged (it had {size} bytes)"
+            ))));
+        }
     }
     let gzip = tar.into_inner().map_err(io_err)?;
     let out = gzip.finish().map_err(io_err)?;
     Ok(out)
+}
+
+/// Counts the bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 /// Hashes and counts the bytes on their way to the file: one pass.
@@ -169,6 +196,41 @@ mod tests {
     fn package(root: &Utf8Path, dist: &str, config: &ChartConfig, release: &str) -> Written {
         let prepared = prepare(root, config, &version(release)).unwrap();
         write(&prepared, &root.join(dist)).unwrap()
+    }
+
+    /// A writer that takes `limit` bytes and then fails, as a full disk would.
+    struct FailsAfter {
+        limit: u64,
+        taken: u64,
+    }
+
+    impl Write for FailsAfter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.taken >= self.limit {
+                return Err(std::io::Error::other("the sink is full"));
+            }
+            self.taken += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Files are streamed into the archive, never read whole: a chart holding a sparse file
+    /// of 1 TiB reaches the writer (which gives up after 64 KiB of compressed output) without
+    /// the 1 TiB ever being held in memory. Reading it whole would fail to allocate (and
+    /// abort the test binary) or run out of memory long before.
+    #[test]
+    fn files_are_streamed_into_the_archive_not_read_whole() {
+        let (_guard, root) = temp();
+        chart(&root);
+        std::fs::create_dir_all(root.join("charts/hello/files")).unwrap();
+        std::fs::File::create(root.join("charts/hello/files/huge.bin")).unwrap().set_len(1 << 40).unwrap();
+        let prepared = prepare(&root, &config(false, false), &version("1.0.0")).unwrap();
+        assert!(prepared.files.iter().any(|f| f.archive_path == "files/huge.bin"), "{:?}", prepared.files);
+        let err = write_to(&prepared, FailsAfter { limit: 64 << 10, taken: 0 }).err().expect("the sink fills up");
+        assert!(err.to_string().contains("the sink is full"), "{err}");
     }
 
     /// One archive entry as the tar crate reads it back.
