@@ -3,7 +3,7 @@
 //!
 //! - `cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]` releases this
 //!   repository from its own `release.toml`, with one step of its own (the changelog check).
-//! - `cargo xtask bench [--small]` measures our costs against peer tools (see `bench.rs`).
+//! - `cargo xtask bench [--small] [--only KEY]` measures our costs against peer tools (see `bench/mod.rs`).
 
 mod bench;
 
@@ -22,11 +22,12 @@ fn main() -> ExitCode {
         Some("release") => release(&args[1..]),
         Some("bench") => {
             let small = args[1..].iter().any(|a| a == "--small");
-            bench::run(&workspace_root(), &bench::Options { small }).map(|()| 0)
+            let only = args[1..].iter().position(|a| a == "--only").and_then(|i| args.get(i + 2)).cloned();
+            bench::run(&workspace_root(), &bench::Options { small, only }).map(|()| 0)
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]\n       cargo xtask bench [--small]"
+                "usage: cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]\n       cargo xtask bench [--small] [--only KEY]"
             );
             return ExitCode::from(2);
         }

@@ -26,6 +26,9 @@ use xshell::{Shell, cmd};
 
 pub struct Options {
     pub small: bool,
+    /// Run only the benchmarks whose key contains this (`hash`, `startup`, `package`,
+    /// `snapshot`, `signed`, `preflight`, `publish`).
+    pub only: Option<String>,
 }
 
 /// Input sizes and settings: the full run's, or `--small`'s.
@@ -102,15 +105,29 @@ pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let load_before = load_average();
     let started = Instant::now();
-    let mut rows = vec![
-        local::hash_throughput(&bench, &big)?,
-        local::startup(&bench)?,
-        local::chart_packaging(&bench)?,
-        local::snapshot_peak_memory(&bench, &big)?,
-        local::signed_snapshot_peak_memory(&bench, &big)?,
-        remote::concurrent_preflight(&bench, &runtime)?,
-    ];
-    rows.extend(remote::publish(&bench, &runtime, &big)?);
+    let wanted = |key: &str| options.only.as_deref().is_none_or(|only| key.contains(only));
+    let mut rows = Vec::new();
+    if wanted("hash") {
+        rows.push(local::hash_throughput(&bench, &big)?);
+    }
+    if wanted("startup") {
+        rows.push(local::startup(&bench)?);
+    }
+    if wanted("package") {
+        rows.push(local::chart_packaging(&bench)?);
+    }
+    if wanted("snapshot") {
+        rows.push(local::snapshot_peak_memory(&bench, &big)?);
+    }
+    if wanted("signed") {
+        rows.push(local::signed_snapshot_peak_memory(&bench, &big)?);
+    }
+    if wanted("preflight") {
+        rows.push(remote::concurrent_preflight(&bench, &runtime)?);
+    }
+    if wanted("publish") {
+        rows.extend(remote::publish(&bench, &runtime, &big)?);
+    }
     let load_after = load_average();
 
     println!(
