@@ -87,6 +87,10 @@ impl OciSettings {
             protocol,
             connect_timeout: Some(Duration::from_secs(30)),
             read_timeout: Some(Duration::from_secs(self.network.stall_timeout_secs.max(1))),
+            // One POST, then one PUT streaming the whole blob (the OCI spec's monolithic
+            // upload), instead of a PATCH per MiB read: on a loopback registry the chunked push
+            // of a 256 MiB chart took 2-5x as long as `skopeo copy` (docs/performance.md).
+            use_monolithic_push: true,
             ..Default::default()
         })
     }
