@@ -43,6 +43,8 @@ pub(crate) struct Sizes {
     latency: Duration,
     /// Repetitions of the short measurements (best of).
     runs: usize,
+    /// Repetitions of the release run that publishes the big artifact and chart.
+    publish_rounds: usize,
 }
 
 impl Sizes {
@@ -54,6 +56,7 @@ impl Sizes {
                 package_chart_kib: 512,
                 latency: Duration::from_millis(50),
                 runs: 2,
+                publish_rounds: 1,
             }
         } else {
             Sizes {
@@ -62,6 +65,7 @@ impl Sizes {
                 package_chart_kib: 4096,
                 latency: Duration::from_millis(150),
                 runs: 5,
+                publish_rounds: 2,
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use release_tests::github_server::{GithubServer, Level, TokenSpec, Visibility};
 use release_tests::registry::{Auth, RecordingProxy, Registry};
 use xshell::cmd;
@@ -90,8 +90,58 @@ pub(super) fn concurrent_preflight(bench: &Bench, runtime: &tokio::runtime::Runt
 /// A real release: the big artifact to the GitHub test server (draft, upload, publish) and a
 /// chart whose package is about `chart_blob_mib` (one incompressible file) pushed to the real
 /// registry. Peak memory of the whole `release run`, then the push's throughput against
-/// `skopeo copy` of the same layer to a fresh registry of the same kind.
+/// `skopeo copy` of the same layer to a fresh registry of the same kind. Each round uses
+/// fresh servers; memory is the highest of the rounds, times the best.
 pub(super) fn publish(bench: &Bench, runtime: &tokio::runtime::Runtime, big: &Utf8Path) -> anyhow::Result<Vec<Row>> {
+    let rounds = bench.sizes.publish_rounds;
+    let mut worst: Option<PublishRound> = None;
+    let (mut push_ms, mut skopeo) = (u64::MAX, Duration::MAX);
+    for _ in 0..rounds {
+        let round = publish_round(bench, runtime, big)?;
+        skopeo = skopeo.min(skopeo_push(bench, runtime, &round.chart_package)?);
+        push_ms = push_ms.min(round.push_ms);
+        if worst.as_ref().is_none_or(|w| round.rss_kib > w.rss_kib) {
+            worst = Some(round);
+        }
+    }
+    let worst = worst.context("no publish round ran")?;
+    let layer_mib = worst.layer_bytes as f64 / f64::from(1 << 20);
+    let memory = Row {
+        name: format!(
+            "peak memory, `release run`: {} MiB to GitHub, {layer_mib:.0} MiB chart to the registry",
+            bench.sizes.artifact_mib,
+        ),
+        ours: mib(worst.rss_kib),
+        peer: "64.0 MiB (the bound)".into(),
+        ratio: format!("{:.2}×", worst.rss_kib as f64 / (64.0 * 1024.0)),
+        note: format!(
+            "`/usr/bin/time -v`, highest of {rounds}; no `[signing]`; that run took {:.1} s, its GitHub upload step {} ms",
+            worst.wall.as_secs_f64(),
+            worst.upload_ms
+        ),
+    };
+    let push = Row {
+        name: format!("registry push, {layer_mib:.0} MiB layer"),
+        ours: format!("{} ({push_ms} ms)", mib_per_s(layer_mib, Duration::from_millis(push_ms))),
+        peer: format!("{} ({:.0} ms, skopeo)", mib_per_s(layer_mib, skopeo), ms(skopeo)),
+        ratio: format!("{:.2}× time", push_ms as f64 / ms(skopeo)),
+        note: format!(
+            "best of {rounds}, each to a fresh registry; ours is the push step of the runs above, skopeo's its wall time"
+        ),
+    };
+    Ok(vec![memory, push])
+}
+
+struct PublishRound {
+    rss_kib: u64,
+    wall: Duration,
+    upload_ms: u64,
+    push_ms: u64,
+    chart_package: Utf8PathBuf,
+    layer_bytes: u64,
+}
+
+fn publish_round(bench: &Bench, runtime: &tokio::runtime::Runtime, big: &Utf8Path) -> anyhow::Result<PublishRound> {
     let github = github_server();
     let registry = runtime.block_on(Registry::start(Auth::None))?;
     let host = &registry.host;
@@ -117,7 +167,8 @@ pub(super) fn publish(bench: &Bench, runtime: &tokio::runtime::Runtime, big: &Ut
     let api = github.api_url();
     let run = bench.release(&project, &["run"], &[("GITHUB_TOKEN", TOKEN), ("GITHUB_API_URL", api.as_str())])?;
 
-    // The figures describe a release that happened: published, with the big file intact.
+    // The figures describe a release that happened: published, with the big file intact,
+    // and the chart in the registry.
     let releases = github.releases(REPO);
     let release = releases.first().context("no release on the GitHub test server")?;
     let uploaded = release.assets.iter().find(|a| a.name == "big.bin").context("big.bin was not uploaded")?;
@@ -126,37 +177,20 @@ pub(super) fn publish(bench: &Bench, runtime: &tokio::runtime::Runtime, big: &Ut
         bail!("the release is a draft or big.bin arrived different");
     }
     let chart_package = project.join("dist/big-0.1.0.tgz");
-    let layer_bytes = std::fs::metadata(&chart_package)?.len();
-    let push_ms = run.step_ms("publish:oci-push:big")?;
-    let upload_ms = run.step_ms("publish:github-release")?;
-    drop(github);
-
-    let memory = Row {
-        name: format!(
-            "peak memory, `release run`: {} MiB to GitHub, {:.0} MiB chart to the registry",
-            bench.sizes.artifact_mib,
-            layer_bytes as f64 / f64::from(1 << 20)
-        ),
-        ours: mib(run.rss_kib),
-        peer: "64.0 MiB (the bound)".into(),
-        ratio: format!("{:.2}×", run.rss_kib as f64 / (64.0 * 1024.0)),
-        note: format!(
-            "`/usr/bin/time -v`; no `[signing]`; whole run {:.1} s, GitHub upload step {upload_ms} ms",
-            run.wall.as_secs_f64()
-        ),
-    };
-
-    let skopeo = skopeo_push(bench, runtime, &chart_package)?;
-    let layer_mib = layer_bytes as f64 / f64::from(1 << 20);
-    let push = Row {
-        name: format!("registry push, {layer_mib:.0} MiB layer"),
-        ours: format!("{} ({push_ms} ms)", mib_per_s(layer_mib, Duration::from_millis(push_ms))),
-        peer: format!("{} ({:.0} ms, skopeo)", mib_per_s(layer_mib, skopeo), ms(skopeo)),
-        ratio: format!("{:.2}× time", push_ms as f64 / ms(skopeo)),
-        note: "one push each to a fresh repository; ours is the push step of the run above, skopeo's its wall time"
-            .into(),
-    };
-    Ok(vec![memory, push])
+    let (layer_digest, layer_bytes) = release_core::checksum::hash_file(&chart_package)?;
+    let (_, stored) = runtime.block_on(registry.manifest("charts/big", "0.1.0", None))?;
+    let stored: serde_json::Value = serde_json::from_slice(&stored)?;
+    if stored["layers"][0]["digest"] != format!("sha256:{layer_digest}") {
+        bail!("the registry holds a different chart: {stored}");
+    }
+    Ok(PublishRound {
+        rss_kib: run.rss_kib,
+        wall: run.wall,
+        upload_ms: run.step_ms("publish:github-release")?,
+        push_ms: run.step_ms("publish:oci-push:big")?,
+        chart_package,
+        layer_bytes,
+    })
 }
 
 /// `skopeo copy` of an OCI layout holding the chart package as its one layer (Helm's media
