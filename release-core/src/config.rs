@@ -222,6 +222,10 @@ pub struct NetworkConfig {
     /// Uploads in flight at once.
     #[serde(default = "default_upload_concurrency")]
     pub upload_concurrency: usize,
+    /// The first backoff before a retry, in milliseconds; it doubles per attempt (capped at
+    /// 30 s) and is jittered. A server's `Retry-After` or rate-limit reset wins when longer.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
 }
 
 fn default_attempts() -> u32 {
@@ -233,6 +237,9 @@ fn default_stall_seconds() -> u64 {
 fn default_upload_concurrency() -> usize {
     4
 }
+fn default_backoff_ms() -> u64 {
+    500
+}
 
 impl Default for NetworkConfig {
     fn default() -> Self {
@@ -240,6 +247,7 @@ impl Default for NetworkConfig {
             attempts: default_attempts(),
             stall_timeout_secs: default_stall_seconds(),
             upload_concurrency: default_upload_concurrency(),
+            backoff_ms: default_backoff_ms(),
         }
     }
 }
