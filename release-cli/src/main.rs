@@ -5,7 +5,10 @@
 
 mod actions;
 mod cli;
+mod keygen;
 mod progress;
+mod verify;
+mod workflow;
 
 fn main() {
     std::process::exit(cli::main());

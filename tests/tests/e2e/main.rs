@@ -4,3 +4,7 @@
 mod foundation;
 mod github;
 mod github_faults;
+mod helm;
+mod oci;
+mod signing;
+mod workflow;
