@@ -166,33 +166,63 @@ impl NetworkPolicy {
     /// so the closure reopens it), retrying what [`classify`] says to retry.
     ///
     /// Returns the last answer, successful or not, or the last transport error. `on_retry`
-    /// is told about each retry (for progress lines).
+    /// is told about each retry.
     pub async fn send<F, Fut>(
         &self,
+        what: &str,
         mut attempt: F,
-        mut on_retry: impl FnMut(u32, &str, Duration),
+        on_retry: &(dyn Fn(&RetryNotice) + Send + Sync),
     ) -> Result<reqwest::Response, reqwest::Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<reqwest::Response, reqwest::Error>>,
     {
-        let mut n = 1;
-        loop {
-            let result = attempt().await;
-            let (verdict, why) = match &result {
-                Ok(response) => (classify(response.status(), response.headers()), response.status().to_string()),
-                Err(err) if is_transient(err) => (Verdict::Retry { after: None }, transport_reason(err)),
-                Err(_) => (Verdict::Final, String::new()),
-            };
-            match verdict {
-                Verdict::Retry { after } if n < self.attempts && after.is_none_or(|a| a <= MAX_WAIT) => {
-                    let wait = self.delay(n, after);
-                    on_retry(n, &why, wait);
-                    tokio::time::sleep(wait).await;
-                    n += 1;
-                }
-                _ => return result,
-            }
+        let outcome = self
+            .retry(
+                what,
+                |_| {
+                    let sent = attempt();
+                    async move {
+                        match sent.await {
+                            Ok(response) => match classify(response.status(), response.headers()) {
+                                Verdict::Final => Ok(response),
+                                retry => Err(SendFailure::Answer(response, retry)),
+                            },
+                            Err(err) => Err(SendFailure::Transport(err)),
+                        }
+                    }
+                },
+                on_retry,
+            )
+            .await;
+        match outcome {
+            Ok(response) => Ok(response),
+            Err(GaveUp { error: SendFailure::Answer(response, _), .. }) => Ok(response),
+            Err(GaveUp { error: SendFailure::Transport(err), .. }) => Err(err),
+        }
+    }
+}
+
+/// A failed attempt of [`NetworkPolicy::send`].
+enum SendFailure {
+    /// An answer worth retrying (5xx, 429, a rate-limit 403).
+    Answer(reqwest::Response, Verdict),
+    Transport(reqwest::Error),
+}
+
+impl Retryable for SendFailure {
+    fn verdict(&self) -> Verdict {
+        match self {
+            SendFailure::Answer(_, verdict) => *verdict,
+            SendFailure::Transport(err) if is_transient(err) => Verdict::Retry { after: None },
+            SendFailure::Transport(_) => Verdict::Final,
+        }
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            SendFailure::Answer(response, _) => response.status().to_string(),
+            SendFailure::Transport(err) => root_cause(err),
         }
     }
 }
@@ -295,15 +325,14 @@ pub fn is_transient(err: &reqwest::Error) -> bool {
     err.is_connect() || err.is_timeout() || err.is_request() || err.is_body() || err.is_decode()
 }
 
-fn transport_reason(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
+/// The innermost cause of an error, the words that say what happened: "Connection reset by
+/// peer (os error 104)", "operation timed out".
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(inner) = cause.source() {
+        cause = inner;
     }
-    text
+    cause.to_string()
 }
 
 /// The error a stalled transfer ends with.

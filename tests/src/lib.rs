@@ -5,6 +5,7 @@
 //! environment (only `PATH` and a private `HOME` are passed through), and then checks what
 //! the servers received.
 
+pub mod fault_proxy;
 pub mod github_server;
 pub mod registry;
 

@@ -6,5 +6,6 @@ mod github;
 mod github_faults;
 mod helm;
 mod oci;
+mod registry_faults;
 mod signing;
 mod workflow;
