@@ -33,6 +33,7 @@ impl ActionsReporter {
 impl Reporter for ActionsReporter {
     fn report(&self, event: &Event) {
         match event {
+            Event::Resuming { journal, done } => self.emit(crate::progress::resuming_line(journal, done)),
             Event::StepStarted { id, description, .. } => {
                 self.emit(format!("::group::{id}: {}", escape_data(description)))
             }
@@ -75,6 +76,7 @@ pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::
                 StepStatus::Ok => "✅ ok",
                 StepStatus::Failed => "❌ failed",
                 StepStatus::Skipped => "⏭ skipped",
+                StepStatus::DoneEarlier => "♻ done in an earlier run",
                 StepStatus::NotRun => "· not run",
             };
             let detail = step.error.as_ref().map(|e| e.message.as_str()).or(step.summary.as_deref()).unwrap_or("");

@@ -69,6 +69,10 @@ struct RunArgs {
     /// Plan and run the preflight probes, nothing else.
     #[arg(long)]
     dry_run: bool,
+    /// Ignore the journal of an earlier run that failed: run every step again instead of
+    /// resuming.
+    #[arg(long)]
+    fresh: bool,
 }
 
 pub fn main() -> i32 {
@@ -92,7 +96,7 @@ pub fn main() -> i32 {
             let mode = if args.snapshot { Mode::Snapshot } else { Mode::Release };
             plan(&cli, &env, mode, &args.release)
         }
-        Command::Preflight(ref args) => run(&cli, &env, Mode::DryRun, args, verbosity),
+        Command::Preflight(ref args) => run(&cli, &env, Mode::DryRun, &overrides(args), verbosity),
         Command::Run(ref args) => {
             let mode = if args.dry_run {
                 Mode::DryRun
@@ -101,13 +105,14 @@ pub fn main() -> i32 {
             } else {
                 Mode::Release
             };
-            run(&cli, &env, mode, &args.release, verbosity)
+            let overrides = Overrides { fresh: args.fresh, ..overrides(&args.release) };
+            run(&cli, &env, mode, &overrides, verbosity)
         }
     }
 }
 
 fn overrides(args: &ReleaseArgs) -> Overrides {
-    Overrides { version: args.release_version.clone(), dist: args.dist.clone() }
+    Overrides { version: args.release_version.clone(), dist: args.dist.clone(), fresh: false }
 }
 
 fn load(path: &Utf8Path) -> Result<Config, StepError> {
@@ -146,9 +151,9 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
     broken_pipe_is_ok(written)
 }
 
-fn run(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs, verbosity: Verbosity) -> i32 {
+fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosity: Verbosity) -> i32 {
     let pipeline = match load(&cli.config)
-        .and_then(|config| release_core::pipeline(&config, env, mode, &overrides(args)).map_err(StepError::from))
+        .and_then(|config| release_core::pipeline(&config, env, mode, overrides).map_err(StepError::from))
     {
         Ok(p) => p,
         Err(err) => return usage_error(&err),
@@ -227,7 +232,10 @@ fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
         FailureKind::Preflight => {
             writeln!(err, "preflight failed: nothing was built or published; resolve the above and run again")
         }
-        FailureKind::Step => writeln!(err, "release failed: later steps did not run"),
+        FailureKind::Step => writeln!(
+            err,
+            "release failed: later steps did not run; run the same command again to resume from the failed step (--fresh to start over)"
+        ),
         FailureKind::Interrupted => {
             writeln!(err, "interrupted: nothing further ran; run the same command again to resume")
         }

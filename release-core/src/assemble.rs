@@ -7,6 +7,7 @@ use camino::Utf8PathBuf;
 
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
+use crate::journal::JournalSettings;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
 use crate::stages::{build, checksums};
@@ -19,6 +20,8 @@ pub struct Overrides {
     pub version: Option<semver::Version>,
     /// A dist directory instead of the config's.
     pub dist: Option<Utf8PathBuf>,
+    /// Ignore the journal of an earlier run that failed: build everything again.
+    pub fresh: bool,
 }
 
 /// The release a config describes: version, tag, directories.
@@ -44,7 +47,15 @@ pub fn pipeline(
     overrides: &Overrides,
 ) -> Result<Pipeline, ConfigError> {
     let release = release(config, overrides)?;
+    // Journal beside the dist directory. Its fingerprint covers, besides the plan, the
+    // config's exact text and the commit being released (when the CI says which).
+    let journal = JournalSettings {
+        path: JournalSettings::beside(&release.dist),
+        context: format!("config {}\ncommit {}", config.text_sha256, env.get("GITHUB_SHA").unwrap_or("")),
+        fresh: overrides.fresh,
+    };
     let mut pipeline = Pipeline::new(release, env.clone(), mode);
+    pipeline.set_journal(journal);
     let mut add = |step: Box<dyn crate::step::Step>| {
         pipeline.add_boxed(step).expect("built-in steps have distinct ids and valid effects")
     };

@@ -46,6 +46,10 @@ pub struct Config {
     /// The version, resolved from `project.version` or `project.version-from`.
     #[serde(skip)]
     pub version: Option<semver::Version>,
+    /// Hex sha256 of the config file's text: part of the run journal's fingerprint, so that
+    /// any edit to the config starts the next run afresh.
+    #[serde(skip)]
+    pub text_sha256: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -296,6 +300,7 @@ impl Config {
             ConfigError::Parse { path: path.to_owned(), line, column, message: err.message().trim_end().to_owned() }
         })?;
         config.file = path.to_owned();
+        config.text_sha256 = crate::checksum::sha256_hex(text.as_bytes());
         config.root = match path.parent() {
             Some(parent) if !parent.as_str().is_empty() => parent.to_owned(),
             _ => Utf8PathBuf::from("."),

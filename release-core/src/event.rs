@@ -18,6 +18,12 @@ pub enum Event {
         tag: String,
         steps: usize,
     },
+    /// The run resumes an earlier one that failed: `done` lists the steps that finished
+    /// then; each is skipped if its files are unchanged.
+    Resuming {
+        journal: String,
+        done: Vec<String>,
+    },
     StepStarted {
         id: String,
         stage: Stage,

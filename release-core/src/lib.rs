@@ -18,6 +18,7 @@ pub mod error;
 pub mod event;
 pub mod github;
 pub mod helm;
+pub mod journal;
 pub mod net;
 pub mod plan;
 pub mod runner;
