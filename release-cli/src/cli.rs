@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use release_core::{Cancellation, Config, Environment, FailureKind, Mode, Overrides, RunFailure, StepError};
 
 use crate::progress::{Verbosity, reporter_for_stderr};
+use crate::redact::redact;
+use release_core::event::Redacting;
 
 #[derive(Debug, Parser)]
 #[command(name = "release", version, about = "Plan, prove, build, sign and publish a release", long_about = None)]
@@ -90,7 +92,11 @@ pub fn main() -> i32 {
     } else {
         Verbosity::Normal
     };
+    crate::redact::install_panic_hook();
     let env = Environment::from_process();
+    // Before anything else is printed: inside GitHub Actions this registers every secret
+    // with the runner.
+    crate::redact::install(&env, &cli.config);
     match cli.command {
         Command::Plan(ref args) => {
             let mode = if args.snapshot { Mode::Snapshot } else { Mode::Release };
@@ -129,21 +135,15 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
     let plan = pipeline.plan();
     let mut out = std::io::stdout().lock();
     let written = if cli.json {
-        serde_json::to_writer_pretty(&mut out, &plan).map_err(std::io::Error::from).and_then(|()| writeln!(out))
+        write_json(&mut out, &plan)
     } else {
         (|| {
             writeln!(out, "release {} ({}), tag {}, {} mode", plan.version, plan.dist, plan.tag, plan.mode.name())?;
             for (i, step) in plan.steps.iter().enumerate() {
                 let skipped = step.skipped.as_deref().map(|s| format!("  [skipped: {s}]")).unwrap_or_default();
-                writeln!(
-                    out,
-                    "{:>3}. {:<9} {:<32} {}{}",
-                    i + 1,
-                    step.stage.name(),
-                    step.id,
-                    step.description,
-                    skipped
-                )?;
+                let line =
+                    format!("{:>3}. {:<9} {:<32} {}{}", i + 1, step.stage.name(), step.id, step.description, skipped);
+                writeln!(out, "{}", redact(&line))?;
             }
             Ok(())
         })()
@@ -165,10 +165,10 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosit
             return 1;
         }
     };
-    let reporter = reporter_for_stderr(verbosity, env);
+    let reporter = Redacting { inner: reporter_for_stderr(verbosity, env), redactor: crate::redact::redactor() };
     let cancel = Cancellation::new();
     runtime.spawn(interrupt_on_signals(cancel.clone()));
-    let result = runtime.block_on(pipeline.run_with(&*reporter, cancel));
+    let result = runtime.block_on(pipeline.run_with(&reporter, cancel));
     drop(reporter);
     let report = match &result {
         Ok(report) => report,
@@ -180,16 +180,14 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosit
         eprintln!("warning: cannot write the job summary or outputs: {err}");
     }
     if cli.json {
-        let mut out = std::io::stdout().lock();
-        let _ =
-            serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::from).and_then(|()| writeln!(out));
+        let _ = write_json(&mut std::io::stdout().lock(), report);
     }
     match result {
         Ok(report) => {
             if !cli.json && mode != Mode::DryRun {
                 // The one line scripts may read: where the release was collected.
                 let dist = std::fs::canonicalize(&report.dist).map(|p| p.display().to_string());
-                println!("{}", dist.unwrap_or_else(|_| report.dist.to_string()));
+                println!("{}", redact(&dist.unwrap_or_else(|_| report.dist.to_string())));
             }
             0
         }
@@ -223,9 +221,9 @@ async fn interrupt_on_signals(cancel: Cancellation) {
 fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
     let mut err = std::io::stderr().lock();
     for (id, error) in &failure.failures {
-        let _ = writeln!(err, "error: {id}: {}", error.full_message());
+        let _ = writeln!(err, "error: {id}: {}", redact(&error.full_message()));
         if let Some(help) = error.help() {
-            let _ = writeln!(err, "  help: {}", help.replace('\n', "\n        "));
+            let _ = writeln!(err, "  help: {}", redact(help).replace('\n', "\n        "));
         }
     }
     let _ = match failure.kind {
@@ -245,11 +243,17 @@ fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
 
 fn usage_error(err: &StepError) -> i32 {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {}", err.full_message());
+    let _ = writeln!(stderr, "error: {}", redact(&err.full_message()));
     if let Some(help) = err.help() {
-        let _ = writeln!(stderr, "  help: {help}");
+        let _ = writeln!(stderr, "  help: {}", redact(help));
     }
     FailureKind::Usage.exit_code()
+}
+
+/// Pretty JSON with every string redacted.
+fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::from)?;
+    writeln!(out, "{}", crate::redact::redactor().redact_json_text(&text))
 }
 
 fn broken_pipe_is_ok(result: std::io::Result<()>) -> i32 {

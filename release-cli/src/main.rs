@@ -6,6 +6,7 @@
 mod actions;
 mod cli;
 mod progress;
+mod redact;
 
 fn main() {
     std::process::exit(cli::main());

@@ -310,6 +310,14 @@ impl Config {
         Ok(config)
     }
 
+    /// Every variable whose value is a secret for this config: the standard ones
+    /// ([`crate::secret::STANDARD_SECRET_VARIABLES`]) and those the config names. See
+    /// [`secret_variables_in`], the one list front ends mask.
+    pub fn secret_variables(&self) -> Vec<String> {
+        let table = toml::Table::try_from(self).unwrap_or_default();
+        secret_variables_in(&table)
+    }
+
     fn resolve_version(&self) -> Result<Option<semver::Version>, ConfigError> {
         let project = &self.project;
         let (text, field) = match (&project.version, &project.version_from) {
@@ -396,6 +404,34 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The secret variables of a config's TOML: the standard ones and those the config names in
+/// `github.token-env`, `registries.*.password-env` and `signing.password-env`. It reads the
+/// raw table, so that a config that fails validation still has its secrets masked in the
+/// error output. Keep it complete when a new credential setting is added.
+pub fn secret_variables_in(table: &toml::Table) -> Vec<String> {
+    let mut names: Vec<String> = crate::secret::STANDARD_SECRET_VARIABLES.iter().map(|s| (*s).to_owned()).collect();
+    let field = |section: Option<&toml::Value>, key: &str| {
+        section.and_then(|s| s.get(key)).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    let registries = table.get("registries").and_then(|r| r.as_table());
+    let configured = field(table.get("github"), "token-env")
+        .into_iter()
+        .chain(registries.into_iter().flat_map(|r| r.values()).filter_map(|r| field(Some(r), "password-env")))
+        .chain(field(table.get("signing"), "password-env"));
+    for name in configured {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// [`secret_variables_in`] of a config file's text; the standard variables when it is not
+/// TOML at all.
+pub fn secret_variables_of_text(text: &str) -> Vec<String> {
+    secret_variables_in(&text.parse::<toml::Table>().unwrap_or_default())
 }
 
 /// The published name of an artifact: its `name` template, or its file name.
@@ -498,6 +534,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("`out` is also produced by build[0].artifacts[0]"), "{err}");
+    }
+
+    #[test]
+    fn secret_variables_are_the_standard_ones_and_every_configured_one() {
+        let config = parse(
+            "[project]\nversion = \"1.0.0\"\n[github]\ntoken-env = \"RELEASE_TOKEN\"\n[signing]\npassword-env = \"KEY_PW\"\n[registries.\"ghcr.io\"]\nusername-env = \"USER\"\npassword-env = \"GHCR_PW\"\n",
+        )
+        .unwrap();
+        let names = config.secret_variables();
+        for name in crate::secret::STANDARD_SECRET_VARIABLES.into_iter().chain(["RELEASE_TOKEN", "KEY_PW", "GHCR_PW"]) {
+            assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+        }
+        assert!(!names.iter().any(|n| n == "USER"), "a username is not a secret");
+        // A config that fails validation still names its secrets.
+        let invalid = "[project]\nversion = \"1.0\"\n[github]\ntoken-env = \"RELEASE_TOKEN\"\n";
+        assert!(parse(invalid).is_err());
+        assert!(secret_variables_of_text(invalid).contains(&"RELEASE_TOKEN".to_owned()));
+        assert_eq!(secret_variables_of_text("not toml ["), crate::secret::STANDARD_SECRET_VARIABLES);
     }
 
     #[test]
