@@ -8,6 +8,8 @@ use camino::Utf8PathBuf;
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
 use crate::journal::JournalSettings;
+use crate::helm;
+use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
 use crate::stages::{build, checksums};
@@ -63,11 +65,30 @@ pub fn pipeline(
     if !config.build.is_empty() {
         add(Box::new(build::BuildToolsCheck::new(config)));
     }
+    if !config.charts.is_empty() {
+        add(Box::new(helm::steps::ChartsCheck::new(config)));
+    }
     add(Box::new(build::PrepareDist));
     for command in &config.build {
         add(Box::new(build::BuildStep::new(config, command)));
     }
+    // Charts are packaged before SHA256SUMS is written, so that it lists them.
+    for step in helm::steps::PackageChart::all(config) {
+        add(Box::new(step));
+    }
     add(Box::new(checksums::WriteChecksums));
+
+    // Helm charts to OCI registries: checks without network (every mode), a push probe per
+    // chart in preflight, the push itself in the publish stage.
+    let pushes = oci::chart_pushes(config);
+    if !pushes.is_empty() {
+        let settings = oci::OciSettings::from_config(config);
+        add(Box::new(oci::steps::OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
+        for push in pushes {
+            add(Box::new(oci::steps::PushProbe { push: push.clone(), settings: settings.clone() }));
+            add(Box::new(oci::steps::ChartPushStep { push, settings: settings.clone() }));
+        }
+    }
     for step in crate::github::steps(config) {
         add(step);
     }

@@ -392,6 +392,30 @@ impl Config {
                 }
             }
         }
+        let mut chart_dirs = BTreeMap::new();
+        for (i, chart) in self.charts.iter().enumerate() {
+            let field = format!("chart[{i}].path");
+            let dir = crate::helm::files::chart_dir(&self.root, &chart.path).map_err(|err| {
+                let message = match &err {
+                    crate::helm::ChartError::ChartPath { path, reason } => format!("`{path}` {reason}"),
+                    other => other.to_string(),
+                };
+                ConfigError::invalid(
+                    file,
+                    &field,
+                    message,
+                    Some("give the chart directory relative to release.toml's directory, e.g. `charts/hello`"),
+                )
+            })?;
+            if let Some(other) = chart_dirs.insert(dir, i) {
+                return Err(ConfigError::invalid(
+                    file,
+                    &field,
+                    format!("chart[{other}] has the same directory `{}`", chart.path),
+                    Some("list each chart directory once"),
+                ));
+            }
+        }
         if let Some(signing) = &self.signing
             && signing.mode == SigningMode::Keyless
         {
@@ -552,6 +576,22 @@ mod tests {
         assert!(parse(invalid).is_err());
         assert!(secret_variables_of_text(invalid).contains(&"RELEASE_TOKEN".to_owned()));
         assert_eq!(secret_variables_of_text("not toml ["), crate::secret::STANDARD_SECRET_VARIABLES);
+    }
+
+    #[test]
+    fn chart_paths_stay_inside_the_project() {
+        let chart = |path: &str| format!("[project]\nversion = \"1.0.0\"\n[[chart]]\npath = \"{path}\"\n");
+        assert!(parse(&chart("charts/hello")).is_ok());
+        let err = parse(&chart("../charts/hello")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/repo/release.toml: `chart[0].path`: `../charts/hello` contains `..`: a chart must be inside the project"
+        );
+        let err = parse(&chart("/srv/charts/hello")).unwrap_err();
+        assert!(err.to_string().contains("is absolute"), "{err}");
+        let twice = format!("{}[[chart]]\npath = \"./charts/hello/\"\n", chart("charts/hello"));
+        let err = parse(&twice).unwrap_err();
+        assert!(err.to_string().contains("`chart[1].path`: chart[0] has the same directory"), "{err}");
     }
 
     #[test]

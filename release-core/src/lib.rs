@@ -7,7 +7,7 @@
 //! [`event::Event`]s to a [`event::Reporter`].
 //!
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
-//! [`assemble`] → [`runner`] → [`stages`] → [`checksum`]/[`shell`].
+//! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`checksum`]/[`shell`].
 
 pub mod assemble;
 pub mod cancel;
@@ -20,6 +20,7 @@ pub mod github;
 pub mod helm;
 pub mod journal;
 pub mod net;
+pub mod oci;
 pub mod plan;
 pub mod runner;
 pub mod secret;

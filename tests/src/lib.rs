@@ -6,6 +6,7 @@
 //! the servers received.
 
 pub mod github_server;
+pub mod registry;
 
 use std::path::PathBuf;
 use std::process::Output;

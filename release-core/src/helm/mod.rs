@@ -1,8 +1,25 @@
 //! Helm charts: validate `Chart.yaml`, package a chart directory into a deterministic
 //! `<name>-<version>.tgz`, natively (no `helm` binary).
+//!
+//! Code map: [`chart`] reads, validates and stamps `Chart.yaml`; [`ignore`] answers
+//! `.helmignore` questions; [`files`] walks a chart directory safely (no `..`, no absolute
+//! paths, no symbolic links out of the chart); [`package`] writes the archive; [`steps`] are
+//! the preflight check and the package steps. [`prepare`] ties the first three together
+//! and is what both steps call, so that preflight checks exactly what packaging will use.
+//!
+//! This module never talks to a network: pushing a [`PackagedChart`] is the OCI module's job.
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
+
+use crate::config::ChartConfig;
+use crate::error::{Diagnose, StepError};
+
+pub mod chart;
+pub mod files;
+pub mod ignore;
+pub mod package;
+pub mod steps;
 
 /// A chart packaged by the package stage; the OCI push reads these from the step context.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -27,3 +44,145 @@ pub struct PackagedChart {
 /// Every chart packaged in this run, in config order. Stored with `StepContext::insert`.
 #[derive(Clone, Debug, Default)]
 pub struct PackagedCharts(pub Vec<PackagedChart>);
+
+/// A chart directory read, validated and stamped, ready to be packaged.
+#[derive(Clone, Debug)]
+pub struct PreparedChart {
+    /// The chart directory.
+    pub dir: Utf8PathBuf,
+    /// `Chart.yaml` as it will be packaged (stamped).
+    pub chart: chart::ChartYaml,
+    /// Every file to package except `Chart.yaml`, sorted by archive path.
+    pub files: Vec<files::ChartFile>,
+    /// Symbolic links inside the chart that were followed, for a warning.
+    pub followed_links: Vec<String>,
+}
+
+impl PreparedChart {
+    /// `<name>-<version>.tgz`.
+    pub fn file_name(&self) -> String {
+        format!("{}-{}.tgz", self.chart.name(), self.chart.version())
+    }
+}
+
+/// Reads and checks one configured chart: its path, `Chart.yaml` (stamped with
+/// `release_version` as configured), `values.yaml`, `.helmignore` and every file that will
+/// be packaged. Returns every problem found, not just the first.
+pub fn prepare(
+    root: &Utf8Path,
+    config: &ChartConfig,
+    release_version: &semver::Version,
+) -> Result<PreparedChart, Vec<ChartError>> {
+    let dir = files::chart_dir(root, &config.path).map_err(|e| vec![e])?;
+    if !dir.is_dir() {
+        return Err(vec![ChartError::NoDirectory { dir }]);
+    }
+    let mut problems = Vec::new();
+    let chart = match files::check_inside(&dir, chart::CHART_YAML).and_then(|()| chart::ChartYaml::load(&dir)) {
+        Ok(mut chart) => {
+            chart.stamp(release_version, config.stamp_version, config.stamp_app_version);
+            problems.extend(chart.validate());
+            Some(chart)
+        }
+        Err(err) => {
+            problems.push(err);
+            None
+        }
+    };
+    if let Err(err) = files::check_inside(&dir, chart::VALUES_YAML).and_then(|()| chart::check_values(&dir)) {
+        problems.push(err);
+    }
+    let walk = files::collect(&dir);
+    // The walk finds the same escaping `Chart.yaml` or `values.yaml` link again: say it once.
+    for problem in walk.problems {
+        if !problems.iter().any(|p| p.to_string() == problem.to_string()) {
+            problems.push(problem);
+        }
+    }
+    match chart {
+        Some(chart) if problems.is_empty() => {
+            Ok(PreparedChart { dir, chart, files: walk.files, followed_links: walk.followed_links })
+        }
+        _ => Err(problems),
+    }
+}
+
+/// Several problems as one step error: one line each, their fixes in the help.
+pub fn step_error(problems: Vec<ChartError>) -> StepError {
+    let message = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    let mut helps: Vec<String> = Vec::new();
+    for help in problems.iter().filter_map(Diagnose::help) {
+        if !helps.contains(&help) {
+            helps.push(help);
+        }
+    }
+    let error = StepError::new(message);
+    if helps.is_empty() { error } else { error.with_help(helps.join("\n")) }
+}
+
+/// Everything that can be wrong with a chart. Each message names the file (and field or
+/// line); each help says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error("chart path `{path}` {reason}")]
+    ChartPath { path: Utf8PathBuf, reason: &'static str },
+    #[error("the chart directory {dir} does not exist")]
+    NoDirectory { dir: Utf8PathBuf },
+    #[error("{path}: no such file")]
+    NoChartYaml { path: Utf8PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Read { path: Utf8PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Yaml { path: Utf8PathBuf, line: u64, column: u64, message: String },
+    #[error("{path}: `{field}`: {message}")]
+    Field { path: Utf8PathBuf, field: &'static str, message: String, help: String },
+    #[error("{path}:{line}: invalid pattern `{pattern}`: {reason}")]
+    Pattern { path: Utf8PathBuf, line: usize, pattern: String, reason: &'static str },
+    #[error("{link}: the symbolic link points to {target}, outside the chart directory {chart}")]
+    SymlinkEscape { link: Utf8PathBuf, target: String, chart: Utf8PathBuf },
+    #[error("{link}: the symbolic link points to a file that does not exist")]
+    DanglingSymlink { link: Utf8PathBuf },
+    #[error("{link}: the symbolic link points to {target}, a directory that contains the link (a loop)")]
+    SymlinkLoop { link: Utf8PathBuf, target: String },
+    #[error("{path}: not a regular file or directory (a socket, pipe or device)")]
+    SpecialFile { path: Utf8PathBuf },
+    #[error("{path}: the file name is not valid UTF-8")]
+    NonUtf8Name { path: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: Utf8PathBuf, source: std::io::Error },
+    #[error("the charts {first} and {second} both package to {file}")]
+    DuplicatePackage { first: Utf8PathBuf, second: Utf8PathBuf, file: String },
+}
+
+impl Diagnose for ChartError {
+    fn help(&self) -> Option<String> {
+        Some(match self {
+            ChartError::ChartPath { .. } => {
+                "set `path` of the [[chart]] in release.toml to a directory relative to release.toml's directory, without `..`".into()
+            }
+            ChartError::NoDirectory { .. } => {
+                "set `path` of the [[chart]] in release.toml to the directory that holds Chart.yaml".into()
+            }
+            ChartError::NoChartYaml { .. } => {
+                "a chart directory needs a Chart.yaml with `apiVersion: v2`, `name` and `version` (`helm create` writes one)".into()
+            }
+            ChartError::Read { .. } => "check that the file exists and is readable".into(),
+            ChartError::Yaml { .. } => "fix the YAML syntax at that line".into(),
+            ChartError::Field { help, .. } => help.clone(),
+            ChartError::Pattern { .. } => {
+                "fix or remove that line of .helmignore; patterns follow .gitignore syntax (see docs/troubleshooting.md#helm-charts)".into()
+            }
+            ChartError::SymlinkEscape { .. } => {
+                "copy the file into the chart directory, or point the link at a file inside it; a chart package cannot refer to files outside the chart".into()
+            }
+            ChartError::DanglingSymlink { .. } | ChartError::SymlinkLoop { .. } | ChartError::SpecialFile { .. } => {
+                "remove it, or add it to the chart's .helmignore".into()
+            }
+            ChartError::NonUtf8Name { .. } => "rename the file, or add it to the chart's .helmignore".into(),
+            ChartError::Write { .. } => "check that the dist directory is writable and the disk is not full".into(),
+            ChartError::DuplicatePackage { .. } => {
+                "give the charts distinct `name`s or versions in their Chart.yaml, or remove one [[chart]] from release.toml".into()
+            }
+        })
+    }
+}

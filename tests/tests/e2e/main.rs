@@ -3,4 +3,6 @@
 
 mod foundation;
 mod github;
+mod helm;
+mod oci;
 mod secrets;

@@ -1,0 +1,145 @@
+//! Helm charts to OCI registries: checks, credentials, the push-permission probe, the push.
+//!
+//! Steps this module adds for every `[[chart]]` with `push` set (see [`steps`]):
+//!
+//! | id | stage | effect | what |
+//! |---|---|---|---|
+//! | `preflight:oci-check` | preflight | check | reference syntax, lowercase names, tag, plain-HTTP settings (no network; runs in snapshot mode too) |
+//! | `preflight:oci-push:<chart>` | preflight | probe | push-scoped token, then `POST /v2/<name>/blobs/uploads/` and `DELETE` of the session |
+//! | `publish:oci-push:<chart>` | publish | publish | config + layer blobs (streamed from disk), manifest, read back |
+//!
+//! Submodules: [`reference`] (parsing and checks, pure), [`credentials`] (the credential
+//! chain), [`diagnose`] (every "no push" answer and its fix, pure), [`steps`] (the steps).
+//!
+//! Must never: send a GitHub token to a host other than ghcr.io (see [`credentials`]); talk
+//! plain HTTP to a registry that release.toml does not mark `plain-http = true`; print.
+
+pub mod credentials;
+pub mod diagnose;
+pub mod reference;
+pub mod steps;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::config::{Config, NetworkConfig, RegistryConfig};
+
+/// Helm's config blob media type: the Chart.yaml metadata as JSON.
+pub const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
+/// Helm's layer media type: the chart `.tgz`.
+pub const HELM_CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+/// The manifest media type Helm sends.
+pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// One `[[chart]]` with `push` set, as the steps need it. Built from the config without I/O.
+#[derive(Clone, Debug)]
+pub struct ChartPush {
+    /// Position in `[[chart]]`, for messages (`chart[0].push`).
+    pub index: usize,
+    /// The chart directory's name, unique among pushed charts: used in step ids.
+    pub label: String,
+    /// The chart directory.
+    pub dir: Utf8PathBuf,
+    /// `oci://REGISTRY/PATH`, as written.
+    pub push: String,
+    pub stamp_version: bool,
+    pub allow_overwrite: bool,
+}
+
+/// Registry settings and network limits, shared by every OCI step.
+#[derive(Clone, Debug, Default)]
+pub struct OciSettings {
+    pub registries: BTreeMap<String, RegistryConfig>,
+    pub network: NetworkConfig,
+}
+
+impl OciSettings {
+    pub fn from_config(config: &Config) -> Self {
+        OciSettings { registries: config.registries.clone(), network: config.network.clone() }
+    }
+
+    /// The `[registries."HOST"]` table for a registry, if any.
+    pub fn registry(&self, host: &str) -> Option<&RegistryConfig> {
+        self.registries
+            .get(host)
+            .or_else(|| self.registries.iter().find(|(k, _)| k.eq_ignore_ascii_case(host)).map(|(_, v)| v))
+    }
+
+    /// Plain HTTP only where release.toml says so for exactly this host.
+    pub fn plain_http(&self, host: &str) -> bool {
+        self.registry(host).is_some_and(|r| r.plain_http)
+    }
+
+    pub fn scheme(&self, host: &str) -> &'static str {
+        if self.plain_http(host) { "http" } else { "https" }
+    }
+
+    /// An oci-client for one registry, plain HTTP only if configured for it.
+    pub fn oci_client(&self, host: &str) -> oci_client::Client {
+        let protocol = if self.plain_http(host) {
+            oci_client::client::ClientProtocol::HttpsExcept(vec![host.to_owned()])
+        } else {
+            oci_client::client::ClientProtocol::Https
+        };
+        oci_client::Client::new(oci_client::client::ClientConfig {
+            protocol,
+            connect_timeout: Some(Duration::from_secs(30)),
+            read_timeout: Some(Duration::from_secs(self.network.stall_timeout_secs.max(1))),
+            ..Default::default()
+        })
+    }
+
+    /// A plain HTTP client for the requests oci-client has no API for. Redirects are not
+    /// followed: an upload location is requested explicitly, with credentials only for the
+    /// registry's own host.
+    pub fn http_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .read_timeout(Duration::from_secs(self.network.stall_timeout_secs.max(1)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client with timeouts and no redirects builds")
+    }
+}
+
+/// Every `[[chart]]` with `push` set. Pure.
+pub fn chart_pushes(config: &Config) -> Vec<ChartPush> {
+    let mut pushes: Vec<ChartPush> = Vec::new();
+    for (index, chart) in config.charts.iter().enumerate() {
+        let Some(push) = &chart.push else { continue };
+        let dir = config.root.join(&chart.path);
+        let base = dir.file_name().unwrap_or("chart").to_owned();
+        let label = if pushes.iter().any(|p| p.label == base) { format!("{base}-{index}") } else { base };
+        pushes.push(ChartPush {
+            index,
+            label,
+            dir,
+            push: push.clone(),
+            stamp_version: chart.stamp_version,
+            allow_overwrite: chart.allow_overwrite,
+        });
+    }
+    pushes
+}
+
+/// `name` and `version` of a chart's Chart.yaml: what the preflight steps need to know the
+/// repository before the chart is packaged. Full validation is the package stage's.
+pub(crate) fn chart_head(dir: &Utf8Path) -> Result<(String, String), String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        name: Option<String>,
+        version: Option<serde_json::Value>,
+    }
+    let path = dir.join("Chart.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let head: Head = serde_saphyr::from_str(&text).map_err(|e| format!("{path} is not valid YAML: {e}"))?;
+    let name = head.name.filter(|n| !n.is_empty()).ok_or_else(|| format!("{path} has no `name`"))?;
+    let version = match head.version {
+        Some(serde_json::Value::String(v)) => v,
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    Ok((name, version))
+}
