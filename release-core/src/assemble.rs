@@ -7,8 +7,8 @@ use camino::Utf8PathBuf;
 
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
-use crate::journal::JournalSettings;
 use crate::helm;
+use crate::journal::JournalSettings;
 use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;

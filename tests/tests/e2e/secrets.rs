@@ -5,6 +5,7 @@
 //! must come before any other output.
 
 use release_tests::github_server::{Fault, FaultAction, GithubServer, Level, Route, TokenSpec, Visibility};
+use release_tests::registry::{Auth, Registry, User};
 use release_tests::{Finished, Project, ReleaseCommand};
 
 const REPO: &str = "acme/hello";
@@ -27,6 +28,16 @@ const SECRETS: [(&str, &str); 8] = [
 /// A project whose build command prints every secret variable it was given, as a careless
 /// build script might. Its config names RELEASE_TOKEN and REGISTRY_PASSWORD as secrets.
 fn project(api_url: &str) -> Project {
+    project_with(api_url, "127.0.0.1:5999", false)
+}
+
+/// [`project`], its registry `registry`, and with `chart` a Helm chart pushed there.
+fn project_with(api_url: &str, registry: &str, chart: bool) -> Project {
+    let chart_section = if chart {
+        format!("[[chart]]\npath = \"charts/hello\"\npush = \"oci://{registry}/charts\"\n")
+    } else {
+        String::new()
+    };
     let github = format!("[github]\nrepository = \"{REPO}\"\napi-url = \"{api_url}\"\ntoken-env = \"RELEASE_TOKEN\"\n");
     let echo_all: String = SECRETS.iter().map(|(name, _)| format!("echo {name}=${name}; ")).collect();
     let project = Project::new();
@@ -42,15 +53,18 @@ name = "app"
 command = ["sh", "-c", "{echo_all}cp src/app.txt out/app"]
 artifacts = ["out/app"]
 
-[registries."127.0.0.1:5999"]
+[registries."{registry}"]
 plain-http = true
 username-env = "REGISTRY_USER"
 password-env = "REGISTRY_PASSWORD"
 
+{chart_section}
 {github}
 "#
         ))
         .file("src/app.txt", "the app\n")
+        .file("charts/hello/Chart.yaml", "apiVersion: v2\nname: hello\nversion: 0.1.0\n")
+        .file("charts/hello/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n")
         .file("out/.keep", "");
     project
 }
@@ -59,7 +73,7 @@ fn with_secrets(mut command: ReleaseCommand) -> ReleaseCommand {
     for (name, value) in SECRETS {
         command = command.env(name, value);
     }
-    command.env("REGISTRY_USER", "ci-user")
+    command.env("REGISTRY_USER", "writer")
 }
 
 fn in_actions(project: &Project, command: ReleaseCommand) -> ReleaseCommand {
@@ -208,4 +222,27 @@ fn a_config_error_in_actions_masks_first_and_prints_no_secret() {
     let run = in_actions(&project, with_secrets(project.release(["run"]))).run();
     run.code(2).stderr_has("not a SemVer version");
     assert_no_secret_anywhere(&project, &run, true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chart_push_and_its_refusal_print_and_write_no_secret() {
+    let (_, password) = SECRETS.iter().find(|(name, _)| *name == "REGISTRY_PASSWORD").copied().unwrap();
+    let registry =
+        Registry::start(Auth::Htpasswd(vec![User::new("writer", password, &["pull", "push"])])).await.unwrap();
+    let server = writer_server(RELEASE_TOKEN);
+    let project = project_with(&server.api_url(), &registry.host, true);
+    let run = in_actions(&project, with_secrets(project.release(["run", "--verbose"]))).run_async().await;
+    run.success();
+    assert_eq!(server.releases(REPO).len(), 1);
+    let outputs = project.read("outputs.txt");
+    assert!(outputs.contains(&format!("{}/charts/hello", registry.host)), "the chart was pushed: {outputs}");
+    assert_no_secret_anywhere(&project, &run, true);
+
+    // The same registry refusing the password (a user it does not know).
+    let registry =
+        Registry::start(Auth::Htpasswd(vec![User::new("someone", "else", &["pull", "push"])])).await.unwrap();
+    let project = project_with(&server.api_url(), &registry.host, true);
+    let run = with_secrets(project.release(["--json", "run"])).run_async().await;
+    run.code(3).stderr_has("REGISTRY_PASSWORD");
+    assert_no_secret_anywhere(&project, &run, false);
 }
