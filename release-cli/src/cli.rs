@@ -17,7 +17,7 @@ use release_core::event::Redacting;
 #[command(name = "release", version, about = "Plan, prove, build, sign and publish a release", long_about = None)]
 pub struct Cli {
     /// The release configuration file.
-    #[arg(long, global = true, default_value = "release.toml", value_name = "PATH")]
+    #[arg(long, global = true, default_value = "release.toml", value_name = "PATH", value_parser = utf8_path())]
     config: Utf8PathBuf,
     /// Show more: every subprocess line, credential sources, timings.
     #[arg(short, long, global = true, conflicts_with = "quiet")]
@@ -48,7 +48,7 @@ struct ReleaseArgs {
     #[arg(long, value_name = "SEMVER")]
     release_version: Option<semver::Version>,
     /// Collect artifacts here instead of the config's dist directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = utf8_path())]
     dist: Option<Utf8PathBuf>,
 }
 
@@ -75,6 +75,20 @@ struct RunArgs {
     /// resuming.
     #[arg(long)]
     fresh: bool,
+}
+
+/// Paths on the command line must be UTF-8: every path ends up as text in reports, the
+/// journal and `--json`. Clap's own message ("invalid UTF-8 was detected") names neither the
+/// argument nor a fix; this one does both.
+fn utf8_path() -> impl clap::builder::TypedValueParser<Value = Utf8PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().try_map(|value| {
+        Utf8PathBuf::from_path_buf(value.into()).map_err(|path| {
+            format!(
+                "the path {path:?} is not valid UTF-8\n  help: rename the file or directory to a UTF-8 name; release keeps every path as UTF-8 text in its reports"
+            )
+        })
+    })
 }
 
 pub fn main() -> i32 {

@@ -256,6 +256,9 @@ pub enum ConfigError {
     Parse { path: Utf8PathBuf, line: usize, column: usize, message: String },
     #[error("{path}: `{field}`: {message}")]
     Invalid { path: Utf8PathBuf, field: String, message: String, help: Option<String> },
+    /// The config's absolute location is not UTF-8 (shown with escapes).
+    #[error("the config file {path} is in a directory whose path is not valid UTF-8")]
+    NotUtf8 { path: String },
 }
 
 impl Diagnose for ConfigError {
@@ -266,6 +269,10 @@ impl Diagnose for ConfigError {
             }
             ConfigError::Parse { .. } => Some("every field is documented in docs/config.md".into()),
             ConfigError::Invalid { help, .. } => help.clone(),
+            ConfigError::NotUtf8 { .. } => Some(
+                "move the project to a directory whose path is UTF-8: every path in reports, the journal and `--json` is UTF-8 text"
+                    .into(),
+            ),
         }
     }
 }
@@ -288,7 +295,10 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(read_err)?;
         // Absolute, so that every path in reports and errors can be used from anywhere.
         let absolute = std::path::absolute(path).map_err(read_err)?;
-        let absolute = Utf8PathBuf::from_path_buf(absolute).unwrap_or_else(|_| path.to_owned());
+        // Rather than fall back to relative paths, which would make reports and the journal
+        // depend on the working directory, a non-UTF-8 location is an error that says so.
+        let absolute =
+            Utf8PathBuf::from_path_buf(absolute).map_err(|p| ConfigError::NotUtf8 { path: format!("{p:?}") })?;
         Self::parse(&text, &absolute)
     }
 
