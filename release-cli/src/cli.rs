@@ -40,6 +40,14 @@ enum Command {
     Preflight(ReleaseArgs),
     /// Run the release.
     Run(RunArgs),
+    /// Write a new cosign-compatible key pair; the password comes from COSIGN_PASSWORD.
+    Keygen(crate::keygen::KeygenArgs),
+    /// Verify downloaded files against their .sig files and the release's public key.
+    Verify(crate::verify::VerifyArgs),
+    /// Write release.toml and .github/workflows/release.yml for this repository.
+    Init(crate::workflow::InitArgs),
+    /// Check that the workflow jobs running the release get the permissions it needs.
+    Audit(crate::workflow::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +136,10 @@ pub fn main() -> i32 {
             let overrides = Overrides { fresh: args.fresh, ..overrides(&args.release) };
             run(&cli, &env, mode, &overrides, verbosity)
         }
+        Command::Keygen(ref args) => crate::keygen::run(args, &env),
+        Command::Verify(ref args) => crate::verify::run(args, cli.json),
+        Command::Init(ref args) => crate::workflow::init(&cli.config, args),
+        Command::Audit(_) => crate::workflow::audit(&cli.config, &env, cli.json),
     }
 }
 
@@ -255,13 +267,18 @@ fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
     };
 }
 
-fn usage_error(err: &StepError) -> i32 {
+pub(crate) fn usage_error(err: &StepError) -> i32 {
+    print_error(err);
+    FailureKind::Usage.exit_code()
+}
+
+/// `error: MESSAGE` and its help line on stderr.
+pub(crate) fn print_error(err: &StepError) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error: {}", redact(&err.full_message()));
     if let Some(help) = err.help() {
         let _ = writeln!(stderr, "  help: {}", redact(help));
     }
-    FailureKind::Usage.exit_code()
 }
 
 /// Pretty JSON with every string redacted.

@@ -5,8 +5,11 @@
 
 mod actions;
 mod cli;
+mod keygen;
 mod progress;
 mod redact;
+mod verify;
+mod workflow;
 
 fn main() {
     std::process::exit(cli::main());

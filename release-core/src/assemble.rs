@@ -5,6 +5,7 @@
 
 use camino::Utf8PathBuf;
 
+use crate::actions::{WorkflowPermissionsCheck, required_permissions};
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
 use crate::helm;
@@ -12,7 +13,7 @@ use crate::journal::JournalSettings;
 use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
-use crate::stages::{build, checksums};
+use crate::stages::{build, checksums, sign};
 use crate::step::Release;
 
 /// What the command line may override.
@@ -68,6 +69,13 @@ pub fn pipeline(
     if !config.charts.is_empty() {
         add(Box::new(helm::steps::ChartsCheck::new(config)));
     }
+    // Inside GitHub Actions, a job of this workflow that would be refused at publish time
+    // fails the release now. Outside Actions there is no token whose grant a file decides,
+    // and a snapshot publishes nothing, so neither runs the check.
+    let needed = required_permissions(config);
+    if env.in_github_actions() && mode != Mode::Snapshot && !needed.is_empty() {
+        add(Box::new(WorkflowPermissionsCheck::new(config.root.clone(), needed)));
+    }
     add(Box::new(build::PrepareDist));
     for command in &config.build {
         add(Box::new(build::BuildStep::new(config, command)));
@@ -88,6 +96,12 @@ pub fn pipeline(
             add(Box::new(oci::steps::PushProbe { push: push.clone(), settings: settings.clone() }));
             add(Box::new(oci::steps::ChartPushStep { push, settings: settings.clone() }));
         }
+    }
+    if let Some(signing) = &config.signing {
+        let settings = sign::SigningSettings::new(config, signing, mode);
+        add(Box::new(sign::SigningKeyCheck::new(settings.clone())));
+        add(Box::new(sign::SignArtifacts::new(settings.clone())));
+        add(Box::new(sign::VerifySignatures::new(settings)));
     }
     for step in crate::github::steps(config) {
         add(step);

@@ -7,8 +7,11 @@
 //! [`event::Event`]s to a [`event::Reporter`].
 //!
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
-//! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`checksum`]/[`shell`].
+//! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`signing`] →
+//! [`checksum`]/[`shell`]. [`actions`] writes and audits the GitHub Actions workflow that
+//! runs a release.
 
+pub mod actions;
 pub mod assemble;
 pub mod cancel;
 pub mod checksum;
@@ -25,6 +28,7 @@ pub mod plan;
 pub mod runner;
 pub mod secret;
 pub mod shell;
+pub mod signing;
 pub mod stages;
 pub mod step;
 

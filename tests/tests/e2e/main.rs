@@ -6,3 +6,5 @@ mod github;
 mod helm;
 mod oci;
 mod secrets;
+mod signing;
+mod workflow;

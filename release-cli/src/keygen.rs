@@ -1,0 +1,54 @@
+//! `release keygen`: write a new cosign-compatible key pair.
+//!
+//! The private key is encrypted with the password in `COSIGN_PASSWORD` (the variable cosign
+//! reads too) and written with mode 0600; no existing file is replaced without `--force`.
+
+use camino::Utf8PathBuf;
+use clap::Args;
+use release_core::signing::{CosignKeyPair, SigningError};
+use release_core::{Environment, FailureKind, StepError};
+
+/// The variable the password of a new key comes from.
+const PASSWORD_VARIABLE: &str = release_core::config::DEFAULT_PASSWORD_ENV;
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the encrypted private key.
+    #[arg(long, default_value = "cosign.key", value_name = "PATH")]
+    output_key: Utf8PathBuf,
+    /// Where to write the public key.
+    #[arg(long, default_value = "cosign.pub", value_name = "PATH")]
+    output_pub: Utf8PathBuf,
+    /// Replace existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: &KeygenArgs, env: &Environment) -> i32 {
+    let Some((password, source)) = env.secret(PASSWORD_VARIABLE) else {
+        return crate::cli::usage_error(
+            &StepError::new(format!("{PASSWORD_VARIABLE} is not set: the new private key needs a password"))
+                .with_help(format!("set {PASSWORD_VARIABLE} to the password that will protect the key; store it as a CI secret of the same name")),
+        );
+    };
+    if args.output_key == args.output_pub {
+        return crate::cli::usage_error(&StepError::new(format!(
+            "--output-key and --output-pub are both {}",
+            args.output_key
+        )));
+    }
+    let written = CosignKeyPair::generate()
+        .and_then(|pair| pair.write(&args.output_key, &args.output_pub, &password, args.force).map(|()| pair));
+    match written {
+        Ok(pair) => {
+            println!("wrote {} (private key, mode 0600, encrypted with the password in {source})", args.output_key);
+            println!("wrote {} (public key {})", args.output_pub, pair.public_key().fingerprint());
+            0
+        }
+        Err(err @ SigningError::Exists { .. }) => crate::cli::usage_error(&err.into()),
+        Err(err) => {
+            crate::cli::print_error(&err.into());
+            FailureKind::Step.exit_code()
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! `release init` and `release audit`: the GitHub Actions workflow, written right and
+//! checked against `release.toml`.
+//!
+//! The library does the work (`release_core::actions`): detection, generation, the audit.
+//! This file reads the current directory, writes the files, prints findings (plain lines,
+//! and `::error`/`::warning` annotations inside Actions) and picks the exit code.
+
+use std::io::Write;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::Args;
+use release_core::actions::{
+    self, Audit, Finding, Runner, Severity, WorkflowOptions, audit::WORKFLOWS_DIR, required_permissions,
+};
+use release_core::{Config, Environment, FailureKind, StepError};
+
+use crate::actions::{escape_data, escape_property};
+
+/// The workflow `release init` writes, relative to the repository root.
+const WORKFLOW_FILE: &str = ".github/workflows/release.yml";
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Replace release.toml and .github/workflows/release.yml when they exist.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {}
+
+/// `release init`: detect, generate, refuse to overwrite, write.
+pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
+    let root = match std::env::current_dir().map(Utf8PathBuf::from_path_buf) {
+        Ok(Ok(dir)) => dir,
+        _ => return fail("the current directory is not a readable UTF-8 path", None, FailureKind::Usage),
+    };
+    let config_file = root.join(config_arg);
+    let workflow_file = root.join(WORKFLOW_FILE);
+    if !args.force {
+        for (shown, path) in [(config_arg.as_str(), &config_file), (WORKFLOW_FILE, &workflow_file)] {
+            if path.exists() {
+                return fail(
+                    &format!("refusing to overwrite {shown}: it already exists"),
+                    Some("pass --force to replace it (its content is lost), or move it away first"),
+                    FailureKind::Usage,
+                );
+            }
+        }
+    }
+    let detected = match actions::detect(&root) {
+        Ok(detected) => detected,
+        Err(err) => return fail_with(&StepError::from(err), FailureKind::Usage),
+    };
+    let toml = actions::release_toml(&detected);
+    // The generated config is loaded like any other before the workflow is derived from
+    // it: what the workflow grants is what this config needs.
+    let config = match Config::parse(&toml, &config_file) {
+        Ok(config) => config,
+        Err(err) => {
+            let err = StepError::from(err);
+            return fail(
+                &format!("the generated release.toml does not load: {}", err.full_message()),
+                Some("this is a bug in `release init`; please report it with the repository layout"),
+                FailureKind::Step,
+            );
+        }
+    };
+    let runner = Runner::for_repository(&detected);
+    let config_path = (config_arg != "release.toml").then(|| config_arg.to_string());
+    let workflow = actions::release_workflow(&config, &WorkflowOptions { runner: runner.clone(), config_path });
+
+    for (path, text) in [(&config_file, &toml), (&workflow_file, &workflow)] {
+        let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(path, text));
+        if let Err(err) = written {
+            return fail(&format!("cannot write {path}: {err}"), None, FailureKind::Step);
+        }
+    }
+
+    let mut stderr = std::io::stderr().lock();
+    let found = format!(
+        "{} binar{}, {} chart(s), GitHub remote {}",
+        detected.binaries.len(),
+        if detected.binaries.len() == 1 { "y" } else { "ies" },
+        detected.charts.len(),
+        detected.github.as_ref().map_or("not found".to_owned(), |r| r.to_string()),
+    );
+    let needed: Vec<String> = required_permissions(&config).iter().map(|r| format!("`{r}`")).collect();
+    let _ = writeln!(stderr, "found {found}");
+    let _ = writeln!(stderr, "wrote {config_arg}");
+    let _ = writeln!(
+        stderr,
+        "wrote {WORKFLOW_FILE}: preflight, then release on tags {}; {}; grants {}",
+        actions::generate::tag_pattern(&config.project.tag),
+        runner.describe(),
+        if needed.is_empty() { "`contents: read` only".to_owned() } else { needed.join(" and ") },
+    );
+    if matches!(runner, Runner::Xtask(_)) && config_arg != "release.toml" {
+        let _ =
+            writeln!(stderr, "note: the workflow runs the xtask, which reads its own config file, not {config_arg}");
+    }
+    let _ = writeln!(stderr, "next: review both files, then `release plan` and `release run --snapshot`");
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{config_file}\n{workflow_file}");
+    0
+}
+
+/// `release audit`: findings on stdout, a summary on stderr; exit 1 when a release job lacks
+/// a permission.
+pub fn audit(config_arg: &Utf8Path, env: &Environment, json: bool) -> i32 {
+    let config = match Config::load(config_arg) {
+        Ok(config) => config,
+        Err(err) => return fail_with(&StepError::from(err), FailureKind::Usage),
+    };
+    let needed = required_permissions(&config);
+    let audit = match actions::audit_repository(&config.root, &needed) {
+        Ok(audit) => audit,
+        Err(err) => return fail_with(&StepError::from(err), FailureKind::Usage),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        let _ = serde_json::to_writer_pretty(&mut stdout, &audit)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout));
+    } else {
+        for finding in &audit.findings {
+            let _ = print_finding(&mut stdout, finding);
+        }
+    }
+    if env.in_github_actions() {
+        for finding in &audit.findings {
+            let _ = writeln!(stdout, "{}", annotation(finding));
+        }
+    }
+    drop(stdout);
+    summarize(&audit, needed.is_empty());
+    if audit.errors().next().is_some() { 1 } else { 0 }
+}
+
+fn print_finding(out: &mut impl Write, finding: &Finding) -> std::io::Result<()> {
+    match finding.severity {
+        Severity::Error => writeln!(out, "{finding}")?,
+        Severity::Warning => writeln!(out, "{}:{}: warning: {}", finding.file, finding.line, finding.message)?,
+    }
+    writeln!(out, "  help: {}", finding.help)
+}
+
+/// A finding as a workflow command, so it shows on the file in the run and pull request.
+fn annotation(finding: &Finding) -> String {
+    let command = match finding.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let title = match &finding.job {
+        Some(job) => format!("release audit: job {job}"),
+        None => "release audit".to_owned(),
+    };
+    format!(
+        "::{command} file={},line={},title={}::{}",
+        escape_property(finding.file.as_str()),
+        finding.line,
+        escape_property(&title),
+        escape_data(&format!("{}\nhelp: {}", finding.message, finding.help)),
+    )
+}
+
+fn summarize(audit: &Audit, nothing_needed: bool) {
+    let mut stderr = std::io::stderr().lock();
+    if nothing_needed {
+        let _ = writeln!(
+            stderr,
+            "note: the config needs no token permission (only [github] and chart pushes to ghcr.io do)"
+        );
+    }
+    if audit.release_jobs.is_empty() {
+        let _ = writeln!(
+            stderr,
+            "warning: no job in {WORKFLOWS_DIR} runs the release (`release run`, `release preflight`, \
+             `cargo xtask release`)"
+        );
+    }
+    let errors = audit.errors().count();
+    let warnings = audit.warnings().count();
+    let _ = writeln!(
+        stderr,
+        "audited {} workflow file(s), {} release job(s): {}",
+        audit.files.len(),
+        audit.release_jobs.len(),
+        match (errors, warnings) {
+            (0, 0) => "every release job has the permissions it needs".to_owned(),
+            (0, w) => format!("{w} warning(s)"),
+            (e, w) => format!("{e} missing permission(s), {w} warning(s)"),
+        }
+    );
+}
+
+fn fail(message: &str, help: Option<&str>, kind: FailureKind) -> i32 {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {message}");
+    if let Some(help) = help {
+        let _ = writeln!(stderr, "  help: {help}");
+    }
+    kind.exit_code()
+}
+
+fn fail_with(err: &StepError, kind: FailureKind) -> i32 {
+    fail(&err.full_message(), err.help(), kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_escape_file_title_and_message() {
+        let finding = Finding {
+            severity: Severity::Error,
+            file: ".github/workflows/a,b.yml".into(),
+            line: 7,
+            job: Some("publish".into()),
+            message: "job `publish` lacks `packages: write` (needed to push charts to ghcr.io)".into(),
+            help: "add it".into(),
+        };
+        assert_eq!(
+            annotation(&finding),
+            "::error file=.github/workflows/a%2Cb.yml,line=7,title=release audit%3A job publish::job `publish` \
+             lacks `packages: write` (needed to push charts to ghcr.io)%0Ahelp: add it"
+        );
+    }
+}

@@ -1,0 +1,369 @@
+//! The files `release init` writes, as pure functions of data: a commented `release.toml`
+//! from what [`super::detect`] found, and `.github/workflows/release.yml` from a loaded
+//! [`Config`].
+//!
+//! The workflow's permissions come from [`required_permissions`], the function
+//! `release audit` checks against, so a generated workflow passes its own audit by
+//! construction. Every job lists exactly what it needs under a workflow-level
+//! `permissions: {}`; preflight runs first with the same permissions as the release job,
+//! because it exercises the same write paths.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use crate::config::Config;
+
+use super::detect::{Detected, Xtask};
+use super::permissions::{CONTENTS, Level, Requirement, required_permissions};
+
+/// Where the release tool is installed from, when the repository has no xtask of its own:
+/// this workspace's `repository` URL.
+pub const TOOL_REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// How the workflow runs the release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runner {
+    /// `cargo install --locked --git URL release-cli`, then `release …`.
+    Install { git_url: String },
+    /// The repository's own xtask, which embeds `release-core`.
+    Xtask(Xtask),
+}
+
+impl Runner {
+    /// The xtask when the repository has one, else an install from this tool's repository.
+    pub fn for_repository(detected: &Detected) -> Runner {
+        match detected.xtask {
+            Some(xtask) => Runner::Xtask(xtask),
+            None => Runner::Install { git_url: TOOL_REPOSITORY.to_owned() },
+        }
+    }
+
+    /// The command line for `release SUBCOMMAND`.
+    fn command(&self, subcommand: &str, config_path: Option<&str>) -> String {
+        match self {
+            Runner::Install { .. } => match config_path {
+                Some(path) => format!("release --config {path} {subcommand}"),
+                None => format!("release {subcommand}"),
+            },
+            Runner::Xtask(Xtask::Alias) => format!("cargo xtask release {subcommand}"),
+            Runner::Xtask(Xtask::Package) => format!("cargo run --locked --package xtask -- release {subcommand}"),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Runner::Install { git_url } => format!("installs release with `cargo install --locked --git {git_url}`"),
+            Runner::Xtask(_) => "runs the release through the repository's xtask".into(),
+        }
+    }
+}
+
+/// What shapes the workflow besides the config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowOptions {
+    pub runner: Runner,
+    /// The config file relative to the repository root, when it is not `release.toml`.
+    pub config_path: Option<String>,
+}
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A commented `release.toml` for what was detected.
+pub fn release_toml(detected: &Detected) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "# How this repository is released. Written by `release init`; every field is documented");
+    let _ = writeln!(w, "# in docs/config.md. `release plan` shows the steps, `release run --snapshot` rehearses");
+    let _ = writeln!(w, "# everything without a remote effect, `release audit` checks the workflow against this.");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[project]");
+    let _ = writeln!(w, "name = {}", toml_string(&detected.name));
+    match &detected.version_from {
+        Some(manifest) => {
+            let _ = writeln!(w, "# The version is read from this manifest; bump it there.");
+            let _ = writeln!(w, "version-from = {}", toml_string(manifest.as_str()));
+        }
+        None => {
+            let _ = writeln!(w, "# No Cargo.toml states a version: keep it here (or pass --release-version).");
+            let _ = writeln!(w, "version = \"0.1.0\"");
+        }
+    }
+    let _ = writeln!(w, "# Pushing a tag made from this template runs .github/workflows/release.yml.");
+    let _ = writeln!(w, "tag = \"v{{version}}\"");
+    let _ = writeln!(w, "dist = \"dist\"");
+
+    if detected.binaries.is_empty() {
+        let _ = writeln!(w);
+        let _ = writeln!(w, "# No binary crate was found. Add one [[build]] per command that produces an artifact:");
+        let _ = writeln!(w, "# [[build]]");
+        let _ = writeln!(w, "# name = \"app\"");
+        let _ = writeln!(w, "# command = [\"make\", \"app\"]");
+        let _ = writeln!(w, "# artifacts = [{{ path = \"out/app\", name = \"app-{{version}}-{{arch}}-{{os}}\" }}]");
+    }
+    for (i, binary) in detected.binaries.iter().enumerate() {
+        let _ = writeln!(w);
+        if i == 0 {
+            let _ = writeln!(w, "# One build per binary, run without a shell. The artifact is published as");
+            let _ = writeln!(w, "# NAME-VERSION-ARCH-OS and listed in SHA256SUMS.");
+        }
+        let mut command = vec!["cargo", "build", "--release"];
+        if detected.lockfile {
+            command.push("--locked");
+        }
+        command.extend(["--package", &binary.package, "--bin", &binary.name]);
+        let command: Vec<String> = command.iter().map(|arg| toml_string(arg)).collect();
+        let _ = writeln!(w, "[[build]]");
+        let _ = writeln!(w, "name = {}", toml_string(&binary.name));
+        let _ = writeln!(w, "command = [{}]", command.join(", "));
+        let _ = writeln!(
+            w,
+            "artifacts = [{{ path = {}, name = {} }}]",
+            toml_string(&format!("target/release/{}", binary.name)),
+            toml_string(&format!("{}-{{version}}-{{arch}}-{{os}}", binary.name)),
+        );
+    }
+
+    let _ = writeln!(w);
+    match &detected.github {
+        Some(remote) => {
+            let _ = writeln!(w, "# The GitHub release: created as a draft, every asset uploaded and read back, then");
+            let _ = writeln!(w, "# published as the last step. In GitHub Actions the job needs `contents: write`.");
+            let _ = writeln!(w, "[github]");
+            let _ = writeln!(w, "repository = {}", toml_string(&remote.to_string()));
+            let _ = writeln!(w, "generate-notes = true");
+        }
+        None => {
+            let _ = writeln!(w, "# No GitHub remote named `origin` was found. Uncomment to publish a GitHub release");
+            let _ = writeln!(w, "# (in GitHub Actions the job then needs `contents: write`):");
+            let _ = writeln!(w, "# [github]");
+            let _ = writeln!(w, "# repository = \"OWNER/REPO\"");
+            let _ = writeln!(w, "# generate-notes = true");
+        }
+    }
+
+    for (i, chart) in detected.charts.iter().enumerate() {
+        let _ = writeln!(w);
+        if i == 0 {
+            let _ = writeln!(w, "# Helm charts, packaged with the release version. Pushing to ghcr.io with the");
+            let _ = writeln!(w, "# job's GITHUB_TOKEN needs `packages: write` in GitHub Actions.");
+        }
+        let _ = writeln!(w, "[[chart]]");
+        let _ = writeln!(w, "path = {}", toml_string(chart.path.as_str()));
+        let _ = writeln!(w, "stamp-version = true");
+        match &detected.github {
+            // GHCR names are lowercase, whatever the owner's spelling.
+            Some(remote) => {
+                let _ = writeln!(
+                    w,
+                    "push = {}",
+                    toml_string(&format!("oci://ghcr.io/{}/charts", remote.owner.to_lowercase()))
+                );
+            }
+            None => {
+                let _ = writeln!(w, "# push = \"oci://ghcr.io/OWNER/charts\"");
+            }
+        }
+    }
+
+    let _ = writeln!(w);
+    let _ = writeln!(w, "# Uncomment to sign every published file with a cosign key pair. Its password is read");
+    let _ =
+        writeln!(w, "# from COSIGN_PASSWORD: add `COSIGN_PASSWORD: ${{{{ secrets.COSIGN_PASSWORD }}}}` to the `env:`");
+    let _ = writeln!(w, "# of both release steps in .github/workflows/release.yml (`release audit` checks the rest).");
+    let _ = writeln!(w, "# [signing]");
+    let _ = writeln!(w, "# key = \"cosign.key\"");
+    let _ = writeln!(w, "# public-key = \"cosign.pub\"");
+    out
+}
+
+/// The `on.push.tags` pattern for a tag template: `v{version}` → `v*`.
+pub fn tag_pattern(template: &str) -> String {
+    template.replace("{version}", "*")
+}
+
+/// The secrets the release steps need, as environment variable names, sorted.
+fn secret_variables(config: &Config) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    names.insert("GITHUB_TOKEN".to_owned());
+    if let Some(name) = config.github.as_ref().and_then(|g| g.token_env.clone()) {
+        names.insert(name);
+    }
+    for registry in config.registries.values() {
+        names.extend(registry.username_env.clone());
+        names.extend(registry.password_env.clone());
+    }
+    if let Some(signing) = &config.signing {
+        names.insert(signing.password_env.clone());
+    }
+    names.into_iter().collect()
+}
+
+/// `.github/workflows/release.yml` for a config.
+pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
+    let needed = required_permissions(config);
+    let config_path = options.config_path.as_deref();
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "# The release workflow, written by `release init` from release.toml.");
+    let _ = writeln!(w, "#");
+    let _ = writeln!(w, "# Least privilege: the workflow grants nothing and each job lists exactly the token");
+    let _ = writeln!(w, "# permissions it needs. Listing any permission sets every unlisted one to `none`, so a");
+    let _ = writeln!(w, "# job's block must name all it uses. `release audit` checks this file against release.toml.");
+    let _ = writeln!(w, "name: release");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "on:");
+    let _ = writeln!(w, "  push:");
+    let _ = writeln!(w, "    tags:");
+    let _ = writeln!(w, "      - \"{}\"", tag_pattern(&config.project.tag));
+    let _ = writeln!(w, "  workflow_dispatch:");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "permissions: {{}}");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "# One release per ref at a time; a release in progress is never cancelled.");
+    let _ = writeln!(w, "concurrency:");
+    let _ = writeln!(w, "  group: release-${{{{ github.ref }}}}");
+    let _ = writeln!(w, "  cancel-in-progress: false");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "jobs:");
+    let _ = writeln!(w, "  # Proves every permission and credential before anything is built, by exercising the");
+    let _ = writeln!(w, "  # exact write paths and undoing them (a draft release created and deleted, a registry");
+    let _ = writeln!(w, "  # upload started and cancelled). It needs the release job's permissions for that reason.");
+    let _ = writeln!(w, "  preflight:");
+    job_body(w, config, options, &needed, "preflight", config_path);
+    let _ = writeln!(w);
+    let _ = writeln!(w, "  # Build, package, sign, verify, publish (the GitHub release stays a draft until every");
+    let _ = writeln!(w, "  # asset is uploaded and read back), then make the release visible, the very last thing.");
+    let _ = writeln!(w, "  release:");
+    let _ = writeln!(w, "    needs: preflight");
+    job_body(w, config, options, &needed, "run", config_path);
+    out
+}
+
+fn job_body(
+    w: &mut String,
+    config: &Config,
+    options: &WorkflowOptions,
+    needed: &[Requirement],
+    subcommand: &str,
+    config_path: Option<&str>,
+) {
+    let _ = writeln!(w, "    runs-on: ubuntu-latest");
+    let _ = writeln!(w, "    permissions:");
+    if !needed.iter().any(|r| r.scope == CONTENTS) {
+        let _ = writeln!(w, "      contents: read # check out the repository");
+    }
+    for requirement in needed {
+        let verb = if subcommand == "preflight" { "prove it can " } else { "" };
+        let _ =
+            writeln!(w, "      {}: {} # {verb}{}", requirement.scope, requirement.level.name(), requirement.purpose);
+        debug_assert_eq!(requirement.level, Level::Write);
+    }
+    let _ = writeln!(w, "    steps:");
+    let _ = writeln!(w, "      - uses: actions/checkout@v4");
+    let _ = writeln!(w, "        with:");
+    let _ = writeln!(w, "          persist-credentials: false");
+    if let Runner::Install { git_url } = &options.runner {
+        let _ = writeln!(w, "      - name: install release");
+        let _ = writeln!(w, "        run: cargo install --locked --git {git_url} release-cli");
+    }
+    let _ = writeln!(w, "      - name: {}", if subcommand == "run" { "release" } else { subcommand });
+    let _ = writeln!(w, "        run: {}", options.runner.command(subcommand, config_path));
+    let _ = writeln!(w, "        env:");
+    for name in secret_variables(config) {
+        let _ = writeln!(w, "          {name}: ${{{{ secrets.{name} }}}}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::detect::{Binary, Chart, GithubRemote};
+    use camino::Utf8Path;
+
+    fn parse(toml: &str) -> Config {
+        Config::parse(toml, Utf8Path::new("/repo/release.toml")).unwrap()
+    }
+
+    #[test]
+    fn tag_patterns() {
+        assert_eq!(tag_pattern("v{version}"), "v*");
+        assert_eq!(tag_pattern("mytool-v{version}"), "mytool-v*");
+    }
+
+    #[test]
+    fn generated_toml_is_a_valid_config_with_every_target() {
+        let detected = Detected {
+            name: "acme".into(),
+            version_from: None,
+            binaries: vec![Binary { name: "acme".into(), package: "acme-cli".into() }],
+            lockfile: true,
+            charts: vec![Chart { name: "web".into(), path: "charts/web".into() }],
+            github: Some(GithubRemote { owner: "Acme".into(), repo: "app".into() }),
+            xtask: None,
+        };
+        let config = parse(&release_toml(&detected));
+        assert_eq!(config.build[0].command.join(" "), "cargo build --release --locked --package acme-cli --bin acme");
+        assert_eq!(config.github.unwrap().repository.as_deref(), Some("Acme/app"));
+        assert_eq!(config.charts[0].push.as_deref(), Some("oci://ghcr.io/acme/charts"));
+        assert!(config.signing.is_none());
+    }
+
+    #[test]
+    fn generated_toml_without_anything_detected_is_valid() {
+        let config = parse(&release_toml(&Detected { name: "x".into(), ..Detected::default() }));
+        assert!(config.build.is_empty() && config.github.is_none() && config.charts.is_empty());
+    }
+
+    #[test]
+    fn secrets_follow_the_config() {
+        let config = parse(
+            "[project]\nversion = \"1.0.0\"\n[github]\ntoken-env = \"RELEASE_TOKEN\"\n[signing]\nkey = \"k\"\npassword-env = \"KEY_PASSWORD\"\n[registries.\"registry.example.com\"]\nusername-env = \"REG_USER\"\npassword-env = \"REG_PASSWORD\"\n",
+        );
+        assert_eq!(
+            secret_variables(&config),
+            ["GITHUB_TOKEN", "KEY_PASSWORD", "REG_PASSWORD", "REG_USER", "RELEASE_TOKEN"]
+        );
+    }
+
+    #[test]
+    fn generated_workflows_pass_their_own_audit() {
+        use crate::actions::audit::audit_workflow;
+        let configs = [
+            "",
+            "[github]\n",
+            "[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n",
+            "[github]\n[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n[signing]\nkey = \"k\"\n",
+        ];
+        let runners = [
+            Runner::Install { git_url: TOOL_REPOSITORY.into() },
+            Runner::Xtask(Xtask::Alias),
+            Runner::Xtask(Xtask::Package),
+        ];
+        for extra in configs {
+            let config = parse(&format!("[project]\nversion = \"1.0.0\"\n{extra}"));
+            let needed = required_permissions(&config);
+            for runner in &runners {
+                let options = WorkflowOptions { runner: runner.clone(), config_path: None };
+                let workflow = release_workflow(&config, &options);
+                let audit = audit_workflow(Utf8Path::new("release.yml"), &workflow, &needed);
+                assert_eq!(audit.release_jobs, ["release.yml:preflight", "release.yml:release"], "{workflow}");
+                assert!(audit.findings.is_empty(), "{:?}\n{workflow}", audit.findings);
+            }
+        }
+    }
+
+    #[test]
+    fn signing_passes_the_password_secret_to_both_jobs() {
+        let config = parse("[project]\nversion = \"1.0.0\"\n[signing]\nkey = \"cosign.key\"\n");
+        let options = WorkflowOptions {
+            runner: Runner::Install { git_url: "https://example.invalid/x".into() },
+            config_path: Some("ci/release.toml".into()),
+        };
+        let workflow = release_workflow(&config, &options);
+        assert_eq!(workflow.matches("COSIGN_PASSWORD: ${{ secrets.COSIGN_PASSWORD }}").count(), 2, "{workflow}");
+        assert!(workflow.contains("run: release --config ci/release.toml preflight"), "{workflow}");
+        assert!(!workflow.contains("id-token"), "keyless signing is not supported: no OIDC token");
+    }
+}

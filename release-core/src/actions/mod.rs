@@ -1,0 +1,31 @@
+//! GitHub Actions workflows: writing one that is right from the start (`release init`) and
+//! catching one that is not (`release audit`, and the same check in preflight).
+//!
+//! Every incident this project was started from lived in a workflow: a job without
+//! `packages: write`, a workflow-level block that listed one permission and so dropped the
+//! others to `none`, a job relying on a repository default that had been switched to
+//! read-only. This module owns the permission model and the workflow files:
+//!
+//! - [`permissions`]: what the configured targets need from `GITHUB_TOKEN`, and what a job
+//!   gets (job block, else workflow block, else the repository default).
+//! - [`yaml`]: workflow files as YAML trees that remember lines, for findings at `file:line`.
+//! - [`audit`]: the jobs that run the release, their missing permissions as findings, and
+//!   the preflight check that runs the audit inside Actions.
+//! - [`detect`]: what `release init` finds in a repository (binaries, charts, remote, xtask).
+//! - [`generate`]: pure functions from that data and a config to `release.toml` and
+//!   `.github/workflows/release.yml`.
+//!
+//! Invariant: the generated workflow grants exactly [`permissions::required_permissions`],
+//! the function the audit checks against, so a generated workflow passes its own audit.
+//! This module never prints and never talks to the network.
+
+pub mod audit;
+pub mod detect;
+pub mod generate;
+pub mod permissions;
+pub mod yaml;
+
+pub use audit::{Audit, Finding, Severity, WorkflowPermissionsCheck, audit_repository};
+pub use detect::{Detected, detect};
+pub use generate::{Runner, WorkflowOptions, release_toml, release_workflow};
+pub use permissions::{Requirement, required_permissions};

