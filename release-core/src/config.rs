@@ -342,6 +342,16 @@ impl Config {
             (Some(version), None) => (version.clone(), "project.version".to_owned()),
             (None, Some(manifest)) => {
                 let manifest = self.root.join(manifest);
+                if !manifest.is_file() {
+                    return Err(ConfigError::invalid(
+                        &self.file,
+                        "project.version-from",
+                        format!("{manifest} does not exist or is not a file"),
+                        Some(
+                            "point `version-from` at a Cargo.toml, relative to release.toml's directory, or set `project.version`",
+                        ),
+                    ));
+                }
                 (cargo_version(&manifest)?, format!("version in {manifest}"))
             }
             (None, None) => return Ok(None),

@@ -71,6 +71,13 @@ impl Project {
         project
     }
 
+    /// A copy of any directory (a corpus case).
+    pub fn copy_of(dir: &Utf8Path) -> Self {
+        let project = Self::new();
+        copy_dir(dir, &project.root);
+        project
+    }
+
     pub fn path(&self) -> &Utf8Path {
         &self.root
     }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `release` binary against real files, our GitHub test server
 //! and the real CNCF registry. One test binary; one module per area.
 
+mod corpus;
 mod foundation;
 mod github;
 mod helm;
