@@ -6,6 +6,7 @@ mod foundation;
 mod github;
 mod helm;
 mod oci;
+mod resume;
 mod secrets;
 mod signing;
 mod workflow;
