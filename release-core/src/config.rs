@@ -620,3 +620,106 @@ mod tests {
         assert!(err.to_string().contains("keyless signing is not supported yet"), "{err}");
     }
 }
+
+/// Property tests: parsing never panics, whatever the text, and every valid config the
+/// generator makes survives a write and a re-read unchanged. `cargo fuzz` needs a nightly
+/// toolchain; the raw-bytes property below is its stable stand-in, bounded so that it runs
+/// with every `cargo test`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Utf8Path::new("/nonexistent/release.toml"))
+    }
+
+    /// A config known to be valid, to mutate.
+    const SEED: &str = "[project]\nname = \"hello\"\nversion = \"1.2.3\"\ntag = \"v{version}\"\n\n[[build]]\nname = \"app\"\ncommand = [\"cargo\", \"build\"]\nartifacts = [\"target/app\", { path = \"x/y\", name = \"y-{version}\" }]\n\n[github]\nrepository = \"acme/hello\"\n\n[[chart]]\npath = \"charts/hello\"\npush = \"oci://ghcr.io/acme/charts\"\n\n[network]\nattempts = 3\n";
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9-]{0,8}"
+    }
+
+    fn version() -> impl Strategy<Value = String> {
+        (0u64..100, 0u64..100, 0u64..100, prop::option::of("[a-z]{1,5}(\\.[1-9][0-9]?)?"))
+            .prop_map(|(a, b, c, pre)| format!("{a}.{b}.{c}{}", pre.map(|p| format!("-{p}")).unwrap_or_default()))
+    }
+
+    /// A valid config's TOML: distinct build names, distinct artifact names, a tag with
+    /// `{version}`.
+    fn valid_config() -> impl Strategy<Value = String> {
+        (
+            version(),
+            "[a-z-]{0,6}",
+            prop::collection::btree_set(name(), 0..4),
+            prop::option::of(("[a-z]{1,6}", "[a-z]{1,6}", any::<bool>(), any::<bool>())),
+            (1u32..10, 1u64..600, 1usize..16),
+        )
+            .prop_map(|(version, tag_prefix, builds, github, (attempts, stall, uploads))| {
+                let mut text = format!("[project]\nversion = \"{version}\"\ntag = \"{tag_prefix}{{version}}\"\n");
+                for build in &builds {
+                    // Three artifact names that no other build can produce: build names are
+                    // distinct and have no dots.
+                    text.push_str(&format!(
+                        "\n[[build]]\nname = \"{build}\"\ncommand = [\"make\", \"{build}\"]\nartifacts = [\"out/{build}.tar\", {{ path = \"out/{build}/bin\", name = \"{build}-bin\" }}, {{ path = \"out/{build}/lib\", name = \"{build}-lib-{{version}}\" }}]\n"
+                    ));
+                }
+                if let Some((owner, repo, prerelease, probe)) = github {
+                    text.push_str(&format!(
+                        "\n[github]\nrepository = \"{owner}/{repo}\"\nprerelease = {prerelease}\nprobe = {probe}\n"
+                    ));
+                }
+                text.push_str(&format!(
+                    "\n[network]\nattempts = {attempts}\nstall-timeout-secs = {stall}\nupload-concurrency = {uploads}\n"
+                ));
+                text
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_parses_or_fails_without_panicking(text in "\\PC{0,400}") {
+            if let Err(err) = parse(&text) {
+                // Every error names the file it is about.
+                prop_assert!(err.to_string().contains("/nonexistent/"), "{}", err);
+            }
+        }
+
+        #[test]
+        fn any_bytes_parse_or_fail_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let _ = parse(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn a_mutated_valid_config_parses_or_fails_without_panicking(
+            at in 0usize..SEED.len(), cut in 0usize..40, insert in "\\PC{0,12}",
+        ) {
+            let at = (0..=at).rev().find(|i| SEED.is_char_boundary(*i)).unwrap_or(0);
+            let end = (at + cut).min(SEED.len());
+            let end = (end..=SEED.len()).find(|i| SEED.is_char_boundary(*i)).unwrap_or(SEED.len());
+            let text = format!("{}{insert}{}", &SEED[..at], &SEED[end..]);
+            let _ = parse(&text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn valid_configs_round_trip(text in valid_config()) {
+            let config = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let written = toml::to_string(&config).unwrap();
+            let again = parse(&written).map_err(|e| TestCaseError::fail(format!("{e}\n{written}")))?;
+            prop_assert_eq!(toml::to_string(&again).unwrap(), written);
+            prop_assert_eq!(again.version, config.version);
+            prop_assert_eq!(again.build.len(), config.build.len());
+        }
+    }
+
+    #[test]
+    fn the_seed_is_valid() {
+        parse(SEED).unwrap();
+    }
+}
