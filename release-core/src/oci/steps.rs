@@ -24,6 +24,7 @@ use crate::helm::{PackagedChart, PackagedCharts};
 use crate::oci::credentials::{self, Login, Resolution};
 use crate::oci::diagnose::{Answer, Denial, explain, server_words};
 use crate::oci::reference::{ChartReference, PushTarget};
+use crate::oci::signature::PushedCharts;
 use crate::oci::{
     ChartPush, HELM_CHART_LAYER_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, OciSettings, chart_head,
 };
@@ -33,7 +34,7 @@ use crate::step::{Step, StepContext, StepResult};
 /// Read size when streaming a chart package to the registry: one PATCH per read.
 const STREAM_CHUNK: usize = 1 << 20;
 
-const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";
+pub(crate) const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";
 
 /// The reference a chart will be pushed as, from release.toml and the chart's Chart.yaml,
 /// with every check that needs no network.
@@ -151,7 +152,7 @@ fn authorization(token: &Option<String>, login: &Login) -> Option<String> {
 
 /// Obtains a push-scoped token (`None` where the registry uses Basic auth or none). A
 /// refused login becomes the diagnosed error here.
-async fn push_token(
+pub(crate) async fn push_token(
     client: &oci_client::Client,
     reference: &ChartReference,
     credentials: &Resolution,
@@ -164,7 +165,7 @@ async fn push_token(
 }
 
 /// An oci-client error as a user reads it; refusals go through [`explain`].
-fn oci_failure(
+pub(crate) fn oci_failure(
     err: OciDistributionError,
     what: &str,
     reference: &ChartReference,
@@ -211,7 +212,7 @@ fn oci_failure(
     }
 }
 
-fn is_not_found(err: &OciDistributionError) -> bool {
+pub(crate) fn is_not_found(err: &OciDistributionError) -> bool {
     match err {
         OciDistributionError::ImageManifestNotFoundError(_) => true,
         OciDistributionError::ServerError { code, .. } => *code == 404,
@@ -406,7 +407,7 @@ fn rfc3339_utc(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-fn sha256_digest(bytes: &[u8]) -> String {
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
@@ -467,6 +468,7 @@ impl Step for ChartPushStep {
         let record = |digest: &str| {
             cx.set_output(format!("chart.{}.reference", chart.name), reference.to_string());
             cx.set_output(format!("chart.{}.digest", chart.name), digest.to_owned());
+            PushedCharts::record(cx, &self.push.label, &chart.name, &reference, digest);
         };
 
         // Idempotence: what is under the tag already?
