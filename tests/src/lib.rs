@@ -25,7 +25,11 @@ pub fn release_bin() -> &'static Utf8Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").join("Cargo.toml");
         let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "--package", "release-cli", "--bin", "release", "--manifest-path"])
+            // The same target selection as `cargo test --workspace`, so that dependency
+            // features resolve the same way (dev-dependencies included) and nothing is
+            // compiled a second time with other features: after a test build this only
+            // links the `release` binary.
+            .args(["build", "--quiet", "--workspace", "--all-targets", "--manifest-path"])
             .arg(manifest.as_str())
             .status()
             .expect("cargo runs");
