@@ -698,6 +698,10 @@ async fn status_error(response: reqwest::Response, action: &str, method: &str, u
 /// An error and its causes on one line: reqwest's own message alone ("error sending
 /// request") does not say what went wrong.
 fn error_chain(err: &dyn std::error::Error) -> String {
+    crate::secret::scrub_url_credentials(&error_chain_unscrubbed(err))
+}
+
+fn error_chain_unscrubbed(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut cause = err.source();
     while let Some(err) = cause {

@@ -32,6 +32,7 @@ use crate::net::{self, GaveUp, NetworkPolicy, RetryNotice, Retryable, Verdict};
 use crate::oci::credentials::{self, Login, Resolution};
 use crate::oci::diagnose::{Answer, Denial, explain, server_words};
 use crate::oci::reference::{ChartReference, PushTarget};
+use crate::oci::signature::PushedCharts;
 use crate::oci::{
     ChartPush, HELM_CHART_LAYER_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, OciSettings, chart_head,
 };
@@ -41,7 +42,7 @@ use crate::step::{Step, StepContext, StepResult};
 /// Read size when streaming a chart package to the registry: one PATCH per read.
 const STREAM_CHUNK: usize = 1 << 20;
 
-const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";
+pub(crate) const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";
 
 /// The reference a chart will be pushed as, from release.toml and the chart's Chart.yaml,
 /// with every check that needs no network.
@@ -159,7 +160,7 @@ fn authorization(token: &Option<String>, login: &Login) -> Option<String> {
 
 /// Obtains a push-scoped token (`None` where the registry uses Basic auth or none). A
 /// refused login becomes the diagnosed error here.
-async fn push_token(
+pub(crate) async fn push_token(
     client: &oci_client::Client,
     reference: &ChartReference,
     credentials: &Resolution,
@@ -176,14 +177,14 @@ async fn push_token(
 }
 
 /// The network policy and where its retry notices go, for one step.
-struct Retries<'a> {
-    policy: NetworkPolicy,
-    announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
+pub(crate) struct Retries<'a> {
+    pub(crate) policy: NetworkPolicy,
+    pub(crate) announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
 }
 
 impl Retries<'_> {
     /// Runs one registry operation under the policy; `operation` gets the attempt number.
-    async fn run<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, GaveUp<OciAttempt>>
+    pub(crate) async fn run<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, GaveUp<OciAttempt>>
     where
         F: FnMut(u32) -> Fut,
         Fut: std::future::Future<Output = Result<T, OciAttempt>>,
@@ -194,7 +195,7 @@ impl Retries<'_> {
 
 /// An oci-client failure as the network policy judges it.
 #[derive(Debug)]
-struct OciAttempt(OciDistributionError);
+pub(crate) struct OciAttempt(pub(crate) OciDistributionError);
 
 impl Retryable for OciAttempt {
     fn verdict(&self) -> Verdict {
@@ -243,7 +244,7 @@ impl Retryable for OciAttempt {
 
 /// What the push tells when the registry kept failing: the diagnosis, how many attempts were
 /// made, and how to resume.
-fn gave_up_failure(
+pub(crate) fn gave_up_failure(
     gave_up: GaveUp<OciAttempt>,
     what: &str,
     reference: &ChartReference,
@@ -265,7 +266,7 @@ fn gave_up_failure(
 }
 
 /// An oci-client error as a user reads it; refusals go through [`explain`].
-fn oci_failure(
+pub(crate) fn oci_failure(
     err: OciDistributionError,
     what: &str,
     reference: &ChartReference,
@@ -312,7 +313,7 @@ fn oci_failure(
     }
 }
 
-fn is_not_found(err: &OciDistributionError) -> bool {
+pub(crate) fn is_not_found(err: &OciDistributionError) -> bool {
     match err {
         OciDistributionError::ImageManifestNotFoundError(_) => true,
         OciDistributionError::ServerError { code, .. } => *code == 404,
@@ -510,7 +511,7 @@ fn rfc3339_utc(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-fn sha256_digest(bytes: &[u8]) -> String {
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
@@ -574,6 +575,7 @@ impl Step for ChartPushStep {
         let record = |digest: &str| {
             cx.set_output(format!("chart.{}.reference", chart.name), reference.to_string());
             cx.set_output(format!("chart.{}.digest", chart.name), digest.to_owned());
+            PushedCharts::record(cx, &self.push.label, &chart.name, &reference, digest);
         };
 
         // Idempotence: what is under the tag already?
