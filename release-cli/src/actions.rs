@@ -33,6 +33,7 @@ impl ActionsReporter {
 impl Reporter for ActionsReporter {
     fn report(&self, event: &Event) {
         match event {
+            Event::Resuming { journal, done } => self.emit(crate::progress::resuming_line(journal, done)),
             Event::StepStarted { id, description, .. } => {
                 self.emit(format!("::group::{id}: {}", escape_data(description)))
             }
@@ -64,10 +65,11 @@ impl Reporter for ActionsReporter {
     }
 }
 
-/// Appends the step table to `$GITHUB_STEP_SUMMARY` and the outputs to `$GITHUB_OUTPUT`.
+/// Appends the step table to `$GITHUB_STEP_SUMMARY` and the outputs to `$GITHUB_OUTPUT`,
+/// secret values masked.
 pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::io::Result<()> {
     if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = Redacted(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
         writeln!(file, "### release {} ({}), {}\n", report.version, report.tag, report.mode.name())?;
         writeln!(file, "| step | stage | outcome | time | detail |\n|---|---|---|---|---|")?;
         for step in &report.steps {
@@ -75,6 +77,7 @@ pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::
                 StepStatus::Ok => "✅ ok",
                 StepStatus::Failed => "❌ failed",
                 StepStatus::Skipped => "⏭ skipped",
+                StepStatus::DoneEarlier => "♻ done in an earlier run",
                 StepStatus::NotRun => "· not run",
             };
             let detail = step.error.as_ref().map(|e| e.message.as_str()).or(step.summary.as_deref()).unwrap_or("");
@@ -84,7 +87,7 @@ pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::
         writeln!(file)?;
     }
     if let Some(path) = env.get("GITHUB_OUTPUT") {
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = Redacted(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
         writeln!(file, "version={}", report.version)?;
         writeln!(file, "tag={}", report.tag)?;
         for (name, value) in &report.outputs {
@@ -97,6 +100,16 @@ pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::
         }
     }
     Ok(())
+}
+
+/// A file whose every formatted write is redacted. `writeln!` on it formats first, so a
+/// value is masked whole, never split across two writes.
+struct Redacted(std::fs::File);
+
+impl Redacted {
+    fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+        self.0.write_all(crate::redact::redact(&args.to_string()).as_bytes())
+    }
 }
 
 fn markdown_cell(text: &str) -> String {

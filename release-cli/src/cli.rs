@@ -10,12 +10,14 @@ use clap::{Args, Parser, Subcommand};
 use release_core::{Cancellation, Config, Environment, FailureKind, Mode, Overrides, RunFailure, StepError};
 
 use crate::progress::{Verbosity, reporter_for_stderr};
+use crate::redact::redact;
+use release_core::event::Redacting;
 
 #[derive(Debug, Parser)]
 #[command(name = "release", version, about = "Plan, prove, build, sign and publish a release", long_about = None)]
 pub struct Cli {
     /// The release configuration file.
-    #[arg(long, global = true, default_value = "release.toml", value_name = "PATH")]
+    #[arg(long, global = true, default_value = "release.toml", value_name = "PATH", value_parser = utf8_path())]
     config: Utf8PathBuf,
     /// Show more: every subprocess line, credential sources, timings.
     #[arg(short, long, global = true, conflicts_with = "quiet")]
@@ -54,7 +56,7 @@ struct ReleaseArgs {
     #[arg(long, value_name = "SEMVER")]
     release_version: Option<semver::Version>,
     /// Collect artifacts here instead of the config's dist directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = utf8_path())]
     dist: Option<Utf8PathBuf>,
 }
 
@@ -77,6 +79,24 @@ struct RunArgs {
     /// Plan and run the preflight probes, nothing else.
     #[arg(long)]
     dry_run: bool,
+    /// Ignore the journal of an earlier run that failed: run every step again instead of
+    /// resuming.
+    #[arg(long)]
+    fresh: bool,
+}
+
+/// Paths on the command line must be UTF-8: every path ends up as text in reports, the
+/// journal and `--json`. Clap's own message ("invalid UTF-8 was detected") names neither the
+/// argument nor a fix; this one does both.
+fn utf8_path() -> impl clap::builder::TypedValueParser<Value = Utf8PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().try_map(|value| {
+        Utf8PathBuf::from_path_buf(value.into()).map_err(|path| {
+            format!(
+                "the path {path:?} is not valid UTF-8\n  help: rename the file or directory to a UTF-8 name; release keeps every path as UTF-8 text in its reports"
+            )
+        })
+    })
 }
 
 pub fn main() -> i32 {
@@ -94,13 +114,17 @@ pub fn main() -> i32 {
     } else {
         Verbosity::Normal
     };
+    crate::redact::install_panic_hook();
     let env = Environment::from_process();
+    // Before anything else is printed: inside GitHub Actions this registers every secret
+    // with the runner.
+    crate::redact::install(&env, &cli.config);
     match cli.command {
         Command::Plan(ref args) => {
             let mode = if args.snapshot { Mode::Snapshot } else { Mode::Release };
             plan(&cli, &env, mode, &args.release)
         }
-        Command::Preflight(ref args) => run(&cli, &env, Mode::DryRun, args, verbosity),
+        Command::Preflight(ref args) => run(&cli, &env, Mode::DryRun, &overrides(args), verbosity),
         Command::Run(ref args) => {
             let mode = if args.dry_run {
                 Mode::DryRun
@@ -109,7 +133,8 @@ pub fn main() -> i32 {
             } else {
                 Mode::Release
             };
-            run(&cli, &env, mode, &args.release, verbosity)
+            let overrides = Overrides { fresh: args.fresh, ..overrides(&args.release) };
+            run(&cli, &env, mode, &overrides, verbosity)
         }
         Command::Keygen(ref args) => crate::keygen::run(args, &env),
         Command::Verify(ref args) => crate::verify::run(args, cli.json),
@@ -119,7 +144,7 @@ pub fn main() -> i32 {
 }
 
 fn overrides(args: &ReleaseArgs) -> Overrides {
-    Overrides { version: args.release_version.clone(), dist: args.dist.clone() }
+    Overrides { version: args.release_version.clone(), dist: args.dist.clone(), fresh: false }
 }
 
 fn load(path: &Utf8Path) -> Result<Config, StepError> {
@@ -136,21 +161,15 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
     let plan = pipeline.plan();
     let mut out = std::io::stdout().lock();
     let written = if cli.json {
-        serde_json::to_writer_pretty(&mut out, &plan).map_err(std::io::Error::from).and_then(|()| writeln!(out))
+        write_json(&mut out, &plan)
     } else {
         (|| {
             writeln!(out, "release {} ({}), tag {}, {} mode", plan.version, plan.dist, plan.tag, plan.mode.name())?;
             for (i, step) in plan.steps.iter().enumerate() {
                 let skipped = step.skipped.as_deref().map(|s| format!("  [skipped: {s}]")).unwrap_or_default();
-                writeln!(
-                    out,
-                    "{:>3}. {:<9} {:<32} {}{}",
-                    i + 1,
-                    step.stage.name(),
-                    step.id,
-                    step.description,
-                    skipped
-                )?;
+                let line =
+                    format!("{:>3}. {:<9} {:<32} {}{}", i + 1, step.stage.name(), step.id, step.description, skipped);
+                writeln!(out, "{}", redact(&line))?;
             }
             Ok(())
         })()
@@ -158,9 +177,9 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
     broken_pipe_is_ok(written)
 }
 
-fn run(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs, verbosity: Verbosity) -> i32 {
+fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosity: Verbosity) -> i32 {
     let pipeline = match load(&cli.config)
-        .and_then(|config| release_core::pipeline(&config, env, mode, &overrides(args)).map_err(StepError::from))
+        .and_then(|config| release_core::pipeline(&config, env, mode, overrides).map_err(StepError::from))
     {
         Ok(p) => p,
         Err(err) => return usage_error(&err),
@@ -172,10 +191,10 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs, verbosity: 
             return 1;
         }
     };
-    let reporter = reporter_for_stderr(verbosity, env);
+    let reporter = Redacting { inner: reporter_for_stderr(verbosity, env), redactor: crate::redact::redactor() };
     let cancel = Cancellation::new();
     runtime.spawn(interrupt_on_signals(cancel.clone()));
-    let result = runtime.block_on(pipeline.run_with(&*reporter, cancel));
+    let result = runtime.block_on(pipeline.run_with(&reporter, cancel));
     drop(reporter);
     let report = match &result {
         Ok(report) => report,
@@ -187,16 +206,14 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs, verbosity: 
         eprintln!("warning: cannot write the job summary or outputs: {err}");
     }
     if cli.json {
-        let mut out = std::io::stdout().lock();
-        let _ =
-            serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::from).and_then(|()| writeln!(out));
+        let _ = write_json(&mut std::io::stdout().lock(), report);
     }
     match result {
         Ok(report) => {
             if !cli.json && mode != Mode::DryRun {
                 // The one line scripts may read: where the release was collected.
                 let dist = std::fs::canonicalize(&report.dist).map(|p| p.display().to_string());
-                println!("{}", dist.unwrap_or_else(|_| report.dist.to_string()));
+                println!("{}", redact(&dist.unwrap_or_else(|_| report.dist.to_string())));
             }
             0
         }
@@ -230,16 +247,19 @@ async fn interrupt_on_signals(cancel: Cancellation) {
 fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
     let mut err = std::io::stderr().lock();
     for (id, error) in &failure.failures {
-        let _ = writeln!(err, "error: {id}: {}", error.full_message());
+        let _ = writeln!(err, "error: {id}: {}", redact(&error.full_message()));
         if let Some(help) = error.help() {
-            let _ = writeln!(err, "  help: {}", help.replace('\n', "\n        "));
+            let _ = writeln!(err, "  help: {}", redact(help).replace('\n', "\n        "));
         }
     }
     let _ = match failure.kind {
         FailureKind::Preflight => {
             writeln!(err, "preflight failed: nothing was built or published; resolve the above and run again")
         }
-        FailureKind::Step => writeln!(err, "release failed: later steps did not run"),
+        FailureKind::Step => writeln!(
+            err,
+            "release failed: later steps did not run; run the same command again to resume from the failed step (--fresh to start over)"
+        ),
         FailureKind::Interrupted => {
             writeln!(err, "interrupted: nothing further ran; run the same command again to resume")
         }
@@ -255,10 +275,16 @@ pub(crate) fn usage_error(err: &StepError) -> i32 {
 /// `error: MESSAGE` and its help line on stderr.
 pub(crate) fn print_error(err: &StepError) {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {}", err.full_message());
+    let _ = writeln!(stderr, "error: {}", redact(&err.full_message()));
     if let Some(help) = err.help() {
-        let _ = writeln!(stderr, "  help: {help}");
+        let _ = writeln!(stderr, "  help: {}", redact(help));
     }
+}
+
+/// Pretty JSON with every string redacted.
+fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::from)?;
+    writeln!(out, "{}", crate::redact::redactor().redact_json_text(&text))
 }
 
 fn broken_pipe_is_ok(result: std::io::Result<()>) -> i32 {

@@ -7,6 +7,7 @@ mod actions;
 mod cli;
 mod keygen;
 mod progress;
+mod redact;
 mod verify;
 mod workflow;
 

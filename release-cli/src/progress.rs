@@ -30,6 +30,14 @@ pub fn reporter_for_stderr(verbosity: Verbosity, env: &Environment) -> Box<dyn R
     }
 }
 
+/// The line that says a run resumes an earlier one, and how not to.
+pub fn resuming_line(journal: &str, done: &[String]) -> String {
+    format!(
+        "resuming the failed run recorded in {journal}: {} step(s) finished then are reused if their files are unchanged (--fresh runs everything again)",
+        done.len()
+    )
+}
+
 /// One line per event, nothing rewritten in place.
 pub struct PlainReporter {
     verbosity: Verbosity,
@@ -42,6 +50,7 @@ impl PlainReporter {
             Event::RunStarted { mode, version, tag, steps } => {
                 (v >= Verbosity::Normal).then(|| format!("release {version} ({tag}): {mode}, {steps} steps"))
             }
+            Event::Resuming { journal, done } => (v >= Verbosity::Normal).then(|| resuming_line(journal, done)),
             Event::StepStarted { id, stage, description, .. } => {
                 (v >= Verbosity::Normal).then(|| format!("==> {id} [{stage}] {description}"))
             }
@@ -153,6 +162,7 @@ impl Reporter for TerminalReporter {
                 self.println(format!("{} {id} ({})", self.paint("✗", "31"), format_duration(*elapsed)));
             }
             Event::RunStarted { mode, version, tag, .. } => self.println(format!("release {version} ({tag}): {mode}")),
+            Event::Resuming { journal, done } => self.println(resuming_line(journal, done)),
             Event::RunFinished { elapsed, success } => self.println(format!(
                 "{} in {}",
                 if *success { "finished" } else { "stopped" },

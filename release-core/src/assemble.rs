@@ -9,6 +9,7 @@ use crate::actions::{WorkflowPermissionsCheck, required_permissions};
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
 use crate::helm;
+use crate::journal::JournalSettings;
 use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
@@ -22,6 +23,8 @@ pub struct Overrides {
     pub version: Option<semver::Version>,
     /// A dist directory instead of the config's.
     pub dist: Option<Utf8PathBuf>,
+    /// Ignore the journal of an earlier run that failed: build everything again.
+    pub fresh: bool,
 }
 
 /// The release a config describes: version, tag, directories.
@@ -47,7 +50,15 @@ pub fn pipeline(
     overrides: &Overrides,
 ) -> Result<Pipeline, ConfigError> {
     let release = release(config, overrides)?;
+    // Journal beside the dist directory. Its fingerprint covers, besides the plan, the
+    // config's exact text and the commit being released (when the CI says which).
+    let journal = JournalSettings {
+        path: JournalSettings::beside(&release.dist),
+        context: format!("config {}\ncommit {}", config.text_sha256, env.get("GITHUB_SHA").unwrap_or("")),
+        fresh: overrides.fresh,
+    };
     let mut pipeline = Pipeline::new(release, env.clone(), mode);
+    pipeline.set_journal(journal);
     let mut add = |step: Box<dyn crate::step::Step>| {
         pipeline.add_boxed(step).expect("built-in steps have distinct ids and valid effects")
     };
@@ -76,14 +87,19 @@ pub fn pipeline(
     add(Box::new(checksums::WriteChecksums));
 
     // Helm charts to OCI registries: checks without network (every mode), a push probe per
-    // chart in preflight, the push itself in the publish stage.
+    // chart in preflight, the push itself in the publish stage, and with `[signing]` the
+    // chart's signature right after its push. The signature goes to the chart's repository
+    // with the same credentials and push scope, so the chart's probe vouches for it too.
     let pushes = oci::chart_pushes(config);
     if !pushes.is_empty() {
         let settings = oci::OciSettings::from_config(config);
         add(Box::new(oci::steps::OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
         for push in pushes {
             add(Box::new(oci::steps::PushProbe { push: push.clone(), settings: settings.clone() }));
-            add(Box::new(oci::steps::ChartPushStep { push, settings: settings.clone() }));
+            add(Box::new(oci::steps::ChartPushStep { push: push.clone(), settings: settings.clone() }));
+            if config.signing.is_some() {
+                add(Box::new(oci::signature::ChartSignatureStep { push, settings: settings.clone() }));
+            }
         }
     }
     if let Some(signing) = &config.signing {

@@ -46,6 +46,10 @@ pub struct Config {
     /// The version, resolved from `project.version` or `project.version-from`.
     #[serde(skip)]
     pub version: Option<semver::Version>,
+    /// Hex sha256 of the config file's text: part of the run journal's fingerprint, so that
+    /// any edit to the config starts the next run afresh.
+    #[serde(skip)]
+    pub text_sha256: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -222,6 +226,10 @@ pub struct NetworkConfig {
     /// Uploads in flight at once.
     #[serde(default = "default_upload_concurrency")]
     pub upload_concurrency: usize,
+    /// The first backoff before a retry, in milliseconds; it doubles per attempt (capped at
+    /// 30 s) and is jittered. A server's `Retry-After` or rate-limit reset wins when longer.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
 }
 
 fn default_attempts() -> u32 {
@@ -233,6 +241,9 @@ fn default_stall_seconds() -> u64 {
 fn default_upload_concurrency() -> usize {
     4
 }
+fn default_backoff_ms() -> u64 {
+    500
+}
 
 impl Default for NetworkConfig {
     fn default() -> Self {
@@ -240,6 +251,7 @@ impl Default for NetworkConfig {
             attempts: default_attempts(),
             stall_timeout_secs: default_stall_seconds(),
             upload_concurrency: default_upload_concurrency(),
+            backoff_ms: default_backoff_ms(),
         }
     }
 }
@@ -252,6 +264,9 @@ pub enum ConfigError {
     Parse { path: Utf8PathBuf, line: usize, column: usize, message: String },
     #[error("{path}: `{field}`: {message}")]
     Invalid { path: Utf8PathBuf, field: String, message: String, help: Option<String> },
+    /// The config's absolute location is not UTF-8 (shown with escapes).
+    #[error("the config file {path} is in a directory whose path is not valid UTF-8")]
+    NotUtf8 { path: String },
 }
 
 impl Diagnose for ConfigError {
@@ -262,6 +277,10 @@ impl Diagnose for ConfigError {
             }
             ConfigError::Parse { .. } => Some("every field is documented in docs/config.md".into()),
             ConfigError::Invalid { help, .. } => help.clone(),
+            ConfigError::NotUtf8 { .. } => Some(
+                "move the project to a directory whose path is UTF-8: every path in reports, the journal and `--json` is UTF-8 text"
+                    .into(),
+            ),
         }
     }
 }
@@ -284,7 +303,10 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(read_err)?;
         // Absolute, so that every path in reports and errors can be used from anywhere.
         let absolute = std::path::absolute(path).map_err(read_err)?;
-        let absolute = Utf8PathBuf::from_path_buf(absolute).unwrap_or_else(|_| path.to_owned());
+        // Rather than fall back to relative paths, which would make reports and the journal
+        // depend on the working directory, a non-UTF-8 location is an error that says so.
+        let absolute =
+            Utf8PathBuf::from_path_buf(absolute).map_err(|p| ConfigError::NotUtf8 { path: format!("{p:?}") })?;
         Self::parse(&text, &absolute)
     }
 
@@ -296,6 +318,7 @@ impl Config {
             ConfigError::Parse { path: path.to_owned(), line, column, message: err.message().trim_end().to_owned() }
         })?;
         config.file = path.to_owned();
+        config.text_sha256 = crate::checksum::sha256_hex(text.as_bytes());
         config.root = match path.parent() {
             Some(parent) if !parent.as_str().is_empty() => parent.to_owned(),
             _ => Utf8PathBuf::from("."),
@@ -303,6 +326,14 @@ impl Config {
         config.version = config.resolve_version()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Every variable whose value is a secret for this config: the standard ones
+    /// ([`crate::secret::STANDARD_SECRET_VARIABLES`]) and those the config names. See
+    /// [`secret_variables_in`], the one list front ends mask.
+    pub fn secret_variables(&self) -> Vec<String> {
+        let table = toml::Table::try_from(self).unwrap_or_default();
+        secret_variables_in(&table)
     }
 
     fn resolve_version(&self) -> Result<Option<semver::Version>, ConfigError> {
@@ -319,6 +350,16 @@ impl Config {
             (Some(version), None) => (version.clone(), "project.version".to_owned()),
             (None, Some(manifest)) => {
                 let manifest = self.root.join(manifest);
+                if !manifest.is_file() {
+                    return Err(ConfigError::invalid(
+                        &self.file,
+                        "project.version-from",
+                        format!("{manifest} does not exist or is not a file"),
+                        Some(
+                            "point `version-from` at a Cargo.toml, relative to release.toml's directory, or set `project.version`",
+                        ),
+                    ));
+                }
                 (cargo_version(&manifest)?, format!("version in {manifest}"))
             }
             (None, None) => return Ok(None),
@@ -415,6 +456,34 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The secret variables of a config's TOML: the standard ones and those the config names in
+/// `github.token-env`, `registries.*.password-env` and `signing.password-env`. It reads the
+/// raw table, so that a config that fails validation still has its secrets masked in the
+/// error output. Keep it complete when a new credential setting is added.
+pub fn secret_variables_in(table: &toml::Table) -> Vec<String> {
+    let mut names: Vec<String> = crate::secret::STANDARD_SECRET_VARIABLES.iter().map(|s| (*s).to_owned()).collect();
+    let field = |section: Option<&toml::Value>, key: &str| {
+        section.and_then(|s| s.get(key)).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    let registries = table.get("registries").and_then(|r| r.as_table());
+    let configured = field(table.get("github"), "token-env")
+        .into_iter()
+        .chain(registries.into_iter().flat_map(|r| r.values()).filter_map(|r| field(Some(r), "password-env")))
+        .chain(field(table.get("signing"), "password-env"));
+    for name in configured {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// [`secret_variables_in`] of a config file's text; the standard variables when it is not
+/// TOML at all.
+pub fn secret_variables_of_text(text: &str) -> Vec<String> {
+    secret_variables_in(&text.parse::<toml::Table>().unwrap_or_default())
 }
 
 /// The published name of an artifact: its `name` template, or its file name.
@@ -520,6 +589,24 @@ mod tests {
     }
 
     #[test]
+    fn secret_variables_are_the_standard_ones_and_every_configured_one() {
+        let config = parse(
+            "[project]\nversion = \"1.0.0\"\n[github]\ntoken-env = \"RELEASE_TOKEN\"\n[signing]\npassword-env = \"KEY_PW\"\n[registries.\"ghcr.io\"]\nusername-env = \"USER\"\npassword-env = \"GHCR_PW\"\n",
+        )
+        .unwrap();
+        let names = config.secret_variables();
+        for name in crate::secret::STANDARD_SECRET_VARIABLES.into_iter().chain(["RELEASE_TOKEN", "KEY_PW", "GHCR_PW"]) {
+            assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+        }
+        assert!(!names.iter().any(|n| n == "USER"), "a username is not a secret");
+        // A config that fails validation still names its secrets.
+        let invalid = "[project]\nversion = \"1.0\"\n[github]\ntoken-env = \"RELEASE_TOKEN\"\n";
+        assert!(parse(invalid).is_err());
+        assert!(secret_variables_of_text(invalid).contains(&"RELEASE_TOKEN".to_owned()));
+        assert_eq!(secret_variables_of_text("not toml ["), crate::secret::STANDARD_SECRET_VARIABLES);
+    }
+
+    #[test]
     fn chart_paths_stay_inside_the_project() {
         let chart = |path: &str| format!("[project]\nversion = \"1.0.0\"\n[[chart]]\npath = \"{path}\"\n");
         assert!(parse(&chart("charts/hello")).is_ok());
@@ -539,5 +626,108 @@ mod tests {
     fn keyless_is_not_supported_yet() {
         let err = parse("[project]\nversion = \"1.0.0\"\n[signing]\nmode = \"keyless\"\n").unwrap_err();
         assert!(err.to_string().contains("keyless signing is not supported yet"), "{err}");
+    }
+}
+
+/// Property tests: parsing never panics, whatever the text, and every valid config the
+/// generator makes survives a write and a re-read unchanged. `cargo fuzz` needs a nightly
+/// toolchain; the raw-bytes property below is its stable stand-in, bounded so that it runs
+/// with every `cargo test`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Utf8Path::new("/nonexistent/release.toml"))
+    }
+
+    /// A config known to be valid, to mutate.
+    const SEED: &str = "[project]\nname = \"hello\"\nversion = \"1.2.3\"\ntag = \"v{version}\"\n\n[[build]]\nname = \"app\"\ncommand = [\"cargo\", \"build\"]\nartifacts = [\"target/app\", { path = \"x/y\", name = \"y-{version}\" }]\n\n[github]\nrepository = \"acme/hello\"\n\n[[chart]]\npath = \"charts/hello\"\npush = \"oci://ghcr.io/acme/charts\"\n\n[network]\nattempts = 3\n";
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9-]{0,8}"
+    }
+
+    fn version() -> impl Strategy<Value = String> {
+        (0u64..100, 0u64..100, 0u64..100, prop::option::of("[a-z]{1,5}(\\.[1-9][0-9]?)?"))
+            .prop_map(|(a, b, c, pre)| format!("{a}.{b}.{c}{}", pre.map(|p| format!("-{p}")).unwrap_or_default()))
+    }
+
+    /// A valid config's TOML: distinct build names, distinct artifact names, a tag with
+    /// `{version}`.
+    fn valid_config() -> impl Strategy<Value = String> {
+        (
+            version(),
+            "[a-z-]{0,6}",
+            prop::collection::btree_set(name(), 0..4),
+            prop::option::of(("[a-z]{1,6}", "[a-z]{1,6}", any::<bool>(), any::<bool>())),
+            (1u32..10, 1u64..600, 1usize..16),
+        )
+            .prop_map(|(version, tag_prefix, builds, github, (attempts, stall, uploads))| {
+                let mut text = format!("[project]\nversion = \"{version}\"\ntag = \"{tag_prefix}{{version}}\"\n");
+                for build in &builds {
+                    // Three artifact names that no other build can produce: build names are
+                    // distinct and have no dots.
+                    text.push_str(&format!(
+                        "\n[[build]]\nname = \"{build}\"\ncommand = [\"make\", \"{build}\"]\nartifacts = [\"out/{build}.tar\", {{ path = \"out/{build}/bin\", name = \"{build}-bin\" }}, {{ path = \"out/{build}/lib\", name = \"{build}-lib-{{version}}\" }}]\n"
+                    ));
+                }
+                if let Some((owner, repo, prerelease, probe)) = github {
+                    text.push_str(&format!(
+                        "\n[github]\nrepository = \"{owner}/{repo}\"\nprerelease = {prerelease}\nprobe = {probe}\n"
+                    ));
+                }
+                text.push_str(&format!(
+                    "\n[network]\nattempts = {attempts}\nstall-timeout-secs = {stall}\nupload-concurrency = {uploads}\n"
+                ));
+                text
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_parses_or_fails_without_panicking(text in "\\PC{0,400}") {
+            if let Err(err) = parse(&text) {
+                // Every error names the file it is about.
+                prop_assert!(err.to_string().contains("/nonexistent/"), "{}", err);
+            }
+        }
+
+        #[test]
+        fn any_bytes_parse_or_fail_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let _ = parse(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn a_mutated_valid_config_parses_or_fails_without_panicking(
+            at in 0usize..SEED.len(), cut in 0usize..40, insert in "\\PC{0,12}",
+        ) {
+            let at = (0..=at).rev().find(|i| SEED.is_char_boundary(*i)).unwrap_or(0);
+            let end = (at + cut).min(SEED.len());
+            let end = (end..=SEED.len()).find(|i| SEED.is_char_boundary(*i)).unwrap_or(SEED.len());
+            let text = format!("{}{insert}{}", &SEED[..at], &SEED[end..]);
+            let _ = parse(&text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn valid_configs_round_trip(text in valid_config()) {
+            let config = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let written = toml::to_string(&config).unwrap();
+            let again = parse(&written).map_err(|e| TestCaseError::fail(format!("{e}\n{written}")))?;
+            prop_assert_eq!(toml::to_string(&again).unwrap(), written);
+            prop_assert_eq!(again.version, config.version);
+            prop_assert_eq!(again.build.len(), config.build.len());
+        }
+    }
+
+    #[test]
+    fn the_seed_is_valid() {
+        parse(SEED).unwrap();
     }
 }

@@ -18,6 +18,12 @@ pub enum Event {
         tag: String,
         steps: usize,
     },
+    /// The run resumes an earlier one that failed: `done` lists the steps that finished
+    /// then; each is skipped if its files are unchanged.
+    Resuming {
+        journal: String,
+        done: Vec<String>,
+    },
     StepStarted {
         id: String,
         stage: Stage,
@@ -77,6 +83,76 @@ fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 /// report from several tasks at once.
 pub trait Reporter: Send + Sync {
     fn report(&self, event: &Event);
+}
+
+impl Event {
+    /// The event with `f` applied to every text it carries (ids, messages, lines, paths).
+    pub fn map_text(&self, f: impl Fn(&str) -> String) -> Event {
+        let mut event = self.clone();
+        match &mut event {
+            Event::RunStarted { mode, version, tag, .. } => {
+                for text in [mode, version, tag] {
+                    *text = f(text);
+                }
+            }
+            Event::Resuming { journal, done } => {
+                *journal = f(journal);
+                done.iter_mut().for_each(|d| *d = f(d));
+            }
+            Event::StepStarted { id, description, .. } => {
+                *id = f(id);
+                *description = f(description);
+            }
+            Event::StepProgress { id, message } | Event::Warning { id, message } => {
+                *id = f(id);
+                *message = f(message);
+            }
+            Event::Output { id, line } => {
+                *id = f(id);
+                *line = f(line);
+            }
+            Event::StepSkipped { id, reason, .. } => {
+                *id = f(id);
+                *reason = f(reason);
+            }
+            Event::StepFinished { id, summary, .. } => {
+                *id = f(id);
+                if let Some(summary) = summary {
+                    *summary = f(summary);
+                }
+            }
+            Event::StepFailed { id, message, help, .. } => {
+                *id = f(id);
+                *message = f(message);
+                if let Some(help) = help {
+                    *help = f(help);
+                }
+            }
+            Event::StepBytes { id, .. } => *id = f(id),
+            Event::RunFinished { .. } => {}
+        }
+        event
+    }
+}
+
+/// Masks secret values in every event before another reporter shows it: the one place a
+/// front end needs to wrap (a build command may print its environment, a server may echo a
+/// header back).
+pub struct Redacting<R> {
+    pub inner: R,
+    pub redactor: crate::secret::Redactor,
+}
+
+impl<R> std::fmt::Debug for Redacting<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redacting").field("redactor", &self.redactor).finish_non_exhaustive()
+    }
+}
+
+impl<R: std::ops::Deref<Target = dyn Reporter> + Send + Sync> Reporter for Redacting<R> {
+    fn report(&self, event: &Event) {
+        self.inner.report(&event.map_text(|text| self.redactor.redact(text)));
+    }
 }
 
 /// A reporter that drops everything.

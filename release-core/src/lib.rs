@@ -21,6 +21,7 @@ pub mod error;
 pub mod event;
 pub mod github;
 pub mod helm;
+pub mod journal;
 pub mod net;
 pub mod oci;
 pub mod plan;

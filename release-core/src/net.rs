@@ -1,13 +1,26 @@
 //! One network policy for every remote call: bounded retries with exponential backoff and
 //! jitter, rate limits honoured, and a stall timeout for transfers.
 //!
-//! What is retried: 5xx answers, connection errors and timeouts, 429, and 403 answers that
-//! are rate limits (`x-ratelimit-remaining: 0`, or a secondary limit with `retry-after`).
-//! What is not: every other 4xx (401, a permission 403, 404, 422) — those fail at once so
-//! that the caller's diagnosis is shown without delay.
+//! What is retried: 5xx answers, connection errors and timeouts, stalled transfers, 429, and
+//! 403 answers that are rate limits (`x-ratelimit-remaining: 0`, or a secondary limit with
+//! `retry-after`). What is not: every other 4xx (401, a permission 403, 404, 422) — those
+//! fail at once so that the caller's diagnosis is shown without delay.
+//!
+//! Three tools, used by every client in the crate:
+//! - [`NetworkPolicy::retry`]: runs one operation up to `attempts` times. The operation is told
+//!   its attempt number, so that a mutating call can re-check the remote state before it tries
+//!   again (an upload whose answer was lost may have completed);
+//! - [`watch`] with an [`Activity`]: fails a transfer with [`Stalled`] when no byte moved for
+//!   the stall timeout, whether the body stopped flowing or the server stopped answering;
+//! - [`classify`]: what an HTTP answer means for retrying.
+//!
+//! This module never reports anything itself: each retry is handed to the caller as a
+//! [`RetryNotice`], and the step turns it into a warning event.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -43,7 +56,7 @@ impl From<&NetworkConfig> for NetworkPolicy {
     fn from(config: &NetworkConfig) -> Self {
         NetworkPolicy {
             attempts: config.attempts.max(1),
-            base_delay: Duration::from_millis(500),
+            base_delay: Duration::from_millis(config.backoff_ms),
             max_delay: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(config.stall_timeout_secs.max(1)),
             upload_concurrency: config.upload_concurrency.max(1),
@@ -107,36 +120,201 @@ impl NetworkPolicy {
         asked.map_or(jittered, |asked| asked.max(jittered))
     }
 
+    /// Runs `operation` until it succeeds, fails for good, or the attempts are used up.
+    ///
+    /// `operation` gets the attempt number (1-based): from the second attempt on, a mutating
+    /// call should first look at what the failed attempt left on the server. Each retry is
+    /// announced to `on_retry` before the wait. A wait the server asks for that is longer
+    /// than [`MAX_WAIT`] is not waited out: the failure is returned at once.
+    pub async fn retry<T, E, F, Fut>(
+        &self,
+        what: &str,
+        mut operation: F,
+        on_retry: &(dyn Fn(&RetryNotice) + Send + Sync),
+    ) -> Result<T, GaveUp<E>>
+    where
+        E: Retryable,
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let error = match operation(attempt).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            match error.verdict() {
+                Verdict::Retry { after } if attempt < self.attempts && after.is_none_or(|a| a <= MAX_WAIT) => {
+                    let wait = self.delay(attempt, after);
+                    on_retry(&RetryNotice {
+                        what: what.to_owned(),
+                        reason: error.reason(),
+                        next_attempt: attempt + 1,
+                        attempts: self.attempts,
+                        wait,
+                        asked_by_server: after.is_some(),
+                    });
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return Err(GaveUp { error, attempts: attempt }),
+            }
+        }
+    }
+
     /// Sends a request built fresh for every attempt (a streamed body cannot be replayed,
     /// so the closure reopens it), retrying what [`classify`] says to retry.
     ///
     /// Returns the last answer, successful or not, or the last transport error. `on_retry`
-    /// is told about each retry (for progress lines).
+    /// is told about each retry.
     pub async fn send<F, Fut>(
         &self,
+        what: &str,
         mut attempt: F,
-        mut on_retry: impl FnMut(u32, &str, Duration),
+        on_retry: &(dyn Fn(&RetryNotice) + Send + Sync),
     ) -> Result<reqwest::Response, reqwest::Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<reqwest::Response, reqwest::Error>>,
     {
-        let mut n = 1;
-        loop {
-            let result = attempt().await;
-            let (verdict, why) = match &result {
-                Ok(response) => (classify(response.status(), response.headers()), response.status().to_string()),
-                Err(err) if is_transient(err) => (Verdict::Retry { after: None }, transport_reason(err)),
-                Err(_) => (Verdict::Final, String::new()),
-            };
-            match verdict {
-                Verdict::Retry { after } if n < self.attempts && after.is_none_or(|a| a <= MAX_WAIT) => {
-                    let wait = self.delay(n, after);
-                    on_retry(n, &why, wait);
-                    tokio::time::sleep(wait).await;
-                    n += 1;
+        let outcome = self
+            .retry(
+                what,
+                |_| {
+                    let sent = attempt();
+                    async move {
+                        match sent.await {
+                            Ok(response) => match classify(response.status(), response.headers()) {
+                                Verdict::Final => Ok(response),
+                                retry => Err(SendFailure::Answer(response, retry)),
+                            },
+                            Err(err) => Err(SendFailure::Transport(err)),
+                        }
+                    }
+                },
+                on_retry,
+            )
+            .await;
+        match outcome {
+            Ok(response) => Ok(response),
+            Err(GaveUp { error: SendFailure::Answer(response, _), .. }) => Ok(response),
+            Err(GaveUp { error: SendFailure::Transport(err), .. }) => Err(err),
+        }
+    }
+}
+
+/// A failed attempt of [`NetworkPolicy::send`].
+enum SendFailure {
+    /// An answer worth retrying (5xx, 429, a rate-limit 403).
+    Answer(reqwest::Response, Verdict),
+    Transport(reqwest::Error),
+}
+
+impl Retryable for SendFailure {
+    fn verdict(&self) -> Verdict {
+        match self {
+            SendFailure::Answer(_, verdict) => *verdict,
+            SendFailure::Transport(err) if is_transient(err) => Verdict::Retry { after: None },
+            SendFailure::Transport(_) => Verdict::Final,
+        }
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            SendFailure::Answer(response, _) => response.status().to_string(),
+            SendFailure::Transport(err) => root_cause(err),
+        }
+    }
+}
+
+/// A failure the policy can judge.
+pub trait Retryable {
+    /// Whether another attempt may succeed, and after how long at least.
+    fn verdict(&self) -> Verdict;
+    /// A few words for the retry notice: `502 Bad Gateway`, `connection reset by peer`.
+    fn reason(&self) -> String;
+}
+
+/// The failure [`NetworkPolicy::retry`] ended with, and how many attempts were made.
+#[derive(Debug)]
+pub struct GaveUp<E> {
+    pub error: E,
+    pub attempts: u32,
+}
+
+/// One retry, announced before its wait.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryNotice {
+    /// What is retried: `the upload of app.tar.gz`, `POST https://…/releases`.
+    pub what: String,
+    /// Why: the status or transport error of the failed attempt.
+    pub reason: String,
+    /// The attempt about to be made (2 for the first retry).
+    pub next_attempt: u32,
+    pub attempts: u32,
+    pub wait: Duration,
+    /// The wait honours the server's `Retry-After` or rate-limit reset.
+    pub asked_by_server: bool,
+}
+
+impl fmt::Display for RetryNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "retrying {} after {} (attempt {}/{}) in {:.1}s",
+            self.what,
+            self.reason,
+            self.next_attempt,
+            self.attempts,
+            self.wait.as_secs_f64()
+        )?;
+        if self.asked_by_server { f.write_str(", as the server asked") } else { Ok(()) }
+    }
+}
+
+/// A retry announcer that ignores every notice.
+pub fn ignore_retries(_: &RetryNotice) {}
+
+/// When a transfer last moved: touched for every chunk of a body sent or received.
+#[derive(Clone, Debug)]
+pub struct Activity(Arc<Mutex<tokio::time::Instant>>);
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity(Arc::new(Mutex::new(tokio::time::Instant::now())))
+    }
+}
+
+impl Activity {
+    /// Starts counting now.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn touch(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = tokio::time::Instant::now();
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs `transfer` and fails with [`Stalled`] as soon as `activity` was not touched for
+/// `timeout`: a body that stopped flowing (the server stopped reading, so the connection
+/// stopped taking bytes) and a server that never answers end alike. The transfer is
+/// dropped, which closes its connection.
+pub async fn watch<F: Future>(activity: &Activity, timeout: Duration, transfer: F) -> Result<F::Output, Stalled> {
+    let mut transfer = std::pin::pin!(transfer);
+    loop {
+        let deadline = activity.last() + timeout;
+        tokio::select! {
+            biased;
+            output = &mut transfer => return Ok(output),
+            () = tokio::time::sleep_until(deadline) => {
+                if activity.last() + timeout <= tokio::time::Instant::now() {
+                    return Err(Stalled(timeout));
                 }
-                _ => return result,
             }
         }
     }
@@ -147,20 +325,19 @@ pub fn is_transient(err: &reqwest::Error) -> bool {
     err.is_connect() || err.is_timeout() || err.is_request() || err.is_body() || err.is_decode()
 }
 
-fn transport_reason(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
+/// The innermost cause of an error, the words that say what happened: "Connection reset by
+/// peer (os error 104)", "operation timed out".
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(inner) = cause.source() {
+        cause = inner;
     }
-    text
+    cause.to_string()
 }
 
 /// The error a stalled transfer ends with.
 #[derive(Debug, thiserror::Error)]
-#[error("no data moved for {0:?}: the transfer stalled")]
+#[error("the transfer stalled: no data moved for {0:?}")]
 pub struct Stalled(pub Duration);
 
 /// Wraps a byte stream so that it fails with [`Stalled`] when no chunk arrives for
@@ -254,6 +431,79 @@ mod tests {
             assert!(policy.delay(attempt, None) <= policy.max_delay);
         }
         assert!(policy.delay(1, Some(Duration::from_secs(9))) >= Duration::from_secs(9));
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Failure(Verdict);
+
+    impl Retryable for Failure {
+        fn verdict(&self) -> Verdict {
+            self.0
+        }
+        fn reason(&self) -> String {
+            "502 Bad Gateway".into()
+        }
+    }
+
+    fn quick(attempts: u32) -> NetworkPolicy {
+        NetworkPolicy { attempts, base_delay: Duration::from_millis(1), ..NetworkPolicy::default() }
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_and_announced() {
+        let notices = Mutex::new(Vec::new());
+        let record = |n: &RetryNotice| notices.lock().unwrap().push(n.clone());
+        let result = quick(4)
+            .retry(
+                "the upload of app",
+                |attempt| async move {
+                    if attempt < 3 { Err(Failure(Verdict::Retry { after: None })) } else { Ok(attempt) }
+                },
+                &record,
+            )
+            .await;
+        assert_eq!(result.unwrap(), 3);
+        let notices = notices.into_inner().unwrap();
+        assert_eq!(notices.iter().map(|n| n.next_attempt).collect::<Vec<_>>(), [2, 3]);
+        let text = notices[0].to_string();
+        assert!(text.starts_with("retrying the upload of app after 502 Bad Gateway (attempt 2/4) in "), "{text}");
+    }
+
+    #[tokio::test]
+    async fn final_failures_and_exhausted_attempts_stop_with_the_count() {
+        let final_failure = quick(4)
+            .retry("x", |_| async { Err::<(), _>(Failure(Verdict::Final)) }, &ignore_retries)
+            .await
+            .unwrap_err();
+        assert_eq!(final_failure.attempts, 1);
+        let exhausted = quick(3)
+            .retry("x", |_| async { Err::<(), _>(Failure(Verdict::Retry { after: None })) }, &ignore_retries)
+            .await
+            .unwrap_err();
+        assert_eq!(exhausted.attempts, 3);
+        let too_long = Verdict::Retry { after: Some(MAX_WAIT + Duration::from_secs(1)) };
+        let not_waited = quick(3).retry("x", |_| async { Err::<(), _>(Failure(too_long)) }, &ignore_retries).await;
+        assert_eq!(not_waited.unwrap_err().attempts, 1, "a wait beyond MAX_WAIT is not waited out");
+    }
+
+    #[tokio::test]
+    async fn watch_stops_a_silent_transfer_and_lets_a_moving_one_finish() {
+        let activity = Activity::new();
+        let silent = watch(&activity, Duration::from_millis(50), std::future::pending::<()>()).await;
+        assert!(silent.is_err());
+
+        let activity = Activity::new();
+        let moving = {
+            let activity = activity.clone();
+            async move {
+                for _ in 0..6 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    activity.touch();
+                }
+                "done"
+            }
+        };
+        assert_eq!(watch(&activity, Duration::from_millis(200), moving).await.unwrap(), "done");
     }
 
     #[tokio::test]

@@ -5,11 +5,16 @@
 //! steps an embedder adds alike: [`Pipeline::add_step`] files a step under its stage, and the
 //! later stages can only be run with a [`ProbesPassed`] token, which only the preflight phase
 //! can mint.
+//!
+//! The runner also keeps the run's [journal](crate::journal): after a failure, the next run
+//! skips the local steps the failed one finished (when their files are unchanged) and
+//! starts from the first step that needs doing; remote steps always run and re-check the
+//! remote state themselves.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use futures_util::future::join_all;
 use serde::Serialize;
 
@@ -17,6 +22,7 @@ use crate::cancel::Cancellation;
 use crate::env::Environment;
 use crate::error::{FailureKind, StepError};
 use crate::event::{Event, Reporter};
+use crate::journal::{self, Journal, JournalSettings, JournalStatus, JournalStep};
 use crate::plan::{Effect, Mode, PLAN_SCHEMA, Plan, PlannedStep, Stage};
 use crate::step::{Artifact, Release, RunState, Step, StepContext};
 
@@ -27,6 +33,7 @@ pub struct Pipeline {
     env: Environment,
     mode: Mode,
     steps: Vec<Box<dyn Step>>,
+    journal: Option<JournalSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +58,17 @@ impl crate::error::Diagnose for PipelineError {
 impl Pipeline {
     /// An empty pipeline. Building one does no I/O.
     pub fn new(release: Release, env: Environment, mode: Mode) -> Self {
-        Pipeline { release, env, mode, steps: Vec::new() }
+        Pipeline { release, env, mode, steps: Vec::new(), journal: None }
+    }
+
+    /// Keeps a journal of each run (see [`crate::journal`]) and resumes from it after a
+    /// failure. Without this, every run starts afresh and nothing is written.
+    pub fn set_journal(&mut self, settings: JournalSettings) {
+        self.journal = Some(settings);
+    }
+
+    pub fn journal(&self) -> Option<&JournalSettings> {
+        self.journal.as_ref()
     }
 
     pub fn release(&self) -> &Release {
@@ -135,21 +152,45 @@ impl Pipeline {
             }
         };
 
+        let mut journal = self.open_journal(reporter);
         let mut failure = None;
-        for step in &later {
+        for (index, step) in later.iter().enumerate() {
             if failure.is_some() {
                 break;
             }
             if cancel.is_cancelled() {
                 return Err(self.interrupted(started, &state, records, &later, reporter));
             }
-            match self.run_after_preflight(&gate, *step, &state, reporter).await {
+            if let Some(journal) = &mut journal
+                && let Some(record) = journal.reuse(*step, &state, reporter)
+            {
+                records.push(record);
+                continue;
+            }
+            if let Some(journal) = &mut journal
+                && step.effect() == Effect::Local
+            {
+                // This local step runs again: what comes after it may depend on what it makes.
+                journal.end_resume(&later[index..]);
+            }
+            let before = (state.artifacts(), state.outputs());
+            let result = self.run_after_preflight(&gate, *step, &state, reporter).await;
+            if let Some(journal) = &mut journal {
+                journal.record(*step, result.is_ok(), &before, &state, reporter);
+            }
+            match result {
                 Ok(record) => records.push(record),
                 Err((record, error)) => {
                     records.push(record);
                     failure = Some((step.id(), error));
                 }
             }
+        }
+        let success = failure.is_none() && !cancel.is_cancelled();
+        if let Some(journal) = &mut journal
+            && success
+        {
+            journal.finish(reporter);
         }
         let success = failure.is_none();
         let report = self.finish(started, &state, records, &later, reporter, success);
@@ -160,6 +201,23 @@ impl Pipeline {
                 Err(RunFailure { kind, failures: vec![failure], report })
             }
         }
+    }
+
+    /// The journal this run writes, resuming the earlier one when it may. A dry run keeps
+    /// none: it changes nothing worth resuming.
+    fn open_journal(&self, reporter: &dyn Reporter) -> Option<JournalRun<'_>> {
+        let settings = self.journal.as_ref().filter(|_| self.mode != Mode::DryRun)?;
+        let fingerprint = journal::fingerprint(&self.plan(), &settings.context);
+        let previous = if settings.fresh { None } else { Journal::resumable(&settings.path, &fingerprint) };
+        if let Some(previous) = &previous {
+            let done =
+                previous.steps.iter().filter(|s| s.status == JournalStatus::Done).map(|s| s.id.clone()).collect();
+            reporter.report(&Event::Resuming { journal: settings.path.to_string(), done });
+        }
+        // The new journal starts as the old one: a run that fails before reaching a step
+        // keeps that step's earlier record for the next run.
+        let current = previous.clone().unwrap_or_else(|| Journal::new(fingerprint));
+        Some(JournalRun { path: &settings.path, resuming: previous.is_some(), current })
     }
 
     fn interrupted(
@@ -257,6 +315,85 @@ impl Pipeline {
 #[derive(Debug)]
 struct ProbesPassed(());
 
+/// The journal of the run in progress.
+struct JournalRun<'a> {
+    path: &'a Utf8Path,
+    /// True while every local step so far was reused from the earlier run.
+    resuming: bool,
+    current: Journal,
+}
+
+/// What a skipped step's record and event say.
+const DONE_EARLIER: &str = "done in an earlier run";
+
+impl JournalRun<'_> {
+    /// Reuses the earlier run's record of `step` instead of running it, if the step may be
+    /// skipped: a resumable local step, in the unbroken prefix of reused steps, finished
+    /// earlier, its files unchanged.
+    fn reuse(&mut self, step: &dyn Step, state: &RunState, reporter: &dyn Reporter) -> Option<StepRecord> {
+        if !self.resuming || step.effect() != Effect::Local || !step.resumable() {
+            return None;
+        }
+        let id = step.id();
+        let earlier = self.current.step(&id)?;
+        if let Err(stale) = earlier.verify() {
+            reporter.report(&Event::StepProgress { id: id.clone(), message: format!("running again: {stale}") });
+            return None;
+        }
+        state.restore(&earlier.artifacts, &earlier.outputs);
+        reporter.report(&Event::StepSkipped { id: id.clone(), stage: step.stage(), reason: DONE_EARLIER.into() });
+        Some(StepRecord {
+            id,
+            stage: step.stage(),
+            status: StepStatus::DoneEarlier,
+            elapsed_ms: 0,
+            summary: Some(DONE_EARLIER.into()),
+            error: None,
+        })
+    }
+
+    /// Stops resuming: `from` and every step after it run, and their earlier records are
+    /// forgotten.
+    fn end_resume(&mut self, from: &[&dyn Step]) {
+        self.resuming = false;
+        let ids: Vec<String> = from.iter().map(|s| s.id()).collect();
+        self.current.steps.retain(|s| !ids.contains(&s.id));
+    }
+
+    /// Records what a step that ran did: the artifacts and outputs it added or changed.
+    fn record(
+        &mut self,
+        step: &dyn Step,
+        ok: bool,
+        (artifacts_before, outputs_before): &(Vec<Artifact>, BTreeMap<String, String>),
+        state: &RunState,
+        reporter: &dyn Reporter,
+    ) {
+        let artifacts = state.artifacts().into_iter().filter(|a| !artifacts_before.contains(a)).collect();
+        let outputs =
+            state.outputs().into_iter().filter(|(k, v)| outputs_before.get(k) != Some(v)).collect::<BTreeMap<_, _>>();
+        let status = if ok { JournalStatus::Done } else { JournalStatus::Failed };
+        self.current.record(JournalStep { id: step.id(), status, artifacts, outputs });
+        self.save(reporter);
+    }
+
+    fn finish(&mut self, reporter: &dyn Reporter) {
+        self.current.finished = true;
+        self.save(reporter);
+    }
+
+    /// A journal that cannot be written costs the next run its resume, not this run its
+    /// release: warn and go on.
+    fn save(&self, reporter: &dyn Reporter) {
+        if let Err(err) = self.current.save(self.path) {
+            reporter.report(&Event::Warning {
+                id: "journal".into(),
+                message: format!("{err}; a run after a failure will start afresh"),
+            });
+        }
+    }
+}
+
 async fn execute(
     step: &dyn Step,
     mode: Mode,
@@ -344,6 +481,9 @@ pub enum StepStatus {
     Ok,
     Failed,
     Skipped,
+    /// Not run again: an earlier run that failed later finished it, and its files are
+    /// unchanged (see [`crate::journal`]).
+    DoneEarlier,
     /// A step that never started because an earlier one failed.
     NotRun,
 }

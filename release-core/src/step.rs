@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use camino::Utf8PathBuf;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cancel::Cancellation;
 use crate::env::Environment;
@@ -27,6 +27,14 @@ pub trait Step: Send + Sync + std::fmt::Debug {
     fn effect(&self) -> Effect;
     /// One line for `release plan`.
     fn description(&self) -> String;
+    /// Whether a run resumed after a failure may skip this step when the earlier run
+    /// finished it and every file it recorded is unchanged ("done in an earlier run"; see
+    /// [`crate::journal`]). Only for [`Effect::Local`] steps whose whole hand-over to later
+    /// steps is their artifacts and outputs: values passed with [`StepContext::insert`] are
+    /// not journaled, so a step that inserts one must keep the default, `false`.
+    fn resumable(&self) -> bool {
+        false
+    }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult;
 }
 
@@ -42,7 +50,7 @@ pub struct Release {
 }
 
 /// What kind of file an artifact is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArtifactKind {
     /// Produced by a build command.
@@ -58,7 +66,7 @@ pub enum ArtifactKind {
 }
 
 /// A file in the dist directory that will be published.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Artifact {
     /// File name in the dist directory and the asset name on the release.
     pub name: String,
@@ -105,6 +113,19 @@ impl RunState {
 
     pub(crate) fn outputs(&self) -> BTreeMap<String, String> {
         self.outputs.lock().unwrap().clone()
+    }
+
+    /// Puts back what a step did in an earlier run (its artifacts and outputs), for a step
+    /// the runner skips as done.
+    pub(crate) fn restore(&self, artifacts: &[Artifact], outputs: &BTreeMap<String, String>) {
+        let mut current = self.artifacts.lock().unwrap();
+        for artifact in artifacts {
+            match current.iter_mut().find(|a| a.name == artifact.name) {
+                Some(existing) => *existing = artifact.clone(),
+                None => current.push(artifact.clone()),
+            }
+        }
+        self.outputs.lock().unwrap().extend(outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 }
 

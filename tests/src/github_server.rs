@@ -17,15 +17,25 @@
 //!
 //! Every request is recorded (method, path, query, headers, body length) and the stored
 //! releases and asset bytes can be read back, so tests assert on what the server received.
-//! Faults are injected per route and occurrence ([`Fault`]); a fixed latency can be added to
-//! every answer ([`GithubServer::set_latency`], for benchmarks that model a distant server);
-//! the server runs on its own thread and runtime, so sync and async tests use it alike.
+//! Faults are injected per route and occurrence ([`Fault`]): error answers (502, 503, 429
+//! with `Retry-After`, a secondary-rate-limit 403), an answer lost after the work was done, an
+//! upload cut after N bytes (with a `starter` asset left, or the TCP connection reset), and
+//! stalls (a request accepted and never answered, or a body no longer read). A fixed latency
+//! can be added to every answer ([`GithubServer::set_latency`], for benchmarks that model a
+//! distant server). The server runs on its own thread and runtime, so sync and async tests
+//! use it alike.
 
 use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -133,6 +143,67 @@ pub enum FaultAction {
     /// frontend answers 502 when its upstream fails). With `leave_starter`, an empty asset in
     /// state `starter` is left under the name, as GitHub sometimes does.
     FailUploadAfter { bytes: u64, status: u16, leave_starter: bool },
+    /// Do the work (create the release, store the asset, publish), then answer `status`
+    /// instead of the result: the answer was lost on the way back, as behind a failing proxy.
+    LoseAnswer { status: u16 },
+    /// Read this many bytes of the request body, then reset the TCP connection (RST): the
+    /// client sees "connection reset" mid-upload. Nothing is stored.
+    ResetAfter { bytes: u64 },
+    /// Read this many bytes of the request body (0: none), then neither read nor answer
+    /// again: a stalled server. The connection stays open until the client gives up.
+    Stall { after_bytes: u64 },
+}
+
+impl FaultAction {
+    /// An error answer with GitHub's JSON body for the status.
+    pub fn status(status: u16) -> Self {
+        let code = StatusCode::from_u16(status).expect("a valid status");
+        FaultAction::Respond {
+            status,
+            headers: Vec::new(),
+            body: error_body(code, code.canonical_reason().unwrap_or("error"), "https://docs.github.com/rest"),
+        }
+    }
+
+    /// A 429 with `Retry-After: secs`.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        FaultAction::Respond {
+            status: 429,
+            headers: vec![("retry-after".into(), retry_after_secs.to_string())],
+            body: error_body(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "https://docs.github.com/rest"),
+        }
+    }
+
+    /// GitHub's secondary rate limit: a 403 with `Retry-After` and quota left.
+    pub fn secondary_rate_limit(retry_after_secs: u64) -> Self {
+        FaultAction::Respond {
+            status: 403,
+            headers: vec![("retry-after".into(), retry_after_secs.to_string())],
+            body: error_body(
+                StatusCode::FORBIDDEN,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+            ),
+        }
+    }
+
+    /// GitHub's primary rate limit: a 403 with `x-ratelimit-remaining: 0` and the reset time
+    /// `reset_in_secs` from now.
+    pub fn primary_rate_limit(reset_in_secs: u64) -> Self {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        FaultAction::Respond {
+            status: 403,
+            headers: vec![
+                ("x-ratelimit-remaining".into(), "0".into()),
+                ("x-ratelimit-reset".into(), (now + reset_in_secs).to_string()),
+            ],
+            body: error_body(
+                StatusCode::FORBIDDEN,
+                "API rate limit exceeded for installation.",
+                "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+            ),
+        }
+    }
 }
 
 /// A fault: on the `nth` request (1-based) to `route`, and the `times - 1` after it, do
@@ -155,8 +226,14 @@ impl Fault {
         self
     }
 
+    /// From the `nth` request to `route` on, every time: a persistent fault.
+    pub fn always(mut self) -> Self {
+        self.times = usize::MAX;
+        self
+    }
+
     fn applies(&self, route: Route, occurrence: usize) -> bool {
-        self.route == route && occurrence >= self.nth && occurrence < self.nth + self.times
+        self.route == route && occurrence >= self.nth && occurrence < self.nth.saturating_add(self.times)
     }
 }
 
@@ -172,6 +249,7 @@ pub struct RecordedRequest {
     /// Bytes of body the server read.
     pub body_len: u64,
     pub route: Route,
+    /// The status answered; 0 when no answer was sent (a reset or a stall).
     pub status: u16,
 }
 
@@ -255,7 +333,10 @@ impl GithubServer {
         let base = format!("http://{}", listener.local_addr().expect("local address"));
         let shared = Shared { world: Arc::new(Mutex::new(World { next_id: 1000, ..World::default() })), base };
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(shared.clone())
+            .into_make_service_with_connect_info::<Connection>();
         std::thread::Builder::new()
             .name("github-server".into())
             .spawn(move || {
@@ -266,12 +347,12 @@ impl GithubServer {
                     .expect("a runtime for the GitHub test server");
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopped.await;
-                        })
-                        .await
-                        .expect("the GitHub test server runs");
+                    // Not a graceful shutdown: a stalled request never ends by itself, and
+                    // dropping the runtime ends it.
+                    tokio::select! {
+                        served = axum::serve(CuttableListener(listener), app) => served.expect("the GitHub test server runs"),
+                        _ = stopped => {}
+                    }
                 });
             })
             .expect("spawn the GitHub test server thread");
@@ -670,6 +751,19 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
     let fault = shared.world.lock().unwrap().faults.iter().find(|f| f.applies(target.route, occurrence)).cloned();
     let mut body_len = 0u64;
     let caller = shared.caller(&parts.headers);
+    let record = |body_len: u64, status: u16| RecordedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body_len,
+        route: target.route,
+        status,
+    };
 
     let mut response = match fault.map(|f| f.action) {
         Some(FaultAction::Respond { status, headers, body: reply }) => {
@@ -682,14 +776,39 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
             }
             response
         }
-        Some(FaultAction::FailUploadAfter { bytes, status, leave_starter }) if target.route == Route::UploadAsset => {
-            let mut stream = body.into_data_stream();
-            while body_len < bytes {
-                match stream.next().await {
-                    Some(Ok(chunk)) => body_len += chunk.len() as u64,
-                    _ => break,
-                }
+        Some(FaultAction::ResetAfter { bytes }) => {
+            let (mut rest, read) = read_some(body, bytes).await;
+            shared.world.lock().unwrap().requests.push(record(read, 0));
+            if let Some(ConnectInfo(Connection(cut))) = parts.extensions.get::<ConnectInfo<Connection>>() {
+                cut.store(true, Ordering::SeqCst);
             }
+            // Reading on makes the server touch the socket, which is now cut: the connection
+            // fails and is reset. This answer is never sent.
+            while let Some(Ok(_)) = rest.next().await {}
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+        Some(FaultAction::Stall { after_bytes }) => {
+            let (_rest, read) = read_some(body, after_bytes).await;
+            shared.world.lock().unwrap().requests.push(record(read, 0));
+            // Keeps the rest of the body unread and the connection open, forever.
+            std::future::pending::<()>().await;
+            unreachable!("a stall never ends")
+        }
+        Some(FaultAction::LoseAnswer { status }) => {
+            let done = match route(&shared, &caller, &target, &parts.headers, parts.uri.query(), body).await {
+                Ok((_, read)) => read,
+                Err(_) => 0,
+            };
+            body_len = done;
+            let status = StatusCode::from_u16(status).unwrap();
+            json_response(
+                status,
+                error_body(status, status.canonical_reason().unwrap_or("error"), "https://docs.github.com/rest"),
+            )
+        }
+        Some(FaultAction::FailUploadAfter { bytes, status, leave_starter }) if target.route == Route::UploadAsset => {
+            let (_rest, read) = read_some(body, bytes).await;
+            body_len = read;
             if leave_starter {
                 let name = query_param(parts.uri.query(), "name").unwrap_or_default();
                 let mut world = shared.world.lock().unwrap();
@@ -718,34 +837,114 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
         },
     };
 
-    // Headers GitHub sends on every API response.
+    // Headers GitHub sends on every API response (a fault's own rate-limit headers win).
     let headers = response.headers_mut();
     let mut world = shared.world.lock().unwrap();
     world.ratelimit_used += 1;
-    headers.insert("x-ratelimit-limit", HeaderValue::from(5000u64));
-    headers.insert("x-ratelimit-remaining", HeaderValue::from(5000u64.saturating_sub(world.ratelimit_used)));
-    headers.insert("x-ratelimit-used", HeaderValue::from(world.ratelimit_used));
-    headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
+    let remaining = HeaderValue::from(5000u64.saturating_sub(world.ratelimit_used));
+    headers.entry("x-ratelimit-limit").or_insert(HeaderValue::from(5000u64));
+    headers.entry("x-ratelimit-remaining").or_insert(remaining);
+    headers.entry("x-ratelimit-used").or_insert(HeaderValue::from(world.ratelimit_used));
+    headers.entry("x-ratelimit-resource").or_insert(HeaderValue::from_static("core"));
     headers.insert("x-github-request-id", HeaderValue::from(world.requests.len() as u64 + 1));
     if let Caller::Token(TokenSpec { kind: TokenKind::Classic { scopes }, .. }) = &caller {
         headers.insert("x-oauth-scopes", HeaderValue::from_str(&scopes.join(", ")).unwrap());
         let accepted = if target.route == Route::Unknown { "" } else { "repo" };
         headers.insert("x-accepted-oauth-scopes", HeaderValue::from_static(accepted));
     }
-    world.requests.push(RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body_len,
-        route: target.route,
-        status: response.status().as_u16(),
-    });
+    world.requests.push(record(body_len, response.status().as_u16()));
     response
+}
+
+/// Accepts connections that a fault can cut.
+struct CuttableListener(tokio::net::TcpListener);
+
+impl axum::serve::Listener for CuttableListener {
+    type Io = CuttableStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((stream, addr)) => return (CuttableStream { inner: stream, cut: Arc::default() }, addr),
+                // Out of descriptors or an aborted handshake: try again shortly.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+/// A TCP stream that fails every read and write once cut, and is then closed with a reset
+/// (SO_LINGER 0), so that the peer sees ECONNRESET rather than an orderly end.
+struct CuttableStream {
+    inner: tokio::net::TcpStream,
+    cut: Arc<AtomicBool>,
+}
+
+impl CuttableStream {
+    fn check(&self) -> io::Result<()> {
+        if self.cut.load(Ordering::SeqCst) {
+            let _ = self.inner.set_zero_linger();
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection cut by an injected fault"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for CuttableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for CuttableStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// What a handler knows about its connection: the switch that cuts it.
+#[derive(Clone, Debug)]
+struct Connection(Arc<AtomicBool>);
+
+impl Connected<axum::serve::IncomingStream<'_, CuttableListener>> for Connection {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, CuttableListener>) -> Self {
+        Connection(stream.io().cut.clone())
+    }
+}
+
+/// Reads up to `limit` bytes of a body; returns the stream for the rest and the count.
+async fn read_some(body: Body, limit: u64) -> (axum::body::BodyDataStream, u64) {
+    let mut stream = body.into_data_stream();
+    let mut read = 0u64;
+    while read < limit {
+        match stream.next().await {
+            Some(Ok(chunk)) => read += chunk.len() as u64,
+            _ => break,
+        }
+    }
+    (stream, read)
 }
 
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {

@@ -5,6 +5,7 @@
 //! environment (only `PATH` and a private `HOME` are passed through), and then checks what
 //! the servers received.
 
+pub mod fault_proxy;
 pub mod github_server;
 pub mod registry;
 
@@ -25,7 +26,11 @@ pub fn release_bin() -> &'static Utf8Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").join("Cargo.toml");
         let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "--package", "release-cli", "--bin", "release", "--manifest-path"])
+            // The same target selection as `cargo test --workspace`, so that dependency
+            // features resolve the same way (dev-dependencies included) and nothing is
+            // compiled a second time with other features: after a test build this only
+            // links the `release` binary.
+            .args(["build", "--quiet", "--workspace", "--all-targets", "--manifest-path"])
             .arg(manifest.as_str())
             .status()
             .expect("cargo runs");
@@ -68,6 +73,13 @@ impl Project {
     pub fn from_example(name: &str) -> Self {
         let project = Self::new();
         copy_dir(&workspace_root().join("examples").join(name), &project.root);
+        project
+    }
+
+    /// A copy of any directory (a corpus case).
+    pub fn copy_of(dir: &Utf8Path) -> Self {
+        let project = Self::new();
+        copy_dir(dir, &project.root);
         project
     }
 

@@ -213,20 +213,10 @@ impl Registry {
         tag: &str,
         user: Option<&User>,
     ) -> anyhow::Result<(String, Vec<u8>)> {
-        let client = reqwest::Client::new();
-        let mut request = client
+        let request = reqwest::Client::new()
             .get(format!("{}/v2/{repository}/manifests/{tag}", self.url()))
             .header(header::ACCEPT, "application/vnd.oci.image.manifest.v1+json");
-        if let Some(user) = user {
-            request = match &self.token_server {
-                Some(server) => {
-                    let token = server.issue(user, &format!("repository:{repository}:pull"))?;
-                    request.bearer_auth(token)
-                }
-                None => request.basic_auth(&user.name, Some(&user.password)),
-            };
-        }
-        let response = request.send().await?;
+        let response = self.authorize(request, repository, user)?.send().await?;
         let status = response.status();
         let content_type =
             response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -235,6 +225,38 @@ impl Registry {
             bail!("GET manifest {repository}:{tag}: {status}: {}", String::from_utf8_lossy(&body));
         }
         Ok((content_type, body))
+    }
+}
+
+impl Registry {
+    /// A blob as the registry serves it, checked against its digest.
+    pub async fn blob(&self, repository: &str, digest: &str, user: Option<&User>) -> anyhow::Result<Vec<u8>> {
+        let request = reqwest::Client::new().get(format!("{}/v2/{repository}/blobs/{digest}", self.url()));
+        let response = self.authorize(request, repository, user)?.send().await?;
+        let status = response.status();
+        let body = response.bytes().await?.to_vec();
+        if !status.is_success() {
+            bail!("GET blob {repository}@{digest}: {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let actual = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)));
+        if actual != digest {
+            bail!("GET blob {repository}@{digest}: the registry served bytes whose digest is {actual}");
+        }
+        Ok(body)
+    }
+
+    /// Adds `user`'s pull credentials: a token from the token server, or Basic auth.
+    fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        repository: &str,
+        user: Option<&User>,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        let Some(user) = user else { return Ok(request) };
+        Ok(match &self.token_server {
+            Some(server) => request.bearer_auth(server.issue(user, &format!("repository:{repository}:pull"))?),
+            None => request.basic_auth(&user.name, Some(&user.password)),
+        })
     }
 }
 

@@ -13,8 +13,19 @@
 //! Every failure is an [`ApiError`] that keeps what the diagnosis needs: the request, the
 //! status, GitHub's message and error codes, and the headers `X-Accepted-GitHub-Permissions`,
 //! `X-OAuth-Scopes`, `X-Accepted-OAuth-Scopes`. The token is never part of any of them.
+//!
+//! Every call goes through the [`NetworkPolicy`](crate::net::NetworkPolicy) (`[network]`):
+//! octocrab's own retry layer is not used (it is not enabled, and it would not honour
+//! `Retry-After` or re-check a mutation); instead each call here is wrapped in
+//! [`NetworkPolicy::retry`](crate::net::NetworkPolicy::retry), and a mutating call looks at
+//! what a failed attempt left before it tries again: a create that lost its answer adopts the
+//! draft it made, a delete that finds nothing left succeeds. octocrab's read timeout (the stall
+//! timeout) ends a JSON call whose server stopped answering; uploads and downloads are watched
+//! by [`net::watch`](crate::net::watch) instead, because reqwest's read timeout runs from the
+//! start of the request and would cut a long upload that is still moving.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use camino::Utf8Path;
@@ -25,6 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::NetworkConfig;
 use crate::github::target::Target;
+use crate::net::{self, Activity, NetworkPolicy, RetryNotice, Retryable, Verdict};
 
 /// Requests per page when listing: GitHub's maximum.
 const PER_PAGE: u8 = 100;
@@ -56,18 +68,42 @@ pub struct ApiError {
     pub rate_limit_remaining: Option<u64>,
     /// `Retry-After`, as sent.
     pub retry_after: Option<String>,
+    /// What the network policy makes of this failure.
+    pub retry: Verdict,
+    /// How many attempts were made before giving up (1 when the failure was final at once).
+    pub attempts: u32,
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.status {
-            Some(status) => write!(f, "{} {} answered {status} {}", self.method, self.url, self.message),
-            None => write!(f, "{} {} failed: {}", self.method, self.url, self.message),
+            Some(status) => write!(f, "{} {} answered {status} {}", self.method, self.url, self.message)?,
+            None => write!(f, "{} {} failed: {}", self.method, self.url, self.message)?,
         }
+        if self.attempts > 1 { write!(f, " (gave up after {} attempts)", self.attempts) } else { Ok(()) }
     }
 }
 
 impl std::error::Error for ApiError {}
+
+impl Retryable for ApiError {
+    fn verdict(&self) -> Verdict {
+        self.retry
+    }
+
+    fn reason(&self) -> String {
+        let message: String = self.message.chars().take(120).collect();
+        match self.status {
+            Some(status) => format!("{status} {message}"),
+            // A transport error's chain ends with the cause that matters: "Connection reset by
+            // peer (os error 104)", "timed out", "no data moved for 60s".
+            None => match self.message.rsplit(": ").next().unwrap_or(&self.message) {
+                "timed out" => "a timeout".into(),
+                cause => cause.to_owned(),
+            },
+        }
+    }
+}
 
 impl ApiError {
     fn transport(action: &str, method: &str, url: &str, message: impl Into<String>) -> Self {
@@ -83,7 +119,22 @@ impl ApiError {
             accepted_oauth_scopes: None,
             rate_limit_remaining: None,
             retry_after: None,
+            retry: Verdict::Final,
+            attempts: 1,
         }
+    }
+
+    /// Marks a failure without an answer (connection, timeout, stall) as worth retrying.
+    fn transient(mut self, transient: bool) -> Self {
+        if transient {
+            self.retry = Verdict::Retry { after: None };
+        }
+        self
+    }
+
+    /// A transfer that stalled.
+    fn stalled(action: &str, method: &str, url: &str, stalled: net::Stalled) -> Self {
+        ApiError::transport(action, method, url, stalled.to_string()).transient(true)
     }
 
     fn with_headers(mut self, header: impl Fn(&str) -> Option<String>) -> Self {
@@ -101,10 +152,16 @@ impl ApiError {
                 let mut out = ApiError::transport(action, method, url, source.message.clone());
                 out.status = Some(source.status_code.as_u16());
                 out.codes = codes_of(source.errors.as_deref().unwrap_or_default());
-                let headers = source.headers.clone();
-                out.with_headers(|name| headers.as_ref()?.get(name)?.to_str().ok().map(str::to_owned))
+                let headers = source.headers.clone().unwrap_or_default();
+                out.retry = net::classify(source.status_code, &headers);
+                out.with_headers(|name| headers.get(name)?.to_str().ok().map(str::to_owned))
             }
-            other => ApiError::transport(action, method, url, other.to_string()),
+            // No answer: the connection failed, was cut, or timed out (octocrab's read timeout
+            // is the stall timeout). Worth another attempt.
+            transport @ (octocrab::Error::Service { .. } | octocrab::Error::Hyper { .. }) => {
+                ApiError::transport(action, method, url, error_chain(&transport)).transient(true)
+            }
+            other => ApiError::transport(action, method, url, error_chain(&other)),
         }
     }
 
@@ -193,21 +250,31 @@ pub struct NewRelease {
     pub target_commitish: Option<String>,
 }
 
+/// Something told about every retry: a step turns it into a warning event.
+pub type RetryObserver<'r> = &'r (dyn Fn(&RetryNotice) + Send + Sync);
+
 /// A client for one repository.
 #[derive(Clone)]
-pub struct GithubClient {
+pub struct GithubClient<'r> {
     crab: Octocrab,
+    /// For uploads and downloads: no read timeout (a transfer is watched by
+    /// [`net::watch`] instead), a connect timeout.
     http: reqwest::Client,
     target: Target,
+    policy: NetworkPolicy,
+    observer: RetryObserver<'r>,
 }
 
-impl fmt::Debug for GithubClient {
+impl fmt::Debug for GithubClient<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GithubClient").field("target", &self.target).finish_non_exhaustive()
+        f.debug_struct("GithubClient")
+            .field("target", &self.target)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
-impl GithubClient {
+impl GithubClient<'static> {
     /// A client for the target's repository. Must be called inside a tokio runtime.
     pub fn new(target: &Target, network: &NetworkConfig) -> Result<Self, ApiError> {
         let build_error =
@@ -226,14 +293,44 @@ impl GithubClient {
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(30))
-            .read_timeout(stall)
             .build()
             .map_err(|e| build_error(&e))?;
-        Ok(GithubClient { crab, http, target: target.clone() })
+        Ok(GithubClient {
+            crab,
+            http,
+            target: target.clone(),
+            policy: NetworkPolicy::from(network),
+            observer: &net::ignore_retries,
+        })
+    }
+}
+
+impl<'r> GithubClient<'r> {
+    /// The same client, telling `observer` about every retry.
+    pub fn announcing<'o>(self, observer: RetryObserver<'o>) -> GithubClient<'o> {
+        GithubClient { crab: self.crab, http: self.http, target: self.target, policy: self.policy, observer }
     }
 
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.policy
+    }
+
+    /// Runs `operation` under the network policy; the error says how many attempts were made.
+    /// `operation` gets the attempt number, so that a mutation can re-check first.
+    pub async fn with_retries<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, ApiError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        self.policy.retry(what, operation, self.observer).await.map_err(|gave_up| {
+            let mut error = gave_up.error;
+            error.attempts = gave_up.attempts;
+            error
+        })
     }
 
     fn url(&self, route: &str) -> String {
@@ -247,48 +344,57 @@ impl GithubClient {
     /// Reads the repository: visibility, push permission, and a classic token's scopes.
     pub async fn repository(&self) -> Result<RepositoryAccess, ApiError> {
         const ACTION: &str = "read the repository";
-        let route = self.repo_route();
-        let url = self.url(&route);
-        let response =
-            self.crab._get(route.as_str()).await.map_err(|e| ApiError::from_octocrab(e, ACTION, "GET", &url))?;
-        let response =
-            octocrab::map_github_error(response).await.map_err(|e| ApiError::from_octocrab(e, ACTION, "GET", &url))?;
-        let oauth_scopes = response.headers().get("x-oauth-scopes").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body =
-            self.crab.body_to_string(response).await.map_err(|e| ApiError::from_octocrab(e, ACTION, "GET", &url))?;
-        #[derive(Deserialize)]
-        struct Repository {
-            #[serde(default)]
-            private: bool,
-            permissions: Option<Permissions>,
-        }
-        #[derive(Deserialize)]
-        struct Permissions {
-            push: bool,
-        }
-        let repository: Repository = serde_json::from_str(&body)
-            .map_err(|e| ApiError::transport(ACTION, "GET", &url, format!("unexpected answer: {e}")))?;
-        Ok(RepositoryAccess { private: repository.private, push: repository.permissions.map(|p| p.push), oauth_scopes })
+        let route = &self.repo_route();
+        let url = &self.url(route);
+        self.with_retries(&format!("GET {url}"), |_| async move {
+            let fail = |e| ApiError::from_octocrab(e, ACTION, "GET", url);
+            let response = self.crab._get(route.as_str()).await.map_err(fail)?;
+            let response = octocrab::map_github_error(response).await.map_err(fail)?;
+            let oauth_scopes =
+                response.headers().get("x-oauth-scopes").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body = self.crab.body_to_string(response).await.map_err(fail)?;
+            #[derive(Deserialize)]
+            struct Repository {
+                #[serde(default)]
+                private: bool,
+                permissions: Option<Permissions>,
+            }
+            #[derive(Deserialize)]
+            struct Permissions {
+                push: bool,
+            }
+            let repository: Repository = serde_json::from_str(&body)
+                .map_err(|e| ApiError::transport(ACTION, "GET", url, format!("unexpected answer: {e}")))?;
+            Ok(RepositoryAccess {
+                private: repository.private,
+                push: repository.permissions.map(|p| p.push),
+                oauth_scopes,
+            })
+        })
+        .await
     }
 
     /// Every release whose tag is `tag`, drafts included (drafts are listed only for tokens
     /// with push access, and `GET /releases/tags/{tag}` never finds them).
     pub async fn releases_for_tag(&self, tag: &str) -> Result<Vec<RemoteRelease>, ApiError> {
         const ACTION: &str = "list the releases";
-        let url = self.url(&format!("{}/releases", self.repo_route()));
+        let url = &self.url(&format!("{}/releases", self.repo_route()));
         let mut found = Vec::new();
         for page in 1..=MAX_PAGES {
             let items = self
-                .crab
-                .repos(&self.target.owner, &self.target.repo)
-                .releases()
-                .list()
-                .per_page(PER_PAGE)
-                .page(page)
-                .send()
-                .await
-                .map_err(|e| ApiError::from_octocrab(e, ACTION, "GET", &url))?
-                .items;
+                .with_retries(&format!("GET {url}"), |_| async move {
+                    self.crab
+                        .repos(&self.target.owner, &self.target.repo)
+                        .releases()
+                        .list()
+                        .per_page(PER_PAGE)
+                        .page(page)
+                        .send()
+                        .await
+                        .map(|page| page.items)
+                        .map_err(|e| ApiError::from_octocrab(e, ACTION, "GET", url))
+                })
+                .await?;
             let last = items.len() < usize::from(PER_PAGE);
             found.extend(items.into_iter().filter(|r| r.tag_name == tag).map(RemoteRelease::from));
             if last {
@@ -298,77 +404,110 @@ impl GithubClient {
         Ok(found)
     }
 
+    /// Creates a release. A draft is created at most once per call: when an attempt failed
+    /// without a clear answer (a 502 from a proxy can hide a success), the next attempt first
+    /// lists the tag's drafts and adopts the oldest instead of making a second one. Callers
+    /// create a draft only for a tag that had none (the publish step continues an existing
+    /// draft; the probe's tag is its own), so a draft found there is this call's.
     pub async fn create_release(&self, release: &NewRelease) -> Result<RemoteRelease, ApiError> {
         let action = if release.draft { "create a draft release" } else { "create a release" };
-        let url = self.url(&format!("{}/releases", self.repo_route()));
-        let repos = self.crab.repos(&self.target.owner, &self.target.repo);
-        let releases = repos.releases();
-        let mut builder =
-            releases.create(&release.tag).name(&release.name).draft(release.draft).prerelease(release.prerelease);
-        if let Some(body) = &release.body {
-            builder = builder.body(body);
-        }
-        if let Some(commitish) = &release.target_commitish {
-            builder = builder.target_commitish(commitish);
-        }
-        builder.send().await.map(RemoteRelease::from).map_err(|e| ApiError::from_octocrab(e, action, "POST", &url))
+        let url = &self.url(&format!("{}/releases", self.repo_route()));
+        self.with_retries(&format!("POST {url}"), |attempt| async move {
+            if attempt > 1 && release.draft {
+                let drafts = self.releases_for_tag(&release.tag).await?;
+                if let Some(draft) = drafts.into_iter().filter(|r| r.draft).min_by_key(|r| r.id) {
+                    return Ok(draft);
+                }
+            }
+            let repos = self.crab.repos(&self.target.owner, &self.target.repo);
+            let releases = repos.releases();
+            let mut builder =
+                releases.create(&release.tag).name(&release.name).draft(release.draft).prerelease(release.prerelease);
+            if let Some(body) = &release.body {
+                builder = builder.body(body);
+            }
+            if let Some(commitish) = &release.target_commitish {
+                builder = builder.target_commitish(commitish);
+            }
+            builder.send().await.map(RemoteRelease::from).map_err(|e| ApiError::from_octocrab(e, action, "POST", url))
+        })
+        .await
     }
 
     /// Release notes generated by GitHub for a tag (writes nothing).
     pub async fn generate_notes(&self, tag: &str, target_commitish: Option<&str>) -> Result<String, ApiError> {
-        let url = self.url(&format!("{}/releases/generate-notes", self.repo_route()));
-        let repos = self.crab.repos(&self.target.owner, &self.target.repo);
-        let releases = repos.releases();
-        let mut builder = releases.generate_release_notes(tag);
-        if let Some(commitish) = target_commitish {
-            builder = builder.target_commitish(commitish);
-        }
-        builder
-            .send()
-            .await
-            .map(|notes| notes.body)
-            .map_err(|e| ApiError::from_octocrab(e, "generate release notes", "POST", &url))
+        let url = &self.url(&format!("{}/releases/generate-notes", self.repo_route()));
+        self.with_retries(&format!("POST {url}"), |_| async move {
+            let repos = self.crab.repos(&self.target.owner, &self.target.repo);
+            let releases = repos.releases();
+            let mut builder = releases.generate_release_notes(tag);
+            if let Some(commitish) = target_commitish {
+                builder = builder.target_commitish(commitish);
+            }
+            builder
+                .send()
+                .await
+                .map(|notes| notes.body)
+                .map_err(|e| ApiError::from_octocrab(e, "generate release notes", "POST", url))
+        })
+        .await
     }
 
+    /// Deletes a release. A 404 on a retry means an earlier attempt did it.
     pub async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
-        let url = self.url(&format!("{}/releases/{id}", self.repo_route()));
-        self.crab
-            .repos(&self.target.owner, &self.target.repo)
-            .releases()
-            .delete(id)
-            .await
-            .map_err(|e| ApiError::from_octocrab(e, "delete the release", "DELETE", &url))
-    }
-
-    /// Publishes a draft: `PATCH {"draft": false}`.
-    pub async fn publish_release(&self, id: u64) -> Result<RemoteRelease, ApiError> {
-        let url = self.url(&format!("{}/releases/{id}", self.repo_route()));
-        self.crab
-            .repos(&self.target.owner, &self.target.repo)
-            .releases()
-            .update(id)
-            .draft(false)
-            .send()
-            .await
-            .map(RemoteRelease::from)
-            .map_err(|e| ApiError::from_octocrab(e, "publish the release", "PATCH", &url))
-    }
-
-    pub async fn list_assets(&self, release_id: u64) -> Result<Vec<RemoteAsset>, ApiError> {
-        let url = self.url(&format!("{}/releases/{release_id}/assets", self.repo_route()));
-        let mut assets = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let items = self
+        let url = &self.url(&format!("{}/releases/{id}", self.repo_route()));
+        self.with_retries(&format!("DELETE {url}"), |attempt| async move {
+            let result = self
                 .crab
                 .repos(&self.target.owner, &self.target.repo)
                 .releases()
-                .assets(release_id)
-                .per_page(PER_PAGE)
-                .page(page)
+                .delete(id)
+                .await
+                .map_err(|e| ApiError::from_octocrab(e, "delete the release", "DELETE", url));
+            match result {
+                Err(err) if attempt > 1 && err.status == Some(404) => Ok(()),
+                other => other,
+            }
+        })
+        .await
+    }
+
+    /// Publishes a draft: `PATCH {"draft": false}`. Repeating it is harmless, so it is
+    /// retried as it is.
+    pub async fn publish_release(&self, id: u64) -> Result<RemoteRelease, ApiError> {
+        let url = &self.url(&format!("{}/releases/{id}", self.repo_route()));
+        self.with_retries(&format!("PATCH {url}"), |_| async move {
+            self.crab
+                .repos(&self.target.owner, &self.target.repo)
+                .releases()
+                .update(id)
+                .draft(false)
                 .send()
                 .await
-                .map_err(|e| ApiError::from_octocrab(e, "list the release's assets", "GET", &url))?
-                .items;
+                .map(RemoteRelease::from)
+                .map_err(|e| ApiError::from_octocrab(e, "publish the release", "PATCH", url))
+        })
+        .await
+    }
+
+    pub async fn list_assets(&self, release_id: u64) -> Result<Vec<RemoteAsset>, ApiError> {
+        let url = &self.url(&format!("{}/releases/{release_id}/assets", self.repo_route()));
+        let mut assets = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let items = self
+                .with_retries(&format!("GET {url}"), |_| async move {
+                    self.crab
+                        .repos(&self.target.owner, &self.target.repo)
+                        .releases()
+                        .assets(release_id)
+                        .per_page(PER_PAGE)
+                        .page(page)
+                        .send()
+                        .await
+                        .map(|page| page.items)
+                        .map_err(|e| ApiError::from_octocrab(e, "list the release's assets", "GET", url))
+                })
+                .await?;
             let last = items.len() < usize::from(PER_PAGE);
             assets.extend(items.into_iter().map(RemoteAsset::from));
             if last {
@@ -378,24 +517,35 @@ impl GithubClient {
         Ok(assets)
     }
 
+    /// Deletes an asset. A 404 on a retry means an earlier attempt did it.
     pub async fn delete_asset(&self, asset_id: u64) -> Result<(), ApiError> {
-        let url = self.url(&format!("{}/releases/assets/{asset_id}", self.repo_route()));
-        self.crab
-            .repos(&self.target.owner, &self.target.repo)
-            .release_assets()
-            .delete(asset_id)
-            .await
-            .map_err(|e| ApiError::from_octocrab(e, "delete an asset", "DELETE", &url))
+        let url = &self.url(&format!("{}/releases/assets/{asset_id}", self.repo_route()));
+        self.with_retries(&format!("DELETE {url}"), |attempt| async move {
+            let result = self
+                .crab
+                .repos(&self.target.owner, &self.target.repo)
+                .release_assets()
+                .delete(asset_id)
+                .await
+                .map_err(|e| ApiError::from_octocrab(e, "delete an asset", "DELETE", url));
+            match result {
+                Err(err) if attempt > 1 && err.status == Some(404) => Ok(()),
+                other => other,
+            }
+        })
+        .await
     }
 
-    /// Uploads a file as an asset, streamed from disk, to the release's own `upload_url`.
-    /// `progress` is called with the bytes sent so far.
-    pub async fn upload_asset(
+    /// One attempt at uploading a file as an asset, streamed from disk, to the release's own
+    /// `upload_url`. Not retried here: before another attempt the caller must look at what
+    /// this one left (nothing, an unfinished `starter` asset, or a complete asset whose
+    /// answer was lost), which only it can judge. A stalled attempt (no byte accepted and no
+    /// answer for the stall timeout) fails as transient.
+    pub async fn upload_asset_once(
         &self,
         upload_url: &str,
         name: &str,
         path: &Utf8Path,
-        progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<RemoteAsset, ApiError> {
         const ACTION: &str = "upload an asset";
         let template_free = upload_url.split('{').next().unwrap_or(upload_url);
@@ -419,26 +569,30 @@ impl GithubClient {
             .await
             .map_err(|e| ApiError::transport(ACTION, "POST", &shown, format!("cannot read {path}: {e}")))?
             .len();
-        let mut sent = 0u64;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map(move |chunk| {
-            if let Ok(bytes) = &chunk {
-                sent += bytes.len() as u64;
-                progress(sent);
-            }
-            chunk
-        });
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(self.target.token.expose())
-            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
-            .header("x-github-api-version", API_VERSION)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .header(reqwest::header::CONTENT_LENGTH, size)
-            .body(reqwest::Body::wrap_stream(stream))
-            .send()
-            .await
-            .map_err(|e| ApiError::transport(ACTION, "POST", &shown, error_chain(&e)))?;
+        let activity = Activity::new();
+        // A chunk is taken from the stream only when the connection accepted the previous
+        // one: when the server stops reading, the stream stops being polled and the activity
+        // goes quiet.
+        let moved = activity.clone();
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect(move |_| moved.touch());
+        let exchange = async {
+            let response = self
+                .http
+                .post(url)
+                .bearer_auth(self.target.token.expose())
+                .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+                .header("x-github-api-version", API_VERSION)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_LENGTH, size)
+                .body(reqwest::Body::wrap_stream(stream))
+                .send()
+                .await
+                .map_err(|e| {
+                    ApiError::transport(ACTION, "POST", &shown, error_chain(&e)).transient(net::is_transient(&e))
+                })?;
+            activity.touch();
+            json_or_error::<Uploaded>(response, ACTION, "POST", &shown).await
+        };
         #[derive(Deserialize)]
         struct Uploaded {
             id: u64,
@@ -447,7 +601,9 @@ impl GithubClient {
             state: String,
             digest: Option<String>,
         }
-        let asset: Uploaded = json_or_error(response, ACTION, "POST", &shown).await?;
+        let asset = net::watch(&activity, self.policy.stall_timeout, exchange)
+            .await
+            .map_err(|stalled| ApiError::stalled(ACTION, "POST", &shown, stalled))??;
         Ok(RemoteAsset {
             id: asset.id,
             name: asset.name,
@@ -460,29 +616,43 @@ impl GithubClient {
     /// Downloads an asset and hashes it on the way, for servers that report no digest.
     pub async fn download_sha256(&self, asset_id: u64) -> Result<(String, u64), ApiError> {
         const ACTION: &str = "download an asset";
-        let url = self.url(&format!("{}/releases/assets/{asset_id}", self.repo_route()));
-        // github.com answers with a redirect to a storage host; reqwest drops the
-        // Authorization header when a redirect leaves the origin.
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(self.target.token.expose())
-            .header(reqwest::header::ACCEPT, "application/octet-stream")
-            .send()
-            .await
-            .map_err(|e| ApiError::transport(ACTION, "GET", &url, error_chain(&e)))?;
-        if !response.status().is_success() {
-            return Err(status_error(response, ACTION, "GET", &url).await);
-        }
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ApiError::transport(ACTION, "GET", &url, error_chain(&e)))?;
-            size += chunk.len() as u64;
-            hasher.update(&chunk);
-        }
-        Ok((hex::encode(hasher.finalize()), size))
+        let url = &self.url(&format!("{}/releases/assets/{asset_id}", self.repo_route()));
+        self.with_retries(&format!("GET {url}"), |_| async move {
+            let activity = Activity::new();
+            let exchange = async {
+                // github.com answers with a redirect to a storage host; reqwest drops the
+                // Authorization header when a redirect leaves the origin.
+                let response = self
+                    .http
+                    .get(url)
+                    .bearer_auth(self.target.token.expose())
+                    .header(reqwest::header::ACCEPT, "application/octet-stream")
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        ApiError::transport(ACTION, "GET", url, error_chain(&e)).transient(net::is_transient(&e))
+                    })?;
+                if !response.status().is_success() {
+                    return Err(status_error(response, ACTION, "GET", url).await);
+                }
+                let mut hasher = Sha256::new();
+                let mut size = 0u64;
+                let mut stream = response.bytes_stream();
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::transport(ACTION, "GET", url, error_chain(&e)).transient(net::is_transient(&e))
+                    })?;
+                    activity.touch();
+                    size += chunk.len() as u64;
+                    hasher.update(&chunk);
+                }
+                Ok((hex::encode(hasher.finalize()), size))
+            };
+            net::watch(&activity, self.policy.stall_timeout, exchange)
+                .await
+                .map_err(|stalled| ApiError::stalled(ACTION, "GET", url, stalled))?
+        })
+        .await
     }
 }
 
@@ -495,7 +665,10 @@ async fn json_or_error<T: serde::de::DeserializeOwned>(
     if !response.status().is_success() {
         return Err(status_error(response, action, method, url).await);
     }
-    let text = response.text().await.map_err(|e| ApiError::transport(action, method, url, error_chain(&e)))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ApiError::transport(action, method, url, error_chain(&e)).transient(net::is_transient(&e)))?;
     serde_json::from_str(&text).map_err(|e| ApiError::transport(action, method, url, format!("unexpected answer: {e}")))
 }
 
@@ -518,12 +691,17 @@ async fn status_error(response: reqwest::Response, action: &str, method: &str, u
     let mut error = ApiError::transport(action, method, url, message);
     error.status = Some(status.as_u16());
     error.codes = parsed.map(|b| codes_of(&b.errors)).unwrap_or_default();
+    error.retry = net::classify(status, &headers);
     error.with_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned))
 }
 
 /// An error and its causes on one line: reqwest's own message alone ("error sending
 /// request") does not say what went wrong.
 fn error_chain(err: &dyn std::error::Error) -> String {
+    crate::secret::scrub_url_credentials(&error_chain_unscrubbed(err))
+}
+
+fn error_chain_unscrubbed(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut cause = err.source();
     while let Some(err) = cause {

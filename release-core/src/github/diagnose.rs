@@ -240,6 +240,8 @@ mod tests {
             accepted_oauth_scopes: None,
             rate_limit_remaining: Some(4999),
             retry_after: None,
+            retry: crate::net::Verdict::Final,
+            attempts: 1,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::error::StepError;
 use crate::github::client::{GithubClient, NewRelease};
 use crate::github::diagnose::{GithubError, missing_classic_scope};
 use crate::github::target::{self, Target};
+use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage};
 use crate::step::{Step, StepContext, StepResult};
 
@@ -101,7 +102,10 @@ impl Step for GithubPreflight {
                 target.token_source
             )));
         }
-        let client = GithubClient::new(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?;
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let client = GithubClient::new(&target, &self.network)
+            .map_err(|e| GithubError::classify(e, &target))?
+            .announcing(&announce);
         let fail = |e| StepError::from(GithubError::classify(e, &target));
 
         let access = client.repository().await.map_err(fail)?;
@@ -148,7 +152,7 @@ impl GithubPreflight {
     async fn report_existing(
         &self,
         cx: &StepContext<'_>,
-        client: &GithubClient,
+        client: &GithubClient<'_>,
         target: &Target,
     ) -> Result<(), StepError> {
         let tag = &cx.release().tag;

@@ -17,13 +17,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::Utf8PathBuf;
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
-use crate::github::client::{GithubClient, NewRelease, RemoteAsset, RemoteRelease};
+use crate::github::client::{ApiError, GithubClient, NewRelease, RemoteAsset, RemoteRelease};
 use crate::github::diagnose::GithubError;
 use crate::github::probe::check_notes;
 use crate::github::target::{self, Target};
+use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage};
 use crate::step::{Artifact, Step, StepContext, StepResult};
 
@@ -73,7 +75,7 @@ impl PublishRelease {
         }
     }
 
-    async fn create_draft(&self, cx: &StepContext<'_>, client: &GithubClient) -> Result<RemoteRelease, StepError> {
+    async fn create_draft(&self, cx: &StepContext<'_>, client: &GithubClient<'_>) -> Result<RemoteRelease, StepError> {
         let target = client.target();
         let tag = cx.release().tag.clone();
         // The commit the tag is created at when the draft is published, if the tag does not
@@ -127,7 +129,10 @@ impl Step for PublishRelease {
         let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
         check_notes(&self.config, &self.root)?;
         cx.progress(format!("GitHub {} at {}, token from {}", target.full_name(), target.api_url, target.token_source));
-        let client = GithubClient::new(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?;
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let client = GithubClient::new(&target, &self.network)
+            .map_err(|e| GithubError::classify(e, &target))?
+            .announcing(&announce);
         let artifacts = cx.artifacts();
         let tag = cx.release().tag.clone();
         let existing = client.releases_for_tag(&tag).await.map_err(|e| GithubError::classify(e, &target))?;
@@ -153,7 +158,7 @@ impl Step for PublishRelease {
                 published.html_url,
                 plan.differences().join("; ")
             ));
-            let summary = converge(cx, &client, published, &plan, &self.network).await?;
+            let summary = converge(cx, &client, published, &plan).await?;
             verify(&client, &target, published, &artifacts).await?;
             cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
             cx.insert(Outcome::AlreadyPublished { url: published.html_url.clone() });
@@ -178,7 +183,7 @@ impl Step for PublishRelease {
         };
         let assets = with_digests(&client, &target, draft.assets.clone()).await?;
         let plan = AssetPlan::new(&assets, &artifacts);
-        let summary = converge(cx, &client, &draft, &plan, &self.network).await?;
+        let summary = converge(cx, &client, &draft, &plan).await?;
         verify(&client, &target, &draft, &artifacts).await?;
         cx.insert(Outcome::Draft { id: draft.id, url: draft.html_url.clone() });
         Ok(Some(format!("draft {}: {summary}, all checked", draft.html_url)))
@@ -225,7 +230,10 @@ impl Step for FinalizeRelease {
             }
         };
         let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
-        let client = GithubClient::new(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?;
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let client = GithubClient::new(&target, &self.network)
+            .map_err(|e| GithubError::classify(e, &target))?
+            .announcing(&announce);
         let published = client.publish_release(id).await.map_err(|e| {
             let tag = &cx.release().tag;
             let help = if e.already_exists() {
@@ -243,7 +251,7 @@ impl Step for FinalizeRelease {
 /// Fills in the sha256 of assets GitHub reports without a digest (older GitHub Enterprise
 /// Server versions) by downloading them.
 async fn with_digests(
-    client: &GithubClient,
+    client: &GithubClient<'_>,
     target: &Target,
     assets: Vec<RemoteAsset>,
 ) -> Result<Vec<RemoteAsset>, StepError> {
@@ -333,13 +341,15 @@ fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-/// Applies a plan to a release: deletes, then uploads (several at once), streamed.
+/// Applies a plan to a release: deletes, then uploads, streamed, at most
+/// `network.upload-concurrency` at once. After a failed upload no new one is started (those
+/// in flight finish), so a broken connection or a refusal does not turn into a burst of
+/// doomed requests; the release stays a draft and a re-run uploads the rest.
 async fn converge(
     cx: &StepContext<'_>,
-    client: &GithubClient,
+    client: &GithubClient<'_>,
     release: &RemoteRelease,
     plan: &AssetPlan,
-    network: &NetworkConfig,
 ) -> Result<String, StepError> {
     let target = client.target();
     let fail = |e| StepError::from(GithubError::classify(e, target).with_api_help(RERUN_HELP));
@@ -349,30 +359,46 @@ async fn converge(
     }
     let total: u64 = plan.upload.iter().map(|a| a.size).sum();
     let sent = AtomicU64::new(0);
-    // The futures are made in a loop rather than by a closure in `map`: a closure here trips
-    // the compiler's higher-ranked lifetime check inside the async-trait future.
-    let mut pending = Vec::with_capacity(plan.upload.len());
-    for artifact in &plan.upload {
-        pending.push(upload_reporting(cx, client, release, artifact, &sent, total));
+    let limit = client.policy().upload_concurrency.max(1);
+    let mut waiting = plan.upload.iter();
+    let mut running = FuturesUnordered::new();
+    let mut failure = None;
+    loop {
+        while failure.is_none() && running.len() < limit {
+            let Some(artifact) = waiting.next() else { break };
+            running.push(upload_reporting(cx, client, release, artifact, &sent, total));
+        }
+        match running.next().await {
+            None => break,
+            Some(Ok(_)) => {}
+            Some(Err(err)) => {
+                if failure.is_none() {
+                    failure = Some(err);
+                }
+            }
+        }
     }
-    let uploads = futures_util::stream::iter(pending)
-        .buffer_unordered(network.upload_concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    for result in uploads {
-        result.map_err(fail)?;
+    if let Some(err) = failure {
+        let not_started: Vec<&str> = waiting.map(|a| a.name.as_str()).collect();
+        if !not_started.is_empty() {
+            cx.warn(format!(
+                "stopped uploading after a failure; not started: {} (a re-run uploads them)",
+                not_started.join(", ")
+            ));
+        }
+        return Err(fail(err));
     }
     Ok(format!("{} asset(s) uploaded, {} kept", plan.upload.len(), plan.keep.len()))
 }
 
 async fn upload_reporting(
     cx: &StepContext<'_>,
-    client: &GithubClient,
+    client: &GithubClient<'_>,
     release: &RemoteRelease,
     artifact: &Artifact,
     sent: &AtomicU64,
     total: u64,
-) -> Result<RemoteAsset, crate::github::client::ApiError> {
+) -> Result<RemoteAsset, ApiError> {
     cx.progress(format!("uploading {} ({} bytes)", artifact.name, artifact.size));
     let result = upload_one(client, release, artifact).await;
     let done = sent.fetch_add(artifact.size, Ordering::Relaxed) + artifact.size;
@@ -380,28 +406,58 @@ async fn upload_reporting(
     result
 }
 
-/// Uploads one artifact. If GitHub says the name exists (an unfinished upload appeared since
-/// the listing), the stale asset is deleted and the upload tried once more.
+/// Uploads one artifact under the network policy, never leaving a duplicate or a partial
+/// asset behind a success. Before every retry it looks at what the failed attempt left
+/// under the name (see [`settle`]); when GitHub says the name already exists (an unfinished
+/// upload appeared since the listing) it settles that and uploads once more.
 async fn upload_one(
-    client: &GithubClient,
+    client: &GithubClient<'_>,
     release: &RemoteRelease,
     artifact: &Artifact,
-) -> Result<RemoteAsset, crate::github::client::ApiError> {
-    let upload = || client.upload_asset(&release.upload_url, &artifact.name, &artifact.path, |_| {});
-    match upload().await {
-        Err(err) if err.already_exists() => {
-            for stale in client.list_assets(release.id).await?.into_iter().filter(|a| a.name == artifact.name) {
-                client.delete_asset(stale.id).await?;
+) -> Result<RemoteAsset, ApiError> {
+    let what = format!("the upload of {}", artifact.name);
+    client
+        .with_retries(&what, |attempt| async move {
+            if attempt > 1
+                && let Some(complete) = settle(client, release, artifact).await?
+            {
+                return Ok(complete);
             }
-            upload().await
+            let upload = || client.upload_asset_once(&release.upload_url, &artifact.name, &artifact.path);
+            match upload().await {
+                Err(err) if err.already_exists() => match settle(client, release, artifact).await? {
+                    Some(complete) => Ok(complete),
+                    None => upload().await,
+                },
+                other => other,
+            }
+        })
+        .await
+}
+
+/// What an earlier attempt left under the artifact's name: a complete asset with the right
+/// size and sha256 is the upload done (its answer was lost) and is kept; anything else (an
+/// empty `starter`, an `open` upload, other bytes) is deleted so the next attempt starts clean.
+async fn settle(
+    client: &GithubClient<'_>,
+    release: &RemoteRelease,
+    artifact: &Artifact,
+) -> Result<Option<RemoteAsset>, ApiError> {
+    for mut asset in client.list_assets(release.id).await?.into_iter().filter(|a| a.name == artifact.name) {
+        if asset.sha256.is_none() && asset.state == "uploaded" {
+            asset.sha256 = Some(client.download_sha256(asset.id).await?.0);
         }
-        other => other,
+        if mismatch(&asset, artifact).is_none() {
+            return Ok(Some(asset));
+        }
+        client.delete_asset(asset.id).await?;
     }
+    Ok(None)
 }
 
 /// Reads the assets back and compares names, sizes and sha256 digests with the manifest.
 async fn verify(
-    client: &GithubClient,
+    client: &GithubClient<'_>,
     target: &Target,
     release: &RemoteRelease,
     artifacts: &[Artifact],

@@ -7,9 +7,11 @@
 //! | `preflight:oci-check` | preflight | check | reference syntax, lowercase names, tag, plain-HTTP settings (no network; runs in snapshot mode too) |
 //! | `preflight:oci-push:<chart>` | preflight | probe | push-scoped token, then `POST /v2/<name>/blobs/uploads/` and `DELETE` of the session |
 //! | `publish:oci-push:<chart>` | publish | publish | config + layer blobs (streamed from disk), manifest, read back |
+//! | `publish:oci-signature:<chart>` | publish | publish | with `[signing]` only: the chart's cosign signature under `sha256-<hex>.sig` |
 //!
 //! Submodules: [`reference`] (parsing and checks, pure), [`credentials`] (the credential
-//! chain), [`diagnose`] (every "no push" answer and its fix, pure), [`steps`] (the steps).
+//! chain), [`diagnose`] (every "no push" answer and its fix, pure), [`steps`] (the steps),
+//! [`signature`] (the chart signature in the registry, cosign's tag convention).
 //!
 //! Must never: send a GitHub token to a host other than ghcr.io (see [`credentials`]); talk
 //! plain HTTP to a registry that release.toml does not mark `plain-http = true`; print.
@@ -17,6 +19,7 @@
 pub mod credentials;
 pub mod diagnose;
 pub mod reference;
+pub mod signature;
 pub mod steps;
 
 use std::collections::BTreeMap;

@@ -9,6 +9,13 @@
 //! content under an existing tag is refused unless `allow-overwrite` is set. The manifest has
 //! no `created` annotation unless `SOURCE_DATE_EPOCH` is set (then it is that instant), so a
 //! re-push of the same chart gives the same manifest digest.
+//!
+//! Every registry call goes through the [`NetworkPolicy`]: oci-client itself retries nothing
+//! on push, so each call is one retried operation here ([`retried`]), and blob pushes re-check
+//! first (a blob the registry already has by digest is not sent again). oci-client keeps no
+//! response headers in its errors, so a registry's `Retry-After` is not seen on its calls
+//! (the backoff applies); the probe's own request (reqwest) honours it. oci-client's read
+//! timeout (the stall timeout) ends a request whose server stopped reading or answering.
 
 use std::collections::BTreeMap;
 
@@ -21,9 +28,11 @@ use sha2::Digest;
 
 use crate::error::StepError;
 use crate::helm::{PackagedChart, PackagedCharts};
+use crate::net::{self, GaveUp, NetworkPolicy, RetryNotice, Retryable, Verdict};
 use crate::oci::credentials::{self, Login, Resolution};
 use crate::oci::diagnose::{Answer, Denial, explain, server_words};
 use crate::oci::reference::{ChartReference, PushTarget};
+use crate::oci::signature::PushedCharts;
 use crate::oci::{
     ChartPush, HELM_CHART_LAYER_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, OciSettings, chart_head,
 };
@@ -33,7 +42,7 @@ use crate::step::{Step, StepContext, StepResult};
 /// Read size when streaming a chart package to the registry: one PATCH per read.
 const STREAM_CHUNK: usize = 1 << 20;
 
-const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";
+pub(crate) const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";
 
 /// The reference a chart will be pushed as, from release.toml and the chart's Chart.yaml,
 /// with every check that needs no network.
@@ -151,20 +160,113 @@ fn authorization(token: &Option<String>, login: &Login) -> Option<String> {
 
 /// Obtains a push-scoped token (`None` where the registry uses Basic auth or none). A
 /// refused login becomes the diagnosed error here.
-async fn push_token(
+pub(crate) async fn push_token(
     client: &oci_client::Client,
     reference: &ChartReference,
     credentials: &Resolution,
     what: &str,
+    retries: &Retries<'_>,
 ) -> Result<Option<String>, StepError> {
-    match client.auth(&reference.to_oci(), &credentials.login.to_oci(), RegistryOperation::Push).await {
-        Ok(token) => Ok(token),
-        Err(err) => Err(oci_failure(err, what, reference, credentials)),
+    let (oci_ref, login) = (&reference.to_oci(), &credentials.login.to_oci());
+    retries
+        .run(&format!("the login to {}", reference.registry), |_| async move {
+            client.auth(oci_ref, login, RegistryOperation::Push).await.map_err(OciAttempt)
+        })
+        .await
+        .map_err(|gave_up| gave_up_failure(gave_up, what, reference, credentials))
+}
+
+/// The network policy and where its retry notices go, for one step.
+pub(crate) struct Retries<'a> {
+    pub(crate) policy: NetworkPolicy,
+    pub(crate) announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
+}
+
+impl Retries<'_> {
+    /// Runs one registry operation under the policy; `operation` gets the attempt number.
+    pub(crate) async fn run<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, GaveUp<OciAttempt>>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciAttempt>>,
+    {
+        self.policy.retry(what, operation, self.announce).await
     }
 }
 
+/// An oci-client failure as the network policy judges it.
+#[derive(Debug)]
+pub(crate) struct OciAttempt(pub(crate) OciDistributionError);
+
+impl Retryable for OciAttempt {
+    fn verdict(&self) -> Verdict {
+        let retry = Verdict::Retry { after: None };
+        match &self.0 {
+            OciDistributionError::RequestError(err)
+                if net::is_transient(err) || err.status().is_some_and(|s| s.is_server_error() || s.as_u16() == 429) =>
+            {
+                retry
+            }
+            OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => retry,
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope.errors.iter().any(|e| e.code == OciErrorCode::Toomanyrequests) =>
+            {
+                retry
+            }
+            _ => Verdict::Final,
+        }
+    }
+
+    fn reason(&self) -> String {
+        match &self.0 {
+            OciDistributionError::ServerError { code, message, .. } => {
+                // The registry's own words: the first entry of an OCI error envelope, else the
+                // start of the body.
+                let envelope: Option<serde_json::Value> = serde_json::from_str(message).ok();
+                let first = envelope.as_ref().and_then(|e| e.get("errors")?.get(0));
+                let words = match first {
+                    Some(error) => format!(
+                        "{} {}",
+                        error.get("code").and_then(|c| c.as_str()).unwrap_or_default(),
+                        error.get("message").and_then(|m| m.as_str()).unwrap_or_default()
+                    ),
+                    None => message.trim().chars().take(100).collect(),
+                };
+                format!("{code} {}", words.trim())
+            }
+            OciDistributionError::RequestError(err) => match err.status() {
+                Some(status) => status.to_string(),
+                None => net::root_cause(err),
+            },
+            other => other.to_string(),
+        }
+    }
+}
+
+/// What the push tells when the registry kept failing: the diagnosis, how many attempts were
+/// made, and how to resume.
+pub(crate) fn gave_up_failure(
+    gave_up: GaveUp<OciAttempt>,
+    what: &str,
+    reference: &ChartReference,
+    credentials: &Resolution,
+) -> StepError {
+    let attempts = gave_up.attempts;
+    if attempts <= 1 {
+        return oci_failure(gave_up.error.0, what, reference, credentials);
+    }
+    StepError::new(format!(
+        "{what}: {} kept failing: {} (gave up after {attempts} attempts)",
+        reference.registry,
+        gave_up.error.reason()
+    ))
+    .with_help(
+        "the registry failed, not the configuration; nothing else was published (a GitHub release stays a draft): \
+         run the release again, blobs the registry already has are not sent again",
+    )
+}
+
 /// An oci-client error as a user reads it; refusals go through [`explain`].
-fn oci_failure(
+pub(crate) fn oci_failure(
     err: OciDistributionError,
     what: &str,
     reference: &ChartReference,
@@ -211,7 +313,7 @@ fn oci_failure(
     }
 }
 
-fn is_not_found(err: &OciDistributionError) -> bool {
+pub(crate) fn is_not_found(err: &OciDistributionError) -> bool {
     match err {
         OciDistributionError::ImageManifestNotFoundError(_) => true,
         OciDistributionError::ServerError { code, .. } => *code == 404,
@@ -252,16 +354,19 @@ impl Step for PushProbe {
         cx.progress(format!("credentials for {host}: {}", credentials.source));
 
         let client = self.settings.oci_client(&host);
-        let token = push_token(&client, &reference, &credentials, &what).await?;
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let retries = Retries { policy: NetworkPolicy::from(&self.settings.network), announce: &announce };
+        let token = push_token(&client, &reference, &credentials, &what, &retries).await?;
         let auth = authorization(&token, &credentials.login);
 
         let http = self.settings.http_client();
         let url = format!("{}://{host}/v2/{}/blobs/uploads/", self.settings.scheme(&host), reference.repository);
         // Transient failures (5xx, 429, connection errors) are retried by the network policy;
         // refusals are final at once, so their diagnosis shows without delay.
-        let policy = crate::net::NetworkPolicy::from(&self.settings.network);
-        let response = policy
+        let response = retries
+            .policy
             .send(
+                &format!("POST {url}"),
                 || {
                     let mut request = http.post(&url).header(reqwest::header::CONTENT_LENGTH, "0");
                     if let Some(auth) = &auth {
@@ -269,7 +374,7 @@ impl Step for PushProbe {
                     }
                     request.send()
                 },
-                |n, why, wait| cx.progress(format!("upload session attempt {n} failed ({why}); retrying in {wait:?}")),
+                &announce,
             )
             .await
             .map_err(|err| oci_failure(OciDistributionError::RequestError(err), &what, &reference, &credentials))?;
@@ -406,7 +511,7 @@ fn rfc3339_utc(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-fn sha256_digest(bytes: &[u8]) -> String {
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
@@ -459,18 +564,27 @@ impl Step for ChartPushStep {
         let auth = credentials.login.to_oci();
         let oci_ref = reference.to_oci();
         let client = self.settings.oci_client(&host);
-        let fail = |err| oci_failure(err, &what, &reference, &credentials);
-        push_token(&client, &reference, &credentials, &what).await?;
+        let fail = |gave_up| gave_up_failure(gave_up, &what, &reference, &credentials);
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let retries = Retries { policy: NetworkPolicy::from(&self.settings.network), announce: &announce };
+        push_token(&client, &reference, &credentials, &what, &retries).await?;
+        let (client, oci_ref, auth) = (&client, &oci_ref, &auth);
 
         let (manifest, manifest_bytes) = chart_manifest(&chart, cx.env());
         let digest = sha256_digest(&manifest_bytes);
         let record = |digest: &str| {
             cx.set_output(format!("chart.{}.reference", chart.name), reference.to_string());
             cx.set_output(format!("chart.{}.digest", chart.name), digest.to_owned());
+            PushedCharts::record(cx, &self.push.label, &chart.name, &reference, digest);
         };
 
         // Idempotence: what is under the tag already?
-        match client.pull_manifest_raw(&oci_ref, &auth, &[OCI_MANIFEST_MEDIA_TYPE]).await {
+        let existing = retries
+            .run(&format!("GET the manifest of {reference}"), |_| async move {
+                client.pull_manifest_raw(oci_ref, auth, &[OCI_MANIFEST_MEDIA_TYPE]).await.map_err(OciAttempt)
+            })
+            .await;
+        match existing {
             Ok((_, existing)) if existing == digest => {
                 record(&digest);
                 return Ok(Some(format!("{reference}@{digest} unchanged (already in the registry)")));
@@ -501,35 +615,78 @@ impl Step for ChartPushStep {
                     "{reference} exists with different content ({existing}); replacing it (allow-overwrite)"
                 ));
             }
-            Err(err) if is_not_found(&err) => {}
-            Err(err) => return Err(fail(err)),
+            Err(gave_up) if is_not_found(&gave_up.error.0) => {}
+            Err(gave_up) => return Err(fail(gave_up)),
         }
 
-        // The layer, streamed from disk, unless the registry has it already.
+        // Blobs are addressed by digest, so a push is safe to repeat; before a retry the
+        // registry is asked whether the failed attempt got the blob in after all.
         let layer = &manifest.layers[0];
-        if client.blob_exists(&oci_ref, &layer.digest).await.map_err(fail)? {
+        let retries = &retries;
+        let has_blob = |digest: String| async move {
+            retries
+                .run(&format!("HEAD the blob {digest}"), |_| {
+                    let digest = digest.clone();
+                    async move { client.blob_exists(oci_ref, &digest).await.map_err(OciAttempt) }
+                })
+                .await
+        };
+        if has_blob(layer.digest.clone()).await.map_err(fail)? {
             cx.progress(format!("layer {} already in the registry", layer.digest));
         } else {
             cx.progress(format!("uploading {} ({} bytes)", chart.path, chart.size));
-            let file = tokio::fs::File::open(&chart.path)
+            let (path, digest, size) = (&chart.path, &layer.digest, chart.size);
+            let stall = retries.policy.stall_timeout;
+            retries
+                .run(
+                    &format!("the upload of {}", chart.path.file_name().unwrap_or("the chart")),
+                    |attempt| async move {
+                        if attempt > 1 && client.blob_exists(oci_ref, digest).await.map_err(OciAttempt)? {
+                            return Ok(());
+                        }
+                        let file = tokio::fs::File::open(path).await.map_err(|e| OciAttempt(e.into()))?;
+                        // The stream fails if reading the file itself stalls; a registry that stops
+                        // reading or answering is ended by oci-client's read timeout.
+                        let stream =
+                            net::stall_guard(tokio_util::io::ReaderStream::with_capacity(file, STREAM_CHUNK), stall)
+                                .map(|chunk| chunk.map_err(OciDistributionError::from));
+                        client.push_blob_stream(oci_ref, stream, digest, Some(size)).await.map(drop).map_err(OciAttempt)
+                    },
+                )
                 .await
-                .map_err(|e| StepError::new(format!("{what}: cannot read {}: {e}", chart.path)))?;
-            let stream = tokio_util::io::ReaderStream::with_capacity(file, STREAM_CHUNK)
-                .map(|chunk| chunk.map_err(OciDistributionError::from));
-            client.push_blob_stream(&oci_ref, stream, &layer.digest, Some(chart.size)).await.map_err(fail)?;
+                .map_err(fail)?;
             cx.bytes(chart.size, Some(chart.size));
         }
-        if !client.blob_exists(&oci_ref, &manifest.config.digest).await.map_err(fail)? {
-            client
-                .push_blob(&oci_ref, chart.config_json.clone().into_bytes(), &manifest.config.digest)
+        let config_digest = &manifest.config.digest;
+        if !has_blob(config_digest.clone()).await.map_err(fail)? {
+            let config = chart.config_json.as_bytes();
+            retries
+                .run(&format!("the upload of the chart's config blob {config_digest}"), |attempt| async move {
+                    if attempt > 1 && client.blob_exists(oci_ref, config_digest).await.map_err(OciAttempt)? {
+                        return Ok(());
+                    }
+                    client.push_blob(oci_ref, config.to_vec(), config_digest).await.map(drop).map_err(OciAttempt)
+                })
                 .await
                 .map_err(fail)?;
         }
-        let content_type = reqwest::header::HeaderValue::from_static(OCI_MANIFEST_MEDIA_TYPE);
-        client.push_manifest_raw(&oci_ref, manifest_bytes, content_type).await.map_err(fail)?;
+        // A manifest PUT under a tag is idempotent for the same bytes.
+        let manifest_bytes = &manifest_bytes;
+        retries
+            .run(&format!("PUT the manifest of {reference}"), |_| async move {
+                let content_type = reqwest::header::HeaderValue::from_static(OCI_MANIFEST_MEDIA_TYPE);
+                client.push_manifest_raw(oci_ref, manifest_bytes.clone(), content_type).await.map_err(OciAttempt)
+            })
+            .await
+            .map_err(fail)?;
 
         // Read back: the tag must now resolve to exactly this manifest.
-        let stored = client.fetch_manifest_digest(&oci_ref, &auth).await.map_err(fail)?;
+        let stored = retries
+            .run(&format!("HEAD the manifest of {reference}"), |_| async move {
+                client.fetch_manifest_digest(oci_ref, auth).await.map_err(OciAttempt)
+            })
+            .await
+            .map_err(fail)?;
         if stored != digest {
             return Err(StepError::new(format!(
                 "{what}: after the push {reference} resolves to {stored}, not to the pushed manifest {digest}"

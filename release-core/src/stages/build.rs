@@ -78,6 +78,10 @@ impl Step for PrepareDist {
     fn description(&self) -> String {
         "empty the dist directory".into()
     }
+    /// On resume the dist directory holds the reused steps' artifacts: keep them.
+    fn resumable(&self) -> bool {
+        true
+    }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let dist = &cx.release().dist;
         let err = |e: std::io::Error| {
@@ -126,6 +130,10 @@ impl Step for BuildStep {
     fn description(&self) -> String {
         let n = self.build.artifacts.len();
         format!("run `{}` in {}, collect {n} artifact(s)", display_command(&self.build.command), self.dir)
+    }
+    /// Everything a build hands on is its artifacts.
+    fn resumable(&self) -> bool {
+        true
     }
 
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {

@@ -25,6 +25,9 @@ impl Step for WriteChecksums {
     fn description(&self) -> String {
         format!("write {CHECKSUMS_FILE} for every artifact and chart package")
     }
+    fn resumable(&self) -> bool {
+        true
+    }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let listed: Vec<Artifact> = cx
             .artifacts()

@@ -6,11 +6,12 @@ use release_tests::github_server::{
 };
 use release_tests::{Finished, Project};
 
-const REPO: &str = "acme/hello";
-const TOKEN: &str = "ghs_test0123456789abcdef";
+pub(crate) const REPO: &str = "acme/hello";
+pub(crate) const TOKEN: &str = "ghs_test0123456789abcdef";
 
 /// Two build commands: a small file and one large enough that an upload can fail half-way.
-fn project(extra_github: &str) -> Project {
+/// The network settings keep retries quick (see `docs/reliability.md`).
+pub(crate) fn project(extra_github: &str) -> Project {
     let project = Project::new();
     project
         .config(&format!(
@@ -35,6 +36,9 @@ repository = "{REPO}"
 
 [network]
 upload-concurrency = 1
+attempts = 3
+backoff-ms = 20
+stall-timeout-secs = 2
 "#
         ))
         .file("src/app.txt", "the app\n")
@@ -43,22 +47,27 @@ upload-concurrency = 1
     project
 }
 
-fn server_with(token: &str, spec: TokenSpec, visibility: Visibility) -> GithubServer {
+pub(crate) fn server_with(token: &str, spec: TokenSpec, visibility: Visibility) -> GithubServer {
     let server = GithubServer::start();
     server.add_repository(REPO, visibility).add_token(token, spec);
     server
 }
 
-fn writer() -> TokenSpec {
+pub(crate) fn writer() -> TokenSpec {
     TokenSpec::integration().repository(REPO).permission("contents", Level::Write)
 }
 
 /// `release run` as a GitHub Actions job would run it, with the token in GITHUB_TOKEN.
-fn run_in_actions(project: &Project, server: &GithubServer, token: &str) -> Finished {
+pub(crate) fn run_in_actions(project: &Project, server: &GithubServer, token: &str) -> Finished {
     run_in_actions_with(project, server, token, &[])
 }
 
-fn run_in_actions_with(project: &Project, server: &GithubServer, token: &str, extra: &[(&str, &str)]) -> Finished {
+pub(crate) fn run_in_actions_with(
+    project: &Project,
+    server: &GithubServer,
+    token: &str,
+    extra: &[(&str, &str)],
+) -> Finished {
     let mut command = project
         .release(["run", "--verbose"])
         .env("GITHUB_ACTIONS", "true")
@@ -75,7 +84,7 @@ fn run_in_actions_with(project: &Project, server: &GithubServer, token: &str, ex
 /// Asserts that the run said `needle` anywhere: in GitHub Actions progress goes to stdout as
 /// workflow commands, errors to stderr.
 #[track_caller]
-fn said(run: &Finished, needle: &str) {
+pub(crate) fn said(run: &Finished, needle: &str) {
     assert!(
         run.stdout.contains(needle) || run.stderr.contains(needle),
         "the run never said {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -84,12 +93,15 @@ fn said(run: &Finished, needle: &str) {
     );
 }
 
+/// The token is nowhere in the output but in the leading `::add-mask::` lines that register
+/// it with the Actions runner (see `secrets.rs` for the full scan).
 #[track_caller]
-fn assert_no_token_shown(run: &Finished, token: &str) {
-    assert!(!run.stderr.contains(token) && !run.stdout.contains(token), "the token leaked:\n{}", run.stderr);
+pub(crate) fn assert_no_token_shown(run: &Finished, token: &str) {
+    let stdout: Vec<&str> = run.stdout.lines().skip_while(|l| l.starts_with("::add-mask::")).collect();
+    assert!(!run.stderr.contains(token) && !stdout.join("\n").contains(token), "the token leaked:\n{}", run.stderr);
 }
 
-fn the_release(server: &GithubServer) -> StoredRelease {
+pub(crate) fn the_release(server: &GithubServer) -> StoredRelease {
     let releases = server.releases(REPO);
     assert_eq!(releases.len(), 1, "exactly one release: {releases:#?}");
     releases.into_iter().next().unwrap()
@@ -97,7 +109,7 @@ fn the_release(server: &GithubServer) -> StoredRelease {
 
 /// The published release holds exactly the dist directory, byte for byte.
 #[track_caller]
-fn assert_matches_dist(project: &Project, release: &StoredRelease) {
+pub(crate) fn assert_matches_dist(project: &Project, release: &StoredRelease) {
     assert!(!release.draft, "the release is published");
     assert_eq!(release.tag_name, "v1.2.3");
     let mut names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
@@ -110,7 +122,7 @@ fn assert_matches_dist(project: &Project, release: &StoredRelease) {
     }
 }
 
-fn uploads(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
+pub(crate) fn uploads(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
     requests.iter().filter(|r| r.route == Route::UploadAsset).collect()
 }
 
@@ -180,11 +192,15 @@ fn an_upload_failing_half_way_converges_on_rerun() {
     let server = server_with(TOKEN, writer(), Visibility::Public);
     // The second upload (data.bin: artifacts upload in order with concurrency 1) dies after
     // 64 KiB with a 502 and leaves an empty `starter` asset, as GitHub can.
-    server.inject(Fault::new(
-        Route::UploadAsset,
-        2,
-        FaultAction::FailUploadAfter { bytes: 64 * 1024, status: 502, leave_starter: true },
-    ));
+    // Every attempt fails the same way, so the network policy's retries give up.
+    server.inject(
+        Fault::new(
+            Route::UploadAsset,
+            2,
+            FaultAction::FailUploadAfter { bytes: 64 * 1024, status: 502, leave_starter: true },
+        )
+        .always(),
+    );
     let project = project("");
     let first = run_in_actions(&project, &server, TOKEN);
     first.code(1).stderr_has("publish:github-release").stderr_has("run the release again");
@@ -195,6 +211,7 @@ fn an_upload_failing_half_way_converges_on_rerun() {
         uploads(&server.requests()).iter().filter(|u| u.status == 201).filter_map(|u| u.query.clone()).collect();
     let before = server.requests().len();
 
+    server.clear_faults();
     let second = run_in_actions(&project, &server, TOKEN);
     second.success();
     said(&second, "continuing the draft release");

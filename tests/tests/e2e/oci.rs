@@ -1,16 +1,11 @@
 //! Helm charts to OCI registries, against the real CNCF registry (no auth, htpasswd, token
 //! auth with our token server) and a GHCR-shaped responder.
 //!
-//! The probe tests run the `release` binary. The push tests drive the library pipeline
-//! with a test package step that provides the packaged chart, so that the push itself is
-//! exercised against the real registry whatever the package stage does.
+//! Every test runs the `release` binary: the probe in preflight, then the chart the package
+//! stage wrote pushed to the real registry and fetched back, and with `[signing]` the chart's
+//! cosign signature under its `sha256-<hex>.sig` tag, checked with the machine's `openssl`.
 
-use std::io::Write;
-
-use camino::Utf8Path;
-use release_core::event::{Event, Recorder};
-use release_core::helm::{PackagedChart, PackagedCharts};
-use release_core::{Config, Effect, Environment, Mode, Overrides, Stage, Step, StepContext, StepResult};
+use base64::Engine as _;
 use release_tests::Project;
 use release_tests::registry::{Auth, GhcrLike, RecordingProxy, Registry, User};
 use sha2::Digest;
@@ -175,148 +170,202 @@ async fn uppercase_reference_is_refused_in_snapshot_mode_too_with_the_fixed_name
     assert!(!project.exists("built"));
 }
 
-// ---- the push itself, through the library pipeline ------------------------------------
+// ---- the push itself, through the binary ----------------------------------------------
 
-/// Writes a small valid chart package, as the package stage would, and records it.
-#[derive(Debug)]
-struct TestPackage {
-    push: String,
-    values: &'static str,
-    allow_overwrite: bool,
+/// The summary of step `id` in a `--json` report.
+fn summary(report: &serde_json::Value, id: &str) -> String {
+    let steps = report["steps"].as_array().expect("steps");
+    let step = steps.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {report:#}"));
+    step["summary"].as_str().unwrap_or_else(|| panic!("step {id} has no summary: {step:#}")).to_owned()
 }
 
-#[async_trait::async_trait]
-impl Step for TestPackage {
-    fn id(&self) -> String {
-        "package:test-chart".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Package
-    }
-    fn effect(&self) -> Effect {
-        Effect::Local
-    }
-    fn description(&self) -> String {
-        "write hello-0.1.0.tgz".into()
-    }
-    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let path = cx.release().dist.join("hello-0.1.0.tgz");
-        write_chart_tgz(&path, self.values);
-        let bytes = std::fs::read(&path).unwrap();
-        cx.insert(PackagedCharts(vec![PackagedChart {
-            name: "hello".into(),
-            version: "0.1.0".into(),
-            path,
-            size: bytes.len() as u64,
-            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-            config_json: r#"{"apiVersion":"v2","name":"hello","version":"0.1.0","description":"Says hello","type":"application"}"#.into(),
-            push: Some(self.push.clone()),
-            allow_overwrite: self.allow_overwrite,
-        }]));
-        Ok(None)
-    }
-}
-
-fn write_chart_tgz(path: &Utf8Path, values: &str) {
-    let file = std::fs::File::create(path).unwrap();
-    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    for (name, content) in [
-        ("hello/Chart.yaml", CHART_YAML),
-        ("hello/values.yaml", values),
-        ("hello/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n"),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_cksum();
-        tar.append_data(&mut header, name, content.as_bytes()).unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
-}
-
-struct PushRun {
-    result: Result<release_core::RunReport, release_core::RunFailure>,
-    events: Vec<Event>,
-}
-
-impl PushRun {
-    fn summary(&self, id: &str) -> String {
-        self.events
-            .iter()
-            .find_map(|e| match e {
-                Event::StepFinished { id: i, summary, .. } if i == id => summary.clone(),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("{id} did not finish: {:?}", self.result.as_ref().err().map(|f| &f.failures)))
-    }
-}
-
-async fn push_run(project: &Project, host: &str, user: &User, values: &'static str, allow_overwrite: bool) -> PushRun {
-    let push = format!("oci://{host}/charts");
-    let overwrite = if allow_overwrite { "allow-overwrite = true\n" } else { "" };
-    let text = format!(
-        "[project]\nversion = \"1.2.3\"\n\n[[chart]]\npath = \"charts/hello\"\npush = \"{push}\"\n{overwrite}\n\
-         [registries.\"{host}\"]\nplain-http = true\n"
-    );
-    let path = project.join("release.toml");
-    std::fs::write(&path, &text).unwrap();
-    let config = Config::load(&path).unwrap();
-    let env = Environment::empty()
-        .with("HOME", project.join(".home").as_str())
-        .with("HELM_REGISTRY_USERNAME", &user.name)
-        .with("HELM_REGISTRY_PASSWORD", &user.password);
-    let mut pipeline = release_core::pipeline(&config, &env, Mode::Release, &Overrides::default()).unwrap();
-    pipeline.add_step(TestPackage { push, values, allow_overwrite }).unwrap();
-    let recorder = Recorder::default();
-    let result = pipeline.run(&recorder).await;
-    PushRun { result, events: recorder.events() }
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn writer_pushes_a_chart_helm_can_pull_and_a_repush_is_a_no_op() {
+async fn writer_pushes_the_packaged_chart_and_a_rerun_is_a_no_op() {
     let registry = Registry::start(Auth::Token(vec![writer(), reader()])).await.unwrap();
     let project = project(&registry.host);
+    let run = with_user(project.release(["--json", "run"]), &writer()).run_async().await;
+    run.success();
+    let report = run.json();
+    assert!(project.exists("built"), "the build ran");
 
-    let first = push_run(&project, &registry.host, &writer(), "greeting: hello\n", false).await;
-    let report = first.result.as_ref().map_err(|f| format!("{:?}", f.failures)).unwrap();
-    let tgz = std::fs::read(project.join("dist/hello-0.1.0.tgz")).unwrap();
-    let tgz_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&tgz)));
-
+    // The manifest as the registry has it: Helm's media types, the packaged .tgz as the layer.
     let (content_type, bytes) = registry.manifest("charts/hello", "0.1.0", Some(&reader())).await.unwrap();
     assert_eq!(content_type, "application/vnd.oci.image.manifest.v1+json");
     let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(manifest["config"]["mediaType"], "application/vnd.cncf.helm.config.v1+json");
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
     assert_eq!(manifest["layers"][0]["mediaType"], "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
-    assert_eq!(manifest["layers"][0]["digest"], tgz_digest.as_str());
+    let tgz = std::fs::read(project.join("dist/hello-0.1.0.tgz")).unwrap();
+    assert_eq!(manifest["layers"][0]["digest"], sha256(&tgz).as_str());
+    assert_eq!(manifest["layers"][0]["size"], tgz.len());
     assert_eq!(manifest["annotations"]["org.opencontainers.image.title"], "hello");
     assert_eq!(manifest["annotations"]["org.opencontainers.image.version"], "0.1.0");
-    let manifest_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
-    let reference = format!("{}/charts/hello:0.1.0", registry.host);
-    assert_eq!(report.outputs["chart.hello.reference"], reference);
-    assert_eq!(report.outputs["chart.hello.digest"], manifest_digest);
-    assert!(first.summary("publish:oci-push:hello").starts_with(&format!("pushed {reference}@{manifest_digest}")));
-
-    let again = push_run(&project, &registry.host, &writer(), "greeting: hello\n", false).await;
-    assert!(again.result.is_ok());
+    assert_eq!(manifest["annotations"]["org.opencontainers.image.description"], "Says hello");
+    // The config blob is the Chart.yaml metadata as JSON.
+    let layer = registry.blob("charts/hello", &sha256(&tgz), Some(&reader())).await.unwrap();
+    assert_eq!(layer, tgz, "the registry serves the packaged chart byte for byte");
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config = registry.blob("charts/hello", config_digest, Some(&reader())).await.unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
     assert_eq!(
-        again.summary("publish:oci-push:hello"),
-        format!("{reference}@{manifest_digest} unchanged (already in the registry)")
+        config,
+        serde_json::json!({"apiVersion": "v2", "name": "hello", "version": "0.1.0", "description": "Says hello", "type": "application"})
     );
 
+    let manifest_digest = sha256(&bytes);
+    let reference = format!("{}/charts/hello:0.1.0", registry.host);
+    assert_eq!(report["outputs"]["chart.hello.reference"], reference.as_str());
+    assert_eq!(report["outputs"]["chart.hello.digest"], manifest_digest.as_str());
+    let pushed = summary(&report, "publish:oci-push:hello");
+    assert!(
+        pushed.starts_with(&format!("pushed {reference}@{manifest_digest} with environment variables")),
+        "{pushed}"
+    );
+    let steps = report["steps"].to_string();
+    assert!(!steps.contains("oci-signature"), "no [signing], no chart signature: {steps}");
+
+    // The same project again: nothing changes in the registry.
+    let again = with_user(project.release(["--json", "run"]), &writer()).run_async().await;
+    again.success();
+    assert_eq!(
+        summary(&again.json(), "publish:oci-push:hello"),
+        format!("{reference}@{manifest_digest} unchanged (already in the registry)")
+    );
+    let (_, unchanged) = registry.manifest("charts/hello", "0.1.0", Some(&reader())).await.unwrap();
+    assert_eq!(unchanged, bytes);
+
     // Different content under the same version: refused, unless overwriting is allowed.
-    let changed = push_run(&project, &registry.host, &writer(), "greeting: changed\n", false).await;
-    let failure = changed.result.expect_err("different content under an existing tag is refused");
-    let (id, error) = &failure.failures[0];
-    assert_eq!(id, "publish:oci-push:hello");
-    assert!(error.message().contains("already exists with different content"), "{error}");
-    assert!(error.help().unwrap().contains("allow-overwrite = true"), "{error}");
+    project.file("charts/hello/values.yaml", "greeting: changed\n");
+    let changed = with_user(project.release(["run"]), &writer()).run_async().await;
+    changed
+        .code(1)
+        .stderr_has(&format!(
+            "error: publish:oci-push:hello: chart `hello`: {reference} already exists with different content"
+        ))
+        .stderr_has("allow-overwrite = true");
     let (_, still) = registry.manifest("charts/hello", "0.1.0", Some(&reader())).await.unwrap();
     assert_eq!(still, bytes, "the refused push changed nothing");
 
-    let overwritten = push_run(&project, &registry.host, &writer(), "greeting: changed\n", true).await;
-    assert!(overwritten.result.is_ok());
+    project.config(&project.read("release.toml").replace("push = ", "allow-overwrite = true\npush = "));
+    let overwritten = with_user(project.release(["run"]), &writer()).run_async().await;
+    overwritten.success().stderr_has("exists with different content");
     let (_, replaced) = registry.manifest("charts/hello", "0.1.0", Some(&reader())).await.unwrap();
-    assert_ne!(replaced, bytes);
+    let replaced: serde_json::Value = serde_json::from_slice(&replaced).unwrap();
+    let tgz = std::fs::read(project.join("dist/hello-0.1.0.tgz")).unwrap();
+    assert_eq!(replaced["layers"][0]["digest"], sha256(&tgz).as_str(), "the new package replaced the old one");
+}
+
+const COSIGN_PASSWORD: &str = "chart signing password";
+
+/// `openssl dgst -sha256 -verify KEY -signature SIG.der` over `payload`, with the signature
+/// given as cosign's base64 text.
+fn openssl_verifies(public_key: &camino::Utf8Path, signature_base64: &str, payload: &[u8]) -> bool {
+    let der = base64::engine::general_purpose::STANDARD.decode(signature_base64).expect("the signature is base64");
+    let dir = tempfile::tempdir().unwrap();
+    let (der_path, payload_path) = (dir.path().join("sig.der"), dir.path().join("payload.json"));
+    std::fs::write(&der_path, der).unwrap();
+    std::fs::write(&payload_path, payload).unwrap();
+    let output = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify", public_key.as_str(), "-signature"])
+        .arg(&der_path)
+        .arg(&payload_path)
+        .output()
+        .expect("the tests verify signatures with the machine's `openssl`: install it");
+    output.status.success() && String::from_utf8_lossy(&output.stdout).contains("Verified OK")
+}
+
+fn keygen(project: &Project, name: &str) {
+    std::fs::create_dir_all(project.join("keys")).unwrap();
+    let (key, public) = (format!("keys/{name}.key"), format!("keys/{name}.pub"));
+    project
+        .release(["keygen", "--output-key", key.as_str(), "--output-pub", public.as_str()])
+        .env("COSIGN_PASSWORD", COSIGN_PASSWORD)
+        .run()
+        .success();
+}
+
+/// The `.sig` manifest of a chart digest and its signature layers: `(payload, signature)`.
+async fn signatures(registry: &Registry, digest: &str) -> (Vec<u8>, Vec<(Vec<u8>, String)>) {
+    let tag = format!("{}.sig", digest.replace(':', "-"));
+    let (content_type, bytes) = registry.manifest("charts/hello", &tag, Some(&reader())).await.unwrap();
+    assert_eq!(content_type, "application/vnd.oci.image.manifest.v1+json");
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config = registry.blob("charts/hello", config_digest, Some(&reader())).await.unwrap();
+    serde_json::from_slice::<serde_json::Value>(&config).expect("the config blob is JSON");
+    let mut layers = Vec::new();
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(layer["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
+        let signature = layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap().to_owned();
+        let payload = registry.blob("charts/hello", layer["digest"].as_str().unwrap(), Some(&reader())).await.unwrap();
+        layers.push((payload, signature));
+    }
+    (bytes, layers)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_chart_gets_a_cosign_signature_in_the_registry_that_openssl_verifies() {
+    let registry = Registry::start(Auth::Token(vec![writer(), reader()])).await.unwrap();
+    let project = project(&registry.host);
+    project.config(&format!("{}\n[signing]\nkey = \"keys/cosign.key\"\n", project.read("release.toml")));
+    keygen(&project, "cosign");
+    let run = |project: &Project| {
+        with_user(project.release(["--json", "run"]), &writer()).env("COSIGN_PASSWORD", COSIGN_PASSWORD)
+    };
+
+    let first = run(&project).run_async().await;
+    first.success();
+    let report = first.json();
+    let digest = report["outputs"]["chart.hello.digest"].as_str().unwrap().to_owned();
+    let (_, chart_manifest) = registry.manifest("charts/hello", "0.1.0", Some(&reader())).await.unwrap();
+    assert_eq!(digest, sha256(&chart_manifest));
+    let repository = format!("{}/charts/hello", registry.host);
+    let signature_ref = format!("{repository}:sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    assert_eq!(report["outputs"]["chart.hello.signature"], signature_ref.as_str());
+    let signed = summary(&report, "publish:oci-signature:hello");
+    assert!(signed.starts_with(&format!("signed {repository}@{digest} as {signature_ref}@sha256:")), "{signed}");
+
+    let (sig_manifest, layers) = signatures(&registry, &digest).await;
+    assert_eq!(layers.len(), 1);
+    let (payload, signature) = &layers[0];
+    let payload_json: serde_json::Value = serde_json::from_slice(payload).unwrap();
+    assert_eq!(
+        payload_json,
+        serde_json::json!({
+            "critical": {
+                "identity": {"docker-reference": repository},
+                "image": {"docker-manifest-digest": digest},
+                "type": "cosign container image signature",
+            },
+            "optional": null,
+        })
+    );
+    let public_key = project.join("keys/cosign.pub");
+    assert!(openssl_verifies(&public_key, signature, payload), "openssl rejects the chart signature");
+    assert!(!openssl_verifies(&public_key, signature, &chart_manifest), "the signature is over the payload only");
+
+    // Again: the signature by this key is found and verified, nothing is pushed.
+    let again = run(&project).run_async().await;
+    again.success();
+    let unchanged = summary(&again.json(), "publish:oci-signature:hello");
+    assert!(unchanged.ends_with("(unchanged)"), "{unchanged}");
+    assert!(unchanged.contains(&format!("already holds a signature of {repository}@{digest}")), "{unchanged}");
+    assert_eq!(signatures(&registry, &digest).await.0, sig_manifest, "the .sig manifest is untouched");
+
+    // Another key: its signature is added next to the first one, which stays.
+    keygen(&project, "other");
+    project.config(&project.read("release.toml").replace("keys/cosign.key", "keys/other.key"));
+    let other = run(&project).run_async().await;
+    other.success();
+    assert!(summary(&other.json(), "publish:oci-signature:hello").starts_with("signed "));
+    let (_, layers) = signatures(&registry, &digest).await;
+    assert_eq!(layers.len(), 2, "both signatures are kept");
+    assert_eq!(&layers[0].1, signature, "the first signature is kept as it was");
+    assert!(openssl_verifies(&project.join("keys/other.pub"), &layers[1].1, &layers[1].0));
+    assert!(!openssl_verifies(&public_key, &layers[1].1, &layers[1].0));
 }
