@@ -39,7 +39,7 @@ use crate::oci::{
 use crate::plan::{Effect, Stage};
 use crate::step::{Step, StepContext, StepResult};
 
-/// Read size when streaming a chart package to the registry: one PATCH per read.
+/// Read size when streaming a chart package to the registry (the body of one PUT).
 const STREAM_CHUNK: usize = 1 << 20;
 
 pub(crate) const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";

@@ -108,8 +108,9 @@ async fn fails_cleanly_then_converges(fault: ProxyFault, says: &[&str]) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_502_on_a_blob_chunk() {
-    let fault = ProxyFault::new("PATCH", "/blobs/uploads/", 1, ProxyAction::status(502));
+async fn a_502_on_the_blob_upload() {
+    // The layer is the first blob uploaded, in one PUT (monolithic push).
+    let fault = ProxyFault::new("PUT", "/blobs/uploads/", 1, ProxyAction::status(502));
     let (run, _) = completes_despite(fault.clone()).await;
     said(&run, "retrying the upload of hello-0.1.0.tgz after 502 ");
     fails_cleanly_then_converges(fault, &["publish:oci-push:hello"]).await;
@@ -142,7 +143,7 @@ async fn a_502_on_the_probes_upload_session() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_reset_mid_blob() {
-    let fault = ProxyFault::new("PATCH", "/blobs/uploads/", 1, ProxyAction::ResetAfter { bytes: 16 * 1024 });
+    let fault = ProxyFault::new("PUT", "/blobs/uploads/", 1, ProxyAction::ResetAfter { bytes: 16 * 1024 });
     let (run, proxy) = completes_despite(fault.clone()).await;
     said(&run, "retrying the upload of hello-0.1.0.tgz after ");
     let cut = proxy.requests().iter().filter(|r| matches!(r.fault, Some(ProxyAction::ResetAfter { .. }))).count();
@@ -152,7 +153,7 @@ async fn a_connection_reset_mid_blob() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_blob_upload() {
-    let fault = ProxyFault::new("PATCH", "/blobs/uploads/", 1, ProxyAction::Stall { after_bytes: 16 * 1024 });
+    let fault = ProxyFault::new("PUT", "/blobs/uploads/", 1, ProxyAction::Stall { after_bytes: 16 * 1024 });
     let (run, _) = completes_despite(fault.clone()).await;
     said(&run, "retrying the upload of hello-0.1.0.tgz after ");
     fails_cleanly_then_converges(fault, &["publish:oci-push:hello"]).await;
