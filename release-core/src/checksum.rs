@@ -22,6 +22,11 @@ impl crate::error::Diagnose for ChecksumError {}
 
 /// Hex SHA-256 and size of a file, streamed.
 pub fn hash_file(path: &Utf8Path) -> Result<(String, u64), ChecksumError> {
+    hash_file_raw(path).map(|(digest, size)| (hex::encode(digest), size))
+}
+
+/// SHA-256 and size of a file, streamed through a fixed buffer.
+pub fn hash_file_raw(path: &Utf8Path) -> Result<([u8; 32], u64), ChecksumError> {
     let read_err = |source| ChecksumError::Read { path: path.to_owned(), source };
     let mut file = std::fs::File::open(path).map_err(read_err)?;
     let mut hasher = Sha256::new();
@@ -35,7 +40,7 @@ pub fn hash_file(path: &Utf8Path) -> Result<(String, u64), ChecksumError> {
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    Ok((hex::encode(hasher.finalize()), size))
+    Ok((hasher.finalize().into(), size))
 }
 
 /// Copies `from` to `to` and hashes the bytes on the way: one read of the source.

@@ -767,6 +767,9 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
 
     let mut response = match fault.map(|f| f.action) {
         Some(FaultAction::Respond { status, headers, body: reply }) => {
+            // Read the request body first, as GitHub's front end does: answering before it
+            // is read makes the client's write fail with a broken pipe, racing the answer.
+            body_len = axum::body::to_bytes(body, usize::MAX).await.map_or(0, |b| b.len() as u64);
             let mut response = json_response(StatusCode::from_u16(status).unwrap(), reply);
             for (name, value) in headers {
                 response.headers_mut().insert(

@@ -210,6 +210,21 @@ impl Signer for CosignKeyPair {
         Some(&self.public)
     }
 
+    fn sign_sha256(&self, digest: &[u8; 32]) -> Result<BlobSignature, SigningError> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+        use sigstore::crypto::signing_key::KeyPair as _;
+        let sign_err = |reason: String| SigningError::Sign { reason };
+        // The sigstore signer only signs whole messages; the same key through aws-lc-rs (the
+        // backend sigstore itself uses) signs a precomputed digest.
+        let der = self.keys.private_key_to_der().map_err(|e| sign_err(e.to_string()))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der)
+            .map_err(|e| sign_err(format!("the key cannot sign a digest: {e}")))?;
+        let digest = aws_lc_rs::digest::Digest::import_less_safe(digest, &aws_lc_rs::digest::SHA256)
+            .map_err(|e| sign_err(e.to_string()))?;
+        let signature = pair.sign_digest(&digest).map_err(|e| sign_err(e.to_string()))?;
+        Ok(BlobSignature::from_der(signature.as_ref().to_vec()))
+    }
+
     fn sign(&self, blob: &[u8]) -> Result<BlobSignature, SigningError> {
         // ECDSA_P256_SHA256_ASN1: the backend hashes `blob` with SHA-256 and returns the
         // signature in ASN.1 DER, as cosign does.

@@ -78,6 +78,11 @@ pub trait Signer: Send + Sync + fmt::Debug {
     /// Signs bytes as `cosign sign-blob --key` does.
     fn sign(&self, blob: &[u8]) -> Result<BlobSignature, SigningError>;
 
+    /// Signs the SHA-256 digest of a file, exactly as [`Signer::sign`] would sign the file's
+    /// bytes (ECDSA over SHA-256 signs the digest): a file of any size is streamed through
+    /// the hash once and never held in memory.
+    fn sign_sha256(&self, digest: &[u8; 32]) -> Result<BlobSignature, SigningError>;
+
     /// Signs bytes and returns the base64 text that `.sig` files and cosign's signature
     /// manifests (the `dev.cosignproject.cosign/signature` annotation) hold.
     fn sign_base64(&self, blob: &[u8]) -> Result<String, SigningError> {

@@ -89,4 +89,16 @@ impl PublicKey {
     pub fn verify(&self, blob: &[u8], signature: &BlobSignature) -> Result<(), SignatureMismatch> {
         self.key.verify_signature(Signature::Raw(signature.der()), blob).map_err(|_| SignatureMismatch)
     }
+
+    /// Checks a signature against the SHA-256 digest of the signed bytes, so that a file of
+    /// any size is verified from one streamed pass through the hash.
+    pub fn verify_sha256(&self, digest: &[u8; 32], signature: &BlobSignature) -> Result<(), SignatureMismatch> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+        let digest = aws_lc_rs::digest::Digest::import_less_safe(digest, &aws_lc_rs::digest::SHA256)
+            .map_err(|_| SignatureMismatch)?;
+        // aws-lc-rs reads the SubjectPublicKeyInfo DER of a P-256 key as it is.
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.der)
+            .verify_digest(&digest, signature.der())
+            .map_err(|_| SignatureMismatch)
+    }
 }

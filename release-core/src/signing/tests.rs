@@ -236,3 +236,24 @@ mod files {
         assert!(matches!(verdict.failures[..], [VerifyFailure::SignatureMalformed { .. }]), "{verdict:?}");
     }
 }
+
+/// The streamed path (sign and verify a digest) and the whole-message path (what
+/// `cosign sign-blob` does) are the same signature scheme: each verifies the other's output,
+/// and a wrong digest fails.
+#[test]
+fn digest_signatures_and_blob_signatures_are_interchangeable() {
+    let pair = CosignKeyPair::generate().unwrap();
+    let key = Signer::public_key(&pair).unwrap().clone();
+    let blob = b"release artifact bytes";
+    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(blob).into();
+
+    let by_digest = pair.sign_sha256(&digest).unwrap();
+    key.verify(blob, &by_digest).expect("a digest signature verifies over the bytes");
+    let by_blob = pair.sign(blob).unwrap();
+    key.verify_sha256(&digest, &by_blob).expect("a blob signature verifies over the digest");
+
+    let mut other = digest;
+    other[0] ^= 1;
+    assert!(key.verify_sha256(&other, &by_digest).is_err());
+    assert!(key.verify(b"other bytes", &by_digest).is_err());
+}

@@ -10,7 +10,7 @@ use std::fmt;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{BlobSignature, PublicKey, SigningError, signature_path};
-use crate::checksum::{parse_sha256sums, sha256_hex};
+use crate::checksum::parse_sha256sums;
 
 /// Why one file did not verify.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,21 +100,32 @@ pub fn verify_file(
     expected_sha256: Option<&str>,
 ) -> FileVerdict {
     let mut failures = Vec::new();
-    match std::fs::read(file) {
-        Err(error) => failures.push(VerifyFailure::Unreadable { error: error.to_string() }),
-        Ok(blob) => {
+    // One streamed pass through SHA-256 feeds both checks: the digest against the expected
+    // one, and the signature (ECDSA over SHA-256 signs the digest). Memory stays bounded.
+    match crate::checksum::hash_file_raw(file) {
+        Err(error) => {
+            let text = match error {
+                crate::checksum::ChecksumError::Read { source, .. }
+                | crate::checksum::ChecksumError::Write { source, .. } => source.to_string(),
+            };
+            failures.push(VerifyFailure::Unreadable { error: text })
+        }
+        Ok((digest, _)) => {
             if let Some(expected) = expected_sha256 {
-                let actual = sha256_hex(&blob);
+                let actual = hex::encode(digest);
                 if !actual.eq_ignore_ascii_case(expected) {
                     failures.push(VerifyFailure::DigestMismatch { expected: expected.to_owned(), actual });
                 }
             }
             match read_signature(signature) {
-                Ok(text) => {
-                    if let Err(failure) = verify_signature_text(key, &blob, &text, signature) {
-                        failures.push(failure);
+                Ok(text) => match BlobSignature::from_base64(&text) {
+                    Err(_) => failures.push(VerifyFailure::SignatureMalformed { signature: signature.to_owned() }),
+                    Ok(parsed) => {
+                        if key.verify_sha256(&digest, &parsed).is_err() {
+                            failures.push(VerifyFailure::SignatureMismatch { signature: signature.to_owned() });
+                        }
                     }
-                }
+                },
                 Err(failure) => failures.push(failure),
             }
         }

@@ -249,16 +249,16 @@ impl Step for SignArtifacts {
     }
 }
 
-/// Reads an artifact once, checks it is still the file whose digest was recorded (and listed
-/// in `SHA256SUMS`), and signs those bytes.
+/// Streams an artifact once through SHA-256, checks it is still the file whose digest was
+/// recorded (and listed in `SHA256SUMS`), and signs that digest: memory stays bounded
+/// whatever the file's size.
 fn sign_artifact(signer: &dyn Signer, artifact: &Artifact) -> Result<String, StepError> {
-    let blob =
-        std::fs::read(&artifact.path).map_err(|source| SigningError::Read { path: artifact.path.clone(), source })?;
-    let actual = sha256_hex(&blob);
+    let (digest, _) = crate::checksum::hash_file_raw(&artifact.path)?;
+    let actual = hex::encode(digest);
     if actual != artifact.sha256 {
         return Err(changed_after_collection(artifact, &actual));
     }
-    Ok(signer.sign_base64(&blob)?)
+    Ok(signer.sign_sha256(&digest)?.to_base64())
 }
 
 fn changed_after_collection(artifact: &Artifact, actual: &str) -> StepError {

@@ -133,7 +133,7 @@ pub(super) fn signed_snapshot_peak_memory(bench: &Bench, big: &Utf8Path) -> anyh
         ours: mib(signed),
         peer: format!("{} (the same, unsigned)", mib(unsigned)),
         ratio: format!("{:.1}×", signed as f64 / unsigned as f64),
-        note: "`[signing]` is optional; the signer takes each file as one buffer".into(),
+        note: "each file is streamed through SHA-256 and the digest signed".into(),
     })
 }
 
