@@ -20,6 +20,58 @@ pub enum ChecksumError {
 
 impl crate::error::Diagnose for ChecksumError {}
 
+/// A writer that hashes and counts every byte on its way to `inner`: the one place where
+/// bytes are streamed through SHA-256 (file hashing, artifact collection, chart archives).
+#[derive(Debug)]
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter { inner, hasher: Sha256::new(), size: 0 }
+    }
+
+    /// The writer back, the SHA-256 and the number of bytes written.
+    pub fn finish(self) -> (W, [u8; 32], u64) {
+        (self.inner, self.hasher.finalize().into(), self.size)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Streams the file at `from` into `out` through a large buffer; `to` names the destination
+/// in write errors.
+fn pump<W: Write>(from: &Utf8Path, out: W, to: &Utf8Path) -> Result<(W, [u8; 32], u64), ChecksumError> {
+    let read_err = |source| ChecksumError::Read { path: from.to_owned(), source };
+    let write_err = |source| ChecksumError::Write { path: to.to_owned(), source };
+    let mut src = std::fs::File::open(from).map_err(read_err)?;
+    let mut out = HashingWriter::new(out);
+    let mut buf = vec![0u8; BUFFER];
+    loop {
+        let n = src.read(&mut buf).map_err(read_err)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(write_err)?;
+    }
+    out.flush().map_err(write_err)?;
+    Ok(out.finish())
+}
+
 /// Hex SHA-256 and size of a file, streamed.
 pub fn hash_file(path: &Utf8Path) -> Result<(String, u64), ChecksumError> {
     hash_file_raw(path).map(|(digest, size)| (hex::encode(digest), size))
@@ -27,45 +79,18 @@ pub fn hash_file(path: &Utf8Path) -> Result<(String, u64), ChecksumError> {
 
 /// SHA-256 and size of a file, streamed through a fixed buffer.
 pub fn hash_file_raw(path: &Utf8Path) -> Result<([u8; 32], u64), ChecksumError> {
-    let read_err = |source| ChecksumError::Read { path: path.to_owned(), source };
-    let mut file = std::fs::File::open(path).map_err(read_err)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(read_err)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hasher.finalize().into(), size))
+    pump(path, std::io::sink(), path).map(|(_, digest, size)| (digest, size))
 }
 
 /// Copies `from` to `to` and hashes the bytes on the way: one read of the source.
 pub fn copy_and_hash(from: &Utf8Path, to: &Utf8Path) -> Result<(String, u64), ChecksumError> {
-    let mut src = std::fs::File::open(from).map_err(|source| ChecksumError::Read { path: from.to_owned(), source })?;
-    let write_err = |source| ChecksumError::Write { path: to.to_owned(), source };
-    let mut dst = std::fs::File::create(to).map_err(write_err)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
-    let mut size = 0u64;
-    loop {
-        let n = src.read(&mut buf).map_err(|source| ChecksumError::Read { path: from.to_owned(), source })?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n]).map_err(write_err)?;
-        size += n as u64;
-    }
-    dst.flush().map_err(write_err)?;
+    let dst = std::fs::File::create(to).map_err(|source| ChecksumError::Write { path: to.to_owned(), source })?;
+    let (_, digest, size) = pump(from, dst, to)?;
     // Keep the executable bit of built binaries.
     if let Ok(meta) = std::fs::metadata(from) {
         let _ = std::fs::set_permissions(to, meta.permissions());
     }
-    Ok((hex::encode(hasher.finalize()), size))
+    Ok((hex::encode(digest), size))
 }
 
 /// Hex SHA-256 of bytes in memory.

@@ -10,10 +10,10 @@ use std::io::{Read, Write};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use flate2::{Compression, GzBuilder};
-use sha2::{Digest, Sha256};
 
 use super::files::check_archive_path;
 use super::{ChartError, PreparedChart};
+use crate::checksum::HashingWriter;
 use crate::helm::chart::CHART_YAML;
 
 /// The mode of every file in the archive.
@@ -37,9 +37,9 @@ pub fn write(prepared: &PreparedChart, dist: &Utf8Path) -> Result<Written, Chart
     std::fs::create_dir_all(dist).map_err(write_err)?;
     let file = std::fs::File::create(&partial).map_err(write_err)?;
     let result = write_to(prepared, HashingWriter::new(file)).and_then(|hashing| {
-        let (file, sha256, size) = hashing.finish();
+        let (file, digest, size) = hashing.finish();
         file.sync_all().map_err(write_err)?;
-        Ok((sha256, size))
+        Ok((hex::encode(digest), size))
     });
     let (sha256, size) = match result {
         Ok(done) => done,
@@ -110,36 +110,6 @@ impl<R: Read> Read for CountingReader<R> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
         Ok(n)
-    }
-}
-
-/// Hashes and counts the bytes on their way to the file: one pass.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: Sha256::new(), size: 0 }
-    }
-
-    fn finish(self) -> (W, String, u64) {
-        (self.inner, hex::encode(self.hasher.finalize()), self.size)
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 
