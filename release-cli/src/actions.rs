@@ -102,6 +102,15 @@ pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::
     Ok(())
 }
 
+/// Appends one `name=value` output to `$GITHUB_OUTPUT`, when there is one.
+pub fn write_output(env: &Environment, name: &str, value: &str) -> std::io::Result<()> {
+    if let Some(path) = env.get("GITHUB_OUTPUT") {
+        let mut file = Redacted(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
+        writeln!(file, "{name}={value}")?;
+    }
+    Ok(())
+}
+
 /// A file whose every formatted write is redacted. `writeln!` on it formats first, so a
 /// value is masked whole, never split across two writes.
 struct Redacted(std::fs::File);

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::{Args, Parser, Subcommand};
-use release_core::{Cancellation, Config, Environment, FailureKind, Mode, Overrides, RunFailure, StepError};
+use release_core::{Cancellation, Config, Environment, FailureKind, Mode, Overrides, RunFailure, Scope, StepError};
 
 use crate::progress::{Verbosity, reporter_for_stderr};
 use crate::redact::redact;
@@ -40,6 +40,8 @@ enum Command {
     Preflight(ReleaseArgs),
     /// Run the release.
     Run(RunArgs),
+    /// Build one target of a matrix release on this runner, for the final job to gather.
+    Build(BuildArgs),
     /// Write a new cosign-compatible key pair; the password comes from COSIGN_PASSWORD.
     Keygen(crate::keygen::KeygenArgs),
     /// Verify downloaded files against their .sig files and the release's public key.
@@ -67,6 +69,29 @@ struct PlanArgs {
     /// Plan a snapshot run.
     #[arg(long)]
     snapshot: bool,
+    /// Print the build matrix for `strategy.matrix` as one line of JSON (in GitHub Actions
+    /// also the job output `matrix`).
+    #[arg(long)]
+    matrix: bool,
+    /// Write the plan manifest every job of a matrix release shares to this file.
+    #[arg(long, value_name = "FILE", value_parser = utf8_path())]
+    manifest: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    release: ReleaseArgs,
+    /// The target to build: one of the `targets` of release.toml's [[build]]s.
+    #[arg(long, value_name = "TRIPLE")]
+    target: String,
+    /// The plan manifest of the matrix release (from `release plan --manifest`); this job
+    /// refuses to build when its own checkout plans something else.
+    #[arg(long, value_name = "FILE", value_parser = utf8_path())]
+    plan: Option<Utf8PathBuf>,
+    /// Ignore the journal of an earlier run that failed.
+    #[arg(long)]
+    fresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +108,13 @@ struct RunArgs {
     /// resuming.
     #[arg(long)]
     fresh: bool,
+    /// The plan manifest of a matrix release (from `release plan --manifest`).
+    #[arg(long, value_name = "FILE", value_parser = utf8_path())]
+    plan: Option<Utf8PathBuf>,
+    /// Gather the targets' builds from this directory (each runner's `release build`
+    /// output, downloaded) instead of building them here. Needs --plan.
+    #[arg(long, value_name = "DIR", value_parser = utf8_path(), requires = "plan")]
+    gather: Option<Utf8PathBuf>,
 }
 
 /// Paths on the command line must be UTF-8: every path ends up as text in reports, the
@@ -120,6 +152,7 @@ pub fn main() -> i32 {
     // with the runner.
     crate::redact::install(&env, &cli.config);
     match cli.command {
+        Command::Plan(ref args) if args.matrix || args.manifest.is_some() => matrix_plan(&cli, &env, args),
         Command::Plan(ref args) => {
             let mode = if args.snapshot { Mode::Snapshot } else { Mode::Release };
             plan(&cli, &env, mode, &args.release)
@@ -133,8 +166,34 @@ pub fn main() -> i32 {
             } else {
                 Mode::Release
             };
-            let overrides = Overrides { fresh: args.fresh, ..overrides(&args.release) };
+            let mut overrides = Overrides { fresh: args.fresh, ..overrides(&args.release) };
+            if let Some(plan_path) = &args.plan {
+                let plan = match load(&cli.config)
+                    .and_then(|config| release_core::matrix::job_plan(&config, &env, &mut overrides, Some(plan_path)))
+                {
+                    Ok(plan) => plan,
+                    Err(err) => return usage_error(&err),
+                };
+                if let Some(dir) = &args.gather {
+                    overrides.scope = Scope::Gather { plan, dir: dir.clone() };
+                }
+            }
             run(&cli, &env, mode, &overrides, verbosity)
+        }
+        Command::Build(ref args) => {
+            let mut overrides = Overrides { fresh: args.fresh, ..overrides(&args.release) };
+            let plan = load(&cli.config).and_then(|config| {
+                let plan = release_core::matrix::job_plan(&config, &env, &mut overrides, args.plan.as_deref())?;
+                plan.target(&args.target)?;
+                Ok(plan)
+            });
+            match plan {
+                Ok(plan) => {
+                    overrides.scope = Scope::Target { target: args.target.clone(), plan_id: plan.id };
+                    run(&cli, &env, Mode::Release, &overrides, verbosity)
+                }
+                Err(err) => usage_error(&err),
+            }
         }
         Command::Keygen(ref args) => crate::keygen::run(args, &env),
         Command::Verify(ref args) => crate::verify::run(args, cli.json),
@@ -144,7 +203,7 @@ pub fn main() -> i32 {
 }
 
 fn overrides(args: &ReleaseArgs) -> Overrides {
-    Overrides { version: args.release_version.clone(), dist: args.dist.clone(), fresh: false }
+    Overrides { version: args.release_version.clone(), dist: args.dist.clone(), ..Overrides::default() }
 }
 
 fn load(path: &Utf8Path) -> Result<Config, StepError> {
@@ -174,6 +233,46 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
             Ok(())
         })()
     };
+    broken_pipe_is_ok(written)
+}
+
+/// `release plan --matrix` / `--manifest FILE`: the plan every job of a matrix release
+/// shares, and the build matrix made from it.
+fn matrix_plan(cli: &Cli, env: &Environment, args: &PlanArgs) -> i32 {
+    let mut overrides = overrides(&args.release);
+    let manifest =
+        match load(&cli.config).and_then(|config| release_core::matrix::job_plan(&config, env, &mut overrides, None)) {
+            Ok(manifest) => manifest,
+            Err(err) => return usage_error(&err),
+        };
+    if let Some(path) = &args.manifest
+        && let Err(err) = manifest.write(path)
+    {
+        return usage_error(&StepError::from(err));
+    }
+    let matrix = serde_json::to_string(&manifest.matrix()).expect("a matrix serialises");
+    if env.in_github_actions()
+        && let Err(err) = crate::actions::write_output(env, "matrix", &matrix)
+    {
+        eprintln!("warning: cannot write the job output `matrix`: {err}");
+    }
+    let written = if cli.json && !args.matrix {
+        write_json(&mut std::io::stdout().lock(), &manifest)
+    } else if args.matrix {
+        writeln!(std::io::stdout().lock(), "{}", redact(&matrix))
+    } else {
+        Ok(())
+    };
+    if let Some(path) = &args.manifest
+        && !cli.quiet
+    {
+        eprintln!(
+            "plan {} ({}): {} target(s), written to {path}",
+            manifest.short_id(),
+            manifest.tag,
+            manifest.targets.len()
+        );
+    }
     broken_pipe_is_ok(written)
 }
 

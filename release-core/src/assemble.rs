@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
 use crate::helm;
 use crate::journal::JournalSettings;
+use crate::matrix::{self, PlanManifest};
 use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
@@ -25,6 +26,22 @@ pub struct Overrides {
     pub dist: Option<Utf8PathBuf>,
     /// Ignore the journal of an earlier run that failed: build everything again.
     pub fresh: bool,
+    /// How much of the release this run makes (see [`crate::matrix`]).
+    pub scope: Scope,
+}
+
+/// How much of a release one run makes.
+#[derive(Clone, Debug, Default)]
+pub enum Scope {
+    /// Everything on this machine: every build for every target.
+    #[default]
+    Whole,
+    /// One runner of a matrix release: the builds of one target, and the manifest that
+    /// hands them to the final job. Nothing is signed, packaged or published.
+    Target { target: String, plan_id: String },
+    /// The final job of a matrix release: the targets' builds are gathered from `dir`
+    /// instead of built; builds without targets run here; then everything else.
+    Gather { plan: PlanManifest, dir: Utf8PathBuf },
 }
 
 /// The release a config describes: version, tag, directories.
@@ -63,8 +80,36 @@ pub fn pipeline(
         pipeline.add_boxed(step).expect("built-in steps have distinct ids and valid effects")
     };
 
-    if !config.build.is_empty() {
-        add(Box::new(build::BuildToolsCheck::new(config)));
+    let builds = match &overrides.scope {
+        Scope::Whole => build::BuildStep::all(config),
+        Scope::Target { target, plan_id } => {
+            // One runner's share: the target's builds and their manifest, nothing else.
+            let steps: Vec<_> = config
+                .build
+                .iter()
+                .filter(|b| b.targets.contains(target))
+                .map(|b| build::BuildStep::new(config, b, Some(target)))
+                .collect();
+            add(Box::new(build::BuildToolsCheck::for_steps(&steps)));
+            add(Box::new(build::PrepareDist));
+            for step in steps {
+                add(Box::new(step));
+            }
+            add(Box::new(matrix::WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
+            return Ok(pipeline);
+        }
+        Scope::Gather { plan, dir } => {
+            add(Box::new(matrix::GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
+            config
+                .build
+                .iter()
+                .filter(|b| b.targets.is_empty())
+                .map(|b| build::BuildStep::new(config, b, None))
+                .collect()
+        }
+    };
+    if !builds.is_empty() {
+        add(Box::new(build::BuildToolsCheck::for_steps(&builds)));
     }
     if !config.charts.is_empty() {
         add(Box::new(helm::steps::ChartsCheck::new(config)));
@@ -77,8 +122,11 @@ pub fn pipeline(
         add(Box::new(WorkflowPermissionsCheck::new(config.root.clone(), needed)));
     }
     add(Box::new(build::PrepareDist));
-    for command in &config.build {
-        add(Box::new(build::BuildStep::new(config, command)));
+    if let Scope::Gather { plan, dir } = &overrides.scope {
+        add(Box::new(matrix::Gather { plan: plan.clone(), dir: dir.clone() }));
+    }
+    for step in builds {
+        add(Box::new(step));
     }
     // Charts are packaged before SHA256SUMS is written, so that it lists them.
     for step in helm::steps::PackageChart::all(config) {

@@ -36,6 +36,10 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistryConfig>,
     #[serde(default)]
     pub network: NetworkConfig,
+    /// The GitHub Actions runner label per build target, for `release plan --matrix`; a
+    /// target not listed gets [`default_runner`].
+    #[serde(default)]
+    pub runners: BTreeMap<String, String>,
 
     /// The file this was read from.
     #[serde(skip)]
@@ -82,8 +86,8 @@ fn default_dist() -> Utf8PathBuf {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct BuildCommand {
     pub name: String,
-    /// Program and arguments; run without a shell. `{version}`, `{tag}`, `{dist}`, `{os}`
-    /// and `{arch}` are replaced in each argument.
+    /// Program and arguments; run without a shell. `{version}`, `{tag}`, `{dist}`, `{os}`,
+    /// `{arch}` and `{target}` are replaced in each argument.
     pub command: Vec<String>,
     /// Working directory, relative to the config's directory.
     pub dir: Option<Utf8PathBuf>,
@@ -91,7 +95,9 @@ pub struct BuildCommand {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub artifacts: Vec<ArtifactSpec>,
-    /// Targets this command builds for, for matrix builds across runners.
+    /// Targets this command builds for (`x86_64-unknown-linux-gnu`): one build per target,
+    /// each on its own runner with `release plan --matrix`. With targets, `{os}` and `{arch}`
+    /// come from the target, not from the machine running the build.
     #[serde(default)]
     pub targets: Vec<String>,
 }
@@ -102,7 +108,7 @@ pub enum ArtifactSpec {
     Path(Utf8PathBuf),
     Detailed {
         path: Utf8PathBuf,
-        /// The published file name; `{version}`, `{os}`, `{arch}` are replaced.
+        /// The published file name; `{version}`, `{os}`, `{arch}`, `{target}` are replaced.
         name: Option<String>,
     },
 }
@@ -403,20 +409,29 @@ impl Config {
                 ));
             }
         }
+        self.validate_targets()?;
         let mut artifact_names = BTreeMap::new();
         for (i, build) in self.build.iter().enumerate() {
-            for (j, artifact) in build.artifacts.iter().enumerate() {
-                let name = artifact_name(artifact, self.version.as_ref());
-                if let Some(other) = artifact_names.insert(name.clone(), (i, j)) {
-                    return Err(ConfigError::invalid(
-                        file,
-                        &format!("build[{i}].artifacts[{j}]"),
-                        format!(
-                            "the artifact name `{name}` is also produced by build[{}].artifacts[{}]",
-                            other.0, other.1
-                        ),
-                        Some("give each artifact a distinct `name`, e.g. with `{os}` and `{arch}` in it"),
-                    ));
+            for target in build.target_list() {
+                for (j, artifact) in build.artifacts.iter().enumerate() {
+                    let name = artifact_name(artifact, self.version.as_ref(), target);
+                    let origin = match target {
+                        Some(target) => format!("build[{i}].artifacts[{j}] for {target}"),
+                        None => format!("build[{i}].artifacts[{j}]"),
+                    };
+                    if let Some(other) = artifact_names.insert(name.clone(), origin.clone()) {
+                        let help = if build.targets.is_empty() {
+                            "give each artifact a distinct `name`, e.g. with `{os}` and `{arch}` in it"
+                        } else {
+                            "give each artifact a distinct `name`, e.g. with `{target}` in it"
+                        };
+                        return Err(ConfigError::invalid(
+                            file,
+                            &format!("build[{i}].artifacts[{j}]"),
+                            format!("the artifact name `{name}` of {origin} is also produced by {other}"),
+                            Some(help),
+                        ));
+                    }
                 }
             }
         }
@@ -458,6 +473,137 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Every build target, in the order the builds list them, each once.
+    pub fn targets(&self) -> Vec<String> {
+        let mut targets: Vec<String> = Vec::new();
+        for target in self.build.iter().flat_map(|b| &b.targets) {
+            if !targets.contains(target) {
+                targets.push(target.clone());
+            }
+        }
+        targets
+    }
+
+    /// The runner label a target builds on: `[runners]`, else [`default_runner`].
+    pub fn runner_for(&self, target: &str) -> String {
+        self.runners.get(target).cloned().unwrap_or_else(|| default_runner(target).to_owned())
+    }
+
+    fn validate_targets(&self) -> Result<(), ConfigError> {
+        let file = &self.file;
+        for (i, build) in self.build.iter().enumerate() {
+            let mut seen = std::collections::BTreeSet::new();
+            for (j, target) in build.targets.iter().enumerate() {
+                let field = format!("build[{i}].targets[{j}]");
+                let well_formed = !target.is_empty()
+                    && target.split('-').count() >= 2
+                    && target.split('-').all(|part| !part.is_empty())
+                    && target.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                if !well_formed {
+                    return Err(ConfigError::invalid(
+                        file,
+                        &field,
+                        format!("`{target}` is not a target triple"),
+                        Some(
+                            "write targets as ARCH-VENDOR-OS[-ENV], e.g. x86_64-unknown-linux-gnu or aarch64-apple-darwin",
+                        ),
+                    ));
+                }
+                if !seen.insert(target) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        &field,
+                        format!("the target `{target}` is listed twice"),
+                        Some("list each target once"),
+                    ));
+                }
+            }
+            if build.targets.is_empty() {
+                let templates = build
+                    .command
+                    .iter()
+                    .map(String::as_str)
+                    .chain(build.env.values().map(String::as_str))
+                    .chain(build.artifacts.iter().filter_map(ArtifactSpec::name_template))
+                    .chain(build.artifacts.iter().map(|a| a.path().as_str()));
+                if templates.into_iter().any(|t| t.contains("{target}")) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        &format!("build[{i}]"),
+                        format!("build `{}` uses `{{target}}` but lists no `targets`", build.name),
+                        Some(
+                            "add `targets = [\"x86_64-unknown-linux-gnu\", ...]` to this [[build]], or remove `{target}`",
+                        ),
+                    ));
+                }
+            }
+        }
+        let targets = self.targets();
+        for (target, runner) in &self.runners {
+            if !targets.contains(target) {
+                return Err(ConfigError::invalid(
+                    file,
+                    &format!("runners.{target}"),
+                    format!("no [[build]] lists the target `{target}`"),
+                    Some("add the target to a build's `targets`, or remove it from [runners]"),
+                ));
+            }
+            if runner.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    file,
+                    &format!("runners.{target}"),
+                    "the runner label is empty",
+                    Some("give a GitHub Actions runner label, e.g. `macos-14` or `ubuntu-24.04-arm`"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl BuildCommand {
+    /// The targets this build runs for: its `targets`, or once without a target.
+    pub fn target_list(&self) -> Vec<Option<&str>> {
+        if self.targets.is_empty() { vec![None] } else { self.targets.iter().map(|t| Some(t.as_str())).collect() }
+    }
+}
+
+/// The runner a target builds on when `[runners]` does not say: GitHub's hosted runner for
+/// its operating system and architecture.
+pub fn default_runner(target: &str) -> &'static str {
+    match (target_os(target), target_arch(target)) {
+        ("macos" | "ios", "x86_64") => "macos-13",
+        ("macos" | "ios", _) => "macos-latest",
+        ("windows", "aarch64") => "windows-11-arm",
+        ("windows", _) => "windows-latest",
+        ("linux" | "android", "aarch64") => "ubuntu-24.04-arm",
+        _ => "ubuntu-latest",
+    }
+}
+
+/// A target's architecture, as `std::env::consts::ARCH` names it: its first component.
+pub fn target_arch(target: &str) -> &str {
+    target.split('-').next().unwrap_or(target)
+}
+
+/// A target's operating system, as `std::env::consts::OS` names it (`linux`, `macos`,
+/// `windows`, ...).
+pub fn target_os(target: &str) -> &str {
+    let parts: Vec<&str> = target.split('-').collect();
+    let known =
+        ["android", "linux", "windows", "ios", "freebsd", "netbsd", "openbsd", "dragonfly", "illumos", "solaris"];
+    if parts.contains(&"darwin") {
+        return "macos";
+    }
+    for os in known {
+        if parts.contains(&os) {
+            return os;
+        }
+    }
+    parts.get(2).copied().unwrap_or("unknown")
+}
+
 /// The secret variables of a config's TOML: the standard ones and those the config names in
 /// `github.token-env`, `registries.*.password-env` and `signing.password-env`. It reads the
 /// raw table, so that a config that fails validation still has its secrets masked in the
@@ -486,22 +632,40 @@ pub fn secret_variables_of_text(text: &str) -> Vec<String> {
     secret_variables_in(&text.parse::<toml::Table>().unwrap_or_default())
 }
 
-/// The published name of an artifact: its `name` template, or its file name.
-pub fn artifact_name(spec: &ArtifactSpec, version: Option<&semver::Version>) -> String {
+/// The published name of an artifact built for `target` (or for this machine): its `name`
+/// template, or its file name.
+pub fn artifact_name(spec: &ArtifactSpec, version: Option<&semver::Version>, target: Option<&str>) -> String {
+    let version = version.map(|v| v.to_string());
+    let version = version.as_deref().unwrap_or("0.0.0");
     match spec.name_template() {
-        Some(template) => expand(template, version.map(|v| v.to_string()).as_deref().unwrap_or("0.0.0"), "", ""),
-        None => spec.path().file_name().unwrap_or(spec.path().as_str()).to_owned(),
+        Some(template) => expand_for(template, version, "", "", target),
+        None => {
+            let path = expand_for(spec.path().as_str(), version, "", "", target);
+            Utf8Path::new(&path).file_name().unwrap_or(&path).to_owned()
+        }
     }
 }
 
-/// Replaces the placeholders of a template: `{version}`, `{tag}`, `{dist}`, `{os}`, `{arch}`.
+/// Replaces the placeholders of a template: `{version}`, `{tag}`, `{dist}`, `{os}`, `{arch}`
+/// (of this machine).
 pub fn expand(template: &str, version: &str, tag: &str, dist: &str) -> String {
+    expand_for(template, version, tag, dist, None)
+}
+
+/// [`expand`] for a build target: `{target}` is the target, and `{os}` and `{arch}` are the
+/// target's, not this machine's.
+pub fn expand_for(template: &str, version: &str, tag: &str, dist: &str, target: Option<&str>) -> String {
+    let (os, arch) = match target {
+        Some(target) => (target_os(target), target_arch(target)),
+        None => (std::env::consts::OS, std::env::consts::ARCH),
+    };
     template
         .replace("{version}", version)
         .replace("{tag}", tag)
         .replace("{dist}", dist)
-        .replace("{os}", std::env::consts::OS)
-        .replace("{arch}", std::env::consts::ARCH)
+        .replace("{target}", target.unwrap_or(""))
+        .replace("{os}", os)
+        .replace("{arch}", arch)
 }
 
 fn cargo_version(manifest: &Utf8Path) -> Result<String, ConfigError> {
@@ -585,7 +749,91 @@ mod tests {
             "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"a\"\ncommand = [\"true\"]\nartifacts = [\"x/out\"]\n[[build]]\nname = \"b\"\ncommand = [\"true\"]\nartifacts = [\"y/out\"]\n",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("`out` is also produced by build[0].artifacts[0]"), "{err}");
+        assert!(
+            err.to_string().contains("`out` of build[1].artifacts[0] is also produced by build[0].artifacts[0]"),
+            "{err}"
+        );
+    }
+
+    const TWO_TARGETS: &str = "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"app\"\ncommand = [\"cargo\", \"build\", \"--target\", \"{target}\"]\ntargets = [\"x86_64-unknown-linux-gnu\", \"aarch64-apple-darwin\"]\n";
+
+    #[test]
+    fn targets_name_artifacts_by_their_own_os_and_arch() {
+        let config = parse(&format!(
+            "{TWO_TARGETS}artifacts = [{{ path = \"target/{{target}}/release/app\", name = \"app-{{version}}-{{arch}}-{{os}}\" }}]\n"
+        ))
+        .unwrap();
+        let spec = &config.build[0].artifacts[0];
+        let version = config.version.as_ref();
+        assert_eq!(artifact_name(spec, version, Some("aarch64-apple-darwin")), "app-1.0.0-aarch64-macos");
+        assert_eq!(artifact_name(spec, version, Some("x86_64-pc-windows-msvc")), "app-1.0.0-x86_64-windows");
+        assert_eq!(
+            expand_for("target/{target}/release/app", "1.0.0", "", "", Some("x86_64-unknown-linux-musl")),
+            "target/x86_64-unknown-linux-musl/release/app"
+        );
+        assert_eq!(config.targets(), ["x86_64-unknown-linux-gnu", "aarch64-apple-darwin"]);
+    }
+
+    #[test]
+    fn artifact_names_must_differ_per_target() {
+        let err = parse(&format!("{TWO_TARGETS}artifacts = [\"target/release/app\"]\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("the artifact name `app` of build[0].artifacts[0] for aarch64-apple-darwin is also produced by build[0].artifacts[0] for x86_64-unknown-linux-gnu"),
+            "{text}"
+        );
+        assert_eq!(err.help().as_deref(), Some("give each artifact a distinct `name`, e.g. with `{target}` in it"));
+        // gnu and musl share os and arch: only `{target}` tells them apart.
+        let both_linux = TWO_TARGETS.replace("aarch64-apple-darwin", "x86_64-unknown-linux-musl");
+        assert!(
+            parse(&format!("{both_linux}artifacts = [{{ path = \"a\", name = \"app-{{os}}-{{arch}}\" }}]\n")).is_err()
+        );
+        assert!(parse(&format!("{both_linux}artifacts = [{{ path = \"a\", name = \"app-{{target}}\" }}]\n")).is_ok());
+    }
+
+    #[test]
+    fn bad_targets_and_runners_are_rejected_with_the_field() {
+        let cases = [
+            (
+                TWO_TARGETS.replace("aarch64-apple-darwin", "linux"),
+                "`build[0].targets[1]`: `linux` is not a target triple",
+            ),
+            (
+                TWO_TARGETS.replace("aarch64-apple-darwin", "x86_64-unknown-linux-gnu"),
+                "the target `x86_64-unknown-linux-gnu` is listed twice",
+            ),
+            (
+                TWO_TARGETS.replace("targets = [\"x86_64-unknown-linux-gnu\", \"aarch64-apple-darwin\"]\n", ""),
+                "build `app` uses `{target}` but lists no `targets`",
+            ),
+            (
+                format!("{TWO_TARGETS}[runners]\n\"riscv64gc-unknown-linux-gnu\" = \"ubuntu-latest\"\n"),
+                "`runners.riscv64gc-unknown-linux-gnu`: no [[build]] lists the target",
+            ),
+            (format!("{TWO_TARGETS}[runners]\n\"aarch64-apple-darwin\" = \" \"\n"), "the runner label is empty"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{expected:?} not in {err:?}");
+        }
+    }
+
+    #[test]
+    fn runners_default_to_the_hosted_runner_of_the_targets_platform() {
+        let config = parse(&format!("{TWO_TARGETS}[runners]\n\"aarch64-apple-darwin\" = \"macos-14\"\n")).unwrap();
+        assert_eq!(config.runner_for("aarch64-apple-darwin"), "macos-14");
+        assert_eq!(config.runner_for("x86_64-unknown-linux-gnu"), "ubuntu-latest");
+        for (target, runner) in [
+            ("aarch64-unknown-linux-gnu", "ubuntu-24.04-arm"),
+            ("x86_64-apple-darwin", "macos-13"),
+            ("aarch64-apple-darwin", "macos-latest"),
+            ("x86_64-pc-windows-msvc", "windows-latest"),
+            ("aarch64-pc-windows-msvc", "windows-11-arm"),
+            ("x86_64-unknown-linux-musl", "ubuntu-latest"),
+            ("wasm32-unknown-unknown", "ubuntu-latest"),
+        ] {
+            assert_eq!(default_runner(target), runner, "{target}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
 //! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`signing`] →
 //! [`checksum`]/[`shell`]. [`actions`] writes and audits the GitHub Actions workflow that
-//! runs a release.
+//! runs a release; [`matrix`] spreads its builds across runners.
 
 pub mod actions;
 pub mod assemble;
@@ -22,6 +22,7 @@ pub mod event;
 pub mod github;
 pub mod helm;
 pub mod journal;
+pub mod matrix;
 pub mod net;
 pub mod oci;
 pub mod plan;
@@ -32,7 +33,7 @@ pub mod signing;
 pub mod stages;
 pub mod step;
 
-pub use assemble::{Overrides, pipeline};
+pub use assemble::{Overrides, Scope, pipeline};
 pub use cancel::Cancellation;
 pub use config::Config;
 pub use env::Environment;

@@ -4,7 +4,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::checksum::copy_and_hash;
-use crate::config::{BuildCommand, Config, artifact_name, expand};
+use crate::config::{BuildCommand, Config, artifact_name, expand_for};
 use crate::error::StepError;
 use crate::plan::{Effect, Stage};
 use crate::shell::{display_command, find_program, run_streamed};
@@ -17,14 +17,20 @@ pub struct BuildToolsCheck {
 }
 
 impl BuildToolsCheck {
+    /// The check for every build of a config.
     pub fn new(config: &Config) -> Self {
-        BuildToolsCheck {
-            commands: config
-                .build
-                .iter()
-                .map(|b| (b.name.clone(), b.command[0].clone(), working_dir(config, b)))
-                .collect(),
+        Self::for_steps(&BuildStep::all(config))
+    }
+
+    /// The check for the builds one run makes: each command once, however many targets.
+    pub fn for_steps(steps: &[BuildStep]) -> Self {
+        let mut commands: Vec<(String, String, Utf8PathBuf)> = Vec::new();
+        for step in steps {
+            if !commands.iter().any(|(name, ..)| *name == step.build.name) {
+                commands.push((step.build.name.clone(), step.build.command[0].clone(), step.dir.clone()));
+            }
         }
+        BuildToolsCheck { commands }
     }
 }
 
@@ -96,16 +102,23 @@ impl Step for PrepareDist {
     }
 }
 
-/// One `[[build]]`: its command, then its artifacts.
+/// One `[[build]]` for one of its targets (or for this machine): its command, then its
+/// artifacts.
 #[derive(Debug)]
 pub struct BuildStep {
     pub(crate) build: BuildCommand,
     pub(crate) dir: Utf8PathBuf,
+    pub(crate) target: Option<String>,
 }
 
 impl BuildStep {
-    pub fn new(config: &Config, build: &BuildCommand) -> Self {
-        BuildStep { build: build.clone(), dir: working_dir(config, build) }
+    pub fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
+        BuildStep { build: build.clone(), dir: working_dir(config, build), target: target.map(str::to_owned) }
+    }
+
+    /// One step per target of every build: all of them on this machine.
+    pub fn all(config: &Config) -> Vec<BuildStep> {
+        config.build.iter().flat_map(|b| b.target_list().into_iter().map(|t| BuildStep::new(config, b, t))).collect()
     }
 }
 
@@ -119,7 +132,10 @@ fn working_dir(config: &Config, build: &BuildCommand) -> Utf8PathBuf {
 #[async_trait::async_trait]
 impl Step for BuildStep {
     fn id(&self) -> String {
-        format!("build:{}", self.build.name)
+        match &self.target {
+            Some(target) => format!("build:{}:{target}", self.build.name),
+            None => format!("build:{}", self.build.name),
+        }
     }
     fn stage(&self) -> Stage {
         Stage::Build
@@ -129,7 +145,11 @@ impl Step for BuildStep {
     }
     fn description(&self) -> String {
         let n = self.build.artifacts.len();
-        format!("run `{}` in {}, collect {n} artifact(s)", display_command(&self.build.command), self.dir)
+        let command = display_command(&self.build.command);
+        match &self.target {
+            Some(target) => format!("run `{command}` for {target} in {}, collect {n} artifact(s)", self.dir),
+            None => format!("run `{command}` in {}, collect {n} artifact(s)", self.dir),
+        }
     }
     /// Everything a build hands on is its artifacts.
     fn resumable(&self) -> bool {
@@ -139,17 +159,23 @@ impl Step for BuildStep {
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let release = cx.release();
         let version = release.version.to_string();
-        let argv: Vec<String> =
-            self.build.command.iter().map(|arg| expand(arg, &version, &release.tag, release.dist.as_str())).collect();
-        run_streamed(cx, &argv, &self.dir, &self.build.env).await?;
+        let target = self.target.as_deref();
+        let expand = |text: &str| expand_for(text, &version, &release.tag, release.dist.as_str(), target);
+        let argv: Vec<String> = self.build.command.iter().map(|arg| expand(arg)).collect();
+        let mut env: std::collections::BTreeMap<String, String> =
+            self.build.env.iter().map(|(k, v)| (k.clone(), expand(v))).collect();
+        if let Some(target) = target {
+            env.entry("RELEASE_TARGET".into()).or_insert_with(|| target.to_owned());
+        }
+        run_streamed(cx, &argv, &self.dir, &env).await?;
 
         // Check every artifact first, then copy and hash them in parallel, one blocking
         // task each: a file is read once, and several files use several cores.
         let mut jobs = Vec::new();
         for spec in &self.build.artifacts {
-            let source = self.dir.join(spec.path());
+            let source = self.dir.join(expand(spec.path().as_str()));
             check_artifact(&source, &self.build, &argv)?;
-            let name = artifact_name(spec, Some(&release.version));
+            let name = artifact_name(spec, Some(&release.version), target);
             let target = release.dist.join(&name);
             jobs.push(tokio::task::spawn_blocking(move || {
                 copy_and_hash(&source, &target).map(|(sha256, size)| Artifact {
