@@ -24,6 +24,10 @@ pub struct InitArgs {
     /// Replace release.toml and .github/workflows/release.yml when they exist.
     #[arg(long)]
     force: bool,
+    /// Build every binary for this target on a runner of its own (repeat for each target):
+    /// the workflow gets a build matrix, and a release job that gathers and publishes.
+    #[arg(long = "target", value_name = "TRIPLE")]
+    targets: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -52,11 +56,15 @@ pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
         Ok(detected) => detected,
         Err(err) => return fail_with(&StepError::from(err), FailureKind::Usage),
     };
-    let toml = actions::release_toml(&detected);
+    let toml = actions::release_toml(&detected, &args.targets);
     // The generated config is loaded like any other before the workflow is derived from
     // it: what the workflow grants is what this config needs.
     let config = match Config::parse(&toml, &config_file) {
         Ok(config) => config,
+        // A bad --target is the user's to fix; the config names the field.
+        Err(err @ release_core::config::ConfigError::Invalid { .. }) if !args.targets.is_empty() => {
+            return fail_with(&StepError::from(err), FailureKind::Usage);
+        }
         Err(err) => {
             let err = StepError::from(err);
             return fail(
@@ -88,9 +96,14 @@ pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
     let needed: Vec<String> = required_permissions(&config).iter().map(|r| format!("`{r}`")).collect();
     let _ = writeln!(stderr, "found {found}");
     let _ = writeln!(stderr, "wrote {config_arg}");
+    let jobs = if config.targets().is_empty() {
+        "preflight, then release".to_owned()
+    } else {
+        format!("preflight and plan, build on {} runner(s), then release", config.targets().len())
+    };
     let _ = writeln!(
         stderr,
-        "wrote {WORKFLOW_FILE}: preflight, then release on tags {}; {}; grants {}",
+        "wrote {WORKFLOW_FILE}: {jobs} on tags {}; {}; grants {}",
         actions::generate::tag_pattern(&config.project.tag),
         runner.describe(),
         if needed.is_empty() { "`contents: read` only".to_owned() } else { needed.join(" and ") },

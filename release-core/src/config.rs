@@ -87,7 +87,7 @@ fn default_dist() -> Utf8PathBuf {
 pub struct BuildCommand {
     pub name: String,
     /// Program and arguments; run without a shell. `{version}`, `{tag}`, `{dist}`, `{os}`,
-    /// `{arch}` and `{target}` are replaced in each argument.
+    /// `{arch}`, `{exe}` and `{target}` are replaced in each argument.
     pub command: Vec<String>,
     /// Working directory, relative to the config's directory.
     pub dir: Option<Utf8PathBuf>,
@@ -108,7 +108,7 @@ pub enum ArtifactSpec {
     Path(Utf8PathBuf),
     Detailed {
         path: Utf8PathBuf,
-        /// The published file name; `{version}`, `{os}`, `{arch}`, `{target}` are replaced.
+        /// The published file name; `{version}`, `{os}`, `{arch}`, `{exe}`, `{target}` are replaced.
         name: Option<String>,
     },
 }
@@ -646,19 +646,20 @@ pub fn artifact_name(spec: &ArtifactSpec, version: Option<&semver::Version>, tar
     }
 }
 
-/// Replaces the placeholders of a template: `{version}`, `{tag}`, `{dist}`, `{os}`, `{arch}`
-/// (of this machine).
+/// Replaces the placeholders of a template: `{version}`, `{tag}`, `{dist}`, and `{os}`,
+/// `{arch}`, `{exe}` of this machine.
 pub fn expand(template: &str, version: &str, tag: &str, dist: &str) -> String {
     expand_for(template, version, tag, dist, None)
 }
 
-/// [`expand`] for a build target: `{target}` is the target, and `{os}` and `{arch}` are the
-/// target's, not this machine's.
+/// [`expand`] for a build target: `{target}` is the target, and `{os}`, `{arch}` and `{exe}`
+/// (`.exe` for Windows, else empty) are the target's, not this machine's.
 pub fn expand_for(template: &str, version: &str, tag: &str, dist: &str, target: Option<&str>) -> String {
     let (os, arch) = match target {
         Some(target) => (target_os(target), target_arch(target)),
         None => (std::env::consts::OS, std::env::consts::ARCH),
     };
+    let exe = if os == "windows" { ".exe" } else { "" };
     template
         .replace("{version}", version)
         .replace("{tag}", tag)
@@ -666,6 +667,7 @@ pub fn expand_for(template: &str, version: &str, tag: &str, dist: &str, target: 
         .replace("{target}", target.unwrap_or(""))
         .replace("{os}", os)
         .replace("{arch}", arch)
+        .replace("{exe}", exe)
 }
 
 fn cargo_version(manifest: &Utf8Path) -> Result<String, ConfigError> {

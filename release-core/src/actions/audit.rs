@@ -245,7 +245,10 @@ fn runs_the_release(job: &Positioned) -> bool {
             let invokes = ["release run", "release preflight", "cargo xtask release", "release-cli"]
                 .iter()
                 .any(|marker| line.contains(marker));
-            let harmless = ["cargo install", "release plan", "--snapshot"].iter().any(|marker| line.contains(marker));
+            // `release build` (one runner of a matrix release) builds and uploads nothing.
+            let harmless = ["cargo install", "release plan", "release build", "--snapshot"]
+                .iter()
+                .any(|marker| line.contains(marker));
             invokes && !harmless
         })
     })

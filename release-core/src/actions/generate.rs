@@ -70,8 +70,9 @@ fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-/// A commented `release.toml` for what was detected.
-pub fn release_toml(detected: &Detected) -> String {
+/// A commented `release.toml` for what was detected; with `targets`, every binary is built
+/// once per target, each target on its own runner (see [`crate::matrix`]).
+pub fn release_toml(detected: &Detected, targets: &[String]) -> String {
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "# How this repository is released. Written by `release init`; every field is documented");
@@ -104,25 +105,43 @@ pub fn release_toml(detected: &Detected) -> String {
     }
     for (i, binary) in detected.binaries.iter().enumerate() {
         let _ = writeln!(w);
-        if i == 0 {
+        if i == 0 && targets.is_empty() {
             let _ = writeln!(w, "# One build per binary, run without a shell. The artifact is published as");
             let _ = writeln!(w, "# NAME-VERSION-ARCH-OS and listed in SHA256SUMS.");
+        } else if i == 0 {
+            let _ = writeln!(w, "# One build per binary and target, run without a shell, each target on its own");
+            let _ = writeln!(w, "# runner (`release plan --matrix`; [runners] picks other runner labels). The");
+            let _ = writeln!(w, "# artifact is published as NAME-VERSION-TARGET and listed in SHA256SUMS.");
         }
         let mut command = vec!["cargo", "build", "--release"];
         if detected.lockfile {
             command.push("--locked");
         }
         command.extend(["--package", &binary.package, "--bin", &binary.name]);
+        if !targets.is_empty() {
+            command.extend(["--target", "{target}"]);
+        }
         let command: Vec<String> = command.iter().map(|arg| toml_string(arg)).collect();
         let _ = writeln!(w, "[[build]]");
         let _ = writeln!(w, "name = {}", toml_string(&binary.name));
         let _ = writeln!(w, "command = [{}]", command.join(", "));
-        let _ = writeln!(
-            w,
-            "artifacts = [{{ path = {}, name = {} }}]",
-            toml_string(&format!("target/release/{}", binary.name)),
-            toml_string(&format!("{}-{{version}}-{{arch}}-{{os}}", binary.name)),
-        );
+        if targets.is_empty() {
+            let _ = writeln!(
+                w,
+                "artifacts = [{{ path = {}, name = {} }}]",
+                toml_string(&format!("target/release/{}", binary.name)),
+                toml_string(&format!("{}-{{version}}-{{arch}}-{{os}}", binary.name)),
+            );
+        } else {
+            let list: Vec<String> = targets.iter().map(|t| toml_string(t)).collect();
+            let _ = writeln!(w, "targets = [{}]", list.join(", "));
+            let _ = writeln!(
+                w,
+                "artifacts = [{{ path = {}, name = {} }}]",
+                toml_string(&format!("target/{{target}}/release/{}{{exe}}", binary.name)),
+                toml_string(&format!("{}-{{version}}-{{target}}{{exe}}", binary.name)),
+            );
+        }
     }
 
     let _ = writeln!(w);
@@ -230,36 +249,115 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let _ = writeln!(w, "  # Proves every permission and credential before anything is built, by exercising the");
     let _ = writeln!(w, "  # exact write paths and undoing them (a draft release created and deleted, a registry");
     let _ = writeln!(w, "  # upload started and cancelled). It needs the release job's permissions for that reason.");
+    if config.targets().is_empty() {
+        let _ = writeln!(w, "  preflight:");
+        job_head(w, "ubuntu-latest", &needed, "prove it can ");
+        job_start(w, options);
+        release_step(w, config, options, "preflight", "preflight", config_path);
+        let _ = writeln!(w);
+        let _ = writeln!(w, "  # Build, package, sign, verify, publish (the GitHub release stays a draft until every");
+        let _ =
+            writeln!(w, "  # asset is uploaded and read back), then make the release visible, the very last thing.");
+        let _ = writeln!(w, "  release:");
+        let _ = writeln!(w, "    needs: preflight");
+        job_head(w, "ubuntu-latest", &needed, "");
+        job_start(w, options);
+        release_step(w, config, options, "release", "run", config_path);
+        return out;
+    }
+
+    // Across runners: preflight also plans, one build job per target, the release job last.
+    let plan_file = crate::matrix::PLAN_FILE;
+    let _ = writeln!(w, "  # It then writes the plan every later job follows, and the build matrix made from it.");
     let _ = writeln!(w, "  preflight:");
-    job_body(w, config, options, &needed, "preflight", config_path);
+    job_head(w, "ubuntu-latest", &needed, "prove it can ");
+    let _ = writeln!(w, "    outputs:");
+    let _ = writeln!(w, "      matrix: ${{{{ steps.plan.outputs.matrix }}}}");
+    job_start(w, options);
+    release_step(w, config, options, "preflight", "preflight", config_path);
+    let _ = writeln!(w, "      - name: plan");
+    let _ = writeln!(w, "        id: plan");
+    let _ = writeln!(
+        w,
+        "        run: {}",
+        options.runner.command(&format!("plan --matrix --manifest {plan_file}"), config_path)
+    );
+    let _ = writeln!(w, "      - uses: actions/upload-artifact@v4");
+    let _ = writeln!(w, "        with:");
+    let _ = writeln!(w, "          name: release-plan");
+    let _ = writeln!(w, "          path: {plan_file}");
+    let _ = writeln!(w, "          if-no-files-found: error");
     let _ = writeln!(w);
-    let _ = writeln!(w, "  # Build, package, sign, verify, publish (the GitHub release stays a draft until every");
-    let _ = writeln!(w, "  # asset is uploaded and read back), then make the release visible, the very last thing.");
-    let _ = writeln!(w, "  release:");
+    let _ = writeln!(w, "  # One runner per target builds that target's artifacts; nothing here is signed or");
+    let _ = writeln!(w, "  # published, so it needs no secret and reads the repository only.");
+    let _ = writeln!(w, "  build:");
     let _ = writeln!(w, "    needs: preflight");
-    job_body(w, config, options, &needed, "run", config_path);
+    let _ = writeln!(w, "    strategy:");
+    let _ = writeln!(w, "      fail-fast: true");
+    let _ = writeln!(w, "      matrix: ${{{{ fromJSON(needs.preflight.outputs.matrix) }}}}");
+    job_head(w, "${{ matrix.runner }}", &[], "");
+    job_start(w, options);
+    let cargo_builds = config.build.iter().any(|b| !b.targets.is_empty() && b.command[0] == "cargo");
+    if cargo_builds {
+        let _ = writeln!(w, "      - name: add the Rust target");
+        let _ = writeln!(w, "        shell: bash");
+        let _ = writeln!(w, "        run: rustup target add \"$TARGET\"");
+        let _ = writeln!(w, "        env:");
+        let _ = writeln!(w, "          TARGET: ${{{{ matrix.target }}}}");
+    }
+    let _ = writeln!(w, "      - uses: actions/download-artifact@v4");
+    let _ = writeln!(w, "        with:");
+    let _ = writeln!(w, "          name: release-plan");
+    let _ = writeln!(w, "      - name: build");
+    let _ = writeln!(w, "        shell: bash");
+    let _ = writeln!(
+        w,
+        "        run: {}",
+        options.runner.command(&format!("build --target \"$TARGET\" --plan {plan_file} --dist dist"), config_path)
+    );
+    let _ = writeln!(w, "        env:");
+    let _ = writeln!(w, "          TARGET: ${{{{ matrix.target }}}}");
+    let _ = writeln!(w, "      - uses: actions/upload-artifact@v4");
+    let _ = writeln!(w, "        with:");
+    let _ = writeln!(w, "          name: release-build-${{{{ matrix.target }}}}");
+    let _ = writeln!(w, "          path: dist/");
+    let _ = writeln!(w, "          if-no-files-found: error");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "  # Gathers every runner's build (each checked against the digest its runner recorded),");
+    let _ = writeln!(w, "  # builds what has no target, then package, sign, verify, publish (the GitHub release");
+    let _ = writeln!(w, "  # stays a draft until every asset is uploaded and read back) and make it visible, last.");
+    let _ = writeln!(w, "  release:");
+    let _ = writeln!(w, "    needs: [preflight, build]");
+    job_head(w, "ubuntu-latest", &needed, "");
+    job_start(w, options);
+    let _ = writeln!(w, "      - uses: actions/download-artifact@v4");
+    let _ = writeln!(w, "        with:");
+    let _ = writeln!(w, "          name: release-plan");
+    let _ = writeln!(w, "      - uses: actions/download-artifact@v4");
+    let _ = writeln!(w, "        with:");
+    let _ = writeln!(w, "          pattern: release-build-*");
+    let _ = writeln!(w, "          path: gathered");
+    release_step(w, config, options, "release", &format!("run --plan {plan_file} --gather gathered"), config_path);
     out
 }
 
-fn job_body(
-    w: &mut String,
-    config: &Config,
-    options: &WorkflowOptions,
-    needed: &[Requirement],
-    subcommand: &str,
-    config_path: Option<&str>,
-) {
-    let _ = writeln!(w, "    runs-on: ubuntu-latest");
+/// `runs-on` and the job's `permissions:` block: exactly `needed`, and `contents: read` to
+/// check out when that is not among them.
+fn job_head(w: &mut String, runs_on: &str, needed: &[Requirement], verb: &str) {
+    let _ = writeln!(w, "    runs-on: {runs_on}");
     let _ = writeln!(w, "    permissions:");
     if !needed.iter().any(|r| r.scope == CONTENTS) {
         let _ = writeln!(w, "      contents: read # check out the repository");
     }
     for requirement in needed {
-        let verb = if subcommand == "preflight" { "prove it can " } else { "" };
         let _ =
             writeln!(w, "      {}: {} # {verb}{}", requirement.scope, requirement.level.name(), requirement.purpose);
         debug_assert_eq!(requirement.level, Level::Write);
     }
+}
+
+/// The checkout and, without an xtask, the installation of the tool.
+fn job_start(w: &mut String, options: &WorkflowOptions) {
     let _ = writeln!(w, "    steps:");
     let _ = writeln!(w, "      - uses: actions/checkout@v4");
     let _ = writeln!(w, "        with:");
@@ -268,7 +366,18 @@ fn job_body(
         let _ = writeln!(w, "      - name: install release");
         let _ = writeln!(w, "        run: cargo install --locked --git {git_url} release-cli");
     }
-    let _ = writeln!(w, "      - name: {}", if subcommand == "run" { "release" } else { subcommand });
+}
+
+/// A step running `release SUBCOMMAND` with the release's secrets.
+fn release_step(
+    w: &mut String,
+    config: &Config,
+    options: &WorkflowOptions,
+    name: &str,
+    subcommand: &str,
+    config_path: Option<&str>,
+) {
+    let _ = writeln!(w, "      - name: {name}");
     let _ = writeln!(w, "        run: {}", options.runner.command(subcommand, config_path));
     let _ = writeln!(w, "        env:");
     for name in secret_variables(config) {
@@ -303,7 +412,7 @@ mod tests {
             github: Some(GithubRemote { owner: "Acme".into(), repo: "app".into() }),
             xtask: None,
         };
-        let config = parse(&release_toml(&detected));
+        let config = parse(&release_toml(&detected, &[]));
         assert_eq!(config.build[0].command.join(" "), "cargo build --release --locked --package acme-cli --bin acme");
         assert_eq!(config.github.unwrap().repository.as_deref(), Some("Acme/app"));
         assert_eq!(config.charts[0].push.as_deref(), Some("oci://ghcr.io/acme/charts"));
@@ -312,7 +421,7 @@ mod tests {
 
     #[test]
     fn generated_toml_without_anything_detected_is_valid() {
-        let config = parse(&release_toml(&Detected { name: "x".into(), ..Detected::default() }));
+        let config = parse(&release_toml(&Detected { name: "x".into(), ..Detected::default() }, &[]));
         assert!(config.build.is_empty() && config.github.is_none() && config.charts.is_empty());
     }
 
@@ -335,6 +444,7 @@ mod tests {
             "[github]\n",
             "[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n",
             "[github]\n[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n[signing]\nkey = \"k\"\n",
+            MATRIX,
         ];
         let runners = [
             Runner::Install { git_url: TOOL_REPOSITORY.into() },
@@ -348,10 +458,65 @@ mod tests {
                 let options = WorkflowOptions { runner: runner.clone(), config_path: None };
                 let workflow = release_workflow(&config, &options);
                 let audit = audit_workflow(Utf8Path::new("release.yml"), &workflow, &needed);
+                // The matrix's build job builds only: it is not a release job.
                 assert_eq!(audit.release_jobs, ["release.yml:preflight", "release.yml:release"], "{workflow}");
                 assert!(audit.findings.is_empty(), "{:?}\n{workflow}", audit.findings);
             }
         }
+    }
+
+    const MATRIX: &str = "[github]\n[[build]]\nname = \"app\"\ncommand = [\"cargo\", \"build\", \"--target\", \"{target}\"]\ntargets = [\"x86_64-unknown-linux-gnu\", \"aarch64-apple-darwin\"]\nartifacts = [{ path = \"target/{target}/release/app\", name = \"app-{target}\" }]\n[signing]\nkey = \"k\"\n";
+
+    #[test]
+    fn with_targets_the_workflow_plans_builds_per_runner_and_publishes_last() {
+        let config = parse(&format!("[project]\nversion = \"1.0.0\"\n{MATRIX}"));
+        let options = WorkflowOptions { runner: Runner::Xtask(Xtask::Alias), config_path: None };
+        let workflow = release_workflow(&config, &options);
+        let after_jobs = &workflow[workflow.find("\njobs:\n").unwrap()..];
+        let jobs: Vec<&str> =
+            after_jobs.lines().filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':')).collect();
+        assert_eq!(jobs, ["  preflight:", "  build:", "  release:"], "{workflow}");
+        for expected in [
+            "      matrix: ${{ steps.plan.outputs.matrix }}",
+            "        run: cargo xtask release plan --matrix --manifest release-plan.json",
+            "      matrix: ${{ fromJSON(needs.preflight.outputs.matrix) }}",
+            "    runs-on: ${{ matrix.runner }}",
+            "        run: cargo xtask release build --target \"$TARGET\" --plan release-plan.json --dist dist",
+            "          name: release-build-${{ matrix.target }}",
+            "    needs: [preflight, build]",
+            "          pattern: release-build-*",
+            "        run: cargo xtask release run --plan release-plan.json --gather gathered",
+        ] {
+            assert!(workflow.contains(expected), "{expected:?} missing from\n{workflow}");
+        }
+        // The build job gets no secret and no write permission.
+        let build = &workflow[workflow.find("  build:").unwrap()..workflow.find("  release:").unwrap()];
+        assert!(!build.contains("secrets.") && !build.contains("write"), "{build}");
+        assert!(build.contains("rustup target add"), "{build}");
+    }
+
+    #[test]
+    fn init_with_targets_writes_a_cross_build_per_binary() {
+        let detected = Detected {
+            name: "acme".into(),
+            binaries: vec![Binary { name: "acme".into(), package: "acme-cli".into() }],
+            lockfile: true,
+            ..Detected::default()
+        };
+        let targets = ["x86_64-unknown-linux-gnu".to_owned(), "x86_64-pc-windows-msvc".to_owned()];
+        let config = parse(&release_toml(&detected, &targets));
+        assert_eq!(
+            config.build[0].command.join(" "),
+            "cargo build --release --locked --package acme-cli --bin acme --target {target}"
+        );
+        assert_eq!(config.targets(), targets);
+        let spec = &config.build[0].artifacts[0];
+        let name = crate::config::artifact_name(spec, config.version.as_ref(), Some("x86_64-pc-windows-msvc"));
+        assert_eq!(name, "acme-0.1.0-x86_64-pc-windows-msvc.exe");
+        assert_eq!(
+            crate::config::expand_for(spec.path().as_str(), "0.1.0", "", "", Some("x86_64-pc-windows-msvc")),
+            "target/x86_64-pc-windows-msvc/release/acme.exe"
+        );
     }
 
     #[test]

@@ -62,6 +62,35 @@ fn init_writes_a_config_and_a_least_privilege_workflow() {
 }
 
 #[test]
+fn init_with_targets_writes_a_matrix_workflow_that_plans_builds_and_publishes_last() {
+    let project = repository();
+    project
+        .release(["init", "--target", "x86_64-unknown-linux-gnu", "--target", "aarch64-apple-darwin"])
+        .run()
+        .success()
+        .stderr_has("preflight and plan, build on 2 runner(s), then release");
+    insta::assert_snapshot!("init_matrix_release_toml", project.read("release.toml"));
+    insta::assert_snapshot!("init_matrix_release_yml", project.read(".github/workflows/release.yml"));
+    assert_actionlint_passes(&project, ".github/workflows/release.yml", 1);
+    project
+        .release(["audit"])
+        .run()
+        .success()
+        .stderr_has("audited 1 workflow file(s), 2 release job(s): every release job has the permissions it needs");
+    let matrix = project.release(["plan", "--matrix"]).run();
+    matrix.success();
+    assert_eq!(
+        matrix.stdout.trim(),
+        r#"{"include":[{"target":"x86_64-unknown-linux-gnu","runner":"ubuntu-latest"},{"target":"aarch64-apple-darwin","runner":"macos-latest"}]}"#
+    );
+    project
+        .release(["init", "--force", "--target", "linux"])
+        .run()
+        .code(2)
+        .stderr_has("`build[0].targets[0]`: `linux` is not a target triple");
+}
+
+#[test]
 fn init_in_a_repository_with_an_xtask_runs_the_release_through_it() {
     let project = Project::new();
     project
