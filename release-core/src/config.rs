@@ -428,7 +428,12 @@ impl Config {
                         return Err(ConfigError::invalid(
                             file,
                             &format!("build[{i}].artifacts[{j}]"),
-                            format!("the artifact name `{name}` of {origin} is also produced by {other}"),
+                            match target {
+                                Some(target) => {
+                                    format!("the artifact name `{name}` for {target} is also produced by {other}")
+                                }
+                                None => format!("the artifact name `{name}` is also produced by {other}"),
+                            },
                             Some(help),
                         ));
                     }
@@ -751,10 +756,7 @@ mod tests {
             "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"a\"\ncommand = [\"true\"]\nartifacts = [\"x/out\"]\n[[build]]\nname = \"b\"\ncommand = [\"true\"]\nartifacts = [\"y/out\"]\n",
         )
         .unwrap_err();
-        assert!(
-            err.to_string().contains("`out` of build[1].artifacts[0] is also produced by build[0].artifacts[0]"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("`out` is also produced by build[0].artifacts[0]"), "{err}");
     }
 
     const TWO_TARGETS: &str = "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"app\"\ncommand = [\"cargo\", \"build\", \"--target\", \"{target}\"]\ntargets = [\"x86_64-unknown-linux-gnu\", \"aarch64-apple-darwin\"]\n";
@@ -781,7 +783,7 @@ mod tests {
         let err = parse(&format!("{TWO_TARGETS}artifacts = [\"target/release/app\"]\n")).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("the artifact name `app` of build[0].artifacts[0] for aarch64-apple-darwin is also produced by build[0].artifacts[0] for x86_64-unknown-linux-gnu"),
+            text.contains("`build[0].artifacts[0]`: the artifact name `app` for aarch64-apple-darwin is also produced by build[0].artifacts[0] for x86_64-unknown-linux-gnu"),
             "{text}"
         );
         assert_eq!(err.help().as_deref(), Some("give each artifact a distinct `name`, e.g. with `{target}` in it"));
