@@ -5,18 +5,9 @@
 
 use std::io::Write;
 
+pub use release_core::actions::commands::{escape_data, escape_property};
 use release_core::runner::{RunReport, StepStatus, format_duration};
 use release_core::{Environment, Event, Reporter};
-
-/// Escapes a workflow command's message: `%`, CR and LF.
-pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
-}
-
-/// Escapes a workflow command's property value: as data, plus `:` and `,`.
-pub fn escape_property(text: &str) -> String {
-    escape_data(text).replace(':', "%3A").replace(',', "%2C")
-}
 
 /// Workflow commands on stdout, where the runner reads them.
 #[derive(Debug)]
@@ -123,15 +114,4 @@ impl Redacted {
 
 fn markdown_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', "<br>")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_follows_the_workflow_command_rules() {
-        assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
-        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
-    }
 }

@@ -55,7 +55,7 @@ impl PlainReporter {
                 (v >= Verbosity::Normal).then(|| format!("==> {id} [{stage}] {description}"))
             }
             Event::StepProgress { id, message } => (v >= Verbosity::Verbose).then(|| format!("    {id}: {message}")),
-            Event::StepBytes { .. } => None,
+            Event::StepBytes { .. } | Event::SecretFound { .. } => None,
             Event::Output { id, line } => (v >= Verbosity::Normal).then(|| format!("    {id} | {line}")),
             Event::Warning { id, message } => Some(format!("warning: {id}: {message}")),
             Event::StepSkipped { id, reason, .. } => {
@@ -161,6 +161,8 @@ impl Reporter for TerminalReporter {
                 }
                 self.println(format!("{} {id} ({})", self.paint("✗", "31"), format_duration(*elapsed)));
             }
+            // Added to the redactor by `Redacting` before it got here; nothing to show.
+            Event::SecretFound { .. } => {}
             Event::RunStarted { mode, version, tag, .. } => self.println(format!("release {version} ({tag}): {mode}")),
             Event::Resuming { journal, done } => self.println(resuming_line(journal, done)),
             Event::RunFinished { elapsed, success } => self.println(format!(

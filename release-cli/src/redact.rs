@@ -1,43 +1,42 @@
 //! Secrets never leave the process through this binary.
 //!
-//! At start-up the values of every secret variable ([`Config::secret_variables`]: the
-//! standard ones and those the config names) are collected into one [`Redactor`]. Every line
-//! the binary prints or writes (progress, errors, `--json`, the job summary and outputs,
-//! panic messages) passes through it. Inside GitHub Actions each value is first registered
-//! with `::add-mask::`, before anything else is printed, so that the runner hides it too,
-//! even in the output of other steps: those lines are the one place a value is printed, as
-//! the workflow command requires.
+//! At start-up one [`Redactor`] is made for the run ([`Redactor::for_run`]): the values of
+//! every secret variable (the standard ones and those the config names), and later every
+//! value a step finds outside the environment (a docker `config.json`, a credential helper),
+//! which the [`release_core::event::Redacting`] reporter adds as the step reports it. Every
+//! line the binary prints or writes (progress, errors, `--json`, the job summary and outputs,
+//! panic messages) passes through it. Inside GitHub Actions each value is registered with
+//! `::add-mask::` as it is added — the variables' values before anything else is printed, a
+//! value found later before anything could show it — so that the runner hides it too, even
+//! in the output of other steps: those lines are the one place a value is printed, as the
+//! workflow command requires.
 
 use std::io::Write;
 use std::sync::OnceLock;
 
 use camino::Utf8Path;
 use release_core::Environment;
-use release_core::config::secret_variables_of_text;
 use release_core::secret::{Redactor, scrub_url_credentials};
-
-use crate::actions::escape_data;
 
 static REDACTOR: OnceLock<Redactor> = OnceLock::new();
 
-/// Collects the secret values (the standard variables, and those the config at
-/// `config_path` names, if it can be read) and, in GitHub Actions, registers each with `::add-mask::`. Call
-/// once, before anything is printed.
+/// Makes the run's redactor (the standard variables, and those the config at `config_path`
+/// names, if it can be read) and, in GitHub Actions, registers each value with
+/// `::add-mask::`. Call once, before anything is printed.
 pub fn install(env: &Environment, config_path: &Utf8Path) -> &'static Redactor {
-    // The raw TOML, not a validated config: a config with an error still has its secrets
-    // masked in the error output.
-    let names = secret_variables_of_text(&std::fs::read_to_string(config_path).unwrap_or_default());
-    let redactor = REDACTOR.get_or_init(|| Redactor::for_variables(env, names.iter().map(String::as_str)));
-    if env.in_github_actions() {
-        let mut out = std::io::stdout().lock();
-        for value in redactor.values() {
-            // The one sanctioned print of a value: the runner reads it and hides it from
-            // every log line after this one.
-            let _ = writeln!(out, "::add-mask::{}", escape_data(value));
-        }
-        let _ = out.flush();
-    }
-    redactor
+    REDACTOR.get_or_init(|| {
+        // The raw TOML, not a validated config: a config with an error still has its secrets
+        // masked in the error output.
+        let config_text = std::fs::read_to_string(config_path).unwrap_or_default();
+        Redactor::for_run(env, &config_text, print_workflow_command)
+    })
+}
+
+/// One line on stdout, where the runner reads workflow commands.
+pub fn print_workflow_command(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// `text` with every secret value masked and URL credentials removed.
@@ -48,7 +47,8 @@ pub fn redact(text: &str) -> String {
     }
 }
 
-/// The redactor, for wrapping a reporter.
+/// The run's redactor (a handle: values found later are masked by every clone), for
+/// wrapping a reporter.
 pub fn redactor() -> Redactor {
     REDACTOR.get().cloned().unwrap_or_default()
 }
@@ -57,22 +57,8 @@ pub fn redactor() -> Redactor {
 /// never prints the environment, and a message that quotes a secret by mistake is masked.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(no message)".to_owned());
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        let _ = writeln!(std::io::stderr().lock(), "{}", crash_message(&message, &location));
+        let _ = writeln!(std::io::stderr().lock(), "{}", redactor().crash_message("release", info));
     }));
-}
-
-fn crash_message(message: &str, location: &str) -> String {
-    format!(
-        "error: release crashed{location}: {}\n  help: this is a bug in release; please report it with the command you ran (secret values are masked in this message)",
-        redact(message)
-    )
 }
 
 #[cfg(test)]
@@ -80,11 +66,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_crash_message_masks_secrets_and_url_credentials() {
-        let env = Environment::empty().with("GH_TOKEN", "ghs_CRASHSECRET");
+    fn the_installed_redactor_masks_variables_and_values_found_later() {
+        let env = Environment::empty().with("GH_TOKEN", "ghs_CLISECRET");
         install(&env, Utf8Path::new("/nonexistent/release.toml"));
-        let text = crash_message("called unwrap on ghs_CRASHSECRET for https://u:pw@host/x", " at a.rs:1");
-        assert!(!text.contains("CRASHSECRET") && !text.contains("u:pw"), "{text}");
-        assert!(text.starts_with("error: release crashed at a.rs:1: called unwrap on *** for https://***@host/x"));
+        redactor().add("found-later-1");
+        assert_eq!(redact("ghs_CLISECRET found-later-1 https://u:pw@host/x"), "*** *** https://***@host/x");
     }
 }

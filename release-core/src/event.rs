@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::plan::{Effect, Stage};
+use crate::secret::Secret;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -49,6 +50,17 @@ pub enum Event {
     Warning {
         id: String,
         message: String,
+    },
+    /// A secret value the step found outside the environment (a docker `config.json`, a
+    /// credential helper's answer), reported before the step uses it. A front end adds it to
+    /// its redactor, and in GitHub Actions masks it, before showing anything else:
+    /// [`Redacting`] does both. `source` says where it was found; the value shows only
+    /// through [`Secret::expose`] (its `Debug` prints `<redacted>`) and is never serialised.
+    SecretFound {
+        id: String,
+        source: String,
+        #[serde(skip)]
+        secret: Secret,
     },
     StepSkipped {
         id: String,
@@ -128,6 +140,10 @@ impl Event {
                     *help = f(help);
                 }
             }
+            Event::SecretFound { id, source, .. } => {
+                *id = f(id);
+                *source = f(source);
+            }
             Event::StepBytes { id, .. } => *id = f(id),
             Event::RunFinished { .. } => {}
         }
@@ -137,7 +153,9 @@ impl Event {
 
 /// Masks secret values in every event before another reporter shows it: the one place a
 /// front end needs to wrap (a build command may print its environment, a server may echo a
-/// header back).
+/// header back). A [`Event::SecretFound`] adds its value to the redactor (which, made with
+/// [`crate::secret::Redactor::for_run`], masks it in GitHub Actions) before the event, or
+/// anything after it, reaches the inner reporter.
 pub struct Redacting<R> {
     pub inner: R,
     pub redactor: crate::secret::Redactor,
@@ -151,6 +169,9 @@ impl<R> std::fmt::Debug for Redacting<R> {
 
 impl<R: std::ops::Deref<Target = dyn Reporter> + Send + Sync> Reporter for Redacting<R> {
     fn report(&self, event: &Event) {
+        if let Event::SecretFound { secret, .. } = event {
+            self.redactor.add_secret(secret);
+        }
         self.inner.report(&event.map_text(|text| self.redactor.redact(text)));
     }
 }
@@ -178,5 +199,33 @@ impl Recorder {
 impl Reporter for Recorder {
     fn report(&self, event: &Event) {
         self.events.lock().unwrap().push(event.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::{Redactor, Secret};
+
+    #[test]
+    fn a_found_secret_is_masked_from_its_own_event_on_and_never_serialised() {
+        let recorder = Recorder::default();
+        let inner: &(dyn Reporter + 'static) = &recorder;
+        let redactor = Redactor::new();
+        let reporter = Redacting { inner, redactor: redactor.clone() };
+        let found = Event::SecretFound {
+            id: "preflight:oci-push:hello".into(),
+            source: "docker config /x/config.json auths.\"r\".auth".into(),
+            secret: Secret::new("found-secret-1"),
+        };
+        let json = serde_json::to_string(&found).unwrap();
+        assert!(!json.contains("found-secret-1"), "{json}");
+        assert!(!format!("{found:?}").contains("found-secret-1"));
+        reporter.report(&found);
+        reporter.report(&Event::Output { id: "build:app".into(), line: "echo found-secret-1".into() });
+        assert_eq!(redactor.redact("found-secret-1"), "***");
+        let events = recorder.events();
+        assert!(matches!(&events[0], Event::SecretFound { secret, .. } if secret.expose() == "found-secret-1"));
+        assert!(matches!(&events[1], Event::Output { line, .. } if line == "echo ***"), "{events:?}");
     }
 }

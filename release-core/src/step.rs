@@ -15,6 +15,7 @@ use crate::env::Environment;
 use crate::error::StepError;
 use crate::event::{Event, Reporter};
 use crate::plan::{Effect, Stage};
+use crate::secret::{Secret, SecretSink, Source};
 
 /// What a step returns on success: a one-line summary for the report, if it has one.
 pub type StepResult = Result<Option<String>, StepError>;
@@ -215,5 +216,17 @@ impl<'a> StepContext<'a> {
 
     pub fn warn(&self, message: impl Into<String>) {
         self.reporter.report(&Event::Warning { id: self.step_id.to_owned(), message: message.into() });
+    }
+}
+
+/// A step hands every secret it finds outside the environment to the front end as
+/// [`Event::SecretFound`], before it uses the value.
+impl SecretSink for StepContext<'_> {
+    fn secret_found(&self, source: &Source, secret: &Secret) {
+        self.reporter.report(&Event::SecretFound {
+            id: self.step_id.to_owned(),
+            source: source.to_string(),
+            secret: secret.clone(),
+        });
     }
 }

@@ -5,7 +5,8 @@
 //! registry builds upload `Location`s from the `Host` header, which still names the proxy, so
 //! clients keep coming back through it). A matching request can be
 //! - answered by the proxy instead of the server ([`ProxyAction::Respond`]: 502, 503, 429 with
-//!   `Retry-After`), the connection then closed;
+//!   `Retry-After`, or an error quoting the request's `Authorization` header back, as a
+//!   careless server or gateway might), the connection then closed;
 //! - cut: the head and the first N body bytes reach the server, then the client's connection
 //!   is reset (RST) and the server's closed ([`ProxyAction::ResetAfter`]);
 //! - stalled: the head and the first N body bytes reach the server, then the proxy neither
@@ -46,6 +47,18 @@ impl ProxyAction {
         }
     }
 
+    /// An error answer whose message quotes the request's `Authorization` header, credentials
+    /// and all: what a careless server or gateway does, and what the client must never show.
+    pub fn echo_authorization(status: u16) -> Self {
+        ProxyAction::Respond {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: format!(
+                r#"{{"errors":[{{"code":"DENIED","message":"request with authorization {AUTHORIZATION} denied"}}]}}"#
+            ),
+        }
+    }
+
     /// 429 `TOOMANYREQUESTS` with `Retry-After: secs`.
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         ProxyAction::Respond {
@@ -58,6 +71,9 @@ impl ProxyAction {
         }
     }
 }
+
+/// In a [`ProxyAction::Respond`] body, replaced with the request's `Authorization` header.
+pub const AUTHORIZATION: &str = "{authorization}";
 
 /// A fault: on the `nth` request (1-based) matching `method` and `path_contains`, and the
 /// `times - 1` after it, do `action`.
@@ -220,6 +236,7 @@ struct Head {
     path: String,
     content_length: Option<u64>,
     chunked: bool,
+    authorization: Option<String>,
 }
 
 fn parse_head(raw: &[u8]) -> Head {
@@ -228,7 +245,7 @@ fn parse_head(raw: &[u8]) -> Head {
     let mut request_line = lines.next().unwrap_or_default().split(' ');
     let method = request_line.next().unwrap_or_default().to_owned();
     let path = request_line.next().unwrap_or_default().to_owned();
-    let mut head = Head { method, path, content_length: None, chunked: false };
+    let mut head = Head { method, path, content_length: None, chunked: false, authorization: None };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else { continue };
         let (name, value) = (name.trim(), value.trim());
@@ -236,6 +253,8 @@ fn parse_head(raw: &[u8]) -> Head {
             head.content_length = value.parse().ok();
         } else if name.eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked") {
             head.chunked = true;
+        } else if name.eq_ignore_ascii_case("authorization") {
+            head.authorization = Some(value.to_owned());
         }
     }
     head
@@ -284,6 +303,7 @@ async fn connection(client: TcpStream, upstream_addr: SocketAddr, state: Arc<Mut
                 for (name, value) in headers {
                     answer.push_str(&format!("{name}: {value}\r\n"));
                 }
+                let body = body.replace(AUTHORIZATION, head.authorization.as_deref().unwrap_or("(none)"));
                 let body = if head.method.eq_ignore_ascii_case("HEAD") { "" } else { body.as_str() };
                 answer.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
                 let mut write = client_write.lock().await;

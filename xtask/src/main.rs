@@ -9,11 +9,17 @@ mod bench;
 
 use std::process::ExitCode;
 
+use std::io::Write;
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
+use release_core::event::Redacting;
 use release_core::runner::format_duration;
+use release_core::secret::Redactor;
 use release_core::{
-    Config, Effect, Environment, Event, Mode, Overrides, Reporter, Stage, Step, StepContext, StepError, StepResult,
+    Config, Effect, Environment, Event, Mode, Overrides, Pipeline, Reporter, Stage, Step, StepContext, StepError,
+    StepResult,
 };
 
 fn main() -> ExitCode {
@@ -45,7 +51,27 @@ fn workspace_root() -> Utf8PathBuf {
     Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
 }
 
+/// `cargo xtask release`: every line it prints, and every event of the run, passes through
+/// the same redaction as the `release` binary's (see [`Front`]).
 fn release(args: &[String]) -> anyhow::Result<u8> {
+    let env = Environment::from_process();
+    let config_path = workspace_root().join("release.toml");
+    // Before anything is printed: in GitHub Actions this registers every secret with the
+    // runner. The raw text, so that a config with an error still has its secrets masked.
+    let config_text = std::fs::read_to_string(&config_path).unwrap_or_default();
+    let front = Front::new(&env, &config_text, Arc::new(print_stdout), Arc::new(print_stderr));
+    let redactor = front.redactor.clone();
+    std::panic::set_hook(Box::new(move |info| print_stderr(&redactor.crash_message("cargo xtask", info))));
+    match release_with(args, &env, &config_path, &front) {
+        Ok(code) => Ok(code),
+        Err(err) => {
+            front.err(&format!("error: {err:#}"));
+            Ok(2)
+        }
+    }
+}
+
+fn release_with(args: &[String], env: &Environment, config_path: &Utf8Path, front: &Front) -> anyhow::Result<u8> {
     let (command, flags) = match args.first().map(String::as_str) {
         Some(c @ ("plan" | "preflight" | "run")) => (c, &args[1..]),
         _ => ("run", args),
@@ -61,46 +87,95 @@ fn release(args: &[String]) -> anyhow::Result<u8> {
             other => bail!("unknown argument `{other}`"),
         };
     }
-    let config_path = workspace_root().join("release.toml");
-    let config = Config::load(&config_path).map_err(StepError::from).context("loading the release config")?;
-    let env = Environment::from_process();
-    let mut pipeline = release_core::pipeline(&config, &env, mode, &Overrides::default()).map_err(StepError::from)?;
+    let config = Config::load(config_path).map_err(StepError::from).context("loading the release config")?;
+    let mut pipeline = release_core::pipeline(&config, env, mode, &Overrides::default()).map_err(StepError::from)?;
     pipeline.add_step(ChangelogMentionsVersion).map_err(StepError::from)?;
 
     if command == "plan" {
         for step in pipeline.plan().steps {
             let skipped = step.skipped.map(|s| format!(" [skipped: {s}]")).unwrap_or_default();
-            println!("{:<9} {:<28} {}{skipped}", step.stage.name(), step.id, step.description);
+            front.out(&format!("{:<9} {:<28} {}{skipped}", step.stage.name(), step.id, step.description));
         }
         return Ok(0);
     }
     let runtime = tokio::runtime::Runtime::new()?;
-    match runtime.block_on(pipeline.run(&Lines)) {
-        Ok(report) => {
-            println!("{}", report.dist);
-            Ok(0)
-        }
-        Err(failure) => {
-            eprintln!("{failure}");
-            Ok(failure.kind.exit_code() as u8)
+    Ok(runtime.block_on(front.run(&pipeline)))
+}
+
+/// How this xtask shows a release: one plain line per event ([`Lines`]) and the run's
+/// outcome, every line through the run's redactor ([`Redactor::for_run`], the one the
+/// `release` binary uses), so that a secret value — from a variable, or found by a step in a
+/// docker config file or a credential helper — never shows, and in GitHub Actions is
+/// registered with `::add-mask::` before anything could show it.
+struct Front {
+    redactor: Redactor,
+    stdout: Printer,
+    stderr: Printer,
+}
+
+/// Prints one line.
+type Printer = Arc<dyn Fn(&str) + Send + Sync>;
+
+impl Front {
+    fn new(env: &Environment, config_text: &str, stdout: Printer, stderr: Printer) -> Self {
+        let commands = stdout.clone();
+        let redactor = Redactor::for_run(env, config_text, move |line| commands(line));
+        Front { redactor, stdout, stderr }
+    }
+
+    fn out(&self, line: &str) {
+        (self.stdout)(&self.redactor.redact(line));
+    }
+
+    fn err(&self, line: &str) {
+        (self.stderr)(&self.redactor.redact(line));
+    }
+
+    /// Runs the pipeline, showing its events; the exit code.
+    async fn run(&self, pipeline: &Pipeline) -> u8 {
+        let reporter = Redacting {
+            inner: Box::new(Lines { print: self.stderr.clone() }) as Box<dyn Reporter>,
+            redactor: self.redactor.clone(),
+        };
+        match pipeline.run(&reporter).await {
+            Ok(report) => {
+                self.out(report.dist.as_str());
+                0
+            }
+            Err(failure) => {
+                self.err(&failure.to_string());
+                failure.kind.exit_code() as u8
+            }
         }
     }
 }
 
+fn print_stdout(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+fn print_stderr(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// The xtask's own reporter: one line per event, to show that a front end can be this small.
-struct Lines;
+/// Wrapped in [`Redacting`], it only ever sees redacted text.
+struct Lines {
+    print: Printer,
+}
 
 impl Reporter for Lines {
     fn report(&self, event: &Event) {
-        match event {
-            Event::StepStarted { id, description, .. } => eprintln!("==> {id}: {description}"),
-            Event::Output { line, .. } => eprintln!("    {line}"),
-            Event::Warning { id, message } => eprintln!("warning: {id}: {message}"),
-            Event::StepSkipped { id, reason, .. } => eprintln!("    skip {id}: {reason}"),
-            Event::StepFinished { id, elapsed, .. } => eprintln!("    ok {id} ({})", format_duration(*elapsed)),
-            Event::StepFailed { id, .. } => eprintln!("    FAIL {id}"),
-            _ => {}
-        }
+        let line = match event {
+            Event::StepStarted { id, description, .. } => format!("==> {id}: {description}"),
+            Event::Output { line, .. } => format!("    {line}"),
+            Event::Warning { id, message } => format!("warning: {id}: {message}"),
+            Event::StepSkipped { id, reason, .. } => format!("    skip {id}: {reason}"),
+            Event::StepFinished { id, elapsed, .. } => format!("    ok {id} ({})", format_duration(*elapsed)),
+            Event::StepFailed { id, .. } => format!("    FAIL {id}"),
+            _ => return,
+        };
+        (self.print)(&line);
     }
 }
 
@@ -132,6 +207,83 @@ impl Step for ChangelogMentionsVersion {
         } else {
             Err(StepError::new(format!("{path} has no `{heading}` section"))
                 .with_help("add the release notes for this version to CHANGELOG.md"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use release_core::secret::{Secret, SecretSink, Source};
+    use release_core::{Release, StepResult};
+
+    use super::*;
+
+    /// A preflight step that finds a secret (as the OCI credential chain does in a docker
+    /// config file), then prints it and fails quoting it.
+    #[derive(Debug)]
+    struct FindsAndLeaks;
+
+    #[async_trait::async_trait]
+    impl Step for FindsAndLeaks {
+        fn id(&self) -> String {
+            "preflight:leaky".into()
+        }
+        fn stage(&self) -> Stage {
+            Stage::Preflight
+        }
+        fn effect(&self) -> Effect {
+            Effect::Check
+        }
+        fn description(&self) -> String {
+            "find a credential and print it".into()
+        }
+        async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+            cx.secret_found(&Source("docker config config.json".into()), &Secret::new("found-in-docker-config-1"));
+            cx.output_line("the config holds found-in-docker-config-1");
+            cx.warn(format!("token {} from the environment", cx.env().get("XTASK_TOKEN").unwrap_or_default()));
+            Err(StepError::new("the server answered: bad credential found-in-docker-config-1"))
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Collected(Arc<Mutex<Vec<(&'static str, String)>>>);
+
+    impl Collected {
+        fn printer(&self, stream: &'static str) -> Printer {
+            let lines = self.0.clone();
+            Arc::new(move |line: &str| lines.lock().unwrap().push((stream, line.to_owned())))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_line_is_redacted_and_found_secrets_are_masked_first_in_actions() {
+        let env = Environment::empty().with("GITHUB_ACTIONS", "true").with("XTASK_TOKEN", "xtask-token-value-1");
+        let config = "[project]\nversion = \"1.0.0\"\n[github]\ntoken-env = \"XTASK_TOKEN\"\n";
+        let printed = Collected::default();
+        let front = Front::new(&env, config, printed.printer("stdout"), printed.printer("stderr"));
+        let release = Release {
+            version: semver::Version::new(1, 0, 0),
+            tag: "v1.0.0".into(),
+            root: "/nonexistent".into(),
+            dist: "/nonexistent/dist".into(),
+        };
+        let mut pipeline = Pipeline::new(release, env.clone(), Mode::DryRun);
+        pipeline.add_step(FindsAndLeaks).unwrap();
+        assert_eq!(front.run(&pipeline).await, 3);
+        front.err("error: the config names xtask-token-value-1");
+
+        let lines = printed.0.lock().unwrap().clone();
+        let text: Vec<String> = lines.iter().map(|(stream, line)| format!("{stream}: {line}")).collect();
+        assert_eq!(text[0], "stdout: ::add-mask::xtask-token-value-1", "{text:#?}");
+        let mask = text.iter().position(|l| l == "stdout: ::add-mask::found-in-docker-config-1");
+        let printed_at = text.iter().position(|l| l.contains("the config holds ***"));
+        assert!(mask.is_some() && mask < printed_at, "the found value is masked before its line: {text:#?}");
+        assert!(text.iter().any(|l| l.contains("bad credential ***")), "{text:#?}");
+        assert!(text.iter().any(|l| l.contains("warning: preflight:leaky: token *** from")), "{text:#?}");
+        for line in text.iter().filter(|l| !l.starts_with("stdout: ::add-mask::")) {
+            assert!(!line.contains("found-in-docker-config-1") && !line.contains("xtask-token-value-1"), "{line}");
         }
     }
 }

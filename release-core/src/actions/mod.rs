@@ -14,12 +14,14 @@
 //! - [`detect`]: what `release init` finds in a repository (binaries, charts, remote, xtask).
 //! - [`generate`]: pure functions from that data and a config to `release.toml` and
 //!   `.github/workflows/release.yml`.
+//! - [`commands`]: workflow commands as text (escaping, `::add-mask::`) for front ends to print.
 //!
 //! Invariant: the generated workflow grants exactly [`permissions::required_permissions`],
 //! the function the audit checks against, so a generated workflow passes its own audit.
 //! This module never prints and never talks to the network.
 
 pub mod audit;
+pub mod commands;
 pub mod detect;
 pub mod generate;
 pub mod permissions;

@@ -16,6 +16,14 @@
 //! for ghcr.io; for any other host those variables are not even read. Every source is named
 //! in reports by where it came from, never by its value.
 //!
+//! Every secret value the chain finds is handed to a [`SecretSink`] before it is used, so
+//! that a front end masks it before anything could show it: each credential a docker
+//! config file holds (any host's: the `auth` string, the `user:password` it decodes to and
+//! the password, `password`, `identitytoken`, `registrytoken`), a credential helper's answer,
+//! and for the login chosen its password and the base64 of `user:password` (what
+//! `Authorization: Basic` carries, and what a server may echo). Values from variables are
+//! known to front ends from the start; the others only from here.
+//!
 //! The environment comes from [`Environment`]: nothing here reads `std::env`.
 
 use std::process::Stdio;
@@ -27,7 +35,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::RegistryConfig;
 use crate::env::Environment;
-use crate::secret::{Secret, Source};
+use crate::secret::{Secret, SecretSink, Source};
 use crate::shell::find_program;
 
 /// How long a docker credential helper may take (some ask a keyring or gpg agent).
@@ -140,8 +148,14 @@ impl Resolution {
     }
 }
 
-/// Resolves the credentials for `host`.
-pub async fn resolve(host: &str, registry: Option<&RegistryConfig>, env: &Environment) -> Resolution {
+/// Resolves the credentials for `host`. Every secret value found on the way is given to
+/// `secrets` before this returns (see the module documentation).
+pub async fn resolve(
+    host: &str,
+    registry: Option<&RegistryConfig>,
+    env: &Environment,
+    secrets: &dyn SecretSink,
+) -> Resolution {
     let mut chain = Chain { considered: Vec::new(), found: None };
 
     // 1. release.toml
@@ -203,7 +217,7 @@ pub async fn resolve(host: &str, registry: Option<&RegistryConfig>, env: &Enviro
     } else {
         match &docker_file {
             None => chain.note(docker_name, Outcome::Unset),
-            Some(path) => match docker_login(path, host, env).await {
+            Some(path) => match docker_login(path, host, env, secrets).await {
                 Ok(Some((login, detail))) => chain.use_login(format!("{docker_name} ({detail})"), login),
                 Ok(None) => chain.note(docker_name, Outcome::Unset),
                 Err(why) => chain.note(docker_name, Outcome::Unusable(why)),
@@ -215,6 +229,10 @@ pub async fn resolve(host: &str, registry: Option<&RegistryConfig>, env: &Enviro
     let (login, source) = match chain.found.take() {
         Some((login, source)) => {
             chain.note("anonymous".into(), Outcome::NotReached);
+            if let Login::Basic { username, password } = &login {
+                secrets.secret_found(&source, password);
+                secrets.secret_found(&source, &basic_authorization(username, password));
+            }
             (login, source)
         }
         None => {
@@ -260,6 +278,20 @@ impl Chain {
     }
 }
 
+/// The base64 of `user:password`: the value of `Authorization: Basic` and of a docker config
+/// entry's `auth`.
+fn basic_authorization(username: &str, password: &Secret) -> Secret {
+    Secret::new(base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose())))
+}
+
+/// Hands `user:password` and its parts to `secrets`: the password, the pair as written, its
+/// base64.
+fn found_basic(secrets: &dyn SecretSink, source: &Source, username: &str, password: &Secret) {
+    secrets.secret_found(source, password);
+    secrets.secret_found(source, &Secret::new(format!("{username}:{}", password.expose())));
+    secrets.secret_found(source, &basic_authorization(username, password));
+}
+
 /// `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
 pub fn docker_config_path(env: &Environment) -> Option<Utf8PathBuf> {
     if let Some(dir) = env.get("DOCKER_CONFIG") {
@@ -289,6 +321,48 @@ struct DockerAuth {
     password: Option<String>,
     #[serde(default)]
     identitytoken: Option<String>,
+    #[serde(default)]
+    registrytoken: Option<String>,
+}
+
+impl DockerAuth {
+    /// Hands every credential of this entry to `secrets`, usable or not: whatever a file
+    /// holds, a build step may print.
+    fn found_secrets(&self, path: &Utf8Path, key: &str, secrets: &dyn SecretSink) {
+        let field = |name: &str| Source(format!("docker config {path} auths.\"{key}\".{name}"));
+        if let Some(auth) = text(&self.auth) {
+            let source = field("auth");
+            secrets.secret_found(&source, &Secret::new(auth));
+            if let Some((username, password)) = decode_auth(auth) {
+                found_basic(secrets, &source, &username, &password);
+            }
+        }
+        if let Some(password) = text(&self.password) {
+            let password = Secret::new(password);
+            match text(&self.username) {
+                Some(username) => found_basic(secrets, &field("password"), username, &password),
+                None => secrets.secret_found(&field("password"), &password),
+            }
+        }
+        for (name, token) in [("identitytoken", &self.identitytoken), ("registrytoken", &self.registrytoken)] {
+            if let Some(token) = text(token) {
+                secrets.secret_found(&field(name), &Secret::new(token));
+            }
+        }
+    }
+}
+
+/// A field's text, trimmed; `None` when missing or empty.
+fn text(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The username and password of a docker config `auth` value: base64 of `user:password`.
+fn decode_auth(auth: &str) -> Option<(String, Secret)> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(auth.trim()).ok()?;
+    let decoded = String::from_utf8(bytes).ok()?;
+    let (username, password) = decoded.split_once(':')?;
+    Some((username.to_owned(), Secret::new(password)))
 }
 
 /// The host a docker config key stands for: keys may be `host`, `https://host` or
@@ -304,13 +378,21 @@ fn docker_key_host(key: &str) -> String {
 
 /// Credentials for `host` from a docker config file: `Ok(None)` when the file or an entry
 /// for the host does not exist, `Err` (why) when something is there but unusable.
-async fn docker_login(path: &Utf8Path, host: &str, env: &Environment) -> Result<Option<(Login, String)>, String> {
+async fn docker_login(
+    path: &Utf8Path,
+    host: &str,
+    env: &Environment,
+    secrets: &dyn SecretSink,
+) -> Result<Option<(Login, String)>, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(format!("cannot read it: {err}")),
     };
     let config: DockerConfig = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+    for (key, entry) in &config.auths {
+        entry.found_secrets(path, key, secrets);
+    }
     let wanted = docker_key_host(host);
 
     let helper = config
@@ -321,7 +403,7 @@ async fn docker_login(path: &Utf8Path, host: &str, env: &Environment) -> Result<
         .or_else(|| config.creds_store.clone().map(|s| (s, "credsStore")));
     let mut helper_problem = None;
     if let Some((helper, field)) = helper.filter(|(h, _)| !h.is_empty()) {
-        match run_helper(&helper, host, env).await {
+        match run_helper(&helper, host, env, secrets).await {
             Ok(Some(login)) => return Ok(Some((login, format!("{field}: docker-credential-{helper}")))),
             Ok(None) => {}
             Err(why) => helper_problem = Some(format!("{field}: docker-credential-{helper}: {why}")),
@@ -330,16 +412,9 @@ async fn docker_login(path: &Utf8Path, host: &str, env: &Environment) -> Result<
 
     if let Some((key, entry)) = config.auths.iter().find(|(key, _)| docker_key_host(key) == wanted) {
         if let Some(encoded) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| format!("auths.\"{key}\".auth is not base64 of `user:password`"))?;
-            let (username, password) = decoded
-                .split_once(':')
-                .ok_or_else(|| format!("auths.\"{key}\".auth is not base64 of `user:password`"))?;
-            let login = Login::Basic { username: username.to_owned(), password: Secret::new(password) };
-            return Ok(Some((login, format!("auths.\"{key}\""))));
+            let (username, password) =
+                decode_auth(encoded).ok_or_else(|| format!("auths.\"{key}\".auth is not base64 of `user:password`"))?;
+            return Ok(Some((Login::Basic { username, password }, format!("auths.\"{key}\""))));
         }
         if let (Some(username), Some(password)) = (&entry.username, &entry.password) {
             let login = Login::Basic { username: username.clone(), password: Secret::new(password.clone()) };
@@ -347,6 +422,9 @@ async fn docker_login(path: &Utf8Path, host: &str, env: &Environment) -> Result<
         }
         if entry.identitytoken.is_some() {
             return Err(format!("auths.\"{key}\" holds an identity token, which is not supported"));
+        }
+        if entry.registrytoken.is_some() {
+            return Err(format!("auths.\"{key}\" holds a registry token, which is not supported"));
         }
     }
     match helper_problem {
@@ -357,8 +435,13 @@ async fn docker_login(path: &Utf8Path, host: &str, env: &Environment) -> Result<
 
 /// Asks `docker-credential-NAME get` for `host`'s credentials, as docker does: the server
 /// address on stdin, JSON `{ServerURL, Username, Secret}` on stdout. `Ok(None)` when the
-/// helper has none for this host.
-async fn run_helper(name: &str, host: &str, env: &Environment) -> Result<Option<Login>, String> {
+/// helper has none for this host. The answer's secret is given to `secrets` at once.
+async fn run_helper(
+    name: &str,
+    host: &str,
+    env: &Environment,
+    secrets: &dyn SecretSink,
+) -> Result<Option<Login>, String> {
     let program_name = format!("docker-credential-{name}");
     let program = find_program(&program_name, Utf8Path::new("/"), env.get("PATH"))
         .ok_or_else(|| format!("`{program_name}` is not on PATH"))?;
@@ -396,15 +479,20 @@ async fn run_helper(name: &str, host: &str, env: &Environment) -> Result<Option<
     }
     let answer: HelperAnswer =
         serde_json::from_slice(&output.stdout).map_err(|e| format!("its answer is not the expected JSON: {e}"))?;
+    let source = Source(format!("docker-credential-{name} get {host}"));
+    let secret = Secret::new(answer.secret);
     if answer.username == "<token>" {
+        secrets.secret_found(&source, &secret);
         return Err("it holds an identity token, which is not supported".into());
     }
-    Ok(Some(Login::Basic { username: answer.username, password: Secret::new(answer.secret) }))
+    found_basic(secrets, &source, &answer.username, &secret);
+    Ok(Some(Login::Basic { username: answer.username, password: secret }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Redactor;
 
     fn env() -> Environment {
         Environment::empty().with("GITHUB_TOKEN", "ghs_token").with("GITHUB_ACTOR", "octocat")
@@ -416,7 +504,7 @@ mod tests {
 
     #[tokio::test]
     async fn github_token_is_used_for_ghcr_with_the_actor() {
-        let r = resolve("ghcr.io", None, &env()).await;
+        let r = resolve("ghcr.io", None, &env(), &Redactor::new()).await;
         assert_eq!(r.login, Login::Basic { username: "octocat".into(), password: Secret::new("ghs_token") });
         assert_eq!(r.source.0, "environment variable GITHUB_TOKEN (username GITHUB_ACTOR)");
         assert!(r.is_github_token());
@@ -426,7 +514,7 @@ mod tests {
     async fn github_tokens_never_go_to_another_host() {
         let env = env().with("GITHUB_PAT", "ghp_pat").with("HOME", "/nonexistent");
         for host in ["registry.example.com", "127.0.0.1:5000", "ghcr.io.example.com", "xghcr.io", "ghcr.io:5000"] {
-            let r = resolve(host, None, &env).await;
+            let r = resolve(host, None, &env, &Redactor::new()).await;
             assert_eq!(r.login, Login::Anonymous, "{host}");
             let github: Vec<_> = r.considered.iter().filter(|c| c.name.contains("GITHUB_")).collect();
             assert_eq!(github.len(), 2);
@@ -436,7 +524,7 @@ mod tests {
 
     #[tokio::test]
     async fn pat_wins_over_github_token() {
-        let r = resolve("ghcr.io", None, &env().with("GITHUB_PAT", "ghp_pat")).await;
+        let r = resolve("ghcr.io", None, &env().with("GITHUB_PAT", "ghp_pat"), &Redactor::new()).await;
         assert_eq!(r.login, Login::Basic { username: "octocat".into(), password: Secret::new("ghp_pat") });
         assert!(r.is_github_pat());
     }
@@ -455,11 +543,11 @@ mod tests {
             .with("HELM_REGISTRY_PASSWORD", "p1")
             .with("HELM_API_KEY_ID", "u2")
             .with("HELM_API_KEY_SECRET", "p2");
-        let r = resolve("ghcr.io", Some(&registry), &all).await;
+        let r = resolve("ghcr.io", Some(&registry), &all, &Redactor::new()).await;
         assert_eq!(r.login, Login::Basic { username: "u0".into(), password: Secret::new("p0") });
         assert!(used(&r).contains("username-env=MY_USER password-env=MY_PASS"));
 
-        let r = resolve("ghcr.io", None, &all).await;
+        let r = resolve("ghcr.io", None, &all, &Redactor::new()).await;
         assert_eq!(r.login, Login::Basic { username: "u1".into(), password: Secret::new("p1") });
         let text = r.chain_text();
         assert!(
@@ -472,14 +560,14 @@ mod tests {
         );
 
         let api = env().with("HELM_API_KEY_ID", "u2").with("HELM_API_KEY_SECRET", "p2");
-        let r = resolve("ghcr.io", None, &api).await;
+        let r = resolve("ghcr.io", None, &api, &Redactor::new()).await;
         assert_eq!(r.login, Login::Basic { username: "u2".into(), password: Secret::new("p2") });
     }
 
     #[tokio::test]
     async fn half_a_pair_is_skipped_and_reported() {
         let env = Environment::empty().with("HELM_REGISTRY_USERNAME", "u1");
-        let r = resolve("127.0.0.1:5000", None, &env).await;
+        let r = resolve("127.0.0.1:5000", None, &env, &Redactor::new()).await;
         assert!(r.is_anonymous());
         assert_eq!(
             r.warnings(),
@@ -492,7 +580,7 @@ mod tests {
     #[tokio::test]
     async fn the_chain_names_sources_never_values() {
         let env = env().with("HELM_REGISTRY_USERNAME", "u1").with("HELM_REGISTRY_PASSWORD", "s3cret-value");
-        let r = resolve("ghcr.io", None, &env).await;
+        let r = resolve("ghcr.io", None, &env, &Redactor::new()).await;
         let shown = format!("{} {} {:?}", r.chain_text(), r.source, r);
         assert!(!shown.contains("s3cret-value") && !shown.contains("ghs_token"), "{shown}");
     }
@@ -520,19 +608,144 @@ mod tests {
         .unwrap();
         let env = Environment::empty().with("DOCKER_CONFIG", dir.as_str()).with("PATH", bin.as_str());
 
-        let r = resolve("plain.example", None, &env).await;
+        let r = resolve("plain.example", None, &env, &Redactor::new()).await;
         assert_eq!(r.login, Login::Basic { username: "du".into(), password: Secret::new("dp") });
         assert_eq!(r.source.0, format!("docker config {dir}/config.json (auths.\"https://plain.example\")"));
 
-        let r = resolve("helped.example", None, &env).await;
+        let r = resolve("helped.example", None, &env, &Redactor::new()).await;
         assert_eq!(r.login, Login::Basic { username: "hu".into(), password: Secret::new("hs") });
         assert!(r.source.0.ends_with("(credHelpers: docker-credential-testhelper)"), "{}", r.source);
 
-        let r = resolve("other.example", None, &env).await;
+        let r = resolve("other.example", None, &env, &Redactor::new()).await;
         assert!(r.is_anonymous());
 
         // HOME is taken from the Environment, not from the process.
         let home = Environment::empty().with("HOME", "/nonexistent-home");
         assert_eq!(docker_config_path(&home).unwrap(), "/nonexistent-home/.docker/config.json");
+    }
+
+    /// A sink that keeps what it was told, in order, with the source.
+    #[derive(Default)]
+    struct Told(std::sync::Mutex<Vec<(String, String)>>);
+
+    impl SecretSink for Told {
+        fn secret_found(&self, source: &Source, secret: &Secret) {
+            self.0.lock().unwrap().push((source.0.clone(), secret.expose().to_owned()));
+        }
+    }
+
+    impl Told {
+        fn values(&self) -> Vec<String> {
+            self.0.lock().unwrap().iter().map(|(_, v)| v.clone()).collect()
+        }
+    }
+
+    fn b64(text: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    /// A docker config in a temporary directory, and a helper script answering `answer` for
+    /// `helped.example`.
+    fn docker_dir(config: &str, answer: &str) -> (tempfile::TempDir, Environment) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(tmp.path()).unwrap().to_owned();
+        let helper = dir.join("docker-credential-testhelper");
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\nread host\nif [ \"$host\" = helped.example ]; then echo '{answer}'; else echo 'credentials not found'; exit 1; fi\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join("config.json"), config).unwrap();
+        let env = Environment::empty().with("DOCKER_CONFIG", dir.as_str()).with("PATH", dir.as_str());
+        (tmp, env)
+    }
+
+    #[tokio::test]
+    async fn every_secret_of_a_docker_config_is_handed_over_before_use() {
+        let config = format!(
+            r#"{{"auths":{{
+                "used.example":{{"auth":"{}"}},
+                "https://other.example/v1/":{{"auth":"{}"}},
+                "plain.example":{{"username":"pu","password":"plainpassword1"}},
+                "id.example":{{"identitytoken":"identity-token-1"}},
+                "reg.example":{{"registrytoken":"registry-token-1"}}
+            }}}}"#,
+            b64("alice:alice-password-1"),
+            b64("bob:bob-password-1")
+        );
+        let (tmp, env) = docker_dir(&config, "");
+        let told = Told::default();
+        let r = resolve("used.example", None, &env, &told).await;
+        assert_eq!(r.login, Login::Basic { username: "alice".into(), password: Secret::new("alice-password-1") });
+        let values = told.values();
+        for expected in [
+            b64("alice:alice-password-1"),
+            "alice:alice-password-1".into(),
+            "alice-password-1".into(),
+            // Other hosts' entries too: a build step printing the file would show them.
+            b64("bob:bob-password-1"),
+            "bob:bob-password-1".into(),
+            "bob-password-1".into(),
+            "plainpassword1".into(),
+            "pu:plainpassword1".into(),
+            b64("pu:plainpassword1"),
+            "identity-token-1".into(),
+            "registry-token-1".into(),
+        ] {
+            assert!(values.contains(&expected), "{expected} was not handed over: {values:?}");
+        }
+        // Sources name the file and field, never the value.
+        let path = Utf8Path::from_path(tmp.path()).unwrap().join("config.json");
+        let sources: Vec<String> = told.0.lock().unwrap().iter().map(|(s, _)| s.clone()).collect();
+        assert!(sources.contains(&format!("docker config {path} auths.\"id.example\".identitytoken")), "{sources:?}");
+        assert!(sources.iter().all(|s| !s.contains("password-1") && !s.contains("token-1")), "{sources:?}");
+
+        // Unsupported tokens are refused, but masked all the same.
+        for (host, kind) in [("id.example", "an identity token"), ("reg.example", "a registry token")] {
+            let told = Told::default();
+            let r = resolve(host, None, &env, &told).await;
+            assert!(r.is_anonymous());
+            assert!(r.warnings()[0].contains(&format!("holds {kind}, which is not supported")), "{:?}", r.warnings());
+            assert!(told.values().contains(&"identity-token-1".to_owned()));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_helpers_answer_is_handed_over_in_every_form() {
+        let config = r#"{"credHelpers":{"helped.example":"testhelper"}}"#;
+        let (_tmp, env) =
+            docker_dir(config, r#"{"ServerURL":"helped.example","Username":"hu","Secret":"helper-secret-1"}"#);
+        let redactor = Redactor::new();
+        let r = resolve("helped.example", None, &env, &redactor).await;
+        assert_eq!(r.login, Login::Basic { username: "hu".into(), password: Secret::new("helper-secret-1") });
+        let header = format!("Authorization: Basic {}", b64("hu:helper-secret-1"));
+        assert_eq!(
+            redactor.redact(&format!("helper said helper-secret-1; server echoed {header}")),
+            "helper said ***; server echoed Authorization: Basic ***"
+        );
+
+        // An identity token from a helper is refused and still masked.
+        let (_tmp, env) =
+            docker_dir(config, r#"{"ServerURL":"helped.example","Username":"<token>","Secret":"helper-idtoken-1"}"#);
+        let redactor = Redactor::new();
+        let r = resolve("helped.example", None, &env, &redactor).await;
+        assert!(r.is_anonymous());
+        assert_eq!(redactor.redact("token helper-idtoken-1"), "token ***");
+    }
+
+    #[tokio::test]
+    async fn the_authorization_value_of_a_login_from_variables_is_handed_over() {
+        let env =
+            Environment::empty().with("HELM_REGISTRY_USERNAME", "u1").with("HELM_REGISTRY_PASSWORD", "env-password-1");
+        let told = Told::default();
+        resolve("registry.example", None, &env, &told).await;
+        assert_eq!(told.values(), vec!["env-password-1".to_owned(), b64("u1:env-password-1")]);
+        // Anonymous: nothing to hand over.
+        let told = Told::default();
+        resolve("registry.example", None, &Environment::empty(), &told).await;
+        assert!(told.values().is_empty());
     }
 }

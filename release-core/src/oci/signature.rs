@@ -229,7 +229,7 @@ impl Step for ChartSignatureStep {
         };
         let oci_ref = signature_ref.to_oci();
         let host = chart.registry.clone();
-        let credentials = credentials::resolve(&host, self.settings.registry(&host), cx.env()).await;
+        let credentials = credentials::resolve(&host, self.settings.registry(&host), cx.env(), cx).await;
         let auth = credentials.login.to_oci();
         let client = self.settings.oci_client(&host);
         let fail = |gave_up| gave_up_failure(gave_up, &what, &signature_ref, &credentials);

@@ -347,7 +347,7 @@ impl Step for PushProbe {
         let reference = planned_reference(&self.push, &cx.release().version)?;
         let what = format!("chart `{}`", self.push.label);
         let host = reference.registry.clone();
-        let credentials = credentials::resolve(&host, self.settings.registry(&host), cx.env()).await;
+        let credentials = credentials::resolve(&host, self.settings.registry(&host), cx.env(), cx).await;
         for warning in credentials.warnings() {
             cx.warn(warning);
         }
@@ -560,7 +560,7 @@ impl Step for ChartPushStep {
         let target = PushTarget::parse(&self.push.push)?;
         let reference = target.chart(&chart.name, &chart.version)?;
         let host = reference.registry.clone();
-        let credentials = credentials::resolve(&host, self.settings.registry(&host), cx.env()).await;
+        let credentials = credentials::resolve(&host, self.settings.registry(&host), cx.env(), cx).await;
         let auth = credentials.login.to_oci();
         let oci_ref = reference.to_oci();
         let client = self.settings.oci_client(&host);

@@ -4,6 +4,7 @@
 //! appearance is the `::add-mask::VALUE` line that registers a value with the runner, which
 //! must come before any other output.
 
+use release_tests::fault_proxy::{FaultProxy, ProxyAction, ProxyFault};
 use release_tests::github_server::{Fault, FaultAction, GithubServer, Level, Route, TokenSpec, Visibility};
 use release_tests::registry::{Auth, Registry, User};
 use release_tests::{Finished, Project, ReleaseCommand};
@@ -246,4 +247,181 @@ async fn a_chart_push_and_its_refusal_print_and_write_no_secret() {
     let run = with_secrets(project.release(["--json", "run"])).run_async().await;
     run.code(3).stderr_has("REGISTRY_PASSWORD");
     assert_no_secret_anywhere(&project, &run, false);
+}
+
+// Credentials that no variable holds: a docker `config.json` or a credential helper gives
+// them at run time, so only the credential chain can tell the redactor about them. Each run
+// is made to show them: a registry error that quotes the request's `Authorization` header
+// (through the fault proxy, in front of the real registry with htpasswd), and a build
+// command that prints the docker config and asks the helper itself.
+
+const DOCKER_USER: &str = "docker-writer";
+const DOCKER_PASSWORD: &str = "DOCKERSCAN-config-password-0123";
+const HELPER_USER: &str = "helper-writer";
+const HELPER_PASSWORD: &str = "DOCKERSCAN-helper-password-4567";
+const IDENTITY_TOKEN: &str = "DOCKERSCAN-identity-token-89ab";
+const REGISTRY_TOKEN: &str = "DOCKERSCAN-registry-token-cdef";
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+/// A project whose build command runs `print` (as a careless build script might) and whose
+/// chart is pushed to `oci://{host}/charts`. No variable holds a credential.
+fn docker_project(host: &str, print: &str) -> Project {
+    let project = Project::new();
+    project
+        .config(&format!(
+            r#"
+[project]
+name = "hello"
+version = "1.2.3"
+
+[[build]]
+name = "app"
+command = ["sh", "-c", "{}; cp src/app.txt out/app"]
+artifacts = ["out/app"]
+
+[[chart]]
+path = "charts/hello"
+push = "oci://{host}/charts"
+
+[registries."{host}"]
+plain-http = true
+"#,
+            print.replace('\\', "\\\\").replace('"', "\\\"")
+        ))
+        .file("src/app.txt", "the app\n")
+        .file("charts/hello/Chart.yaml", "apiVersion: v2\nname: hello\nversion: 0.1.0\n")
+        .file("charts/hello/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n")
+        .file("out/.keep", "");
+    project
+}
+
+/// A docker config directory outside the project (the scan reads every file of the
+/// project), with `config.json` and the `docker-credential-scan` helper in `bin/`.
+fn docker_dir(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let helper = bin.join("docker-credential-scan");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread host\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{HELPER_USER}\",\"Secret\":\"{HELPER_PASSWORD}\"}}\\n' \"$host\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn with_docker(command: ReleaseCommand, dir: &tempfile::TempDir) -> ReleaseCommand {
+    let dir = dir.path().to_str().unwrap();
+    let path = format!("{dir}/bin:{}", std::env::var("PATH").unwrap_or_default());
+    command.env("DOCKER_CONFIG", dir).env("PATH", path)
+}
+
+/// Asserts that none of `values` appears in what the run printed or in any file under the
+/// project (job summary and outputs included), except as `::add-mask::VALUE` in Actions,
+/// which must come before the first line that shows a masked value.
+#[track_caller]
+fn assert_never_shown(project: &Project, run: &Finished, values: &[&str], actions: bool) {
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let first_masked = lines.iter().position(|l| l.contains("***")).unwrap_or(lines.len());
+    for value in values {
+        let mask = lines.iter().position(|l| *l == format!("::add-mask::{value}"));
+        if actions {
+            let mask = mask.unwrap_or_else(|| panic!("{value} was never masked:\n{}", run.stdout));
+            assert!(mask < first_masked, "{value} was masked only after output that needed it:\n{}", run.stdout);
+        } else {
+            assert!(mask.is_none(), "::add-mask:: outside GitHub Actions:\n{}", run.stdout);
+        }
+    }
+    let stdout: Vec<&str> = lines.into_iter().filter(|l| !l.starts_with("::add-mask::")).collect();
+    let mut places = vec![("stdout".to_owned(), stdout.join("\n")), ("stderr".to_owned(), run.stderr.clone())];
+    for file in files_under(project.path()) {
+        places.push((file.to_string(), String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned()));
+    }
+    for (place, text) in &places {
+        for value in values.iter().copied().chain(["DOCKERSCAN"]) {
+            assert!(!text.contains(value), "{value} appears in {place}:\n{text}");
+        }
+    }
+}
+
+/// Runs the same release three times against the real registry (htpasswd) behind the fault
+/// proxy: refused with an error quoting the `Authorization` header (in Actions, and with
+/// `--json`), then for real, the build printing the credentials.
+/// `config` and `print` are given the registry host the chart is pushed to.
+async fn credentials_from_docker_never_show(
+    config: impl Fn(&str) -> String,
+    (user, password): (&str, &str),
+    print: impl Fn(&str) -> String,
+    values: &[&str],
+) {
+    let registry = Registry::start(Auth::Htpasswd(vec![User::new(user, password, &["pull", "push"])])).await.unwrap();
+    let proxy = FaultProxy::start(&registry.host);
+    proxy.inject(ProxyFault::new("POST", "/blobs/uploads/", 1, ProxyAction::echo_authorization(400)).always());
+    let docker = docker_dir(&config(&proxy.host()));
+    let project = docker_project(&proxy.host(), &print(&proxy.host()));
+
+    let run = in_actions(&project, with_docker(project.release(["run", "--verbose"]), &docker)).run_async().await;
+    run.code(3).stderr_has("request with authorization Basic *** denied");
+    assert_never_shown(&project, &run, values, true);
+    assert!(project.read("summary.md").contains("Basic ***"), "{}", project.read("summary.md"));
+
+    let run = with_docker(project.release(["--json", "run"]), &docker).run_async().await;
+    run.code(3).stderr_has("request with authorization Basic *** denied");
+    assert_never_shown(&project, &run, values, false);
+
+    proxy.clear_faults();
+    let run = in_actions(&project, with_docker(project.release(["run", "--verbose"]), &docker)).run_async().await;
+    run.success();
+    assert!(project.read("outputs.txt").contains(&format!("{}/charts/hello", proxy.host())), "the chart was pushed");
+    assert_never_shown(&project, &run, values, true);
+    // The build did print them; they were masked on the way.
+    assert!(run.stdout.lines().filter(|l| !l.starts_with("::")).any(|l| l.contains("***")), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_from_a_docker_config_file_never_show() {
+    let auth = basic(DOCKER_USER, DOCKER_PASSWORD);
+    // The pushing host's `auth`, and tokens of other hosts the file holds as well.
+    let config = |host: &str| {
+        format!(
+            r#"{{"auths":{{"{host}":{{"auth":"{auth}"}},"id.example":{{"identitytoken":"{IDENTITY_TOKEN}"}},"reg.example":{{"registrytoken":"{REGISTRY_TOKEN}"}}}}}}"#
+        )
+    };
+    let pair = format!("{DOCKER_USER}:{DOCKER_PASSWORD}");
+    // A build step debugging the login: the file, and its `auth` decoded.
+    let print = |_: &str| {
+        r#"cat "$DOCKER_CONFIG/config.json"; echo; grep -o '"auth":"[^"]*"' "$DOCKER_CONFIG/config.json" | cut -d'"' -f4 | base64 -d; echo"#
+            .to_owned()
+    };
+    credentials_from_docker_never_show(
+        config,
+        (DOCKER_USER, DOCKER_PASSWORD),
+        print,
+        &[DOCKER_PASSWORD, &pair, &auth, IDENTITY_TOKEN, REGISTRY_TOKEN],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_from_a_credential_helper_never_show() {
+    let config = |host: &str| format!(r#"{{"credHelpers":{{"{host}":"scan"}}}}"#);
+    let pair = format!("{HELPER_USER}:{HELPER_PASSWORD}");
+    let header = basic(HELPER_USER, HELPER_PASSWORD);
+    // A build step debugging the helper: its answer holds the password.
+    let print = |host: &str| format!("printf %s {host} | docker-credential-scan get");
+    credentials_from_docker_never_show(
+        config,
+        (HELPER_USER, HELPER_PASSWORD),
+        print,
+        &[HELPER_PASSWORD, &pair, &header],
+    )
+    .await;
 }
