@@ -2,7 +2,9 @@
 //! `release-core` in a repository's xtask (see `docs/embedding.md`).
 //!
 //! - `cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]` releases this
-//!   repository from its own `release.toml`, with one step of its own (the changelog check).
+//!   repository from its own `release.toml`, with one step of its own (the changelog check);
+//!   `plan --matrix [--manifest F]`, `build --target T [--plan F]` and
+//!   `run --plan F --gather DIR` are the builds across runners, as in the `release` binary.
 //! - `cargo xtask bench [--small] [--only KEY]` measures our costs against peer tools (see `bench/mod.rs`).
 
 mod bench;
@@ -15,11 +17,12 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use release_core::event::Redacting;
+use release_core::matrix::job_plan;
 use release_core::runner::format_duration;
 use release_core::secret::Redactor;
 use release_core::{
-    Config, Effect, Environment, Event, Mode, Overrides, Pipeline, Reporter, Stage, Step, StepContext, StepError,
-    StepResult,
+    Config, Effect, Environment, Event, Mode, Overrides, Pipeline, Reporter, Scope, Stage, Step, StepContext,
+    StepError, StepResult,
 };
 
 fn main() -> ExitCode {
@@ -33,7 +36,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]\n       cargo xtask bench [--small] [--only KEY]"
+                "usage: cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]\n       cargo xtask release plan --matrix [--manifest FILE]\n       cargo xtask release build --target TRIPLE [--plan FILE] [--dist DIR]\n       cargo xtask release run --plan FILE --gather DIR\n       cargo xtask bench [--small] [--only KEY]"
             );
             return ExitCode::from(2);
         }
@@ -73,23 +76,69 @@ fn release(args: &[String]) -> anyhow::Result<u8> {
 
 fn release_with(args: &[String], env: &Environment, config_path: &Utf8Path, front: &Front) -> anyhow::Result<u8> {
     let (command, flags) = match args.first().map(String::as_str) {
-        Some(c @ ("plan" | "preflight" | "run")) => (c, &args[1..]),
+        Some(c @ ("plan" | "preflight" | "run" | "build")) => (c, &args[1..]),
         _ => ("run", args),
     };
     let mut mode = match command {
         "preflight" => Mode::DryRun,
         _ => Mode::Release,
     };
-    for flag in flags {
-        mode = match flag.as_str() {
-            "--snapshot" => Mode::Snapshot,
-            "--dry-run" => Mode::DryRun,
-            other => bail!("unknown argument `{other}`"),
-        };
+    // The matrix flags, as the `release` binary has them (docs/github-actions.md).
+    let (mut matrix, mut manifest, mut target, mut plan_file, mut gather) = (false, None, None, None, None);
+    let mut overrides = Overrides::default();
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        let mut value = || flags.next().cloned().with_context(|| format!("`{flag}` needs a value"));
+        match flag.as_str() {
+            "--snapshot" => mode = Mode::Snapshot,
+            "--dry-run" => mode = Mode::DryRun,
+            "--matrix" if command == "plan" => matrix = true,
+            "--manifest" if command == "plan" => manifest = Some(Utf8PathBuf::from(value()?)),
+            "--target" if command == "build" => target = Some(value()?),
+            "--plan" if matches!(command, "build" | "run") => plan_file = Some(Utf8PathBuf::from(value()?)),
+            "--gather" if command == "run" => gather = Some(Utf8PathBuf::from(value()?)),
+            "--dist" => overrides.dist = Some(Utf8PathBuf::from(value()?)),
+            other => bail!("unknown argument `{other}` for `cargo xtask release {command}`"),
+        }
     }
     let config = Config::load(config_path).map_err(StepError::from).context("loading the release config")?;
-    let mut pipeline = release_core::pipeline(&config, env, mode, &Overrides::default()).map_err(StepError::from)?;
-    pipeline.add_step(ChangelogMentionsVersion).map_err(StepError::from)?;
+    if matrix || manifest.is_some() {
+        let plan = job_plan(&config, env, &mut overrides, None).map_err(StepError::from)?;
+        if let Some(path) = &manifest {
+            plan.write(path).map_err(StepError::from)?;
+        }
+        let json = serde_json::to_string(&plan.matrix())?;
+        if let Some(output) = env.get("GITHUB_OUTPUT").filter(|_| env.in_github_actions()) {
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(output)?;
+            writeln!(file, "matrix={json}")?;
+        }
+        if matrix {
+            front.out(&json);
+        }
+        return Ok(0);
+    }
+    match (command, target) {
+        ("build", Some(target)) => {
+            let plan = job_plan(&config, env, &mut overrides, plan_file.as_deref()).map_err(StepError::from)?;
+            plan.target(&target).map_err(StepError::from)?;
+            overrides.scope = Scope::Target { target, plan_id: plan.id };
+        }
+        ("build", None) => bail!("`cargo xtask release build` needs `--target TRIPLE`"),
+        _ => {
+            if let Some(path) = &plan_file {
+                let plan = job_plan(&config, env, &mut overrides, Some(path)).map_err(StepError::from)?;
+                if let Some(dir) = gather {
+                    overrides.scope = Scope::Gather { plan, dir };
+                }
+            } else if gather.is_some() {
+                bail!("`--gather` needs `--plan FILE`");
+            }
+        }
+    }
+    let mut pipeline = release_core::pipeline(&config, env, mode, &overrides).map_err(StepError::from)?;
+    if command != "build" {
+        pipeline.add_step(ChangelogMentionsVersion).map_err(StepError::from)?;
+    }
 
     if command == "plan" {
         for step in pipeline.plan().steps {
