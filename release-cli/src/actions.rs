@@ -5,14 +5,17 @@
 
 use std::io::Write;
 
+use camino::{Utf8Path, Utf8PathBuf};
 pub use release_core::actions::commands::{escape_data, escape_property};
 use release_core::runner::{RunReport, StepStatus, format_duration};
-use release_core::{Environment, Event, Reporter};
+use release_core::{Environment, Event, Reporter, SourceLocation};
 
 /// Workflow commands on stdout, where the runner reads them.
 #[derive(Debug)]
 pub struct ActionsReporter {
     pub verbose: bool,
+    /// `GITHUB_WORKSPACE`, the checkout: annotations name files relative to it.
+    pub workspace: Option<Utf8PathBuf>,
 }
 
 impl ActionsReporter {
@@ -39,21 +42,56 @@ impl Reporter for ActionsReporter {
                 self.emit(format!("ok {id} ({}){summary}", format_duration(*elapsed)));
                 self.emit("::endgroup::".into());
             }
-            Event::StepFailed { id, message, help, .. } => {
+            Event::StepFailed { id, message, help, locations, .. } => {
                 self.emit("::endgroup::".into());
                 let text = match help {
                     Some(help) => format!("{message}\nhelp: {help}"),
                     None => message.clone(),
                 };
-                self.emit(format!(
-                    "::error title={}::{}",
-                    escape_property(&format!("release: {id}")),
-                    escape_data(&text)
-                ));
+                let title = format!("release: {id}");
+                self.emit(format!("::error title={}::{}", escape_property(&title), escape_data(&text)));
+                // Then one annotation on each line the failure is about, so that it shows on
+                // the file in the run and in the pull request.
+                for location in locations {
+                    self.emit(location_annotation(location, self.workspace.as_deref(), &title));
+                }
             }
             _ => {}
         }
     }
+}
+
+/// `::error file=F,line=N,title=T::MESSAGE` for one line of a file a failure is about.
+pub fn location_annotation(location: &SourceLocation, workspace: Option<&Utf8Path>, title: &str) -> String {
+    format!(
+        "::error file={},line={},title={}::{}",
+        escape_property(annotation_path(location, workspace).as_str()),
+        location.line,
+        escape_property(title),
+        escape_data(&location.message),
+    )
+}
+
+/// The file relative to the workspace (the repository's checkout), as annotations want it.
+/// A file outside the workspace, or a workspace that is not known, keeps the name relative
+/// to the step's own root, which for a workflow file is the repository root too.
+fn annotation_path(location: &SourceLocation, workspace: Option<&Utf8Path>) -> Utf8PathBuf {
+    let absolute = match &location.root {
+        Some(root) => root.join(&location.file),
+        None => location.file.clone(),
+    };
+    if let Some(workspace) = workspace.filter(|_| absolute.is_absolute()) {
+        if let Ok(relative) = absolute.strip_prefix(workspace) {
+            return relative.to_owned();
+        }
+        // The same directory spelled differently: a symbolic link, `..`, a trailing `/.`.
+        if let (Ok(absolute), Ok(workspace)) = (absolute.canonicalize_utf8(), workspace.canonicalize_utf8())
+            && let Ok(relative) = absolute.strip_prefix(&workspace)
+        {
+            return relative.to_owned();
+        }
+    }
+    location.file.clone()
 }
 
 /// Appends the step table to `$GITHUB_STEP_SUMMARY` and the outputs to `$GITHUB_OUTPUT`,
@@ -114,4 +152,38 @@ impl Redacted {
 
 fn markdown_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_follows_the_workflow_command_rules() {
+        assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+
+    #[test]
+    fn location_annotations_name_the_file_relative_to_the_workspace() {
+        let location = SourceLocation::new(
+            Some(Utf8Path::new("/home/runner/work/app/app")),
+            ".github/workflows/a,b.yml",
+            13,
+            "job `release` lacks `contents: write` (needed to create: 100%)\nsecond line",
+        );
+        let workspace = Utf8Path::new("/home/runner/work/app");
+        assert_eq!(
+            location_annotation(&location, Some(workspace), "release: preflight:workflow-permissions"),
+            "::error file=app/.github/workflows/a%2Cb.yml,line=13,title=release%3A preflight%3Aworkflow-permissions\
+             ::job `release` lacks `contents: write` (needed to create: 100%25)%0Asecond line"
+        );
+        // Outside the workspace, or without one, the file stays relative to the step's root.
+        let elsewhere = Utf8Path::new("/somewhere/else");
+        assert!(
+            location_annotation(&location, Some(elsewhere), "t")
+                .starts_with("::error file=.github/workflows/a%2Cb.yml,")
+        );
+        assert!(location_annotation(&location, None, "t").starts_with("::error file=.github/workflows/a%2Cb.yml,"));
+    }
 }

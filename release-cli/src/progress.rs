@@ -21,7 +21,10 @@ pub enum Verbosity {
 pub fn reporter_for_stderr(verbosity: Verbosity, env: &Environment) -> Box<dyn Reporter> {
     let color = env.get("NO_COLOR").is_none();
     if env.in_github_actions() && verbosity != Verbosity::Quiet {
-        return Box::new(crate::actions::ActionsReporter { verbose: verbosity == Verbosity::Verbose });
+        return Box::new(crate::actions::ActionsReporter {
+            verbose: verbosity == Verbosity::Verbose,
+            workspace: env.get("GITHUB_WORKSPACE").map(camino::Utf8PathBuf::from),
+        });
     }
     if std::io::stderr().is_terminal() && verbosity != Verbosity::Quiet && env.get("CI").is_none() {
         Box::new(TerminalReporter::new(verbosity, color))

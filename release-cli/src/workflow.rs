@@ -192,6 +192,11 @@ fn summarize(audit: &Audit, nothing_needed: bool) {
              `cargo xtask release`)"
         );
     }
+    // Another repository's workflow is not in this checkout: what its jobs run and need is
+    // unknown, so it is neither a finding nor silently passed over.
+    for call in &audit.external_calls {
+        let _ = writeln!(stderr, "note: not audited, a workflow of another repository: {call}");
+    }
     let errors = audit.errors().count();
     let warnings = audit.warnings().count();
     let _ = writeln!(

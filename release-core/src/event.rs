@@ -79,6 +79,10 @@ pub enum Event {
         elapsed: Duration,
         message: String,
         help: Option<String>,
+        /// The lines of files the failure is about (already listed in `message`), for front
+        /// ends that can point at them.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        locations: Vec<crate::error::SourceLocation>,
     },
     RunFinished {
         #[serde(serialize_with = "as_millis")]
@@ -133,11 +137,16 @@ impl Event {
                     *summary = f(summary);
                 }
             }
-            Event::StepFailed { id, message, help, .. } => {
+            Event::StepFailed { id, message, help, locations, .. } => {
                 *id = f(id);
                 *message = f(message);
                 if let Some(help) = help {
                     *help = f(help);
+                }
+                for location in locations {
+                    location.root = location.root.as_deref().map(|root| f(root.as_str()).into());
+                    location.file = f(location.file.as_str()).into();
+                    location.message = f(&location.message);
                 }
             }
             Event::SecretFound { id, source, .. } => {

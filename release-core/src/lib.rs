@@ -37,7 +37,7 @@ pub use assemble::{Overrides, Scope, pipeline};
 pub use cancel::Cancellation;
 pub use config::Config;
 pub use env::Environment;
-pub use error::{Diagnose, FailureKind, StepError};
+pub use error::{Diagnose, FailureKind, SourceLocation, StepError};
 pub use event::{Event, Reporter};
 pub use plan::{Effect, Mode, Plan, Stage};
 pub use runner::{Pipeline, RunFailure, RunReport};

@@ -435,6 +435,7 @@ async fn execute(
                 elapsed,
                 message: error.full_message(),
                 help: error.help().map(str::to_owned),
+                locations: error.locations().to_vec(),
             });
             let record = StepRecord {
                 id,
@@ -442,7 +443,11 @@ async fn execute(
                 status: StepStatus::Failed,
                 elapsed_ms,
                 summary: None,
-                error: Some(ErrorRecord { message: error.full_message(), help: error.help().map(str::to_owned) }),
+                error: Some(ErrorRecord {
+                    message: error.full_message(),
+                    help: error.help().map(str::to_owned),
+                    locations: error.locations().to_vec(),
+                }),
             };
             Err((record, error))
         }
@@ -493,6 +498,9 @@ pub struct ErrorRecord {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The lines of files the failure is about (already listed in `message`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<crate::error::SourceLocation>,
 }
 
 /// A run that did not succeed: why, every failure, and what ran.

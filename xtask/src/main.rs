@@ -103,7 +103,7 @@ fn release_with(args: &[String], env: &Environment, config_path: &Utf8Path, fron
     }
     let config = Config::load(config_path).map_err(StepError::from).context("loading the release config")?;
     if matrix || manifest.is_some() {
-        let plan = job_plan(&config, env, &mut overrides, None).map_err(StepError::from)?;
+        let plan = job_plan(&config, env, &mut overrides, None)?;
         if let Some(path) = &manifest {
             plan.write(path).map_err(StepError::from)?;
         }
@@ -119,14 +119,14 @@ fn release_with(args: &[String], env: &Environment, config_path: &Utf8Path, fron
     }
     match (command, target) {
         ("build", Some(target)) => {
-            let plan = job_plan(&config, env, &mut overrides, plan_file.as_deref()).map_err(StepError::from)?;
+            let plan = job_plan(&config, env, &mut overrides, plan_file.as_deref())?;
             plan.target(&target).map_err(StepError::from)?;
             overrides.scope = Scope::Target { target, plan_id: plan.id };
         }
         ("build", None) => bail!("`cargo xtask release build` needs `--target TRIPLE`"),
         _ => {
             if let Some(path) = &plan_file {
-                let plan = job_plan(&config, env, &mut overrides, Some(path)).map_err(StepError::from)?;
+                let plan = job_plan(&config, env, &mut overrides, Some(path))?;
                 if let Some(dir) = gather {
                     overrides.scope = Scope::Gather { plan, dir };
                 }

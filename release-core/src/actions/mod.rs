@@ -9,8 +9,9 @@
 //! - [`permissions`]: what the configured targets need from `GITHUB_TOKEN`, and what a job
 //!   gets (job block, else workflow block, else the repository default).
 //! - [`yaml`]: workflow files as YAML trees that remember lines, for findings at `file:line`.
-//! - [`audit`]: the jobs that run the release, their missing permissions as findings, and
-//!   the preflight check that runs the audit inside Actions.
+//! - [`audit`]: the jobs that run the release (also inside reusable workflows of the same
+//!   repository, capped by the jobs that call them), their missing permissions as findings,
+//!   and the preflight check that runs the audit inside Actions.
 //! - [`detect`]: what `release init` finds in a repository (binaries, charts, remote, xtask).
 //! - [`generate`]: pure functions from that data and a config to `release.toml` and
 //!   `.github/workflows/release.yml`.

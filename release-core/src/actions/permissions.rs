@@ -137,7 +137,8 @@ pub enum Grant {
     /// The workflow-level `permissions:` block, whose key is on `line`.
     Workflow { permissions: Permissions, line: usize },
     /// No block anywhere: the repository's (or organisation's) default, which may be
-    /// read-only and cannot be seen from the file.
+    /// read-only and cannot be seen from the file. In a called (reusable) workflow: the
+    /// permissions of the job that calls it.
     RepositoryDefault,
 }
 
@@ -149,6 +150,14 @@ impl Grant {
             (Some((value, line)), _) => Grant::Job { permissions: Permissions::from_yaml(value), line },
             (None, Some((value, line))) => Grant::Workflow { permissions: Permissions::from_yaml(value), line },
             (None, None) => Grant::RepositoryDefault,
+        }
+    }
+
+    /// The permissions a block in the file grants; `None` when no block decides.
+    pub fn permissions(&self) -> Option<&Permissions> {
+        match self {
+            Grant::Job { permissions, .. } | Grant::Workflow { permissions, .. } => Some(permissions),
+            Grant::RepositoryDefault => None,
         }
     }
 }
@@ -195,6 +204,22 @@ mod tests {
         assert_eq!(permissions("write-all").level(PACKAGES), Level::Write);
         assert_eq!(permissions("write-all").level("id-token"), Level::Write);
         assert_eq!(permissions("read").level(CONTENTS), Level::None, "not a valid shorthand");
+    }
+
+    #[test]
+    fn the_job_block_replaces_the_workflow_block_which_replaces_the_default() {
+        let doc = parse("permissions: write-all\njob: { contents: read }\n").unwrap();
+        let (workflow_key, workflow) = doc.get("permissions").unwrap();
+        let (job_key, job) = doc.get("job").unwrap();
+        let workflow_block = Some((workflow, workflow_key.line));
+        let job_block = Some((job, job_key.line));
+        let grant = Grant::effective(job_block, workflow_block);
+        assert_eq!(grant, Grant::Job { permissions: permissions("{ contents: read }"), line: 2 });
+        assert_eq!(grant.permissions().unwrap().level(PACKAGES), Level::None, "not merged with write-all");
+        let grant = Grant::effective(None, workflow_block);
+        assert_eq!(grant, Grant::Workflow { permissions: permissions("write-all"), line: 1 });
+        assert_eq!(Grant::effective(None, None), Grant::RepositoryDefault);
+        assert_eq!(Grant::RepositoryDefault.permissions(), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `release init` and `release audit` through the binary: the generated files (snapshots,
 //! and actionlint on the workflow), overwrite protection, findings with file:line and exit
-//! codes, `::error` annotations in Actions, and the preflight check inside Actions.
+//! codes, `::error` annotations in Actions, reusable workflows followed to the job that calls
+//! them, and the preflight check inside Actions with an annotation on each line to change.
 
 use release_tests::Project;
 
@@ -243,17 +244,24 @@ fn audit_without_workflows_is_a_usage_error() {
     project.release(["audit"]).run().code(2).stderr_has("no .github/workflows directory").stderr_has("release init");
 }
 
+/// The environment of a job of `release.yml` in GitHub Actions, with the checkout at the
+/// project. The chart push probe of [`CONFIG`] goes through a proxy on a closed loopback
+/// port, so that no test reaches ghcr.io (it fails there, beside the check under test).
+fn in_actions(project: &Project, command: release_tests::ReleaseCommand) -> release_tests::ReleaseCommand {
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", project.path().as_str())
+        .env("GITHUB_REPOSITORY", "acme/hello")
+        .env("GITHUB_WORKFLOW_REF", "acme/hello/.github/workflows/release.yml@refs/tags/v1.0.0")
+        .env("GITHUB_TOKEN", "not-a-real-token")
+        .env("GITHUB_API_URL", "http://127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+}
+
 #[test]
 fn preflight_inside_actions_fails_on_a_missing_permission() {
     let project = audited(LACKS_PACKAGES);
-    let actions = |command: release_tests::ReleaseCommand| {
-        command
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_REPOSITORY", "acme/hello")
-            .env("GITHUB_WORKFLOW_REF", "acme/hello/.github/workflows/release.yml@refs/tags/v1.0.0")
-            .env("GITHUB_TOKEN", "not-a-real-token")
-            .env("GITHUB_API_URL", "http://127.0.0.1:9")
-    };
+    let actions = |command| in_actions(&project, command);
     let plan = actions(project.release(["plan"])).run();
     plan.success().stdout_has("preflight:workflow-permissions");
     let outside = project.release(["plan"]).run();
@@ -264,6 +272,136 @@ fn preflight_inside_actions_fails_on_a_missing_permission() {
         .code(3)
         .stderr_has(".github/workflows/release.yml:13: job `release` lacks `packages: write` (needed to push charts to ghcr.io)")
         .stderr_has("nothing was built or published");
+}
+
+/// A release job that may push packages but not create the GitHub release.
+const LACKS_CONTENTS: &str = "\
+name: release
+on:
+  push:
+    tags: [\"v*\"]
+permissions: {}
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    permissions:
+      packages: write
+    steps:
+      - uses: actions/checkout@v4
+      - run: release run
+";
+
+#[test]
+fn preflight_inside_actions_annotates_each_missing_permission_on_its_line() {
+    // The config in a subdirectory: the workflow is still named from the repository root.
+    let project = Project::new();
+    project
+        .file(
+            "ci/release.toml",
+            "[project]\nversion = \"1.0.0\"\n[github]\nrepository = \"acme/hello\"\napi-url = \"http://127.0.0.1:9\"\nprobe = false\n",
+        )
+        .file(".git/HEAD", "ref: refs/heads/main\n")
+        .file(".github/workflows/release.yml", LACKS_CONTENTS);
+    let preflight = in_actions(&project, project.release(["--config", "ci/release.toml", "preflight"])).run();
+    preflight
+        .code(3)
+        // The step's failure, then one annotation on the line to change.
+        .stdout_has(
+            "::error title=release%3A preflight%3Aworkflow-permissions::the workflow does not grant what the \
+             release needs (later jobs would be refused with 403):%0A.github/workflows/release.yml:9: job `release` \
+             lacks `contents: write`",
+        )
+        .stdout_has(
+            "\n::error file=.github/workflows/release.yml,line=9,title=release%3A preflight%3Aworkflow-permissions\
+             ::job `release` lacks `contents: write` (needed to create the GitHub release and upload its assets)\n",
+        )
+        // The plain report keeps `file:line: message`.
+        .stderr_has(
+            "\n.github/workflows/release.yml:9: job `release` lacks `contents: write` (needed to create the GitHub \
+             release and upload its assets)\n",
+        );
+    assert_eq!(preflight.stdout.matches("::error file=").count(), 1, "{}", preflight.stdout);
+
+    // Outside Actions: the same failure, no workflow command.
+    let outside = project.release(["--config", "ci/release.toml", "preflight"]).run();
+    assert!(!outside.stdout.contains("::error"), "{}", outside.stdout);
+}
+
+/// `release.yml` calls `release-reusable.yml`, whose job runs the release; the calling job
+/// lists `contents: write` only, so the called workflow gets no `packages: write`.
+const CALLER_LACKS_PACKAGES: &str = "\
+name: release
+on:
+  push:
+    tags: [\"v*\"]
+permissions: {}
+jobs:
+  release:
+    permissions:
+      contents: write
+    uses: ./.github/workflows/release-reusable.yml
+    secrets: inherit
+";
+
+const REUSABLE_RELEASE: &str = "\
+name: release (reusable)
+on:
+  workflow_call:
+jobs:
+  publish:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: release run
+        env:
+          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+";
+
+#[test]
+fn audit_follows_a_reusable_workflow_to_the_caller_that_caps_it() {
+    let project = audited(CALLER_LACKS_PACKAGES);
+    project.file(".github/workflows/release-reusable.yml", REUSABLE_RELEASE);
+    let finding = ".github/workflows/release.yml:8: job `release` lacks `packages: write`, which job `publish` of \
+                   .github/workflows/release-reusable.yml (called from it) needs to push charts to ghcr.io\n";
+    project
+        .release(["audit"])
+        .run()
+        .code(1)
+        .stdout_has(finding)
+        .stdout_has("  help: a called workflow gets at most the permissions of the job that calls it: add `packages: write` to the `permissions:` block of job `release`")
+        .stderr_has("audited 2 workflow file(s), 1 release job(s): 1 missing permission(s), 0 warning(s)");
+
+    let report = project.release(["--json", "audit"]).run().json();
+    assert_eq!(
+        report["release_jobs"],
+        serde_json::json!([".github/workflows/release.yml:release → .github/workflows/release-reusable.yml:publish"])
+    );
+
+    // Inside Actions, on the caller's `permissions:` line; and the preflight check of the
+    // calling workflow fails the same way.
+    project.release(["audit"]).env("GITHUB_ACTIONS", "true").run().code(1).stdout_has(
+        "::error file=.github/workflows/release.yml,line=8,title=release audit%3A job release::job `release` lacks \
+         `packages: write`, which job `publish` of .github/workflows/release-reusable.yml (called from it) needs to \
+         push charts to ghcr.io%0Ahelp: ",
+    );
+    in_actions(&project, project.release(["preflight"])).run().code(3).stdout_has(
+        "::error file=.github/workflows/release.yml,line=8,title=release%3A preflight%3Aworkflow-permissions::job \
+         `release` lacks `packages: write`, which job `publish` of .github/workflows/release-reusable.yml (called \
+         from it) needs to push charts to ghcr.io\n",
+    );
+}
+
+#[test]
+fn audit_notes_workflows_of_other_repositories_without_judging_them() {
+    let workflow =
+        "on: push\npermissions: {}\njobs:\n  release:\n    uses: acme/shared/.github/workflows/release.yml@v1\n";
+    let project = audited(workflow);
+    project
+        .release(["audit"])
+        .run()
+        .success()
+        .stderr_has("note: not audited, a workflow of another repository: .github/workflows/release.yml:release → acme/shared/.github/workflows/release.yml@v1")
+        .stderr_has("audited 1 workflow file(s), 0 release job(s)");
 }
 
 #[test]
