@@ -306,6 +306,56 @@ mod tests {
         }
     }
 
+    /// The three commands of a release across runners, through the xtask: the plan, one
+    /// runner's build (two runners, two directories), and the final job gathering them.
+    #[test]
+    fn the_matrix_flow_runs_through_the_xtask() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(dir.path().canonicalize().unwrap()).unwrap();
+        let config = root.join("release.toml");
+        std::fs::write(
+            &config,
+            "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"app\"\ncommand = [\"sh\", \"-c\", \"mkdir -p out && echo $RELEASE_TARGET > out/app\"]\ntargets = [\"x86_64-unknown-linux-gnu\", \"aarch64-apple-darwin\"]\nartifacts = [{ path = \"out/app\", name = \"app-{target}\" }]\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("CHANGELOG.md"), "## 1.0.0\n").unwrap();
+        let outputs = root.join("outputs");
+        let env = Environment::empty()
+            .with("PATH", std::env::var("PATH").unwrap())
+            .with("GITHUB_ACTIONS", "true")
+            .with("GITHUB_OUTPUT", outputs.as_str());
+        let printed = Collected::default();
+        let front = Front::new(&env, "", printed.printer("stdout"), printed.printer("stderr"));
+        let args = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let plan = root.join("plan.json");
+
+        let code = release_with(&args(&format!("plan --matrix --manifest {plan}")), &env, &config, &front).unwrap();
+        assert_eq!(code, 0);
+        let matrix = r#"{"include":[{"target":"x86_64-unknown-linux-gnu","runner":"ubuntu-latest"},{"target":"aarch64-apple-darwin","runner":"macos-latest"}]}"#;
+        assert!(printed.0.lock().unwrap().contains(&("stdout", matrix.to_owned())));
+        assert_eq!(std::fs::read_to_string(&outputs).unwrap(), format!("matrix={matrix}\n"));
+
+        for (target, dist) in [("x86_64-unknown-linux-gnu", "a"), ("aarch64-apple-darwin", "b")] {
+            let dist = root.join("gathered").join(dist);
+            let line = format!("build --target {target} --plan {plan} --dist {dist}");
+            assert_eq!(release_with(&args(&line), &env, &config, &front).unwrap(), 0, "{line}");
+            assert!(dist.join(format!("release-build-{target}.json")).is_file());
+        }
+        let line = format!("run --snapshot --plan {plan} --gather {}", root.join("gathered"));
+        assert_eq!(release_with(&args(&line), &env, &config, &front).unwrap(), 0);
+        let sums = std::fs::read_to_string(root.join("dist/SHA256SUMS")).unwrap();
+        assert!(sums.contains("  app-aarch64-apple-darwin\n") && sums.contains("  app-x86_64-unknown-linux-gnu\n"));
+        assert_eq!(
+            std::fs::read_to_string(root.join("dist/app-aarch64-apple-darwin")).unwrap(),
+            "aarch64-apple-darwin\n"
+        );
+
+        let err = release_with(&args("build --plan x"), &env, &config, &front).unwrap_err();
+        assert!(err.to_string().contains("needs `--target TRIPLE`"), "{err}");
+        let err = release_with(&args("run --gather x"), &env, &config, &front).unwrap_err();
+        assert!(err.to_string().contains("`--gather` needs `--plan FILE`"), "{err}");
+    }
+
     #[tokio::test]
     async fn every_line_is_redacted_and_found_secrets_are_masked_first_in_actions() {
         let env = Environment::empty().with("GITHUB_ACTIONS", "true").with("XTASK_TOKEN", "xtask-token-value-1");
