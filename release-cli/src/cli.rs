@@ -236,7 +236,13 @@ async fn interrupt_on_signals(cancel: Cancellation) {
             _ = terminate.recv() => {},
         }
         if cancel.is_cancelled() {
-            eprintln!("interrupted again: exiting at once");
+            // What a step had not undone yet stays: say what that can be.
+            eprintln!(
+                "interrupted again: exiting at once. Left as it was: a preflight probe's throwaway draft release \
+                 (tag `release-preflight-…`, a draft without a git tag: delete it on the releases page) if the probe \
+                 had not deleted it yet; a registry upload session (expires by itself); this run's draft release \
+                 (run the release again to continue it)"
+            );
             std::process::exit(FailureKind::Interrupted.exit_code());
         }
         eprintln!("interrupting: letting the running step clean up (press Ctrl-C again to exit at once)");
