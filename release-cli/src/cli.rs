@@ -227,12 +227,16 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosit
 /// The first Ctrl-C or SIGTERM interrupts the run cleanly: no further step starts, a probe
 /// still undoes its write, a release stays a draft. The second exits at once.
 async fn interrupt_on_signals(cancel: Cancellation) {
-    let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Both streams live for the whole run: a signal that arrives while the first one is being
+    // handled is kept for the next `recv`, not lost (a fresh `ctrl_c()` per loop would miss it).
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
         return;
     };
     loop {
         tokio::select! {
-            result = tokio::signal::ctrl_c() => if result.is_err() { return },
+            _ = interrupt.recv() => {},
             _ = terminate.recv() => {},
         }
         if cancel.is_cancelled() {

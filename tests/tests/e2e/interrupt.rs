@@ -89,9 +89,21 @@ impl Running {
         }
     }
 
-    /// Waits for the exit; returns the code and everything printed on stderr.
+    /// Waits for the exit; returns the code and everything printed on stderr. A run that does
+    /// not end within the limit is killed and the test fails (instead of hanging).
     fn finish(mut self) -> (i32, String) {
-        let status = self.child.wait().expect("release exits");
+        let deadline = std::time::Instant::now() + LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for release") {
+                break status;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("release did not exit; it said:\n{}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         self.seen.extend(self.lines.iter());
         (status.code().unwrap_or(-1), self.seen.join("\n"))
     }
