@@ -326,16 +326,26 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosit
 /// The first Ctrl-C or SIGTERM interrupts the run cleanly: no further step starts, a probe
 /// still undoes its write, a release stays a draft. The second exits at once.
 async fn interrupt_on_signals(cancel: Cancellation) {
-    let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Both streams live for the whole run: a signal that arrives while the first one is being
+    // handled is kept for the next `recv`, not lost (a fresh `ctrl_c()` per loop would miss it).
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
         return;
     };
     loop {
         tokio::select! {
-            result = tokio::signal::ctrl_c() => if result.is_err() { return },
+            _ = interrupt.recv() => {},
             _ = terminate.recv() => {},
         }
         if cancel.is_cancelled() {
-            eprintln!("interrupted again: exiting at once");
+            // What a step had not undone yet stays: say what that can be.
+            eprintln!(
+                "interrupted again: exiting at once. Left as it was: a preflight probe's throwaway draft release \
+                 (tag `release-preflight-…`, a draft without a git tag: delete it on the releases page) if the probe \
+                 had not deleted it yet; a registry upload session (expires by itself); this run's draft release \
+                 (run the release again to continue it)"
+            );
             std::process::exit(FailureKind::Interrupted.exit_code());
         }
         eprintln!("interrupting: letting the running step clean up (press Ctrl-C again to exit at once)");

@@ -236,6 +236,11 @@ pub struct NetworkConfig {
     /// 30 s) and is jittered. A server's `Retry-After` or rate-limit reset wins when longer.
     #[serde(default = "default_backoff_ms")]
     pub backoff_ms: u64,
+    /// The least time between the starts of two mutating GitHub requests (POST, PATCH, PUT,
+    /// DELETE, uploads included) with the same token, in milliseconds: GitHub asks for about
+    /// a second, against its secondary rate limits. `0` turns pacing off.
+    #[serde(default = "default_github_mutation_interval_ms")]
+    pub github_mutation_interval_ms: u64,
 }
 
 fn default_attempts() -> u32 {
@@ -250,6 +255,9 @@ fn default_upload_concurrency() -> usize {
 fn default_backoff_ms() -> u64 {
     500
 }
+fn default_github_mutation_interval_ms() -> u64 {
+    1000
+}
 
 impl Default for NetworkConfig {
     fn default() -> Self {
@@ -258,6 +266,7 @@ impl Default for NetworkConfig {
             stall_timeout_secs: default_stall_seconds(),
             upload_concurrency: default_upload_concurrency(),
             backoff_ms: default_backoff_ms(),
+            github_mutation_interval_ms: default_github_mutation_interval_ms(),
         }
     }
 }
@@ -915,9 +924,9 @@ mod properties {
             "[a-z-]{0,6}",
             prop::collection::btree_set(name(), 0..4),
             prop::option::of(("[a-z]{1,6}", "[a-z]{1,6}", any::<bool>(), any::<bool>())),
-            (1u32..10, 1u64..600, 1usize..16),
+            (1u32..10, 1u64..600, 1usize..16, 0u64..5000),
         )
-            .prop_map(|(version, tag_prefix, builds, github, (attempts, stall, uploads))| {
+            .prop_map(|(version, tag_prefix, builds, github, (attempts, stall, uploads, interval))| {
                 let mut text = format!("[project]\nversion = \"{version}\"\ntag = \"{tag_prefix}{{version}}\"\n");
                 for build in &builds {
                     // Three artifact names that no other build can produce: build names are
@@ -932,7 +941,8 @@ mod properties {
                     ));
                 }
                 text.push_str(&format!(
-                    "\n[network]\nattempts = {attempts}\nstall-timeout-secs = {stall}\nupload-concurrency = {uploads}\n"
+                    "\n[network]\nattempts = {attempts}\nstall-timeout-secs = {stall}\nupload-concurrency = {uploads}\n\
+                     github-mutation-interval-ms = {interval}\n"
                 ));
                 text
             })

@@ -12,7 +12,9 @@
 //!   again (an upload whose answer was lost may have completed);
 //! - [`watch`] with an [`Activity`]: fails a transfer with [`Stalled`] when no byte moved for
 //!   the stall timeout, whether the body stopped flowing or the server stopped answering;
-//! - [`classify`]: what an HTTP answer means for retrying.
+//! - [`classify`]: what an HTTP answer means for retrying;
+//! - [`Pacer`]: spaces out the starts of mutating requests (GitHub asks for about a second
+//!   between POST, PATCH, PUT and DELETE requests of one token).
 //!
 //! This module never reports anything itself: each retry is handed to the caller as a
 //! [`RetryNotice`], and the step turns it into a warning event.
@@ -44,6 +46,8 @@ pub struct NetworkPolicy {
     /// A transfer with no byte moving for this long is aborted (and retried).
     pub stall_timeout: Duration,
     pub upload_concurrency: usize,
+    /// The least time between the starts of two mutating GitHub requests (see [`Pacer`]).
+    pub mutation_interval: Duration,
 }
 
 impl Default for NetworkPolicy {
@@ -60,6 +64,7 @@ impl From<&NetworkConfig> for NetworkPolicy {
             max_delay: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(config.stall_timeout_secs.max(1)),
             upload_concurrency: config.upload_concurrency.max(1),
+            mutation_interval: Duration::from_millis(config.github_mutation_interval_ms),
         }
     }
 }
@@ -320,6 +325,46 @@ pub async fn watch<F: Future>(activity: &Activity, timeout: Duration, transfer: 
     }
 }
 
+/// Spaces out mutating requests: each [`Pacer::pace`] returns no earlier than `interval`
+/// after the previous one returned, so that requests start at least `interval` apart
+/// (start to start; the requests themselves may overlap, as concurrent uploads do).
+///
+/// Waiters are served in the order they arrived: each books the next free slot at once and
+/// then sleeps until it, so no lock is held across the wait and a caller that gives up
+/// (its future dropped) only leaves a gap. An interval of zero never waits.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    /// The earliest start of the next request; `None` before the first.
+    next: Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pacer {
+    pub fn new(interval: Duration) -> Self {
+        Pacer { interval, next: Mutex::new(None) }
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Waits for this request's turn. Call it right before sending each mutating request
+    /// (every attempt: a retry is a request too).
+    pub async fn pace(&self) {
+        if self.interval.is_zero() {
+            return;
+        }
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let now = tokio::time::Instant::now();
+            let slot = next.map_or(now, |at| at.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
 /// Connection errors, timeouts and bodies cut off mid-way are worth another attempt.
 pub fn is_transient(err: &reqwest::Error) -> bool {
     err.is_connect() || err.is_timeout() || err.is_request() || err.is_body() || err.is_decode()
@@ -504,6 +549,80 @@ mod tests {
             }
         };
         assert_eq!(watch(&activity, Duration::from_millis(200), moving).await.unwrap(), "done");
+    }
+
+    /// Paused time: the clock only moves when every task waits, so the instants below are
+    /// exact and the test takes no wall-clock time.
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_request_starts_by_the_interval() {
+        use tokio::time::Instant;
+        let pacer = Pacer::new(Duration::from_secs(1));
+        let start = Instant::now();
+        pacer.pace().await;
+        assert_eq!(start.elapsed(), Duration::ZERO, "the first request goes at once");
+        pacer.pace().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+
+        // A request long after the last one goes at once, and books the next slot from now.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let later = Instant::now();
+        pacer.pace().await;
+        assert_eq!(later.elapsed(), Duration::ZERO);
+        // Part of the interval already passed: only the rest is waited.
+        tokio::time::advance(Duration::from_millis(400)).await;
+        pacer.pace().await;
+        assert_eq!(later.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_requests_get_one_slot_each_an_interval_apart() {
+        use tokio::time::Instant;
+        let pacer = Arc::new(Pacer::new(Duration::from_millis(1000)));
+        let start = Instant::now();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                let (pacer, starts) = (pacer.clone(), starts.clone());
+                tokio::spawn(async move {
+                    pacer.pace().await;
+                    starts.lock().unwrap().push((i, start.elapsed()));
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut starts = starts.lock().unwrap().clone();
+        starts.sort_by_key(|(_, at)| *at);
+        let offsets: Vec<Duration> = starts.iter().map(|(_, at)| *at).collect();
+        assert_eq!(offsets, (0..4).map(Duration::from_secs).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_interval_never_waits_and_a_dropped_waiter_only_leaves_a_gap() {
+        use tokio::time::Instant;
+        let off = Pacer::new(Duration::ZERO);
+        let start = Instant::now();
+        for _ in 0..10 {
+            off.pace().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+
+        let pacer = Pacer::new(Duration::from_secs(1));
+        pacer.pace().await;
+        // A caller that gives up while waiting for its slot (at 1 s).
+        assert!(tokio::time::timeout(Duration::from_millis(10), pacer.pace()).await.is_err());
+        // The next one gets the slot after the abandoned one.
+        pacer.pace().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_policy_takes_the_interval_from_the_config() {
+        let policy = NetworkPolicy::default();
+        assert_eq!(policy.mutation_interval, Duration::from_secs(1), "GitHub's guidance: about 1 s");
+        let off = NetworkConfig { github_mutation_interval_ms: 0, ..NetworkConfig::default() };
+        assert_eq!(NetworkPolicy::from(&off).mutation_interval, Duration::ZERO);
     }
 
     #[tokio::test]

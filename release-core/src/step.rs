@@ -202,6 +202,14 @@ impl<'a> StepContext<'a> {
         self.state.extensions.lock().unwrap().get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref::<T>()).cloned()
     }
 
+    /// A copy of the stored value of this type, storing `make()` first if there is none. One
+    /// lock for both, so concurrent steps (preflight) all get the same value.
+    pub fn get_or_insert_with<T: Any + Send + Sync + Clone>(&self, make: impl FnOnce() -> T) -> T {
+        let mut extensions = self.state.extensions.lock().unwrap();
+        let value = extensions.entry(TypeId::of::<T>()).or_insert_with(|| Box::new(make()));
+        value.downcast_ref::<T>().expect("stored under its own type id").clone()
+    }
+
     pub fn progress(&self, message: impl Into<String>) {
         self.reporter.report(&Event::StepProgress { id: self.step_id.to_owned(), message: message.into() });
     }

@@ -91,6 +91,12 @@ impl ProxyFault {
         ProxyFault { method: method.into(), path_contains: path_contains.into(), nth, times: 1, action }
     }
 
+    /// On `times` matches in a row from the `nth` on.
+    pub fn times(mut self, times: usize) -> Self {
+        self.times = times;
+        self
+    }
+
     /// From the `nth` match on, every time: a persistent fault.
     pub fn always(mut self) -> Self {
         self.times = usize::MAX;

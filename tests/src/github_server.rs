@@ -20,7 +20,9 @@
 //! Faults are injected per route and occurrence ([`Fault`]): error answers (502, 503, 429
 //! with `Retry-After`, a secondary-rate-limit 403), an answer lost after the work was done, an
 //! upload cut after N bytes (with a `starter` asset left, or the TCP connection reset), and
-//! stalls (a request accepted and never answered, or a body no longer read). A fixed latency
+//! stalls (a request accepted and never answered, or a body no longer read), and an answer
+//! held at a [`Gate`] until the test opens it (to interrupt the client while a request is in
+//! flight, without guessing at timing). A fixed latency
 //! can be added to every answer ([`GithubServer::set_latency`], for benchmarks that model a
 //! distant server). The server runs on its own thread and runtime, so sync and async tests
 //! use it alike.
@@ -152,6 +154,62 @@ pub enum FaultAction {
     /// Read this many bytes of the request body (0: none), then neither read nor answer
     /// again: a stalled server. The connection stays open until the client gives up.
     Stall { after_bytes: u64 },
+    /// Do the work (create the release, delete it, ...), then hold the answer until the gate
+    /// is opened: the request is in flight, its effect already on the server.
+    HoldAnswer(Gate),
+}
+
+/// Where held answers wait ([`FaultAction::HoldAnswer`]). The test learns that a request is
+/// being held ([`Gate::wait_held`]), acts (sends a signal), then opens the gate.
+#[derive(Clone, Debug, Default)]
+pub struct Gate(Arc<GateState>);
+
+#[derive(Debug, Default)]
+struct GateState {
+    held: std::sync::atomic::AtomicUsize,
+    open: AtomicBool,
+    opened: tokio::sync::Notify,
+}
+
+impl Gate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets every held answer go, and every later one pass at once.
+    pub fn open(&self) {
+        self.0.open.store(true, Ordering::SeqCst);
+        self.0.opened.notify_waiters();
+    }
+
+    /// How many answers reached the gate so far.
+    pub fn held(&self) -> usize {
+        self.0.held.load(Ordering::SeqCst)
+    }
+
+    /// Blocks this thread until an answer is held at the gate; false if none was within
+    /// `limit` (the test then fails: the request it waited for never came).
+    pub fn wait_held(&self, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while self.held() == 0 {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        true
+    }
+
+    async fn pass(&self) {
+        self.0.held.fetch_add(1, Ordering::SeqCst);
+        loop {
+            let opened = self.0.opened.notified();
+            if self.0.open.load(Ordering::SeqCst) {
+                return;
+            }
+            opened.await;
+        }
+    }
 }
 
 impl FaultAction {
@@ -796,6 +854,17 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
             // Keeps the rest of the body unread and the connection open, forever.
             std::future::pending::<()>().await;
             unreachable!("a stall never ends")
+        }
+        Some(FaultAction::HoldAnswer(gate)) => {
+            let response = match route(&shared, &caller, &target, &parts.headers, parts.uri.query(), body).await {
+                Ok((response, read)) => {
+                    body_len = read;
+                    response
+                }
+                Err(Denied(response)) => *response,
+            };
+            gate.pass().await;
+            response
         }
         Some(FaultAction::LoseAnswer { status }) => {
             let done = match route(&shared, &caller, &target, &parts.headers, parts.uri.query(), body).await {

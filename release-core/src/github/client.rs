@@ -23,9 +23,18 @@
 //! timeout) ends a JSON call whose server stopped answering; uploads and downloads are watched
 //! by [`net::watch`](crate::net::watch) instead, because reqwest's read timeout runs from the
 //! start of the request and would cut a long upload that is still moving.
+//!
+//! Every mutating request (POST, PATCH, DELETE, asset uploads included), every attempt of it,
+//! first waits for its turn at the client's [`Pacer`]: GitHub asks integrations to leave about
+//! a second between mutating requests of one token, or risk its secondary rate limit. Reads
+//! are not paced. Steps share one pacer per API and token for the whole run
+//! ([`shared_pacer`]), so the probe's delete, the publish step's create and its uploads are
+//! spaced as one stream of requests.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camino::Utf8Path;
@@ -36,7 +45,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::NetworkConfig;
 use crate::github::target::Target;
-use crate::net::{self, Activity, NetworkPolicy, RetryNotice, Retryable, Verdict};
+use crate::net::{self, Activity, NetworkPolicy, Pacer, RetryNotice, Retryable, Verdict};
+use crate::step::StepContext;
 
 /// Requests per page when listing: GitHub's maximum.
 const PER_PAGE: u8 = 100;
@@ -263,6 +273,26 @@ pub struct GithubClient<'r> {
     target: Target,
     policy: NetworkPolicy,
     observer: RetryObserver<'r>,
+    /// Spaces out mutating requests; shared by every client of a run with the same API and
+    /// token ([`shared_pacer`]).
+    pacer: Arc<Pacer>,
+}
+
+/// The run's pacers, one per API and token, kept in the run's typed state.
+#[derive(Clone, Debug, Default)]
+struct GithubPacers(Arc<Mutex<HashMap<String, Arc<Pacer>>>>);
+
+/// The pacer for mutating requests to `target`'s API with its token, shared by every step of
+/// the run (the probe, the publish and the finalize steps each build their own client). Keyed
+/// by the API URL and a digest of the token, never the token itself.
+pub fn shared_pacer(cx: &StepContext<'_>, target: &Target, network: &NetworkConfig) -> Arc<Pacer> {
+    let pacers = cx.get_or_insert_with(GithubPacers::default);
+    let key = format!("{} {}", target.api_url, hex::encode(Sha256::digest(target.token.expose().as_bytes())));
+    let mut pacers = pacers.0.lock().unwrap_or_else(|e| e.into_inner());
+    pacers
+        .entry(key)
+        .or_insert_with(|| Arc::new(Pacer::new(Duration::from_millis(network.github_mutation_interval_ms))))
+        .clone()
 }
 
 impl fmt::Debug for GithubClient<'_> {
@@ -301,6 +331,7 @@ impl GithubClient<'static> {
             target: target.clone(),
             policy: NetworkPolicy::from(network),
             observer: &net::ignore_retries,
+            pacer: Arc::new(Pacer::new(Duration::from_millis(network.github_mutation_interval_ms))),
         })
     }
 }
@@ -308,7 +339,20 @@ impl GithubClient<'static> {
 impl<'r> GithubClient<'r> {
     /// The same client, telling `observer` about every retry.
     pub fn announcing<'o>(self, observer: RetryObserver<'o>) -> GithubClient<'o> {
-        GithubClient { crab: self.crab, http: self.http, target: self.target, policy: self.policy, observer }
+        GithubClient {
+            crab: self.crab,
+            http: self.http,
+            target: self.target,
+            policy: self.policy,
+            observer,
+            pacer: self.pacer,
+        }
+    }
+
+    /// The same client, pacing its mutating requests with `pacer` (see [`shared_pacer`]).
+    pub fn paced_by(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     pub fn target(&self) -> &Target {
@@ -419,6 +463,7 @@ impl<'r> GithubClient<'r> {
                     return Ok(draft);
                 }
             }
+            self.pacer.pace().await;
             let repos = self.crab.repos(&self.target.owner, &self.target.repo);
             let releases = repos.releases();
             let mut builder =
@@ -438,6 +483,8 @@ impl<'r> GithubClient<'r> {
     pub async fn generate_notes(&self, tag: &str, target_commitish: Option<&str>) -> Result<String, ApiError> {
         let url = &self.url(&format!("{}/releases/generate-notes", self.repo_route()));
         self.with_retries(&format!("POST {url}"), |_| async move {
+            // It writes nothing, but it is a POST, and GitHub paces by method.
+            self.pacer.pace().await;
             let repos = self.crab.repos(&self.target.owner, &self.target.repo);
             let releases = repos.releases();
             let mut builder = releases.generate_release_notes(tag);
@@ -457,6 +504,7 @@ impl<'r> GithubClient<'r> {
     pub async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
         let url = &self.url(&format!("{}/releases/{id}", self.repo_route()));
         self.with_retries(&format!("DELETE {url}"), |attempt| async move {
+            self.pacer.pace().await;
             let result = self
                 .crab
                 .repos(&self.target.owner, &self.target.repo)
@@ -477,6 +525,7 @@ impl<'r> GithubClient<'r> {
     pub async fn publish_release(&self, id: u64) -> Result<RemoteRelease, ApiError> {
         let url = &self.url(&format!("{}/releases/{id}", self.repo_route()));
         self.with_retries(&format!("PATCH {url}"), |_| async move {
+            self.pacer.pace().await;
             self.crab
                 .repos(&self.target.owner, &self.target.repo)
                 .releases()
@@ -521,6 +570,7 @@ impl<'r> GithubClient<'r> {
     pub async fn delete_asset(&self, asset_id: u64) -> Result<(), ApiError> {
         let url = &self.url(&format!("{}/releases/assets/{asset_id}", self.repo_route()));
         self.with_retries(&format!("DELETE {url}"), |attempt| async move {
+            self.pacer.pace().await;
             let result = self
                 .crab
                 .repos(&self.target.owner, &self.target.repo)
@@ -569,6 +619,9 @@ impl<'r> GithubClient<'r> {
             .await
             .map_err(|e| ApiError::transport(ACTION, "POST", &shown, format!("cannot read {path}: {e}")))?
             .len();
+        // Uploads go to the upload host, but they are POSTs of the same token: paced too.
+        // Before the stall watch starts, so that waiting for a turn is not taken for a stall.
+        self.pacer.pace().await;
         let activity = Activity::new();
         // A chunk is taken from the stream only when the connection accepted the previous
         // one: when the server stops reading, the stream stops being polled and the activity
@@ -718,6 +771,41 @@ fn error_chain_unscrubbed(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn target(api_url: &str, token: &str) -> Target {
+        Target {
+            owner: "acme".into(),
+            repo: "hello".into(),
+            repository_source: "github.repository".into(),
+            api_url: api_url.into(),
+            token: crate::secret::Secret::new(token),
+            token_source: crate::secret::Source::env("GH_TOKEN"),
+        }
+    }
+
+    #[test]
+    fn steps_of_one_run_share_a_pacer_per_api_and_token() {
+        let release = crate::step::Release {
+            version: semver::Version::new(1, 2, 3),
+            tag: "v1.2.3".into(),
+            root: "/nonexistent".into(),
+            dist: "/nonexistent/dist".into(),
+        };
+        let state = crate::step::RunState::new(release, crate::env::Environment::empty(), Default::default());
+        let reporter = crate::event::Silent;
+        let (probe, publish) = (
+            StepContext::detached(&state, "preflight:github-release-write", &reporter),
+            StepContext::detached(&state, "publish:github-release", &reporter),
+        );
+        let network = NetworkConfig { github_mutation_interval_ms: 250, ..NetworkConfig::default() };
+        let api = "https://api.github.com";
+        let first = shared_pacer(&probe, &target(api, "ghs_one"), &network);
+        assert_eq!(first.interval(), Duration::from_millis(250));
+        assert!(Arc::ptr_eq(&first, &shared_pacer(&publish, &target(api, "ghs_one"), &network)), "one per token");
+        assert!(!Arc::ptr_eq(&first, &shared_pacer(&publish, &target(api, "ghs_two"), &network)), "another token");
+        let ghes = "https://ghe.example.com/api/v3";
+        assert!(!Arc::ptr_eq(&first, &shared_pacer(&publish, &target(ghes, "ghs_one"), &network)), "another host");
+    }
 
     #[test]
     fn digests_are_parsed() {

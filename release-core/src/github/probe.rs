@@ -6,13 +6,18 @@
 //! repository (a 401 or 404 is diagnosed without writing anything, and a classic token's
 //! scopes are checked from `X-OAuth-Scopes`), and it lists the releases of the tag being
 //! released, to say up front when that tag is already published.
+//!
+//! Interruption (Ctrl-C, SIGTERM): before the draft is created the probe stops and writes
+//! nothing; once the create request is sent, the probe runs to its end and deletes the draft
+//! (the runner waits for it), so a first interrupt never leaves the draft behind. Only a second
+//! interrupt, which ends the process at once, can.
 
 use camino::Utf8PathBuf;
 
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::env::Environment;
 use crate::error::StepError;
-use crate::github::client::{GithubClient, NewRelease};
+use crate::github::client::{GithubClient, NewRelease, shared_pacer};
 use crate::github::diagnose::{GithubError, missing_classic_scope};
 use crate::github::target::{self, Target};
 use crate::net::RetryNotice;
@@ -105,7 +110,8 @@ impl Step for GithubPreflight {
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let client = GithubClient::new(&target, &self.network)
             .map_err(|e| GithubError::classify(e, &target))?
-            .announcing(&announce);
+            .announcing(&announce)
+            .paced_by(shared_pacer(cx, &target, &self.network));
         let fail = |e| StepError::from(GithubError::classify(e, &target));
 
         let access = client.repository().await.map_err(fail)?;
@@ -126,6 +132,16 @@ impl Step for GithubPreflight {
 
         self.report_existing(cx, &client, &target).await?;
 
+        // A safe point: interrupted before the write, the probe writes nothing at all. Once
+        // the create is sent it runs to its end, delete included, whatever happens meanwhile:
+        // an interrupted run must not leave the throwaway draft behind.
+        if cx.is_cancelled() {
+            return Err(StepError::new(format!(
+                "the write probe of {} was stopped before it wrote anything: the run was interrupted",
+                target.full_name()
+            ))
+            .with_help("nothing was created; run the release again"));
+        }
         let tag = probe_tag(cx.env());
         let draft = client
             .create_release(&NewRelease {

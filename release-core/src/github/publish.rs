@@ -21,7 +21,7 @@ use futures_util::stream::FuturesUnordered;
 
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
-use crate::github::client::{ApiError, GithubClient, NewRelease, RemoteAsset, RemoteRelease};
+use crate::github::client::{ApiError, GithubClient, NewRelease, RemoteAsset, RemoteRelease, shared_pacer};
 use crate::github::diagnose::GithubError;
 use crate::github::probe::check_notes;
 use crate::github::target::{self, Target};
@@ -132,7 +132,8 @@ impl Step for PublishRelease {
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let client = GithubClient::new(&target, &self.network)
             .map_err(|e| GithubError::classify(e, &target))?
-            .announcing(&announce);
+            .announcing(&announce)
+            .paced_by(shared_pacer(cx, &target, &self.network));
         let artifacts = cx.artifacts();
         let tag = cx.release().tag.clone();
         let existing = client.releases_for_tag(&tag).await.map_err(|e| GithubError::classify(e, &target))?;
@@ -233,7 +234,8 @@ impl Step for FinalizeRelease {
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let client = GithubClient::new(&target, &self.network)
             .map_err(|e| GithubError::classify(e, &target))?
-            .announcing(&announce);
+            .announcing(&announce)
+            .paced_by(shared_pacer(cx, &target, &self.network));
         let published = client.publish_release(id).await.map_err(|e| {
             let tag = &cx.release().tag;
             let help = if e.already_exists() {

@@ -32,11 +32,11 @@ use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use serde::Serialize;
 
 use crate::error::StepError;
-use crate::net::{NetworkPolicy, RetryNotice};
+use crate::net::{GaveUp, RetryNotice};
 use crate::oci::credentials;
 use crate::oci::reference::ChartReference;
 use crate::oci::steps::{
-    OciAttempt, Retries, TROUBLESHOOTING, gave_up_failure, is_not_found, push_token, sha256_digest,
+    OciAttempt, Retries, TROUBLESHOOTING, gave_up_failure, is_not_found, push_token, rate_limit_probe, sha256_digest,
 };
 use crate::oci::{ChartPush, OCI_MANIFEST_MEDIA_TYPE, OciSettings};
 use crate::plan::{Effect, Stage};
@@ -232,12 +232,25 @@ impl Step for ChartSignatureStep {
         let credentials = credentials::resolve(&host, self.settings.registry(&host), cx.env(), cx).await;
         let auth = credentials.login.to_oci();
         let client = self.settings.oci_client(&host);
-        let fail = |gave_up| gave_up_failure(gave_up, &what, &signature_ref, &credentials);
+        // Retries used up: the chart is in the registry already, its signature is not.
+        let fail = |gave_up: GaveUp<OciAttempt>| {
+            let retried = gave_up.attempts > 1;
+            let error = gave_up_failure(gave_up, &what, &signature_ref, &credentials);
+            if !retried {
+                return error;
+            }
+            error.with_help(format!(
+                "the registry failed, not the configuration: the chart {chart} is pushed, its signature is not (a \
+                 GitHub release stays a draft). Run the release again: the chart is found unchanged and only the \
+                 signature is sent (see {TROUBLESHOOTING})"
+            ))
+        };
         // Every registry call runs under the network policy; pushes are by digest or of the
         // same manifest bytes, so repeating them is safe.
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let retries = Retries { policy: NetworkPolicy::from(&self.settings.network), announce: &announce };
-        push_token(&client, &signature_ref, &credentials, &what, &retries).await?;
+        let mut retries = Retries::new(&self.settings.network, &announce);
+        let token = push_token(&client, &signature_ref, &credentials, &what, &retries).await?;
+        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
         let (client, oci_ref, auth, retries) = (&client, &oci_ref, &auth, &retries);
         let record = || cx.set_output(format!("chart.{}.signature", pushed.name), signature_ref.to_string());
         let public_key = signer.public_key().cloned();

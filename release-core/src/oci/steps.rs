@@ -11,11 +11,16 @@
 //! re-push of the same chart gives the same manifest digest.
 //!
 //! Every registry call goes through the [`NetworkPolicy`]: oci-client itself retries nothing
-//! on push, so each call is one retried operation here ([`retried`]), and blob pushes re-check
-//! first (a blob the registry already has by digest is not sent again). oci-client keeps no
-//! response headers in its errors, so a registry's `Retry-After` is not seen on its calls
-//! (the backoff applies); the probe's own request (reqwest) honours it. oci-client's read
-//! timeout (the stall timeout) ends a request whose server stopped reading or answering.
+//! on push, so each call is one retried operation here ([`Retries::run`]), and blob pushes
+//! re-check first (a blob the registry already has by digest is not sent again). oci-client's
+//! read timeout (the stall timeout) ends a request whose server stopped reading or answering.
+//!
+//! Rate limits: oci-client keeps no response headers in its errors, and it cannot be given a
+//! client or middleware of ours, so a 429's `Retry-After` never reaches us through it. When one
+//! of its calls is rate limited, [`RateLimitProbe`] asks once more with our own `HEAD` of the
+//! same URL (a read: safe for any endpoint, uploads included; same origin only, with the push
+//! credentials) and honours the `Retry-After` of that answer; if the registry no longer limits,
+//! the backoff applies. The push probe's own request (reqwest) sees the headers directly.
 
 use std::collections::BTreeMap;
 
@@ -158,6 +163,20 @@ fn authorization(token: &Option<String>, login: &Login) -> Option<String> {
     }
 }
 
+/// The [`RateLimitProbe`] for a registry, with the credentials its pushes use.
+pub(crate) fn rate_limit_probe(
+    settings: &OciSettings,
+    host: &str,
+    token: &Option<String>,
+    login: &Login,
+) -> Option<RateLimitProbe> {
+    RateLimitProbe::new(
+        settings.http_client(),
+        &format!("{}://{host}", settings.scheme(host)),
+        authorization(token, login),
+    )
+}
+
 /// Obtains a push-scoped token (`None` where the registry uses Basic auth or none). A
 /// refused login becomes the diagnosed error here.
 pub(crate) async fn push_token(
@@ -180,16 +199,102 @@ pub(crate) async fn push_token(
 pub(crate) struct Retries<'a> {
     pub(crate) policy: NetworkPolicy,
     pub(crate) announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
+    /// Reads the `Retry-After` oci-client drops; set once the push credentials are known.
+    pub(crate) rate_limit: Option<RateLimitProbe>,
 }
 
-impl Retries<'_> {
-    /// Runs one registry operation under the policy; `operation` gets the attempt number.
-    pub(crate) async fn run<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, GaveUp<OciAttempt>>
+impl<'a> Retries<'a> {
+    pub(crate) fn new(
+        network: &crate::config::NetworkConfig,
+        announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
+    ) -> Self {
+        Retries { policy: NetworkPolicy::from(network), announce, rate_limit: None }
+    }
+
+    /// Runs one registry operation under the policy; `operation` gets the attempt number. A
+    /// rate-limited attempt waits what the registry asks ([`RateLimitProbe`]).
+    pub(crate) async fn run<T, F, Fut>(&self, what: &str, mut operation: F) -> Result<T, GaveUp<OciAttempt>>
     where
         F: FnMut(u32) -> Fut,
         Fut: std::future::Future<Output = Result<T, OciAttempt>>,
     {
-        self.policy.retry(what, operation, self.announce).await
+        let asked = |attempt| {
+            let sent = operation(attempt);
+            async move {
+                match sent.await {
+                    Ok(value) => Ok(value),
+                    Err(failure) => {
+                        let after = match (failure.rate_limited_url(), &self.rate_limit) {
+                            (Some(url), Some(probe)) => probe.retry_after(url).await,
+                            _ => None,
+                        };
+                        Err(Asked { failure, after })
+                    }
+                }
+            }
+        };
+        self.policy
+            .retry(what, asked, self.announce)
+            .await
+            .map_err(|gave_up| GaveUp { error: gave_up.error.failure, attempts: gave_up.attempts })
+    }
+}
+
+/// A failed oci-client attempt and the wait the registry asked for, when it was asked.
+struct Asked {
+    failure: OciAttempt,
+    after: Option<std::time::Duration>,
+}
+
+impl Retryable for Asked {
+    fn verdict(&self) -> Verdict {
+        match self.failure.verdict() {
+            Verdict::Retry { after: None } => Verdict::Retry { after: self.after },
+            verdict => verdict,
+        }
+    }
+
+    fn reason(&self) -> String {
+        self.failure.reason()
+    }
+}
+
+/// Asks a registry how long to wait after oci-client's call was rate limited: one `HEAD` of
+/// the same URL with the same credentials, read with our own client, which keeps the headers.
+#[derive(Clone, Debug)]
+pub(crate) struct RateLimitProbe {
+    http: reqwest::Client,
+    /// `scheme://host[:port]` of the registry: nothing is sent anywhere else.
+    origin: reqwest::Url,
+    /// `Authorization` for the registry (the push token, or Basic), if any. Never printed.
+    authorization: Option<String>,
+}
+
+impl RateLimitProbe {
+    pub(crate) fn new(http: reqwest::Client, origin: &str, authorization: Option<String>) -> Option<Self> {
+        Some(RateLimitProbe { http, origin: reqwest::Url::parse(origin).ok()?, authorization })
+    }
+
+    /// The wait a still rate-limited registry asks for (`Retry-After`, else the rate-limit
+    /// reset), or `None`: another origin, no answer, or no longer limited.
+    pub(crate) async fn retry_after(&self, url: &str) -> Option<std::time::Duration> {
+        let mut url = reqwest::Url::parse(url).ok()?;
+        let same_origin = url.scheme() == self.origin.scheme()
+            && url.host_str() == self.origin.host_str()
+            && url.port_or_known_default() == self.origin.port_or_known_default();
+        if !same_origin {
+            return None;
+        }
+        url.set_query(None);
+        let mut request = self.http.head(url);
+        if let Some(authorization) = &self.authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization);
+        }
+        let response = request.send().await.ok()?;
+        match net::classify(response.status(), response.headers()) {
+            Verdict::Retry { after } if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => after,
+            _ => None,
+        }
     }
 }
 
@@ -238,6 +343,24 @@ impl Retryable for OciAttempt {
                 None => net::root_cause(err),
             },
             other => other.to_string(),
+        }
+    }
+}
+
+impl OciAttempt {
+    /// The URL of a request the registry answered with a rate limit (429, `TOOMANYREQUESTS`).
+    fn rate_limited_url(&self) -> Option<&str> {
+        match &self.0 {
+            OciDistributionError::RequestError(err) if err.status().is_some_and(|s| s.as_u16() == 429) => {
+                err.url().map(reqwest::Url::as_str)
+            }
+            OciDistributionError::ServerError { code: 429, url, .. } => Some(url),
+            OciDistributionError::RegistryError { envelope, url }
+                if envelope.errors.iter().any(|e| e.code == OciErrorCode::Toomanyrequests) =>
+            {
+                Some(url)
+            }
+            _ => None,
         }
     }
 }
@@ -355,7 +478,7 @@ impl Step for PushProbe {
 
         let client = self.settings.oci_client(&host);
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let retries = Retries { policy: NetworkPolicy::from(&self.settings.network), announce: &announce };
+        let retries = Retries::new(&self.settings.network, &announce);
         let token = push_token(&client, &reference, &credentials, &what, &retries).await?;
         let auth = authorization(&token, &credentials.login);
 
@@ -566,8 +689,9 @@ impl Step for ChartPushStep {
         let client = self.settings.oci_client(&host);
         let fail = |gave_up| gave_up_failure(gave_up, &what, &reference, &credentials);
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let retries = Retries { policy: NetworkPolicy::from(&self.settings.network), announce: &announce };
-        push_token(&client, &reference, &credentials, &what, &retries).await?;
+        let mut retries = Retries::new(&self.settings.network, &announce);
+        let token = push_token(&client, &reference, &credentials, &what, &retries).await?;
+        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
         let (client, oci_ref, auth) = (&client, &oci_ref, &auth);
 
         let (manifest, manifest_bytes) = chart_manifest(&chart, cx.env());

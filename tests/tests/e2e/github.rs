@@ -10,7 +10,8 @@ pub(crate) const REPO: &str = "acme/hello";
 pub(crate) const TOKEN: &str = "ghs_test0123456789abcdef";
 
 /// Two build commands: a small file and one large enough that an upload can fail half-way.
-/// The network settings keep retries quick (see `docs/reliability.md`).
+/// The network settings keep retries quick and turn GitHub's pacing of writes off (see
+/// `docs/reliability.md`).
 pub(crate) fn project(extra_github: &str) -> Project {
     let project = Project::new();
     project
@@ -39,6 +40,7 @@ upload-concurrency = 1
 attempts = 3
 backoff-ms = 20
 stall-timeout-secs = 2
+github-mutation-interval-ms = 0
 "#
         ))
         .file("src/app.txt", "the app\n")

@@ -6,6 +6,7 @@ mod foundation;
 mod github;
 mod github_faults;
 mod helm;
+mod interrupt;
 mod matrix;
 mod oci;
 mod registry_faults;

@@ -56,6 +56,9 @@ push = "oci://{registry_host}/charts"
 
 [registries."{registry_host}"]
 plain-http = true
+
+[network]
+github-mutation-interval-ms = 0
 "#
         ))
         .file(

@@ -263,7 +263,7 @@ const COSIGN_PASSWORD: &str = "chart signing password";
 
 /// `openssl dgst -sha256 -verify KEY -signature SIG.der` over `payload`, with the signature
 /// given as cosign's base64 text.
-fn openssl_verifies(public_key: &camino::Utf8Path, signature_base64: &str, payload: &[u8]) -> bool {
+pub(crate) fn openssl_verifies(public_key: &camino::Utf8Path, signature_base64: &str, payload: &[u8]) -> bool {
     let der = base64::engine::general_purpose::STANDARD.decode(signature_base64).expect("the signature is base64");
     let dir = tempfile::tempdir().unwrap();
     let (der_path, payload_path) = (dir.path().join("sig.der"), dir.path().join("payload.json"));

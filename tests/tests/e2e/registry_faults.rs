@@ -126,10 +126,12 @@ async fn a_503_on_the_manifest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_with_retry_after_on_a_blob_check() {
-    let fault = ProxyFault::new("HEAD", "/blobs/sha256:", 1, ProxyAction::too_many_requests(1));
+    // Twice: oci-client's `HEAD`, whose answer's headers it drops, and ours of the same URL,
+    // which reads the `Retry-After` (a rate-limited registry limits both).
+    let fault = ProxyFault::new("HEAD", "/blobs/sha256:", 1, ProxyAction::too_many_requests(1)).times(2);
     let (run, _) = completes_despite(fault.clone()).await;
     said(&run, "retrying HEAD the blob sha256:");
-    said(&run, "after 429 Too Many Requests");
+    said(&run, "after 429 Too Many Requests (attempt 2/3) in 1.0s, as the server asked");
     fails_cleanly_then_converges(fault, &["publish:oci-push:hello"]).await;
 }
 
@@ -157,4 +159,152 @@ async fn a_stalled_blob_upload() {
     let (run, _) = completes_despite(fault.clone()).await;
     said(&run, "retrying the upload of hello-0.1.0.tgz after ");
     fails_cleanly_then_converges(fault, &["publish:oci-push:hello"]).await;
+}
+
+/// The chart's cosign signature (`publish:oci-signature:hello`) under the same faults: its
+/// blobs and its manifest go through the proxy like the chart's. The chart is pushed first
+/// (its layer and config are the first two blob `PUT`s), then the signature: its payload is
+/// the third blob `PUT`, its config the fourth, its manifest the `PUT` under `sha256-….sig`.
+mod signature {
+    use super::*;
+
+    const PASSWORD: &str = "signature fault password";
+    /// The signature's manifest, and only it: the chart's manifest goes under `0.1.0`.
+    const SIG_MANIFEST: &str = "/manifests/sha256-";
+    /// Blob uploads: the chart's two come first.
+    const BLOB_UPLOAD: &str = "/blobs/uploads/";
+    const SIG_PAYLOAD_UPLOAD: usize = 3;
+
+    /// The registry project, signed with a key made for it.
+    fn signed_project(host: &str) -> Project {
+        let project = project(host);
+        project.config(&format!(
+            "{}\n[signing]\nkey = \"keys/cosign.key\"\npublic-key = \"keys/cosign.pub\"\n",
+            project.read("release.toml")
+        ));
+        std::fs::create_dir_all(project.join("keys")).unwrap();
+        project
+            .release(["keygen", "--output-key", "keys/cosign.key", "--output-pub", "keys/cosign.pub"])
+            .env("COSIGN_PASSWORD", PASSWORD)
+            .run()
+            .success();
+        project
+    }
+
+    async fn run_signed(project: &Project) -> Finished {
+        project.release(["run", "--verbose"]).env("COSIGN_PASSWORD", PASSWORD).run_async().await
+    }
+
+    /// The `.sig` tag of the chart's manifest digest, as the registry itself answers.
+    async fn signature_tag(registry: &Registry) -> String {
+        let (_, chart_manifest) = registry.manifest(REPOSITORY, TAG, None).await.expect("the chart is tagged");
+        format!("sha256-{}.sig", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&chart_manifest)))
+    }
+
+    /// Exactly one signature, by the project's key, over a payload naming the chart's digest;
+    /// the repository holds the chart's tag and the `.sig` tag and nothing else.
+    async fn assert_signed_once(registry: &Registry, project: &Project) {
+        assert_chart_in_registry(registry, project).await;
+        let tag = signature_tag(registry).await;
+        let chart_digest = tag.trim_end_matches(".sig").replacen('-', ":", 1);
+        let (content_type, bytes) = registry.manifest(REPOSITORY, &tag, None).await.expect("the .sig tag exists");
+        assert_eq!(content_type, "application/vnd.oci.image.manifest.v1+json");
+        let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 1, "exactly one signature: {manifest}");
+        let payload = registry.blob(REPOSITORY, layers[0]["digest"].as_str().unwrap(), None).await.unwrap();
+        let payload_json: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(payload_json["critical"]["image"]["docker-manifest-digest"], chart_digest.as_str());
+        let signature = layers[0]["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap();
+        assert!(
+            crate::oci::openssl_verifies(&project.join("keys/cosign.pub"), signature, &payload),
+            "openssl rejects the signature"
+        );
+        let tags: serde_json::Value =
+            reqwest::get(format!("{}/v2/{REPOSITORY}/tags/list", registry.url())).await.unwrap().json().await.unwrap();
+        let mut tags: Vec<&str> = tags["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        tags.sort();
+        assert_eq!(tags, [TAG, tag.as_str()]);
+    }
+
+    /// The fault once: the run completes, the chart signed once.
+    async fn signed_despite(faults: &[ProxyFault]) -> Finished {
+        let registry = Registry::start(Auth::None).await.unwrap();
+        let proxy = FaultProxy::start(&registry.host);
+        for fault in faults {
+            proxy.inject(fault.clone());
+        }
+        let project = signed_project(&proxy.host());
+        let run = run_signed(&project).await;
+        run.success();
+        assert_signed_once(&registry, &project).await;
+        run
+    }
+
+    /// The fault every time: exit 1 at the signature step, the chart pushed and unsigned, a
+    /// message naming the registry and the fix; then a re-run without the fault signs it once,
+    /// without tripping over what the failed run left.
+    async fn signature_fails_cleanly_then_converges(fault: ProxyFault, says: &[&str]) {
+        let registry = Registry::start(Auth::None).await.unwrap();
+        let proxy = FaultProxy::start(&registry.host);
+        proxy.inject(fault.always());
+        let project = signed_project(&proxy.host());
+        let failed = run_signed(&project).await;
+        failed.code(1);
+        said(&failed, "error: publish:oci-signature:hello: the signature of chart `hello`: ");
+        said(&failed, &format!("{} kept failing: ", proxy.host()));
+        said(&failed, "(gave up after 3 attempts)");
+        said(&failed, "its signature is not");
+        said(&failed, "Run the release again: the chart is found unchanged and only the signature is sent");
+        for needle in says {
+            said(&failed, needle);
+        }
+        assert_chart_in_registry(&registry, &project).await;
+        let tag = signature_tag(&registry).await;
+        assert!(registry.manifest(REPOSITORY, &tag, None).await.is_err(), "no signature was tagged");
+
+        proxy.clear_faults();
+        let rerun = run_signed(&project).await;
+        rerun.success();
+        assert!(!rerun.stderr.contains("already exists"), "{}", rerun.stderr);
+        said(&rerun, "unchanged (already in the registry)");
+        assert_signed_once(&registry, &project).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_503_on_the_signature_manifest() {
+        let fault = ProxyFault::new("PUT", SIG_MANIFEST, 1, ProxyAction::status(503));
+        let run = signed_despite(std::slice::from_ref(&fault)).await;
+        said(&run, "retrying PUT the manifest of ");
+        said(&run, ".sig after 503 UNAVAILABLE injected 503 (attempt 2/3)");
+        signature_fails_cleanly_then_converges(fault, &["503 UNAVAILABLE injected 503"]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_429_with_retry_after_on_the_signature_blob() {
+        // A rate-limited registry limits every request for a while: the upload and the
+        // `HEAD` of the same URL that reads its `Retry-After` (oci-client drops headers).
+        let upload = ProxyFault::new("PUT", BLOB_UPLOAD, SIG_PAYLOAD_UPLOAD, ProxyAction::too_many_requests(1));
+        let asked = ProxyFault::new("HEAD", BLOB_UPLOAD, 1, ProxyAction::too_many_requests(1));
+        let run = signed_despite(&[upload.clone(), asked]).await;
+        said(&run, "retrying the upload of the blob sha256:");
+        said(&run, "(attempt 2/3) in 1.0s, as the server asked");
+        signature_fails_cleanly_then_converges(upload, &["TOOMANYREQUESTS"]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_connection_reset_on_the_signature_manifest() {
+        let fault = ProxyFault::new("PUT", SIG_MANIFEST, 1, ProxyAction::ResetAfter { bytes: 100 });
+        let run = signed_despite(std::slice::from_ref(&fault)).await;
+        said(&run, "retrying PUT the manifest of ");
+        signature_fails_cleanly_then_converges(fault, &[]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_stalled_signature_blob_upload() {
+        let fault = ProxyFault::new("PUT", BLOB_UPLOAD, SIG_PAYLOAD_UPLOAD, ProxyAction::Stall { after_bytes: 10 });
+        let run = signed_despite(std::slice::from_ref(&fault)).await;
+        said(&run, "retrying the upload of the blob sha256:");
+        signature_fails_cleanly_then_converges(fault, &["operation timed out"]).await;
+    }
 }

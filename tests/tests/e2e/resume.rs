@@ -26,6 +26,9 @@ artifacts = ["out/app"]
 name = "second"
 command = ["sh", "-c", "test -f ok && cp src/app.txt out/second"]
 artifacts = ["out/second"]
+
+[network]
+github-mutation-interval-ms = 0
 {github}
 "#
         ))

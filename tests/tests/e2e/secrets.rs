@@ -39,7 +39,10 @@ fn project_with(api_url: &str, registry: &str, chart: bool) -> Project {
     } else {
         String::new()
     };
-    let github = format!("[github]\nrepository = \"{REPO}\"\napi-url = \"{api_url}\"\ntoken-env = \"RELEASE_TOKEN\"\n");
+    let github = format!(
+        "[github]\nrepository = \"{REPO}\"\napi-url = \"{api_url}\"\ntoken-env = \"RELEASE_TOKEN\"\n\n\
+         [network]\ngithub-mutation-interval-ms = 0\n"
+    );
     let echo_all: String = SECRETS.iter().map(|(name, _)| format!("echo {name}=${name}; ")).collect();
     let project = Project::new();
     project

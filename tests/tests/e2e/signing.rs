@@ -236,7 +236,10 @@ mod published {
     }
 
     fn github_project() -> Project {
-        signed_project(&format!("public-key = \"keys/cosign.pub\"\n\n[github]\nrepository = \"{REPO}\"\n"))
+        signed_project(&format!(
+            "public-key = \"keys/cosign.pub\"\n\n[github]\nrepository = \"{REPO}\"\n\n\
+             [network]\ngithub-mutation-interval-ms = 0\n"
+        ))
     }
 
     #[test]
