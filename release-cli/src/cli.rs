@@ -326,18 +326,11 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosit
 /// The first Ctrl-C or SIGTERM interrupts the run cleanly: no further step starts, a probe
 /// still undoes its write, a release stays a draft. The second exits at once.
 async fn interrupt_on_signals(cancel: Cancellation) {
-    use tokio::signal::unix::{SignalKind, signal};
-    // Both streams live for the whole run: a signal that arrives while the first one is being
-    // handled is kept for the next `recv`, not lost (a fresh `ctrl_c()` per loop would miss it).
-    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
+    let Some(mut signals) = Signals::listen() else {
         return;
     };
     loop {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
-        }
+        signals.next().await;
         if cancel.is_cancelled() {
             // What a step had not undone yet stays: say what that can be.
             eprintln!(
@@ -350,6 +343,48 @@ async fn interrupt_on_signals(cancel: Cancellation) {
         }
         eprintln!("interrupting: letting the running step clean up (press Ctrl-C again to exit at once)");
         cancel.cancel();
+    }
+}
+
+/// The signals that interrupt a run. The streams live for the whole run: a signal that
+/// arrives while the first one is being handled is kept for the next `recv`, not lost (a
+/// fresh `ctrl_c()` per loop would miss it).
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn listen() -> Option<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Some(Signals {
+            interrupt: signal(SignalKind::interrupt()).ok()?,
+            terminate: signal(SignalKind::terminate()).ok()?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
+        }
+    }
+}
+
+/// On Windows runners (a matrix build for a Windows target), Ctrl-C only.
+#[cfg(windows)]
+struct Signals(tokio::signal::windows::CtrlC);
+
+#[cfg(windows)]
+impl Signals {
+    fn listen() -> Option<Signals> {
+        tokio::signal::windows::ctrl_c().ok().map(Signals)
+    }
+
+    async fn next(&mut self) {
+        self.0.recv().await;
     }
 }
 
