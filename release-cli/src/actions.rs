@@ -33,8 +33,16 @@ impl Reporter for ActionsReporter {
             }
             Event::Output { line, .. } => self.emit(format!("  {line}")),
             Event::StepProgress { id, message } if self.verbose => self.emit(format!("  {id}: {message}")),
-            Event::Warning { id, message } => {
-                self.emit(format!("::warning title={}::{}", escape_property(id), escape_data(message)))
+            Event::Warning { id, message, locations } => {
+                self.emit(format!("::warning title={}::{}", escape_property(id), escape_data(message)));
+                let title = format!("release: {id}");
+                for location in locations {
+                    self.emit(location_annotation(location, self.workspace.as_deref(), &title).replacen(
+                        "::error",
+                        "::warning",
+                        1,
+                    ));
+                }
             }
             Event::StepSkipped { id, reason, .. } => self.emit(format!("skip {id}: {reason}")),
             Event::StepFinished { id, elapsed, summary } => {

@@ -60,7 +60,7 @@ impl PlainReporter {
             Event::StepProgress { id, message } => (v >= Verbosity::Verbose).then(|| format!("    {id}: {message}")),
             Event::StepBytes { .. } | Event::SecretFound { .. } => None,
             Event::Output { id, line } => (v >= Verbosity::Normal).then(|| format!("    {id} | {line}")),
-            Event::Warning { id, message } => Some(format!("warning: {id}: {message}")),
+            Event::Warning { id, message, .. } => Some(format!("warning: {id}: {message}")),
             Event::StepSkipped { id, reason, .. } => {
                 (v >= Verbosity::Normal).then(|| format!("    skip {id}: {reason}"))
             }
@@ -147,7 +147,9 @@ impl Reporter for TerminalReporter {
                     bar.set_message(line.clone());
                 }
             }
-            Event::Warning { id, message } => self.println(format!("{} {id}: {message}", self.paint("warning:", "33"))),
+            Event::Warning { id, message, .. } => {
+                self.println(format!("{} {id}: {message}", self.paint("warning:", "33")))
+            }
             Event::StepSkipped { id, reason, .. } => self.println(format!("- {id} skipped: {reason}")),
             Event::StepFinished { id, elapsed, summary } => {
                 if let Some(bar) = self.bars.lock().unwrap().remove(id) {

@@ -50,6 +50,9 @@ pub enum Event {
     Warning {
         id: String,
         message: String,
+        /// The lines of files the warning is about (already listed in `message`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        locations: Vec<crate::error::SourceLocation>,
     },
     /// A secret value the step found outside the environment (a docker `config.json`, a
     /// credential helper's answer), reported before the step uses it. A front end adds it to
@@ -119,9 +122,14 @@ impl Event {
                 *id = f(id);
                 *description = f(description);
             }
-            Event::StepProgress { id, message } | Event::Warning { id, message } => {
+            Event::StepProgress { id, message } => {
                 *id = f(id);
                 *message = f(message);
+            }
+            Event::Warning { id, message, locations } => {
+                *id = f(id);
+                *message = f(message);
+                redact_locations(locations, &f);
             }
             Event::Output { id, line } => {
                 *id = f(id);
@@ -143,11 +151,7 @@ impl Event {
                 if let Some(help) = help {
                     *help = f(help);
                 }
-                for location in locations {
-                    location.root = location.root.as_deref().map(|root| f(root.as_str()).into());
-                    location.file = f(location.file.as_str()).into();
-                    location.message = f(&location.message);
-                }
+                redact_locations(locations, &f);
             }
             Event::SecretFound { id, source, .. } => {
                 *id = f(id);
@@ -208,6 +212,14 @@ impl Recorder {
 impl Reporter for Recorder {
     fn report(&self, event: &Event) {
         self.events.lock().unwrap().push(event.clone());
+    }
+}
+
+fn redact_locations(locations: &mut [crate::error::SourceLocation], f: &impl Fn(&str) -> String) {
+    for location in locations {
+        location.root = location.root.as_deref().map(|root| f(root.as_str()).into());
+        location.file = f(location.file.as_str()).into();
+        location.message = f(&location.message);
     }
 }
 

@@ -389,6 +389,7 @@ impl JournalRun<'_> {
             reporter.report(&Event::Warning {
                 id: "journal".into(),
                 message: format!("{err}; a run after a failure will start afresh"),
+                locations: Vec::new(),
             });
         }
     }

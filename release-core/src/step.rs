@@ -223,7 +223,13 @@ impl<'a> StepContext<'a> {
     }
 
     pub fn warn(&self, message: impl Into<String>) {
-        self.reporter.report(&Event::Warning { id: self.step_id.to_owned(), message: message.into() });
+        self.warn_at(message, Vec::new());
+    }
+
+    /// A warning about lines of files (already named in `message`), which front ends can
+    /// point at: GitHub Actions shows a `::warning file=…,line=…` on each.
+    pub fn warn_at(&self, message: impl Into<String>, locations: Vec<crate::error::SourceLocation>) {
+        self.reporter.report(&Event::Warning { id: self.step_id.to_owned(), message: message.into(), locations });
     }
 }
 

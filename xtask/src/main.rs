@@ -218,7 +218,7 @@ impl Reporter for Lines {
         let line = match event {
             Event::StepStarted { id, description, .. } => format!("==> {id}: {description}"),
             Event::Output { line, .. } => format!("    {line}"),
-            Event::Warning { id, message } => format!("warning: {id}: {message}"),
+            Event::Warning { id, message, .. } => format!("warning: {id}: {message}"),
             Event::StepSkipped { id, reason, .. } => format!("    skip {id}: {reason}"),
             Event::StepFinished { id, elapsed, .. } => format!("    ok {id} ({})", format_duration(*elapsed)),
             Event::StepFailed { id, .. } => format!("    FAIL {id}"),

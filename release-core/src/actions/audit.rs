@@ -626,7 +626,9 @@ impl Step for WorkflowPermissionsCheck {
             None => audit_repository(&root, &self.needed)?,
         };
         for warning in audit.warnings() {
-            cx.warn(format!("{warning}\nhelp: {}", warning.help));
+            let location =
+                SourceLocation::new(Some(&root), warning.file.clone(), warning.line, warning.message.clone());
+            cx.warn_at(format!("{warning}\nhelp: {}", warning.help), vec![location]);
         }
         let errors: Vec<&Finding> = audit.errors().collect();
         if errors.is_empty() {

@@ -327,6 +327,27 @@ fn preflight_inside_actions_annotates_each_missing_permission_on_its_line() {
     assert!(!outside.stdout.contains("::error"), "{}", outside.stdout);
 }
 
+#[test]
+fn preflight_inside_actions_annotates_a_job_on_the_repository_default_as_a_warning() {
+    let project = Project::new();
+    project
+        .file(
+            "release.toml",
+            "[project]\nversion = \"1.0.0\"\n[github]\nrepository = \"acme/hello\"\napi-url = \"http://127.0.0.1:9\"\nprobe = false\n",
+        )
+        .file(".git/HEAD", "ref: refs/heads/main\n")
+        .file(
+            ".github/workflows/release.yml",
+            "on: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n      - run: release run\n",
+        );
+    let preflight = in_actions(&project, project.release(["preflight"])).run();
+    preflight.success().stdout_has(
+        "\n::warning file=.github/workflows/release.yml,line=3,title=release%3A preflight%3Aworkflow-permissions\
+         ::job `release` has no `permissions:`",
+    );
+    assert_eq!(preflight.stdout.matches("::warning file=").count(), 1, "{}", preflight.stdout);
+}
+
 /// `release.yml` calls `release-reusable.yml`, whose job runs the release; the calling job
 /// lists `contents: write` only, so the called workflow gets no `packages: write`.
 const CALLER_LACKS_PACKAGES: &str = "\
