@@ -23,12 +23,13 @@ use std::collections::BTreeSet;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
-use crate::checksum::{copy_and_hash, sha256_hex};
+use crate::checksum::sha256_hex;
 use crate::config::{Config, artifact_name};
 use crate::env::Environment;
 use crate::error::{Diagnose, StepError};
 use crate::plan::{Effect, Stage};
-use crate::step::{Artifact, ArtifactKind, Release, Step, StepContext, StepResult};
+use crate::stages::build::collect_into_dist;
+use crate::step::{ArtifactKind, Release, Step, StepContext, StepResult};
 
 /// The manifests' format version. A job refuses a manifest of another version.
 pub const MANIFEST_SCHEMA: u32 = 1;
@@ -518,35 +519,30 @@ impl Step for Gather {
         true
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let found = scan(&self.plan, &self.dir)?;
-        let dist = cx.release().dist.clone();
-        let mut jobs = Vec::new();
-        for build in found {
+        // Each file with the manifest that recorded it and what it recorded.
+        let mut files = Vec::new();
+        let mut recorded = Vec::new();
+        for build in scan(&self.plan, &self.dir)? {
             let dir = build.path.parent().expect("a file has a directory").to_owned();
             for artifact in build.manifest.artifacts {
-                let (source, target, path) = (dir.join(&artifact.name), dist.join(&artifact.name), build.path.clone());
-                jobs.push(tokio::task::spawn_blocking(move || -> Result<Artifact, StepError> {
-                    let (sha256, size) = copy_and_hash(&source, &target)?;
-                    if sha256 != artifact.sha256 || size != artifact.size {
-                        let _ = std::fs::remove_file(&target);
-                        return Err(MatrixError::Digest {
-                            path,
-                            file: source,
-                            expected: artifact.sha256,
-                            actual: format!("{sha256} ({size} bytes)"),
-                        }
-                        .into());
-                    }
-                    Ok(Artifact { name: artifact.name, path: target, kind: ArtifactKind::Binary, size, sha256 })
-                }));
+                files.push((dir.join(&artifact.name), artifact.name.clone()));
+                recorded.push((build.path.clone(), artifact));
             }
         }
-        let mut names = Vec::new();
-        for job in futures_util::future::join_all(jobs).await {
-            let artifact = job.map_err(|e| StepError::new(format!("gathering an artifact failed: {e}")))??;
-            names.push(artifact.name.clone());
-            cx.add_artifact(artifact);
-        }
+        let mut names = collect_into_dist(cx, files, move |index, source, copied| {
+            let (manifest, artifact) = &recorded[index];
+            if copied.sha256 == artifact.sha256 && copied.size == artifact.size {
+                return Ok(());
+            }
+            Err(MatrixError::Digest {
+                path: manifest.clone(),
+                file: source.to_owned(),
+                expected: artifact.sha256.clone(),
+                actual: format!("{} ({} bytes)", copied.sha256, copied.size),
+            }
+            .into())
+        })
+        .await?;
         names.sort();
         Ok(Some(names.join(", ")))
     }

@@ -169,32 +169,50 @@ impl Step for BuildStep {
         }
         run_streamed(cx, &argv, &self.dir, &env).await?;
 
-        // Check every artifact first, then copy and hash them in parallel, one blocking
-        // task each: a file is read once, and several files use several cores.
-        let mut jobs = Vec::new();
+        // Check every artifact first, then collect them.
+        let mut files = Vec::new();
         for spec in &self.build.artifacts {
             let source = self.dir.join(expand(spec.path().as_str()));
             check_artifact(&source, &self.build, &argv)?;
-            let name = artifact_name(spec, Some(&release.version), target);
-            let target = release.dist.join(&name);
-            jobs.push(tokio::task::spawn_blocking(move || {
-                copy_and_hash(&source, &target).map(|(sha256, size)| Artifact {
-                    name,
-                    path: target,
-                    kind: ArtifactKind::Binary,
-                    size,
-                    sha256,
-                })
-            }));
+            files.push((source, artifact_name(spec, Some(&release.version), target)));
         }
-        let mut collected = Vec::new();
-        for job in futures_util::future::join_all(jobs).await {
-            let artifact = job.map_err(|e| StepError::new(format!("collecting an artifact failed: {e}")))??;
-            collected.push(artifact.name.clone());
-            cx.add_artifact(artifact);
-        }
+        let collected = collect_into_dist(cx, files, |_, _, _| Ok(())).await?;
         Ok(Some(if collected.is_empty() { "no artifacts".into() } else { collected.join(", ") }))
     }
+}
+
+/// Copies `(source, published name)` files into the dist directory as binary artifacts, in
+/// parallel, one blocking task each (a file is read once, and several files use several
+/// cores), hashing each as it is copied. `check(index, source, artifact)` sees each copy
+/// before it is added; a copy it refuses is removed. The names collected, in order.
+pub(crate) async fn collect_into_dist<F>(
+    cx: &StepContext<'_>,
+    files: Vec<(Utf8PathBuf, String)>,
+    check: F,
+) -> Result<Vec<String>, StepError>
+where
+    F: Fn(usize, &Utf8Path, &Artifact) -> Result<(), StepError> + Send + Sync + 'static,
+{
+    let check = std::sync::Arc::new(check);
+    let dist = &cx.release().dist;
+    let jobs = files.into_iter().enumerate().map(|(index, (source, name))| {
+        let (target, check) = (dist.join(&name), check.clone());
+        tokio::task::spawn_blocking(move || -> Result<Artifact, StepError> {
+            let (sha256, size) = copy_and_hash(&source, &target)?;
+            let artifact = Artifact { name, path: target, kind: ArtifactKind::Binary, size, sha256 };
+            check(index, &source, &artifact).inspect_err(|_| {
+                let _ = std::fs::remove_file(&artifact.path);
+            })?;
+            Ok(artifact)
+        })
+    });
+    let mut collected = Vec::new();
+    for job in futures_util::future::join_all(jobs).await {
+        let artifact = job.map_err(|e| StepError::new(format!("collecting an artifact failed: {e}")))??;
+        collected.push(artifact.name.clone());
+        cx.add_artifact(artifact);
+    }
+    Ok(collected)
 }
 
 fn check_artifact(path: &Utf8Path, build: &BuildCommand, argv: &[String]) -> Result<(), StepError> {
