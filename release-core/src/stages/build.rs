@@ -17,11 +17,6 @@ pub struct BuildToolsCheck {
 }
 
 impl BuildToolsCheck {
-    /// The check for every build of a config.
-    pub fn new(config: &Config) -> Self {
-        Self::for_steps(&BuildStep::all(config))
-    }
-
     /// The check for the builds one run makes: each command once, however many targets.
     pub fn for_steps(steps: &[BuildStep]) -> Self {
         let mut commands: Vec<(String, String, Utf8PathBuf)> = Vec::new();
