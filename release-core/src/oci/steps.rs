@@ -1,4 +1,5 @@
-//! The OCI steps: the check before any network, the push-permission probe, the push.
+//! The OCI steps: the check before any network, the push-permission probe, the push, and
+//! with `[signing]` the tag after the signature.
 //!
 //! The probe exercises the exact write path the push takes later: it obtains a push-scoped
 //! token with the same credentials (oci-client's `auth`, called first so that a refused
@@ -9,6 +10,12 @@
 //! content under an existing tag is refused unless `allow-overwrite` is set. The manifest has
 //! no `created` annotation unless `SOURCE_DATE_EPOCH` is set (then it is that instant), so a
 //! re-push of the same chart gives the same manifest digest.
+//!
+//! With `[signing]`, the push sends the manifest by digest (`PUT /v2/<name>/manifests/sha256:…`)
+//! and no tag names it; [`ChartTagStep`] puts the same bytes under the version tag once the
+//! signature step has attached its signature, so a chart version never shows unsigned. The
+//! tag check above still runs first, before anything is pushed; a chart already there by
+//! digest is not sent again.
 //!
 //! Every registry call goes through the [`NetworkPolicy`]: oci-client itself retries nothing
 //! on push, so each call is one retried operation here ([`Retries::run`]), and blob pushes

@@ -259,8 +259,13 @@ mod signature {
 
     /// The version tag is absent: `GET /v2/<name>/manifests/0.1.0` → 404 `MANIFEST_UNKNOWN`.
     async fn assert_not_tagged(registry: &Registry) {
-        let err = registry.manifest(REPOSITORY, TAG, None).await.expect_err("the chart must not be tagged").to_string();
-        assert!(err.contains("404") && err.contains("MANIFEST_UNKNOWN"), "{err}");
+        match registry.manifest(REPOSITORY, TAG, None).await {
+            Ok(_) => panic!("{REPOSITORY}:{TAG} is in the registry without its signature"),
+            Err(err) => {
+                let err = err.to_string();
+                assert!(err.contains("404") && err.contains("MANIFEST_UNKNOWN"), "{err}");
+            }
+        }
     }
 
     /// The chart manifest digest the push step reported (`…/charts/hello@sha256:<hex>`).
