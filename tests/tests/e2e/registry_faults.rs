@@ -370,7 +370,7 @@ mod signature {
         assert_not_tagged(&registry).await;
         let digest = pushed_digest(&failed);
         let sig = format!("{}.sig", digest.replace(':', "-"));
-        assert_eq!(tags(&registry).await, [sig.clone()], "only the signature is tagged");
+        assert_eq!(tags(&registry).await, [sig], "only the signature is tagged");
 
         proxy.clear_faults();
         let rerun = run_signed(&project).await;
