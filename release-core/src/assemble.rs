@@ -135,18 +135,21 @@ pub fn pipeline(
     add(Box::new(checksums::WriteChecksums));
 
     // Helm charts to OCI registries: checks without network (every mode), a push probe per
-    // chart in preflight, the push itself in the publish stage, and with `[signing]` the
-    // chart's signature right after its push. The signature goes to the chart's repository
-    // with the same credentials and push scope, so the chart's probe vouches for it too.
+    // chart in preflight, the push itself in the publish stage, and with `[signing]` the push
+    // by digest, then the chart's signature, then its version tag: a chart never shows under
+    // its version unsigned. The signature and the tag go to the chart's repository with the
+    // same credentials and push scope, so the chart's probe vouches for them too.
     let pushes = oci::chart_pushes(config);
     if !pushes.is_empty() {
         let settings = oci::OciSettings::from_config(config);
         add(Box::new(oci::steps::OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
         for push in pushes {
             add(Box::new(oci::steps::PushProbe { push: push.clone(), settings: settings.clone() }));
-            add(Box::new(oci::steps::ChartPushStep { push: push.clone(), settings: settings.clone() }));
-            if config.signing.is_some() {
-                add(Box::new(oci::signature::ChartSignatureStep { push, settings: settings.clone() }));
+            let signed = config.signing.is_some();
+            add(Box::new(oci::steps::ChartPushStep { push: push.clone(), settings: settings.clone(), signed }));
+            if signed {
+                add(Box::new(oci::signature::ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
+                add(Box::new(oci::steps::ChartTagStep { push, settings: settings.clone() }));
             }
         }
     }

@@ -6,8 +6,11 @@
 //! |---|---|---|---|
 //! | `preflight:oci-check` | preflight | check | reference syntax, lowercase names, tag, plain-HTTP settings (no network; runs in snapshot mode too) |
 //! | `preflight:oci-push:<chart>` | preflight | probe | push-scoped token, then `POST /v2/<name>/blobs/uploads/` and `DELETE` of the session |
-//! | `publish:oci-push:<chart>` | publish | publish | config + layer blobs (streamed from disk), manifest, read back |
+//! | `publish:oci-push:<chart>` | publish | publish | config + layer blobs (streamed from disk), manifest (by tag; with `[signing]` by digest only), read back |
 //! | `publish:oci-signature:<chart>` | publish | publish | with `[signing]` only: the chart's cosign signature under `sha256-<hex>.sig` |
+//! | `publish:oci-tag:<chart>` | publish | publish | with `[signing]` only, after the signature: the same manifest bytes under the version tag, read back |
+//!
+//! With `[signing]` a chart version never shows without its signature: the tag comes last.
 //!
 //! Submodules: [`reference`] (parsing and checks, pure), [`credentials`] (the credential
 //! chain), [`diagnose`] (every "no push" answer and its fix, pure), [`steps`] (the steps),

@@ -42,6 +42,17 @@ impl ChartReference {
     pub fn to_oci(&self) -> oci_client::Reference {
         oci_client::Reference::with_tag(self.registry.clone(), self.repository.clone(), self.tag.clone())
     }
+
+    /// The same repository addressed by a manifest digest (`sha256:…`): oci-client then puts
+    /// the digest, not the tag, in `/v2/<name>/manifests/<reference>`.
+    pub fn to_oci_digest(&self, digest: &str) -> oci_client::Reference {
+        oci_client::Reference::with_digest(self.registry.clone(), self.repository.clone(), digest.to_owned())
+    }
+
+    /// `REGISTRY/PATH/NAME@sha256:…`, for messages.
+    pub fn at_digest(&self, digest: &str) -> String {
+        format!("{}/{}@{digest}", self.registry, self.repository)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

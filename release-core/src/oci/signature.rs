@@ -1,8 +1,9 @@
 //! Chart signatures in the registry, the way `cosign verify --key` looks for them.
 //!
-//! After a chart is pushed, `publish:oci-signature:<chart>` (only when `[signing]` is
+//! After a chart is pushed by digest, `publish:oci-signature:<chart>` (only when `[signing]` is
 //! configured) attaches a signature to the chart's manifest in cosign's legacy tag
-//! convention, so that `cosign verify --key cosign.pub REGISTRY/PATH/NAME@sha256:…` finds and
+//! convention, and only then does `publish:oci-tag:<chart>` put the chart under its version
+//! tag, so that a chart never shows under its version without its signature, and `cosign verify --key cosign.pub REGISTRY/PATH/NAME@sha256:…` finds and
 //! accepts it:
 //!
 //! - tag `sha256-<hex>.sig` (the chart manifest digest with `:` turned into `-`) in the
@@ -23,8 +24,9 @@
 //! with the same credentials and the same `pull,push` scope, so `preflight:oci-push:<chart>`
 //! has already proven that this push is allowed.
 //!
-//! Never: signs a digest that this run did not push or find under the chart's tag (the digest
-//! comes from the push step, via [`PushedCharts`], not from a later lookup of the tag).
+//! Never: signs a digest that this run did not push (by digest) or find under the chart's tag
+//! (the digest comes from the push step, via [`PushedCharts`], not from a later lookup of the
+//! tag).
 
 use std::collections::BTreeMap;
 
@@ -61,10 +63,18 @@ const MAX_PAYLOAD_BYTES: i64 = 64 * 1024;
 pub struct PushedChart {
     /// `name` from Chart.yaml.
     pub name: String,
-    /// The tag reference it was pushed under.
+    /// The tag reference it is published under (with `[signing]`, tagged only after its
+    /// signature exists: `publish:oci-tag:<chart>`).
     pub reference: ChartReference,
-    /// The manifest digest the tag resolves to (`sha256:…`).
+    /// The chart's manifest digest (`sha256:…`): what the tag resolves to, or will.
     pub digest: String,
+    /// The exact manifest bytes behind `digest`, for the tag step's `PUT` by tag.
+    pub manifest: Vec<u8>,
+    /// The digest the tag held at the push step's check, which `allow-overwrite` let this run
+    /// replace; `None` when the tag was absent or already held this chart.
+    pub replaces: Option<String>,
+    /// Whether this run's signature step found or pushed the chart's signature.
+    pub signed: bool,
 }
 
 /// Every chart pushed in this run, by `[[chart]]` label. Stored with `StepContext::insert`.
@@ -74,11 +84,19 @@ pub struct PushedCharts(pub BTreeMap<String, PushedChart>);
 impl PushedCharts {
     /// Adds one pushed chart to the run's record. Publish steps run one after another, so the
     /// read-modify-write cannot race.
-    pub(crate) fn record(cx: &StepContext<'_>, label: &str, name: &str, reference: &ChartReference, digest: &str) {
+    pub(crate) fn record(cx: &StepContext<'_>, label: &str, chart: PushedChart) {
         let mut pushed = cx.get::<PushedCharts>().unwrap_or_default();
-        let chart = PushedChart { name: name.to_owned(), reference: reference.clone(), digest: digest.to_owned() };
         pushed.0.insert(label.to_owned(), chart);
         cx.insert(pushed);
+    }
+
+    /// Marks a recorded chart as signed: its tag may appear now.
+    pub(crate) fn mark_signed(cx: &StepContext<'_>, label: &str) {
+        let mut pushed = cx.get::<PushedCharts>().unwrap_or_default();
+        if let Some(chart) = pushed.0.get_mut(label) {
+            chart.signed = true;
+            cx.insert(pushed);
+        }
     }
 }
 
@@ -240,9 +258,11 @@ impl Step for ChartSignatureStep {
                 return error;
             }
             error.with_help(format!(
-                "the registry failed, not the configuration: the chart {chart} is pushed, its signature is not (a \
-                 GitHub release stays a draft). Run the release again: the chart is found unchanged and only the \
-                 signature is sent (see {TROUBLESHOOTING})"
+                "the registry failed, not the configuration: the chart is in the registry as {repository}@{} but \
+                 not tagged `{}`, so nobody pulls it unsigned (a GitHub release stays a draft). Run the release \
+                 again: the chart is found by digest, and only its signature and then its tag are sent (see \
+                 {TROUBLESHOOTING})",
+                pushed.digest, chart.tag
             ))
         };
         // Every registry call runs under the network policy; pushes are by digest or of the
@@ -252,7 +272,10 @@ impl Step for ChartSignatureStep {
         let token = push_token(&client, &signature_ref, &credentials, &what, &retries).await?;
         retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
         let (client, oci_ref, auth, retries) = (&client, &oci_ref, &auth, &retries);
-        let record = || cx.set_output(format!("chart.{}.signature", pushed.name), signature_ref.to_string());
+        let record = || {
+            cx.set_output(format!("chart.{}.signature", pushed.name), signature_ref.to_string());
+            PushedCharts::mark_signed(cx, &self.push.label);
+        };
         let public_key = signer.public_key().cloned();
 
         // What is under the `.sig` tag already: a signature by this key for this digest is

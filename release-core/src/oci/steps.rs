@@ -1,4 +1,5 @@
-//! The OCI steps: the check before any network, the push-permission probe, the push.
+//! The OCI steps: the check before any network, the push-permission probe, the push, and
+//! with `[signing]` the tag after the signature.
 //!
 //! The probe exercises the exact write path the push takes later: it obtains a push-scoped
 //! token with the same credentials (oci-client's `auth`, called first so that a refused
@@ -9,6 +10,12 @@
 //! content under an existing tag is refused unless `allow-overwrite` is set. The manifest has
 //! no `created` annotation unless `SOURCE_DATE_EPOCH` is set (then it is that instant), so a
 //! re-push of the same chart gives the same manifest digest.
+//!
+//! With `[signing]`, the push sends the manifest by digest (`PUT /v2/<name>/manifests/sha256:…`)
+//! and no tag names it; [`ChartTagStep`] puts the same bytes under the version tag once the
+//! signature step has attached its signature, so a chart version never shows unsigned. The
+//! tag check above still runs first, before anything is pushed; a chart already there by
+//! digest is not sent again.
 //!
 //! Every registry call goes through the [`NetworkPolicy`]: oci-client itself retries nothing
 //! on push, so each call is one retried operation here ([`Retries::run`]), and blob pushes
@@ -37,7 +44,7 @@ use crate::net::{self, GaveUp, NetworkPolicy, RetryNotice, Retryable, Verdict};
 use crate::oci::credentials::{self, Login, Resolution};
 use crate::oci::diagnose::{Answer, Denial, explain, server_words};
 use crate::oci::reference::{ChartReference, PushTarget};
-use crate::oci::signature::PushedCharts;
+use crate::oci::signature::{PushedChart, PushedCharts};
 use crate::oci::{
     ChartPush, HELM_CHART_LAYER_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, OciSettings, chart_head,
 };
@@ -557,11 +564,15 @@ impl Step for PushProbe {
     }
 }
 
-/// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types.
+/// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types. Without
+/// `[signing]` the manifest goes under its version tag; with it, by digest only, and
+/// [`ChartTagStep`] tags it once its signature exists.
 #[derive(Debug)]
 pub struct ChartPushStep {
     pub push: ChartPush,
     pub settings: OciSettings,
+    /// `[signing]` is configured: push the manifest by digest; the tag follows the signature.
+    pub signed: bool,
 }
 
 impl ChartPushStep {
@@ -638,6 +649,23 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
+/// `PUT`s exact manifest bytes under `target` (a tag or the manifest's own digest), under the
+/// network policy; the same bytes again are a no-op for the registry.
+pub(crate) async fn put_manifest(
+    retries: &Retries<'_>,
+    client: &oci_client::Client,
+    target: &oci_client::Reference,
+    shown: &str,
+    bytes: &[u8],
+) -> Result<(), GaveUp<OciAttempt>> {
+    retries
+        .run(&format!("PUT the manifest of {shown}"), |_| async move {
+            let content_type = reqwest::header::HeaderValue::from_static(OCI_MANIFEST_MEDIA_TYPE);
+            client.push_manifest_raw(target, bytes.to_vec(), content_type).await.map(drop).map_err(OciAttempt)
+        })
+        .await
+}
+
 /// The manifest for a chart and its exact bytes (their digest is the manifest digest).
 pub(crate) fn chart_manifest(chart: &PackagedChart, env: &crate::env::Environment) -> (OciImageManifest, Vec<u8>) {
     let manifest = OciImageManifest {
@@ -696,13 +724,26 @@ impl Step for ChartPushStep {
 
         let (manifest, manifest_bytes) = chart_manifest(&chart, cx.env());
         let digest = sha256_digest(&manifest_bytes);
-        let record = |digest: &str| {
-            cx.set_output(format!("chart.{}.reference", chart.name), reference.to_string());
+        // With `[signing]`, the tag is the tag step's, after the signature: the output naming
+        // the tag reference is set there.
+        let record = |digest: &str, bytes: &[u8], replaces: Option<String>| {
+            if !self.signed {
+                cx.set_output(format!("chart.{}.reference", chart.name), reference.to_string());
+            }
             cx.set_output(format!("chart.{}.digest", chart.name), digest.to_owned());
-            PushedCharts::record(cx, &self.push.label, &chart.name, &reference, digest);
+            let pushed = PushedChart {
+                name: chart.name.clone(),
+                reference: reference.clone(),
+                digest: digest.to_owned(),
+                manifest: bytes.to_vec(),
+                replaces,
+                signed: false,
+            };
+            PushedCharts::record(cx, &self.push.label, pushed);
         };
 
-        // Idempotence: what is under the tag already?
+        // Idempotence: what is under the tag already? Checked before anything is pushed.
+        let mut replaces = None;
         let existing = retries
             .run(&format!("GET the manifest of {reference}"), |_| async move {
                 client.pull_manifest_raw(oci_ref, auth, &[OCI_MANIFEST_MEDIA_TYPE]).await.map_err(OciAttempt)
@@ -710,7 +751,7 @@ impl Step for ChartPushStep {
             .await;
         match existing {
             Ok((_, existing)) if existing == digest => {
-                record(&digest);
+                record(&digest, &manifest_bytes, None);
                 return Ok(Some(format!("{reference}@{digest} unchanged (already in the registry)")));
             }
             Ok((bytes, existing)) => {
@@ -719,7 +760,7 @@ impl Step for ChartPushStep {
                         && old.layers.iter().map(|l| &l.digest).eq(manifest.layers.iter().map(|l| &l.digest))
                 });
                 if same_content {
-                    record(&existing);
+                    record(&existing, &bytes, None);
                     return Ok(Some(format!(
                         "{reference}@{existing} holds the same chart already (its annotations differ); left as is"
                     )));
@@ -738,9 +779,35 @@ impl Step for ChartPushStep {
                 cx.warn(format!(
                     "{reference} exists with different content ({existing}); replacing it (allow-overwrite)"
                 ));
+                replaces = Some(existing);
             }
             Err(gave_up) if is_not_found(&gave_up.error.0) => {}
             Err(gave_up) => return Err(fail(gave_up)),
+        }
+
+        // With `[signing]` the manifest goes by digest, untagged until its signature exists; a
+        // run that failed after this push finds it here and sends nothing again.
+        let by_digest = &reference.to_oci_digest(&digest);
+        let target = if self.signed { by_digest } else { oci_ref };
+        let where_to = if self.signed { reference.at_digest(&digest) } else { reference.to_string() };
+        if self.signed {
+            let present = retries
+                .run(&format!("HEAD the manifest {where_to}"), |_| async move {
+                    client.fetch_manifest_digest(by_digest, auth).await.map_err(OciAttempt)
+                })
+                .await;
+            match present {
+                Ok(stored) if stored == digest => {
+                    record(&digest, &manifest_bytes, replaces);
+                    return Ok(Some(format!(
+                        "{where_to} unchanged (already in the registry by digest; tagged `{}` after its signature)",
+                        reference.tag
+                    )));
+                }
+                Ok(_) => {}
+                Err(gave_up) if is_not_found(&gave_up.error.0) => {}
+                Err(gave_up) => return Err(fail(gave_up)),
+            }
         }
 
         // Blobs are addressed by digest, so a push is safe to repeat; before a retry the
@@ -794,31 +861,134 @@ impl Step for ChartPushStep {
                 .await
                 .map_err(fail)?;
         }
-        // A manifest PUT under a tag is idempotent for the same bytes.
-        let manifest_bytes = &manifest_bytes;
-        retries
-            .run(&format!("PUT the manifest of {reference}"), |_| async move {
-                let content_type = reqwest::header::HeaderValue::from_static(OCI_MANIFEST_MEDIA_TYPE);
-                client.push_manifest_raw(oci_ref, manifest_bytes.clone(), content_type).await.map_err(OciAttempt)
-            })
-            .await
-            .map_err(fail)?;
+        // A manifest PUT (by tag or by its own digest) is idempotent for the same bytes.
+        put_manifest(retries, client, target, &where_to, &manifest_bytes).await.map_err(fail)?;
 
-        // Read back: the tag must now resolve to exactly this manifest.
+        // Read back: the tag (or digest) must now resolve to exactly this manifest.
         let stored = retries
-            .run(&format!("HEAD the manifest of {reference}"), |_| async move {
-                client.fetch_manifest_digest(oci_ref, auth).await.map_err(OciAttempt)
+            .run(&format!("HEAD the manifest of {where_to}"), |_| async move {
+                client.fetch_manifest_digest(target, auth).await.map_err(OciAttempt)
             })
             .await
             .map_err(fail)?;
         if stored != digest {
             return Err(StepError::new(format!(
-                "{what}: after the push {reference} resolves to {stored}, not to the pushed manifest {digest}"
+                "{what}: after the push {where_to} resolves to {stored}, not to the pushed manifest {digest}"
             ))
             .with_help("another push to the same tag ran at the same time; run the release again"));
         }
-        record(&digest);
+        record(&digest, &manifest_bytes, replaces);
+        if self.signed {
+            return Ok(Some(format!(
+                "pushed {where_to} with {} (by digest; tagged `{}` after its signature)",
+                credentials.source, reference.tag
+            )));
+        }
         Ok(Some(format!("pushed {reference}@{digest} with {}", credentials.source)))
+    }
+}
+
+/// `publish:oci-tag:<chart>` (with `[signing]` only, after `publish:oci-signature:<chart>`):
+/// puts the chart's manifest, pushed by digest, under its version tag. Until this step, the
+/// chart is in the registry only by digest, so `helm pull`/`cosign verify` of the version never
+/// sees it unsigned.
+#[derive(Debug)]
+pub struct ChartTagStep {
+    pub push: ChartPush,
+    pub settings: OciSettings,
+}
+
+#[async_trait::async_trait]
+impl Step for ChartTagStep {
+    fn id(&self) -> String {
+        format!("publish:oci-tag:{}", self.push.label)
+    }
+    fn stage(&self) -> Stage {
+        Stage::Publish
+    }
+    fn effect(&self) -> Effect {
+        Effect::Publish
+    }
+    fn description(&self) -> String {
+        format!("tag chart {} in {} once its signature is in place", self.push.label, self.push.push)
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let pushed = cx.get::<PushedCharts>().and_then(|p| p.0.get(&self.push.label).cloned()).ok_or_else(|| {
+            StepError::new(format!("chart `{}` ({}) was not pushed in this run", self.push.label, self.push.dir))
+                .with_help("its push and signature steps must run before it is tagged; run the whole pipeline")
+        })?;
+        let reference = &pushed.reference;
+        let what = format!("the tag of chart `{}`", pushed.name);
+        if !pushed.signed {
+            return Err(StepError::new(format!(
+                "{what}: {} has no signature from this run; {reference} is not tagged",
+                reference.at_digest(&pushed.digest)
+            ))
+            .with_help("the signature step must succeed before the chart is tagged; run the whole pipeline"));
+        }
+        let host = reference.registry.clone();
+        let credentials = credentials::resolve(&host, self.settings.registry(&host), cx.env(), cx).await;
+        let auth = &credentials.login.to_oci();
+        let client = &self.settings.oci_client(&host);
+        let oci_ref = &reference.to_oci();
+        let digest = &pushed.digest;
+        let fail = |gave_up: GaveUp<OciAttempt>| {
+            let retried = gave_up.attempts > 1;
+            let error = gave_up_failure(gave_up, &what, reference, &credentials);
+            if !retried {
+                return error;
+            }
+            error.with_help(format!(
+                "the registry failed, not the configuration: the chart is in the registry as {} with its \
+                 signature, but not tagged `{}` yet (a GitHub release stays a draft). Run the release again: the \
+                 chart and its signature are found unchanged and only the tag is sent (see {TROUBLESHOOTING})",
+                reference.at_digest(digest),
+                reference.tag
+            ))
+        };
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let mut retries = Retries::new(&self.settings.network, &announce);
+        let token = push_token(client, reference, &credentials, &what, &retries).await?;
+        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
+        let retries = &retries;
+        let record = || cx.set_output(format!("chart.{}.reference", pushed.name), reference.to_string());
+        let tag_digest = || async move {
+            retries
+                .run(&format!("HEAD the manifest of {reference}"), |_| async move {
+                    client.fetch_manifest_digest(oci_ref, auth).await.map_err(OciAttempt)
+                })
+                .await
+        };
+
+        // The tag as it is now: already this chart (a re-run), absent, or what the push step's
+        // check saw and allow-overwrite let this run replace. Anything else arrived since.
+        match tag_digest().await {
+            Ok(current) if &current == digest => {
+                record();
+                return Ok(Some(format!("{reference} already resolves to {digest} (unchanged)")));
+            }
+            Ok(current) if pushed.replaces.as_ref() == Some(&current) => {}
+            Ok(current) => {
+                return Err(StepError::new(format!(
+                    "{what}: {reference} now resolves to {current}, which it did not when this run checked it; \
+                     {} is not tagged",
+                    reference.at_digest(digest)
+                ))
+                .with_help("another push to the same tag ran at the same time; run the release again"));
+            }
+            Err(gave_up) if is_not_found(&gave_up.error.0) => {}
+            Err(gave_up) => return Err(fail(gave_up)),
+        }
+        put_manifest(retries, client, oci_ref, &reference.to_string(), &pushed.manifest).await.map_err(fail)?;
+        let stored = tag_digest().await.map_err(fail)?;
+        if &stored != digest {
+            return Err(StepError::new(format!(
+                "{what}: after the push {reference} resolves to {stored}, not to the signed manifest {digest}"
+            ))
+            .with_help("another push to the same tag ran at the same time; run the release again"));
+        }
+        record();
+        Ok(Some(format!("tagged {reference} as {digest} (its signature is in place) with {}", credentials.source)))
     }
 }
 

@@ -227,6 +227,7 @@ async fn writer_pushes_the_packaged_chart_and_a_rerun_is_a_no_op() {
     );
     let steps = report["steps"].to_string();
     assert!(!steps.contains("oci-signature"), "no [signing], no chart signature: {steps}");
+    assert!(!steps.contains("oci-tag"), "no [signing]: the push tags the chart itself: {steps}");
 
     // The same project again: nothing changes in the registry.
     let again = with_user(project.release(["--json", "run"]), &writer()).run_async().await;
@@ -329,6 +330,11 @@ async fn a_signed_chart_gets_a_cosign_signature_in_the_registry_that_openssl_ver
     assert_eq!(report["outputs"]["chart.hello.signature"], signature_ref.as_str());
     let signed = summary(&report, "publish:oci-signature:hello");
     assert!(signed.starts_with(&format!("signed {repository}@{digest} as {signature_ref}@sha256:")), "{signed}");
+    let pushed = summary(&report, "publish:oci-push:hello");
+    assert!(pushed.starts_with(&format!("pushed {repository}@{digest} with ")), "by digest: {pushed}");
+    let tagged = summary(&report, "publish:oci-tag:hello");
+    assert!(tagged.starts_with(&format!("tagged {repository}:0.1.0 as {digest}")), "{tagged}");
+    assert_eq!(report["outputs"]["chart.hello.reference"], format!("{repository}:0.1.0").as_str());
 
     let (sig_manifest, layers) = signatures(&registry, &digest).await;
     assert_eq!(layers.len(), 1);

@@ -169,8 +169,11 @@ mod signature {
     use super::*;
 
     const PASSWORD: &str = "signature fault password";
-    /// The signature's manifest, and only it: the chart's manifest goes under `0.1.0`.
+    /// The signature's manifest, and only it: the chart's manifest goes by digest
+    /// (`/manifests/sha256:…`), then under `0.1.0`.
     const SIG_MANIFEST: &str = "/manifests/sha256-";
+    /// The chart's version tag, and only it.
+    const TAG_MANIFEST: &str = "/manifests/0.1.0";
     /// Blob uploads: the chart's two come first.
     const BLOB_UPLOAD: &str = "/blobs/uploads/";
     const SIG_PAYLOAD_UPLOAD: usize = 3;
@@ -241,9 +244,41 @@ mod signature {
         run
     }
 
-    /// The fault every time: exit 1 at the signature step, the chart pushed and unsigned, a
-    /// message naming the registry and the fix; then a re-run without the fault signs it once,
-    /// without tripping over what the failed run left.
+    /// The tags of the chart's repository, as the registry lists them (none: a 404, or null).
+    async fn tags(registry: &Registry) -> Vec<String> {
+        let response = reqwest::get(format!("{}/v2/{REPOSITORY}/tags/list", registry.url())).await.unwrap();
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Vec::new();
+        }
+        let tags: serde_json::Value = response.error_for_status().unwrap().json().await.unwrap();
+        let mut tags: Vec<String> =
+            tags["tags"].as_array().into_iter().flatten().map(|t| t.as_str().unwrap().to_owned()).collect();
+        tags.sort();
+        tags
+    }
+
+    /// The version tag is absent: `GET /v2/<name>/manifests/0.1.0` → 404 `MANIFEST_UNKNOWN`.
+    async fn assert_not_tagged(registry: &Registry) {
+        match registry.manifest(REPOSITORY, TAG, None).await {
+            Ok(_) => panic!("{REPOSITORY}:{TAG} is in the registry without its signature"),
+            Err(err) => {
+                let err = err.to_string();
+                assert!(err.contains("404") && err.contains("MANIFEST_UNKNOWN"), "{err}");
+            }
+        }
+    }
+
+    /// The chart manifest digest the push step reported (`…/charts/hello@sha256:<hex>`).
+    fn pushed_digest(run: &Finished) -> String {
+        let at = run.stderr.find("/charts/hello@sha256:").expect("the push step names the digest");
+        let start = at + "/charts/hello@".len();
+        run.stderr[start..start + "sha256:".len() + 64].to_owned()
+    }
+
+    /// The fault every time: exit 1 at the signature step, the chart in the registry by digest
+    /// only (no version tag, no `.sig` tag), a message naming the registry and the fix; then a
+    /// re-run without the fault signs it once and tags it, without tripping over what the
+    /// failed run left.
     async fn signature_fails_cleanly_then_converges(fault: ProxyFault, says: &[&str]) {
         let registry = Registry::start(Auth::None).await.unwrap();
         let proxy = FaultProxy::start(&registry.host);
@@ -254,20 +289,96 @@ mod signature {
         said(&failed, "error: publish:oci-signature:hello: the signature of chart `hello`: ");
         said(&failed, &format!("{} kept failing: ", proxy.host()));
         said(&failed, "(gave up after 3 attempts)");
-        said(&failed, "its signature is not");
-        said(&failed, "Run the release again: the chart is found unchanged and only the signature is sent");
+        said(&failed, "but not tagged `0.1.0`, so nobody pulls it unsigned");
+        said(&failed, "Run the release again: the chart is found by digest, and only its signature and then its tag");
         for needle in says {
             said(&failed, needle);
         }
-        assert_chart_in_registry(&registry, &project).await;
-        let tag = signature_tag(&registry).await;
-        assert!(registry.manifest(REPOSITORY, &tag, None).await.is_err(), "no signature was tagged");
+        assert!(!failed.stderr.contains("==> publish:oci-tag:hello"), "the tag step never starts: {}", failed.stderr);
+        assert_not_tagged(&registry).await;
+        assert!(tags(&registry).await.is_empty(), "neither the version nor a .sig tag: {:?}", tags(&registry).await);
+        let digest = pushed_digest(&failed);
+        registry.manifest(REPOSITORY, &digest, None).await.expect("the chart is in the registry by digest");
 
         proxy.clear_faults();
         let rerun = run_signed(&project).await;
         rerun.success();
         assert!(!rerun.stderr.contains("already exists"), "{}", rerun.stderr);
-        said(&rerun, "unchanged (already in the registry)");
+        said(&rerun, &format!("{REPOSITORY}@{digest} unchanged (already in the registry by digest"));
+        said(&rerun, &format!("tagged {}/{REPOSITORY}:{TAG} as {digest}", proxy.host()));
+        assert_signed_once(&registry, &project).await;
+        assert_eq!(signature_tag(&registry).await, format!("{}.sig", digest.replace(':', "-")));
+    }
+
+    /// The order, as the registry saw it: the chart's manifest by digest, then its signature,
+    /// then its version tag; and a signature that cannot be pushed leaves no version tag.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_version_tag_appears_only_after_the_signature() {
+        // The manifest PUTs through the proxy, by what they name: a digest, a `.sig` tag, a tag.
+        let registry_order = |proxy: &FaultProxy| -> Vec<String> {
+            proxy
+                .requests()
+                .into_iter()
+                .filter(|r| r.method == "PUT" && r.path.contains("/manifests/"))
+                .map(|r| r.path.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned())
+                .collect()
+        };
+        let registry = Registry::start(Auth::None).await.unwrap();
+        let proxy = FaultProxy::start(&registry.host);
+        let project = signed_project(&proxy.host());
+        run_signed(&project).await.success();
+        let puts = registry_order(&proxy);
+        assert_eq!(puts.len(), 3, "{puts:?}");
+        assert!(puts[0].starts_with("sha256:"), "the chart by digest first: {puts:?}");
+        assert_eq!(puts[1], format!("{}.sig", puts[0].replace(':', "-")), "then its signature: {puts:?}");
+        assert_eq!(puts[2], TAG, "then its version tag: {puts:?}");
+
+        // The signature never gets in: the version never shows.
+        let registry = Registry::start(Auth::None).await.unwrap();
+        let proxy = FaultProxy::start(&registry.host);
+        proxy.inject(ProxyFault::new("PUT", SIG_MANIFEST, 1, ProxyAction::status(503)).always());
+        let project = signed_project(&proxy.host());
+        run_signed(&project).await.code(1);
+        assert_not_tagged(&registry).await;
+        assert!(!registry_order(&proxy).iter().any(|path| path == TAG), "{:?}", registry_order(&proxy));
+        proxy.clear_faults();
+        run_signed(&project).await.success();
+        assert_signed_once(&registry, &project).await;
+    }
+
+    /// The tag `PUT` fails every time: exit 1 at the tag step, the chart signed and untagged;
+    /// a re-run finds chart and signature unchanged and sends only the tag.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_503_on_the_version_tag() {
+        let fault = ProxyFault::new("PUT", TAG_MANIFEST, 1, ProxyAction::status(503));
+        let run = signed_despite(std::slice::from_ref(&fault)).await;
+        said(&run, "retrying PUT the manifest of 127.0.0.1:");
+        said(&run, ":0.1.0 after 503 UNAVAILABLE injected 503 (attempt 2/3)");
+
+        let registry = Registry::start(Auth::None).await.unwrap();
+        let proxy = FaultProxy::start(&registry.host);
+        proxy.inject(fault.always());
+        let project = signed_project(&proxy.host());
+        let failed = run_signed(&project).await;
+        failed.code(1);
+        said(&failed, "error: publish:oci-tag:hello: the tag of chart `hello`: ");
+        said(&failed, "(gave up after 3 attempts)");
+        said(
+            &failed,
+            "Run the release again: the chart and its signature are found unchanged and only the tag is sent",
+        );
+        assert_not_tagged(&registry).await;
+        let digest = pushed_digest(&failed);
+        let sig = format!("{}.sig", digest.replace(':', "-"));
+        assert_eq!(tags(&registry).await, [sig], "only the signature is tagged");
+
+        proxy.clear_faults();
+        let rerun = run_signed(&project).await;
+        rerun.success();
+        assert!(!rerun.stderr.contains("already exists"), "{}", rerun.stderr);
+        said(&rerun, "unchanged (already in the registry by digest");
+        said(&rerun, "(unchanged)");
+        said(&rerun, &format!("tagged {}/{REPOSITORY}:{TAG} as {digest}", proxy.host()));
         assert_signed_once(&registry, &project).await;
     }
 
