@@ -135,6 +135,8 @@ pub enum MatrixError {
     Missing { dir: Utf8PathBuf, missing: String },
     #[error("{target} was built twice: {first} and {second}")]
     Duplicate { target: String, first: Utf8PathBuf, second: Utf8PathBuf },
+    #[error("{path} is a build of {target}, which this plan does not list (planned: {planned})")]
+    UnplannedBuild { path: Utf8PathBuf, target: String, planned: String },
     #[error("{path} was built for plan {found}, not for this plan ({expected})")]
     ForeignBuild { path: Utf8PathBuf, found: String, expected: String },
     #[error("{path} lists the artifacts {found} for {target}; the plan expects {expected}")]
@@ -172,6 +174,9 @@ impl Diagnose for MatrixError {
                 "check that the build job of each missing target succeeded and uploaded its directory (release-build-TARGET), then download them all into the gather directory"
             }
             MatrixError::Duplicate { .. } => "download each target's build once; remove the stale copy",
+            MatrixError::UnplannedBuild { .. } => {
+                "remove it from the gather directory: it does not belong to this release (its manifest was changed or comes from elsewhere)"
+            }
             MatrixError::ForeignBuild { .. } => {
                 "this build comes from another plan (an earlier run or another commit): re-run the whole workflow so that every build follows one plan"
             }
@@ -416,7 +421,10 @@ fn scan(plan: &PlanManifest, dir: &Utf8Path) -> Result<Vec<Found>, MatrixError> 
                 expected: plan.short_id().to_owned(),
             });
         }
-        let planned = plan.target(&manifest.target)?;
+        let Ok(planned) = plan.target(&manifest.target) else {
+            let planned = plan.targets.iter().map(|t| t.target.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(MatrixError::UnplannedBuild { path, target: manifest.target, planned });
+        };
         if let Some(first) = found.iter().find(|f| f.manifest.target == manifest.target) {
             return Err(MatrixError::Duplicate { target: manifest.target, first: first.path.clone(), second: path });
         }
@@ -690,7 +698,7 @@ mod tests {
 
         // A target that is not in the plan, and a missing directory.
         write_build(&root.join("extra"), &plan, "riscv64gc-unknown-linux-gnu", b"x");
-        assert!(matches!(scan(&plan, &root), Err(MatrixError::UnknownTarget { .. })));
+        assert!(matches!(scan(&plan, &root), Err(MatrixError::UnplannedBuild { .. })));
         assert!(matches!(scan(&plan, &root.join("nowhere")), Err(MatrixError::NoGatherDir { .. })));
     }
 }

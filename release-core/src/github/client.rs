@@ -512,10 +512,7 @@ impl<'r> GithubClient<'r> {
                 .delete(id)
                 .await
                 .map_err(|e| ApiError::from_octocrab(e, "delete the release", "DELETE", url));
-            match result {
-                Err(err) if attempt > 1 && err.status == Some(404) => Ok(()),
-                other => other,
-            }
+            gone_on_retry(attempt, result)
         })
         .await
     }
@@ -578,10 +575,7 @@ impl<'r> GithubClient<'r> {
                 .delete(asset_id)
                 .await
                 .map_err(|e| ApiError::from_octocrab(e, "delete an asset", "DELETE", url));
-            match result {
-                Err(err) if attempt > 1 && err.status == Some(404) => Ok(()),
-                other => other,
-            }
+            gone_on_retry(attempt, result)
         })
         .await
     }
@@ -766,6 +760,15 @@ fn error_chain_unscrubbed(err: &dyn std::error::Error) -> String {
         cause = err.source();
     }
     out
+}
+
+/// The answer to one attempt of a DELETE: a 404 on a retry means an earlier attempt, whose
+/// answer was lost, did delete it.
+fn gone_on_retry(attempt: u32, result: Result<(), ApiError>) -> Result<(), ApiError> {
+    match result {
+        Err(err) if attempt > 1 && err.status == Some(404) => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
