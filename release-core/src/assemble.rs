@@ -1,21 +1,45 @@
 //! From config to pipeline: which built-in steps a release has, in which stages.
 //!
 //! Pure: every constructor here only copies data out of the config; nothing touches the
-//! disk or the network until the runner runs a step.
+//! disk or the network until the runner runs a step. This is the one place where step ids'
+//! subjects and chart identities ([`ChartId`]) are made, and where the order of the built-in
+//! steps within a stage is written down (commented, below); the hand-offs between them are
+//! declared by the steps and checked by [`Pipeline::check`].
 
 use camino::Utf8PathBuf;
 
-use crate::actions::{WorkflowPermissionsCheck, required_permissions};
+use crate::actions::required_permissions;
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
-use crate::helm;
+use crate::helm::ChartId;
 use crate::journal::JournalSettings;
-use crate::matrix::{self, PlanManifest};
+use crate::matrix::PlanManifest;
 use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
-use crate::stages::{build, checksums, sign};
-use crate::step::Release;
+use crate::step::{Release, Step};
+use crate::steps::build::command::BuildStep;
+use crate::steps::build::gather::Gather;
+use crate::steps::build::manifest::WriteBuildManifest;
+use crate::steps::build::prepare_dist::PrepareDist;
+use crate::steps::finalize::github_release::FinalizeRelease;
+use crate::steps::package::chart::PackageChart;
+use crate::steps::package::checksums::WriteChecksums;
+use crate::steps::preflight::build_tools::BuildToolsCheck;
+use crate::steps::preflight::charts::ChartsCheck;
+use crate::steps::preflight::gathered_builds::GatheredCheck;
+use crate::steps::preflight::github_write::GithubPreflight;
+use crate::steps::preflight::oci_check::OciCheck;
+use crate::steps::preflight::oci_push_probe::PushProbe;
+use crate::steps::preflight::signing_key::SigningKeyCheck;
+use crate::steps::preflight::workflow_permissions::WorkflowPermissionsCheck;
+use crate::steps::publish::github_release::PublishRelease;
+use crate::steps::publish::oci_push::ChartPushStep;
+use crate::steps::publish::oci_signature::ChartSignatureStep;
+use crate::steps::publish::oci_tag::ChartTagStep;
+use crate::steps::sign::SigningSettings;
+use crate::steps::sign::artifacts::SignArtifacts;
+use crate::steps::verify::signatures::VerifySignatures;
 
 /// What the command line may override.
 #[derive(Clone, Debug, Default)]
@@ -76,43 +100,39 @@ pub fn pipeline(
     };
     let mut pipeline = Pipeline::new(release, env.clone(), mode);
     pipeline.set_journal(journal);
-    let mut add = |step: Box<dyn crate::step::Step>| {
-        pipeline.add_boxed(step).expect("built-in steps have distinct ids and valid effects")
+    let mut add = |step: Box<dyn Step>| {
+        pipeline.add_boxed(step).expect("built-in steps have distinct ids, valid effects and no resumable producers")
     };
 
     let builds = match &overrides.scope {
-        Scope::Whole => build::BuildStep::all(config),
+        Scope::Whole => BuildStep::all(config),
         Scope::Target { target, plan_id } => {
             // One runner's share: the target's builds and their manifest, nothing else.
             let steps: Vec<_> = config
                 .build
                 .iter()
                 .filter(|b| b.targets.contains(target))
-                .map(|b| build::BuildStep::new(config, b, Some(target)))
+                .map(|b| BuildStep::new(config, b, Some(target)))
                 .collect();
-            add(Box::new(build::BuildToolsCheck::for_steps(&steps)));
-            add(Box::new(build::PrepareDist));
+            add(Box::new(BuildToolsCheck::for_steps(&steps)));
+            add(Box::new(PrepareDist));
             for step in steps {
                 add(Box::new(step));
             }
-            add(Box::new(matrix::WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
+            add(Box::new(WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
             return Ok(pipeline);
         }
         Scope::Gather { plan, dir } => {
-            add(Box::new(matrix::GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
-            config
-                .build
-                .iter()
-                .filter(|b| b.targets.is_empty())
-                .map(|b| build::BuildStep::new(config, b, None))
-                .collect()
+            add(Box::new(GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
+            config.build.iter().filter(|b| b.targets.is_empty()).map(|b| BuildStep::new(config, b, None)).collect()
         }
     };
     if !builds.is_empty() {
-        add(Box::new(build::BuildToolsCheck::for_steps(&builds)));
+        add(Box::new(BuildToolsCheck::for_steps(&builds)));
     }
+    let charts = ChartId::all(&config.charts);
     if !config.charts.is_empty() {
-        add(Box::new(helm::steps::ChartsCheck::new(config)));
+        add(Box::new(ChartsCheck::new(config)));
     }
     // Inside GitHub Actions, a job of this workflow that would be refused at publish time
     // fails the release now. Outside Actions there is no token whose grant a file decides,
@@ -121,46 +141,49 @@ pub fn pipeline(
     if env.in_github_actions() && mode != Mode::Snapshot && !needed.is_empty() {
         add(Box::new(WorkflowPermissionsCheck::new(config.root.clone(), needed)));
     }
-    add(Box::new(build::PrepareDist));
+    add(Box::new(PrepareDist));
     if let Scope::Gather { plan, dir } = &overrides.scope {
-        add(Box::new(matrix::Gather { plan: plan.clone(), dir: dir.clone() }));
+        add(Box::new(Gather { plan: plan.clone(), dir: dir.clone() }));
     }
     for step in builds {
         add(Box::new(step));
     }
     // Charts are packaged before SHA256SUMS is written, so that it lists them.
-    for step in helm::steps::PackageChart::all(config) {
-        add(Box::new(step));
+    for (id, chart) in charts.iter().zip(&config.charts) {
+        add(Box::new(PackageChart::new(config, id.clone(), chart)));
     }
-    add(Box::new(checksums::WriteChecksums));
+    add(Box::new(WriteChecksums));
 
     // Helm charts to OCI registries: checks without network (every mode), a push probe per
     // chart in preflight, the push itself in the publish stage, and with `[signing]` the push
     // by digest, then the chart's signature, then its version tag: a chart never shows under
     // its version unsigned. The signature and the tag go to the chart's repository with the
     // same credentials and push scope, so the chart's probe vouches for them too.
-    let pushes = oci::chart_pushes(config);
+    let pushes = oci::chart_pushes(config, &charts);
     if !pushes.is_empty() {
         let settings = oci::OciSettings::from_config(config);
-        add(Box::new(oci::steps::OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
+        add(Box::new(OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
         for push in pushes {
-            add(Box::new(oci::steps::PushProbe { push: push.clone(), settings: settings.clone() }));
+            add(Box::new(PushProbe { push: push.clone(), settings: settings.clone() }));
             let signed = config.signing.is_some();
-            add(Box::new(oci::steps::ChartPushStep { push: push.clone(), settings: settings.clone(), signed }));
+            add(Box::new(ChartPushStep { push: push.clone(), settings: settings.clone(), signed }));
             if signed {
-                add(Box::new(oci::signature::ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
-                add(Box::new(oci::steps::ChartTagStep { push, settings: settings.clone() }));
+                add(Box::new(ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
+                add(Box::new(ChartTagStep { push, settings: settings.clone() }));
             }
         }
     }
     if let Some(signing) = &config.signing {
-        let settings = sign::SigningSettings::new(config, signing, mode);
-        add(Box::new(sign::SigningKeyCheck::new(settings.clone())));
-        add(Box::new(sign::SignArtifacts::new(settings.clone())));
-        add(Box::new(sign::VerifySignatures::new(settings)));
+        let settings = SigningSettings::new(config, signing, mode);
+        add(Box::new(SigningKeyCheck::new(settings.clone())));
+        add(Box::new(SignArtifacts::new(settings.clone())));
+        add(Box::new(VerifySignatures::new(settings)));
     }
-    for step in crate::github::steps(config) {
-        add(step);
+    // GitHub: the write probe, the draft with its assets read back, and the undraft last.
+    if let Some(github) = &config.github {
+        add(Box::new(GithubPreflight::new(github, &config.network, &config.root)));
+        add(Box::new(PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref())));
+        add(Box::new(FinalizeRelease::new(github, &config.network)));
     }
     Ok(pipeline)
 }

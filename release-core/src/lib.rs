@@ -28,10 +28,11 @@ pub mod oci;
 pub mod plan;
 pub mod runner;
 pub mod secret;
+mod session;
 pub mod shell;
 pub mod signing;
-pub mod stages;
 pub mod step;
+pub mod steps;
 
 pub use assemble::{Overrides, Scope, pipeline};
 pub use cancel::Cancellation;
@@ -39,10 +40,10 @@ pub use config::Config;
 pub use env::Environment;
 pub use error::{Diagnose, FailureKind, SourceLocation, StepError};
 pub use event::{Event, Reporter};
-pub use plan::{Effect, Mode, Plan, Stage};
-pub use runner::{Pipeline, RunFailure, RunReport};
+pub use plan::{Effect, Mode, Plan, Stage, StepId};
+pub use runner::{Pipeline, PipelineError, RunFailure, RunReport};
 pub use secret::{Secret, Source};
-pub use step::{Artifact, ArtifactKind, Release, Step, StepContext, StepResult};
+pub use step::{Artifact, ArtifactKind, HandOff, HandOffKey, Release, Step, StepContext, StepMeta, StepResult};
 
 /// The guide to embedding `release-core` in another repository's xtask; its examples are
 /// compiled and run as doctests.

@@ -27,9 +27,7 @@ use crate::checksum::sha256_hex;
 use crate::config::{Config, artifact_name};
 use crate::env::Environment;
 use crate::error::{Diagnose, StepError};
-use crate::plan::{Effect, Stage};
-use crate::stages::build::collect_into_dist;
-use crate::step::{ArtifactKind, Release, Step, StepContext, StepResult};
+use crate::step::Release;
 
 /// The manifests' format version. A job refuses a manifest of another version.
 pub const MANIFEST_SCHEMA: u32 = 1;
@@ -315,7 +313,10 @@ impl BuildManifest {
     }
 }
 
-fn read_manifest<T: serde::de::DeserializeOwned>(path: &Utf8Path, kind: &'static str) -> Result<T, MatrixError> {
+pub(crate) fn read_manifest<T: serde::de::DeserializeOwned>(
+    path: &Utf8Path,
+    kind: &'static str,
+) -> Result<T, MatrixError> {
     let text = std::fs::read_to_string(path).map_err(|source| MatrixError::Read { path: path.to_owned(), source })?;
     let parse_err = |message: String| MatrixError::Parse { path: path.to_owned(), expected: kind, message };
     // Kind and schema first, so that a newer format is reported as such rather than as a
@@ -335,58 +336,16 @@ fn read_manifest<T: serde::de::DeserializeOwned>(path: &Utf8Path, kind: &'static
     serde_json::from_str(&text).map_err(|e| parse_err(e.to_string()))
 }
 
-/// `release build --target T`, last step: the target's manifest beside its artifacts.
-#[derive(Debug)]
-pub struct WriteBuildManifest {
-    pub target: String,
-    pub plan_id: String,
-}
-
-#[async_trait::async_trait]
-impl Step for WriteBuildManifest {
-    fn id(&self) -> String {
-        "build:manifest".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Build
-    }
-    fn effect(&self) -> Effect {
-        Effect::Local
-    }
-    fn description(&self) -> String {
-        format!("write {} for the publish job", build_manifest_name(&self.target))
-    }
-    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let artifacts = cx
-            .artifacts()
-            .into_iter()
-            .filter(|a| a.kind == ArtifactKind::Binary)
-            .map(|a| BuiltArtifact { name: a.name, size: a.size, sha256: a.sha256 })
-            .collect();
-        let manifest = BuildManifest {
-            kind: BUILD_KIND.to_owned(),
-            schema: MANIFEST_SCHEMA,
-            plan_id: self.plan_id.clone(),
-            target: self.target.clone(),
-            artifacts,
-        };
-        let path = cx.release().dist.join(build_manifest_name(&self.target));
-        let text = serde_json::to_string_pretty(&manifest).expect("a manifest serialises") + "\n";
-        std::fs::write(&path, text).map_err(|source| MatrixError::Write { path: path.clone(), source })?;
-        Ok(Some(path.to_string()))
-    }
-}
-
 /// A build found in the gather directory.
 #[derive(Debug)]
-struct Found {
-    path: Utf8PathBuf,
-    manifest: BuildManifest,
+pub(crate) struct Found {
+    pub(crate) path: Utf8PathBuf,
+    pub(crate) manifest: BuildManifest,
 }
 
 /// Finds and checks every build manifest under `dir` (in it, or one directory down, as
 /// `actions/download-artifact` lays them out) without reading the artifacts themselves.
-fn scan(plan: &PlanManifest, dir: &Utf8Path) -> Result<Vec<Found>, MatrixError> {
+pub(crate) fn scan(plan: &PlanManifest, dir: &Utf8Path) -> Result<Vec<Found>, MatrixError> {
     if !dir.is_dir() {
         return Err(MatrixError::NoGatherDir { dir: dir.to_owned() });
     }
@@ -469,91 +428,6 @@ fn scan(plan: &PlanManifest, dir: &Utf8Path) -> Result<Vec<Found>, MatrixError> 
         return Err(MatrixError::Missing { dir: dir.to_owned(), missing: missing.join(", ") });
     }
     Ok(found)
-}
-
-/// Preflight of the final job: every planned target was built once, for this plan, and
-/// every artifact it lists is there with its recorded size. Reads no artifact.
-#[derive(Debug)]
-pub struct GatheredCheck {
-    pub plan: PlanManifest,
-    pub dir: Utf8PathBuf,
-}
-
-#[async_trait::async_trait]
-impl Step for GatheredCheck {
-    fn id(&self) -> String {
-        "preflight:gathered-builds".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Preflight
-    }
-    fn effect(&self) -> Effect {
-        Effect::Check
-    }
-    fn description(&self) -> String {
-        format!("check that {} holds one build of each of the {} planned target(s)", self.dir, self.plan.targets.len())
-    }
-    async fn run(&self, _cx: &StepContext<'_>) -> StepResult {
-        let found = scan(&self.plan, &self.dir)?;
-        let artifacts: usize = found.iter().map(|f| f.manifest.artifacts.len()).sum();
-        Ok(Some(format!("{} target(s), {artifacts} artifact(s), plan {}", found.len(), self.plan.short_id())))
-    }
-}
-
-/// Build stage of the final job: every runner's artifacts into the dist directory, each
-/// checked against the digest its build recorded while it is copied.
-#[derive(Debug)]
-pub struct Gather {
-    pub plan: PlanManifest,
-    pub dir: Utf8PathBuf,
-}
-
-#[async_trait::async_trait]
-impl Step for Gather {
-    fn id(&self) -> String {
-        "build:gather".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Build
-    }
-    fn effect(&self) -> Effect {
-        Effect::Local
-    }
-    fn description(&self) -> String {
-        let targets: Vec<&str> = self.plan.targets.iter().map(|t| t.target.as_str()).collect();
-        format!("gather the builds of {} from {}, checking every digest", targets.join(", "), self.dir)
-    }
-    fn resumable(&self) -> bool {
-        true
-    }
-    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        // Each file with the manifest that recorded it and what it recorded.
-        let mut files = Vec::new();
-        let mut recorded = Vec::new();
-        for build in scan(&self.plan, &self.dir)? {
-            let dir = build.path.parent().expect("a file has a directory").to_owned();
-            for artifact in build.manifest.artifacts {
-                files.push((dir.join(&artifact.name), artifact.name.clone()));
-                recorded.push((build.path.clone(), artifact));
-            }
-        }
-        let mut names = collect_into_dist(cx, files, move |index, source, copied| {
-            let (manifest, artifact) = &recorded[index];
-            if copied.sha256 == artifact.sha256 && copied.size == artifact.size {
-                return Ok(());
-            }
-            Err(MatrixError::Digest {
-                path: manifest.clone(),
-                file: source.to_owned(),
-                expected: artifact.sha256.clone(),
-                actual: format!("{} ({} bytes)", copied.sha256, copied.size),
-            }
-            .into())
-        })
-        .await?;
-        names.sort();
-        Ok(Some(names.join(", ")))
-    }
 }
 
 /// This job's plan: the shared manifest at `path`, checked against the manifest this job

@@ -53,6 +53,59 @@ impl std::fmt::Display for Stage {
     }
 }
 
+/// A step's identity: the stage it runs in, the kind of work, and what it works on (a chart,
+/// a target). Written `stage:kind` or `stage:kind:subject` (`preflight:charts`,
+/// `build:hello:x86_64-unknown-linux-gnu`, `publish:oci-push:hello`): the text is the stable
+/// key of the plan JSON, the journal and the Actions summary. The stage is part of the id, so
+/// an id cannot disagree with the stage its step is filed under.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepId {
+    stage: Stage,
+    kind: String,
+    subject: Option<String>,
+}
+
+impl StepId {
+    /// `stage:kind`. `kind` names the work in lowercase words joined by `-`.
+    pub fn new(stage: Stage, kind: impl Into<String>) -> Self {
+        StepId { stage, kind: kind.into(), subject: None }
+    }
+
+    /// `stage:kind:subject`: one step of its kind per subject.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+}
+
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.stage, self.kind)?;
+        if let Some(subject) = &self.subject {
+            write!(f, ":{subject}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for StepId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// What a step may change. The runner uses it to decide what runs in each mode, and the
 /// pipeline uses it to refuse steps that claim to be probes but publish.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -24,7 +24,7 @@ use crate::error::{FailureKind, StepError};
 use crate::event::{Event, Reporter};
 use crate::journal::{self, Journal, JournalSettings, JournalStatus, JournalStep};
 use crate::plan::{Effect, Mode, PLAN_SCHEMA, Plan, PlannedStep, Stage};
-use crate::step::{Artifact, Release, RunState, Step, StepContext};
+use crate::step::{Artifact, HandOffKey, Release, RunState, Step, StepContext, StepMeta};
 
 /// An ordered set of steps for one release.
 #[derive(Debug)]
@@ -32,8 +32,23 @@ pub struct Pipeline {
     release: Release,
     env: Environment,
     mode: Mode,
-    steps: Vec<Box<dyn Step>>,
+    steps: Vec<Entry>,
     journal: Option<JournalSettings>,
+}
+
+/// A step with its metadata, read once when it was added.
+#[derive(Debug)]
+struct Entry {
+    meta: StepMeta,
+    /// `meta.id` as text: the key of the plan, the journal and every event.
+    id: String,
+    step: Box<dyn Step>,
+}
+
+impl Entry {
+    fn stage(&self) -> Stage {
+        self.meta.stage()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +57,10 @@ pub enum PipelineError {
     ProbeWithEffect { id: String, effect: Effect },
     #[error("two steps have the id `{id}`")]
     DuplicateId { id: String },
+    #[error("step `{id}` is resumable but produces the hand-off `{handoff}`, which the journal does not keep")]
+    ResumableProducer { id: String, handoff: String },
+    #[error("step `{consumer}` consumes `{handoff}`, but no earlier step that runs in {mode} mode produces it{later}")]
+    MissingProducer { consumer: String, handoff: String, made_by: String, mode: &'static str, later: String },
 }
 
 impl crate::error::Diagnose for PipelineError {
@@ -51,6 +70,12 @@ impl crate::error::Diagnose for PipelineError {
                 "a preflight step may only check (`Effect::Check`) or exercise and undo a remote write (`Effect::Probe`); move the step to a later stage".into()
             }
             PipelineError::DuplicateId { .. } => "give each step a distinct id".into(),
+            PipelineError::ResumableProducer { .. } => {
+                "drop `.resumable()` from the step's StepMeta, or hand on files (artifacts) instead".into()
+            }
+            PipelineError::MissingProducer { made_by, .. } => format!(
+                "add the step that produces it (a `{made_by}` step) before this one, or remove the consumer; a step in the preflight stage cannot consume what another preflight step produces, since probes run at once"
+            ),
         })
     }
 }
@@ -86,16 +111,47 @@ impl Pipeline {
     }
 
     pub fn add_boxed(&mut self, step: Box<dyn Step>) -> Result<(), PipelineError> {
-        let (id, stage, effect) = (step.id(), step.stage(), step.effect());
+        let meta = step.meta();
+        let (id, stage, effect) = (meta.id.to_string(), meta.stage(), meta.effect);
         if stage == Stage::Preflight && !matches!(effect, Effect::Check | Effect::Probe) {
             return Err(PipelineError::ProbeWithEffect { id, effect });
         }
-        if self.steps.iter().any(|s| s.id() == id) {
+        if self.steps.iter().any(|s| s.id == id) {
             return Err(PipelineError::DuplicateId { id });
         }
+        if meta.resumable
+            && let Some(handoff) = meta.produces.first()
+        {
+            return Err(PipelineError::ResumableProducer { id, handoff: handoff.to_string() });
+        }
         let at = self.steps.iter().position(|s| s.stage() > stage).unwrap_or(self.steps.len());
-        self.steps.insert(at, step);
+        self.steps.insert(at, Entry { meta, id, step });
         Ok(())
+    }
+
+    /// Checks the hand-offs: every step that runs in this pipeline's mode gets everything it
+    /// consumes from an earlier step that also runs (in a stage before its own when it is a
+    /// probe, since probes run at once). Pure; `release plan` and every run call it first, so
+    /// a mis-assembled pipeline (an embedder's included) is refused before anything runs.
+    pub fn check(&self) -> Result<(), Vec<PipelineError>> {
+        let mut problems = Vec::new();
+        let runs = |e: &Entry| self.mode.skip_reason(e.stage(), e.meta.effect).is_none();
+        for (index, consumer) in self.steps.iter().enumerate() {
+            if !runs(consumer) {
+                continue;
+            }
+            for wanted in &consumer.meta.consumes {
+                let produced_before = self.steps[..index].iter().any(|producer| {
+                    runs(producer)
+                        && producer.meta.produces.contains(wanted)
+                        && !(producer.stage() == Stage::Preflight && consumer.stage() == Stage::Preflight)
+                });
+                if !produced_before {
+                    problems.push(missing_producer(consumer, wanted, &self.steps, self.mode));
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 
     /// The plan as data. Pure: no I/O.
@@ -110,11 +166,11 @@ impl Pipeline {
                 .steps
                 .iter()
                 .map(|s| PlannedStep {
-                    id: s.id(),
+                    id: s.id.clone(),
                     stage: s.stage(),
-                    effect: s.effect(),
-                    description: s.description(),
-                    skipped: self.mode.skip_reason(s.stage(), s.effect()).map(str::to_owned),
+                    effect: s.meta.effect,
+                    description: s.meta.description.clone(),
+                    skipped: self.mode.skip_reason(s.stage(), s.meta.effect).map(str::to_owned),
                 })
                 .collect(),
         }
@@ -130,6 +186,21 @@ impl Pipeline {
     /// running ones stop at their next safe point.
     pub async fn run_with(&self, reporter: &dyn Reporter, cancel: Cancellation) -> Result<RunReport, RunFailure> {
         let started = Instant::now();
+        if let Err(problems) = self.check() {
+            let failures = problems.into_iter().map(|p| ("pipeline".to_owned(), StepError::from(p))).collect();
+            let report = RunReport {
+                mode: self.mode,
+                version: self.release.version.to_string(),
+                tag: self.release.tag.clone(),
+                dist: self.release.dist.clone(),
+                success: false,
+                elapsed_ms: 0,
+                steps: Vec::new(),
+                artifacts: Vec::new(),
+                outputs: BTreeMap::new(),
+            };
+            return Err(RunFailure { kind: FailureKind::Usage, failures, report });
+        }
         let state = RunState::new(self.release.clone(), self.env.clone(), cancel.clone());
         let mut records = Vec::new();
         reporter.report(&Event::RunStarted {
@@ -139,8 +210,8 @@ impl Pipeline {
             steps: self.steps.len(),
         });
 
-        let (probes, later): (Vec<&dyn Step>, Vec<&dyn Step>) =
-            self.steps.iter().map(|s| &**s).partition(|s| s.stage() == Stage::Preflight);
+        let (probes, later): (Vec<&Entry>, Vec<&Entry>) =
+            self.steps.iter().partition(|s| s.stage() == Stage::Preflight);
 
         let gate = match self.preflight(&probes, &state, reporter, &mut records).await {
             Ok(gate) if !cancel.is_cancelled() => gate,
@@ -168,7 +239,7 @@ impl Pipeline {
                 continue;
             }
             if let Some(journal) = &mut journal
-                && step.effect() == Effect::Local
+                && step.meta.effect == Effect::Local
             {
                 // This local step runs again: what comes after it may depend on what it makes.
                 journal.end_resume(&later[index..]);
@@ -182,7 +253,7 @@ impl Pipeline {
                 Ok(record) => records.push(record),
                 Err((record, error)) => {
                     records.push(record);
-                    failure = Some((step.id(), error));
+                    failure = Some((step.id.clone(), error));
                 }
             }
         }
@@ -225,7 +296,7 @@ impl Pipeline {
         started: Instant,
         state: &RunState,
         records: Vec<StepRecord>,
-        later: &[&dyn Step],
+        later: &[&Entry],
         reporter: &dyn Reporter,
     ) -> RunFailure {
         let report = self.finish(started, state, records, later, reporter, false);
@@ -243,7 +314,7 @@ impl Pipeline {
     /// problem at once.
     async fn preflight(
         &self,
-        probes: &[&dyn Step],
+        probes: &[&Entry],
         state: &RunState,
         reporter: &dyn Reporter,
         records: &mut Vec<StepRecord>,
@@ -255,7 +326,7 @@ impl Pipeline {
                 Ok(record) => records.push(record),
                 Err((record, error)) => {
                     records.push(record);
-                    failures.push((step.id(), error));
+                    failures.push((step.id.clone(), error));
                 }
             }
         }
@@ -266,7 +337,7 @@ impl Pipeline {
     async fn run_after_preflight(
         &self,
         _gate: &ProbesPassed,
-        step: &dyn Step,
+        step: &Entry,
         state: &RunState,
         reporter: &dyn Reporter,
     ) -> Result<StepRecord, (StepRecord, StepError)> {
@@ -278,12 +349,12 @@ impl Pipeline {
         started: Instant,
         state: &RunState,
         mut records: Vec<StepRecord>,
-        later: &[&dyn Step],
+        later: &[&Entry],
         reporter: &dyn Reporter,
         success: bool,
     ) -> RunReport {
         for step in later {
-            let id = step.id();
+            let id = step.id.clone();
             if !records.iter().any(|r| r.id == id) {
                 records.push(StepRecord {
                     id,
@@ -330,11 +401,11 @@ impl JournalRun<'_> {
     /// Reuses the earlier run's record of `step` instead of running it, if the step may be
     /// skipped: a resumable local step, in the unbroken prefix of reused steps, finished
     /// earlier, its files unchanged.
-    fn reuse(&mut self, step: &dyn Step, state: &RunState, reporter: &dyn Reporter) -> Option<StepRecord> {
-        if !self.resuming || step.effect() != Effect::Local || !step.resumable() {
+    fn reuse(&mut self, step: &Entry, state: &RunState, reporter: &dyn Reporter) -> Option<StepRecord> {
+        if !self.resuming || step.meta.effect != Effect::Local || !step.meta.resumable {
             return None;
         }
-        let id = step.id();
+        let id = step.id.clone();
         let earlier = self.current.step(&id)?;
         if let Err(stale) = earlier.verify() {
             reporter.report(&Event::StepProgress { id: id.clone(), message: format!("running again: {stale}") });
@@ -354,16 +425,16 @@ impl JournalRun<'_> {
 
     /// Stops resuming: `from` and every step after it run, and their earlier records are
     /// forgotten.
-    fn end_resume(&mut self, from: &[&dyn Step]) {
+    fn end_resume(&mut self, from: &[&Entry]) {
         self.resuming = false;
-        let ids: Vec<String> = from.iter().map(|s| s.id()).collect();
+        let ids: Vec<String> = from.iter().map(|s| s.id.clone()).collect();
         self.current.steps.retain(|s| !ids.contains(&s.id));
     }
 
     /// Records what a step that ran did: the artifacts and outputs it added or changed.
     fn record(
         &mut self,
-        step: &dyn Step,
+        step: &Entry,
         ok: bool,
         (artifacts_before, outputs_before): &(Vec<Artifact>, BTreeMap<String, String>),
         state: &RunState,
@@ -373,7 +444,7 @@ impl JournalRun<'_> {
         let outputs =
             state.outputs().into_iter().filter(|(k, v)| outputs_before.get(k) != Some(v)).collect::<BTreeMap<_, _>>();
         let status = if ok { JournalStatus::Done } else { JournalStatus::Failed };
-        self.current.record(JournalStep { id: step.id(), status, artifacts, outputs });
+        self.current.record(JournalStep { id: step.id.clone(), status, artifacts, outputs });
         self.save(reporter);
     }
 
@@ -396,14 +467,14 @@ impl JournalRun<'_> {
 }
 
 async fn execute(
-    step: &dyn Step,
+    step: &Entry,
     mode: Mode,
     state: &RunState,
     reporter: &dyn Reporter,
 ) -> Result<StepRecord, (StepRecord, StepError)> {
-    let id = step.id();
+    let id = step.id.clone();
     let stage = step.stage();
-    if let Some(reason) = mode.skip_reason(stage, step.effect()) {
+    if let Some(reason) = mode.skip_reason(stage, step.meta.effect) {
         reporter.report(&Event::StepSkipped { id: id.clone(), stage, reason: reason.into() });
         return Ok(StepRecord {
             id,
@@ -417,12 +488,20 @@ async fn execute(
     reporter.report(&Event::StepStarted {
         id: id.clone(),
         stage,
-        effect: step.effect(),
-        description: step.description(),
+        effect: step.meta.effect,
+        description: step.meta.description.clone(),
     });
     let started = Instant::now();
-    let cx = StepContext { state, step_id: &id, reporter };
-    let result = step.run(&cx).await;
+    let cx = StepContext { state, meta: Some(&step.meta), step_id: &id, reporter };
+    let mut result = step.step.run(&cx).await;
+    if result.is_ok()
+        && let Some(missing) = step.meta.produces.iter().find(|key| !state.has_handoff(key))
+    {
+        result = Err(StepError::new(format!(
+            "{id} finished without handing over `{missing}`, which its StepMeta says it produces"
+        ))
+        .with_help("the step must call `hand_off` for everything it declares; this is a bug in the step"));
+    }
     let elapsed = started.elapsed();
     let elapsed_ms = elapsed.as_millis() as u64;
     match result {
@@ -532,5 +611,21 @@ pub fn format_duration(d: Duration) -> String {
         format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
     } else {
         format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn missing_producer(consumer: &Entry, wanted: &HandOffKey, steps: &[Entry], mode: Mode) -> PipelineError {
+    let later: Vec<&str> = steps.iter().filter(|s| s.meta.produces.contains(wanted)).map(|s| s.id.as_str()).collect();
+    let later = if later.is_empty() {
+        String::new()
+    } else {
+        format!(" (only {} does, which does not run before it in this mode)", later.join(", "))
+    };
+    PipelineError::MissingProducer {
+        consumer: consumer.id.clone(),
+        handoff: wanted.to_string(),
+        made_by: wanted.made_by().to_owned(),
+        mode: mode.name(),
+        later,
     }
 }

@@ -5,6 +5,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
 use std::sync::Mutex;
 
 use camino::Utf8PathBuf;
@@ -14,29 +15,139 @@ use crate::cancel::Cancellation;
 use crate::env::Environment;
 use crate::error::StepError;
 use crate::event::{Event, Reporter};
-use crate::plan::{Effect, Stage};
+use crate::plan::{Effect, Stage, StepId};
 use crate::secret::{Secret, SecretSink, Source};
 
 /// What a step returns on success: a one-line summary for the report, if it has one.
 pub type StepResult = Result<Option<String>, StepError>;
 
+/// One ordered, fallible unit of a release: what it is ([`StepMeta`], data) and what it does
+/// ([`Step::run`]). Built-in steps live in `steps/<stage>/`, one file each; an embedder's
+/// steps are the same kind of thing.
 #[async_trait::async_trait]
 pub trait Step: Send + Sync + std::fmt::Debug {
-    /// A stable identifier, `stage-thing` style (`build:hello`, `github:probe`).
-    fn id(&self) -> String;
-    fn stage(&self) -> Stage;
-    fn effect(&self) -> Effect;
-    /// One line for `release plan`.
-    fn description(&self) -> String;
-    /// Whether a run resumed after a failure may skip this step when the earlier run
-    /// finished it and every file it recorded is unchanged ("done in an earlier run"; see
-    /// [`crate::journal`]). Only for [`Effect::Local`] steps whose whole hand-over to later
-    /// steps is their artifacts and outputs: values passed with [`StepContext::insert`] are
-    /// not journaled, so a step that inserts one must keep the default, `false`.
-    fn resumable(&self) -> bool {
-        false
-    }
+    /// What the step is: id (and so stage), effect, description, hand-offs. Read once, when
+    /// the step is added to a pipeline.
+    fn meta(&self) -> StepMeta;
     async fn run(&self, cx: &StepContext<'_>) -> StepResult;
+}
+
+/// A step as data: everything the pipeline, the plan, the journal and the front ends know of
+/// a step without running it.
+#[derive(Clone, Debug)]
+pub struct StepMeta {
+    pub id: StepId,
+    pub effect: Effect,
+    /// One line for `release plan`.
+    pub description: String,
+    /// Whether a run resumed after a failure may skip this step when the earlier run finished
+    /// it and every file it recorded is unchanged ("done in an earlier run"; see
+    /// [`crate::journal`]). Only for [`Effect::Local`] steps whose whole hand-over to later
+    /// steps is their artifacts and outputs: a step that produces a [`HandOff`] cannot be
+    /// resumable (the pipeline refuses it), since hand-offs are not journaled.
+    pub resumable: bool,
+    /// The hand-offs this step reads: each must come from an earlier step that runs in the
+    /// same mode, or the pipeline is refused when it is assembled.
+    pub consumes: Vec<HandOffKey>,
+    /// The hand-offs this step leaves for later steps; the runner checks it left them.
+    pub produces: Vec<HandOffKey>,
+}
+
+impl StepMeta {
+    pub fn new(id: StepId, effect: Effect, description: impl Into<String>) -> Self {
+        StepMeta {
+            id,
+            effect,
+            description: description.into(),
+            resumable: false,
+            consumes: Vec::new(),
+            produces: Vec::new(),
+        }
+    }
+
+    pub fn stage(&self) -> Stage {
+        self.id.stage()
+    }
+
+    /// See [`StepMeta::resumable`].
+    pub fn resumable(mut self) -> Self {
+        self.resumable = true;
+        self
+    }
+
+    /// Declares that the step reads `handoff` ([`StepContext::handed`]).
+    pub fn consumes<T: HandOffValue>(mut self, handoff: &HandOff<T>) -> Self {
+        self.consumes.push(handoff.key());
+        self
+    }
+
+    /// Declares that the step leaves `handoff` ([`StepContext::hand_off`]).
+    pub fn produces<T: HandOffValue>(mut self, handoff: &HandOff<T>) -> Self {
+        self.produces.push(handoff.key());
+        self
+    }
+}
+
+/// What a hand-off may carry: a value cloned out to each step that reads it.
+pub trait HandOffValue: Any + Clone + Send + Sync {}
+impl<T: Any + Clone + Send + Sync> HandOffValue for T {}
+
+/// A typed value one step leaves for later ones: a chart packaged, a chart pushed, the run's
+/// signer, the draft release. Steps declare the hand-offs they produce and consume in their
+/// [`StepMeta`], so that a pipeline in which a step reads what no earlier step makes is
+/// refused when it is assembled ([`crate::Pipeline::check`]), not found after the build.
+///
+/// A hand-off may be about one subject (one chart: `packaged-chart:charts/a`); the key is the
+/// name, the subject and the value's type.
+#[derive(Debug)]
+pub struct HandOff<T> {
+    key: HandOffKey,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T: HandOffValue> HandOff<T> {
+    /// A hand-off of the run as a whole; `made_by` names the step kind that produces it
+    /// (`sign:artifacts`), for the message when none does.
+    pub fn new(name: &'static str, made_by: &'static str) -> Self {
+        HandOff { key: HandOffKey { name, subject: None, made_by, type_id: TypeId::of::<T>() }, _value: PhantomData }
+    }
+
+    /// The same hand-off about one subject.
+    pub fn of(name: &'static str, made_by: &'static str, subject: impl Into<String>) -> Self {
+        let mut handoff = Self::new(name, made_by);
+        handoff.key.subject = Some(subject.into());
+        handoff
+    }
+
+    pub fn key(&self) -> HandOffKey {
+        self.key.clone()
+    }
+}
+
+/// A hand-off without its type, as [`StepMeta`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HandOffKey {
+    name: &'static str,
+    subject: Option<String>,
+    made_by: &'static str,
+    type_id: TypeId,
+}
+
+impl HandOffKey {
+    /// The step kind that produces it, as it shows in step ids (`package:chart`).
+    pub fn made_by(&self) -> &'static str {
+        self.made_by
+    }
+}
+
+impl std::fmt::Display for HandOffKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)?;
+        if let Some(subject) = &self.subject {
+            write!(f, ":{subject}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The release being made: fixed before the first step runs.
@@ -84,7 +195,9 @@ pub struct RunState {
     pub(crate) env: Environment,
     artifacts: Mutex<Vec<Artifact>>,
     outputs: Mutex<BTreeMap<String, String>>,
-    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    handoffs: Mutex<HashMap<HandOffKey, Box<dyn Any + Send + Sync>>>,
+    /// One session per remote for the whole run (see [`crate::session`]).
+    pub(crate) sessions: crate::session::Sessions,
     pub(crate) cancel: Cancellation,
 }
 
@@ -104,7 +217,8 @@ impl RunState {
             cancel,
             artifacts: Mutex::new(Vec::new()),
             outputs: Mutex::new(BTreeMap::new()),
-            extensions: Mutex::new(HashMap::new()),
+            handoffs: Mutex::new(HashMap::new()),
+            sessions: crate::session::Sessions::default(),
         }
     }
 
@@ -114,6 +228,11 @@ impl RunState {
 
     pub(crate) fn outputs(&self) -> BTreeMap<String, String> {
         self.outputs.lock().unwrap().clone()
+    }
+
+    /// Whether a hand-off was left (the runner checks every declared one after its producer).
+    pub(crate) fn has_handoff(&self, key: &HandOffKey) -> bool {
+        self.handoffs.lock().unwrap().contains_key(key)
     }
 
     /// Puts back what a step did in an earlier run (its artifacts and outputs), for a step
@@ -134,6 +253,9 @@ impl RunState {
 /// way to report progress.
 pub struct StepContext<'a> {
     pub(crate) state: &'a RunState,
+    /// `None` for a detached context (a step tested on its own): hand-offs are not checked
+    /// against a declaration there.
+    pub(crate) meta: Option<&'a StepMeta>,
     pub(crate) step_id: &'a str,
     pub(crate) reporter: &'a dyn Reporter,
 }
@@ -145,9 +267,9 @@ impl std::fmt::Debug for StepContext<'_> {
 }
 
 impl<'a> StepContext<'a> {
-    /// A context outside a pipeline run, for testing a step on its own.
+    /// A context outside a pipeline run, for testing a step (or a few in a row) on its own.
     pub fn detached(state: &'a RunState, step_id: &'a str, reporter: &'a dyn Reporter) -> Self {
-        StepContext { state, step_id, reporter }
+        StepContext { state, meta: None, step_id, reporter }
     }
 
     pub fn release(&self) -> &Release {
@@ -192,22 +314,56 @@ impl<'a> StepContext<'a> {
         self.state.outputs.lock().unwrap().insert(name.into(), value.into());
     }
 
-    /// Stores a value for later steps, one per type.
-    pub fn insert<T: Any + Send + Sync>(&self, value: T) {
-        self.state.extensions.lock().unwrap().insert(TypeId::of::<T>(), Box::new(value));
+    /// Leaves `value` for later steps. The step must declare it produces `handoff`.
+    pub fn hand_off<T: HandOffValue>(&self, handoff: &HandOff<T>, value: T) -> Result<(), StepError> {
+        if self.meta.is_some_and(|meta| !meta.produces.contains(&handoff.key)) {
+            return Err(undeclared(self.step_id, "produces", &handoff.key));
+        }
+        self.state.handoffs.lock().unwrap().insert(handoff.key.clone(), Box::new(value));
+        Ok(())
     }
 
-    /// A copy of the value an earlier step stored, if any.
-    pub fn get<T: Any + Send + Sync + Clone>(&self) -> Option<T> {
-        self.state.extensions.lock().unwrap().get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref::<T>()).cloned()
+    /// What an earlier step left under `handoff`. The step must declare it consumes `handoff`;
+    /// the pipeline then guarantees an earlier producer ran (see [`crate::Pipeline::check`]).
+    pub fn handed<T: HandOffValue>(&self, handoff: &HandOff<T>) -> Result<T, StepError> {
+        if self.meta.is_some_and(|meta| !meta.consumes.contains(&handoff.key)) {
+            return Err(undeclared(self.step_id, "consumes", &handoff.key));
+        }
+        let handoffs = self.state.handoffs.lock().unwrap();
+        handoffs.get(&handoff.key).and_then(|v| v.downcast_ref::<T>()).cloned().ok_or_else(|| {
+            StepError::new(format!("`{}` was not handed over to {} by an earlier step", handoff.key, self.step_id))
+                .with_help(format!(
+                    "a step `{}` must run before it in the same pipeline; this is a bug in how the pipeline was assembled",
+                    handoff.key.made_by
+                ))
+        })
     }
 
-    /// A copy of the stored value of this type, storing `make()` first if there is none. One
-    /// lock for both, so concurrent steps (preflight) all get the same value.
-    pub fn get_or_insert_with<T: Any + Send + Sync + Clone>(&self, make: impl FnOnce() -> T) -> T {
-        let mut extensions = self.state.extensions.lock().unwrap();
-        let value = extensions.entry(TypeId::of::<T>()).or_insert_with(|| Box::new(make()));
-        value.downcast_ref::<T>().expect("stored under its own type id").clone()
+    /// The run's client for `target`'s GitHub API and token (one per API and token per run,
+    /// paced from the start).
+    pub(crate) fn github(
+        &self,
+        target: &crate::github::target::Target,
+        network: &crate::config::NetworkConfig,
+    ) -> Result<crate::github::client::GithubClient<'static>, crate::github::client::ApiError> {
+        self.state.sessions.github(target, network)
+    }
+
+    /// The run's session with the registry `host`: credentials resolved once per run. The step
+    /// that resolves them reports their warnings; every step says where they came from.
+    pub(crate) async fn registry(
+        &self,
+        host: &str,
+        settings: &crate::oci::OciSettings,
+    ) -> std::sync::Arc<crate::oci::session::RegistrySession> {
+        let (session, first) = self.state.sessions.registry(host, settings, &self.state.env, self).await;
+        if first {
+            for warning in session.credentials.warnings() {
+                self.warn(warning);
+            }
+        }
+        self.progress(format!("credentials for {host}: {}", session.credentials.source));
+        session
     }
 
     pub fn progress(&self, message: impl Into<String>) {
@@ -243,4 +399,9 @@ impl SecretSink for StepContext<'_> {
             secret: secret.clone(),
         });
     }
+}
+
+fn undeclared(step: &str, verb: &str, key: &HandOffKey) -> StepError {
+    StepError::new(format!("{step} uses the hand-off `{key}` but its StepMeta does not say it {verb} it"))
+        .with_help(format!("add `.{verb}(&…)` for `{key}` to the step's StepMeta"))
 }

@@ -5,37 +5,28 @@ use std::sync::{Arc, Mutex};
 use camino::Utf8Path;
 use release_core::event::Recorder;
 use release_core::{
-    Config, Effect, Environment, Event, FailureKind, Mode, Overrides, Pipeline, Release, Stage, Step, StepContext,
-    StepError, StepResult,
+    Config, Effect, Environment, Event, FailureKind, HandOff, Mode, Overrides, Pipeline, Release, Stage, Step,
+    StepContext, StepError, StepId, StepMeta, StepResult,
 };
 
 /// A step that records when it ran into a shared journal and succeeds or fails on demand.
 #[derive(Debug)]
 struct Journaled {
-    id: &'static str,
+    kind: &'static str,
     stage: Stage,
     effect: Effect,
     fail: bool,
-    journal: Arc<Mutex<Vec<&'static str>>>,
+    journal: Arc<Mutex<Vec<String>>>,
 }
 
 #[async_trait::async_trait]
 impl Step for Journaled {
-    fn id(&self) -> String {
-        self.id.into()
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(StepId::new(self.stage, self.kind), self.effect, format!("journal {}", self.kind))
     }
-    fn stage(&self) -> Stage {
-        self.stage
-    }
-    fn effect(&self) -> Effect {
-        self.effect
-    }
-    fn description(&self) -> String {
-        format!("journal {}", self.id)
-    }
-    async fn run(&self, _cx: &StepContext<'_>) -> StepResult {
-        self.journal.lock().unwrap().push(self.id);
-        if self.fail { Err(StepError::new(format!("{} failed on purpose", self.id))) } else { Ok(None) }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        self.journal.lock().unwrap().push(cx.step_id().to_owned());
+        if self.fail { Err(StepError::new(format!("{} failed on purpose", cx.step_id()))) } else { Ok(None) }
     }
 }
 
@@ -48,54 +39,50 @@ fn release() -> Release {
     }
 }
 
-fn step(
-    id: &'static str,
-    stage: Stage,
-    effect: Effect,
-    fail: bool,
-    journal: &Arc<Mutex<Vec<&'static str>>>,
-) -> Journaled {
-    Journaled { id, stage, effect, fail, journal: journal.clone() }
+fn step(kind: &'static str, stage: Stage, effect: Effect, fail: bool, journal: &Arc<Mutex<Vec<String>>>) -> Journaled {
+    Journaled { kind, stage, effect, fail, journal: journal.clone() }
 }
 
 #[tokio::test]
 async fn an_embedder_step_added_first_still_runs_after_every_probe() {
     let journal = Arc::new(Mutex::new(Vec::new()));
     let mut pipeline = Pipeline::new(release(), Environment::empty(), Mode::Release);
-    pipeline.add_step(step("custom:upload", Stage::Publish, Effect::Publish, false, &journal)).unwrap();
-    pipeline.add_step(step("custom:compile", Stage::Build, Effect::Local, false, &journal)).unwrap();
-    pipeline.add_step(step("custom:probe", Stage::Preflight, Effect::Probe, false, &journal)).unwrap();
+    pipeline.add_step(step("custom-upload", Stage::Publish, Effect::Publish, false, &journal)).unwrap();
+    pipeline.add_step(step("custom-compile", Stage::Build, Effect::Local, false, &journal)).unwrap();
+    pipeline.add_step(step("custom-probe", Stage::Preflight, Effect::Probe, false, &journal)).unwrap();
     let ids: Vec<String> = pipeline.plan().steps.into_iter().map(|s| s.id).collect();
-    assert_eq!(ids, ["custom:probe", "custom:compile", "custom:upload"]);
+    assert_eq!(ids, ["preflight:custom-probe", "build:custom-compile", "publish:custom-upload"]);
     pipeline.run(&Recorder::default()).await.unwrap();
-    assert_eq!(*journal.lock().unwrap(), ["custom:probe", "custom:compile", "custom:upload"]);
+    assert_eq!(*journal.lock().unwrap(), ["preflight:custom-probe", "build:custom-compile", "publish:custom-upload"]);
 }
 
 #[tokio::test]
 async fn a_failed_probe_means_no_later_step_starts() {
     let journal = Arc::new(Mutex::new(Vec::new()));
     let mut pipeline = Pipeline::new(release(), Environment::empty(), Mode::Release);
-    pipeline.add_step(step("custom:build", Stage::Build, Effect::Local, false, &journal)).unwrap();
-    pipeline.add_step(step("probe:a", Stage::Preflight, Effect::Probe, true, &journal)).unwrap();
-    pipeline.add_step(step("probe:b", Stage::Preflight, Effect::Check, true, &journal)).unwrap();
+    pipeline.add_step(step("custom-build", Stage::Build, Effect::Local, false, &journal)).unwrap();
+    pipeline.add_step(step("probe-a", Stage::Preflight, Effect::Probe, true, &journal)).unwrap();
+    pipeline.add_step(step("probe-b", Stage::Preflight, Effect::Check, true, &journal)).unwrap();
     let recorder = Recorder::default();
     let failure = pipeline.run(&recorder).await.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Preflight);
     assert_eq!(failure.kind.exit_code(), 3);
     // Every probe ran and every failure is reported, so one run shows every problem.
     let failed: Vec<&str> = failure.failures.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(failed, ["probe:a", "probe:b"]);
-    assert!(!journal.lock().unwrap().contains(&"custom:build"));
-    assert!(!recorder.events().iter().any(|e| matches!(e, Event::StepStarted { id, .. } if id == "custom:build")));
+    assert_eq!(failed, ["preflight:probe-a", "preflight:probe-b"]);
+    assert!(!journal.lock().unwrap().iter().any(|id| id == "build:custom-build"));
+    assert!(
+        !recorder.events().iter().any(|e| matches!(e, Event::StepStarted { id, .. } if id == "build:custom-build"))
+    );
 }
 
 #[tokio::test]
 async fn a_failing_step_stops_the_run_and_later_steps_never_start() {
     let journal = Arc::new(Mutex::new(Vec::new()));
     let mut pipeline = Pipeline::new(release(), Environment::empty(), Mode::Release);
-    pipeline.add_step(step("build:one", Stage::Build, Effect::Local, false, &journal)).unwrap();
-    pipeline.add_step(step("build:two", Stage::Build, Effect::Local, true, &journal)).unwrap();
-    pipeline.add_step(step("publish:three", Stage::Publish, Effect::Publish, false, &journal)).unwrap();
+    pipeline.add_step(step("one", Stage::Build, Effect::Local, false, &journal)).unwrap();
+    pipeline.add_step(step("two", Stage::Build, Effect::Local, true, &journal)).unwrap();
+    pipeline.add_step(step("three", Stage::Publish, Effect::Publish, false, &journal)).unwrap();
     let failure = pipeline.run(&Recorder::default()).await.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Step);
     assert_eq!(*journal.lock().unwrap(), ["build:one", "build:two"]);
@@ -114,9 +101,9 @@ fn a_preflight_step_that_publishes_is_refused() {
 #[tokio::test]
 async fn snapshot_skips_remote_effects_and_dry_run_stops_after_preflight() {
     for (mode, expected) in [
-        (Mode::Snapshot, vec!["check", "build"]),
-        (Mode::DryRun, vec!["check", "probe"]),
-        (Mode::Release, vec!["check", "probe", "build", "publish"]),
+        (Mode::Snapshot, vec!["preflight:check", "build:build"]),
+        (Mode::DryRun, vec!["preflight:check", "preflight:probe"]),
+        (Mode::Release, vec!["preflight:check", "preflight:probe", "build:build", "publish:publish"]),
     ] {
         let journal = Arc::new(Mutex::new(Vec::new()));
         let mut pipeline = Pipeline::new(release(), Environment::empty(), mode);
@@ -139,17 +126,8 @@ async fn probes_run_concurrently() {
     struct Rendezvous(&'static str, Arc<tokio::sync::Barrier>);
     #[async_trait::async_trait]
     impl Step for Rendezvous {
-        fn id(&self) -> String {
-            self.0.into()
-        }
-        fn stage(&self) -> Stage {
-            Stage::Preflight
-        }
-        fn effect(&self) -> Effect {
-            Effect::Check
-        }
-        fn description(&self) -> String {
-            "wait for the other probe".into()
+        fn meta(&self) -> StepMeta {
+            StepMeta::new(StepId::new(Stage::Preflight, self.0), Effect::Check, "wait for the other probe")
         }
         async fn run(&self, _cx: &StepContext<'_>) -> StepResult {
             self.1.wait().await;
@@ -185,4 +163,93 @@ fn planning_performs_no_io() {
     assert_eq!(plan.version, "2.0.0");
     assert!(plan.steps.iter().any(|s| s.id == "build:app"));
     assert!(!Utf8Path::new("/nonexistent").exists());
+}
+
+/// A step that hands a value on, and one that reads it: an embedder's pair.
+#[derive(Debug)]
+struct Maker(Stage, &'static str);
+#[derive(Debug)]
+struct Reader(Stage, &'static str, Arc<Mutex<Vec<String>>>);
+
+fn notes() -> HandOff<String> {
+    HandOff::new("release-notes", "build:notes")
+}
+
+#[async_trait::async_trait]
+impl Step for Maker {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(StepId::new(self.0, self.1), Effect::Local, "write the notes").produces(&notes())
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        cx.hand_off(&notes(), "notes text".to_owned())?;
+        Ok(None)
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for Reader {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(StepId::new(self.0, self.1), Effect::Local, "read the notes").consumes(&notes())
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        self.2.lock().unwrap().push(cx.handed(&notes())?);
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn a_hand_off_reaches_the_step_that_declares_it() {
+    let read = Arc::new(Mutex::new(Vec::new()));
+    let mut pipeline = Pipeline::new(release(), Environment::empty(), Mode::Release);
+    pipeline.add_step(Reader(Stage::Package, "reader", read.clone())).unwrap();
+    pipeline.add_step(Maker(Stage::Build, "notes")).unwrap();
+    pipeline.check().unwrap();
+    pipeline.run(&Recorder::default()).await.unwrap();
+    assert_eq!(*read.lock().unwrap(), ["notes text"]);
+}
+
+#[tokio::test]
+async fn a_consumer_without_an_earlier_producer_is_refused_before_anything_runs() {
+    let journal = Arc::new(Mutex::new(Vec::new()));
+    let read = Arc::new(Mutex::new(Vec::new()));
+    // The producer comes after the consumer: refused, naming both.
+    let mut pipeline = Pipeline::new(release(), Environment::empty(), Mode::Release);
+    pipeline.add_step(step("probe", Stage::Preflight, Effect::Probe, false, &journal)).unwrap();
+    pipeline.add_step(Reader(Stage::Build, "reader", read.clone())).unwrap();
+    pipeline.add_step(Maker(Stage::Package, "notes")).unwrap();
+    let problems = pipeline.check().unwrap_err();
+    let text = problems[0].to_string();
+    assert!(text.contains("`build:reader` consumes `release-notes`"), "{text}");
+    assert!(text.contains("only package:notes does"), "{text}");
+    let failure = pipeline.run(&Recorder::default()).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Usage);
+    assert_eq!(failure.kind.exit_code(), 2);
+    assert!(journal.lock().unwrap().is_empty(), "not even a probe ran");
+
+    // No producer at all: the message names the step kind that makes it.
+    let mut pipeline = Pipeline::new(release(), Environment::empty(), Mode::Release);
+    pipeline.add_step(Reader(Stage::Publish, "reader", read.clone())).unwrap();
+    let problems = pipeline.check().unwrap_err();
+    let error = StepError::from(problems.into_iter().next().unwrap());
+    assert!(error.message().contains("no earlier step that runs in release mode produces it"), "{error}");
+    assert!(error.help().unwrap().contains("a `build:notes` step"), "{error:?}");
+    assert!(read.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_resumable_step_may_not_produce_a_hand_off() {
+    #[derive(Debug)]
+    struct Resumable;
+    #[async_trait::async_trait]
+    impl Step for Resumable {
+        fn meta(&self) -> StepMeta {
+            StepMeta::new(StepId::new(Stage::Build, "notes"), Effect::Local, "x").resumable().produces(&notes())
+        }
+        async fn run(&self, _cx: &StepContext<'_>) -> StepResult {
+            Ok(None)
+        }
+    }
+    let mut pipeline = Pipeline::new(release(), Environment::empty(), Mode::Release);
+    let err = pipeline.add_step(Resumable).unwrap_err();
+    assert!(err.to_string().contains("resumable but produces the hand-off `release-notes`"), "{err}");
 }

@@ -22,7 +22,7 @@ use release_core::runner::format_duration;
 use release_core::secret::Redactor;
 use release_core::{
     Config, Effect, Environment, Event, Mode, Overrides, Pipeline, Reporter, Scope, Stage, Step, StepContext,
-    StepError, StepResult,
+    StepError, StepId, StepMeta, StepResult,
 };
 
 fn main() -> ExitCode {
@@ -234,17 +234,12 @@ struct ChangelogMentionsVersion;
 
 #[async_trait::async_trait]
 impl Step for ChangelogMentionsVersion {
-    fn id(&self) -> String {
-        "preflight:changelog".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Preflight
-    }
-    fn effect(&self) -> Effect {
-        Effect::Check
-    }
-    fn description(&self) -> String {
-        "check that CHANGELOG.md has a section for this version".into()
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Preflight, "changelog"),
+            Effect::Check,
+            "check that CHANGELOG.md has a section for this version",
+        )
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let release = cx.release();
@@ -276,17 +271,8 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Step for FindsAndLeaks {
-        fn id(&self) -> String {
-            "preflight:leaky".into()
-        }
-        fn stage(&self) -> Stage {
-            Stage::Preflight
-        }
-        fn effect(&self) -> Effect {
-            Effect::Check
-        }
-        fn description(&self) -> String {
-            "find a credential and print it".into()
+        fn meta(&self) -> StepMeta {
+            StepMeta::new(StepId::new(Stage::Preflight, "leaky"), Effect::Check, "find a credential and print it")
         }
         async fn run(&self, cx: &StepContext<'_>) -> StepResult {
             cx.secret_found(&Source("docker config config.json".into()), &Secret::new("found-in-docker-config-1"));

@@ -30,9 +30,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
 use crate::env::Environment;
-use crate::error::{Diagnose, SourceLocation, StepError};
-use crate::plan::{Effect, Stage};
-use crate::step::{Step, StepContext, StepResult};
+use crate::error::Diagnose;
 
 use super::permissions::{Grant, Requirement, least_privilege_block};
 use super::yaml::{self, Node, Positioned};
@@ -221,7 +219,7 @@ enum Loaded {
 /// a job calling a reusable workflow (`uses: ./.github/workflows/….yml`), or the release
 /// job itself, always last.
 #[derive(Clone, Debug)]
-struct Link {
+pub(crate) struct Link {
     file: Utf8PathBuf,
     job_id: String,
     job_line: usize,
@@ -229,14 +227,14 @@ struct Link {
 }
 
 /// GitHub nests reusable workflows at most ten deep; a longer chain is not followed.
-const MAX_CALL_DEPTH: usize = 10;
+pub(crate) const MAX_CALL_DEPTH: usize = 10;
 
 /// `release.yml:release → release-reusable.yml:publish`.
-fn describe(chain: &[Link]) -> String {
+pub(crate) fn describe(chain: &[Link]) -> String {
     chain.iter().map(|link| format!("{}:{}", link.file, link.job_id)).collect::<Vec<_>>().join(" → ")
 }
 
-struct Auditor<'a> {
+pub(crate) struct Auditor<'a> {
     source: WorkflowSource<'a>,
     needed: &'a [Requirement],
     loaded: BTreeMap<Utf8PathBuf, Rc<Loaded>>,
@@ -466,7 +464,7 @@ impl<'a> Auditor<'a> {
 
 /// The release job's own block (or its workflow's) refuses `requirement`. The same whether
 /// the workflow was triggered or called, so that both ways report it once.
-fn own_finding(link: &Link, requirement: &Requirement, fix_block: &str) -> Finding {
+pub(crate) fn own_finding(link: &Link, requirement: &Requirement, fix_block: &str) -> Finding {
     let job_id = &link.job_id;
     let (line, help) = match &link.grant {
         Grant::Job { line, .. } => (
@@ -498,7 +496,7 @@ fn own_finding(link: &Link, requirement: &Requirement, fix_block: &str) -> Findi
 
 /// A job calling a reusable workflow refuses `requirement` to the release job inside it:
 /// a called workflow's jobs get at most the permissions of the job that calls it.
-fn caller_finding(link: &Link, release: &Link, requirement: &Requirement, fix_block: &str) -> Finding {
+pub(crate) fn caller_finding(link: &Link, release: &Link, requirement: &Requirement, fix_block: &str) -> Finding {
     let job_id = &link.job_id;
     let (line, help) = match &link.grant {
         Grant::Job { line, .. } => (
@@ -534,7 +532,7 @@ fn caller_finding(link: &Link, release: &Link, requirement: &Requirement, fix_bl
 
 /// The events a workflow is triggered by: `on: push`, `on: [push, workflow_call]` or a
 /// mapping of event to settings.
-fn triggers(doc: &Positioned) -> Vec<&str> {
+pub(crate) fn triggers(doc: &Positioned) -> Vec<&str> {
     let Some((_, on)) = doc.get("on") else {
         return Vec::new();
     };
@@ -547,17 +545,17 @@ fn triggers(doc: &Positioned) -> Vec<&str> {
 }
 
 /// Whether a workflow runs only when another workflow calls it.
-fn is_called_only(doc: &Positioned) -> bool {
+pub(crate) fn is_called_only(doc: &Positioned) -> bool {
     let triggers = triggers(doc);
     !triggers.is_empty() && triggers.iter().all(|event| *event == "workflow_call")
 }
 
-fn lacks(job_id: &str, requirement: &Requirement) -> String {
+pub(crate) fn lacks(job_id: &str, requirement: &Requirement) -> String {
     format!("job `{job_id}` lacks `{requirement}` (needed to {})", requirement.purpose)
 }
 
 /// Whether any `run:` step of the job invokes the release with remote effects.
-fn runs_the_release(job: &Positioned) -> bool {
+pub(crate) fn runs_the_release(job: &Positioned) -> bool {
     let Some((_, steps)) = job.get("steps") else {
         return false;
     };
@@ -585,74 +583,11 @@ pub fn current_workflow_file(env: &Environment) -> Option<Utf8PathBuf> {
     Some(Utf8PathBuf::from(&path[start..]))
 }
 
-/// The audit as a preflight check inside GitHub Actions: a job of the current workflow that
-/// will run the release without the permissions it needs fails the release now, not after
-/// the build.
-#[derive(Debug)]
-pub struct WorkflowPermissionsCheck {
-    root: Utf8PathBuf,
-    needed: Vec<Requirement>,
-}
-
-impl WorkflowPermissionsCheck {
-    pub fn new(root: Utf8PathBuf, needed: Vec<Requirement>) -> Self {
-        WorkflowPermissionsCheck { root, needed }
-    }
-}
-
-#[async_trait::async_trait]
-impl Step for WorkflowPermissionsCheck {
-    fn id(&self) -> String {
-        "preflight:workflow-permissions".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Preflight
-    }
-    fn effect(&self) -> Effect {
-        Effect::Check
-    }
-    fn description(&self) -> String {
-        let needed: Vec<String> = self.needed.iter().map(|r| format!("`{r}`")).collect();
-        format!("check that the workflow's release jobs are granted {}", needed.join(" and "))
-    }
-    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let Some(root) = find_repository_root(&self.root) else {
-            return Ok(Some(format!("no {WORKFLOWS_DIR} to check")));
-        };
-        // Only the workflow this job runs from: another workflow's mistakes are not this
-        // release's. Without the variable (or the file), check them all.
-        let audit = match current_workflow_file(cx.env()).filter(|file| root.join(file).is_file()) {
-            Some(file) => audit_files(&root, &[file], &self.needed)?,
-            None => audit_repository(&root, &self.needed)?,
-        };
-        for warning in audit.warnings() {
-            let location =
-                SourceLocation::new(Some(&root), warning.file.clone(), warning.line, warning.message.clone());
-            cx.warn_at(format!("{warning}\nhelp: {}", warning.help), vec![location]);
-        }
-        let errors: Vec<&Finding> = audit.errors().collect();
-        if errors.is_empty() {
-            return Ok(Some(format!("{} release job(s) in {} file(s)", audit.release_jobs.len(), audit.files.len())));
-        }
-        let help: Vec<&str> = errors.iter().map(|f| f.help.as_str()).collect();
-        let mut help = help;
-        help.dedup();
-        // Each finding is a location of the error: printed as `file:line: message` after
-        // the message, and annotated on its line inside Actions.
-        let locations =
-            errors.iter().map(|f| SourceLocation::new(Some(&root), f.file.clone(), f.line, f.message.clone()));
-        Err(StepError::new(
-            "the workflow does not grant what the release needs (later jobs would be refused with 403):",
-        )
-        .with_locations(locations)
-        .with_help(format!("{}\n(`release audit` shows the same; docs/github-actions.md explains)", help.join("\n"))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::actions::permissions::{CONTENTS, Level, PACKAGES};
+    use crate::steps::preflight::workflow_permissions::WorkflowPermissionsCheck;
 
     fn needs_both() -> Vec<Requirement> {
         vec![

@@ -28,7 +28,7 @@ pub mod generate;
 pub mod permissions;
 pub mod yaml;
 
-pub use audit::{Audit, Finding, Severity, WorkflowPermissionsCheck, audit_repository};
+pub use audit::{Audit, Finding, Severity, audit_repository};
 pub use detect::{Detected, detect};
 pub use generate::{Runner, WorkflowOptions, release_toml, release_workflow};
 pub use permissions::{Requirement, required_permissions};

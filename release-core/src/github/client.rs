@@ -31,10 +31,9 @@
 //! ([`shared_pacer`]), so the probe's delete, the publish step's create and its uploads are
 //! spaced as one stream of requests.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use camino::Utf8Path;
@@ -46,7 +45,6 @@ use sha2::{Digest, Sha256};
 use crate::config::NetworkConfig;
 use crate::github::target::Target;
 use crate::net::{self, Activity, NetworkPolicy, Pacer, RetryNotice, Retryable, Verdict};
-use crate::step::StepContext;
 
 /// Requests per page when listing: GitHub's maximum.
 const PER_PAGE: u8 = 100;
@@ -273,26 +271,10 @@ pub struct GithubClient<'r> {
     target: Target,
     policy: NetworkPolicy,
     observer: RetryObserver<'r>,
-    /// Spaces out mutating requests; shared by every client of a run with the same API and
-    /// token ([`shared_pacer`]).
+    /// Spaces out mutating requests; fixed when the client is built, and shared by every step
+    /// of a run with the same API and token (the run builds one client per API and token:
+    /// `crate::session`).
     pacer: Arc<Pacer>,
-}
-
-/// The run's pacers, one per API and token, kept in the run's typed state.
-#[derive(Clone, Debug, Default)]
-struct GithubPacers(Arc<Mutex<HashMap<String, Arc<Pacer>>>>);
-
-/// The pacer for mutating requests to `target`'s API with its token, shared by every step of
-/// the run (the probe, the publish and the finalize steps each build their own client). Keyed
-/// by the API URL and a digest of the token, never the token itself.
-pub fn shared_pacer(cx: &StepContext<'_>, target: &Target, network: &NetworkConfig) -> Arc<Pacer> {
-    let pacers = cx.get_or_insert_with(GithubPacers::default);
-    let key = format!("{} {}", target.api_url, hex::encode(Sha256::digest(target.token.expose().as_bytes())));
-    let mut pacers = pacers.0.lock().unwrap_or_else(|e| e.into_inner());
-    pacers
-        .entry(key)
-        .or_insert_with(|| Arc::new(Pacer::new(Duration::from_millis(network.github_mutation_interval_ms))))
-        .clone()
 }
 
 impl fmt::Debug for GithubClient<'_> {
@@ -305,8 +287,10 @@ impl fmt::Debug for GithubClient<'_> {
 }
 
 impl GithubClient<'static> {
-    /// A client for the target's repository. Must be called inside a tokio runtime.
-    pub fn new(target: &Target, network: &NetworkConfig) -> Result<Self, ApiError> {
+    /// A client for the target's repository, with its own pacer. Must be called inside a tokio
+    /// runtime. Only the run's sessions build one (`crate::session::Sessions::github`), so that
+    /// every step of a run shares one pacer per API and token.
+    pub(crate) fn new(target: &Target, network: &NetworkConfig) -> Result<Self, ApiError> {
         let build_error =
             |e: &dyn fmt::Display| ApiError::transport("set up the GitHub client", "", &target.api_url, e.to_string());
         let stall = Duration::from_secs(network.stall_timeout_secs.max(1));
@@ -347,12 +331,6 @@ impl<'r> GithubClient<'r> {
             observer,
             pacer: self.pacer,
         }
-    }
-
-    /// The same client, pacing its mutating requests with `pacer` (see [`shared_pacer`]).
-    pub fn paced_by(mut self, pacer: Arc<Pacer>) -> Self {
-        self.pacer = pacer;
-        self
     }
 
     pub fn target(&self) -> &Target {
@@ -786,28 +764,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn steps_of_one_run_share_a_pacer_per_api_and_token() {
-        let release = crate::step::Release {
-            version: semver::Version::new(1, 2, 3),
-            tag: "v1.2.3".into(),
-            root: "/nonexistent".into(),
-            dist: "/nonexistent/dist".into(),
-        };
-        let state = crate::step::RunState::new(release, crate::env::Environment::empty(), Default::default());
-        let reporter = crate::event::Silent;
-        let (probe, publish) = (
-            StepContext::detached(&state, "preflight:github-release-write", &reporter),
-            StepContext::detached(&state, "publish:github-release", &reporter),
-        );
+    #[tokio::test]
+    async fn steps_of_one_run_share_one_paced_client_per_api_and_token() {
+        let sessions = crate::session::Sessions::default();
         let network = NetworkConfig { github_mutation_interval_ms: 250, ..NetworkConfig::default() };
         let api = "https://api.github.com";
-        let first = shared_pacer(&probe, &target(api, "ghs_one"), &network);
-        assert_eq!(first.interval(), Duration::from_millis(250));
-        assert!(Arc::ptr_eq(&first, &shared_pacer(&publish, &target(api, "ghs_one"), &network)), "one per token");
-        assert!(!Arc::ptr_eq(&first, &shared_pacer(&publish, &target(api, "ghs_two"), &network)), "another token");
-        let ghes = "https://ghe.example.com/api/v3";
-        assert!(!Arc::ptr_eq(&first, &shared_pacer(&publish, &target(ghes, "ghs_one"), &network)), "another host");
+        let pacer = |api: &str, token: &str| sessions.github(&target(api, token), &network).unwrap().pacer.clone();
+        let first = pacer(api, "ghs_one");
+        assert_eq!(first.interval(), Duration::from_millis(250), "the pacer is set when the client is built");
+        assert!(Arc::ptr_eq(&first, &pacer(api, "ghs_one")), "one per token");
+        assert!(!Arc::ptr_eq(&first, &pacer(api, "ghs_two")), "another token");
+        assert!(!Arc::ptr_eq(&first, &pacer("https://ghe.example.com/api/v3", "ghs_one")), "another host");
     }
 
     #[test]

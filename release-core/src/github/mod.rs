@@ -8,9 +8,13 @@
 //! - [`client`]: the API calls (octocrab), streamed uploads to the release's own
 //!   `upload_url` (reqwest), and errors that keep status, message and the permission headers;
 //! - [`diagnose`]: turning a 401/403/404 into the setting, scope or permission to change;
-//! - [`probe`]: the preflight step, a throwaway draft created and deleted;
-//! - [`publish`]: the draft, its uploads and read-back (publish stage), and the undraft
-//!   (finalize stage, the last step of a run).
+//! - [`assets`]: bringing a draft's assets to match the local manifest (the plan, pure; then
+//!   deletes, streamed uploads, read-back);
+//! - [`checks`]: settings checks that need no network, and the write probe's throwaway tag.
+//!
+//! Its steps live in `steps/`: `preflight/github_write.rs` (the throwaway draft created and
+//! deleted), `publish/github_release.rs` (the draft, its uploads and read-back) and
+//! `finalize/github_release.rs` (the undraft, the last step of a run).
 //!
 //! What it must never do: send the token to a host other than the API's (or github.com's
 //! upload host), print anything (it reports through the step context), or make a release
@@ -21,28 +25,8 @@
 // when a release is already failing: their size costs nothing that matters.
 #![allow(clippy::result_large_err)]
 
-pub mod client;
-pub mod diagnose;
-pub mod probe;
-pub mod publish;
-pub mod target;
-
-pub use client::{ApiError, GithubClient};
-pub use diagnose::GithubError;
-pub use probe::GithubPreflight;
-pub use publish::{FinalizeRelease, OUTPUT_RELEASE_URL, PublishRelease};
-pub use target::{Target, TargetError};
-
-use crate::config::Config;
-use crate::step::Step;
-
-/// The steps a `[github]` section adds: the preflight probe, the publish step and the
-/// finalize step. Pure: nothing is resolved or contacted until the steps run.
-pub fn steps(config: &Config) -> Vec<Box<dyn Step>> {
-    let Some(github) = &config.github else { return Vec::new() };
-    vec![
-        Box::new(GithubPreflight::new(github, &config.network, &config.root)),
-        Box::new(PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref())),
-        Box::new(FinalizeRelease::new(github, &config.network)),
-    ]
-}
+pub(crate) mod assets;
+pub(crate) mod checks;
+pub(crate) mod client;
+pub(crate) mod diagnose;
+pub(crate) mod target;

@@ -345,6 +345,26 @@ fn yaml_error(path: &Utf8Path, err: &serde_saphyr::Error) -> ChartError {
     ChartError::Yaml { path: path.to_owned(), line, column, message: message.to_owned() }
 }
 
+/// `name` and `version` of a chart's Chart.yaml: what the preflight steps need to know the
+/// repository before the chart is packaged. Full validation is the package stage's.
+pub(crate) fn head(dir: &Utf8Path) -> Result<(String, String), String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        name: Option<String>,
+        version: Option<serde_json::Value>,
+    }
+    let path = dir.join("Chart.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let head: Head = serde_saphyr::from_str(&text).map_err(|e| format!("{path} is not valid YAML: {e}"))?;
+    let name = head.name.filter(|n| !n.is_empty()).ok_or_else(|| format!("{path} has no `name`"))?;
+    let version = match head.version {
+        Some(serde_json::Value::String(v)) => v,
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    Ok((name, version))
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

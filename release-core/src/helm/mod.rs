@@ -3,9 +3,11 @@
 //!
 //! Code map: [`chart`] reads, validates and stamps `Chart.yaml`; [`ignore`] answers
 //! `.helmignore` questions; [`files`] walks a chart directory safely (no `..`, no absolute
-//! paths, no symbolic links out of the chart); [`package`] writes the archive; [`steps`] are
-//! the preflight check and the package steps. [`prepare`] ties the first three together
-//! and is what both steps call, so that preflight checks exactly what packaging will use.
+//! paths, no symbolic links out of the chart); [`package`] writes the archive; [`identity`]
+//! is the one [`ChartId`] of each `[[chart]]`. [`prepare`] ties the first three together and
+//! is what both chart steps (`steps/preflight/charts.rs`, `steps/package/chart.rs`) call, so
+//! that preflight checks exactly what packaging will use. [`chart`] is the only reader of
+//! Chart.yaml in the crate.
 //!
 //! This module never talks to a network: pushing a [`PackagedChart`] is the OCI module's job.
 
@@ -15,11 +17,13 @@ use serde::Serialize;
 use crate::config::ChartConfig;
 use crate::error::{Diagnose, StepError};
 
-pub mod chart;
-pub mod files;
-pub mod ignore;
-pub mod package;
-pub mod steps;
+pub(crate) mod chart;
+pub(crate) mod files;
+pub(crate) mod identity;
+pub(crate) mod ignore;
+pub(crate) mod package;
+
+pub use identity::ChartId;
 
 /// A chart packaged by the package stage; the OCI push reads these from the step context.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -40,10 +44,6 @@ pub struct PackagedChart {
     /// Whether different content may replace an existing version tag.
     pub allow_overwrite: bool,
 }
-
-/// Every chart packaged in this run, in config order. Stored with `StepContext::insert`.
-#[derive(Clone, Debug, Default)]
-pub struct PackagedCharts(pub Vec<PackagedChart>);
 
 /// A chart directory read, validated and stamped, ready to be packaged.
 #[derive(Clone, Debug)]

@@ -19,18 +19,23 @@
 //! Must never: send a GitHub token to a host other than ghcr.io (see [`credentials`]); talk
 //! plain HTTP to a registry that release.toml does not mark `plain-http = true`; print.
 
-pub mod credentials;
-pub mod diagnose;
-pub mod reference;
-pub mod signature;
-pub mod steps;
+pub(crate) mod cosign;
+pub(crate) mod credentials;
+pub(crate) mod diagnose;
+pub(crate) mod error;
+pub(crate) mod manifest;
+pub(crate) mod planned;
+pub(crate) mod reference;
+pub(crate) mod retry;
+pub(crate) mod session;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 
 use crate::config::{Config, NetworkConfig, RegistryConfig};
+use crate::helm::ChartId;
 
 /// Helm's config blob media type: the Chart.yaml metadata as JSON.
 pub const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
@@ -42,10 +47,9 @@ pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1
 /// One `[[chart]]` with `push` set, as the steps need it. Built from the config without I/O.
 #[derive(Clone, Debug)]
 pub struct ChartPush {
-    /// Position in `[[chart]]`, for messages (`chart[0].push`).
-    pub index: usize,
-    /// The chart directory's name, unique among pushed charts: used in step ids.
-    pub label: String,
+    /// The chart's one identity: its position in `[[chart]]` (for messages: `chart[0].push`)
+    /// and its label (step ids, hand-offs).
+    pub chart: ChartId,
     /// The chart directory.
     pub dir: Utf8PathBuf,
     /// `oci://REGISTRY/PATH`, as written.
@@ -115,41 +119,17 @@ impl OciSettings {
 }
 
 /// Every `[[chart]]` with `push` set. Pure.
-pub fn chart_pushes(config: &Config) -> Vec<ChartPush> {
+pub fn chart_pushes(config: &Config, ids: &[ChartId]) -> Vec<ChartPush> {
     let mut pushes: Vec<ChartPush> = Vec::new();
-    for (index, chart) in config.charts.iter().enumerate() {
+    for (id, chart) in ids.iter().zip(&config.charts) {
         let Some(push) = &chart.push else { continue };
-        let dir = config.root.join(&chart.path);
-        let base = dir.file_name().unwrap_or("chart").to_owned();
-        let label = if pushes.iter().any(|p| p.label == base) { format!("{base}-{index}") } else { base };
         pushes.push(ChartPush {
-            index,
-            label,
-            dir,
+            chart: id.clone(),
+            dir: config.root.join(&chart.path),
             push: push.clone(),
             stamp_version: chart.stamp_version,
             allow_overwrite: chart.allow_overwrite,
         });
     }
     pushes
-}
-
-/// `name` and `version` of a chart's Chart.yaml: what the preflight steps need to know the
-/// repository before the chart is packaged. Full validation is the package stage's.
-pub(crate) fn chart_head(dir: &Utf8Path) -> Result<(String, String), String> {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        name: Option<String>,
-        version: Option<serde_json::Value>,
-    }
-    let path = dir.join("Chart.yaml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let head: Head = serde_saphyr::from_str(&text).map_err(|e| format!("{path} is not valid YAML: {e}"))?;
-    let name = head.name.filter(|n| !n.is_empty()).ok_or_else(|| format!("{path} has no `name`"))?;
-    let version = match head.version {
-        Some(serde_json::Value::String(v)) => v,
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    Ok((name, version))
 }

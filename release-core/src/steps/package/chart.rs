@@ -1,150 +1,59 @@
-//! The chart steps: a preflight check of every configured chart, and one package step per
-//! chart that writes its `.tgz` into the dist directory.
-//!
-//! Both only read the chart directories and write into the dist directory: they run in
-//! snapshot mode too. The preflight check and the package step call the same
-//! [`super::prepare`], so a chart that passed preflight fails packaging only if its files
-//! changed in between (a build step generating chart files, say).
+//! `package:chart:<chart>`: one chart into `<name>-<version>.tgz` in the dist directory.
 
 use camino::Utf8PathBuf;
 
-use super::{ChartError, PackagedChart, PackagedCharts, package, prepare, step_error};
-use crate::config::{ChartConfig, Config};
+use crate::config::ChartConfig;
+use crate::config::Config;
 use crate::error::StepError;
-use crate::plan::{Effect, Stage};
-use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepResult};
-
-/// Checks, before anything is built, that every configured chart can be packaged.
-#[derive(Debug)]
-pub struct ChartsCheck {
-    root: Utf8PathBuf,
-    charts: Vec<ChartConfig>,
-}
-
-impl ChartsCheck {
-    pub fn new(config: &Config) -> Self {
-        ChartsCheck { root: config.root.clone(), charts: config.charts.clone() }
-    }
-}
-
-#[async_trait::async_trait]
-impl Step for ChartsCheck {
-    fn id(&self) -> String {
-        "preflight:charts".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Preflight
-    }
-    fn effect(&self) -> Effect {
-        Effect::Check
-    }
-    fn description(&self) -> String {
-        "check every chart: Chart.yaml, values.yaml, .helmignore and the files it packages".into()
-    }
-    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let root = self.root.clone();
-        let charts = self.charts.clone();
-        let version = cx.release().version.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            let mut problems = Vec::new();
-            let mut ready: Vec<(Utf8PathBuf, String)> = Vec::new();
-            for chart in &charts {
-                match prepare(&root, chart, &version) {
-                    Ok(prepared) => {
-                        let file = prepared.file_name();
-                        if let Some((first, _)) = ready.iter().find(|(_, f)| *f == file) {
-                            problems.push(ChartError::DuplicatePackage {
-                                first: first.clone(),
-                                second: prepared.dir.clone(),
-                                file,
-                            });
-                        } else {
-                            ready.push((prepared.dir, file));
-                        }
-                    }
-                    Err(found) => problems.extend(found),
-                }
-            }
-            (ready, problems)
-        })
-        .await;
-        let (ready, problems) = checked.map_err(|e| StepError::new(format!("the chart check stopped: {e}")))?;
-        if !problems.is_empty() {
-            return Err(step_error(problems));
-        }
-        let files: Vec<_> = ready.into_iter().map(|(_, file)| file).collect();
-        Ok(Some(files.join(", ")))
-    }
-}
+use crate::helm::PackagedChart;
+use crate::helm::prepare;
+use crate::helm::{ChartId, package, step_error};
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::step::Artifact;
+use crate::step::ArtifactKind;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
+use crate::steps::handoffs::packaged_chart;
 
 /// Packages one chart into `<name>-<version>.tgz` in the dist directory.
 #[derive(Debug)]
 pub struct PackageChart {
     root: Utf8PathBuf,
     chart: ChartConfig,
-    label: String,
+    id: ChartId,
 }
 
 impl PackageChart {
-    /// One step per `[[chart]]`, in config order.
-    pub fn all(config: &Config) -> Vec<PackageChart> {
-        labels(&config.charts)
-            .into_iter()
-            .zip(&config.charts)
-            .map(|(label, chart)| PackageChart { root: config.root.clone(), chart: chart.clone(), label })
-            .collect()
+    /// The package step of the `[[chart]]` `id` names.
+    pub(crate) fn new(config: &Config, id: ChartId, chart: &ChartConfig) -> Self {
+        PackageChart { root: config.root.clone(), chart: chart.clone(), id }
     }
-}
-
-/// Step labels: the chart directory's name, or its whole path where two charts share a
-/// directory name. Planning is pure, so the chart's own name (in Chart.yaml) is not known.
-fn labels(charts: &[ChartConfig]) -> Vec<String> {
-    let base = |c: &ChartConfig| {
-        let path = c.path.as_str().trim_end_matches('/');
-        path.rsplit('/').next().filter(|s| !s.is_empty() && *s != ".").unwrap_or(path).to_owned()
-    };
-    let mut labels: Vec<String> = charts
-        .iter()
-        .map(|c| {
-            let name = base(c);
-            if charts.iter().filter(|other| base(other) == name).count() > 1 {
-                c.path.as_str().trim_start_matches("./").trim_end_matches('/').to_owned()
-            } else {
-                name
-            }
-        })
-        .collect();
-    // Config validation rejects duplicate paths; an embedder's hand-made config may not.
-    for i in 0..labels.len() {
-        if labels[..i].contains(&labels[i]) {
-            labels[i] = format!("{}#{}", labels[i], i + 1);
-        }
-    }
-    labels
 }
 
 #[async_trait::async_trait]
 impl Step for PackageChart {
-    fn id(&self) -> String {
-        format!("package:chart:{}", self.label)
-    }
-    fn stage(&self) -> Stage {
-        Stage::Package
-    }
-    fn effect(&self) -> Effect {
-        Effect::Local
-    }
-    fn description(&self) -> String {
-        let mut stamped = Vec::new();
-        if self.chart.stamp_version {
-            stamped.push("version");
-        }
-        if self.chart.stamp_app_version {
-            stamped.push("appVersion");
-        }
-        let stamp =
-            if stamped.is_empty() { String::new() } else { format!(" ({} := release version)", stamped.join(", ")) };
-        format!("package the Helm chart {} into <name>-<version>.tgz{stamp}", self.chart.path)
+    fn meta(&self) -> StepMeta {
+        let description: String = {
+            let mut stamped = Vec::new();
+            if self.chart.stamp_version {
+                stamped.push("version");
+            }
+            if self.chart.stamp_app_version {
+                stamped.push("appVersion");
+            }
+            let stamp = if stamped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} := release version)", stamped.join(", "))
+            };
+            format!("package the Helm chart {} into <name>-<version>.tgz{stamp}", self.chart.path)
+        };
+        StepMeta::new(StepId::new(Stage::Package, "chart").with_subject(self.id.label()), Effect::Local, description)
+            .produces(&packaged_chart(&self.id))
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let root = self.root.clone();
@@ -180,12 +89,7 @@ impl Step for PackageChart {
             push: self.chart.push.clone(),
             allow_overwrite: self.chart.allow_overwrite,
         };
-        let mut charts = cx.get::<PackagedCharts>().unwrap_or_default();
-        match charts.0.iter_mut().find(|c| c.path == packaged.path) {
-            Some(existing) => *existing = packaged,
-            None => charts.0.push(packaged),
-        }
-        cx.insert(charts);
+        cx.hand_off(&packaged_chart(&self.id), packaged)?;
         Ok(Some(format!("{file_name} ({} bytes, sha256 {})", written.size, &written.sha256[..12])))
     }
 }
@@ -213,17 +117,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn labels_are_directory_names_unless_ambiguous() {
-        let charts = [chart_config("charts/a"), chart_config("charts/b/"), chart_config("x/a"), chart_config(".")];
-        assert_eq!(labels(&charts), ["charts/a", "b", "x/a", "."]);
-        assert_eq!(labels(&[chart_config("a"), chart_config("a")]), ["a", "a#2"]);
-    }
-
-    struct Silent;
-    impl crate::event::Reporter for Silent {
-        fn report(&self, _: &crate::event::Event) {}
-    }
+    use crate::event::Silent;
+    use crate::steps::preflight::charts::ChartsCheck;
 
     #[tokio::test]
     async fn package_step_adds_the_artifact_and_the_packaged_chart() {
@@ -234,7 +129,8 @@ mod tests {
         let mut chart = chart_config("charts/hello");
         chart.stamp_version = true;
         chart.push = Some("oci://127.0.0.1:5000/charts".into());
-        let step = PackageChart { root: root.clone(), chart, label: "hello".into() };
+        let id = ChartId::all(std::slice::from_ref(&chart))[0].clone();
+        let step = PackageChart { root: root.clone(), chart, id: id.clone() };
         let release = crate::step::Release {
             version: semver::Version::parse("1.2.3+build.7").unwrap(),
             tag: "v1.2.3".into(),
@@ -249,8 +145,7 @@ mod tests {
         assert_eq!(artifacts.len(), 1);
         assert_eq!(artifacts[0].kind, ArtifactKind::Chart);
         assert_eq!(artifacts[0].path, root.join("dist/hello-1.2.3+build.7.tgz"));
-        let charts = cx.get::<PackagedCharts>().unwrap().0;
-        assert_eq!(charts.len(), 1);
+        let charts = [cx.handed(&packaged_chart(&id)).unwrap()];
         assert_eq!((charts[0].name.as_str(), charts[0].version.as_str()), ("hello", "1.2.3+build.7"));
         assert_eq!(charts[0].sha256, artifacts[0].sha256);
         assert_eq!(charts[0].push.as_deref(), Some("oci://127.0.0.1:5000/charts"));
@@ -258,7 +153,7 @@ mod tests {
 
         // A re-run replaces the entry instead of adding a second one.
         step.run(&cx).await.unwrap();
-        assert_eq!(cx.get::<PackagedCharts>().unwrap().0.len(), 1);
+        assert_eq!(cx.handed(&packaged_chart(&id)).unwrap().sha256, charts[0].sha256);
         assert_eq!(cx.artifacts().len(), 1);
     }
 

@@ -14,15 +14,25 @@
 
 use camino::Utf8PathBuf;
 
-use crate::config::{GithubConfig, NetworkConfig};
-use crate::env::Environment;
+use crate::config::GithubConfig;
+use crate::config::NetworkConfig;
 use crate::error::StepError;
-use crate::github::client::{GithubClient, NewRelease, shared_pacer};
-use crate::github::diagnose::{GithubError, missing_classic_scope};
-use crate::github::target::{self, Target};
+use crate::github::checks::check_notes;
+use crate::github::checks::probe_tag;
+use crate::github::client::GithubClient;
+use crate::github::client::NewRelease;
+use crate::github::diagnose::GithubError;
+use crate::github::diagnose::missing_classic_scope;
+use crate::github::target;
+use crate::github::target::Target;
 use crate::net::RetryNotice;
-use crate::plan::{Effect, Stage};
-use crate::step::{Step, StepContext, StepResult};
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
 
 /// The preflight step for `[github]`. With `probe = false` it only checks the settings
 /// (token, repository, notes file) without touching the network.
@@ -39,58 +49,25 @@ impl GithubPreflight {
     }
 }
 
-/// The throwaway tag of the write probe. In GitHub Actions it is named after the run and
-/// its attempt, so a retried job never meets its own leftovers under a surprising name;
-/// elsewhere a random nonce. (Drafts may share a tag, so even two probes of one run cannot
-/// collide: each deletes its own draft by id.)
-pub fn probe_tag(env: &Environment) -> String {
-    match (env.in_github_actions(), env.get("GITHUB_RUN_ID"), env.get("GITHUB_RUN_ATTEMPT")) {
-        (true, Some(run), Some(attempt)) => format!("release-preflight-run{run}-attempt{attempt}"),
-        (true, Some(run), None) => format!("release-preflight-run{run}-attempt1"),
-        _ => format!("release-preflight-{:016x}", rand::random::<u64>()),
-    }
-}
-
-/// Checks that need no network: the notes settings.
-pub(crate) fn check_notes(config: &GithubConfig, root: &Utf8PathBuf) -> Result<(), GithubError> {
-    if config.notes_file.is_some() && config.generate_notes {
-        return Err(GithubError::Local(
-            "`github.notes-file` and `github.generate-notes` are both set: keep one of them".into(),
-        ));
-    }
-    if let Some(file) = &config.notes_file {
-        let path = root.join(file);
-        if !path.is_file() {
-            return Err(GithubError::Local(format!(
-                "the release notes file {path} (`github.notes-file`) does not exist"
-            )));
-        }
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl Step for GithubPreflight {
-    fn id(&self) -> String {
-        if self.config.probe { "preflight:github-release-write".into() } else { "preflight:github-settings".into() }
+    fn meta(&self) -> StepMeta {
+        let description: String = {
+            let repo = self.config.repository.as_deref().unwrap_or("$GITHUB_REPOSITORY");
+            if self.config.probe {
+                format!(
+                    "prove the token may write releases to {repo}: create a draft release with a throwaway tag, delete it"
+                )
+            } else {
+                format!("check the GitHub settings for {repo} (write probe disabled)")
+            }
+        };
+        StepMeta::new(
+            StepId::new(Stage::Preflight, if self.config.probe { "github-release-write" } else { "github-settings" }),
+            if self.config.probe { Effect::Probe } else { Effect::Check },
+            description,
+        )
     }
-    fn stage(&self) -> Stage {
-        Stage::Preflight
-    }
-    fn effect(&self) -> Effect {
-        if self.config.probe { Effect::Probe } else { Effect::Check }
-    }
-    fn description(&self) -> String {
-        let repo = self.config.repository.as_deref().unwrap_or("$GITHUB_REPOSITORY");
-        if self.config.probe {
-            format!(
-                "prove the token may write releases to {repo}: create a draft release with a throwaway tag, delete it"
-            )
-        } else {
-            format!("check the GitHub settings for {repo} (write probe disabled)")
-        }
-    }
-
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
         cx.progress(format!(
@@ -108,10 +85,8 @@ impl Step for GithubPreflight {
             )));
         }
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let client = GithubClient::new(&target, &self.network)
-            .map_err(|e| GithubError::classify(e, &target))?
-            .announcing(&announce)
-            .paced_by(shared_pacer(cx, &target, &self.network));
+        let client =
+            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
         let fail = |e| StepError::from(GithubError::classify(e, &target));
 
         let access = client.repository().await.map_err(fail)?;
@@ -185,26 +160,5 @@ impl GithubPreflight {
             cx.progress(format!("a draft release for {tag} exists ({}): this run will continue it", draft.html_url));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn probe_tag_in_actions_names_run_and_attempt() {
-        let env = Environment::empty()
-            .with("GITHUB_ACTIONS", "true")
-            .with("GITHUB_RUN_ID", "4242")
-            .with("GITHUB_RUN_ATTEMPT", "2");
-        assert_eq!(probe_tag(&env), "release-preflight-run4242-attempt2");
-    }
-
-    #[test]
-    fn probe_tag_elsewhere_is_a_nonce() {
-        let (a, b) = (probe_tag(&Environment::empty()), probe_tag(&Environment::empty()));
-        assert!(a.starts_with("release-preflight-") && a.len() == "release-preflight-".len() + 16, "{a}");
-        assert_ne!(a, b);
     }
 }

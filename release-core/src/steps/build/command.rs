@@ -1,101 +1,24 @@
-//! The build stage: run the configured commands, then collect their artifacts into the
-//! dist directory, hashing each as it is copied.
+//! `build:<name>[:<target>]`: run one build command, then collect its artifacts into the dist directory, hashing each as it is copied.
 
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::checksum::copy_and_hash;
-use crate::config::{BuildCommand, Config, artifact_name, expand_for};
+use crate::config::BuildCommand;
+use crate::config::Config;
+use crate::config::artifact_name;
+use crate::config::expand_for;
 use crate::error::StepError;
-use crate::plan::{Effect, Stage};
-use crate::shell::{display_command, find_program, run_streamed};
-use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepResult};
-
-/// Checks, before anything runs, that every build command's program can be found.
-#[derive(Debug)]
-pub struct BuildToolsCheck {
-    pub(crate) commands: Vec<(String, String, Utf8PathBuf)>,
-}
-
-impl BuildToolsCheck {
-    /// The check for the builds one run makes: each command once, however many targets.
-    pub fn for_steps(steps: &[BuildStep]) -> Self {
-        let mut commands: Vec<(String, String, Utf8PathBuf)> = Vec::new();
-        for step in steps {
-            if !commands.iter().any(|(name, ..)| *name == step.build.name) {
-                commands.push((step.build.name.clone(), step.build.command[0].clone(), step.dir.clone()));
-            }
-        }
-        BuildToolsCheck { commands }
-    }
-}
-
-#[async_trait::async_trait]
-impl Step for BuildToolsCheck {
-    fn id(&self) -> String {
-        "preflight:build-tools".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Preflight
-    }
-    fn effect(&self) -> Effect {
-        Effect::Check
-    }
-    fn description(&self) -> String {
-        "check that every build command's program and directory exist".into()
-    }
-    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let mut problems = Vec::new();
-        for (name, program, dir) in &self.commands {
-            if !dir.is_dir() {
-                problems.push(format!("build `{name}`: the directory {dir} does not exist"));
-            } else if find_program(program, dir, cx.env().get("PATH")).is_none() {
-                problems.push(format!("build `{name}`: the program `{program}` is not on PATH"));
-            }
-        }
-        if problems.is_empty() {
-            Ok(Some(format!("{} command(s) ready", self.commands.len())))
-        } else {
-            Err(StepError::new(problems.join("; "))
-                .with_help("install the missing program or fix `command`/`dir` of that [[build]] in release.toml"))
-        }
-    }
-}
-
-/// Empties the dist directory so that nothing from an earlier run is published.
-#[derive(Debug)]
-pub struct PrepareDist;
-
-#[async_trait::async_trait]
-impl Step for PrepareDist {
-    fn id(&self) -> String {
-        "build:prepare-dist".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Build
-    }
-    fn effect(&self) -> Effect {
-        Effect::Local
-    }
-    fn description(&self) -> String {
-        "empty the dist directory".into()
-    }
-    /// On resume the dist directory holds the reused steps' artifacts: keep them.
-    fn resumable(&self) -> bool {
-        true
-    }
-    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let dist = &cx.release().dist;
-        let err = |e: std::io::Error| {
-            StepError::new(format!("cannot prepare the dist directory {dist}: {e}"))
-                .with_help("check the permissions of the directory, or set `project.dist` to another path")
-        };
-        if dist.exists() {
-            std::fs::remove_dir_all(dist).map_err(err)?;
-        }
-        std::fs::create_dir_all(dist).map_err(err)?;
-        Ok(Some(dist.to_string()))
-    }
-}
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::shell::display_command;
+use crate::shell::run_streamed;
+use crate::step::Artifact;
+use crate::step::ArtifactKind;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
 
 /// One `[[build]]` for one of its targets (or for this machine): its command, then its
 /// artifacts.
@@ -126,31 +49,25 @@ fn working_dir(config: &Config, build: &BuildCommand) -> Utf8PathBuf {
 
 #[async_trait::async_trait]
 impl Step for BuildStep {
-    fn id(&self) -> String {
-        match &self.target {
-            Some(target) => format!("build:{}:{target}", self.build.name),
-            None => format!("build:{}", self.build.name),
-        }
+    fn meta(&self) -> StepMeta {
+        let description: String = {
+            let n = self.build.artifacts.len();
+            let command = display_command(&self.build.command);
+            match &self.target {
+                Some(target) => format!("run `{command}` for {target} in {}, collect {n} artifact(s)", self.dir),
+                None => format!("run `{command}` in {}, collect {n} artifact(s)", self.dir),
+            }
+        };
+        StepMeta::new(
+            match &self.target {
+                Some(target) => StepId::new(Stage::Build, self.build.name.clone()).with_subject(target.clone()),
+                None => StepId::new(Stage::Build, self.build.name.clone()),
+            },
+            Effect::Local,
+            description,
+        )
+        .resumable()
     }
-    fn stage(&self) -> Stage {
-        Stage::Build
-    }
-    fn effect(&self) -> Effect {
-        Effect::Local
-    }
-    fn description(&self) -> String {
-        let n = self.build.artifacts.len();
-        let command = display_command(&self.build.command);
-        match &self.target {
-            Some(target) => format!("run `{command}` for {target} in {}, collect {n} artifact(s)", self.dir),
-            None => format!("run `{command}` in {}, collect {n} artifact(s)", self.dir),
-        }
-    }
-    /// Everything a build hands on is its artifacts.
-    fn resumable(&self) -> bool {
-        true
-    }
-
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let release = cx.release();
         let version = release.version.to_string();

@@ -1,9 +1,17 @@
 //! `SHA256SUMS`: one line per published file, in the format `sha256sum -c` reads.
 
-use crate::checksum::{sha256_hex, sha256sums};
+use crate::checksum::sha256_hex;
+use crate::checksum::sha256sums;
 use crate::error::StepError;
-use crate::plan::{Effect, Stage};
-use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepResult};
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::step::Artifact;
+use crate::step::ArtifactKind;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
 
 /// The name of the checksums file in the dist directory and on the release.
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
@@ -13,20 +21,13 @@ pub struct WriteChecksums;
 
 #[async_trait::async_trait]
 impl Step for WriteChecksums {
-    fn id(&self) -> String {
-        "package:checksums".into()
-    }
-    fn stage(&self) -> Stage {
-        Stage::Package
-    }
-    fn effect(&self) -> Effect {
-        Effect::Local
-    }
-    fn description(&self) -> String {
-        format!("write {CHECKSUMS_FILE} for every artifact and chart package")
-    }
-    fn resumable(&self) -> bool {
-        true
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Package, "checksums"),
+            Effect::Local,
+            format!("write {CHECKSUMS_FILE} for every artifact and chart package"),
+        )
+        .resumable()
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let listed: Vec<Artifact> = cx

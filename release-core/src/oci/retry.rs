@@ -1,0 +1,233 @@
+//! Every registry call under the network policy: retries, and the rate-limit probe that reads
+//! the `Retry-After` oci-client drops.
+
+use base64::Engine;
+use oci_client::RegistryOperation;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+
+use crate::error::StepError;
+use crate::net;
+use crate::net::GaveUp;
+use crate::net::NetworkPolicy;
+use crate::net::RetryNotice;
+use crate::net::Retryable;
+use crate::net::Verdict;
+use crate::oci::OciSettings;
+use crate::oci::credentials::Login;
+use crate::oci::credentials::Resolution;
+use crate::oci::error::gave_up_failure;
+use crate::oci::reference::ChartReference;
+
+/// The `Authorization` header value for a raw request, if any.
+pub(crate) fn authorization(token: &Option<String>, login: &Login) -> Option<String> {
+    match (token, login) {
+        (Some(token), _) => Some(format!("Bearer {token}")),
+        (None, Login::Basic { username, password }) => Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()))
+        )),
+        (None, Login::Anonymous) => None,
+    }
+}
+
+/// The [`RateLimitProbe`] for a registry, with the credentials its pushes use.
+pub(crate) fn rate_limit_probe(
+    settings: &OciSettings,
+    host: &str,
+    token: &Option<String>,
+    login: &Login,
+) -> Option<RateLimitProbe> {
+    RateLimitProbe::new(
+        settings.http_client(),
+        &format!("{}://{host}", settings.scheme(host)),
+        authorization(token, login),
+    )
+}
+
+/// Obtains a push-scoped token (`None` where the registry uses Basic auth or none). A
+/// refused login becomes the diagnosed error here.
+pub(crate) async fn push_token(
+    client: &oci_client::Client,
+    reference: &ChartReference,
+    credentials: &Resolution,
+    what: &str,
+    retries: &Retries<'_>,
+) -> Result<Option<String>, StepError> {
+    let (oci_ref, login) = (&reference.to_oci(), &credentials.login.to_oci());
+    retries
+        .run(&format!("the login to {}", reference.registry), |_| async move {
+            client.auth(oci_ref, login, RegistryOperation::Push).await.map_err(OciAttempt)
+        })
+        .await
+        .map_err(|gave_up| gave_up_failure(gave_up, what, reference, credentials))
+}
+
+/// The network policy and where its retry notices go, for one step.
+pub(crate) struct Retries<'a> {
+    pub(crate) policy: NetworkPolicy,
+    pub(crate) announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
+    /// Reads the `Retry-After` oci-client drops; set once the push credentials are known.
+    pub(crate) rate_limit: Option<RateLimitProbe>,
+}
+
+impl<'a> Retries<'a> {
+    pub(crate) fn new(
+        network: &crate::config::NetworkConfig,
+        announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
+    ) -> Self {
+        Retries { policy: NetworkPolicy::from(network), announce, rate_limit: None }
+    }
+
+    /// Runs one registry operation under the policy; `operation` gets the attempt number. A
+    /// rate-limited attempt waits what the registry asks ([`RateLimitProbe`]).
+    pub(crate) async fn run<T, F, Fut>(&self, what: &str, mut operation: F) -> Result<T, GaveUp<OciAttempt>>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciAttempt>>,
+    {
+        let asked = |attempt| {
+            let sent = operation(attempt);
+            async move {
+                match sent.await {
+                    Ok(value) => Ok(value),
+                    Err(failure) => {
+                        let after = match (failure.rate_limited_url(), &self.rate_limit) {
+                            (Some(url), Some(probe)) => probe.retry_after(url).await,
+                            _ => None,
+                        };
+                        Err(Asked { failure, after })
+                    }
+                }
+            }
+        };
+        self.policy
+            .retry(what, asked, self.announce)
+            .await
+            .map_err(|gave_up| GaveUp { error: gave_up.error.failure, attempts: gave_up.attempts })
+    }
+}
+
+/// A failed oci-client attempt and the wait the registry asked for, when it was asked.
+pub(crate) struct Asked {
+    failure: OciAttempt,
+    after: Option<std::time::Duration>,
+}
+
+impl Retryable for Asked {
+    fn verdict(&self) -> Verdict {
+        match self.failure.verdict() {
+            Verdict::Retry { after: None } => Verdict::Retry { after: self.after },
+            verdict => verdict,
+        }
+    }
+
+    fn reason(&self) -> String {
+        self.failure.reason()
+    }
+}
+
+/// Asks a registry how long to wait after oci-client's call was rate limited: one `HEAD` of
+/// the same URL with the same credentials, read with our own client, which keeps the headers.
+#[derive(Clone, Debug)]
+pub(crate) struct RateLimitProbe {
+    http: reqwest::Client,
+    /// `scheme://host[:port]` of the registry: nothing is sent anywhere else.
+    origin: reqwest::Url,
+    /// `Authorization` for the registry (the push token, or Basic), if any. Never printed.
+    authorization: Option<String>,
+}
+
+impl RateLimitProbe {
+    pub(crate) fn new(http: reqwest::Client, origin: &str, authorization: Option<String>) -> Option<Self> {
+        Some(RateLimitProbe { http, origin: reqwest::Url::parse(origin).ok()?, authorization })
+    }
+
+    /// The wait a still rate-limited registry asks for (`Retry-After`, else the rate-limit
+    /// reset), or `None`: another origin, no answer, or no longer limited.
+    pub(crate) async fn retry_after(&self, url: &str) -> Option<std::time::Duration> {
+        let mut url = reqwest::Url::parse(url).ok()?;
+        let same_origin = url.scheme() == self.origin.scheme()
+            && url.host_str() == self.origin.host_str()
+            && url.port_or_known_default() == self.origin.port_or_known_default();
+        if !same_origin {
+            return None;
+        }
+        url.set_query(None);
+        let mut request = self.http.head(url);
+        if let Some(authorization) = &self.authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization);
+        }
+        let response = request.send().await.ok()?;
+        match net::classify(response.status(), response.headers()) {
+            Verdict::Retry { after } if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => after,
+            _ => None,
+        }
+    }
+}
+
+/// An oci-client failure as the network policy judges it.
+#[derive(Debug)]
+pub(crate) struct OciAttempt(pub(crate) OciDistributionError);
+
+impl Retryable for OciAttempt {
+    fn verdict(&self) -> Verdict {
+        let retry = Verdict::Retry { after: None };
+        match &self.0 {
+            OciDistributionError::RequestError(err)
+                if net::is_transient(err) || err.status().is_some_and(|s| s.is_server_error() || s.as_u16() == 429) =>
+            {
+                retry
+            }
+            OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => retry,
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope.errors.iter().any(|e| e.code == OciErrorCode::Toomanyrequests) =>
+            {
+                retry
+            }
+            _ => Verdict::Final,
+        }
+    }
+
+    fn reason(&self) -> String {
+        match &self.0 {
+            OciDistributionError::ServerError { code, message, .. } => {
+                // The registry's own words: the first entry of an OCI error envelope, else the
+                // start of the body.
+                let envelope: Option<serde_json::Value> = serde_json::from_str(message).ok();
+                let first = envelope.as_ref().and_then(|e| e.get("errors")?.get(0));
+                let words = match first {
+                    Some(error) => format!(
+                        "{} {}",
+                        error.get("code").and_then(|c| c.as_str()).unwrap_or_default(),
+                        error.get("message").and_then(|m| m.as_str()).unwrap_or_default()
+                    ),
+                    None => message.trim().chars().take(100).collect(),
+                };
+                format!("{code} {}", words.trim())
+            }
+            OciDistributionError::RequestError(err) => match err.status() {
+                Some(status) => status.to_string(),
+                None => net::root_cause(err),
+            },
+            other => other.to_string(),
+        }
+    }
+}
+
+impl OciAttempt {
+    /// The URL of a request the registry answered with a rate limit (429, `TOOMANYREQUESTS`).
+    fn rate_limited_url(&self) -> Option<&str> {
+        match &self.0 {
+            OciDistributionError::RequestError(err) if err.status().is_some_and(|s| s.as_u16() == 429) => {
+                err.url().map(reqwest::Url::as_str)
+            }
+            OciDistributionError::ServerError { code: 429, url, .. } => Some(url),
+            OciDistributionError::RegistryError { envelope, url }
+                if envelope.errors.iter().any(|e| e.code == OciErrorCode::Toomanyrequests) =>
+            {
+                Some(url)
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `finalize:github-release`: undraft the checked draft, the very last step of a run.
+
+use crate::config::GithubConfig;
+use crate::config::NetworkConfig;
+use crate::github::diagnose::GithubError;
+use crate::github::target;
+use crate::net::RetryNotice;
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
+use crate::steps::handoffs::github_release;
+use crate::steps::publish::github_release::OUTPUT_RELEASE_URL;
+use crate::steps::publish::github_release::Outcome;
+use crate::steps::publish::github_release::RERUN_HELP;
+
+/// Publishes the checked draft: the very last step of a run.
+#[derive(Debug)]
+pub struct FinalizeRelease {
+    pub(crate) config: GithubConfig,
+    pub(crate) network: NetworkConfig,
+}
+
+impl FinalizeRelease {
+    pub fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
+        FinalizeRelease { config: config.clone(), network: network.clone() }
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for FinalizeRelease {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Finalize, "github-release"),
+            Effect::Publish,
+            "publish the draft GitHub release (undraft): the last step",
+        )
+        .consumes(&github_release())
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let (id, url) = match cx.handed(&github_release())? {
+            Outcome::Draft { id, url } => (id, url),
+            Outcome::AlreadyPublished { url } => return Ok(Some(format!("already released: {url}"))),
+        };
+        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let client =
+            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
+        let published = client.publish_release(id).await.map_err(|e| {
+            let tag = &cx.release().tag;
+            let help = if e.already_exists() {
+                format!("another release for {tag} was published while this run worked; compare it with the draft {url} and delete one of them")
+            } else {
+                RERUN_HELP.to_owned()
+            };
+            GithubError::classify(e, &target).with_api_help(help)
+        })?;
+        cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
+        Ok(Some(format!("published {}", published.html_url)))
+    }
+}

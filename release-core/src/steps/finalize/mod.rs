@@ -1,0 +1,3 @@
+//! The finalize stage's steps.
+
+pub(crate) mod github_release;

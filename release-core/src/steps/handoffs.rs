@@ -1,0 +1,43 @@
+//! The typed hand-offs between built-in steps: who makes what, for whom.
+//!
+//! | hand-off | made by | read by |
+//! |---|---|---|
+//! | `packaged-chart:<chart>` | `package:chart:<chart>` | `publish:oci-push:<chart>` |
+//! | `pushed-chart:<chart>` | `publish:oci-push:<chart>` | `publish:oci-signature:<chart>`, `publish:oci-tag:<chart>` |
+//! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` | `publish:oci-tag:<chart>` |
+//! | `signer` | `sign:artifacts` | `publish:oci-signature:<chart>` |
+//! | `github-release` | `publish:github-release` | `finalize:github-release` |
+//!
+//! Steps declare them in their [`StepMeta`](crate::step::StepMeta); the pipeline refuses a
+//! consumer without an earlier producer when it is assembled.
+
+use crate::helm::{ChartId, PackagedChart};
+use crate::signing::ActiveSigner;
+use crate::step::HandOff;
+use crate::steps::publish::github_release::Outcome;
+use crate::steps::publish::oci_push::PushedChart;
+
+/// The chart `chart` as the package stage wrote it.
+pub(crate) fn packaged_chart(chart: &ChartId) -> HandOff<PackagedChart> {
+    HandOff::of("packaged-chart", "package:chart", chart.label())
+}
+
+/// The chart `chart` as its registry holds it (by digest, and maybe by tag).
+pub(crate) fn pushed_chart(chart: &ChartId) -> HandOff<PushedChart> {
+    HandOff::of("pushed-chart", "publish:oci-push", chart.label())
+}
+
+/// The chart's signature is in its registry: its version tag may appear.
+pub(crate) fn signed_chart(chart: &ChartId) -> HandOff<String> {
+    HandOff::of("signed-chart", "publish:oci-signature", chart.label())
+}
+
+/// The run's signer, once it has signed every file.
+pub(crate) fn signer() -> HandOff<ActiveSigner> {
+    HandOff::new("signer", "sign:artifacts")
+}
+
+/// The draft (or already published) GitHub release, for the finalize step.
+pub(crate) fn github_release() -> HandOff<Outcome> {
+    HandOff::new("github-release", "publish:github-release")
+}

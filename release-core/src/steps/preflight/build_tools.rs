@@ -1,0 +1,60 @@
+//! `preflight:build-tools`: every build command's program can be found, before anything runs.
+
+use camino::Utf8PathBuf;
+
+use crate::error::StepError;
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::shell::find_program;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
+use crate::steps::build::command::BuildStep;
+
+/// Checks, before anything runs, that every build command's program can be found.
+#[derive(Debug)]
+pub struct BuildToolsCheck {
+    pub(crate) commands: Vec<(String, String, Utf8PathBuf)>,
+}
+
+impl BuildToolsCheck {
+    /// The check for the builds one run makes: each command once, however many targets.
+    pub fn for_steps(steps: &[BuildStep]) -> Self {
+        let mut commands: Vec<(String, String, Utf8PathBuf)> = Vec::new();
+        for step in steps {
+            if !commands.iter().any(|(name, ..)| *name == step.build.name) {
+                commands.push((step.build.name.clone(), step.build.command[0].clone(), step.dir.clone()));
+            }
+        }
+        BuildToolsCheck { commands }
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for BuildToolsCheck {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Preflight, "build-tools"),
+            Effect::Check,
+            "check that every build command's program and directory exist",
+        )
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let mut problems = Vec::new();
+        for (name, program, dir) in &self.commands {
+            if !dir.is_dir() {
+                problems.push(format!("build `{name}`: the directory {dir} does not exist"));
+            } else if find_program(program, dir, cx.env().get("PATH")).is_none() {
+                problems.push(format!("build `{name}`: the program `{program}` is not on PATH"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Some(format!("{} command(s) ready", self.commands.len())))
+        } else {
+            Err(StepError::new(problems.join("; "))
+                .with_help("install the missing program or fix `command`/`dir` of that [[build]] in release.toml"))
+        }
+    }
+}

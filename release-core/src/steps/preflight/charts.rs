@@ -1,0 +1,75 @@
+//! `preflight:charts`: every configured chart can be packaged, checked before anything is built.
+
+use camino::Utf8PathBuf;
+
+use crate::config::ChartConfig;
+use crate::config::Config;
+use crate::error::StepError;
+use crate::helm::ChartError;
+use crate::helm::prepare;
+use crate::helm::step_error;
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
+
+/// Checks, before anything is built, that every configured chart can be packaged.
+#[derive(Debug)]
+pub struct ChartsCheck {
+    pub(crate) root: Utf8PathBuf,
+    pub(crate) charts: Vec<ChartConfig>,
+}
+
+impl ChartsCheck {
+    pub fn new(config: &Config) -> Self {
+        ChartsCheck { root: config.root.clone(), charts: config.charts.clone() }
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for ChartsCheck {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Preflight, "charts"),
+            Effect::Check,
+            "check every chart: Chart.yaml, values.yaml, .helmignore and the files it packages",
+        )
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let root = self.root.clone();
+        let charts = self.charts.clone();
+        let version = cx.release().version.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let mut problems = Vec::new();
+            let mut ready: Vec<(Utf8PathBuf, String)> = Vec::new();
+            for chart in &charts {
+                match prepare(&root, chart, &version) {
+                    Ok(prepared) => {
+                        let file = prepared.file_name();
+                        if let Some((first, _)) = ready.iter().find(|(_, f)| *f == file) {
+                            problems.push(ChartError::DuplicatePackage {
+                                first: first.clone(),
+                                second: prepared.dir.clone(),
+                                file,
+                            });
+                        } else {
+                            ready.push((prepared.dir, file));
+                        }
+                    }
+                    Err(found) => problems.extend(found),
+                }
+            }
+            (ready, problems)
+        })
+        .await;
+        let (ready, problems) = checked.map_err(|e| StepError::new(format!("the chart check stopped: {e}")))?;
+        if !problems.is_empty() {
+            return Err(step_error(problems));
+        }
+        let files: Vec<_> = ready.into_iter().map(|(_, file)| file).collect();
+        Ok(Some(files.join(", ")))
+    }
+}

@@ -1,0 +1,10 @@
+//! The preflight stage's steps.
+
+pub(crate) mod build_tools;
+pub(crate) mod charts;
+pub(crate) mod gathered_builds;
+pub(crate) mod github_write;
+pub(crate) mod oci_check;
+pub(crate) mod oci_push_probe;
+pub(crate) mod signing_key;
+pub(crate) mod workflow_permissions;

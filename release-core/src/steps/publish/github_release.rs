@@ -1,0 +1,193 @@
+//! The release itself: a draft, its assets uploaded and read back, then published last.
+//!
+//! [`PublishRelease`] (publish stage) makes the draft complete and checked; [`FinalizeRelease`]
+//! (finalize stage, the very last step of a run) undrafts it. Between the two nothing is
+//! visible to readers: a draft has no git tag and is listed only for tokens with push access.
+//!
+//! A re-run converges instead of failing on "already exists":
+//! - its own draft (found by listing: `GET /releases/tags/{tag}` never finds drafts) is
+//!   continued: assets whose name, size and sha256 match are kept, others (differing,
+//!   unfinished `starter`/`open` uploads, or not in this build) are deleted, missing ones are
+//!   uploaded;
+//! - a published release whose assets are identical is "already released" (success);
+//! - a published release whose assets differ is an error, unless `github.replace = true`.
+
+use camino::Utf8PathBuf;
+
+use crate::config::GithubConfig;
+use crate::config::NetworkConfig;
+use crate::error::StepError;
+use crate::github::assets::AssetPlan;
+use crate::github::assets::converge;
+use crate::github::assets::verify;
+use crate::github::assets::with_digests;
+use crate::github::checks::check_notes;
+use crate::github::client::GithubClient;
+use crate::github::client::NewRelease;
+use crate::github::client::RemoteRelease;
+use crate::github::diagnose::GithubError;
+use crate::github::target;
+use crate::net::RetryNotice;
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
+use crate::steps::handoffs::github_release;
+
+/// The run output that holds the release's URL.
+pub const OUTPUT_RELEASE_URL: &str = "github-release-url";
+
+pub(crate) const RERUN_HELP: &str = "the release stays a draft and nothing is visible yet; run the release again: it keeps the assets already uploaded and checked, and uploads the rest";
+
+/// What the publish step left for the finalize step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A complete, checked draft, to be published.
+    Draft { id: u64, url: String },
+    /// The release was published before this run and now matches this build.
+    AlreadyPublished { url: String },
+}
+
+/// Creates or continues the draft release, uploads every artifact, reads the assets back.
+#[derive(Debug)]
+pub struct PublishRelease {
+    pub(crate) config: GithubConfig,
+    pub(crate) network: NetworkConfig,
+    pub(crate) root: Utf8PathBuf,
+    pub(crate) project_name: Option<String>,
+}
+
+impl PublishRelease {
+    pub fn new(config: &GithubConfig, network: &NetworkConfig, root: &Utf8PathBuf, project_name: Option<&str>) -> Self {
+        PublishRelease {
+            config: config.clone(),
+            network: network.clone(),
+            root: root.clone(),
+            project_name: project_name.map(str::to_owned),
+        }
+    }
+
+    fn title(&self, cx: &StepContext<'_>) -> String {
+        let release = cx.release();
+        let version = release.version.to_string();
+        match (&self.config.title, &self.project_name) {
+            (Some(template), name) => template
+                .replace("{name}", name.as_deref().unwrap_or(&release.tag))
+                .replace("{version}", &version)
+                .replace("{tag}", &release.tag),
+            (None, Some(name)) => format!("{name} {version}"),
+            (None, None) => release.tag.clone(),
+        }
+    }
+
+    async fn create_draft(&self, cx: &StepContext<'_>, client: &GithubClient<'_>) -> Result<RemoteRelease, StepError> {
+        let target = client.target();
+        let tag = cx.release().tag.clone();
+        // The commit the tag is created at when the draft is published, if the tag does not
+        // exist yet; GitHub ignores it for an existing tag.
+        let target_commitish = cx.env().get("GITHUB_SHA").map(str::to_owned);
+        let body = if let Some(file) = &self.config.notes_file {
+            let path = self.root.join(file);
+            Some(std::fs::read_to_string(&path).map_err(|e| {
+                StepError::new(format!("cannot read the release notes {path} (`github.notes-file`): {e}"))
+            })?)
+        } else if self.config.generate_notes {
+            Some(
+                client
+                    .generate_notes(&tag, target_commitish.as_deref())
+                    .await
+                    .map_err(|e| GithubError::classify(e, target))?,
+            )
+        } else {
+            None
+        };
+        let release = NewRelease {
+            tag,
+            name: self.title(cx),
+            body,
+            draft: true,
+            prerelease: self.config.prerelease || !cx.release().version.pre.is_empty(),
+            target_commitish,
+        };
+        let draft = client.create_release(&release).await.map_err(|e| GithubError::classify(e, target))?;
+        cx.progress(format!("created the draft release {}", draft.html_url));
+        Ok(draft)
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for PublishRelease {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Publish, "github-release"),
+            Effect::Publish,
+            "create or continue the draft GitHub release, upload every artifact, read the assets back",
+        )
+        .produces(&github_release())
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
+        check_notes(&self.config, &self.root)?;
+        cx.progress(format!("GitHub {} at {}, token from {}", target.full_name(), target.api_url, target.token_source));
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let client =
+            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
+        let artifacts = cx.artifacts();
+        let tag = cx.release().tag.clone();
+        let existing = client.releases_for_tag(&tag).await.map_err(|e| GithubError::classify(e, &target))?;
+
+        if let Some(published) = existing.iter().find(|r| !r.draft) {
+            let assets = with_digests(&client, &target, published.assets.clone()).await?;
+            let plan = AssetPlan::new(&assets, &artifacts);
+            if plan.is_identical() {
+                cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
+                cx.hand_off(&github_release(), Outcome::AlreadyPublished { url: published.html_url.clone() })?;
+                return Ok(Some(format!("already released: {} has identical assets", published.html_url)));
+            }
+            if !self.config.replace {
+                return Err(GithubError::PublishedDifferent {
+                    tag,
+                    url: published.html_url.clone(),
+                    differences: plan.differences(),
+                }
+                .into());
+            }
+            cx.warn(format!(
+                "replacing assets of the published release {}: {}",
+                published.html_url,
+                plan.differences().join("; ")
+            ));
+            let summary = converge(cx, &client, published, &plan).await?;
+            verify(&client, &target, published, &artifacts).await?;
+            cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
+            cx.hand_off(&github_release(), Outcome::AlreadyPublished { url: published.html_url.clone() })?;
+            return Ok(Some(format!("replaced assets of {}: {summary}", published.html_url)));
+        }
+
+        let mut drafts: Vec<&RemoteRelease> = existing.iter().filter(|r| r.draft).collect();
+        drafts.sort_by_key(|r| r.id);
+        let draft = match drafts.first() {
+            Some(draft) => {
+                cx.progress(format!("continuing the draft release {} from an earlier run", draft.html_url));
+                if drafts.len() > 1 {
+                    cx.warn(format!(
+                        "{} draft releases exist for {tag}; continuing the oldest, {}; delete the others on the releases page",
+                        drafts.len(),
+                        draft.html_url
+                    ));
+                }
+                (*draft).clone()
+            }
+            None => self.create_draft(cx, &client).await?,
+        };
+        let assets = with_digests(&client, &target, draft.assets.clone()).await?;
+        let plan = AssetPlan::new(&assets, &artifacts);
+        let summary = converge(cx, &client, &draft, &plan).await?;
+        verify(&client, &target, &draft, &artifacts).await?;
+        cx.hand_off(&github_release(), Outcome::Draft { id: draft.id, url: draft.html_url.clone() })?;
+        Ok(Some(format!("draft {}: {summary}, all checked", draft.html_url)))
+    }
+}

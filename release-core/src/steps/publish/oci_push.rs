@@ -1,0 +1,256 @@
+//! `publish:oci-push:<chart>`: the packaged chart to its registry, with Helm's media types.
+
+use futures_util::StreamExt;
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::OciImageManifest;
+
+use crate::error::StepError;
+use crate::net;
+use crate::net::RetryNotice;
+use crate::oci::ChartPush;
+use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
+use crate::oci::OciSettings;
+use crate::oci::error::gave_up_failure;
+use crate::oci::error::is_not_found;
+use crate::oci::manifest::chart_manifest;
+use crate::oci::manifest::put_manifest;
+use crate::oci::manifest::sha256_digest;
+use crate::oci::reference::ChartReference;
+use crate::oci::reference::PushTarget;
+use crate::oci::retry::OciAttempt;
+use crate::oci::retry::Retries;
+use crate::oci::retry::push_token;
+use crate::oci::retry::rate_limit_probe;
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
+use crate::steps::handoffs::{packaged_chart, pushed_chart};
+
+/// Read size when streaming a chart package to the registry (the body of one PUT).
+const STREAM_CHUNK: usize = 1 << 20;
+
+/// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types. Without
+/// `[signing]` the manifest goes under its version tag; with it, by digest only, and
+/// [`ChartTagStep`] tags it once its signature exists.
+#[derive(Debug)]
+pub struct ChartPushStep {
+    pub push: ChartPush,
+    pub settings: OciSettings,
+    /// `[signing]` is configured: push the manifest by digest; the tag follows the signature.
+    pub signed: bool,
+}
+
+#[async_trait::async_trait]
+impl Step for ChartPushStep {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Publish, "oci-push").with_subject(self.push.chart.label()),
+            Effect::Publish,
+            format!("push chart {} to {}", self.push.chart, self.push.push),
+        )
+        .consumes(&packaged_chart(&self.push.chart))
+        .produces(&pushed_chart(&self.push.chart))
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let chart = cx.handed(&packaged_chart(&self.push.chart))?;
+        let what = format!("chart `{}`", chart.name);
+        let target = PushTarget::parse(&self.push.push)?;
+        let reference = target.chart(&chart.name, &chart.version)?;
+        let host = reference.registry.clone();
+        let session = cx.registry(&host, &self.settings).await;
+        let credentials = &session.credentials;
+        let auth = credentials.login.to_oci();
+        let oci_ref = reference.to_oci();
+        let client = session.client.clone();
+        let fail = |gave_up| gave_up_failure(gave_up, &what, &reference, &credentials);
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let mut retries = Retries::new(&self.settings.network, &announce);
+        let token = push_token(&client, &reference, &credentials, &what, &retries).await?;
+        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
+        let (client, oci_ref, auth) = (&client, &oci_ref, &auth);
+
+        let (manifest, manifest_bytes) = chart_manifest(&chart, cx.env());
+        let digest = sha256_digest(&manifest_bytes);
+        // With `[signing]`, the tag is the tag step's, after the signature: the output naming
+        // the tag reference is set there.
+        let record = |digest: &str, bytes: &[u8], replaces: Option<String>| {
+            if !self.signed {
+                cx.set_output(format!("chart.{}.reference", chart.name), reference.to_string());
+            }
+            cx.set_output(format!("chart.{}.digest", chart.name), digest.to_owned());
+            let pushed = PushedChart {
+                name: chart.name.clone(),
+                reference: reference.clone(),
+                digest: digest.to_owned(),
+                manifest: bytes.to_vec(),
+                replaces,
+            };
+            cx.hand_off(&pushed_chart(&self.push.chart), pushed)
+        };
+
+        // Idempotence: what is under the tag already? Checked before anything is pushed.
+        let mut replaces = None;
+        let existing = retries
+            .run(&format!("GET the manifest of {reference}"), |_| async move {
+                client.pull_manifest_raw(oci_ref, auth, &[OCI_MANIFEST_MEDIA_TYPE]).await.map_err(OciAttempt)
+            })
+            .await;
+        match existing {
+            Ok((_, existing)) if existing == digest => {
+                record(&digest, &manifest_bytes, None)?;
+                return Ok(Some(format!("{reference}@{digest} unchanged (already in the registry)")));
+            }
+            Ok((bytes, existing)) => {
+                let same_content = serde_json::from_slice::<OciImageManifest>(&bytes).is_ok_and(|old| {
+                    old.config.digest == manifest.config.digest
+                        && old.layers.iter().map(|l| &l.digest).eq(manifest.layers.iter().map(|l| &l.digest))
+                });
+                if same_content {
+                    record(&existing, &bytes, None)?;
+                    return Ok(Some(format!(
+                        "{reference}@{existing} holds the same chart already (its annotations differ); left as is"
+                    )));
+                }
+                if !chart.allow_overwrite {
+                    return Err(StepError::new(format!(
+                        "{what}: {reference} already exists with different content (manifest {existing}; this \
+                         chart would be {digest})"
+                    ))
+                    .with_help(format!(
+                        "a published chart version should never change: bump `version` in Chart.yaml (or use \
+                         `stamp-version`), or set `allow-overwrite = true` on chart[{}] in release.toml to replace it",
+                        self.push.chart.index()
+                    )));
+                }
+                cx.warn(format!(
+                    "{reference} exists with different content ({existing}); replacing it (allow-overwrite)"
+                ));
+                replaces = Some(existing);
+            }
+            Err(gave_up) if is_not_found(&gave_up.error.0) => {}
+            Err(gave_up) => return Err(fail(gave_up)),
+        }
+
+        // With `[signing]` the manifest goes by digest, untagged until its signature exists; a
+        // run that failed after this push finds it here and sends nothing again.
+        let by_digest = &reference.to_oci_digest(&digest);
+        let target = if self.signed { by_digest } else { oci_ref };
+        let where_to = if self.signed { reference.at_digest(&digest) } else { reference.to_string() };
+        if self.signed {
+            let present = retries
+                .run(&format!("HEAD the manifest {where_to}"), |_| async move {
+                    client.fetch_manifest_digest(by_digest, auth).await.map_err(OciAttempt)
+                })
+                .await;
+            match present {
+                Ok(stored) if stored == digest => {
+                    record(&digest, &manifest_bytes, replaces)?;
+                    return Ok(Some(format!(
+                        "{where_to} unchanged (already in the registry by digest; tagged `{}` after its signature)",
+                        reference.tag
+                    )));
+                }
+                Ok(_) => {}
+                Err(gave_up) if is_not_found(&gave_up.error.0) => {}
+                Err(gave_up) => return Err(fail(gave_up)),
+            }
+        }
+
+        // Blobs are addressed by digest, so a push is safe to repeat; before a retry the
+        // registry is asked whether the failed attempt got the blob in after all.
+        let layer = &manifest.layers[0];
+        let retries = &retries;
+        let has_blob = |digest: String| async move {
+            retries
+                .run(&format!("HEAD the blob {digest}"), |_| {
+                    let digest = digest.clone();
+                    async move { client.blob_exists(oci_ref, &digest).await.map_err(OciAttempt) }
+                })
+                .await
+        };
+        if has_blob(layer.digest.clone()).await.map_err(fail)? {
+            cx.progress(format!("layer {} already in the registry", layer.digest));
+        } else {
+            cx.progress(format!("uploading {} ({} bytes)", chart.path, chart.size));
+            let (path, digest, size) = (&chart.path, &layer.digest, chart.size);
+            let stall = retries.policy.stall_timeout;
+            retries
+                .run(
+                    &format!("the upload of {}", chart.path.file_name().unwrap_or("the chart")),
+                    |attempt| async move {
+                        if attempt > 1 && client.blob_exists(oci_ref, digest).await.map_err(OciAttempt)? {
+                            return Ok(());
+                        }
+                        let file = tokio::fs::File::open(path).await.map_err(|e| OciAttempt(e.into()))?;
+                        // The stream fails if reading the file itself stalls; a registry that stops
+                        // reading or answering is ended by oci-client's read timeout.
+                        let stream =
+                            net::stall_guard(tokio_util::io::ReaderStream::with_capacity(file, STREAM_CHUNK), stall)
+                                .map(|chunk| chunk.map_err(OciDistributionError::from));
+                        client.push_blob_stream(oci_ref, stream, digest, Some(size)).await.map(drop).map_err(OciAttempt)
+                    },
+                )
+                .await
+                .map_err(fail)?;
+            cx.bytes(chart.size, Some(chart.size));
+        }
+        let config_digest = &manifest.config.digest;
+        if !has_blob(config_digest.clone()).await.map_err(fail)? {
+            let config = chart.config_json.as_bytes();
+            retries
+                .run(&format!("the upload of the chart's config blob {config_digest}"), |attempt| async move {
+                    if attempt > 1 && client.blob_exists(oci_ref, config_digest).await.map_err(OciAttempt)? {
+                        return Ok(());
+                    }
+                    client.push_blob(oci_ref, config.to_vec(), config_digest).await.map(drop).map_err(OciAttempt)
+                })
+                .await
+                .map_err(fail)?;
+        }
+        // A manifest PUT (by tag or by its own digest) is idempotent for the same bytes.
+        put_manifest(retries, client, target, &where_to, &manifest_bytes).await.map_err(fail)?;
+
+        // Read back: the tag (or digest) must now resolve to exactly this manifest.
+        let stored = retries
+            .run(&format!("HEAD the manifest of {where_to}"), |_| async move {
+                client.fetch_manifest_digest(target, auth).await.map_err(OciAttempt)
+            })
+            .await
+            .map_err(fail)?;
+        if stored != digest {
+            return Err(StepError::new(format!(
+                "{what}: after the push {where_to} resolves to {stored}, not to the pushed manifest {digest}"
+            ))
+            .with_help("another push to the same tag ran at the same time; run the release again"));
+        }
+        record(&digest, &manifest_bytes, replaces)?;
+        if self.signed {
+            return Ok(Some(format!(
+                "pushed {where_to} with {} (by digest; tagged `{}` after its signature)",
+                credentials.source, reference.tag
+            )));
+        }
+        Ok(Some(format!("pushed {reference}@{digest} with {}", credentials.source)))
+    }
+}
+
+/// A chart the push step pushed (or found unchanged) in this run.
+#[derive(Clone, Debug)]
+pub struct PushedChart {
+    /// `name` from Chart.yaml.
+    pub name: String,
+    /// The tag reference it is published under (with `[signing]`, tagged only after its
+    /// signature exists: `publish:oci-tag:<chart>`).
+    pub reference: ChartReference,
+    /// The chart's manifest digest (`sha256:…`): what the tag resolves to, or will.
+    pub digest: String,
+    /// The exact manifest bytes behind `digest`, for the tag step's `PUT` by tag.
+    pub manifest: Vec<u8>,
+    /// The digest the tag held at the push step's check, which `allow-overwrite` let this run
+    /// replace; `None` when the tag was absent or already held this chart.
+    pub replaces: Option<String>,
+}

@@ -1,0 +1,247 @@
+//! Chart signatures in the registry, the way `cosign verify --key` looks for them.
+//!
+//! After a chart is pushed by digest, `publish:oci-signature:<chart>` (only when `[signing]` is
+//! configured) attaches a signature to the chart's manifest in cosign's legacy tag
+//! convention, and only then does `publish:oci-tag:<chart>` put the chart under its version
+//! tag, so that a chart never shows under its version without its signature, and `cosign verify --key cosign.pub REGISTRY/PATH/NAME@sha256:…` finds and
+//! accepts it:
+//!
+//! - tag `sha256-<hex>.sig` (the chart manifest digest with `:` turned into `-`) in the
+//!   chart's own repository;
+//! - an OCI image manifest whose config is a small image config
+//!   (`application/vnd.oci.image.config.v1+json`) and whose layer is cosign's "simple
+//!   signing" payload (`application/vnd.dev.cosign.simplesigning.v1+json`), which names the
+//!   repository and the chart manifest digest;
+//! - the layer annotation `dev.cosignproject.cosign/signature`: the base64 DER ECDSA signature
+//!   over the payload bytes, made by the run's signer ([`ActiveSigner`]).
+//!
+//! Idempotent: when the `.sig` manifest already holds a signature by this run's key over a
+//! payload for this digest, nothing is pushed (ECDSA signatures are randomised, so the check
+//! verifies rather than compares bytes). Signatures by other keys in that manifest are kept
+//! and ours is added, as cosign does.
+//!
+//! Permission: no probe of its own. The signature goes to the same repository as the chart,
+//! with the same credentials and the same `pull,push` scope, so `preflight:oci-push:<chart>`
+//! has already proven that this push is allowed.
+//!
+//! Never: signs a digest that this run did not push (by digest) or find under the chart's tag
+//! (the digest comes from the push step, via its `pushed-chart` hand-off, not from a later lookup of the
+//! tag).
+
+use oci_client::manifest::OciImageManifest;
+
+use crate::error::StepError;
+use crate::net::GaveUp;
+use crate::net::RetryNotice;
+use crate::oci::ChartPush;
+use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
+use crate::oci::OciSettings;
+use crate::oci::cosign::DOCKER_MANIFEST_MEDIA_TYPE;
+use crate::oci::cosign::MAX_PAYLOAD_BYTES;
+use crate::oci::cosign::SIGNATURE_ANNOTATION;
+use crate::oci::cosign::SIMPLE_SIGNING_MEDIA_TYPE;
+use crate::oci::cosign::signature_layer;
+use crate::oci::cosign::signature_manifest;
+use crate::oci::cosign::signature_tag;
+use crate::oci::cosign::simple_signing_payload;
+use crate::oci::cosign::vouches;
+use crate::oci::error::gave_up_failure;
+use crate::oci::error::is_not_found;
+use crate::oci::manifest::sha256_digest;
+use crate::oci::planned::TROUBLESHOOTING;
+use crate::oci::reference::ChartReference;
+use crate::oci::retry::OciAttempt;
+use crate::oci::retry::Retries;
+use crate::oci::retry::push_token;
+use crate::oci::retry::rate_limit_probe;
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::signing::ActiveSigner;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
+use crate::steps::handoffs::{pushed_chart, signed_chart, signer};
+
+/// `publish:oci-signature:<chart>`: attaches the chart's signature in the registry.
+#[derive(Debug)]
+pub struct ChartSignatureStep {
+    pub push: ChartPush,
+    pub settings: OciSettings,
+}
+
+#[async_trait::async_trait]
+impl Step for ChartSignatureStep {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Publish, "oci-signature").with_subject(self.push.chart.label()),
+            Effect::Publish,
+            format!(
+                "attach the signature of chart {} in {} (cosign `sha256-….sig` tag)",
+                self.push.chart, self.push.push
+            ),
+        )
+        .consumes(&signer())
+        .consumes(&pushed_chart(&self.push.chart))
+        .produces(&signed_chart(&self.push.chart))
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let ActiveSigner(signer) = cx.handed(&signer())?;
+        let pushed = cx.handed(&pushed_chart(&self.push.chart))?;
+        let what = format!("the signature of chart `{}`", pushed.name);
+        let chart = &pushed.reference;
+        let repository = format!("{}/{}", chart.registry, chart.repository);
+        let signature_ref = ChartReference {
+            registry: chart.registry.clone(),
+            repository: chart.repository.clone(),
+            tag: signature_tag(&pushed.digest),
+        };
+        let oci_ref = signature_ref.to_oci();
+        let host = chart.registry.clone();
+        let session = cx.registry(&host, &self.settings).await;
+        let credentials = &session.credentials;
+        let auth = credentials.login.to_oci();
+        let client = session.client.clone();
+        // Retries used up: the chart is in the registry already, its signature is not.
+        let fail = |gave_up: GaveUp<OciAttempt>| {
+            let retried = gave_up.attempts > 1;
+            let error = gave_up_failure(gave_up, &what, &signature_ref, &credentials);
+            if !retried {
+                return error;
+            }
+            error.with_help(format!(
+                "the registry failed, not the configuration: the chart is in the registry as {repository}@{} but \
+                 not tagged `{}`, so nobody pulls it unsigned (a GitHub release stays a draft). Run the release \
+                 again: the chart is found by digest, and only its signature and then its tag are sent (see \
+                 {TROUBLESHOOTING})",
+                pushed.digest, chart.tag
+            ))
+        };
+        // Every registry call runs under the network policy; pushes are by digest or of the
+        // same manifest bytes, so repeating them is safe.
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let mut retries = Retries::new(&self.settings.network, &announce);
+        let token = push_token(&client, &signature_ref, &credentials, &what, &retries).await?;
+        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
+        let (client, oci_ref, auth, retries) = (&client, &oci_ref, &auth, &retries);
+        let record = || {
+            cx.set_output(format!("chart.{}.signature", pushed.name), signature_ref.to_string());
+            cx.hand_off(&signed_chart(&self.push.chart), signature_ref.to_string())
+        };
+        let public_key = signer.public_key().cloned();
+
+        // What is under the `.sig` tag already: a signature by this key for this digest is
+        // kept as it is; signatures by other keys stay next to ours.
+        let mut layers = Vec::new();
+        let existing = retries
+            .run(&format!("GET the manifest of {signature_ref}"), |_| async move {
+                client
+                    .pull_manifest_raw(oci_ref, auth, &[OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE])
+                    .await
+                    .map_err(OciAttempt)
+            })
+            .await;
+        match existing {
+            Ok((bytes, existing)) => match serde_json::from_slice::<OciImageManifest>(&bytes) {
+                Ok(manifest) => {
+                    for layer in &manifest.layers {
+                        let Some(signature) = layer.annotations.as_ref().and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                        else {
+                            continue;
+                        };
+                        let Some(key) = &public_key else { continue };
+                        if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE || layer.size > MAX_PAYLOAD_BYTES {
+                            continue;
+                        }
+                        let payload = retries
+                            .run(&format!("GET the blob {}", layer.digest), |_| async move {
+                                let mut payload = Vec::new();
+                                client.pull_blob(oci_ref, layer, &mut payload).await.map_err(OciAttempt)?;
+                                Ok(payload)
+                            })
+                            .await
+                            .map_err(fail)?;
+                        if vouches(key, &payload, signature, &pushed.digest) {
+                            record()?;
+                            return Ok(Some(format!(
+                                "{signature_ref}@{existing} already holds a signature of {repository}@{} by {} \
+                                 (unchanged)",
+                                pushed.digest,
+                                signer.describe()
+                            )));
+                        }
+                    }
+                    cx.progress(format!(
+                        "{signature_ref} holds {} signature(s), none by this key: adding ours",
+                        manifest.layers.len()
+                    ));
+                    layers = manifest.layers;
+                }
+                Err(err) => cx.warn(format!(
+                    "{signature_ref} ({existing}) is not an image manifest ({err}); replacing it with the signature"
+                )),
+            },
+            Err(gave_up) if is_not_found(&gave_up.error.0) => {}
+            Err(gave_up) => return Err(fail(gave_up)),
+        }
+
+        let payload = simple_signing_payload(&repository, &pushed.digest);
+        let signature = signer.sign_base64(&payload).map_err(|err| StepError::new(format!("{what}: {err}")))?;
+        // Nothing unverified is published: check the new signature before it leaves.
+        if let Some(key) = &public_key
+            && !vouches(key, &payload, &signature, &pushed.digest)
+        {
+            return Err(StepError::new(format!(
+                "{what}: the new signature does not verify against {}",
+                key.fingerprint()
+            ))
+            .with_help("the signer and its public key disagree; nothing was pushed, run the release again"));
+        }
+        layers.push(signature_layer(&payload, &signature));
+        let (manifest, manifest_bytes, config) = signature_manifest(layers);
+        let digest = sha256_digest(&manifest_bytes);
+
+        for (blob, descriptor) in [(payload, manifest.layers.last().expect("ours")), (config, &manifest.config)] {
+            let (blob, digest) = (&blob, &descriptor.digest);
+            retries
+                .run(&format!("the upload of the blob {digest}"), |_| async move {
+                    if client.blob_exists(oci_ref, digest).await.map_err(OciAttempt)? {
+                        return Ok(());
+                    }
+                    client.push_blob(oci_ref, blob.clone(), digest).await.map(drop).map_err(OciAttempt)
+                })
+                .await
+                .map_err(fail)?;
+        }
+        let manifest_bytes = &manifest_bytes;
+        retries
+            .run(&format!("PUT the manifest of {signature_ref}"), |_| async move {
+                let content_type = reqwest::header::HeaderValue::from_static(OCI_MANIFEST_MEDIA_TYPE);
+                client.push_manifest_raw(oci_ref, manifest_bytes.clone(), content_type).await.map_err(OciAttempt)
+            })
+            .await
+            .map_err(fail)?;
+
+        let stored = retries
+            .run(&format!("HEAD the manifest of {signature_ref}"), |_| async move {
+                client.fetch_manifest_digest(oci_ref, auth).await.map_err(OciAttempt)
+            })
+            .await
+            .map_err(fail)?;
+        if stored != digest {
+            return Err(StepError::new(format!(
+                "{what}: after the push {signature_ref} resolves to {stored}, not to the pushed manifest {digest}"
+            ))
+            .with_help(format!(
+                "another signer pushed to the same tag at the same time; run the release again (see {TROUBLESHOOTING})"
+            )));
+        }
+        record()?;
+        Ok(Some(format!(
+            "signed {repository}@{} as {signature_ref}@{digest} with {}",
+            pushed.digest,
+            signer.describe()
+        )))
+    }
+}

@@ -1,0 +1,118 @@
+//! `publish:oci-tag:<chart>`: the chart's manifest under its version tag.
+
+use crate::error::StepError;
+use crate::net::GaveUp;
+use crate::net::RetryNotice;
+use crate::oci::ChartPush;
+use crate::oci::OciSettings;
+use crate::oci::error::gave_up_failure;
+use crate::oci::error::is_not_found;
+use crate::oci::manifest::put_manifest;
+use crate::oci::planned::TROUBLESHOOTING;
+use crate::oci::retry::OciAttempt;
+use crate::oci::retry::Retries;
+use crate::oci::retry::push_token;
+use crate::oci::retry::rate_limit_probe;
+use crate::plan::Effect;
+use crate::plan::Stage;
+use crate::plan::StepId;
+use crate::step::Step;
+use crate::step::StepContext;
+use crate::step::StepMeta;
+use crate::step::StepResult;
+use crate::steps::handoffs::{pushed_chart, signed_chart};
+
+/// `publish:oci-tag:<chart>` (with `[signing]` only, after `publish:oci-signature:<chart>`):
+/// puts the chart's manifest, pushed by digest, under its version tag. Until this step, the
+/// chart is in the registry only by digest, so `helm pull`/`cosign verify` of the version never
+/// sees it unsigned.
+#[derive(Debug)]
+pub struct ChartTagStep {
+    pub push: ChartPush,
+    pub settings: OciSettings,
+}
+
+#[async_trait::async_trait]
+impl Step for ChartTagStep {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Publish, "oci-tag").with_subject(self.push.chart.label()),
+            Effect::Publish,
+            format!("tag chart {} in {} once its signature is in place", self.push.chart, self.push.push),
+        )
+        .consumes(&pushed_chart(&self.push.chart))
+        .consumes(&signed_chart(&self.push.chart))
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let pushed = cx.handed(&pushed_chart(&self.push.chart))?;
+        // The signature step of this run handed this over only once the signature was in
+        // place: the tag never names an unsigned chart.
+        cx.handed(&signed_chart(&self.push.chart))?;
+        let reference = &pushed.reference;
+        let what = format!("the tag of chart `{}`", pushed.name);
+        let host = reference.registry.clone();
+        let session = cx.registry(&host, &self.settings).await;
+        let credentials = &session.credentials;
+        let auth = &credentials.login.to_oci();
+        let client = &session.client;
+        let oci_ref = &reference.to_oci();
+        let digest = &pushed.digest;
+        let fail = |gave_up: GaveUp<OciAttempt>| {
+            let retried = gave_up.attempts > 1;
+            let error = gave_up_failure(gave_up, &what, reference, &credentials);
+            if !retried {
+                return error;
+            }
+            error.with_help(format!(
+                "the registry failed, not the configuration: the chart is in the registry as {} with its \
+                 signature, but not tagged `{}` yet (a GitHub release stays a draft). Run the release again: the \
+                 chart and its signature are found unchanged and only the tag is sent (see {TROUBLESHOOTING})",
+                reference.at_digest(digest),
+                reference.tag
+            ))
+        };
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let mut retries = Retries::new(&self.settings.network, &announce);
+        let token = push_token(client, reference, &credentials, &what, &retries).await?;
+        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
+        let retries = &retries;
+        let record = || cx.set_output(format!("chart.{}.reference", pushed.name), reference.to_string());
+        let tag_digest = || async move {
+            retries
+                .run(&format!("HEAD the manifest of {reference}"), |_| async move {
+                    client.fetch_manifest_digest(oci_ref, auth).await.map_err(OciAttempt)
+                })
+                .await
+        };
+
+        // The tag as it is now: already this chart (a re-run), absent, or what the push step's
+        // check saw and allow-overwrite let this run replace. Anything else arrived since.
+        match tag_digest().await {
+            Ok(current) if &current == digest => {
+                record();
+                return Ok(Some(format!("{reference} already resolves to {digest} (unchanged)")));
+            }
+            Ok(current) if pushed.replaces.as_ref() == Some(&current) => {}
+            Ok(current) => {
+                return Err(StepError::new(format!(
+                    "{what}: {reference} now resolves to {current}, which it did not when this run checked it; \
+                     {} is not tagged",
+                    reference.at_digest(digest)
+                ))
+                .with_help("another push to the same tag ran at the same time; run the release again"));
+            }
+            Err(gave_up) if is_not_found(&gave_up.error.0) => {}
+            Err(gave_up) => return Err(fail(gave_up)),
+        }
+        put_manifest(retries, client, oci_ref, &reference.to_string(), &pushed.manifest).await.map_err(fail)?;
+        let stored = tag_digest().await.map_err(fail)?;
+        if &stored != digest {
+            return Err(StepError::new(format!(
+                "{what}: after the push {reference} resolves to {stored}, not to the signed manifest {digest}"
+            ))
+            .with_help("another push to the same tag ran at the same time; run the release again"));
+        }
+        record();
+        Ok(Some(format!("tagged {reference} as {digest} (its signature is in place) with {}", credentials.source)))
+    }
+}

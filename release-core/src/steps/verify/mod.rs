@@ -1,0 +1,3 @@
+//! The verify stage's steps.
+
+pub(crate) mod signatures;
