@@ -6,9 +6,9 @@
 use std::io::Write;
 
 use camino::{Utf8Path, Utf8PathBuf};
-pub use release_core::actions::commands::{escape_data, escape_property};
-use release_core::runner::{RunReport, StepStatus, format_duration};
+pub use release_core::actions::{escape_data, escape_property};
 use release_core::{Environment, Event, Reporter, SourceLocation};
+use release_core::{RunReport, StepStatus, format_duration};
 
 /// Workflow commands on stdout, where the runner reads them.
 #[derive(Debug)]

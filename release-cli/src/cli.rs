@@ -11,7 +11,7 @@ use release_core::{Cancellation, Config, Environment, FailureKind, Mode, Overrid
 
 use crate::progress::{Verbosity, reporter_for_stderr};
 use crate::redact::redact;
-use release_core::event::Redacting;
+use release_core::Redacting;
 
 #[derive(Debug, Parser)]
 #[command(name = "release", version, about = "Plan, prove, build, sign and publish a release", long_about = None)]
@@ -169,7 +169,7 @@ pub fn main() -> i32 {
             let mut overrides = Overrides { fresh: args.fresh, ..overrides(&args.release) };
             if let Some(plan_path) = &args.plan {
                 let plan = match load(&cli.config)
-                    .and_then(|config| release_core::matrix::job_plan(&config, &env, &mut overrides, Some(plan_path)))
+                    .and_then(|config| release_core::job_plan(&config, &env, &mut overrides, Some(plan_path)))
                 {
                     Ok(plan) => plan,
                     Err(err) => return usage_error(&err),
@@ -183,7 +183,7 @@ pub fn main() -> i32 {
         Command::Build(ref args) => {
             let mut overrides = Overrides { fresh: args.fresh, ..overrides(&args.release) };
             let plan = load(&cli.config).and_then(|config| {
-                let plan = release_core::matrix::job_plan(&config, &env, &mut overrides, args.plan.as_deref())?;
+                let plan = release_core::job_plan(&config, &env, &mut overrides, args.plan.as_deref())?;
                 plan.target(&args.target)?;
                 Ok(plan)
             });
@@ -217,6 +217,14 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
         Ok(p) => p,
         Err(err) => return usage_error(&err),
     };
+    // A pipeline whose hand-offs do not line up is refused here, as a run would refuse it.
+    if let Err(problems) = pipeline.check() {
+        let mut code = 2;
+        for problem in problems {
+            code = usage_error(&StepError::from(problem));
+        }
+        return code;
+    }
     let plan = pipeline.plan();
     let mut out = std::io::stdout().lock();
     let written = if cli.json {
@@ -240,11 +248,11 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
 /// shares, and the build matrix made from it.
 fn matrix_plan(cli: &Cli, env: &Environment, args: &PlanArgs) -> i32 {
     let mut overrides = overrides(&args.release);
-    let manifest =
-        match load(&cli.config).and_then(|config| release_core::matrix::job_plan(&config, env, &mut overrides, None)) {
-            Ok(manifest) => manifest,
-            Err(err) => return usage_error(&err),
-        };
+    let manifest = match load(&cli.config).and_then(|config| release_core::job_plan(&config, env, &mut overrides, None))
+    {
+        Ok(manifest) => manifest,
+        Err(err) => return usage_error(&err),
+    };
     if let Some(path) = &args.manifest
         && let Err(err) = manifest.write(path)
     {

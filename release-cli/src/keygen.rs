@@ -9,7 +9,7 @@ use release_core::signing::{CosignKeyPair, SigningError};
 use release_core::{Environment, FailureKind, StepError};
 
 /// The variable the password of a new key comes from.
-const PASSWORD_VARIABLE: &str = release_core::config::DEFAULT_PASSWORD_ENV;
+const PASSWORD_VARIABLE: &str = release_core::DEFAULT_PASSWORD_ENV;
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {

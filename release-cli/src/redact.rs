@@ -3,7 +3,7 @@
 //! At start-up one [`Redactor`] is made for the run ([`Redactor::for_run`]): the values of
 //! every secret variable (the standard ones and those the config names), and later every
 //! value a step finds outside the environment (a docker `config.json`, a credential helper),
-//! which the [`release_core::event::Redacting`] reporter adds as the step reports it. Every
+//! which the [`release_core::Redacting`] reporter adds as the step reports it. Every
 //! line the binary prints or writes (progress, errors, `--json`, the job summary and outputs,
 //! panic messages) passes through it. Inside GitHub Actions each value is registered with
 //! `::add-mask::` as it is added — the variables' values before anything else is printed, a
@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use camino::Utf8Path;
 use release_core::Environment;
-use release_core::secret::{Redactor, scrub_url_credentials};
+use release_core::{Redactor, scrub_url_credentials};
 
 static REDACTOR: OnceLock<Redactor> = OnceLock::new();
 

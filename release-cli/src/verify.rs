@@ -10,8 +10,8 @@ use std::io::Write;
 
 use camino::Utf8PathBuf;
 use clap::Args;
-use release_core::signing::verify::{verify_checksums, verify_file};
 use release_core::signing::{FileVerdict, PublicKey, signature_path};
+use release_core::signing::{verify_checksums, verify_file};
 use release_core::{FailureKind, StepError};
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use std::io::Write;
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Args;
 use release_core::actions::{
-    self, Audit, Finding, Runner, Severity, WorkflowOptions, audit::WORKFLOWS_DIR, required_permissions,
+    self, Audit, Finding, Runner, Severity, WORKFLOWS_DIR, WorkflowOptions, required_permissions,
 };
 use release_core::{Config, Environment, FailureKind, StepError};
 
@@ -62,7 +62,7 @@ pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
     let config = match Config::parse(&toml, &config_file) {
         Ok(config) => config,
         // A bad --target is the user's to fix; the config names the field.
-        Err(err @ release_core::config::ConfigError::Invalid { .. }) if !args.targets.is_empty() => {
+        Err(err @ release_core::ConfigError::Invalid { .. }) if !args.targets.is_empty() => {
             return fail_with(&StepError::from(err), FailureKind::Usage);
         }
         Err(err) => {
@@ -104,7 +104,7 @@ pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
     let _ = writeln!(
         stderr,
         "wrote {WORKFLOW_FILE}: {jobs} on tags {}; {}; grants {}",
-        actions::generate::tag_pattern(&config.project.tag),
+        actions::tag_pattern(&config.project.tag),
         runner.describe(),
         if needed.is_empty() { "`contents: read` only".to_owned() } else { needed.join(" and ") },
     );

@@ -1,49 +1,72 @@
 //! `release-core`: a release as ordered, fallible stages.
 //!
-//! A release is planned from `release.toml` ([`config`]) into a [`runner::Pipeline`] of
-//! [`step::Step`]s filed by [`plan::Stage`]: preflight probes prove every permission first,
-//! then build, package, sign, verify, publish and finalize run in order. Planning is pure;
-//! the runner is the only place with effects, and the library never prints: it reports
-//! [`event::Event`]s to a [`event::Reporter`].
+//! A release is planned from `release.toml` ([`Config`]) into a [`Pipeline`] of [`Step`]s,
+//! each with its [`StepMeta`] (a [`StepId`] whose [`Stage`] fixes where it runs): preflight
+//! probes prove every permission first, then build, package, sign, verify, publish and finalize
+//! run in order. Planning is pure; the runner is the only place with effects, and the library
+//! never prints: it reports [`Event`]s to a [`Reporter`]. Steps hand values to later steps only
+//! through declared [`HandOff`]s, which [`Pipeline::check`] verifies when the pipeline is
+//! assembled.
 //!
-//! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
-//! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`signing`] →
-//! [`checksum`]/[`shell`]. [`actions`] writes and audits the GitHub Actions workflow that
-//! runs a release; [`matrix`] spreads its builds across runners.
+//! This page is the whole public surface: what an embedder needs to build, extend and run a
+//! release (see `docs/embedding.md`), plus [`actions`] (the workflow files `release init` writes
+//! and `release audit` checks) and [`signing`] (cosign key pairs and the checks `release verify`
+//! makes) for front ends. Everything else is private to the crate.
+//!
+//! Inside, read `src/` in pipeline order: `config` → `env`/`secret` → `plan`/`step` →
+//! `assemble` → `runner` → `steps/<stage>/` → the domain modules `helm`, `oci`, `github`,
+//! `signing`, `matrix` → `checksum`/`shell`/`net`.
 
-pub mod actions;
-pub mod assemble;
-pub mod cancel;
-pub mod checksum;
-pub mod config;
-pub mod env;
-pub mod error;
-pub mod event;
-pub mod github;
-pub mod helm;
-pub mod journal;
-pub mod matrix;
-pub mod net;
-pub mod oci;
-pub mod plan;
-pub mod runner;
-pub mod secret;
+// The engine. Private: its items change without notice.
+mod assemble;
+mod cancel;
+mod checksum;
+mod config;
+mod env;
+mod error;
+mod event;
+mod github;
+mod helm;
+mod journal;
+mod matrix;
+mod net;
+mod oci;
+mod plan;
+mod runner;
+mod secret;
 mod session;
-pub mod shell;
-pub mod signing;
-pub mod step;
-pub mod steps;
+mod shell;
+mod step;
+mod steps;
 
+// Front-end features, each behind a curated surface in its `mod.rs`.
+pub mod actions;
+pub mod signing;
+
+// Configuration and assembly.
 pub use assemble::{Overrides, Scope, pipeline};
-pub use cancel::Cancellation;
-pub use config::Config;
+pub use config::{Config, ConfigError, DEFAULT_PASSWORD_ENV, secret_variables_in};
 pub use env::Environment;
+pub use matrix::{PlanManifest, job_plan};
+
+// Steps and the pipeline.
+pub use cancel::Cancellation;
+pub use plan::{Effect, Mode, Plan, PlannedStep, Stage, StepId};
+pub use runner::{
+    ErrorRecord, Pipeline, PipelineError, RunFailure, RunReport, StepRecord, StepStatus, format_duration,
+};
+pub use step::{
+    Artifact, ArtifactKind, HandOff, HandOffKey, HandOffValue, Release, RunState, Step, StepContext, StepMeta,
+    StepResult,
+};
+
+// Errors and events.
 pub use error::{Diagnose, FailureKind, SourceLocation, StepError};
-pub use event::{Event, Reporter};
-pub use plan::{Effect, Mode, Plan, Stage, StepId};
-pub use runner::{Pipeline, PipelineError, RunFailure, RunReport};
-pub use secret::{Secret, Source};
-pub use step::{Artifact, ArtifactKind, HandOff, HandOffKey, Release, Step, StepContext, StepMeta, StepResult};
+pub use event::{Event, Recorder, Redacting, Reporter, Silent};
+
+// Secrets and files.
+pub use checksum::{hash_file, sha256_hex};
+pub use secret::{Redactor, Secret, SecretSink, Source, scrub_url_credentials};
 
 /// The guide to embedding `release-core` in another repository's xtask; its examples are
 /// compiled and run as doctests.

@@ -344,6 +344,7 @@ impl Pacer {
         Pacer { interval, next: Mutex::new(None) }
     }
 
+    #[cfg(test)]
     pub fn interval(&self) -> Duration {
         self.interval
     }

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use camino::Utf8Path;
-use release_core::event::Recorder;
+use release_core::Recorder;
 use release_core::{
     Config, Effect, Environment, Event, FailureKind, HandOff, Mode, Overrides, Pipeline, Release, Stage, Step,
     StepContext, StepError, StepId, StepMeta, StepResult,

@@ -112,6 +112,10 @@ impl Project {
         std::fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
     }
 
+    pub fn read_bytes(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.root.join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
     /// `release ARGS` in this project with a clean environment.
     pub fn release<I, S>(&self, args: I) -> ReleaseCommand
     where

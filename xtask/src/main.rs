@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use release_core::event::Redacting;
-use release_core::matrix::job_plan;
-use release_core::runner::format_duration;
-use release_core::secret::Redactor;
+use release_core::Redacting;
+use release_core::Redactor;
+use release_core::format_duration;
+use release_core::job_plan;
 use release_core::{
     Config, Effect, Environment, Event, Mode, Overrides, Pipeline, Reporter, Scope, Stage, Step, StepContext,
     StepError, StepId, StepMeta, StepResult,
@@ -259,8 +259,8 @@ impl Step for ChangelogMentionsVersion {
 mod tests {
     use std::sync::Mutex;
 
-    use release_core::secret::{Secret, SecretSink, Source};
     use release_core::{Release, StepResult};
+    use release_core::{Secret, SecretSink, Source};
 
     use super::*;
 

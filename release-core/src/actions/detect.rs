@@ -233,10 +233,11 @@ fn charts(root: &Utf8Path) -> Result<Vec<Chart>, DetectError> {
         }
         let text = std::fs::read_to_string(&chart_yaml)
             .map_err(|source| DetectError::Read { path: chart_yaml.clone(), source })?;
-        let name = super::yaml::parse(&text)
-            .ok()
-            .and_then(|doc| doc.get("name").and_then(|(_, v)| v.as_str().map(str::to_owned)))
-            .unwrap_or_else(|| entry.file_name().to_owned());
+        // Helm's module is the one reader of Chart.yaml; a chart without a usable name is
+        // still offered, under its directory's name.
+        let name = crate::helm::chart::head_from(&text, &chart_yaml)
+            .map(|(name, _)| name)
+            .unwrap_or_else(|_| entry.file_name().to_owned());
         charts.push(Chart { name, path: Utf8PathBuf::from("charts").join(entry.file_name()) });
     }
     charts.sort_by(|a, b| a.path.cmp(&b.path));

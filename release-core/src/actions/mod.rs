@@ -21,14 +21,15 @@
 //! the function the audit checks against, so a generated workflow passes its own audit.
 //! This module never prints and never talks to the network.
 
-pub mod audit;
-pub mod commands;
-pub mod detect;
-pub mod generate;
-pub mod permissions;
-pub mod yaml;
+pub(crate) mod audit;
+pub(crate) mod commands;
+pub(crate) mod detect;
+pub(crate) mod generate;
+pub(crate) mod permissions;
+pub(crate) mod yaml;
 
-pub use audit::{Audit, Finding, Severity, audit_repository};
-pub use detect::{Detected, detect};
-pub use generate::{Runner, WorkflowOptions, release_toml, release_workflow};
+pub use audit::{Audit, Finding, Severity, WORKFLOWS_DIR, audit_repository, audit_texts, audit_workflow};
+pub use commands::{escape_data, escape_property};
+pub use detect::{Detected, Xtask, detect};
+pub use generate::{Runner, TOOL_REPOSITORY, WorkflowOptions, release_toml, release_workflow, tag_pattern};
 pub use permissions::{Requirement, required_permissions};

@@ -309,13 +309,14 @@ impl GithubClient<'static> {
             .connect_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| build_error(&e))?;
+        let policy = NetworkPolicy::from(network);
         Ok(GithubClient {
             crab,
             http,
             target: target.clone(),
-            policy: NetworkPolicy::from(network),
             observer: &net::ignore_retries,
-            pacer: Arc::new(Pacer::new(Duration::from_millis(network.github_mutation_interval_ms))),
+            pacer: Arc::new(Pacer::new(policy.mutation_interval)),
+            policy,
         })
     }
 }

@@ -157,11 +157,6 @@ impl ChartYaml {
         Ok(ChartYaml { path: path.to_owned(), fields })
     }
 
-    /// The file this was read from.
-    pub fn path(&self) -> &Utf8Path {
-        &self.path
-    }
-
     /// A top-level field.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -183,6 +178,7 @@ impl ChartYaml {
     }
 
     /// Every top-level field, in file order.
+    #[cfg(test)]
     pub fn fields(&self) -> &[(String, Value)] {
         &self.fields
     }
@@ -348,14 +344,19 @@ fn yaml_error(path: &Utf8Path, err: &serde_saphyr::Error) -> ChartError {
 /// `name` and `version` of a chart's Chart.yaml: what the preflight steps need to know the
 /// repository before the chart is packaged. Full validation is the package stage's.
 pub(crate) fn head(dir: &Utf8Path) -> Result<(String, String), String> {
+    let path = dir.join(CHART_YAML);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    head_from(&text, &path)
+}
+
+/// [`head`] of a Chart.yaml already read from `path`.
+pub(crate) fn head_from(text: &str, path: &Utf8Path) -> Result<(String, String), String> {
     #[derive(serde::Deserialize)]
     struct Head {
         name: Option<String>,
         version: Option<serde_json::Value>,
     }
-    let path = dir.join("Chart.yaml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let head: Head = serde_saphyr::from_str(&text).map_err(|e| format!("{path} is not valid YAML: {e}"))?;
+    let head: Head = serde_saphyr::from_str(text).map_err(|e| format!("{path} is not valid YAML: {e}"))?;
     let name = head.name.filter(|n| !n.is_empty()).ok_or_else(|| format!("{path} has no `name`"))?;
     let version = match head.version {
         Some(serde_json::Value::String(v)) => v,

@@ -55,7 +55,6 @@ pub struct ChartPush {
     /// `oci://REGISTRY/PATH`, as written.
     pub push: String,
     pub stamp_version: bool,
-    pub allow_overwrite: bool,
 }
 
 /// Registry settings and network limits, shared by every OCI step.
@@ -128,7 +127,6 @@ pub fn chart_pushes(config: &Config, ids: &[ChartId]) -> Vec<ChartPush> {
             dir: config.root.join(&chart.path),
             push: push.clone(),
             stamp_version: chart.stamp_version,
-            allow_overwrite: chart.allow_overwrite,
         });
     }
     pushes

@@ -32,13 +32,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 #[cfg(doc)]
 use crate::secret::Secret;
 
-pub mod key;
-pub mod public_key;
-pub mod verify;
+pub(crate) mod key;
+pub(crate) mod public_key;
+pub(crate) mod verify;
 
 pub use key::CosignKeyPair;
 pub use public_key::PublicKey;
-pub use verify::{FileVerdict, VerifyFailure};
+pub use verify::{FileVerdict, VerifyFailure, verify_checksums, verify_file};
 
 /// The extension of a signature file: `hello.tar.gz` is signed by `hello.tar.gz.sig`.
 pub const SIGNATURE_EXTENSION: &str = "sig";

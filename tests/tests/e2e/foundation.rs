@@ -105,7 +105,7 @@ fn json_report_of_a_snapshot_run() {
     assert_eq!(report["mode"], "snapshot");
     let artifacts = report["artifacts"].as_array().unwrap();
     let app = artifacts.iter().find(|a| a["name"] == "app").expect("app artifact");
-    assert_eq!(app["sha256"], release_core::checksum::sha256_hex(b"the app\n"));
+    assert_eq!(app["sha256"], release_core::sha256_hex(b"the app\n"));
 }
 
 #[test]

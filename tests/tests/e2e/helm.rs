@@ -46,7 +46,7 @@ fn snapshot_packages_the_bundled_chart_and_lists_it_in_sha256sums() {
     let package = project.join("dist/hello-0.1.0.tgz");
     let bytes = std::fs::read(&package).expect("the chart package is in dist");
     let sums = project.read("dist/SHA256SUMS");
-    let line = format!("{}  hello-0.1.0.tgz\n", release_core::checksum::sha256_hex(&bytes));
+    let line = format!("{}  hello-0.1.0.tgz\n", release_core::sha256_hex(&bytes));
     assert!(sums.contains(&line), "{sums}");
 
     let listing = tar_listing(&package);

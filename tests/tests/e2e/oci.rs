@@ -375,3 +375,46 @@ async fn a_signed_chart_gets_a_cosign_signature_in_the_registry_that_openssl_ver
     assert!(openssl_verifies(&project.join("keys/other.pub"), &layers[1].1, &layers[1].0));
     assert!(!openssl_verifies(&public_key, &layers[1].1, &layers[1].0));
 }
+
+/// Two charts in directories of the same name (`charts/web`, `legacy/web`) keep one identity
+/// each from `[[chart]]` to the registry: the package and push steps are named by the same
+/// label, and each push takes its own package (the second chart is not the first one again).
+#[tokio::test(flavor = "multi_thread")]
+async fn two_charts_that_share_a_directory_name_each_push_their_own_package() {
+    let registry = Registry::start(Auth::None).await.unwrap();
+    let host = &registry.host;
+    let project = Project::new();
+    project
+        .config(&format!(
+            "[project]\nversion = \"1.2.3\"\n\n\
+             [[chart]]\npath = \"charts/web\"\npush = \"oci://{host}/charts\"\n\n\
+             [[chart]]\npath = \"legacy/web\"\npush = \"oci://{host}/legacy\"\n\n\
+             [registries.\"{host}\"]\nplain-http = true\n"
+        ))
+        .file("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n")
+        .file("charts/web/templates/cm.yaml", "kind: ConfigMap\n")
+        .file("legacy/web/Chart.yaml", "apiVersion: v2\nname: old-web\nversion: 0.9.0\n")
+        .file("legacy/web/templates/cm.yaml", "kind: Secret\n");
+
+    let plan = project.release(["--json", "plan"]).run_async().await;
+    plan.success();
+    let ids: Vec<String> =
+        plan.json()["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+    for label in ["charts/web", "legacy/web"] {
+        for kind in ["preflight:oci-push", "package:chart", "publish:oci-push"] {
+            assert!(ids.contains(&format!("{kind}:{label}")), "{kind}:{label} in {ids:?}");
+        }
+    }
+
+    let run = project.release(["run"]).run_async().await;
+    run.success();
+    let (_, first) = registry.manifest("charts/web", "1.0.0", None).await.unwrap();
+    let (_, second) = registry.manifest("legacy/old-web", "0.9.0", None).await.unwrap();
+    let layer = |manifest: &[u8]| {
+        let manifest: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+        manifest["layers"][0]["digest"].as_str().unwrap().to_owned()
+    };
+    let digest = |file: &str| format!("sha256:{}", hex::encode(sha2::Sha256::digest(project.read_bytes(file))));
+    assert_eq!(layer(&first), digest("dist/web-1.0.0.tgz"), "charts/web pushed its own package");
+    assert_eq!(layer(&second), digest("dist/old-web-0.9.0.tgz"), "legacy/web pushed its own package");
+}

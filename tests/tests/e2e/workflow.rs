@@ -427,7 +427,7 @@ fn audit_notes_workflows_of_other_repositories_without_judging_them() {
 
 #[test]
 fn every_shape_of_generated_workflow_passes_actionlint() {
-    use release_core::actions::detect::Xtask;
+    use release_core::actions::Xtask;
     use release_core::actions::{Runner, WorkflowOptions, release_workflow};
 
     let config = release_core::Config::parse(
@@ -455,7 +455,7 @@ password-env = "REGISTRY_PASSWORD"
     .unwrap();
     let project = Project::new();
     let runners = [
-        Runner::Install { git_url: release_core::actions::generate::TOOL_REPOSITORY.into() },
+        Runner::Install { git_url: release_core::actions::TOOL_REPOSITORY.into() },
         Runner::Xtask(Xtask::Alias),
         Runner::Xtask(Xtask::Package),
     ];

@@ -14,11 +14,11 @@ pub(super) fn hash_throughput(bench: &Bench, file: &Utf8Path) -> anyhow::Result<
     let sh = &bench.sh;
     let size = bench.sizes.artifact_mib;
     let expected = cmd!(sh, "sha256sum {file}").quiet().read()?;
-    let (ours_digest, _) = release_core::checksum::hash_file(file)?;
+    let (ours_digest, _) = release_core::hash_file(file)?;
     if !expected.starts_with(&ours_digest) {
         bail!("digests differ: sha256sum says {expected}, we say {ours_digest}");
     }
-    let ours = best_of(3, || Ok(release_core::checksum::hash_file(file)?))?;
+    let ours = best_of(3, || Ok(release_core::hash_file(file)?))?;
     let peer = best_of(3, || Ok(cmd!(sh, "sha256sum {file}").quiet().read()?))?;
     Ok(Row {
         name: format!("sha256 of {size} MiB"),
