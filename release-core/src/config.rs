@@ -279,6 +279,9 @@ pub enum ConfigError {
     Parse { path: Utf8PathBuf, line: usize, column: usize, message: String },
     #[error("{path}: `{field}`: {message}")]
     Invalid { path: Utf8PathBuf, field: String, message: String, help: Option<String> },
+    /// Several problems of one file, each on its own line.
+    #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several { problems: Vec<ConfigError> },
     /// The config's absolute location is not UTF-8 (shown with escapes).
     #[error("the config file {path} is in a directory whose path is not valid UTF-8")]
     NotUtf8 { path: String },
@@ -292,6 +295,15 @@ impl Diagnose for ConfigError {
             }
             ConfigError::Parse { .. } => Some("every field is documented in docs/config.md".into()),
             ConfigError::Invalid { help, .. } => help.clone(),
+            ConfigError::Several { problems } => {
+                let mut helps: Vec<String> = Vec::new();
+                for help in problems.iter().filter_map(Diagnose::help) {
+                    if !helps.contains(&help) {
+                        helps.push(help);
+                    }
+                }
+                Some(helps.join("\n"))
+            }
             ConfigError::NotUtf8 { .. } => Some(
                 "move the project to a directory whose path is UTF-8: every path in reports, the journal and `--json` is UTF-8 text"
                     .into(),
@@ -301,6 +313,15 @@ impl Diagnose for ConfigError {
 }
 
 impl ConfigError {
+    /// No problem, one, or several as one error.
+    fn all(mut problems: Vec<ConfigError>) -> Result<(), ConfigError> {
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(ConfigError::Several { problems }),
+        }
+    }
+
     fn invalid(path: &Utf8Path, field: &str, message: impl Into<String>, help: Option<&str>) -> Self {
         ConfigError::Invalid {
             path: path.to_owned(),
@@ -389,10 +410,12 @@ impl Config {
         })
     }
 
+    /// Every problem of the file, not just the first: one run shows them all, as preflight does.
     fn validate(&self) -> Result<(), ConfigError> {
         let file = &self.file;
+        let mut problems = Vec::new();
         if !self.project.tag.contains("{version}") {
-            return Err(ConfigError::invalid(
+            problems.push(ConfigError::invalid(
                 file,
                 "project.tag",
                 format!("the tag template `{}` does not contain `{{version}}`", self.project.tag),
@@ -402,7 +425,7 @@ impl Config {
         let mut names = std::collections::BTreeSet::new();
         for (i, build) in self.build.iter().enumerate() {
             if build.command.is_empty() {
-                return Err(ConfigError::invalid(
+                problems.push(ConfigError::invalid(
                     file,
                     &format!("build[{i}].command"),
                     "the command is empty",
@@ -410,7 +433,7 @@ impl Config {
                 ));
             }
             if !names.insert(build.name.clone()) {
-                return Err(ConfigError::invalid(
+                problems.push(ConfigError::invalid(
                     file,
                     &format!("build[{i}].name"),
                     format!("two build commands are named `{}`", build.name),
@@ -418,7 +441,7 @@ impl Config {
                 ));
             }
         }
-        self.validate_targets()?;
+        problems.extend(self.validate_targets());
         let mut artifact_names = BTreeMap::new();
         for (i, build) in self.build.iter().enumerate() {
             for target in build.target_list() {
@@ -434,7 +457,7 @@ impl Config {
                         } else {
                             "give each artifact a distinct `name`, e.g. with `{target}` in it"
                         };
-                        return Err(ConfigError::invalid(
+                        problems.push(ConfigError::invalid(
                             file,
                             &format!("build[{i}].artifacts[{j}]"),
                             match target {
@@ -452,20 +475,24 @@ impl Config {
         let mut chart_dirs = BTreeMap::new();
         for (i, chart) in self.charts.iter().enumerate() {
             let field = format!("chart[{i}].path");
-            let dir = crate::helm::files::chart_dir(&self.root, &chart.path).map_err(|err| {
-                let message = match &err {
-                    crate::helm::ChartError::ChartPath { path, reason } => format!("`{path}` {reason}"),
-                    other => other.to_string(),
-                };
-                ConfigError::invalid(
-                    file,
-                    &field,
-                    message,
-                    Some("give the chart directory relative to release.toml's directory, e.g. `charts/hello`"),
-                )
-            })?;
+            let dir = match crate::helm::files::chart_dir(&self.root, &chart.path) {
+                Ok(dir) => dir,
+                Err(err) => {
+                    let message = match &err {
+                        crate::helm::ChartError::ChartPath { path, reason } => format!("`{path}` {reason}"),
+                        other => other.to_string(),
+                    };
+                    problems.push(ConfigError::invalid(
+                        file,
+                        &field,
+                        message,
+                        Some("give the chart directory relative to release.toml's directory, e.g. `charts/hello`"),
+                    ));
+                    continue;
+                }
+            };
             if let Some(other) = chart_dirs.insert(dir, i) {
-                return Err(ConfigError::invalid(
+                problems.push(ConfigError::invalid(
                     file,
                     &field,
                     format!("chart[{other}] has the same directory `{}`", chart.path),
@@ -476,14 +503,14 @@ impl Config {
         if let Some(signing) = &self.signing
             && signing.mode == SigningMode::Keyless
         {
-            return Err(ConfigError::invalid(
+            problems.push(ConfigError::invalid(
                 file,
                 "signing.mode",
                 "keyless signing is not supported yet",
                 Some("use `mode = \"key\"` with a cosign key pair (`release keygen` writes one)"),
             ));
         }
-        Ok(())
+        ConfigError::all(problems)
     }
 }
 
@@ -504,8 +531,9 @@ impl Config {
         self.runners.get(target).cloned().unwrap_or_else(|| default_runner(target).to_owned())
     }
 
-    fn validate_targets(&self) -> Result<(), ConfigError> {
+    fn validate_targets(&self) -> Vec<ConfigError> {
         let file = &self.file;
+        let mut problems = Vec::new();
         for (i, build) in self.build.iter().enumerate() {
             let mut seen = std::collections::BTreeSet::new();
             for (j, target) in build.targets.iter().enumerate() {
@@ -515,7 +543,7 @@ impl Config {
                     && target.split('-').all(|part| !part.is_empty())
                     && target.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
                 if !well_formed {
-                    return Err(ConfigError::invalid(
+                    problems.push(ConfigError::invalid(
                         file,
                         &field,
                         format!("`{target}` is not a target triple"),
@@ -523,9 +551,10 @@ impl Config {
                             "write targets as ARCH-VENDOR-OS[-ENV], e.g. x86_64-unknown-linux-gnu or aarch64-apple-darwin",
                         ),
                     ));
+                    continue;
                 }
                 if !seen.insert(target) {
-                    return Err(ConfigError::invalid(
+                    problems.push(ConfigError::invalid(
                         file,
                         &field,
                         format!("the target `{target}` is listed twice"),
@@ -542,7 +571,7 @@ impl Config {
                     .chain(build.artifacts.iter().filter_map(ArtifactSpec::name_template))
                     .chain(build.artifacts.iter().map(|a| a.path().as_str()));
                 if templates.into_iter().any(|t| t.contains("{target}")) {
-                    return Err(ConfigError::invalid(
+                    problems.push(ConfigError::invalid(
                         file,
                         &format!("build[{i}]"),
                         format!("build `{}` uses `{{target}}` but lists no `targets`", build.name),
@@ -556,7 +585,7 @@ impl Config {
         let targets = self.targets();
         for (target, runner) in &self.runners {
             if !targets.contains(target) {
-                return Err(ConfigError::invalid(
+                problems.push(ConfigError::invalid(
                     file,
                     &format!("runners.{target}"),
                     format!("no [[build]] lists the target `{target}`"),
@@ -564,7 +593,7 @@ impl Config {
                 ));
             }
             if runner.trim().is_empty() {
-                return Err(ConfigError::invalid(
+                problems.push(ConfigError::invalid(
                     file,
                     &format!("runners.{target}"),
                     "the runner label is empty",
@@ -572,7 +601,7 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        problems
     }
 }
 
@@ -729,6 +758,32 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Utf8Path::new("/repo/release.toml"))
+    }
+
+    /// One run shows every problem of the file, as preflight shows every failed probe.
+    #[test]
+    fn validation_reports_every_problem_at_once() {
+        let text = "[project]\nversion = \"1.0.0\"\ntag = \"release\"\n\
+                    [[build]]\nname = \"a\"\ncommand = []\n\
+                    [[build]]\nname = \"a\"\ncommand = [\"make\"]\ntargets = [\"linux\"]\n\
+                    [runners]\n\"aarch64-apple-darwin\" = \"macos-14\"\n";
+        let err = parse(text).unwrap_err();
+        let message = err.to_string();
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 5, "{message}");
+        assert!(
+            lines[0].ends_with("`project.tag`: the tag template `release` does not contain `{version}`"),
+            "{message}"
+        );
+        assert!(lines[1].ends_with("`build[0].command`: the command is empty"), "{message}");
+        assert!(lines[2].ends_with("`build[1].name`: two build commands are named `a`"), "{message}");
+        assert!(lines[3].ends_with("`build[1].targets[0]`: `linux` is not a target triple"), "{message}");
+        assert!(
+            lines[4].ends_with("`runners.aarch64-apple-darwin`: no [[build]] lists the target `aarch64-apple-darwin`"),
+            "{message}"
+        );
+        let help = err.help().unwrap();
+        assert!(help.contains("v{version}") && help.contains("give each [[build]] a distinct name"), "{help}");
     }
 
     #[test]

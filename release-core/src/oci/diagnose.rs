@@ -9,6 +9,7 @@
 
 use crate::error::StepError;
 use crate::oci::credentials::{Resolution, is_ghcr};
+use crate::oci::error::OciError;
 
 /// A registry's answer to a write, as far as a diagnosis needs it.
 #[derive(Clone, Debug, Default)]
@@ -199,7 +200,7 @@ pub fn explain(
     }
     help.push(credentials.chain_text());
     help.push("see docs/troubleshooting.md#oci-registries-and-helm-charts".into());
-    StepError::new(message).with_help(help.join("\n"))
+    OciError::Denied { message, help: help.join("\n") }.into()
 }
 
 #[cfg(test)]

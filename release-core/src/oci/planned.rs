@@ -1,8 +1,8 @@
 //! The reference a chart will be pushed as, checked without network.
 
-use crate::error::StepError;
 use crate::helm::chart::head as chart_head;
 use crate::oci::ChartPush;
+use crate::oci::error::OciError;
 use crate::oci::reference::ChartReference;
 use crate::oci::reference::PushTarget;
 
@@ -13,29 +13,16 @@ pub(crate) const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries
 pub(crate) fn planned_reference(
     push: &ChartPush,
     release_version: &semver::Version,
-) -> Result<ChartReference, StepError> {
+) -> Result<ChartReference, OciError> {
     let field = format!("chart[{}].push", push.chart.index());
-    let target = PushTarget::parse(&push.push).map_err(|err| {
-        let help = crate::error::Diagnose::help(&err).unwrap_or_default();
-        StepError::new(format!("`{field}`: {err}")).with_help(help)
-    })?;
-    let (name, version) = chart_head(&push.dir).map_err(|why| {
-        StepError::new(format!("chart[{}] ({}): {why}", push.chart.index(), push.dir))
-            .with_help("the chart's Chart.yaml must name the chart: its name is the last part of the OCI repository")
-    })?;
+    let target = PushTarget::parse(&push.push).map_err(|source| OciError::Target { field, source })?;
+    let (index, dir) = (push.chart.index(), push.dir.clone());
+    let (name, version) = chart_head(&push.dir).map_err(|why| OciError::ChartYaml { index, dir: dir.clone(), why })?;
     let version = if push.stamp_version { release_version.to_string() } else { version };
     if version.is_empty() {
-        return Err(StepError::new(format!(
-            "chart[{}] ({}): Chart.yaml has no `version`",
-            push.chart.index(),
-            push.dir
-        ))
-        .with_help("set `version` in Chart.yaml, or `stamp-version = true` on the [[chart]]"));
+        return Err(OciError::NoVersion { index, dir });
     }
-    target.chart(&name, &version).map_err(|err| {
-        let help = crate::error::Diagnose::help(&err).unwrap_or_default();
-        StepError::new(format!("chart[{}] ({}): {err}", push.chart.index(), push.dir)).with_help(help)
-    })
+    target.chart(&name, &version).map_err(|source| OciError::Reference { index, dir, source })
 }
 
 pub(crate) fn is_loopback(host: &str) -> bool {

@@ -40,6 +40,12 @@ pub use key::CosignKeyPair;
 pub use public_key::PublicKey;
 pub use verify::{FileVerdict, VerifyFailure, verify_checksums, verify_file};
 
+/// The hand-off under which `sign:artifacts` leaves the run's signer for later steps (declare
+/// `StepMeta::consumes(&signer_handoff())` to read it).
+pub fn signer_handoff() -> crate::step::HandOff<ActiveSigner> {
+    crate::steps::handoffs::signer()
+}
+
 /// The extension of a signature file: `hello.tar.gz` is signed by `hello.tar.gz.sig`.
 pub const SIGNATURE_EXTENSION: &str = "sig";
 /// The default private key file, relative to the config's directory.

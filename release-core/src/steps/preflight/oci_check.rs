@@ -1,9 +1,8 @@
 //! `preflight:oci-check`: every push target checked without network.
 
-use crate::error::StepError;
 use crate::oci::ChartPush;
 use crate::oci::OciSettings;
-use crate::oci::planned::TROUBLESHOOTING;
+use crate::oci::error::OciError;
 use crate::oci::planned::is_loopback;
 use crate::oci::planned::planned_reference;
 use crate::plan::Effect;
@@ -33,7 +32,6 @@ impl Step for OciCheck {
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let mut problems = Vec::new();
-        let mut helps = Vec::new();
         let mut hosts = Vec::new();
         let mut references = Vec::new();
         for push in &self.pushes {
@@ -42,10 +40,7 @@ impl Step for OciCheck {
                     hosts.push(reference.registry.clone());
                     references.push(reference.to_string());
                 }
-                Err(err) => {
-                    problems.push(err.message().to_owned());
-                    helps.extend(err.help().map(str::to_owned));
-                }
+                Err(err) => problems.push(err),
             }
         }
         for host in self.settings.registries.keys() {
@@ -64,8 +59,7 @@ impl Step for OciCheck {
             }
         }
         if !problems.is_empty() {
-            helps.push(format!("see {TROUBLESHOOTING}"));
-            return Err(StepError::new(problems.join("; ")).with_help(helps.join("\n")));
+            return Err(OciError::Checks { problems }.into());
         }
         Ok(Some(references.join(", ")))
     }

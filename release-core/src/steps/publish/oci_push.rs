@@ -4,14 +4,13 @@ use futures_util::StreamExt;
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciImageManifest;
 
-use crate::error::StepError;
 use crate::net;
 use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
 use crate::oci::OciSettings;
-use crate::oci::error::gave_up_failure;
 use crate::oci::error::is_not_found;
+use crate::oci::error::{OciError, gave_up_failure};
 use crate::oci::manifest::chart_manifest;
 use crate::oci::manifest::put_manifest;
 use crate::oci::manifest::sha256_digest;
@@ -116,15 +115,14 @@ impl Step for ChartPushStep {
                     )));
                 }
                 if !chart.allow_overwrite {
-                    return Err(StepError::new(format!(
-                        "{what}: {reference} already exists with different content (manifest {existing}; this \
-                         chart would be {digest})"
-                    ))
-                    .with_help(format!(
-                        "a published chart version should never change: bump `version` in Chart.yaml (or use \
-                         `stamp-version`), or set `allow-overwrite = true` on chart[{}] in release.toml to replace it",
-                        self.push.chart.index()
-                    )));
+                    return Err(OciError::Exists {
+                        what: what.clone(),
+                        reference: reference.to_string(),
+                        existing,
+                        digest,
+                        index: self.push.chart.index(),
+                    }
+                    .into());
                 }
                 cx.warn(format!(
                     "{reference} exists with different content ({existing}); replacing it (allow-overwrite)"
@@ -222,10 +220,15 @@ impl Step for ChartPushStep {
             .await
             .map_err(fail)?;
         if stored != digest {
-            return Err(StepError::new(format!(
-                "{what}: after the push {where_to} resolves to {stored}, not to the pushed manifest {digest}"
-            ))
-            .with_help("another push to the same tag ran at the same time; run the release again"));
+            return Err(OciError::Raced {
+                what,
+                target: where_to.to_string(),
+                stored,
+                pushed: "pushed",
+                digest,
+                signer: false,
+            }
+            .into());
         }
         record(&digest, &manifest_bytes, replaces)?;
         if self.signed {

@@ -30,7 +30,6 @@
 
 use oci_client::manifest::OciImageManifest;
 
-use crate::error::StepError;
 use crate::net::GaveUp;
 use crate::net::RetryNotice;
 use crate::oci::ChartPush;
@@ -45,8 +44,8 @@ use crate::oci::cosign::signature_manifest;
 use crate::oci::cosign::signature_tag;
 use crate::oci::cosign::simple_signing_payload;
 use crate::oci::cosign::vouches;
-use crate::oci::error::gave_up_failure;
 use crate::oci::error::is_not_found;
+use crate::oci::error::{OciError, gave_up_failure};
 use crate::oci::manifest::sha256_digest;
 use crate::oci::planned::TROUBLESHOOTING;
 use crate::oci::reference::ChartReference;
@@ -187,16 +186,12 @@ impl Step for ChartSignatureStep {
         }
 
         let payload = simple_signing_payload(&repository, &pushed.digest);
-        let signature = signer.sign_base64(&payload).map_err(|err| StepError::new(format!("{what}: {err}")))?;
+        let signature = signer.sign_base64(&payload).map_err(|error| OciError::Sign { what: what.clone(), error })?;
         // Nothing unverified is published: check the new signature before it leaves.
         if let Some(key) = &public_key
             && !vouches(key, &payload, &signature, &pushed.digest)
         {
-            return Err(StepError::new(format!(
-                "{what}: the new signature does not verify against {}",
-                key.fingerprint()
-            ))
-            .with_help("the signer and its public key disagree; nothing was pushed, run the release again"));
+            return Err(OciError::SignatureMismatch { what, fingerprint: key.fingerprint() }.into());
         }
         layers.push(signature_layer(&payload, &signature));
         let (manifest, manifest_bytes, config) = signature_manifest(layers);
@@ -230,12 +225,15 @@ impl Step for ChartSignatureStep {
             .await
             .map_err(fail)?;
         if stored != digest {
-            return Err(StepError::new(format!(
-                "{what}: after the push {signature_ref} resolves to {stored}, not to the pushed manifest {digest}"
-            ))
-            .with_help(format!(
-                "another signer pushed to the same tag at the same time; run the release again (see {TROUBLESHOOTING})"
-            )));
+            return Err(OciError::Raced {
+                what,
+                target: signature_ref.to_string(),
+                stored,
+                pushed: "pushed",
+                digest,
+                signer: true,
+            }
+            .into());
         }
         record()?;
         Ok(Some(format!(

@@ -1,12 +1,11 @@
 //! `publish:oci-tag:<chart>`: the chart's manifest under its version tag.
 
-use crate::error::StepError;
 use crate::net::GaveUp;
 use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OciSettings;
-use crate::oci::error::gave_up_failure;
 use crate::oci::error::is_not_found;
+use crate::oci::error::{OciError, gave_up_failure};
 use crate::oci::manifest::put_manifest;
 use crate::oci::planned::TROUBLESHOOTING;
 use crate::oci::retry::OciAttempt;
@@ -94,12 +93,13 @@ impl Step for ChartTagStep {
             }
             Ok(current) if pushed.replaces.as_ref() == Some(&current) => {}
             Ok(current) => {
-                return Err(StepError::new(format!(
-                    "{what}: {reference} now resolves to {current}, which it did not when this run checked it; \
-                     {} is not tagged",
-                    reference.at_digest(digest)
-                ))
-                .with_help("another push to the same tag ran at the same time; run the release again"));
+                return Err(OciError::TagMoved {
+                    what,
+                    reference: reference.to_string(),
+                    current,
+                    at_digest: reference.at_digest(digest).to_string(),
+                }
+                .into());
             }
             Err(gave_up) if is_not_found(&gave_up.error.0) => {}
             Err(gave_up) => return Err(fail(gave_up)),
@@ -107,10 +107,15 @@ impl Step for ChartTagStep {
         put_manifest(retries, client, oci_ref, &reference.to_string(), &pushed.manifest).await.map_err(fail)?;
         let stored = tag_digest().await.map_err(fail)?;
         if &stored != digest {
-            return Err(StepError::new(format!(
-                "{what}: after the push {reference} resolves to {stored}, not to the signed manifest {digest}"
-            ))
-            .with_help("another push to the same tag ran at the same time; run the release again"));
+            return Err(OciError::Raced {
+                what,
+                target: reference.to_string(),
+                stored,
+                pushed: "signed",
+                digest: digest.clone(),
+                signer: false,
+            }
+            .into());
         }
         record();
         Ok(Some(format!("tagged {reference} as {digest} (its signature is in place) with {}", credentials.source)))
