@@ -26,17 +26,15 @@
 //!
 //! The environment comes from [`Environment`]: nothing here reads `std::env`.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine;
 use camino::{Utf8Path, Utf8PathBuf};
-use tokio::io::AsyncWriteExt;
 
 use crate::config::RegistryConfig;
 use crate::env::Environment;
 use crate::secret::{Secret, SecretSink, Source};
-use crate::shell::find_program;
+use crate::shell::{find_program, run_with_input};
 
 /// How long a docker credential helper may take (some ask a keyring or gpg agent).
 const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -443,25 +441,10 @@ async fn run_helper(
     secrets: &dyn SecretSink,
 ) -> Result<Option<Login>, String> {
     let program_name = format!("docker-credential-{name}");
-    let program = find_program(&program_name, Utf8Path::new("/"), env.get("PATH"))
+    let program = find_program(&program_name, Utf8Path::new("/"), env)
         .ok_or_else(|| format!("`{program_name}` is not on PATH"))?;
-    let mut command = tokio::process::Command::new(program.as_std_path());
-    command
-        .arg("get")
-        .env_clear()
-        .envs(env.iter())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command.spawn().map_err(|e| format!("cannot start it: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(host.as_bytes()).await.map_err(|e| format!("cannot write to it: {e}"))?;
-    }
-    let output = tokio::time::timeout(HELPER_TIMEOUT, child.wait_with_output())
-        .await
-        .map_err(|_| format!("no answer within {} s", HELPER_TIMEOUT.as_secs()))?
-        .map_err(|e| format!("failed: {e}"))?;
+    let output =
+        run_with_input(&program, &["get"], host.as_bytes(), env, HELPER_TIMEOUT).await.map_err(|e| e.to_string())?;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
         if said.to_ascii_lowercase().contains("credentials not found") {
