@@ -59,8 +59,11 @@ fn the_build_tools_check_and_the_run_look_on_the_same_path() {
     // Nothing on the given PATH: the check refuses the plan's build before anything runs.
     let dir = tempfile::tempdir().unwrap();
     let root = Utf8Path::from_path(dir.path()).unwrap();
-    std::fs::write(root.join("release.toml"), "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"b\"\ncommand = [\"sh\", \"-c\", \"true\"]\n")
-        .unwrap();
+    std::fs::write(
+        root.join("release.toml"),
+        "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"b\"\ncommand = [\"sh\", \"-c\", \"true\"]\n",
+    )
+    .unwrap();
     let config = Config::load(&root.join("release.toml")).unwrap();
     let env = Environment::empty().with("PATH", root.join("empty").as_str());
     let pipeline = release_core::pipeline(&config, &env, Mode::Snapshot, &Overrides::default()).unwrap();
