@@ -11,6 +11,10 @@
 //! [`checksum`]/[`shell`]. [`actions`] writes and audits the GitHub Actions workflow that
 //! runs a release; [`matrix`] spreads its builds across runners.
 
+// The library never prints: events go to a `Reporter` (clippy.toml and tests/tidy.rs hold the
+// other house rules).
+#![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
+
 pub mod actions;
 pub mod assemble;
 pub mod cancel;

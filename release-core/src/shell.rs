@@ -180,6 +180,15 @@ fn pathext(value: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// An independent checker for the library's own tests (`openssl`, `tar`): a plain std
+/// command, inheriting the test process's environment.
+#[cfg(test)]
+pub(crate) fn checker(program: &str) -> std::process::Command {
+    #[allow(clippy::disallowed_methods)]
+    let command = std::process::Command::new(program);
+    command
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
