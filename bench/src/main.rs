@@ -37,7 +37,7 @@ use xshell::{Shell, cmd};
 
 /// Measures the release tool against peer tools (docs/performance.md).
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask bench")]
+#[command(name = "cargo xtask bench", bin_name = "cargo xtask bench")]
 pub struct Options {
     /// Small inputs and the debug binary: that the benchmarks run, not what they measure.
     #[arg(long)]

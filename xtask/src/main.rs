@@ -28,7 +28,7 @@ use release_core::{
 
 /// This repository's own automation.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask")]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
 enum Xtask {
     /// Release this repository from its own release.toml (`run` when no command is given).
     Release(ReleaseArgs),
@@ -430,6 +430,27 @@ mod tests {
         assert!(err.to_string().contains("needs `--target TRIPLE`"), "{err}");
         let err = release_with(args("run --gather x"), &env, &config, &front).unwrap_err();
         assert!(err.to_string().contains("`--gather` needs `--plan FILE`"), "{err}");
+    }
+
+    /// `cargo xtask release` compiles no test server: neither `release-tests` nor `bench` is
+    /// in the xtask's build graph (cargo's own answer, `cargo tree`).
+    #[test]
+    fn the_xtask_does_not_build_the_test_servers() {
+        let cargo = Environment::from_process().get("CARGO").unwrap_or("cargo").to_owned();
+        // A test asking cargo, as the xtask's `bench` entry does (clippy.toml).
+        #[allow(clippy::disallowed_methods)]
+        let output = std::process::Command::new(cargo)
+            .args(["tree", "--locked", "--package", "xtask", "--edges", "normal,build", "--prefix", "none"])
+            .args(["--format", "{p}"])
+            .current_dir(workspace_root())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let tree = String::from_utf8(output.stdout).unwrap();
+        assert!(tree.lines().any(|l| l.starts_with("release-core ")), "the tree is the xtask's: {tree}");
+        for package in ["release-tests ", "bench ", "axum "] {
+            assert!(!tree.lines().any(|l| l.starts_with(package)), "the xtask builds {package}: {tree}");
+        }
     }
 
     #[tokio::test]
