@@ -155,9 +155,23 @@ pub fn find_program(program: &str, dir: &Utf8Path, env: &Environment) -> Option<
     let extensions = executable_extensions(program, env);
     let candidates = |base: Utf8PathBuf| extensions.iter().map(move |ext| Utf8PathBuf::from(format!("{base}{ext}")));
     if has_separator(program) {
-        return candidates(dir.join(program)).find(|p| p.is_file());
+        return candidates(dir.join(program)).find(|p| is_executable(p));
     }
-    env.path_dirs().into_iter().flat_map(|d| candidates(d.join(program))).find(|p| p.is_file())
+    env.path_dirs().into_iter().flat_map(|d| candidates(d.join(program))).find(|p| is_executable(p))
+}
+
+/// A file the system would start: on Unix one with an execute bit (as `execvp` skips a
+/// file it may not run and looks further along `PATH`).
+fn is_executable(path: &Utf8Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
 }
 
 /// The suffixes to try after a program name: none on Unix; on Windows the name as given if
@@ -195,6 +209,11 @@ mod tests {
 
     fn executable(path: &Utf8Path) {
         std::fs::write(path, "#!/bin/sh\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
     }
 
     #[test]
@@ -206,6 +225,8 @@ mod tests {
         }
         executable(&root.join("b/tool"));
         executable(&root.join("c/tool"));
+        // Not executable: passed over, as `execvp` does.
+        std::fs::write(root.join("a/tool"), "data").unwrap();
         let path = std::env::join_paths([root.join("a"), root.join("b"), root.join("c")]).unwrap();
         let env = Environment::empty().with("PATH", path.to_str().unwrap());
         assert_eq!(find_program("tool", root, &env), Some(root.join("b/tool")), "the first directory that has it");
