@@ -31,11 +31,9 @@ fn target_directory_of(metadata: &str) -> anyhow::Result<Utf8PathBuf> {
 pub fn build_binary(sh: &Shell, package: &str, bin: &str, release: bool) -> anyhow::Result<Utf8PathBuf> {
     let cargo = cargo();
     let profile = release.then_some("--release");
-    let messages = cmd!(
-        sh,
-        "{cargo} build --quiet --locked --message-format=json-render-diagnostics --package {package} {profile...}"
-    )
-    .read()?;
+    let messages =
+        cmd!(sh, "{cargo} build --quiet --message-format=json-render-diagnostics --package {package} {profile...}")
+            .read()?;
     match executable_of(&messages, bin) {
         Some(path) => Ok(path),
         None => bail!("`cargo build --package {package}` reported no executable `{bin}`"),

@@ -132,7 +132,7 @@ fn bench(args: &[String]) -> anyhow::Result<u8> {
     #[allow(clippy::disallowed_methods)]
     let mut command = std::process::Command::new(&cargo);
     let status = command
-        .args(["run", "--quiet", "--locked", "--package", "bench", "--"])
+        .args(["run", "--quiet", "--package", "bench", "--"])
         .args(args)
         .current_dir(workspace_root())
         .status()
