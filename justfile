@@ -8,10 +8,10 @@ example:
 test:
     bash .ci/run
 
-# Lints as CI would want them.
+# The lints CI runs (.ci/run) before the tests.
 lint:
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # Release this repository with its own tool.
 release *ARGS:

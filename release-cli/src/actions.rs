@@ -6,6 +6,7 @@
 use std::io::Write;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use release_core::actions::{append_github_output, output_line};
 pub use release_core::actions::{escape_data, escape_property};
 use release_core::{Environment, Event, Reporter, SourceLocation};
 use release_core::{RunReport, StepStatus, format_duration};
@@ -123,29 +124,17 @@ pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::
         }
         writeln!(file)?;
     }
-    if let Some(path) = env.get("GITHUB_OUTPUT") {
-        let mut file = Redacted(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
-        writeln!(file, "version={}", report.version)?;
-        writeln!(file, "tag={}", report.tag)?;
-        for (name, value) in &report.outputs {
-            let key = name.replace(['.', ':', ' '], "-");
-            if value.contains('\n') {
-                writeln!(file, "{key}<<RELEASE_OUTPUT_EOF\n{value}\nRELEASE_OUTPUT_EOF")?;
-            } else {
-                writeln!(file, "{key}={value}")?;
-            }
-        }
+    let mut outputs = output_line("version", &report.version.to_string());
+    outputs.push_str(&output_line("tag", &report.tag));
+    for (name, value) in &report.outputs {
+        outputs.push_str(&output_line(&name.replace(['.', ':', ' '], "-"), value));
     }
-    Ok(())
+    append_github_output(env, &crate::redact::redact(&outputs))
 }
 
 /// Appends one `name=value` output to `$GITHUB_OUTPUT`, when there is one.
 pub fn write_output(env: &Environment, name: &str, value: &str) -> std::io::Result<()> {
-    if let Some(path) = env.get("GITHUB_OUTPUT") {
-        let mut file = Redacted(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
-        writeln!(file, "{name}={value}")?;
-    }
-    Ok(())
+    append_github_output(env, &crate::redact::redact(&output_line(name, value)))
 }
 
 /// A file whose every formatted write is redacted. `writeln!` on it formats first, so a

@@ -17,6 +17,10 @@
 //! `assemble` → `runner` → `steps/<stage>/` → the domain modules `helm`, `oci`, `github`,
 //! `signing`, `matrix` → `checksum`/`shell`/`net`.
 
+// The library never prints: events go to a `Reporter` (clippy.toml and tests/tidy.rs hold the
+// other house rules).
+#![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
+
 // The engine. Private: its items change without notice.
 mod assemble;
 mod cancel;

@@ -233,7 +233,7 @@ impl Pipeline {
                 return Err(self.interrupted(started, &state, records, &later, reporter));
             }
             if let Some(journal) = &mut journal
-                && let Some(record) = journal.reuse(*step, &state, reporter)
+                && let Some(record) = journal.reuse(step, &state, reporter)
             {
                 records.push(record);
                 continue;
@@ -245,9 +245,9 @@ impl Pipeline {
                 journal.end_resume(&later[index..]);
             }
             let before = (state.artifacts(), state.outputs());
-            let result = self.run_after_preflight(&gate, *step, &state, reporter).await;
+            let result = self.run_after_preflight(&gate, step, &state, reporter).await;
             if let Some(journal) = &mut journal {
-                journal.record(*step, result.is_ok(), &before, &state, reporter);
+                journal.record(step, result.is_ok(), &before, &state, reporter);
             }
             match result {
                 Ok(record) => records.push(record),
@@ -319,7 +319,7 @@ impl Pipeline {
         reporter: &dyn Reporter,
         records: &mut Vec<StepRecord>,
     ) -> Result<ProbesPassed, Vec<(String, StepError)>> {
-        let results = join_all(probes.iter().map(|step| execute(*step, self.mode, state, reporter))).await;
+        let results = join_all(probes.iter().map(|step| execute(step, self.mode, state, reporter))).await;
         let mut failures = Vec::new();
         for (step, result) in probes.iter().zip(results) {
             match result {

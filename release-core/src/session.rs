@@ -38,6 +38,8 @@ impl std::fmt::Debug for Sessions {
 
 impl Sessions {
     /// The run's client for `target`'s API and token, built on first use.
+    // The error carries the whole failed exchange, as everywhere in `github`.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn github(&self, target: &Target, network: &NetworkConfig) -> Result<GithubClient<'static>, ApiError> {
         let key = format!("{} {}", target.api_url, hex::encode(Sha256::digest(target.token.expose().as_bytes())));
         let mut clients = self.github.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,15 +1,21 @@
-//! Running subprocesses: the one helper every command goes through.
+//! Running subprocesses: the one place a process is started.
 //!
-//! Commands are built with xshell from a program and its arguments — never a shell string —
-//! with an explicit working directory. Their output is streamed line by line to the step's
-//! reporter as it comes, so the library still never prints.
+//! Every command is a program and its arguments — never a shell string — and sees exactly
+//! the [`Environment`] the library was handed (the process's own variables are cleared), plus
+//! what the step adds. The program is found on that environment's `PATH` by [`find_program`],
+//! the same lookup the build-tools check makes, so the check and the run cannot disagree.
+//! Output is streamed line by line to the step's reporter as it comes, so the library still
+//! never prints.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::process::Stdio;
+use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+use crate::env::Environment;
 use crate::step::StepContext;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +49,8 @@ pub fn display_command(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// Runs `argv` in `dir` with extra `env`, streaming its stdout and stderr lines to the
-/// step's reporter. Fails on a non-zero exit.
+/// Runs `argv` in `dir` with the run's environment ([`StepContext::env`]) plus `env`,
+/// streaming its stdout and stderr lines to the step's reporter. Fails on a non-zero exit.
 pub async fn run_streamed(
     cx: &StepContext<'_>,
     argv: &[String],
@@ -53,18 +59,9 @@ pub async fn run_streamed(
 ) -> Result<(), ShellError> {
     let command_text = display_command(argv);
     let spawn_err = |source| ShellError::Spawn { command: command_text.clone(), dir: dir.to_owned(), source };
-    // The xshell value is not `Send`; build the command in its own scope before awaiting.
-    let command = {
-        let sh = xshell::Shell::new().map_err(|e| spawn_err(std::io::Error::other(e.to_string())))?;
-        sh.change_dir(dir);
-        let mut cmd = sh.cmd(&argv[0]).args(&argv[1..]);
-        for (key, value) in env {
-            cmd = cmd.env(key, value);
-        }
-        std::process::Command::from(cmd)
-    };
-    let mut command = tokio::process::Command::from(command);
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut command = command(&argv[0], dir, cx.env());
+    command.args(&argv[1..]).envs(env).current_dir(dir);
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cx.progress(format!("$ {command_text}"));
     let mut child = command.spawn().map_err(spawn_err)?;
     let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
@@ -93,12 +90,168 @@ pub async fn run_streamed(
     Ok(())
 }
 
-/// Finds a program the way the command would: a path with a `/` relative to `dir`, or a
-/// name on `PATH`.
-pub fn find_program(program: &str, dir: &Utf8Path, path_var: Option<&str>) -> Option<Utf8PathBuf> {
-    if program.contains('/') {
-        let candidate = dir.join(program);
-        return candidate.is_file().then_some(candidate);
+/// A command for `program` that sees exactly `env`: the one place a process is made. The
+/// program is resolved with [`find_program`] (a path relative to `dir`, a name on `env`'s
+/// `PATH`); one that cannot be found is passed on as given, so that starting it fails with
+/// "not found".
+fn command(program: &str, dir: &Utf8Path, env: &Environment) -> tokio::process::Command {
+    let resolved: OsString = match find_program(program, dir, env) {
+        Some(path) => path.into_std_path_buf().into_os_string(),
+        None if has_separator(program) => dir.join(program).into_std_path_buf().into_os_string(),
+        None => program.into(),
+    };
+    // The house rule (clippy.toml `disallowed-methods`): every other module comes here.
+    #[allow(clippy::disallowed_methods)]
+    let mut command = tokio::process::Command::new(resolved);
+    command.env_clear().envs(env.iter()).stdin(Stdio::null()).kill_on_drop(true);
+    command
+}
+
+/// Why [`run_with_input`] got no answer. The words are a clause: callers prefix the program.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot start it: {0}")]
+    Spawn(std::io::Error),
+    #[error("cannot write to it: {0}")]
+    Write(std::io::Error),
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+    #[error("failed: {0}")]
+    Wait(std::io::Error),
+}
+
+/// Runs `program args` (a path, as [`find_program`] gives) with `input` on its stdin, seeing
+/// exactly `env`, and returns its output, whatever its exit status; killed after `timeout`.
+/// For short helpers that answer on stdout (docker credential helpers).
+pub async fn run_with_input(
+    program: &Utf8Path,
+    args: &[&str],
+    input: &[u8],
+    env: &Environment,
+    timeout: Duration,
+) -> Result<std::process::Output, CaptureError> {
+    let mut command = command(program.as_str(), Utf8Path::new("."), env);
+    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(CaptureError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).await.map_err(CaptureError::Write)?;
     }
-    path_var?.split(':').filter(|d| !d.is_empty()).map(|d| Utf8Path::new(d).join(program)).find(|p| p.is_file())
+    tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| CaptureError::Timeout(timeout))?
+        .map_err(CaptureError::Wait)
+}
+
+/// Whether `program` is a path (`./build.sh`, `bin/tool`) rather than a name to look up.
+fn has_separator(program: &str) -> bool {
+    program.contains('/') || (cfg!(windows) && program.contains('\\'))
+}
+
+/// Finds a program the way the command will be started: a path (it has a `/`, or on Windows
+/// a `\`) relative to `dir`, or a name looked up in the directories of `env`'s `PATH`
+/// ([`Environment::path_dirs`]). On Windows a name without an extension is also tried with
+/// each extension of `PATHEXT`, as `cmd.exe` does.
+pub fn find_program(program: &str, dir: &Utf8Path, env: &Environment) -> Option<Utf8PathBuf> {
+    let extensions = executable_extensions(program, env);
+    let candidates = |base: Utf8PathBuf| extensions.iter().map(move |ext| Utf8PathBuf::from(format!("{base}{ext}")));
+    if has_separator(program) {
+        return candidates(dir.join(program)).find(|p| is_executable(p));
+    }
+    env.path_dirs().into_iter().flat_map(|d| candidates(d.join(program))).find(|p| is_executable(p))
+}
+
+/// A file the system would start: on Unix one with an execute bit (as `execvp` skips a
+/// file it may not run and looks further along `PATH`).
+fn is_executable(path: &Utf8Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// The suffixes to try after a program name: none on Unix; on Windows the name as given if
+/// it has an extension, else each of `PATHEXT` (default `.COM;.EXE;.BAT;.CMD`).
+fn executable_extensions(program: &str, env: &Environment) -> Vec<String> {
+    if !cfg!(windows) || Utf8Path::new(program).extension().is_some() {
+        return vec![String::new()];
+    }
+    pathext(env.get("PATHEXT"))
+}
+
+/// The extensions of a `PATHEXT` value, lowercase, each with its dot.
+fn pathext(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or(".COM;.EXE;.BAT;.CMD")
+        .split(';')
+        .map(str::trim)
+        .filter(|e| e.starts_with('.') && e.len() > 1)
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// An independent checker for the library's own tests (`openssl`, `tar`): a plain std
+/// command, inheriting the test process's environment.
+#[cfg(test)]
+pub(crate) fn checker(program: &str) -> std::process::Command {
+    #[allow(clippy::disallowed_methods)]
+    let command = std::process::Command::new(program);
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executable(path: &Utf8Path) {
+        std::fs::write(path, "#!/bin/sh\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_name_is_found_on_the_environments_path_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        for sub in ["a", "b", "c"] {
+            std::fs::create_dir(root.join(sub)).unwrap();
+        }
+        executable(&root.join("b/tool"));
+        executable(&root.join("c/tool"));
+        // Not executable: passed over, as `execvp` does.
+        std::fs::write(root.join("a/tool"), "data").unwrap();
+        let path = std::env::join_paths([root.join("a"), root.join("b"), root.join("c")]).unwrap();
+        let env = Environment::empty().with("PATH", path.to_str().unwrap());
+        assert_eq!(find_program("tool", root, &env), Some(root.join("b/tool")), "the first directory that has it");
+        assert_eq!(find_program("tool", root, &Environment::empty()), None, "no PATH, no lookup");
+        assert_eq!(find_program("missing", root, &env), None);
+        // A path is relative to the command's directory and not looked up.
+        assert_eq!(find_program("./b/tool", root, &Environment::empty()), Some(root.join("./b/tool")));
+        assert_eq!(find_program("b/tool", &root.join("a"), &env), None);
+    }
+
+    #[test]
+    fn pathext_lists_lowercase_extensions() {
+        assert_eq!(pathext(None), [".com", ".exe", ".bat", ".cmd"]);
+        assert_eq!(pathext(Some(".EXE; .Ps1;;bad;.")), [".exe", ".ps1"]);
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_a_name_is_tried_with_each_pathext_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        executable(&root.join("tool.cmd"));
+        let env = Environment::empty().with("PATH", root.as_str()).with("PATHEXT", ".EXE;.CMD");
+        assert_eq!(find_program("tool", root, &env), Some(root.join("tool.cmd")));
+        assert_eq!(find_program("tool.cmd", root, &env), Some(root.join("tool.cmd")));
+        assert_eq!(find_program("tool", root, &env.clone().with("PATHEXT", ".EXE")), None);
+    }
 }

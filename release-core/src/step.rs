@@ -341,6 +341,8 @@ impl<'a> StepContext<'a> {
 
     /// The run's client for `target`'s GitHub API and token (one per API and token per run,
     /// paced from the start).
+    // The error carries the whole failed exchange, as everywhere in `github`.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn github(
         &self,
         target: &crate::github::target::Target,

@@ -5,41 +5,108 @@
 //!   repository from its own `release.toml`, with one step of its own (the changelog check);
 //!   `plan --matrix [--manifest F]`, `build --target T [--plan F]` and
 //!   `run --plan F --gather DIR` are the builds across runners, as in the `release` binary.
-//! - `cargo xtask bench [--small] [--only KEY]` measures our costs against peer tools (see `bench/mod.rs`).
-
-mod bench;
-
-use std::process::ExitCode;
+//! - `cargo xtask bench [--small] [--only KEY]` measures our costs against peer tools: it runs
+//!   the `bench` crate (`bench/src/main.rs`), so that the test servers it starts are never
+//!   compiled into this xtask.
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use release_core::Redacting;
-use release_core::Redactor;
-use release_core::format_duration;
-use release_core::job_plan;
+use clap::{Args, Parser, Subcommand};
+use release_core::actions::{append_github_output, output_line};
 use release_core::{
     Config, Effect, Environment, Event, Mode, Overrides, Pipeline, Reporter, Scope, Stage, Step, StepContext,
     StepError, StepId, StepMeta, StepResult,
 };
+use release_core::{Redacting, Redactor, format_duration, job_plan};
+
+/// This repository's own automation.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+enum Xtask {
+    /// Release this repository from its own release.toml (`run` when no command is given).
+    Release(ReleaseArgs),
+    /// Measure the tool against peer tools: `cargo xtask bench [--small] [--only KEY]`
+    /// (docs/performance.md); runs the `bench` crate with these arguments.
+    #[command(disable_help_flag = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ReleaseArgs {
+    #[command(subcommand)]
+    command: Option<ReleaseCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseCommand {
+    /// Print the plan; with `--matrix`, the build matrix for GitHub Actions.
+    Plan {
+        /// Print the build matrix (JSON) and write it to `$GITHUB_OUTPUT` in GitHub Actions.
+        #[arg(long)]
+        matrix: bool,
+        /// Write the job plan (the manifest the build jobs and the final job share).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<Utf8PathBuf>,
+        #[command(flatten)]
+        mode: ModeArgs,
+    },
+    /// Run the preflight probes only.
+    Preflight {
+        #[command(flatten)]
+        mode: ModeArgs,
+    },
+    /// Run the whole release.
+    Run(RunArgs),
+    /// One runner's build of one target.
+    Build {
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        plan: Option<Utf8PathBuf>,
+        #[command(flatten)]
+        mode: ModeArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The job plan (`plan --manifest`) this run follows.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<Utf8PathBuf>,
+    /// Gather the target builds from this directory (with `--plan`).
+    #[arg(long, value_name = "DIR")]
+    gather: Option<Utf8PathBuf>,
+    #[command(flatten)]
+    mode: ModeArgs,
+}
+
+#[derive(Debug, Args)]
+struct ModeArgs {
+    /// Everything local, nothing remote.
+    #[arg(long, conflicts_with = "dry_run")]
+    snapshot: bool,
+    /// Stop after preflight.
+    #[arg(long)]
+    dry_run: bool,
+    /// The dist directory instead of the config's.
+    #[arg(long, value_name = "DIR")]
+    dist: Option<Utf8PathBuf>,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("release") => release(&args[1..]),
-        Some("bench") => {
-            let small = args[1..].iter().any(|a| a == "--small");
-            let only = args[1..].iter().position(|a| a == "--only").and_then(|i| args.get(i + 2)).cloned();
-            bench::run(&workspace_root(), &bench::Options { small, only }).map(|()| 0)
-        }
-        _ => {
-            eprintln!(
-                "usage: cargo xtask release [plan|preflight|run] [--snapshot|--dry-run]\n       cargo xtask release plan --matrix [--manifest FILE]\n       cargo xtask release build --target TRIPLE [--plan FILE] [--dist DIR]\n       cargo xtask release run --plan FILE --gather DIR\n       cargo xtask bench [--small] [--only KEY]"
-            );
-            return ExitCode::from(2);
-        }
+    let result = match Xtask::parse() {
+        Xtask::Release(args) => release(args),
+        Xtask::Bench { args } => bench(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -54,9 +121,25 @@ fn workspace_root() -> Utf8PathBuf {
     Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
 }
 
+/// `cargo xtask bench ARGS`: `cargo run --package bench -- ARGS` with the cargo that runs
+/// this xtask; the benchmarks ask cargo where it puts its output.
+fn bench(args: &[String]) -> anyhow::Result<u8> {
+    let cargo = Environment::from_process().get("CARGO").unwrap_or("cargo").to_owned();
+    // A harness, not the library: its one subprocess is started here (clippy.toml).
+    #[allow(clippy::disallowed_methods)]
+    let mut command = std::process::Command::new(&cargo);
+    let status = command
+        .args(["run", "--quiet", "--package", "bench", "--"])
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("cannot start `{cargo} run --package bench`"))?;
+    Ok(status.code().map_or(2, |code| u8::try_from(code).unwrap_or(2)))
+}
+
 /// `cargo xtask release`: every line it prints, and every event of the run, passes through
 /// the same redaction as the `release` binary's (see [`Front`]).
-fn release(args: &[String]) -> anyhow::Result<u8> {
+fn release(args: ReleaseArgs) -> anyhow::Result<u8> {
     let env = Environment::from_process();
     let config_path = workspace_root().join("release.toml");
     // Before anything is printed: in GitHub Actions this registers every secret with the
@@ -74,33 +157,21 @@ fn release(args: &[String]) -> anyhow::Result<u8> {
     }
 }
 
-fn release_with(args: &[String], env: &Environment, config_path: &Utf8Path, front: &Front) -> anyhow::Result<u8> {
-    let (command, flags) = match args.first().map(String::as_str) {
-        Some(c @ ("plan" | "preflight" | "run" | "build")) => (c, &args[1..]),
-        _ => ("run", args),
+fn release_with(args: ReleaseArgs, env: &Environment, config_path: &Utf8Path, front: &Front) -> anyhow::Result<u8> {
+    // The matrix flags, as the `release` binary has them (docs/github-actions.md).
+    let (command, matrix, manifest, target, plan_file, gather, flags) = match args.command {
+        Some(ReleaseCommand::Plan { matrix, manifest, mode }) => ("plan", matrix, manifest, None, None, None, mode),
+        Some(ReleaseCommand::Preflight { mode }) => ("preflight", false, None, None, None, None, mode),
+        Some(ReleaseCommand::Run(run)) => ("run", false, None, None, run.plan, run.gather, run.mode),
+        Some(ReleaseCommand::Build { target, plan, mode }) => ("build", false, None, target, plan, None, mode),
+        None => ("run", false, None, None, args.run.plan, args.run.gather, args.run.mode),
     };
-    let mut mode = match command {
-        "preflight" => Mode::DryRun,
+    let mode = match (flags.snapshot, flags.dry_run, command) {
+        (true, _, _) => Mode::Snapshot,
+        (_, true, _) | (_, _, "preflight") => Mode::DryRun,
         _ => Mode::Release,
     };
-    // The matrix flags, as the `release` binary has them (docs/github-actions.md).
-    let (mut matrix, mut manifest, mut target, mut plan_file, mut gather) = (false, None, None, None, None);
-    let mut overrides = Overrides::default();
-    let mut flags = flags.iter();
-    while let Some(flag) = flags.next() {
-        let mut value = || flags.next().cloned().with_context(|| format!("`{flag}` needs a value"));
-        match flag.as_str() {
-            "--snapshot" => mode = Mode::Snapshot,
-            "--dry-run" => mode = Mode::DryRun,
-            "--matrix" if command == "plan" => matrix = true,
-            "--manifest" if command == "plan" => manifest = Some(Utf8PathBuf::from(value()?)),
-            "--target" if command == "build" => target = Some(value()?),
-            "--plan" if matches!(command, "build" | "run") => plan_file = Some(Utf8PathBuf::from(value()?)),
-            "--gather" if command == "run" => gather = Some(Utf8PathBuf::from(value()?)),
-            "--dist" => overrides.dist = Some(Utf8PathBuf::from(value()?)),
-            other => bail!("unknown argument `{other}` for `cargo xtask release {command}`"),
-        }
-    }
+    let mut overrides = Overrides { dist: flags.dist, ..Overrides::default() };
     let config = Config::load(config_path).map_err(StepError::from).context("loading the release config")?;
     if matrix || manifest.is_some() {
         let plan = job_plan(&config, env, &mut overrides, None)?;
@@ -108,9 +179,8 @@ fn release_with(args: &[String], env: &Environment, config_path: &Utf8Path, fron
             plan.write(path).map_err(StepError::from)?;
         }
         let json = serde_json::to_string(&plan.matrix())?;
-        if let Some(output) = env.get("GITHUB_OUTPUT").filter(|_| env.in_github_actions()) {
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(output)?;
-            writeln!(file, "matrix={json}")?;
+        if env.in_github_actions() {
+            append_github_output(env, &front.redactor.redact(&output_line("matrix", &json)))?;
         }
         if matrix {
             front.out(&json);
@@ -307,15 +377,18 @@ mod tests {
         std::fs::write(root.join("CHANGELOG.md"), "## 1.0.0\n").unwrap();
         let outputs = root.join("outputs");
         let env = Environment::empty()
-            .with("PATH", std::env::var("PATH").unwrap())
+            .with("PATH", Environment::from_process().get("PATH").unwrap())
             .with("GITHUB_ACTIONS", "true")
             .with("GITHUB_OUTPUT", outputs.as_str());
         let printed = Collected::default();
         let front = Front::new(&env, "", printed.printer("stdout"), printed.printer("stderr"));
-        let args = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let args = |line: &str| match Xtask::try_parse_from(["xtask", "release"].into_iter().chain(line.split(' '))) {
+            Ok(Xtask::Release(args)) => args,
+            other => panic!("{line}: {other:?}"),
+        };
         let plan = root.join("plan.json");
 
-        let code = release_with(&args(&format!("plan --matrix --manifest {plan}")), &env, &config, &front).unwrap();
+        let code = release_with(args(&format!("plan --matrix --manifest {plan}")), &env, &config, &front).unwrap();
         assert_eq!(code, 0);
         let matrix = r#"{"include":[{"target":"x86_64-unknown-linux-gnu","runner":"ubuntu-latest"},{"target":"aarch64-apple-darwin","runner":"macos-latest"}]}"#;
         assert!(printed.0.lock().unwrap().contains(&("stdout", matrix.to_owned())));
@@ -324,11 +397,11 @@ mod tests {
         for (target, dist) in [("x86_64-unknown-linux-gnu", "a"), ("aarch64-apple-darwin", "b")] {
             let dist = root.join("gathered").join(dist);
             let line = format!("build --target {target} --plan {plan} --dist {dist}");
-            assert_eq!(release_with(&args(&line), &env, &config, &front).unwrap(), 0, "{line}");
+            assert_eq!(release_with(args(&line), &env, &config, &front).unwrap(), 0, "{line}");
             assert!(dist.join(format!("release-build-{target}.json")).is_file());
         }
         let line = format!("run --snapshot --plan {plan} --gather {}", root.join("gathered"));
-        assert_eq!(release_with(&args(&line), &env, &config, &front).unwrap(), 0);
+        assert_eq!(release_with(args(&line), &env, &config, &front).unwrap(), 0);
         let sums = std::fs::read_to_string(root.join("dist/SHA256SUMS")).unwrap();
         assert!(sums.contains("  app-aarch64-apple-darwin\n") && sums.contains("  app-x86_64-unknown-linux-gnu\n"));
         assert_eq!(
@@ -336,10 +409,31 @@ mod tests {
             "aarch64-apple-darwin\n"
         );
 
-        let err = release_with(&args("build --plan x"), &env, &config, &front).unwrap_err();
+        let err = release_with(args("build --plan x"), &env, &config, &front).unwrap_err();
         assert!(err.to_string().contains("needs `--target TRIPLE`"), "{err}");
-        let err = release_with(&args("run --gather x"), &env, &config, &front).unwrap_err();
+        let err = release_with(args("run --gather x"), &env, &config, &front).unwrap_err();
         assert!(err.to_string().contains("`--gather` needs `--plan FILE`"), "{err}");
+    }
+
+    /// `cargo xtask release` compiles no test server: neither `release-tests` nor `bench` is
+    /// in the xtask's build graph (cargo's own answer, `cargo tree`).
+    #[test]
+    fn the_xtask_does_not_build_the_test_servers() {
+        let cargo = Environment::from_process().get("CARGO").unwrap_or("cargo").to_owned();
+        // A test asking cargo, as the xtask's `bench` entry does (clippy.toml).
+        #[allow(clippy::disallowed_methods)]
+        let output = std::process::Command::new(cargo)
+            .args(["tree", "--locked", "--package", "xtask", "--edges", "normal,build", "--prefix", "none"])
+            .args(["--format", "{p}"])
+            .current_dir(workspace_root())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let tree = String::from_utf8(output.stdout).unwrap();
+        assert!(tree.lines().any(|l| l.starts_with("release-core ")), "the tree is the xtask's: {tree}");
+        for package in ["release-tests ", "bench ", "axum "] {
+            assert!(!tree.lines().any(|l| l.starts_with(package)), "the xtask builds {package}: {tree}");
+        }
     }
 
     #[tokio::test]

@@ -29,7 +29,7 @@ pub(crate) mod permissions;
 pub(crate) mod yaml;
 
 pub use audit::{Audit, Finding, Severity, WORKFLOWS_DIR, audit_repository, audit_texts, audit_workflow};
-pub use commands::{escape_data, escape_property};
+pub use commands::{append_github_output, escape_data, escape_property, output_line};
 pub use detect::{Detected, Xtask, detect};
 pub use generate::{Runner, TOOL_REPOSITORY, WorkflowOptions, release_toml, release_workflow, tag_pattern};
 pub use permissions::{Requirement, required_permissions};

@@ -347,7 +347,7 @@ mod tests {
         let (_guard, root) = temp();
         chart(&root);
         let written = package(&root, "dist", &config(false, false), "1.0.0");
-        let output = std::process::Command::new("tar")
+        let output = crate::shell::checker("tar")
             .args(["--numeric-owner", "--utc", "-tzvf"])
             .arg(&written.path)
             .output()

@@ -26,17 +26,15 @@
 //!
 //! The environment comes from [`Environment`]: nothing here reads `std::env`.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine;
 use camino::{Utf8Path, Utf8PathBuf};
-use tokio::io::AsyncWriteExt;
 
 use crate::config::RegistryConfig;
 use crate::env::Environment;
 use crate::secret::{Secret, SecretSink, Source};
-use crate::shell::find_program;
+use crate::shell::{find_program, run_with_input};
 
 /// How long a docker credential helper may take (some ask a keyring or gpg agent).
 const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -91,6 +89,26 @@ pub struct Considered {
     pub outcome: Outcome,
 }
 
+/// Which source of the chain gave the credentials: what advice fits is decided on this,
+/// never on the words of the [`Source`] (a `password-env = "MY_GITHUB_TOKEN"` is a
+/// release.toml pair, not the workflow's `GITHUB_TOKEN`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `[registries."HOST"] username-env` / `password-env`.
+    Config,
+    /// `HELM_REGISTRY_USERNAME` / `HELM_REGISTRY_PASSWORD`.
+    HelmRegistry,
+    /// `HELM_API_KEY_ID` / `HELM_API_KEY_SECRET`.
+    HelmApiKey,
+    /// `GITHUB_PAT` (ghcr.io only).
+    GithubPat,
+    /// `GITHUB_TOKEN` (ghcr.io only).
+    GithubToken,
+    /// A docker `config.json`: its `auths` or a credential helper.
+    DockerConfig,
+    Anonymous,
+}
+
 /// The credentials for one registry and how they were chosen.
 #[derive(Clone, Debug)]
 pub struct Resolution {
@@ -98,6 +116,8 @@ pub struct Resolution {
     pub login: Login,
     /// Where the credentials came from; `anonymous` when none were found.
     pub source: Source,
+    /// The same, as a kind.
+    pub origin: Origin,
     /// Every source of the chain in order, with what happened to it.
     pub considered: Vec<Considered>,
 }
@@ -107,13 +127,14 @@ impl Resolution {
         self.login == Login::Anonymous
     }
 
-    /// Whether the credentials came from a GitHub token variable.
+    /// Whether the credentials are `GITHUB_TOKEN`, taken by the chain for ghcr.io.
     pub fn is_github_token(&self) -> bool {
-        self.source.0.contains("GITHUB_TOKEN")
+        self.origin == Origin::GithubToken
     }
 
+    /// Whether the credentials are `GITHUB_PAT`, taken by the chain for ghcr.io.
     pub fn is_github_pat(&self) -> bool {
-        self.source.0.contains("GITHUB_PAT")
+        self.origin == Origin::GithubPat
     }
 
     /// Every source, in order, with its outcome: what an error message lists.
@@ -167,7 +188,7 @@ pub async fn resolve(
     };
     match registry.map(|r| (r.username_env.as_deref(), r.password_env.as_deref())) {
         Some((Some(user_var), Some(password_var))) => {
-            chain.pair(configured_name, env, user_var, password_var);
+            chain.pair(Origin::Config, configured_name, env, user_var, password_var);
         }
         Some((None, None)) | None => chain.note(configured_name, Outcome::Unset),
         Some(_) => chain.note(
@@ -178,12 +199,14 @@ pub async fn resolve(
 
     // 2 and 3: explicit Helm variables, for any host.
     chain.pair(
+        Origin::HelmRegistry,
         "environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD".into(),
         env,
         "HELM_REGISTRY_USERNAME",
         "HELM_REGISTRY_PASSWORD",
     );
     chain.pair(
+        Origin::HelmApiKey,
         "environment variables HELM_API_KEY_ID/HELM_API_KEY_SECRET".into(),
         env,
         "HELM_API_KEY_ID",
@@ -191,7 +214,7 @@ pub async fn resolve(
     );
 
     // 4 and 5: GitHub tokens, for ghcr.io only. For other hosts they are never read.
-    for token_var in ["GITHUB_PAT", "GITHUB_TOKEN"] {
+    for (origin, token_var) in [(Origin::GithubPat, "GITHUB_PAT"), (Origin::GithubToken, "GITHUB_TOKEN")] {
         let name = format!("environment variable {token_var} (username GITHUB_ACTOR)");
         if chain.found.is_some() {
             chain.note(name, Outcome::NotReached);
@@ -200,7 +223,7 @@ pub async fn resolve(
         } else if let Some((token, _)) = env.secret(token_var) {
             // GHCR does not check the username; the actor is what GitHub documents.
             let username = env.get("GITHUB_ACTOR").unwrap_or("release").to_owned();
-            chain.use_login(name, Login::Basic { username, password: token });
+            chain.use_login(origin, name, Login::Basic { username, password: token });
         } else {
             chain.note(name, Outcome::Unset);
         }
@@ -218,7 +241,9 @@ pub async fn resolve(
         match &docker_file {
             None => chain.note(docker_name, Outcome::Unset),
             Some(path) => match docker_login(path, host, env, secrets).await {
-                Ok(Some((login, detail))) => chain.use_login(format!("{docker_name} ({detail})"), login),
+                Ok(Some((login, detail))) => {
+                    chain.use_login(Origin::DockerConfig, format!("{docker_name} ({detail})"), login)
+                }
                 Ok(None) => chain.note(docker_name, Outcome::Unset),
                 Err(why) => chain.note(docker_name, Outcome::Unusable(why)),
             },
@@ -226,26 +251,26 @@ pub async fn resolve(
     }
 
     // 7. anonymous
-    let (login, source) = match chain.found.take() {
-        Some((login, source)) => {
+    let (login, source, origin) = match chain.found.take() {
+        Some((login, source, origin)) => {
             chain.note("anonymous".into(), Outcome::NotReached);
             if let Login::Basic { username, password } = &login {
                 secrets.secret_found(&source, password);
                 secrets.secret_found(&source, &basic_authorization(username, password));
             }
-            (login, source)
+            (login, source, origin)
         }
         None => {
             chain.note("anonymous".into(), Outcome::Used);
-            (Login::Anonymous, Source("anonymous (no credentials found)".into()))
+            (Login::Anonymous, Source("anonymous (no credentials found)".into()), Origin::Anonymous)
         }
     };
-    Resolution { host: host.to_owned(), login, source, considered: chain.considered }
+    Resolution { host: host.to_owned(), login, source, origin, considered: chain.considered }
 }
 
 struct Chain {
     considered: Vec<Considered>,
-    found: Option<(Login, Source)>,
+    found: Option<(Login, Source, Origin)>,
 }
 
 impl Chain {
@@ -253,19 +278,19 @@ impl Chain {
         self.considered.push(Considered { name, outcome });
     }
 
-    fn use_login(&mut self, name: String, login: Login) {
-        self.found = Some((login, Source(name.clone())));
+    fn use_login(&mut self, origin: Origin, name: String, login: Login) {
+        self.found = Some((login, Source(name.clone()), origin));
         self.note(name, Outcome::Used);
     }
 
     /// A username/password pair of variables: both set, or the source is skipped.
-    fn pair(&mut self, name: String, env: &Environment, user_var: &str, password_var: &str) {
+    fn pair(&mut self, origin: Origin, name: String, env: &Environment, user_var: &str, password_var: &str) {
         if self.found.is_some() {
             return self.note(name, Outcome::NotReached);
         }
         match (env.get(user_var), env.secret(password_var)) {
             (Some(username), Some((password, _))) => {
-                self.use_login(name, Login::Basic { username: username.to_owned(), password })
+                self.use_login(origin, name, Login::Basic { username: username.to_owned(), password })
             }
             (None, None) => self.note(name, Outcome::Unset),
             (Some(_), None) => {
@@ -443,25 +468,10 @@ async fn run_helper(
     secrets: &dyn SecretSink,
 ) -> Result<Option<Login>, String> {
     let program_name = format!("docker-credential-{name}");
-    let program = find_program(&program_name, Utf8Path::new("/"), env.get("PATH"))
+    let program = find_program(&program_name, Utf8Path::new("/"), env)
         .ok_or_else(|| format!("`{program_name}` is not on PATH"))?;
-    let mut command = tokio::process::Command::new(program.as_std_path());
-    command
-        .arg("get")
-        .env_clear()
-        .envs(env.iter())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command.spawn().map_err(|e| format!("cannot start it: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(host.as_bytes()).await.map_err(|e| format!("cannot write to it: {e}"))?;
-    }
-    let output = tokio::time::timeout(HELPER_TIMEOUT, child.wait_with_output())
-        .await
-        .map_err(|_| format!("no answer within {} s", HELPER_TIMEOUT.as_secs()))?
-        .map_err(|e| format!("failed: {e}"))?;
+    let output =
+        run_with_input(&program, &["get"], host.as_bytes(), env, HELPER_TIMEOUT).await.map_err(|e| e.to_string())?;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
         if said.to_ascii_lowercase().contains("credentials not found") {
@@ -520,6 +530,28 @@ mod tests {
             assert_eq!(github.len(), 2);
             assert!(github.iter().all(|c| c.outcome == Outcome::NotForThisHost), "{host}: {github:?}");
         }
+    }
+
+    /// The advice for `GITHUB_TOKEN` follows the source that was taken, not a variable name
+    /// that merely contains the words.
+    #[tokio::test]
+    async fn a_configured_variable_named_like_a_github_token_is_not_one() {
+        let registry = RegistryConfig {
+            username_env: Some("MY_GITHUB_USER".into()),
+            password_env: Some("MY_GITHUB_TOKEN".into()),
+            ..Default::default()
+        };
+        let env = env().with("MY_GITHUB_USER", "octocat").with("MY_GITHUB_TOKEN", "ghp_mine");
+        let r = resolve("ghcr.io", Some(&registry), &env, &Redactor::new()).await;
+        assert_eq!(r.login, Login::Basic { username: "octocat".into(), password: Secret::new("ghp_mine") });
+        assert!(r.source.0.contains("password-env=MY_GITHUB_TOKEN"), "{}", r.source);
+        assert_eq!(r.origin, Origin::Config);
+        assert!(!r.is_github_token() && !r.is_github_pat());
+
+        let registry = RegistryConfig { password_env: Some("GITHUB_PAT_2".into()), ..registry };
+        let r = resolve("ghcr.io", Some(&registry), &env.with("GITHUB_PAT_2", "ghp_2"), &Redactor::new()).await;
+        assert_eq!(r.origin, Origin::Config);
+        assert!(!r.is_github_pat());
     }
 
     #[tokio::test]

@@ -206,18 +206,19 @@ pub fn explain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::credentials::{Considered, Login, Outcome};
+    use crate::oci::credentials::{Considered, Login, Origin, Outcome};
     use crate::secret::{Secret, Source};
 
     fn answer(status: u16, www: Option<&str>, body: &str) -> Answer {
         Answer { status, www_authenticate: www.map(str::to_owned), body: body.to_owned() }
     }
 
-    fn resolution(host: &str, source: &str) -> Resolution {
+    fn resolution(host: &str, origin: Origin, source: &str) -> Resolution {
         Resolution {
             host: host.into(),
             login: Login::Basic { username: "octocat".into(), password: Secret::new("x") },
             source: Source(source.into()),
+            origin,
             considered: vec![Considered { name: source.into(), outcome: Outcome::Used }],
         }
     }
@@ -256,7 +257,7 @@ mod tests {
 
     #[test]
     fn ghcr_denial_with_github_token_names_packages_write_and_actions_access() {
-        let r = resolution("ghcr.io", "environment variable GITHUB_TOKEN (username GITHUB_ACTOR)");
+        let r = resolution("ghcr.io", Origin::GithubToken, "environment variable GITHUB_TOKEN (username GITHUB_ACTOR)");
         let err = explain(&Denial::GhcrWritePackage, "push probe", "acme/charts/hello", "403 DENIED x", &r);
         let text = err.to_string();
         assert!(text.starts_with("push probe: ghcr.io refused to let environment variable GITHUB_TOKEN"), "{text}");
@@ -265,14 +266,29 @@ mod tests {
         }
         assert!(!text.contains("write:packages"), "a GITHUB_TOKEN user is not told about PAT scopes: {text}");
 
-        let pat = resolution("ghcr.io", "environment variable GITHUB_PAT (username GITHUB_ACTOR)");
+        let pat = resolution("ghcr.io", Origin::GithubPat, "environment variable GITHUB_PAT (username GITHUB_ACTOR)");
         let text = explain(&Denial::GhcrWritePackage, "p", "a/b", "403", &pat).to_string();
         assert!(text.contains("`write:packages`") && !text.contains("packages: write"), "{text}");
     }
 
+    /// A release.toml pair whose variable is named like a GitHub token is not taken for the
+    /// workflow's `GITHUB_TOKEN`: the advice covers both kinds of token it may hold.
+    #[test]
+    fn a_configured_my_github_token_gets_both_token_advices() {
+        let source = "release.toml [registries.\"ghcr.io\"] username-env=MY_USER password-env=MY_GITHUB_TOKEN";
+        let r = resolution("ghcr.io", Origin::Config, source);
+        let text = explain(&Denial::GhcrWritePackage, "p", "a/b", "403", &r).to_string();
+        assert!(text.contains("`write:packages`"), "a PAT it may be: {text}");
+        assert!(text.contains("packages: write"), "{text}");
+    }
+
     #[test]
     fn insufficient_scope_says_pull_but_not_push() {
-        let r = resolution("127.0.0.1:5000", "environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD");
+        let r = resolution(
+            "127.0.0.1:5000",
+            Origin::HelmRegistry,
+            "environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD",
+        );
         let text = explain(&Denial::InsufficientScope, "p", "charts/hello", "401", &r).to_string();
         assert!(
             text.contains(

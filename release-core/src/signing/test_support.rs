@@ -2,8 +2,6 @@
 //! independent verifier (the machine's `openssl`), so that no test trusts the code path
 //! that signed.
 
-use std::process::Command;
-
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::BlobSignature;
@@ -29,7 +27,7 @@ pub(crate) fn openssl_verifies(public_key: &Utf8Path, signature_base64: &str, fi
     let der = tmp.join("signature.der");
     let signature = BlobSignature::from_base64(signature_base64).expect("signature is base64");
     std::fs::write(&der, signature.der()).unwrap();
-    let output = Command::new("openssl")
+    let output = crate::shell::checker("openssl")
         .args(["dgst", "-sha256", "-verify", public_key.as_str(), "-signature", der.as_str(), file.as_str()])
         .output()
         .expect("the tests verify signatures with the machine's `openssl`: install it");

@@ -159,6 +159,30 @@ async fn ghcr_shaped_denial_is_diagnosed_as_write_package() {
     }
 }
 
+/// A release.toml pair whose variable is merely named like a GitHub token is not taken for
+/// the workflow's `GITHUB_TOKEN`: the advice also covers a personal access token's scope.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_env_named_my_github_token_is_not_the_workflow_token() {
+    let ghcr = GhcrLike::start("permission_denied: write_package").await.unwrap();
+    let project = project(&ghcr.host());
+    project.config(&project.read("release.toml").replace(
+        "plain-http = true\n",
+        "plain-http = true\nusername-env = \"MY_GITHUB_USER\"\npassword-env = \"MY_GITHUB_TOKEN\"\n",
+    ));
+    let run = project
+        .release(["run"])
+        .env("MY_GITHUB_USER", "octocat")
+        .env("MY_GITHUB_TOKEN", "ghp_configured0123456789")
+        .run_async()
+        .await;
+    run.code(3)
+        .stderr_has("username-env=MY_GITHUB_USER password-env=MY_GITHUB_TOKEN")
+        .stderr_has("this is GHCR's write_package denial")
+        .stderr_has("`write:packages` scope")
+        .stderr_has("`permissions: packages: write`");
+    assert!(!run.stderr.contains("ghp_configured0123456789"), "no value is printed");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn uppercase_reference_is_refused_in_snapshot_mode_too_with_the_fixed_name() {
     let project = project("127.0.0.1:9");

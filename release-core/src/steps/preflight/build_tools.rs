@@ -46,7 +46,7 @@ impl Step for BuildToolsCheck {
         for (name, program, dir) in &self.commands {
             if !dir.is_dir() {
                 problems.push(format!("build `{name}`: the directory {dir} does not exist"));
-            } else if find_program(program, dir, cx.env().get("PATH")).is_none() {
+            } else if find_program(program, dir, cx.env()).is_none() {
                 problems.push(format!("build `{name}`: the program `{program}` is not on PATH"));
             }
         }

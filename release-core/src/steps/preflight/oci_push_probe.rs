@@ -55,7 +55,7 @@ impl Step for PushProbe {
         let client = session.client.clone();
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(&client, &reference, &credentials, &what, &retries).await?;
+        let token = push_token(&client, &reference, credentials, &what, &retries).await?;
         let auth = authorization(&token, &credentials.login);
 
         let http = session.http.clone();
@@ -76,7 +76,7 @@ impl Step for PushProbe {
                 &announce,
             )
             .await
-            .map_err(|err| oci_failure(OciDistributionError::RequestError(err), &what, &reference, &credentials))?;
+            .map_err(|err| oci_failure(OciDistributionError::RequestError(err), &what, &reference, credentials))?;
         let status = response.status();
         if status != reqwest::StatusCode::ACCEPTED {
             let answer = Answer {
@@ -89,7 +89,7 @@ impl Step for PushProbe {
                 body: response.text().await.unwrap_or_default(),
             };
             let denial = Denial::classify(&answer);
-            return Err(explain(&denial, &what, &reference.repository, &server_words(&answer), &credentials));
+            return Err(explain(&denial, &what, &reference.repository, &server_words(&answer), credentials));
         }
 
         // Cancel the session. Credentials go only to the registry's own host and scheme.

@@ -65,10 +65,10 @@ impl Step for ChartPushStep {
         let auth = credentials.login.to_oci();
         let oci_ref = reference.to_oci();
         let client = session.client.clone();
-        let fail = |gave_up| gave_up_failure(gave_up, &what, &reference, &credentials);
+        let fail = |gave_up| gave_up_failure(gave_up, &what, &reference, credentials);
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(&client, &reference, &credentials, &what, &retries).await?;
+        let token = push_token(&client, &reference, credentials, &what, &retries).await?;
         retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
         let (client, oci_ref, auth) = (&client, &oci_ref, &auth);
 

@@ -105,7 +105,7 @@ impl Step for ChartSignatureStep {
         // Retries used up: the chart is in the registry already, its signature is not.
         let fail = |gave_up: GaveUp<OciAttempt>| {
             let retried = gave_up.attempts > 1;
-            let error = gave_up_failure(gave_up, &what, &signature_ref, &credentials);
+            let error = gave_up_failure(gave_up, &what, &signature_ref, credentials);
             if !retried {
                 return error;
             }
@@ -121,7 +121,7 @@ impl Step for ChartSignatureStep {
         // same manifest bytes, so repeating them is safe.
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(&client, &signature_ref, &credentials, &what, &retries).await?;
+        let token = push_token(&client, &signature_ref, credentials, &what, &retries).await?;
         retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
         let (client, oci_ref, auth, retries) = (&client, &oci_ref, &auth, &retries);
         let record = || {

@@ -58,7 +58,7 @@ impl Step for ChartTagStep {
         let digest = &pushed.digest;
         let fail = |gave_up: GaveUp<OciAttempt>| {
             let retried = gave_up.attempts > 1;
-            let error = gave_up_failure(gave_up, &what, reference, &credentials);
+            let error = gave_up_failure(gave_up, &what, reference, credentials);
             if !retried {
                 return error;
             }
@@ -72,7 +72,7 @@ impl Step for ChartTagStep {
         };
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(client, reference, &credentials, &what, &retries).await?;
+        let token = push_token(client, reference, credentials, &what, &retries).await?;
         retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
         let retries = &retries;
         let record = || cx.set_output(format!("chart.{}.reference", pushed.name), reference.to_string());

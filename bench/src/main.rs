@@ -1,4 +1,8 @@
-//! `cargo xtask bench`: our costs side by side with peer tools, in one run, as ratios.
+//! `cargo xtask bench` (which runs `cargo run --package bench -- ARGS`): our costs side by
+//! side with peer tools, in one run, as ratios.
+//!
+//! A crate of its own, not part of the xtask, so that `cargo xtask release` never compiles
+//! the test servers the benchmarks start.
 //!
 //! Every figure is measured in the same run on the same machine against the same input, so
 //! ratios are meaningful where absolute numbers are not. `--small` runs every benchmark on
@@ -15,20 +19,45 @@
 //! thing it measures did not happen (a run failed, a digest differs, a server lacks the
 //! upload), so that a figure never describes work that was not done.
 
+// The benchmarks start peer tools and the test servers, and read `PATH` for the runs they
+// start: this crate is a harness, outside the library's rules (clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
+mod cargo;
 mod local;
 mod remote;
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use camino::{Utf8Path, Utf8PathBuf};
+use clap::Parser;
 use xshell::{Shell, cmd};
 
+/// Measures the release tool against peer tools (docs/performance.md).
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask bench", bin_name = "cargo xtask bench")]
 pub struct Options {
+    /// Small inputs and the debug binary: that the benchmarks run, not what they measure.
+    #[arg(long)]
     pub small: bool,
     /// Run only the benchmarks whose key contains this (`hash`, `startup`, `package`,
     /// `snapshot`, `signed`, `preflight`, `publish`).
+    #[arg(long, value_name = "KEY")]
     pub only: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("bench lives in the workspace");
+    match run(root, &options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Input sizes and settings: the full run's, or `--small`'s.
@@ -92,13 +121,9 @@ pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(root);
     let profile = if options.small { "debug" } else { "release" };
-    if options.small {
-        cmd!(sh, "cargo build --quiet --package release-cli").run()?;
-    } else {
-        cmd!(sh, "cargo build --quiet --release --package release-cli").run()?;
-    }
-    let bin = root.join("target").join(profile).join("release");
-    let work = root.join("target/bench");
+    // Where cargo put things, as cargo says: `CARGO_TARGET_DIR` and `build.target-dir` move it.
+    let bin = cargo::build_binary(&sh, "release-cli", "release", !options.small)?;
+    let work = cargo::target_directory(&sh)?.join("bench");
     sh.create_dir(&work)?;
     let bench = Bench { sh, root: root.to_owned(), bin, work, sizes: Sizes::new(options.small) };
 
