@@ -6,6 +6,7 @@
 //! the servers received.
 
 pub mod fault_proxy;
+pub mod github_rules;
 pub mod github_server;
 pub mod registry;
 
