@@ -32,6 +32,8 @@ pub mod shell;
 pub mod signing;
 pub mod stages;
 pub mod step;
+// Built-in steps by stage (issue 12's layout), for the steps written since.
+mod steps;
 
 pub use assemble::{Overrides, Scope, pipeline};
 pub use cancel::Cancellation;

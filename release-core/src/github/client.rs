@@ -68,6 +68,10 @@ pub struct ApiError {
     pub message: String,
     /// The `code`s of GitHub's `errors` array (`already_exists`, `missing_field`).
     pub codes: Vec<String>,
+    /// The `message`s of GitHub's `errors` array: where a 422 says what it refused
+    /// (`tag_name was used by an immutable release`, `pre_receive Repository rule violations
+    /// found …`).
+    pub details: Vec<String>,
     /// `X-Accepted-GitHub-Permissions`: what an integration or fine-grained token would need.
     pub accepted_permissions: Option<String>,
     /// `X-OAuth-Scopes`: the scopes a classic token has (present only for classic tokens).
@@ -87,7 +91,14 @@ pub struct ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.status {
-            Some(status) => write!(f, "{} {} answered {status} {}", self.method, self.url, self.message)?,
+            Some(status) => {
+                write!(f, "{} {} answered {status} {}", self.method, self.url, self.message)?;
+                if !self.details.is_empty() {
+                    let details: Vec<String> =
+                        self.details.iter().map(|d| d.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+                    write!(f, " ({})", details.join("; "))?;
+                }
+            }
             None => write!(f, "{} {} failed: {}", self.method, self.url, self.message)?,
         }
         if self.attempts > 1 { write!(f, " (gave up after {} attempts)", self.attempts) } else { Ok(()) }
@@ -124,6 +135,7 @@ impl ApiError {
             status: None,
             message: message.into(),
             codes: Vec::new(),
+            details: Vec::new(),
             accepted_permissions: None,
             oauth_scopes: None,
             accepted_oauth_scopes: None,
@@ -162,6 +174,7 @@ impl ApiError {
                 let mut out = ApiError::transport(action, method, url, source.message.clone());
                 out.status = Some(source.status_code.as_u16());
                 out.codes = codes_of(source.errors.as_deref().unwrap_or_default());
+                out.details = details_of(source.errors.as_deref().unwrap_or_default());
                 let headers = source.headers.clone().unwrap_or_default();
                 out.retry = net::classify(source.status_code, &headers);
                 out.with_headers(|name| headers.get(name)?.to_str().ok().map(str::to_owned))
@@ -179,6 +192,28 @@ impl ApiError {
     pub fn already_exists(&self) -> bool {
         self.status == Some(422) && self.codes.iter().any(|c| c == "already_exists")
     }
+
+    /// A 422 saying the tag belonged to a deleted immutable release (a burned tag).
+    pub fn tag_burned(&self) -> bool {
+        self.status == Some(422) && self.details.iter().any(|d| d.contains("used by an immutable release"))
+    }
+
+    /// A 422 saying a repository rule refused the tag (`pre_receive Repository rule
+    /// violations found`).
+    pub fn rule_violation(&self) -> bool {
+        self.status == Some(422)
+            && (self.details.iter().any(|d| d.contains("Repository rule violations"))
+                || self.message.contains("Repository rule violations"))
+    }
+
+    /// A 422 saying the release is immutable (`Cannot upload assets to an immutable release`).
+    pub fn immutable_release(&self) -> bool {
+        self.status == Some(422) && self.message.contains("immutable release")
+    }
+}
+
+fn details_of(errors: &[serde_json::Value]) -> Vec<String> {
+    errors.iter().filter_map(|e| e.get("message").and_then(|m| m.as_str()).map(str::to_owned)).collect()
 }
 
 fn codes_of(errors: &[serde_json::Value]) -> Vec<String> {
@@ -191,6 +226,9 @@ pub struct RemoteRelease {
     pub id: u64,
     pub tag: String,
     pub draft: bool,
+    /// GitHub's `immutable`: published with release immutability, tag and assets locked.
+    pub immutable: bool,
+    pub name: Option<String>,
     pub html_url: String,
     /// The upload URL template as GitHub returned it (`…/assets{?name,label}`).
     pub upload_url: String,
@@ -227,6 +265,8 @@ impl From<octocrab::models::repos::Release> for RemoteRelease {
             id: release.id.0,
             tag: release.tag_name,
             draft: release.draft,
+            immutable: release.immutable.unwrap_or(false),
+            name: release.name,
             html_url: release.html_url.to_string(),
             upload_url: release.upload_url,
             assets: release.assets.into_iter().map(RemoteAsset::from).collect(),
@@ -475,6 +515,55 @@ impl<'r> GithubClient<'r> {
                 builder = builder.target_commitish(commitish);
             }
             builder.send().await.map(RemoteRelease::from).map_err(|e| ApiError::from_octocrab(e, action, "POST", url))
+        })
+        .await
+    }
+
+    /// A GET of an API route (`/repos/…`) as JSON, under the network policy; a 404 is an
+    /// error like any other status (callers that expect one look at `status`).
+    pub async fn get_json(&self, action: &str, route: &str) -> Result<serde_json::Value, ApiError> {
+        let url = &self.url(route);
+        self.with_retries(&format!("GET {url}"), |_| async move {
+            let fail = |e| ApiError::from_octocrab(e, action, "GET", url);
+            let response = self.crab._get(route).await.map_err(fail)?;
+            let response = octocrab::map_github_error(response).await.map_err(fail)?;
+            let body = self.crab.body_to_string(response).await.map_err(fail)?;
+            serde_json::from_str(&body)
+                .map_err(|e| ApiError::transport(action, "GET", url, format!("unexpected answer: {e}")))
+        })
+        .await
+    }
+
+    /// `/repos/{owner}/{repo}`, for routes under it.
+    pub fn repository_route(&self) -> String {
+        self.repo_route()
+    }
+
+    /// Creates a draft that only its caller knows by `release.name`: a retry adopts a draft of
+    /// the tag with exactly that name, never another one (the preflight's draft under the real
+    /// tag must not adopt, and then delete, a draft of an earlier run).
+    pub async fn create_named_draft(&self, release: &NewRelease) -> Result<RemoteRelease, ApiError> {
+        let url = &self.url(&format!("{}/releases", self.repo_route()));
+        self.with_retries(&format!("POST {url}"), |attempt| async move {
+            if attempt > 1 {
+                let drafts = self.releases_for_tag(&release.tag).await?;
+                let mine = drafts.into_iter().filter(|r| r.draft && r.name.as_deref() == Some(release.name.as_str()));
+                if let Some(draft) = mine.min_by_key(|r| r.id) {
+                    return Ok(draft);
+                }
+            }
+            self.pacer.pace().await;
+            let repos = self.crab.repos(&self.target.owner, &self.target.repo);
+            let releases = repos.releases();
+            let mut builder = releases.create(&release.tag).name(&release.name).draft(true);
+            if let Some(body) = &release.body {
+                builder = builder.body(body);
+            }
+            builder
+                .send()
+                .await
+                .map(RemoteRelease::from)
+                .map_err(|e| ApiError::from_octocrab(e, "create a draft release", "POST", url))
         })
         .await
     }
@@ -737,6 +826,7 @@ async fn status_error(response: reqwest::Response, action: &str, method: &str, u
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
     let mut error = ApiError::transport(action, method, url, message);
     error.status = Some(status.as_u16());
+    error.details = parsed.as_ref().map(|b| details_of(&b.errors)).unwrap_or_default();
     error.codes = parsed.map(|b| codes_of(&b.errors)).unwrap_or_default();
     error.retry = net::classify(status, &headers);
     error.with_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned))

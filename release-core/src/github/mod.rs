@@ -25,6 +25,7 @@ pub mod client;
 pub mod diagnose;
 pub mod probe;
 pub mod publish;
+pub mod rulesets;
 pub mod target;
 
 pub use client::{ApiError, GithubClient};
@@ -34,15 +35,20 @@ pub use publish::{FinalizeRelease, OUTPUT_RELEASE_URL, PublishRelease};
 pub use target::{Target, TargetError};
 
 use crate::config::Config;
+use crate::steps::finalize::github_release_attestation::ReleaseAttestationCheck;
+use crate::steps::preflight::github_tag_rules::GithubTagRules;
 use crate::step::Step;
 
-/// The steps a `[github]` section adds: the preflight probe, the publish step and the
-/// finalize step. Pure: nothing is resolved or contacted until the steps run.
+/// The steps a `[github]` section adds: the preflight probe and the check of the tag's rules,
+/// the publish step, the finalize step (the undraft) and the check of GitHub's release
+/// attestation. Pure: nothing is resolved or contacted until the steps run.
 pub fn steps(config: &Config) -> Vec<Box<dyn Step>> {
     let Some(github) = &config.github else { return Vec::new() };
     vec![
         Box::new(GithubPreflight::new(github, &config.network, &config.root)),
+        Box::new(GithubTagRules::new(github, &config.network)),
         Box::new(PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref())),
         Box::new(FinalizeRelease::new(github, &config.network)),
+        Box::new(ReleaseAttestationCheck::new(github, &config.network)),
     ]
 }

@@ -175,7 +175,9 @@ impl GithubPreflight {
         let existing =
             client.releases_for_tag(tag).await.map_err(|e| StepError::from(GithubError::classify(e, target)))?;
         if let Some(published) = existing.iter().find(|r| !r.draft) {
-            let then = if self.config.replace {
+            let then = if published.immutable {
+                "it is immutable: the release succeeds only if this build's assets are identical to its assets; otherwise release a new version"
+            } else if self.config.replace {
                 "its differing assets will be replaced (`github.replace = true`)"
             } else {
                 "the release succeeds only if this build's assets are identical to its assets"

@@ -32,7 +32,7 @@ use crate::step::{Artifact, Step, StepContext, StepResult};
 /// The run output that holds the release's URL.
 pub const OUTPUT_RELEASE_URL: &str = "github-release-url";
 
-const RERUN_HELP: &str = "the release stays a draft and nothing is visible yet; run the release again: it keeps the assets already uploaded and checked, and uploads the rest";
+const RERUN_HELP: &str = "the release stays a draft and nothing is visible yet (no chart version is tagged either); run the release again: it keeps the assets already uploaded and checked, uploads the rest, and finishes the finalize stage";
 
 /// What the publish step left for the finalize step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +40,16 @@ pub enum Outcome {
     /// A complete, checked draft, to be published.
     Draft { id: u64, url: String },
     /// The release was published before this run and now matches this build.
-    AlreadyPublished { url: String },
+    AlreadyPublished { url: String, immutable: bool },
+}
+
+/// The release as published, for the steps after the undraft (the attestation check).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub tag: String,
+    pub url: String,
+    /// GitHub's `immutable`: tag and assets locked, and attested by GitHub.
+    pub immutable: bool,
 }
 
 /// Creates or continues the draft release, uploads every artifact, reads the assets back.
@@ -143,14 +152,19 @@ impl Step for PublishRelease {
             let plan = AssetPlan::new(&assets, &artifacts);
             if plan.is_identical() {
                 cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
-                cx.insert(Outcome::AlreadyPublished { url: published.html_url.clone() });
-                return Ok(Some(format!("already released: {} has identical assets", published.html_url)));
+                cx.insert(Outcome::AlreadyPublished {
+                    url: published.html_url.clone(),
+                    immutable: published.immutable,
+                });
+                let kind = if published.immutable { " (immutable)" } else { "" };
+                return Ok(Some(format!("already released: {}{kind} has identical assets", published.html_url)));
             }
-            if !self.config.replace {
+            if !self.config.replace || published.immutable {
                 return Err(GithubError::PublishedDifferent {
                     tag,
                     url: published.html_url.clone(),
                     differences: plan.differences(),
+                    immutable: published.immutable,
                 }
                 .into());
             }
@@ -162,7 +176,7 @@ impl Step for PublishRelease {
             let summary = converge(cx, &client, published, &plan).await?;
             verify(&client, &target, published, &artifacts).await?;
             cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
-            cx.insert(Outcome::AlreadyPublished { url: published.html_url.clone() });
+            cx.insert(Outcome::AlreadyPublished { url: published.html_url.clone(), immutable: published.immutable });
             return Ok(Some(format!("replaced assets of {}: {summary}", published.html_url)));
         }
 
@@ -222,7 +236,10 @@ impl Step for FinalizeRelease {
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let (id, url) = match cx.get::<Outcome>() {
             Some(Outcome::Draft { id, url }) => (id, url),
-            Some(Outcome::AlreadyPublished { url }) => return Ok(Some(format!("already released: {url}"))),
+            Some(Outcome::AlreadyPublished { url, immutable }) => {
+                cx.insert(Published { tag: cx.release().tag.clone(), url: url.clone(), immutable });
+                return Ok(Some(format!("already released: {url}")));
+            }
             None => {
                 return Err(StepError::new("no checked draft release to publish: the GitHub publish step did not run")
                     .with_help(
@@ -240,13 +257,22 @@ impl Step for FinalizeRelease {
             let tag = &cx.release().tag;
             let help = if e.already_exists() {
                 format!("another release for {tag} was published while this run worked; compare it with the draft {url} and delete one of them")
+            } else if e.tag_burned() {
+                format!("the tag {tag} belonged to an immutable release that was deleted, and GitHub never releases it again; nothing is visible: the release stays the draft {url} and no chart version is tagged; release a new version (change `project.version`) and delete the draft")
+            } else if e.rule_violation() {
+                format!("a ruleset refuses creating the tag {tag}; nothing is visible: the release stays the draft {url} and no chart version is tagged; see {}/{}/rules?ref=refs%2Ftags%2F{tag} for the rulesets that apply, add the GitHub Actions app (or the token's app or user) to the bypass list or exclude the tag, then run the release again: it continues the draft", target.web_url(), target.full_name())
             } else {
                 RERUN_HELP.to_owned()
             };
             GithubError::classify(e, &target).with_api_help(help)
         })?;
         cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
-        Ok(Some(format!("published {}", published.html_url)))
+        cx.insert(Published { tag: cx.release().tag.clone(), url: published.html_url.clone(), immutable: published.immutable });
+        Ok(Some(format!(
+            "published {}{}",
+            published.html_url,
+            if published.immutable { " (immutable: its tag and assets are now locked)" } else { "" }
+        )))
     }
 }
 

@@ -1,0 +1,3 @@
+//! Finalize steps.
+
+pub mod github_release_attestation;

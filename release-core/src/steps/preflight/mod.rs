@@ -1,0 +1,3 @@
+//! Preflight steps.
+
+pub mod github_tag_rules;
