@@ -135,11 +135,12 @@ pub fn pipeline(
     add(Box::new(checksums::WriteChecksums));
 
     // Helm charts to OCI registries: checks without network (every mode), a push probe per
-    // chart in preflight, the push itself in the publish stage, and with `[signing]` the push
-    // by digest, then the chart's signature, then its version tag: a chart never shows under
-    // its version unsigned. The signature and the tag go to the chart's repository with the
-    // same credentials and push scope, so the chart's probe vouches for them too.
+    // chart in preflight, the push by digest in the publish stage (with `[signing]` then the
+    // chart's signature), and the version tag in the finalize stage, after the GitHub
+    // release's undraft (added below). The signature and the tag go to the chart's repository
+    // with the same credentials and push scope, so the chart's probe vouches for them too.
     let pushes = oci::chart_pushes(config);
+    let mut chart_tags = Vec::new();
     if !pushes.is_empty() {
         let settings = oci::OciSettings::from_config(config);
         add(Box::new(oci::steps::OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
@@ -149,8 +150,8 @@ pub fn pipeline(
             add(Box::new(oci::steps::ChartPushStep { push: push.clone(), settings: settings.clone(), signed }));
             if signed {
                 add(Box::new(oci::signature::ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
-                add(Box::new(oci::steps::ChartTagStep { push, settings: settings.clone() }));
             }
+            chart_tags.push(oci::steps::ChartTagStep { push, settings: settings.clone(), signed });
         }
     }
     if let Some(signing) = &config.signing {
@@ -159,7 +160,16 @@ pub fn pipeline(
         add(Box::new(sign::SignArtifacts::new(settings.clone())));
         add(Box::new(sign::VerifySignatures::new(settings)));
     }
+    // One point of no return: the publish stage above made nothing visible (charts by digest,
+    // the release a draft); the finalize stage flips visibility, the undraft first (the step
+    // GitHub may still refuse), then the chart version tags. See docs/reliability.md.
     for step in crate::github::steps(config) {
+        add(step);
+    }
+    for step in chart_tags {
+        add(Box::new(step));
+    }
+    if let Some(step) = crate::github::attestation_check(config) {
         add(step);
     }
     Ok(pipeline)

@@ -181,7 +181,9 @@ impl Rules {
             return None;
         }
         if !draft {
-            errors.push(json!({"resource": "Release", "code": "custom", "message": "Published releases must have a valid tag"}));
+            errors.push(
+                json!({"resource": "Release", "code": "custom", "message": "Published releases must have a valid tag"}),
+            );
         }
         Some(json!({"message": "Validation Failed", "errors": errors, "documentation_url": doc, "status": "422"}))
     }
@@ -230,7 +232,10 @@ impl Rules {
             return forbidden();
         }
         let Some((r, kind, source)) = self.rulesets_of(repository).into_iter().find(|(r, _, _)| r.id == id) else {
-            return (404, json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/rules#get-a-repository-ruleset", "status": "404"}));
+            return (
+                404,
+                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/rules#get-a-repository-ruleset", "status": "404"}),
+            );
         };
         let mut out = summary(base, repository, r, kind, &source);
         out["conditions"] = json!({"ref_name": {"include": r.include, "exclude": r.exclude}});
@@ -265,7 +270,10 @@ impl Rules {
     pub fn list_attestations(&self, repository: &str, subject_digest: &str) -> (u16, Value) {
         let sha = subject_digest.strip_prefix("sha1:").unwrap_or(subject_digest);
         let Some(statements) = self.attestations.get(&(repository.to_owned(), sha.to_owned())) else {
-            return (404, json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/repos#list-attestations", "status": "404"}));
+            return (
+                404,
+                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/repos#list-attestations", "status": "404"}),
+            );
         };
         let engine = base64::engine::general_purpose::STANDARD;
         let items: Vec<Value> = statements
@@ -321,9 +329,7 @@ fn glob(pattern: &str, text: &str) -> bool {
         match p {
             [] => t.is_empty(),
             [b'*', b'*', rest @ ..] => (0..=t.len()).any(|i| go(rest, &t[i..])),
-            [b'*', rest @ ..] => {
-                (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != b'/').any(|i| go(rest, &t[i..]))
-            }
+            [b'*', rest @ ..] => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != b'/').any(|i| go(rest, &t[i..])),
             [b'?', rest @ ..] => !t.is_empty() && t[0] != b'/' && go(rest, &t[1..]),
             [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
         }

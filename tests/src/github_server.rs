@@ -575,7 +575,13 @@ impl GithubServer {
 
     /// Release attestations recorded so far (in-toto statements).
     pub fn attestations(&self, full_name: &str) -> Vec<Value> {
-        self.world().rules.attestations.iter().filter(|((r, _), _)| r == full_name).flat_map(|(_, s)| s.clone()).collect()
+        self.world()
+            .rules
+            .attestations
+            .iter()
+            .filter(|((r, _), _)| r == full_name)
+            .flat_map(|(_, s)| s.clone())
+            .collect()
     }
 }
 
@@ -1159,13 +1165,23 @@ async fn route(
                     let tag = target.tag.clone().unwrap_or_default();
                     if world.tags.get(repo).is_some_and(|t| t.contains(&tag)) {
                         let sha = crate::github_rules::commit_of(repo, &tag);
-                        (200, json!({
-                            "ref": format!("refs/tags/{tag}"), "node_id": "REF_1",
-                            "url": format!("{}/api/v3/repos/{repo}/git/refs/tags/{tag}", shared.base),
-                            "object": {"sha": sha, "type": "commit", "url": format!("{}/api/v3/repos/{repo}/git/commits/{sha}", shared.base)},
-                        }))
+                        (
+                            200,
+                            json!({
+                                "ref": format!("refs/tags/{tag}"), "node_id": "REF_1",
+                                "url": format!("{}/api/v3/repos/{repo}/git/refs/tags/{tag}", shared.base),
+                                "object": {"sha": sha, "type": "commit", "url": format!("{}/api/v3/repos/{repo}/git/commits/{sha}", shared.base)},
+                            }),
+                        )
                     } else {
-                        (404, error_body(StatusCode::NOT_FOUND, "Not Found", "https://docs.github.com/rest/git/refs#get-a-reference"))
+                        (
+                            404,
+                            error_body(
+                                StatusCode::NOT_FOUND,
+                                "Not Found",
+                                "https://docs.github.com/rest/git/refs#get-a-reference",
+                            ),
+                        )
                     }
                 }
                 _ => world.rules.list_attestations(repo, target.tag.as_deref().unwrap_or_default()),
@@ -1320,10 +1336,8 @@ async fn route(
             }
             let json = shared.release_json(release);
             if publishing && immutable_repository {
-                let (id, assets) = (
-                    release.id,
-                    release.assets.iter().map(|a| (a.name.clone(), a.sha256())).collect::<Vec<_>>(),
-                );
+                let (id, assets) =
+                    (release.id, release.assets.iter().map(|a| (a.name.clone(), a.sha256())).collect::<Vec<_>>());
                 world.rules.attest(repo, id, &tag, &assets);
             }
             if publishing {
@@ -1399,7 +1413,11 @@ async fn route(
         Route::DeleteAsset => {
             shared.authorize(caller, repo, Level::Write)?;
             let mut world = shared.world.lock().unwrap();
-            if world.releases.iter().any(|r| r.repository == repo && r.immutable && r.assets.iter().any(|a| Some(a.id) == target.asset_id)) {
+            if world
+                .releases
+                .iter()
+                .any(|r| r.repository == repo && r.immutable && r.assets.iter().any(|a| Some(a.id) == target.asset_id))
+            {
                 return ok(json_response(StatusCode::UNPROCESSABLE_ENTITY, Rules::locked_assets(true)));
             }
             let mut deleted = false;

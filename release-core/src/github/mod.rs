@@ -35,13 +35,12 @@ pub use publish::{FinalizeRelease, OUTPUT_RELEASE_URL, PublishRelease};
 pub use target::{Target, TargetError};
 
 use crate::config::Config;
+use crate::step::Step;
 use crate::steps::finalize::github_release_attestation::ReleaseAttestationCheck;
 use crate::steps::preflight::github_tag_rules::GithubTagRules;
-use crate::step::Step;
 
 /// The steps a `[github]` section adds: the preflight probe and the check of the tag's rules,
-/// the publish step, the finalize step (the undraft) and the check of GitHub's release
-/// attestation. Pure: nothing is resolved or contacted until the steps run.
+/// the publish step and the finalize step (the undraft); see also [`attestation_check`]. Pure: nothing is resolved or contacted until the steps run.
 pub fn steps(config: &Config) -> Vec<Box<dyn Step>> {
     let Some(github) = &config.github else { return Vec::new() };
     vec![
@@ -49,6 +48,13 @@ pub fn steps(config: &Config) -> Vec<Box<dyn Step>> {
         Box::new(GithubTagRules::new(github, &config.network)),
         Box::new(PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref())),
         Box::new(FinalizeRelease::new(github, &config.network)),
-        Box::new(ReleaseAttestationCheck::new(github, &config.network)),
     ]
+}
+
+/// The last step of a `[github]` release: GitHub's attestation of an immutable release
+/// compared with `SHA256SUMS`. Added after every other finalize step (the chart tags too), so
+/// that its verdict is about a release that is otherwise complete.
+pub fn attestation_check(config: &Config) -> Option<Box<dyn Step>> {
+    let github = config.github.as_ref()?;
+    Some(Box::new(ReleaseAttestationCheck::new(github, &config.network)))
 }

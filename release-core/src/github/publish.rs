@@ -23,7 +23,7 @@ use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
 use crate::github::client::{ApiError, GithubClient, NewRelease, RemoteAsset, RemoteRelease, shared_pacer};
 use crate::github::diagnose::GithubError;
-use crate::github::probe::check_notes;
+use crate::github::probe::{PROBE_DRAFT_NAME, check_notes};
 use crate::github::target::{self, Target};
 use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage};
@@ -180,7 +180,14 @@ impl Step for PublishRelease {
             return Ok(Some(format!("replaced assets of {}: {summary}", published.html_url)));
         }
 
-        let mut drafts: Vec<&RemoteRelease> = existing.iter().filter(|r| r.draft).collect();
+        // A preflight probe's draft left behind (an interrupted run) is ours to delete, never to
+        // continue.
+        for leftover in existing.iter().filter(|r| r.draft && r.name.as_deref() == Some(PROBE_DRAFT_NAME)) {
+            cx.warn(format!("deleting the draft {} a preflight probe left behind", leftover.html_url));
+            client.delete_release(leftover.id).await.map_err(|e| GithubError::classify(e, &target))?;
+        }
+        let mut drafts: Vec<&RemoteRelease> =
+            existing.iter().filter(|r| r.draft && r.name.as_deref() != Some(PROBE_DRAFT_NAME)).collect();
         drafts.sort_by_key(|r| r.id);
         let draft = match drafts.first() {
             Some(draft) => {
@@ -267,7 +274,11 @@ impl Step for FinalizeRelease {
             GithubError::classify(e, &target).with_api_help(help)
         })?;
         cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
-        cx.insert(Published { tag: cx.release().tag.clone(), url: published.html_url.clone(), immutable: published.immutable });
+        cx.insert(Published {
+            tag: cx.release().tag.clone(),
+            url: published.html_url.clone(),
+            immutable: published.immutable,
+        });
         Ok(Some(format!(
             "published {}{}",
             published.html_url,

@@ -151,7 +151,8 @@ fn refusing(rule: &Rule, tag: &str) -> Option<String> {
             let operator = parameters.get("operator")?.as_str()?;
             let pattern = parameters.get("pattern")?.as_str()?;
             let negate = parameters.get("negate").and_then(|n| n.as_bool()).unwrap_or(false);
-            let described = format!("`tag_name_pattern` ({operator} `{pattern}`{})", if negate { ", negated" } else { "" });
+            let described =
+                format!("`tag_name_pattern` ({operator} `{pattern}`{})", if negate { ", negated" } else { "" });
             let matched = match operator {
                 "starts_with" => tag.starts_with(pattern),
                 "ends_with" => tag.ends_with(pattern),
@@ -327,7 +328,10 @@ mod tests {
         assert!(matches!(always, Verdict::Bypassed { .. }));
         let unknown = evaluate(&ruleset(&["~ALL"], &[], &["creation"], None), "v1", false);
         assert_eq!(unknown, Verdict::MayRefuse { rules: vec!["`creation` (restrict creations)".into()], bypass: None });
-        assert_eq!(evaluate(&ruleset(&["~ALL"], &[], &["creation"], Some("never")), "v1", true), Verdict::NotApplicable);
+        assert_eq!(
+            evaluate(&ruleset(&["~ALL"], &[], &["creation"], Some("never")), "v1", true),
+            Verdict::NotApplicable
+        );
         let other = ruleset(&["~ALL"], &[], &["deletion", "update", "non_fast_forward"], Some("never"));
         assert_eq!(evaluate(&other, "v1", false), Verdict::NotApplicable);
         let mut evaluate_only = ruleset(&["~ALL"], &[], &["creation"], Some("never"));
@@ -361,7 +365,10 @@ mod tests {
         let mut repo = org.clone();
         repo.source_type = Some("Repository".into());
         repo.source = Some("acme/hello".into());
-        assert_eq!(settings_url(&repo, "https://github.com", "acme/hello"), "https://github.com/acme/hello/settings/rules/42");
+        assert_eq!(
+            settings_url(&repo, "https://github.com", "acme/hello"),
+            "https://github.com/acme/hello/settings/rules/42"
+        );
         repo.links = Some(Links { html: Some(Href { href: "https://x/rules/42".into() }) });
         assert_eq!(settings_url(&repo, "https://github.com", "acme/hello"), "https://x/rules/42");
         assert_eq!(owner_of(&org), "organisation acme");

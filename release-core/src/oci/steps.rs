@@ -11,11 +11,12 @@
 //! no `created` annotation unless `SOURCE_DATE_EPOCH` is set (then it is that instant), so a
 //! re-push of the same chart gives the same manifest digest.
 //!
-//! With `[signing]`, the push sends the manifest by digest (`PUT /v2/<name>/manifests/sha256:…`)
-//! and no tag names it; [`ChartTagStep`] puts the same bytes under the version tag once the
-//! signature step has attached its signature, so a chart version never shows unsigned. The
-//! tag check above still runs first, before anything is pushed; a chart already there by
-//! digest is not sent again.
+//! The push sends the manifest by digest only (`PUT /v2/<name>/manifests/sha256:…`): the publish
+//! stage makes nothing visible under a version. [`ChartTagStep`], in the finalize stage after
+//! the GitHub release's undraft (and with `[signing]` after the chart's signature), puts the
+//! same bytes under the version tag: one point of no return for the whole release (see
+//! `docs/reliability.md`). The tag check above still runs first, before anything is pushed; a
+//! chart already there by digest is not sent again.
 //!
 //! Every registry call goes through the [`NetworkPolicy`]: oci-client itself retries nothing
 //! on push, so each call is one retried operation here ([`Retries::run`]), and blob pushes
@@ -564,14 +565,14 @@ impl Step for PushProbe {
     }
 }
 
-/// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types. Without
-/// `[signing]` the manifest goes under its version tag; with it, by digest only, and
-/// [`ChartTagStep`] tags it once its signature exists.
+/// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types, by digest
+/// only; [`ChartTagStep`] tags it in the finalize stage.
 #[derive(Debug)]
 pub struct ChartPushStep {
     pub push: ChartPush,
     pub settings: OciSettings,
-    /// `[signing]` is configured: push the manifest by digest; the tag follows the signature.
+    /// `[signing]` is configured: the signature step follows the push (the push itself is by
+    /// digest either way).
     pub signed: bool,
 }
 
@@ -724,12 +725,8 @@ impl Step for ChartPushStep {
 
         let (manifest, manifest_bytes) = chart_manifest(&chart, cx.env());
         let digest = sha256_digest(&manifest_bytes);
-        // With `[signing]`, the tag is the tag step's, after the signature: the output naming
-        // the tag reference is set there.
+        // The tag is the finalize stage's: the output naming the tag reference is set there.
         let record = |digest: &str, bytes: &[u8], replaces: Option<String>| {
-            if !self.signed {
-                cx.set_output(format!("chart.{}.reference", chart.name), reference.to_string());
-            }
             cx.set_output(format!("chart.{}.digest", chart.name), digest.to_owned());
             let pushed = PushedChart {
                 name: chart.name.clone(),
@@ -785,12 +782,12 @@ impl Step for ChartPushStep {
             Err(gave_up) => return Err(fail(gave_up)),
         }
 
-        // With `[signing]` the manifest goes by digest, untagged until its signature exists; a
-        // run that failed after this push finds it here and sends nothing again.
+        // The manifest goes by digest, untagged until the finalize stage; a run that failed
+        // after this push finds it here and sends nothing again.
         let by_digest = &reference.to_oci_digest(&digest);
-        let target = if self.signed { by_digest } else { oci_ref };
-        let where_to = if self.signed { reference.at_digest(&digest) } else { reference.to_string() };
-        if self.signed {
+        let target = by_digest;
+        let where_to = reference.at_digest(&digest);
+        {
             let present = retries
                 .run(&format!("HEAD the manifest {where_to}"), |_| async move {
                     client.fetch_manifest_digest(by_digest, auth).await.map_err(OciAttempt)
@@ -800,7 +797,7 @@ impl Step for ChartPushStep {
                 Ok(stored) if stored == digest => {
                     record(&digest, &manifest_bytes, replaces);
                     return Ok(Some(format!(
-                        "{where_to} unchanged (already in the registry by digest; tagged `{}` after its signature)",
+                        "{where_to} unchanged (already in the registry by digest; tagged `{}` in the finalize stage)",
                         reference.tag
                     )));
                 }
@@ -878,39 +875,38 @@ impl Step for ChartPushStep {
             .with_help("another push to the same tag ran at the same time; run the release again"));
         }
         record(&digest, &manifest_bytes, replaces);
-        if self.signed {
-            return Ok(Some(format!(
-                "pushed {where_to} with {} (by digest; tagged `{}` after its signature)",
-                credentials.source, reference.tag
-            )));
-        }
-        Ok(Some(format!("pushed {reference}@{digest} with {}", credentials.source)))
+        Ok(Some(format!(
+            "pushed {where_to} with {} (by digest; tagged `{}` in the finalize stage)",
+            credentials.source, reference.tag
+        )))
     }
 }
 
-/// `publish:oci-tag:<chart>` (with `[signing]` only, after `publish:oci-signature:<chart>`):
-/// puts the chart's manifest, pushed by digest, under its version tag. Until this step, the
-/// chart is in the registry only by digest, so `helm pull`/`cosign verify` of the version never
-/// sees it unsigned.
+/// `finalize:oci-tag:<chart>`: puts the chart's manifest, pushed by digest, under its version
+/// tag, after the GitHub release's undraft. Until this step the chart is in the registry only
+/// by digest, so `helm pull` of the version finds nothing (and with `[signing]`, never finds it
+/// unsigned: the signature step ran in the publish stage).
 #[derive(Debug)]
 pub struct ChartTagStep {
     pub push: ChartPush,
     pub settings: OciSettings,
+    /// `[signing]` is configured: the chart must have its signature from this run.
+    pub signed: bool,
 }
 
 #[async_trait::async_trait]
 impl Step for ChartTagStep {
     fn id(&self) -> String {
-        format!("publish:oci-tag:{}", self.push.label)
+        format!("finalize:oci-tag:{}", self.push.label)
     }
     fn stage(&self) -> Stage {
-        Stage::Publish
+        Stage::Finalize
     }
     fn effect(&self) -> Effect {
         Effect::Publish
     }
     fn description(&self) -> String {
-        format!("tag chart {} in {} once its signature is in place", self.push.label, self.push.push)
+        format!("tag chart {} in {}: the chart version becomes visible", self.push.label, self.push.push)
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let pushed = cx.get::<PushedCharts>().and_then(|p| p.0.get(&self.push.label).cloned()).ok_or_else(|| {
@@ -919,7 +915,7 @@ impl Step for ChartTagStep {
         })?;
         let reference = &pushed.reference;
         let what = format!("the tag of chart `{}`", pushed.name);
-        if !pushed.signed {
+        if self.signed && !pushed.signed {
             return Err(StepError::new(format!(
                 "{what}: {} has no signature from this run; {reference} is not tagged",
                 reference.at_digest(&pushed.digest)
@@ -939,9 +935,10 @@ impl Step for ChartTagStep {
                 return error;
             }
             error.with_help(format!(
-                "the registry failed, not the configuration: the chart is in the registry as {} with its \
-                 signature, but not tagged `{}` yet (a GitHub release stays a draft). Run the release again: the \
-                 chart and its signature are found unchanged and only the tag is sent (see {TROUBLESHOOTING})",
+                "the registry failed, not the configuration: the chart is in the registry as {} (with its \
+                 signature, if signed), but not tagged `{}` yet; a GitHub release of this run is already \
+                 published. Run the release again: the release and the chart are found unchanged and only the \
+                 tag is sent (see {TROUBLESHOOTING})",
                 reference.at_digest(digest),
                 reference.tag
             ))
@@ -988,7 +985,8 @@ impl Step for ChartTagStep {
             .with_help("another push to the same tag ran at the same time; run the release again"));
         }
         record();
-        Ok(Some(format!("tagged {reference} as {digest} (its signature is in place) with {}", credentials.source)))
+        let signed = if self.signed { " (its signature is in place)" } else { "" };
+        Ok(Some(format!("tagged {reference} as {digest}{signed} with {}", credentials.source)))
     }
 }
 

@@ -139,8 +139,9 @@ impl Step for ReleaseAttestationCheck {
         let Some(sums) = artifacts.iter().find(|a| a.kind == ArtifactKind::Checksums) else {
             return Ok(Some("this release ships no SHA256SUMS: nothing to compare".into()));
         };
-        let text = std::fs::read_to_string(&sums.path)
-            .map_err(|e| StepError::new(format!("cannot read {} to compare it with the attestation: {e}", sums.path)))?;
+        let text = std::fs::read_to_string(&sums.path).map_err(|e| {
+            StepError::new(format!("cannot read {} to compare it with the attestation: {e}", sums.path))
+        })?;
         let expected = expected_subjects(&text, &sums.sha256);
 
         let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
@@ -172,8 +173,7 @@ impl Step for ReleaseAttestationCheck {
             if !statements.is_empty() || attempt == attempts {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(self.network.backoff_ms.saturating_mul(u64::from(attempt))))
-                .await;
+            tokio::time::sleep(Duration::from_millis(self.network.backoff_ms.saturating_mul(u64::from(attempt)))).await;
         }
         match statements.len() {
             0 => {
@@ -238,7 +238,8 @@ mod tests {
         let other_tag = statement("v1.2.2", json!([]));
         let mut provenance = statement("v1.2.3", json!([]));
         provenance["predicateType"] = json!("https://slsa.dev/provenance/v1");
-        let wrap = |s: &serde_json::Value| json!({"bundle": {"dsseEnvelope": {"payload": engine.encode(s.to_string())}}});
+        let wrap =
+            |s: &serde_json::Value| json!({"bundle": {"dsseEnvelope": {"payload": engine.encode(s.to_string())}}});
         let answer = json!({"attestations": [wrap(&mine), wrap(&other_tag), wrap(&provenance)]});
         assert_eq!(release_statements(&answer, "v1.2.3"), vec![mine]);
     }

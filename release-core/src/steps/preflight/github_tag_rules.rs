@@ -10,33 +10,25 @@
 //!    `replace` the run goes on and succeeds only if this build is identical to it;
 //! 2. whether the tag exists (`GET /repos/{o}/{r}/git/ref/tags/{tag}`): publishing creates
 //!    only a missing tag, and only a creation is refused by `creation` rules;
-//! 3. a **burned** tag (one of a deleted immutable release): a draft is created under the real
-//!    tag and deleted at once (drafts create no tag; it is named so that a retry never adopts
-//!    another draft). GitHub refuses a release for a burned tag with 422 `tag_name was used by
-//!    an immutable release`; that it refuses a *draft* is this tool's reading, not documented
-//!    (see `docs/troubleshooting.md`): if it does not, the undraft finds out, first in the
-//!    finalize stage, when nothing is visible yet. Skipped with `github.probe = false`;
-//! 4. the **tag rulesets**, the repository's and those inherited from its organisation
+//! 3. the **tag rulesets**, the repository's and those inherited from its organisation
 //!    (`GET /repos/{o}/{r}/rulesets?includes_parents=true`, then each by id): one that covers
 //!    the tag, would refuse its creation (`creation`, an unmet `tag_name_pattern`) and that the
 //!    token may not bypass (`current_user_can_bypass` `never` or `pull_requests_only`) fails
 //!    the run, naming the ruleset, where to change it and the ways out. When the token cannot
 //!    read the rulesets, a warning says what was not checked.
 //!
-//! Reads only, but for the draft of 3, which is deleted at once by id.
+//! Reads only. A **burned** tag (one of a deleted immutable release) is found by the write
+//! probe (`github/probe.rs`), whose draft is made under the release's own tag.
 
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
-use crate::github::client::{ApiError, GithubClient, NewRelease, shared_pacer};
+use crate::github::client::{ApiError, GithubClient, shared_pacer};
 use crate::github::diagnose::GithubError;
 use crate::github::rulesets::{self, Ruleset, Verdict};
-use crate::github::target::{self, Target};
+use crate::github::target;
 use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage};
 use crate::step::{Step, StepContext, StepResult};
-
-/// The name of the preflight's draft under the real tag.
-const CHECK_DRAFT_NAME: &str = "release preflight tag check (safe to delete)";
 
 /// Reads the tag's releases, the tag, and the rulesets that would refuse publishing it.
 #[derive(Debug)]
@@ -73,8 +65,7 @@ impl Step for GithubTagRules {
         Effect::Probe
     }
     fn description(&self) -> String {
-        "read what would refuse publishing the release's tag: an immutable release of it, a burned tag, tag rulesets"
-            .into()
+        "read what would refuse publishing the release's tag: an immutable release of it, tag rulesets".into()
     }
 
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
@@ -106,7 +97,10 @@ impl Step for GithubTagRules {
                     published.html_url
                 )
             } else {
-                format!("the tag {tag} already has a published release ({}): publishing creates no tag", published.html_url)
+                format!(
+                    "the tag {tag} already has a published release ({}): publishing creates no tag",
+                    published.html_url
+                )
             };
             cx.progress(note);
             let kind = if published.immutable { "immutable" } else { "published" };
@@ -124,12 +118,7 @@ impl Step for GithubTagRules {
             }
         };
 
-        // 3. A burned tag: GitHub refuses a release for it.
-        if self.config.probe {
-            self.burned_tag_probe(cx, &client, &target, &tag).await?;
-        }
-
-        // 4. Tag rulesets.
+        // 3. Tag rulesets.
         if tag_exists {
             return Ok(Some(format!(
                 "{repository}: the tag {tag} exists already; publishing creates no tag, so no ruleset can refuse it"
@@ -139,7 +128,7 @@ impl Step for GithubTagRules {
             Ok(rulesets) => rulesets,
             Err(e) => {
                 cx.warn(not_checked(&repository, &tag, &e));
-                return Ok(Some(format!("{repository}: {tag} not burned; tag rulesets not checked (see the warning)")));
+                return Ok(Some(format!("{repository}: tag rulesets not checked (see the warning)")));
             }
         };
         let web = target.web_url();
@@ -177,56 +166,11 @@ impl Step for GithubTagRules {
                 "in the ruleset's settings, add the GitHub Actions app (or the app or user whose token the release uses) to its bypass list, or exclude the release tags from it (`refs/tags/{tag}` under \"Exclude by pattern\"); or choose a tag pattern it does not cover (`project.tag` in release.toml); or push the tag before the release runs, as someone allowed to create it (publishing then creates no tag); an organisation's ruleset is changed in the organisation's settings, not the repository's"
             )));
         }
-        Ok(Some(format!(
-            "{repository}: {tag} {}; {} ruleset(s) read, none refuses creating it",
-            if self.config.probe { "not burned" } else { "not checked for a burn (`probe = false`)" },
-            rulesets.len()
-        )))
+        Ok(Some(format!("{repository}: {} ruleset(s) read, none refuses creating {tag}", rulesets.len())))
     }
 }
 
 impl GithubTagRules {
-    /// A draft under the real tag, deleted at once: refused for a burned tag.
-    async fn burned_tag_probe(
-        &self,
-        cx: &StepContext<'_>,
-        client: &GithubClient<'_>,
-        target: &Target,
-        tag: &str,
-    ) -> Result<(), StepError> {
-        if cx.is_cancelled() {
-            return Err(StepError::new(format!(
-                "the check of the tag {tag} was stopped before it wrote anything: the run was interrupted"
-            ))
-            .with_help("nothing was created; run the release again"));
-        }
-        let draft = NewRelease {
-            tag: tag.to_owned(),
-            name: CHECK_DRAFT_NAME.into(),
-            body: Some("A draft made and deleted by the release tool's preflight check of the tag.".into()),
-            draft: true,
-            ..NewRelease::default()
-        };
-        match client.create_named_draft(&draft).await {
-            Ok(made) => {
-                if let Err(err) = client.delete_release(made.id).await {
-                    cx.warn(format!(
-                        "the check draft {} (tag {tag}) could not be deleted ({err}); a draft has no git tag and is invisible to readers: delete it on the releases page",
-                        made.html_url
-                    ));
-                }
-                Ok(())
-            }
-            Err(e) if e.tag_burned() => Err(StepError::new(format!(
-                "the tag {tag} belonged to an immutable release that was deleted: GitHub refuses every new release for it ({e})"
-            ))
-            .with_help(
-                "a burned tag can never be released again, not even in a new repository of the same name: release a new version (change `project.version` in release.toml, or pass --release-version)",
-            )),
-            Err(e) => Err(GithubError::classify(e, target).into()),
-        }
-    }
-
     /// Every ruleset that applies to the repository, with its conditions and rules.
     async fn rulesets(&self, client: &GithubClient<'_>) -> Result<Vec<Ruleset>, ApiError> {
         let base = format!("{}/rulesets", client.repository_route());
