@@ -539,6 +539,13 @@ impl GithubServer {
         self
     }
 
+    /// Renames a seeded release.
+    pub fn rename_release(&self, release_id: u64, name: &str) -> &Self {
+        let mut world = self.world();
+        world.releases.iter_mut().find(|r| r.id == release_id).expect("a seeded release").name = Some(name.to_owned());
+        self
+    }
+
     /// A tag of a deleted immutable release: no release can be made for it again.
     pub fn burn_tag(&self, full_name: &str, tag: &str) -> &Self {
         self.world().rules.burned.entry(full_name.to_owned()).or_default().insert(tag.to_owned());

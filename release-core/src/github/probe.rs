@@ -6,7 +6,9 @@
 //! deletes it). Under the real tag, the probe also finds a **burned** tag, one of a deleted
 //! immutable release: GitHub answers 422 `tag_name was used by an immutable release` (that it
 //! refuses a draft, not only a release, is this tool's reading of GitHub's answers; if it does
-//! not, the undraft is refused, first in the finalize stage, with nothing visible yet). Before writing, it reads the
+//! not, the undraft is refused, first in the finalize stage, with nothing visible yet). When the
+//! tag already has a published release, GitHub refuses any release under it (`already_exists`)
+//! and the tag cannot be burned: the probe's draft then gets a throwaway tag ([`probe_tag`]). Before writing, it reads the
 //! repository (a 401 or 404 is diagnosed without writing anything, and a classic token's
 //! scopes are checked from `X-OAuth-Scopes`), and it lists the releases of the tag being
 //! released, to say up front when that tag is already published.

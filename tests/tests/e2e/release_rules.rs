@@ -284,3 +284,20 @@ async fn an_attestation_that_does_not_match_sha256sums_is_a_failure() {
     let release = the_release(&server);
     assert!(!release.draft && release.immutable);
 }
+
+/// A probe's draft left under the release's tag (an interrupted run) is deleted by the
+/// publish step, never continued as the release.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_draft_left_under_the_tag_is_deleted_not_continued() {
+    let server = server();
+    let leftover = server.seed_release(REPO, "v1.2.3", true, &[]);
+    server.rename_release(leftover, "release preflight probe (safe to delete)");
+    let project = project("");
+    let run = run(&project, &server).await;
+    run.success();
+    said(&run, "a preflight probe left behind");
+    let release = the_release(&server);
+    assert_ne!(release.id, leftover);
+    assert_eq!(release.name.as_deref(), Some("hello 1.2.3"));
+    assert_matches_dist(&project, &release);
+}
