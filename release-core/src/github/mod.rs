@@ -43,12 +43,14 @@ use crate::steps::preflight::github_tag_rules::GithubTagRules;
 /// the publish step and the finalize step (the undraft); see also [`attestation_check`]. Pure: nothing is resolved or contacted until the steps run.
 pub fn steps(config: &Config) -> Vec<Box<dyn Step>> {
     let Some(github) = &config.github else { return Vec::new() };
-    vec![
-        Box::new(GithubPreflight::new(github, &config.network, &config.root)),
-        Box::new(GithubTagRules::new(github, &config.network)),
-        Box::new(PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref())),
-        Box::new(FinalizeRelease::new(github, &config.network)),
-    ]
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(GithubPreflight::new(github, &config.network, &config.root))];
+    // It reads the network: `probe = false` (preflight without the network) leaves it out.
+    if github.probe {
+        steps.push(Box::new(GithubTagRules::new(github, &config.network)));
+    }
+    steps.push(Box::new(PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref())));
+    steps.push(Box::new(FinalizeRelease::new(github, &config.network)));
+    steps
 }
 
 /// The last step of a `[github]` release: GitHub's attestation of an immutable release

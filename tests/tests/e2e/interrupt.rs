@@ -142,8 +142,9 @@ fn ctrl_c_while_the_probe_creates_its_draft_still_deletes_it_and_builds_nothing(
 fn ctrl_c_before_the_probe_writes_creates_nothing() {
     let server = server();
     let gate = Gate::new();
-    // The probe lists the tag's releases before it writes: hold that answer.
-    server.inject(Fault::new(Route::ListReleases, 1, FaultAction::HoldAnswer(gate.clone())));
+    // The probe lists the tag's releases before it writes: hold that answer (every listing: the
+    // tag-rules check lists them too, concurrently, and may come first).
+    server.inject(Fault::new(Route::ListReleases, 1, FaultAction::HoldAnswer(gate.clone())).always());
     let project = project();
     let mut running = Running::start(&project, &server);
     assert!(gate.wait_held(LIMIT), "the probe never listed the releases");

@@ -81,6 +81,10 @@ impl Step for GithubTagRules {
 
         // 1. The tag's releases.
         let existing = client.releases_for_tag(&tag).await.map_err(fail)?;
+        if cx.is_cancelled() {
+            return Err(StepError::new(format!("the check of the tag {tag} was stopped: the run was interrupted"))
+                .with_help("it only reads; run the release again"));
+        }
         if let Some(published) = existing.iter().find(|r| !r.draft) {
             if published.immutable && self.config.replace {
                 return Err(StepError::new(format!(
