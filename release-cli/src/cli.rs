@@ -343,7 +343,7 @@ async fn interrupt_on_signals(cancel: Cancellation) {
             // What a step had not undone yet stays: say what that can be.
             eprintln!(
                 "interrupted again: exiting at once. Left as it was: a preflight probe's throwaway draft release \
-                 (tag `release-preflight-…`, a draft without a git tag: delete it on the releases page) if the probe \
+                 (named `release preflight probe (safe to delete)`, a draft without a git tag: the next run deletes it) if the probe \
                  had not deleted it yet; a registry upload session (expires by itself); this run's draft release \
                  (run the release again to continue it)"
             );

@@ -23,11 +23,14 @@ use crate::steps::build::gather::Gather;
 use crate::steps::build::manifest::WriteBuildManifest;
 use crate::steps::build::prepare_dist::PrepareDist;
 use crate::steps::finalize::github_release::FinalizeRelease;
+use crate::steps::finalize::github_release_attestation::ReleaseAttestationCheck;
+use crate::steps::finalize::oci_tag::ChartTagStep;
 use crate::steps::package::chart::PackageChart;
 use crate::steps::package::checksums::WriteChecksums;
 use crate::steps::preflight::build_tools::BuildToolsCheck;
 use crate::steps::preflight::charts::ChartsCheck;
 use crate::steps::preflight::gathered_builds::GatheredCheck;
+use crate::steps::preflight::github_tag_rules::GithubTagRules;
 use crate::steps::preflight::github_write::GithubPreflight;
 use crate::steps::preflight::oci_check::OciCheck;
 use crate::steps::preflight::oci_push_probe::PushProbe;
@@ -36,7 +39,6 @@ use crate::steps::preflight::workflow_permissions::WorkflowPermissionsCheck;
 use crate::steps::publish::github_release::PublishRelease;
 use crate::steps::publish::oci_push::ChartPushStep;
 use crate::steps::publish::oci_signature::ChartSignatureStep;
-use crate::steps::publish::oci_tag::ChartTagStep;
 use crate::steps::sign::SigningSettings;
 use crate::steps::sign::artifacts::SignArtifacts;
 use crate::steps::verify::signatures::VerifySignatures;
@@ -155,22 +157,23 @@ pub fn pipeline(
     add(Box::new(WriteChecksums));
 
     // Helm charts to OCI registries: checks without network (every mode), a push probe per
-    // chart in preflight, the push itself in the publish stage, and with `[signing]` the push
-    // by digest, then the chart's signature, then its version tag: a chart never shows under
-    // its version unsigned. The signature and the tag go to the chart's repository with the
-    // same credentials and push scope, so the chart's probe vouches for them too.
+    // chart in preflight, the push by digest in the publish stage (with `[signing]` then the
+    // chart's signature), and the version tag in the finalize stage, after the GitHub
+    // release's undraft (added below). The signature and the tag go to the chart's repository
+    // with the same credentials and push scope, so the chart's probe vouches for them too.
     let pushes = oci::chart_pushes(config, &charts);
+    let mut chart_tags = Vec::new();
     if !pushes.is_empty() {
         let settings = oci::OciSettings::from_config(config);
         add(Box::new(OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
         for push in pushes {
             add(Box::new(PushProbe { push: push.clone(), settings: settings.clone() }));
             let signed = config.signing.is_some();
-            add(Box::new(ChartPushStep { push: push.clone(), settings: settings.clone(), signed }));
+            add(Box::new(ChartPushStep { push: push.clone(), settings: settings.clone() }));
             if signed {
                 add(Box::new(ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
-                add(Box::new(ChartTagStep { push, settings: settings.clone() }));
             }
+            chart_tags.push(ChartTagStep { push, settings: settings.clone(), signed });
         }
     }
     if let Some(signing) = &config.signing {
@@ -179,11 +182,26 @@ pub fn pipeline(
         add(Box::new(SignArtifacts::new(settings.clone())));
         add(Box::new(VerifySignatures::new(settings)));
     }
-    // GitHub: the write probe, the draft with its assets read back, and the undraft last.
+    // One point of no return: the publish stage above made nothing visible (charts by digest,
+    // the release a draft); the finalize stage flips visibility, the undraft first (the step
+    // GitHub may still refuse), then the chart version tags, then the check of GitHub's release
+    // attestation. See docs/reliability.md.
     if let Some(github) = &config.github {
         add(Box::new(GithubPreflight::new(github, &config.network, &config.root)));
+        // It reads the network: `probe = false` (preflight without the network) leaves it out.
+        if github.probe {
+            add(Box::new(GithubTagRules::new(github, &config.network)));
+        }
         add(Box::new(PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref())));
         add(Box::new(FinalizeRelease::new(github, &config.network)));
+    }
+    for step in chart_tags {
+        add(Box::new(step));
+    }
+    // GitHub's attestation of an immutable release against SHA256SUMS, after every other
+    // finalize step, so that its verdict is about a release that is otherwise complete.
+    if let Some(github) = &config.github {
+        add(Box::new(ReleaseAttestationCheck::new(github, &config.network)));
     }
     Ok(pipeline)
 }

@@ -45,6 +45,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::github_rules::{Rules, RulesetSpec};
+
 /// A repository's visibility.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Visibility {
@@ -133,6 +135,11 @@ pub enum Route {
     GetAsset,
     DeleteAsset,
     UploadAsset,
+    // GitHub's rules around releases (see `github_rules.rs`).
+    ListRulesets,
+    GetRuleset,
+    GetTagRef,
+    ListAttestations,
     Unknown,
 }
 
@@ -333,6 +340,8 @@ pub struct StoredRelease {
     pub created_at: String,
     pub published_at: Option<String>,
     pub assets: Vec<StoredAsset>,
+    /// Published in a repository with release immutability: tag and assets locked.
+    pub immutable: bool,
 }
 
 /// An asset as stored, with its bytes.
@@ -365,6 +374,8 @@ struct World {
     requests: Vec<RecordedRequest>,
     route_counts: BTreeMap<String, usize>,
     faults: Vec<Fault>,
+    /// Immutable releases, burned tags, rulesets, attestations (`github_rules.rs`).
+    rules: Rules,
     ratelimit_used: u64,
     /// Added before every answer.
     latency: std::time::Duration,
@@ -486,6 +497,7 @@ impl GithubServer {
             created_at: now.clone(),
             published_at: (!draft).then(|| now.clone()),
             assets: Vec::new(),
+            immutable: false,
         };
         for (name, bytes) in assets {
             let asset_id = world.new_id();
@@ -508,6 +520,75 @@ impl GithubServer {
 
     fn world(&self) -> std::sync::MutexGuard<'_, World> {
         self.shared.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- GitHub's rules around releases (the model is `github_rules.rs`) ----
+
+    /// Enables release immutability for a repository: releases published from now on are
+    /// immutable (and attested).
+    pub fn enable_immutable_releases(&self, full_name: &str) -> &Self {
+        self.world().rules.immutable.insert(full_name.to_owned());
+        self
+    }
+
+    /// Marks a seeded published release immutable, as if published under immutability.
+    pub fn make_immutable(&self, release_id: u64) -> &Self {
+        let mut world = self.world();
+        let release = world.releases.iter_mut().find(|r| r.id == release_id).expect("a seeded release");
+        release.immutable = true;
+        self
+    }
+
+    /// Renames a seeded release.
+    pub fn rename_release(&self, release_id: u64, name: &str) -> &Self {
+        let mut world = self.world();
+        world.releases.iter_mut().find(|r| r.id == release_id).expect("a seeded release").name = Some(name.to_owned());
+        self
+    }
+
+    /// A tag of a deleted immutable release: no release can be made for it again.
+    pub fn burn_tag(&self, full_name: &str, tag: &str) -> &Self {
+        self.world().rules.burned.entry(full_name.to_owned()).or_default().insert(tag.to_owned());
+        self
+    }
+
+    /// Lets a draft be created for a burned tag (only its undraft is refused).
+    pub fn allow_drafts_of_burned_tags(&self) -> &Self {
+        self.world().rules.drafts_of_burned_tags = true;
+        self
+    }
+
+    pub fn add_ruleset(&self, full_name: &str, ruleset: RulesetSpec) -> &Self {
+        self.world().rules.repository_rulesets.entry(full_name.to_owned()).or_default().push(ruleset);
+        self
+    }
+
+    pub fn add_organisation_ruleset(&self, organisation: &str, ruleset: RulesetSpec) -> &Self {
+        self.world().rules.organisation_rulesets.entry(organisation.to_owned()).or_default().push(ruleset);
+        self
+    }
+
+    /// The rulesets of a repository answer 403 (a token that may not read them).
+    pub fn hide_rulesets(&self, full_name: &str) -> &Self {
+        self.world().rules.hidden_rulesets.insert(full_name.to_owned());
+        self
+    }
+
+    /// The next release attestation of the repository states a wrong digest for `asset`.
+    pub fn tamper_attestation(&self, full_name: &str, asset: &str) -> &Self {
+        self.world().rules.tampered.insert(full_name.to_owned(), asset.to_owned());
+        self
+    }
+
+    /// Release attestations recorded so far (in-toto statements).
+    pub fn attestations(&self, full_name: &str) -> Vec<Value> {
+        self.world()
+            .rules
+            .attestations
+            .iter()
+            .filter(|((r, _), _)| r == full_name)
+            .flat_map(|(_, s)| s.clone())
+            .collect()
     }
 }
 
@@ -608,6 +689,19 @@ fn parse_target(method: &Method, path: &str) -> Target {
         (true, Method::POST, ["releases", release, "assets"]) if id(release).is_some() => {
             target.release_id = id(release);
             Route::UploadAsset
+        }
+        (false, Method::GET, ["rulesets"]) => Route::ListRulesets,
+        (false, Method::GET, ["rulesets", ruleset]) if id(ruleset).is_some() => {
+            target.release_id = id(ruleset);
+            Route::GetRuleset
+        }
+        (false, Method::GET, ["git", "ref", "tags", tag @ ..]) if !tag.is_empty() => {
+            target.tag = Some(tag.join("/"));
+            Route::GetTagRef
+        }
+        (false, Method::GET, ["attestations", digest]) => {
+            target.tag = Some((*digest).to_owned());
+            Route::ListAttestations
         }
         _ => Route::Unknown,
     };
@@ -761,7 +855,7 @@ impl Shared {
             "body": release.body,
             "draft": release.draft,
             "prerelease": release.prerelease,
-            "immutable": false,
+            "immutable": release.immutable,
             "created_at": release.created_at,
             "published_at": release.published_at,
             "author": null,
@@ -1065,6 +1159,42 @@ async fn route(
     let ok = |response: Response| Ok((response, 0));
     match target.route {
         Route::Unknown => ok(not_found()),
+        Route::ListRulesets | Route::GetRuleset | Route::GetTagRef | Route::ListAttestations => {
+            shared.authorize(caller, repo, Level::Read)?;
+            let world = shared.world.lock().unwrap();
+            let (status, body) = match target.route {
+                Route::ListRulesets => {
+                    let parents = query_param(query, "includes_parents").is_none_or(|v| v != "false");
+                    world.rules.list_rulesets(&shared.base, repo, parents)
+                }
+                Route::GetRuleset => world.rules.get_ruleset(&shared.base, repo, target.release_id.unwrap_or(0)),
+                Route::GetTagRef => {
+                    let tag = target.tag.clone().unwrap_or_default();
+                    if world.tags.get(repo).is_some_and(|t| t.contains(&tag)) {
+                        let sha = crate::github_rules::commit_of(repo, &tag);
+                        (
+                            200,
+                            json!({
+                                "ref": format!("refs/tags/{tag}"), "node_id": "REF_1",
+                                "url": format!("{}/api/v3/repos/{repo}/git/refs/tags/{tag}", shared.base),
+                                "object": {"sha": sha, "type": "commit", "url": format!("{}/api/v3/repos/{repo}/git/commits/{sha}", shared.base)},
+                            }),
+                        )
+                    } else {
+                        (
+                            404,
+                            error_body(
+                                StatusCode::NOT_FOUND,
+                                "Not Found",
+                                "https://docs.github.com/rest/git/refs#get-a-reference",
+                            ),
+                        )
+                    }
+                }
+                _ => world.rules.list_attestations(repo, target.tag.as_deref().unwrap_or_default()),
+            };
+            ok(json_response(StatusCode::from_u16(status).unwrap(), body))
+        }
         Route::GetRepository => {
             shared.authorize(caller, repo, Level::Read)?;
             let private = shared.world.lock().unwrap().repositories[repo] == Visibility::Private;
@@ -1139,8 +1269,13 @@ async fn route(
             if world.releases.iter().any(|r| r.repository == repo && r.tag_name == tag && !r.draft) {
                 return Ok((validation_failed("Release", "tag_name"), read));
             }
-            let id = world.new_id();
             let draft = request["draft"].as_bool().unwrap_or(false);
+            let creating_tag = !world.tags.get(repo).is_some_and(|t| t.iter().any(|t| t == tag));
+            if let Some(refusal) = world.rules.refusal(repo, tag, draft, creating_tag, false) {
+                return Ok((json_response(StatusCode::UNPROCESSABLE_ENTITY, refusal), read));
+            }
+            let id = world.new_id();
+            let immutable = !draft && world.rules.is_immutable_repository(repo);
             let now = timestamp();
             let release = StoredRelease {
                 id,
@@ -1155,6 +1290,7 @@ async fn route(
                 created_at: now.clone(),
                 published_at: (!draft).then_some(now),
                 assets: Vec::new(),
+                immutable,
             };
             if !draft {
                 world.tags.entry(repo.to_owned()).or_default().push(tag.to_owned());
@@ -1182,6 +1318,13 @@ async fn route(
             {
                 return Ok((validation_failed("Release", "tag_name"), read));
             }
+            if publishing {
+                let creating_tag = !world.tags.get(repo).is_some_and(|t| t.contains(&tag));
+                if let Some(refusal) = world.rules.refusal(repo, &tag, false, creating_tag, true) {
+                    return Ok((json_response(StatusCode::UNPROCESSABLE_ENTITY, refusal), read));
+                }
+            }
+            let immutable_repository = world.rules.is_immutable_repository(repo);
             let release = &mut world.releases[index];
             release.tag_name = tag.clone();
             if let Some(name) = request["name"].as_str() {
@@ -1196,8 +1339,14 @@ async fn route(
             if publishing {
                 release.draft = false;
                 release.published_at = Some(timestamp());
+                release.immutable = immutable_repository;
             }
             let json = shared.release_json(release);
+            if publishing && immutable_repository {
+                let (id, assets) =
+                    (release.id, release.assets.iter().map(|a| (a.name.clone(), a.sha256())).collect::<Vec<_>>());
+                world.rules.attest(repo, id, &tag, &assets);
+            }
             if publishing {
                 let tags = world.tags.entry(repo.to_owned()).or_default();
                 if !tags.contains(&tag) {
@@ -1210,6 +1359,15 @@ async fn route(
             shared.authorize(caller, repo, Level::Write)?;
             let mut world = shared.world.lock().unwrap();
             let before = world.releases.len();
+            let burned: Vec<String> = world
+                .releases
+                .iter()
+                .filter(|r| r.repository == repo && Some(r.id) == target.release_id && r.immutable)
+                .map(|r| r.tag_name.clone())
+                .collect();
+            for tag in burned {
+                world.rules.burned.entry(repo.to_owned()).or_default().insert(tag);
+            }
             world.releases.retain(|r| !(r.repository == repo && Some(r.id) == target.release_id));
             ok(if world.releases.len() < before { StatusCode::NO_CONTENT.into_response() } else { not_found() })
         }
@@ -1262,6 +1420,13 @@ async fn route(
         Route::DeleteAsset => {
             shared.authorize(caller, repo, Level::Write)?;
             let mut world = shared.world.lock().unwrap();
+            if world
+                .releases
+                .iter()
+                .any(|r| r.repository == repo && r.immutable && r.assets.iter().any(|a| Some(a.id) == target.asset_id))
+            {
+                return ok(json_response(StatusCode::UNPROCESSABLE_ENTITY, Rules::locked_assets(true)));
+            }
             let mut deleted = false;
             for release in world.releases.iter_mut().filter(|r| r.repository == repo) {
                 let before = release.assets.len();
@@ -1306,6 +1471,9 @@ async fn route(
                 else {
                     return ok(not_found());
                 };
+                if release.immutable {
+                    return ok(json_response(StatusCode::UNPROCESSABLE_ENTITY, Rules::locked_assets(false)));
+                }
                 if release.assets.iter().any(|a| a.name == name) {
                     return ok(validation_failed("ReleaseAsset", "name"));
                 }

@@ -11,6 +11,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod fault_proxy;
+pub mod github_rules;
 pub mod github_server;
 pub mod registry;
 

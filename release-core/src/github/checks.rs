@@ -6,7 +6,15 @@ use crate::config::GithubConfig;
 use crate::env::Environment;
 use crate::github::diagnose::GithubError;
 
-/// The throwaway tag of the write probe. In GitHub Actions it is named after the run and
+/// The name of the probe's draft. It is made under the release's own tag (a draft creates no
+/// git tag), so that GitHub refuses it for a burned tag; the name tells it apart from the
+/// release's draft: a retry adopts only a draft of this name, and the publish step deletes one
+/// left behind instead of continuing it.
+pub(crate) const PROBE_DRAFT_NAME: &str = "release preflight probe (safe to delete)";
+
+/// The throwaway tag of the write probe when the release's tag already has a published release
+/// (GitHub refuses any release for it then, draft or not; and a tag with a release is not
+/// burned). In GitHub Actions it is named after the run and
 /// its attempt, so a retried job never meets its own leftovers under a surprising name;
 /// elsewhere a random nonce. (Drafts may share a tag, so even two probes of one run cannot
 /// collide: each deletes its own draft by id.)

@@ -66,6 +66,10 @@ pub struct ApiError {
     pub message: String,
     /// The `code`s of GitHub's `errors` array (`already_exists`, `missing_field`).
     pub codes: Vec<String>,
+    /// The `message`s of GitHub's `errors` array: where a 422 says what it refused
+    /// (`tag_name was used by an immutable release`, `pre_receive Repository rule violations
+    /// found …`).
+    pub details: Vec<String>,
     /// `X-Accepted-GitHub-Permissions`: what an integration or fine-grained token would need.
     pub accepted_permissions: Option<String>,
     /// `X-OAuth-Scopes`: the scopes a classic token has (present only for classic tokens).
@@ -85,7 +89,14 @@ pub struct ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.status {
-            Some(status) => write!(f, "{} {} answered {status} {}", self.method, self.url, self.message)?,
+            Some(status) => {
+                write!(f, "{} {} answered {status} {}", self.method, self.url, self.message)?;
+                if !self.details.is_empty() {
+                    let details: Vec<String> =
+                        self.details.iter().map(|d| d.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+                    write!(f, " ({})", details.join("; "))?;
+                }
+            }
             None => write!(f, "{} {} failed: {}", self.method, self.url, self.message)?,
         }
         if self.attempts > 1 { write!(f, " (gave up after {} attempts)", self.attempts) } else { Ok(()) }
@@ -122,6 +133,7 @@ impl ApiError {
             status: None,
             message: message.into(),
             codes: Vec::new(),
+            details: Vec::new(),
             accepted_permissions: None,
             oauth_scopes: None,
             accepted_oauth_scopes: None,
@@ -160,6 +172,7 @@ impl ApiError {
                 let mut out = ApiError::transport(action, method, url, source.message.clone());
                 out.status = Some(source.status_code.as_u16());
                 out.codes = codes_of(source.errors.as_deref().unwrap_or_default());
+                out.details = details_of(source.errors.as_deref().unwrap_or_default());
                 let headers = source.headers.clone().unwrap_or_default();
                 out.retry = net::classify(source.status_code, &headers);
                 out.with_headers(|name| headers.get(name)?.to_str().ok().map(str::to_owned))
@@ -177,6 +190,23 @@ impl ApiError {
     pub fn already_exists(&self) -> bool {
         self.status == Some(422) && self.codes.iter().any(|c| c == "already_exists")
     }
+
+    /// A 422 saying the tag belonged to a deleted immutable release (a burned tag).
+    pub fn tag_burned(&self) -> bool {
+        self.status == Some(422) && self.details.iter().any(|d| d.contains("used by an immutable release"))
+    }
+
+    /// A 422 saying a repository rule refused the tag (`pre_receive Repository rule
+    /// violations found`).
+    pub fn rule_violation(&self) -> bool {
+        self.status == Some(422)
+            && (self.details.iter().any(|d| d.contains("Repository rule violations"))
+                || self.message.contains("Repository rule violations"))
+    }
+}
+
+fn details_of(errors: &[serde_json::Value]) -> Vec<String> {
+    errors.iter().filter_map(|e| e.get("message").and_then(|m| m.as_str()).map(str::to_owned)).collect()
 }
 
 fn codes_of(errors: &[serde_json::Value]) -> Vec<String> {
@@ -189,6 +219,9 @@ pub struct RemoteRelease {
     pub id: u64,
     pub tag: String,
     pub draft: bool,
+    /// GitHub's `immutable`: published with release immutability, tag and assets locked.
+    pub immutable: bool,
+    pub name: Option<String>,
     pub html_url: String,
     /// The upload URL template as GitHub returned it (`…/assets{?name,label}`).
     pub upload_url: String,
@@ -225,6 +258,8 @@ impl From<octocrab::models::repos::Release> for RemoteRelease {
             id: release.id.0,
             tag: release.tag_name,
             draft: release.draft,
+            immutable: release.immutable.unwrap_or(false),
+            name: release.name,
             html_url: release.html_url.to_string(),
             upload_url: release.upload_url,
             assets: release.assets.into_iter().map(RemoteAsset::from).collect(),
@@ -429,16 +464,18 @@ impl<'r> GithubClient<'r> {
 
     /// Creates a release. A draft is created at most once per call: when an attempt failed
     /// without a clear answer (a 502 from a proxy can hide a success), the next attempt first
-    /// lists the tag's drafts and adopts the oldest instead of making a second one. Callers
-    /// create a draft only for a tag that had none (the publish step continues an existing
-    /// draft; the probe's tag is its own), so a draft found there is this call's.
+    /// lists the tag's drafts and adopts the oldest one of the same name instead of making a
+    /// second one. Callers create a draft only when the tag had none of that name (the publish
+    /// step continues an existing draft; the probe's draft has a name of its own), so a draft
+    /// found there is this call's.
     pub async fn create_release(&self, release: &NewRelease) -> Result<RemoteRelease, ApiError> {
         let action = if release.draft { "create a draft release" } else { "create a release" };
         let url = &self.url(&format!("{}/releases", self.repo_route()));
         self.with_retries(&format!("POST {url}"), |attempt| async move {
             if attempt > 1 && release.draft {
                 let drafts = self.releases_for_tag(&release.tag).await?;
-                if let Some(draft) = drafts.into_iter().filter(|r| r.draft).min_by_key(|r| r.id) {
+                let same = drafts.into_iter().filter(|r| r.draft && r.name.as_deref() == Some(release.name.as_str()));
+                if let Some(draft) = same.min_by_key(|r| r.id) {
                     return Ok(draft);
                 }
             }
@@ -456,6 +493,26 @@ impl<'r> GithubClient<'r> {
             builder.send().await.map(RemoteRelease::from).map_err(|e| ApiError::from_octocrab(e, action, "POST", url))
         })
         .await
+    }
+
+    /// A GET of an API route (`/repos/…`) as JSON, under the network policy; a 404 is an
+    /// error like any other status (callers that expect one look at `status`).
+    pub async fn get_json(&self, action: &str, route: &str) -> Result<serde_json::Value, ApiError> {
+        let url = &self.url(route);
+        self.with_retries(&format!("GET {url}"), |_| async move {
+            let fail = |e| ApiError::from_octocrab(e, action, "GET", url);
+            let response = self.crab._get(route).await.map_err(fail)?;
+            let response = octocrab::map_github_error(response).await.map_err(fail)?;
+            let body = self.crab.body_to_string(response).await.map_err(fail)?;
+            serde_json::from_str(&body)
+                .map_err(|e| ApiError::transport(action, "GET", url, format!("unexpected answer: {e}")))
+        })
+        .await
+    }
+
+    /// `/repos/{owner}/{repo}`, for routes under it.
+    pub fn repository_route(&self) -> String {
+        self.repo_route()
     }
 
     /// Release notes generated by GitHub for a tag (writes nothing).
@@ -716,6 +773,7 @@ async fn status_error(response: reqwest::Response, action: &str, method: &str, u
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
     let mut error = ApiError::transport(action, method, url, message);
     error.status = Some(status.as_u16());
+    error.details = parsed.as_ref().map(|b| details_of(&b.errors)).unwrap_or_default();
     error.codes = parsed.map(|b| codes_of(&b.errors)).unwrap_or_default();
     error.retry = net::classify(status, &headers);
     error.with_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned))

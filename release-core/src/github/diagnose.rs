@@ -65,7 +65,7 @@ pub enum GithubError {
         "the tag {tag} already has a published release ({url}) whose assets differ from this build: {}",
         differences.join("; ")
     )]
-    PublishedDifferent { tag: String, url: String, differences: Vec<String> },
+    PublishedDifferent { tag: String, url: String, differences: Vec<String>, immutable: bool },
     #[error("the assets read back from the draft release {url} do not match the dist directory: {}", problems.join("; "))]
     VerifyFailed { url: String, problems: Vec<String> },
     #[error("{0}")]
@@ -98,6 +98,9 @@ impl Diagnose for GithubError {
                 None => "wait for the limit to reset (X-RateLimit-Reset), or use a token with its own limit".into(),
             }),
             GithubError::Api { help, .. } => help.clone(),
+            GithubError::PublishedDifferent { url, immutable: true, .. } => Some(format!(
+                "{url} is an immutable release: GitHub locks its tag and assets, so nothing (not `replace = true` either) can change them; release a new version (change `project.version` in release.toml)"
+            )),
             GithubError::PublishedDifferent { url, .. } => Some(format!(
                 "a published release is never changed silently: release a new version, or set `replace = true` under [github] in release.toml to replace the differing assets of {url}"
             )),
@@ -235,6 +238,7 @@ mod tests {
             status: Some(status),
             message: message.into(),
             codes: vec![],
+            details: vec![],
             accepted_permissions: None,
             oauth_scopes: None,
             accepted_oauth_scopes: None,

@@ -29,4 +29,5 @@ pub(crate) mod assets;
 pub(crate) mod checks;
 pub(crate) mod client;
 pub(crate) mod diagnose;
+pub(crate) mod rulesets;
 pub(crate) mod target;

@@ -1,20 +1,23 @@
-//! Helm charts to OCI registries: checks, credentials, the push-permission probe, the push.
-//!
-//! Steps this module adds for every `[[chart]]` with `push` set (see [`steps`]):
+//! Helm charts to OCI registries: references, credentials, sessions, retries, manifests,
+//! cosign signatures and errors. No step lives here; the steps that use this module are in
+//! `steps/` (every `[[chart]]` with `push` set gets them):
 //!
 //! | id | stage | effect | what |
 //! |---|---|---|---|
 //! | `preflight:oci-check` | preflight | check | reference syntax, lowercase names, tag, plain-HTTP settings (no network; runs in snapshot mode too) |
 //! | `preflight:oci-push:<chart>` | preflight | probe | push-scoped token, then `POST /v2/<name>/blobs/uploads/` and `DELETE` of the session |
-//! | `publish:oci-push:<chart>` | publish | publish | config + layer blobs (streamed from disk), manifest (by tag; with `[signing]` by digest only), read back |
+//! | `publish:oci-push:<chart>` | publish | publish | config + layer blobs (streamed from disk), the manifest by digest only, read back |
 //! | `publish:oci-signature:<chart>` | publish | publish | with `[signing]` only: the chart's cosign signature under `sha256-<hex>.sig` |
-//! | `publish:oci-tag:<chart>` | publish | publish | with `[signing]` only, after the signature: the same manifest bytes under the version tag, read back |
+//! | `finalize:oci-tag:<chart>` | finalize | publish | after the GitHub release's undraft: the same manifest bytes under the version tag, read back |
 //!
-//! With `[signing]` a chart version never shows without its signature: the tag comes last.
+//! Nothing is visible under a chart version until the finalize stage, and with `[signing]` a
+//! chart version never shows without its signature.
 //!
-//! Submodules: [`reference`] (parsing and checks, pure), [`credentials`] (the credential
-//! chain), [`diagnose`] (every "no push" answer and its fix, pure), [`steps`] (the steps),
-//! [`signature`] (the chart signature in the registry, cosign's tag convention).
+//! Submodules: [`reference`] (parsing and checks, pure), [`planned`] (the reference a chart
+//! will be pushed as), [`credentials`] (the credential chain), [`session`] (one per registry
+//! per run), [`retry`] (the network policy around oci-client), [`error`] (`OciError`),
+//! [`diagnose`] (every "no push" answer and its fix, pure), [`manifest`] (Helm's manifest),
+//! [`cosign`] (the chart signature in the registry, cosign's tag convention).
 //!
 //! Must never: send a GitHub token to a host other than ghcr.io (see [`credentials`]); talk
 //! plain HTTP to a registry that release.toml does not mark `plain-http = true`; print.

@@ -3,10 +3,11 @@
 //! | hand-off | made by | read by |
 //! |---|---|---|
 //! | `packaged-chart:<chart>` | `package:chart:<chart>` | `publish:oci-push:<chart>` |
-//! | `pushed-chart:<chart>` | `publish:oci-push:<chart>` | `publish:oci-signature:<chart>`, `publish:oci-tag:<chart>` |
-//! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` | `publish:oci-tag:<chart>` |
+//! | `pushed-chart:<chart>` | `publish:oci-push:<chart>` | `publish:oci-signature:<chart>`, `finalize:oci-tag:<chart>` |
+//! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` | `finalize:oci-tag:<chart>` |
 //! | `signer` | `sign:artifacts` | `publish:oci-signature:<chart>` |
 //! | `github-release` | `publish:github-release` | `finalize:github-release` |
+//! | `published-release` | `finalize:github-release` | `finalize:github-release-attestation` |
 //!
 //! Steps declare them in their [`StepMeta`](crate::step::StepMeta); the pipeline refuses a
 //! consumer without an earlier producer when it is assembled.
@@ -14,7 +15,7 @@
 use crate::helm::{ChartId, PackagedChart};
 use crate::signing::ActiveSigner;
 use crate::step::HandOff;
-use crate::steps::publish::github_release::Outcome;
+use crate::steps::publish::github_release::{Outcome, Published};
 use crate::steps::publish::oci_push::PushedChart;
 
 /// The chart `chart` as the package stage wrote it.
@@ -35,6 +36,11 @@ pub(crate) fn signed_chart(chart: &ChartId) -> HandOff<String> {
 /// The run's signer, once it has signed every file.
 pub(crate) fn signer() -> HandOff<ActiveSigner> {
     HandOff::new("signer", "sign:artifacts")
+}
+
+/// The GitHub release as published (or found published), for the checks after the undraft.
+pub(crate) fn published_release() -> HandOff<Published> {
+    HandOff::new("published-release", "finalize:github-release")
 }
 
 /// The draft (or already published) GitHub release, for the finalize step.

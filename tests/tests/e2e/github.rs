@@ -356,7 +356,8 @@ fn generated_notes_and_the_plan() {
         plan.json()["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids.first().map(String::as_str), Some("preflight:build-tools"));
     assert!(ids.contains(&"preflight:github-release-write".to_owned()));
-    assert_eq!(ids.last().map(String::as_str), Some("finalize:github-release"), "{ids:?}");
+    assert_eq!(ids.last().map(String::as_str), Some("finalize:github-release-attestation"), "{ids:?}");
+    assert!(ids.contains(&"preflight:github-tag-rules".to_owned()));
     run_in_actions(&project, &server, TOKEN).success();
     let release = the_release(&server);
     assert!(release.prerelease);

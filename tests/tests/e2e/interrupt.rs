@@ -142,8 +142,9 @@ fn ctrl_c_while_the_probe_creates_its_draft_still_deletes_it_and_builds_nothing(
 fn ctrl_c_before_the_probe_writes_creates_nothing() {
     let server = server();
     let gate = Gate::new();
-    // The probe lists the tag's releases before it writes: hold that answer.
-    server.inject(Fault::new(Route::ListReleases, 1, FaultAction::HoldAnswer(gate.clone())));
+    // The probe lists the tag's releases before it writes: hold that answer (every listing: the
+    // tag-rules check lists them too, concurrently, and may come first).
+    server.inject(Fault::new(Route::ListReleases, 1, FaultAction::HoldAnswer(gate.clone())).always());
     let project = project();
     let mut running = Running::start(&project, &server);
     assert!(gate.wait_held(LIMIT), "the probe never listed the releases");
@@ -180,11 +181,11 @@ fn a_second_ctrl_c_exits_at_once_and_says_what_it_may_leave() {
     assert_eq!(code, 130, "{stderr}");
     assert!(stderr.contains("interrupted again: exiting at once"), "{stderr}");
     assert!(stderr.contains("a preflight probe's throwaway draft release"), "{stderr}");
-    // What it left: the probe's draft, invisible (a draft, no git tag), under its throwaway tag.
+    // What it left: the probe's draft, invisible (a draft, no git tag), under its own name.
     let releases = server.releases(REPO);
     assert_eq!(releases.len(), 1, "{releases:#?}");
     assert!(releases[0].draft);
-    assert!(releases[0].tag_name.starts_with("release-preflight-"), "{}", releases[0].tag_name);
+    assert_eq!(releases[0].name.as_deref(), Some("release preflight probe (safe to delete)"));
     assert!(server.tags(REPO).is_empty(), "a draft makes no git tag");
     assert!(!project.exists("built"), "no build step ran");
 }

@@ -15,6 +15,7 @@ mod interrupt;
 mod matrix;
 mod oci;
 mod registry_faults;
+mod release_rules;
 mod resume;
 mod secrets;
 mod signing;

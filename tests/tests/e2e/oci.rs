@@ -244,14 +244,16 @@ async fn writer_pushes_the_packaged_chart_and_a_rerun_is_a_no_op() {
     let reference = format!("{}/charts/hello:0.1.0", registry.host);
     assert_eq!(report["outputs"]["chart.hello.reference"], reference.as_str());
     assert_eq!(report["outputs"]["chart.hello.digest"], manifest_digest.as_str());
+    let repository = format!("{}/charts/hello", registry.host);
     let pushed = summary(&report, "publish:oci-push:hello");
     assert!(
-        pushed.starts_with(&format!("pushed {reference}@{manifest_digest} with environment variables")),
-        "{pushed}"
+        pushed.starts_with(&format!("pushed {repository}@{manifest_digest} with environment variables")),
+        "by digest, the publish stage makes nothing visible: {pushed}"
     );
+    let tagged = summary(&report, "finalize:oci-tag:hello");
+    assert!(tagged.starts_with(&format!("tagged {reference} as {manifest_digest} with ")), "{tagged}");
     let steps = report["steps"].to_string();
     assert!(!steps.contains("oci-signature"), "no [signing], no chart signature: {steps}");
-    assert!(!steps.contains("oci-tag"), "no [signing]: the push tags the chart itself: {steps}");
 
     // The same project again: nothing changes in the registry.
     let again = with_user(project.release(["--json", "run"]), &writer()).run_async().await;
@@ -259,6 +261,10 @@ async fn writer_pushes_the_packaged_chart_and_a_rerun_is_a_no_op() {
     assert_eq!(
         summary(&again.json(), "publish:oci-push:hello"),
         format!("{reference}@{manifest_digest} unchanged (already in the registry)")
+    );
+    assert_eq!(
+        summary(&again.json(), "finalize:oci-tag:hello"),
+        format!("{reference} already resolves to {manifest_digest} (unchanged)")
     );
     let (_, unchanged) = registry.manifest("charts/hello", "0.1.0", Some(&reader())).await.unwrap();
     assert_eq!(unchanged, bytes);
@@ -356,7 +362,7 @@ async fn a_signed_chart_gets_a_cosign_signature_in_the_registry_that_openssl_ver
     assert!(signed.starts_with(&format!("signed {repository}@{digest} as {signature_ref}@sha256:")), "{signed}");
     let pushed = summary(&report, "publish:oci-push:hello");
     assert!(pushed.starts_with(&format!("pushed {repository}@{digest} with ")), "by digest: {pushed}");
-    let tagged = summary(&report, "publish:oci-tag:hello");
+    let tagged = summary(&report, "finalize:oci-tag:hello");
     assert!(tagged.starts_with(&format!("tagged {repository}:0.1.0 as {digest}")), "{tagged}");
     assert_eq!(report["outputs"]["chart.hello.reference"], format!("{repository}:0.1.0").as_str());
 

@@ -294,7 +294,7 @@ mod signature {
         for needle in says {
             said(&failed, needle);
         }
-        assert!(!failed.stderr.contains("==> publish:oci-tag:hello"), "the tag step never starts: {}", failed.stderr);
+        assert!(!failed.stderr.contains("==> finalize:oci-tag:hello"), "the tag step never starts: {}", failed.stderr);
         assert_not_tagged(&registry).await;
         assert!(tags(&registry).await.is_empty(), "neither the version nor a .sig tag: {:?}", tags(&registry).await);
         let digest = pushed_digest(&failed);
@@ -361,12 +361,9 @@ mod signature {
         let project = signed_project(&proxy.host());
         let failed = run_signed(&project).await;
         failed.code(1);
-        said(&failed, "error: publish:oci-tag:hello: the tag of chart `hello`: ");
+        said(&failed, "error: finalize:oci-tag:hello: the tag of chart `hello`: ");
         said(&failed, "(gave up after 3 attempts)");
-        said(
-            &failed,
-            "Run the release again: the chart and its signature are found unchanged and only the tag is sent",
-        );
+        said(&failed, "Run the release again: the release and the chart are found unchanged and only the tag is sent");
         assert_not_tagged(&registry).await;
         let digest = pushed_digest(&failed);
         let sig = format!("{}.sig", digest.replace(':', "-"));

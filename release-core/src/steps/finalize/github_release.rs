@@ -12,10 +12,10 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::handoffs::github_release;
+use crate::steps::handoffs::{github_release, published_release};
 use crate::steps::publish::github_release::OUTPUT_RELEASE_URL;
-use crate::steps::publish::github_release::Outcome;
 use crate::steps::publish::github_release::RERUN_HELP;
+use crate::steps::publish::github_release::{Outcome, Published};
 
 /// Publishes the checked draft: the very last step of a run.
 #[derive(Debug)]
@@ -39,11 +39,18 @@ impl Step for FinalizeRelease {
             "publish the draft GitHub release (undraft): the last step",
         )
         .consumes(&github_release())
+        .produces(&published_release())
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let (id, url) = match cx.handed(&github_release())? {
             Outcome::Draft { id, url } => (id, url),
-            Outcome::AlreadyPublished { url } => return Ok(Some(format!("already released: {url}"))),
+            Outcome::AlreadyPublished { url, immutable } => {
+                cx.hand_off(
+                    &published_release(),
+                    Published { tag: cx.release().tag.clone(), url: url.clone(), immutable },
+                )?;
+                return Ok(Some(format!("already released: {url}")));
+            }
         };
         let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
@@ -53,12 +60,28 @@ impl Step for FinalizeRelease {
             let tag = &cx.release().tag;
             let help = if e.already_exists() {
                 format!("another release for {tag} was published while this run worked; compare it with the draft {url} and delete one of them")
+            } else if e.tag_burned() {
+                format!("the tag {tag} belonged to an immutable release that was deleted, and GitHub never releases it again; nothing is visible: the release stays the draft {url} and no chart version is tagged; release a new version (change `project.version`) and delete the draft")
+            } else if e.rule_violation() {
+                format!("a ruleset refuses creating the tag {tag}; nothing is visible: the release stays the draft {url} and no chart version is tagged; see {}/{}/rules?ref=refs%2Ftags%2F{tag} for the rulesets that apply, add the GitHub Actions app (or the token's app or user) to the bypass list or exclude the tag, then run the release again: it continues the draft", target.web_url(), target.full_name())
             } else {
                 RERUN_HELP.to_owned()
             };
             GithubError::classify(e, &target).with_api_help(help)
         })?;
         cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
-        Ok(Some(format!("published {}", published.html_url)))
+        cx.hand_off(
+            &published_release(),
+            Published {
+                tag: cx.release().tag.clone(),
+                url: published.html_url.clone(),
+                immutable: published.immutable,
+            },
+        )?;
+        Ok(Some(format!(
+            "published {}{}",
+            published.html_url,
+            if published.immutable { " (immutable: its tag and assets are now locked)" } else { "" }
+        )))
     }
 }

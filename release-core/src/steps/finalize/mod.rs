@@ -1,3 +1,3 @@
-//! The finalize stage's steps.
-
 pub(crate) mod github_release;
+pub(crate) mod github_release_attestation;
+pub(crate) mod oci_tag;

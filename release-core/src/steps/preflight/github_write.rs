@@ -1,8 +1,15 @@
 //! The preflight step: prove, before anything is built, that the token may write releases.
 //!
-//! It exercises the exact write path: it creates a draft release under a throwaway tag and
-//! deletes it at once. Drafts create no git tag, so a failed cleanup leaks at worst an
-//! invisible draft: that is a warning, never a failure. Before writing, it reads the
+//! It exercises the exact write path: it creates a draft release under the release's own tag,
+//! named `github::checks::PROBE_DRAFT_NAME`, and deletes it at once. Drafts create no git tag, so a failed
+//! cleanup leaks at worst an invisible draft (a warning, never a failure; the publish step
+//! deletes it). Under the real tag, the probe also finds a **burned** tag, one of a deleted
+//! immutable release: GitHub answers 422 `tag_name was used by an immutable release` (that it
+//! refuses a draft, not only a release, is this tool's reading of GitHub's answers; if it does
+//! not, the undraft is refused, first in the finalize stage, with nothing visible yet). When the
+//! tag already has a published release, GitHub refuses any release under it (`already_exists`)
+//! and the tag cannot be burned: the probe's draft then gets a throwaway tag
+//! (`github::checks::probe_tag`). Before writing, it reads the
 //! repository (a 401 or 404 is diagnosed without writing anything, and a classic token's
 //! scopes are checked from `X-OAuth-Scopes`), and it lists the releases of the tag being
 //! released, to say up front when that tag is already published.
@@ -18,7 +25,7 @@ use crate::config::GithubConfig;
 use crate::config::NetworkConfig;
 use crate::error::StepError;
 use crate::github::checks::check_notes;
-use crate::github::checks::probe_tag;
+use crate::github::checks::{PROBE_DRAFT_NAME, probe_tag};
 use crate::github::client::GithubClient;
 use crate::github::client::NewRelease;
 use crate::github::diagnose::GithubError;
@@ -56,7 +63,7 @@ impl Step for GithubPreflight {
             let repo = self.config.repository.as_deref().unwrap_or("$GITHUB_REPOSITORY");
             if self.config.probe {
                 format!(
-                    "prove the token may write releases to {repo}: create a draft release with a throwaway tag, delete it"
+                    "prove the token may write releases to {repo}: create a draft release under the release's tag, delete it"
                 )
             } else {
                 format!("check the GitHub settings for {repo} (write probe disabled)")
@@ -105,7 +112,7 @@ impl Step for GithubPreflight {
             }
         }
 
-        self.report_existing(cx, &client, &target).await?;
+        let released = self.report_existing(cx, &client, &target).await?;
 
         // A safe point: interrupted before the write, the probe writes nothing at all. Once
         // the create is sent it runs to its end, delete included, whatever happens meanwhile:
@@ -117,17 +124,26 @@ impl Step for GithubPreflight {
             ))
             .with_help("nothing was created; run the release again"));
         }
-        let tag = probe_tag(cx.env());
+        let tag = if released { probe_tag(cx.env()) } else { cx.release().tag.clone() };
         let draft = client
             .create_release(&NewRelease {
                 tag: tag.clone(),
-                name: "release preflight probe (safe to delete)".into(),
+                name: PROBE_DRAFT_NAME.into(),
                 body: Some("A draft made and deleted by the release tool's preflight check.".into()),
                 draft: true,
                 ..NewRelease::default()
             })
             .await
-            .map_err(fail)?;
+            .map_err(|e| {
+                if e.tag_burned() {
+                    StepError::new(format!(
+                        "the tag {tag} belonged to an immutable release that was deleted: GitHub refuses every new release for it ({e})"
+                    ))
+                    .with_help("a burned tag can never be released again, not even in a new repository of the same name: release a new version (change `project.version` in release.toml, or pass --release-version)")
+                } else {
+                    fail(e)
+                }
+            })?;
         if let Err(err) = client.delete_release(draft.id).await {
             cx.warn(format!(
                 "the probe draft {} (tag {tag}) could not be deleted ({err}); a draft has no git tag and is invisible to readers: delete it on the releases page",
@@ -145,12 +161,14 @@ impl GithubPreflight {
         cx: &StepContext<'_>,
         client: &GithubClient<'_>,
         target: &Target,
-    ) -> Result<(), StepError> {
+    ) -> Result<bool, StepError> {
         let tag = &cx.release().tag;
         let existing =
             client.releases_for_tag(tag).await.map_err(|e| StepError::from(GithubError::classify(e, target)))?;
         if let Some(published) = existing.iter().find(|r| !r.draft) {
-            let then = if self.config.replace {
+            let then = if published.immutable {
+                "it is immutable: the release succeeds only if this build's assets are identical to its assets; otherwise release a new version"
+            } else if self.config.replace {
                 "its differing assets will be replaced (`github.replace = true`)"
             } else {
                 "the release succeeds only if this build's assets are identical to its assets"
@@ -159,6 +177,6 @@ impl GithubPreflight {
         } else if let Some(draft) = existing.iter().find(|r| r.draft) {
             cx.progress(format!("a draft release for {tag} exists ({}): this run will continue it", draft.html_url));
         }
-        Ok(())
+        Ok(existing.iter().any(|r| !r.draft))
     }
 }

@@ -3,6 +3,7 @@
 pub(crate) mod build_tools;
 pub(crate) mod charts;
 pub(crate) mod gathered_builds;
+pub(crate) mod github_tag_rules;
 pub(crate) mod github_write;
 pub(crate) mod oci_check;
 pub(crate) mod oci_push_probe;

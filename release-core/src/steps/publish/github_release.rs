@@ -21,7 +21,7 @@ use crate::github::assets::AssetPlan;
 use crate::github::assets::converge;
 use crate::github::assets::verify;
 use crate::github::assets::with_digests;
-use crate::github::checks::check_notes;
+use crate::github::checks::{PROBE_DRAFT_NAME, check_notes};
 use crate::github::client::GithubClient;
 use crate::github::client::NewRelease;
 use crate::github::client::RemoteRelease;
@@ -40,7 +40,7 @@ use crate::steps::handoffs::github_release;
 /// The run output that holds the release's URL.
 pub const OUTPUT_RELEASE_URL: &str = "github-release-url";
 
-pub(crate) const RERUN_HELP: &str = "the release stays a draft and nothing is visible yet; run the release again: it keeps the assets already uploaded and checked, and uploads the rest";
+pub(crate) const RERUN_HELP: &str = "the release stays a draft and nothing is visible yet (no chart version is tagged either); run the release again: it keeps the assets already uploaded and checked, uploads the rest, and finishes the finalize stage";
 
 /// What the publish step left for the finalize step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +48,16 @@ pub enum Outcome {
     /// A complete, checked draft, to be published.
     Draft { id: u64, url: String },
     /// The release was published before this run and now matches this build.
-    AlreadyPublished { url: String },
+    AlreadyPublished { url: String, immutable: bool },
+}
+
+/// The release as published, for the steps after the undraft (the attestation check).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub tag: String,
+    pub url: String,
+    /// GitHub's `immutable`: tag and assets locked, and attested by GitHub.
+    pub immutable: bool,
 }
 
 /// Creates or continues the draft release, uploads every artifact, reads the assets back.
@@ -144,14 +153,19 @@ impl Step for PublishRelease {
             let plan = AssetPlan::new(&assets, &artifacts);
             if plan.is_identical() {
                 cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
-                cx.hand_off(&github_release(), Outcome::AlreadyPublished { url: published.html_url.clone() })?;
-                return Ok(Some(format!("already released: {} has identical assets", published.html_url)));
+                cx.hand_off(
+                    &github_release(),
+                    Outcome::AlreadyPublished { url: published.html_url.clone(), immutable: published.immutable },
+                )?;
+                let kind = if published.immutable { " (immutable)" } else { "" };
+                return Ok(Some(format!("already released: {}{kind} has identical assets", published.html_url)));
             }
-            if !self.config.replace {
+            if !self.config.replace || published.immutable {
                 return Err(GithubError::PublishedDifferent {
                     tag,
                     url: published.html_url.clone(),
                     differences: plan.differences(),
+                    immutable: published.immutable,
                 }
                 .into());
             }
@@ -163,11 +177,21 @@ impl Step for PublishRelease {
             let summary = converge(cx, &client, published, &plan).await?;
             verify(&client, &target, published, &artifacts).await?;
             cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
-            cx.hand_off(&github_release(), Outcome::AlreadyPublished { url: published.html_url.clone() })?;
+            cx.hand_off(
+                &github_release(),
+                Outcome::AlreadyPublished { url: published.html_url.clone(), immutable: published.immutable },
+            )?;
             return Ok(Some(format!("replaced assets of {}: {summary}", published.html_url)));
         }
 
-        let mut drafts: Vec<&RemoteRelease> = existing.iter().filter(|r| r.draft).collect();
+        // A preflight probe's draft left behind (an interrupted run) is ours to delete, never to
+        // continue.
+        for leftover in existing.iter().filter(|r| r.draft && r.name.as_deref() == Some(PROBE_DRAFT_NAME)) {
+            cx.warn(format!("deleting the draft {} a preflight probe left behind", leftover.html_url));
+            client.delete_release(leftover.id).await.map_err(|e| GithubError::classify(e, &target))?;
+        }
+        let mut drafts: Vec<&RemoteRelease> =
+            existing.iter().filter(|r| r.draft && r.name.as_deref() != Some(PROBE_DRAFT_NAME)).collect();
         drafts.sort_by_key(|r| r.id);
         let draft = match drafts.first() {
             Some(draft) => {

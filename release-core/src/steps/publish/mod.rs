@@ -3,4 +3,3 @@
 pub(crate) mod github_release;
 pub(crate) mod oci_push;
 pub(crate) mod oci_signature;
-pub(crate) mod oci_tag;

@@ -32,15 +32,12 @@ use crate::steps::handoffs::{packaged_chart, pushed_chart};
 /// Read size when streaming a chart package to the registry (the body of one PUT).
 const STREAM_CHUNK: usize = 1 << 20;
 
-/// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types. Without
-/// `[signing]` the manifest goes under its version tag; with it, by digest only, and
-/// [`ChartTagStep`] tags it once its signature exists.
+/// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types, by digest
+/// only; `finalize:oci-tag:<chart>` tags it in the finalize stage.
 #[derive(Debug)]
 pub struct ChartPushStep {
     pub push: ChartPush,
     pub settings: OciSettings,
-    /// `[signing]` is configured: push the manifest by digest; the tag follows the signature.
-    pub signed: bool,
 }
 
 #[async_trait::async_trait]
@@ -74,12 +71,8 @@ impl Step for ChartPushStep {
 
         let (manifest, manifest_bytes) = chart_manifest(&chart, cx.env());
         let digest = sha256_digest(&manifest_bytes);
-        // With `[signing]`, the tag is the tag step's, after the signature: the output naming
-        // the tag reference is set there.
+        // The tag is the finalize stage's: the output naming the tag reference is set there.
         let record = |digest: &str, bytes: &[u8], replaces: Option<String>| {
-            if !self.signed {
-                cx.set_output(format!("chart.{}.reference", chart.name), reference.to_string());
-            }
             cx.set_output(format!("chart.{}.digest", chart.name), digest.to_owned());
             let pushed = PushedChart {
                 name: chart.name.clone(),
@@ -133,12 +126,12 @@ impl Step for ChartPushStep {
             Err(gave_up) => return Err(fail(gave_up)),
         }
 
-        // With `[signing]` the manifest goes by digest, untagged until its signature exists; a
-        // run that failed after this push finds it here and sends nothing again.
+        // The manifest goes by digest, untagged until the finalize stage; a run that failed
+        // after this push finds it here and sends nothing again.
         let by_digest = &reference.to_oci_digest(&digest);
-        let target = if self.signed { by_digest } else { oci_ref };
-        let where_to = if self.signed { reference.at_digest(&digest) } else { reference.to_string() };
-        if self.signed {
+        let target = by_digest;
+        let where_to = reference.at_digest(&digest);
+        {
             let present = retries
                 .run(&format!("HEAD the manifest {where_to}"), |_| async move {
                     client.fetch_manifest_digest(by_digest, auth).await.map_err(OciAttempt)
@@ -148,7 +141,7 @@ impl Step for ChartPushStep {
                 Ok(stored) if stored == digest => {
                     record(&digest, &manifest_bytes, replaces)?;
                     return Ok(Some(format!(
-                        "{where_to} unchanged (already in the registry by digest; tagged `{}` after its signature)",
+                        "{where_to} unchanged (already in the registry by digest; tagged `{}` in the finalize stage)",
                         reference.tag
                     )));
                 }
@@ -231,13 +224,10 @@ impl Step for ChartPushStep {
             .into());
         }
         record(&digest, &manifest_bytes, replaces)?;
-        if self.signed {
-            return Ok(Some(format!(
-                "pushed {where_to} with {} (by digest; tagged `{}` after its signature)",
-                credentials.source, reference.tag
-            )));
-        }
-        Ok(Some(format!("pushed {reference}@{digest} with {}", credentials.source)))
+        Ok(Some(format!(
+            "pushed {where_to} with {} (by digest; tagged `{}` in the finalize stage)",
+            credentials.source, reference.tag
+        )))
     }
 }
 
@@ -247,7 +237,7 @@ pub struct PushedChart {
     /// `name` from Chart.yaml.
     pub name: String,
     /// The tag reference it is published under (with `[signing]`, tagged only after its
-    /// signature exists: `publish:oci-tag:<chart>`).
+    /// signature exists: `finalize:oci-tag:<chart>`).
     pub reference: ChartReference,
     /// The chart's manifest digest (`sha256:…`): what the tag resolves to, or will.
     pub digest: String,

@@ -2,7 +2,7 @@
 //!
 //! After a chart is pushed by digest, `publish:oci-signature:<chart>` (only when `[signing]` is
 //! configured) attaches a signature to the chart's manifest in cosign's legacy tag
-//! convention, and only then does `publish:oci-tag:<chart>` put the chart under its version
+//! convention, and only then does `finalize:oci-tag:<chart>` put the chart under its version
 //! tag, so that a chart never shows under its version without its signature, and `cosign verify --key cosign.pub REGISTRY/PATH/NAME@sha256:…` finds and
 //! accepts it:
 //!

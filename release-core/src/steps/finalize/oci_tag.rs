@@ -1,4 +1,4 @@
-//! `publish:oci-tag:<chart>`: the chart's manifest under its version tag.
+//! `finalize:oci-tag:<chart>`: the chart's manifest under its version tag, after the undraft.
 
 use crate::net::GaveUp;
 use crate::net::RetryNotice;
@@ -21,32 +21,36 @@ use crate::step::StepMeta;
 use crate::step::StepResult;
 use crate::steps::handoffs::{pushed_chart, signed_chart};
 
-/// `publish:oci-tag:<chart>` (with `[signing]` only, after `publish:oci-signature:<chart>`):
-/// puts the chart's manifest, pushed by digest, under its version tag. Until this step, the
-/// chart is in the registry only by digest, so `helm pull`/`cosign verify` of the version never
-/// sees it unsigned.
+/// `finalize:oci-tag:<chart>`: puts the chart's manifest, pushed by digest, under its version
+/// tag, after the GitHub release's undraft. Until this step the chart is in the registry only
+/// by digest, so `helm pull` of the version finds nothing (and with `[signing]`, never finds it
+/// unsigned: the signature step ran in the publish stage).
 #[derive(Debug)]
 pub struct ChartTagStep {
     pub push: ChartPush,
     pub settings: OciSettings,
+    /// `[signing]` is configured: the chart must have its signature from this run.
+    pub signed: bool,
 }
 
 #[async_trait::async_trait]
 impl Step for ChartTagStep {
     fn meta(&self) -> StepMeta {
-        StepMeta::new(
-            StepId::new(Stage::Publish, "oci-tag").with_subject(self.push.chart.label()),
+        let meta = StepMeta::new(
+            StepId::new(Stage::Finalize, "oci-tag").with_subject(self.push.chart.label()),
             Effect::Publish,
-            format!("tag chart {} in {} once its signature is in place", self.push.chart, self.push.push),
+            format!("tag chart {} in {}: the chart version becomes visible", self.push.chart, self.push.push),
         )
-        .consumes(&pushed_chart(&self.push.chart))
-        .consumes(&signed_chart(&self.push.chart))
+        .consumes(&pushed_chart(&self.push.chart));
+        if self.signed { meta.consumes(&signed_chart(&self.push.chart)) } else { meta }
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let pushed = cx.handed(&pushed_chart(&self.push.chart))?;
-        // The signature step of this run handed this over only once the signature was in
-        // place: the tag never names an unsigned chart.
-        cx.handed(&signed_chart(&self.push.chart))?;
+        // With `[signing]`, the signature step of this run handed this over only once the
+        // signature was in place: the tag never names an unsigned chart.
+        if self.signed {
+            cx.handed(&signed_chart(&self.push.chart))?;
+        }
         let reference = &pushed.reference;
         let what = format!("the tag of chart `{}`", pushed.name);
         let host = reference.registry.clone();
@@ -63,9 +67,10 @@ impl Step for ChartTagStep {
                 return error;
             }
             error.with_help(format!(
-                "the registry failed, not the configuration: the chart is in the registry as {} with its \
-                 signature, but not tagged `{}` yet (a GitHub release stays a draft). Run the release again: the \
-                 chart and its signature are found unchanged and only the tag is sent (see {TROUBLESHOOTING})",
+                "the registry failed, not the configuration: the chart is in the registry as {} (with its \
+                 signature, if signed), but not tagged `{}` yet; a GitHub release of this run is already \
+                 published. Run the release again: the release and the chart are found unchanged and only the \
+                 tag is sent (see {TROUBLESHOOTING})",
                 reference.at_digest(digest),
                 reference.tag
             ))
@@ -118,6 +123,7 @@ impl Step for ChartTagStep {
             .into());
         }
         record();
-        Ok(Some(format!("tagged {reference} as {digest} (its signature is in place) with {}", credentials.source)))
+        let signed = if self.signed { " (its signature is in place)" } else { "" };
+        Ok(Some(format!("tagged {reference} as {digest}{signed} with {}", credentials.source)))
     }
 }

@@ -1,0 +1,237 @@
+//! `preflight:github-tag-rules`: before anything is built, read what would refuse the one
+//! step that makes the release visible, the undraft in the finalize stage.
+//!
+//! The write probe (`github/probe.rs`) proves the token may write releases, with a draft under
+//! a throwaway tag; a draft creates no git tag, so it cannot see what refuses a tag. This step
+//! looks at the release's own tag:
+//!
+//! 1. its releases: a published **immutable** release cannot be changed, so
+//!    `github.replace = true` is refused now (release a new version instead); without
+//!    `replace` the run goes on and succeeds only if this build is identical to it;
+//! 2. whether the tag exists (`GET /repos/{o}/{r}/git/ref/tags/{tag}`): publishing creates
+//!    only a missing tag, and only a creation is refused by `creation` rules;
+//! 3. the **tag rulesets**, the repository's and those inherited from its organisation
+//!    (`GET /repos/{o}/{r}/rulesets?includes_parents=true`, then each by id): one that covers
+//!    the tag, would refuse its creation (`creation`, an unmet `tag_name_pattern`) and that the
+//!    token may not bypass (`current_user_can_bypass` `never` or `pull_requests_only`) fails
+//!    the run, naming the ruleset, where to change it and the ways out. When the token cannot
+//!    read the rulesets, a warning says what was not checked.
+//!
+//! Reads only. A **burned** tag (one of a deleted immutable release) is found by the write
+//! probe (`github/probe.rs`), whose draft is made under the release's own tag.
+
+use crate::config::{GithubConfig, NetworkConfig};
+use crate::error::StepError;
+use crate::github::client::{ApiError, GithubClient};
+use crate::github::diagnose::GithubError;
+use crate::github::rulesets::{self, Ruleset, Verdict};
+use crate::github::target;
+use crate::net::RetryNotice;
+use crate::plan::{Effect, Stage, StepId};
+use crate::step::{Step, StepContext, StepMeta, StepResult};
+
+/// Reads the tag's releases, the tag, and the rulesets that would refuse publishing it.
+#[derive(Debug)]
+pub struct GithubTagRules {
+    pub config: GithubConfig,
+    pub network: NetworkConfig,
+}
+
+impl GithubTagRules {
+    pub fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
+        GithubTagRules { config: config.clone(), network: network.clone() }
+    }
+}
+
+/// Percent-encodes a tag for a path segment (tags may hold `/`, which the ref route keeps).
+fn encode_tag(tag: &str) -> String {
+    tag.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl Step for GithubTagRules {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Preflight, "github-tag-rules"),
+            Effect::Probe,
+            "read what would refuse publishing the release's tag: an immutable release of it, tag rulesets",
+        )
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let client =
+            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
+        let fail = |e| StepError::from(GithubError::classify(e, &target));
+        let tag = cx.release().tag.clone();
+        let repository = target.full_name();
+
+        // 1. The tag's releases.
+        let existing = client.releases_for_tag(&tag).await.map_err(fail)?;
+        if cx.is_cancelled() {
+            return Err(StepError::new(format!("the check of the tag {tag} was stopped: the run was interrupted"))
+                .with_help("it only reads; run the release again"));
+        }
+        if let Some(published) = existing.iter().find(|r| !r.draft) {
+            if published.immutable && self.config.replace {
+                return Err(StepError::new(format!(
+                    "the tag {tag} already has an immutable release ({}): `github.replace = true` cannot change it, GitHub locks the tag and the assets of a published immutable release",
+                    published.html_url
+                ))
+                .with_help(format!(
+                    "release a new version (change `project.version` in release.toml, or pass --release-version); remove `replace = true` from [github]; an immutable release of {tag} can never be changed or made again"
+                )));
+            }
+            let note = if published.immutable {
+                format!(
+                    "the tag {tag} already has an immutable published release ({}): the run succeeds only if this build's assets are identical to it; if they differ, release a new version",
+                    published.html_url
+                )
+            } else {
+                format!(
+                    "the tag {tag} already has a published release ({}): publishing creates no tag",
+                    published.html_url
+                )
+            };
+            cx.progress(note);
+            let kind = if published.immutable { "immutable" } else { "published" };
+            return Ok(Some(format!("{repository}: {tag} is already released ({kind}); nothing to create")));
+        }
+
+        // 2. Does the tag exist? Only a missing tag is created, and only a creation is refused.
+        let route = format!("{}/git/ref/tags/{}", client.repository_route(), encode_tag(&tag));
+        let tag_exists = match client.get_json("read the tag", &route).await {
+            Ok(_) => true,
+            Err(e) if e.status == Some(404) => false,
+            Err(e) => {
+                cx.warn(format!("could not read the tag {tag} ({e}); checking the rulesets as if it did not exist"));
+                false
+            }
+        };
+
+        // 3. Tag rulesets.
+        if tag_exists {
+            return Ok(Some(format!(
+                "{repository}: the tag {tag} exists already; publishing creates no tag, so no ruleset can refuse it"
+            )));
+        }
+        let rulesets = match self.rulesets(&client).await {
+            Ok(rulesets) => rulesets,
+            Err(e) => {
+                cx.warn(not_checked(&repository, &tag, &e));
+                return Ok(Some(format!("{repository}: tag rulesets not checked (see the warning)")));
+            }
+        };
+        let web = target.web_url();
+        let mut refusals = Vec::new();
+        let mut uncertain = Vec::new();
+        for ruleset in &rulesets {
+            let named = format!("the {} ruleset \"{}\" (id {})", rulesets::owner_of(ruleset), ruleset.name, ruleset.id);
+            let url = rulesets::settings_url(ruleset, &web, &repository);
+            match rulesets::evaluate(ruleset, &tag, false) {
+                Verdict::NotApplicable => {}
+                Verdict::Bypassed { rules } => cx.progress(format!(
+                    "{named} restricts refs/tags/{tag} ({}), and this token may bypass it",
+                    rules.join(", ")
+                )),
+                Verdict::MayRefuse { rules, bypass } => uncertain.push(format!(
+                    "{named} restricts creating refs/tags/{tag} ({}); GitHub did not say whether this token may bypass it (current_user_can_bypass: {}); see {url}",
+                    rules.join(", "),
+                    bypass.as_deref().unwrap_or("not reported")
+                )),
+                Verdict::Refuses { rules, bypass } => refusals.push(format!(
+                    "{named} refuses creating refs/tags/{tag} with {}, and this token may not bypass it (current_user_can_bypass: {bypass}); change it at {url}",
+                    rules.join(", ")
+                )),
+            }
+        }
+        for line in &uncertain {
+            cx.warn(line.clone());
+        }
+        if !refusals.is_empty() {
+            return Err(StepError::new(format!(
+                "publishing the release creates the tag {tag}, and GitHub would refuse it (422 \"Repository rule violations found\"): {}",
+                refusals.join("; ")
+            ))
+            .with_help(format!(
+                "in the ruleset's settings, add the GitHub Actions app (or the app or user whose token the release uses) to its bypass list, or exclude the release tags from it (`refs/tags/{tag}` under \"Exclude by pattern\"); or choose a tag pattern it does not cover (`project.tag` in release.toml); or push the tag before the release runs, as someone allowed to create it (publishing then creates no tag); an organisation's ruleset is changed in the organisation's settings, not the repository's"
+            )));
+        }
+        Ok(Some(format!("{repository}: {} ruleset(s) read, none refuses creating {tag}", rulesets.len())))
+    }
+}
+
+impl GithubTagRules {
+    /// Every ruleset that applies to the repository, with its conditions and rules.
+    async fn rulesets(&self, client: &GithubClient<'_>) -> Result<Vec<Ruleset>, ApiError> {
+        let base = format!("{}/rulesets", client.repository_route());
+        let mut out = Vec::new();
+        for page in 1..=10u32 {
+            let list = client
+                .get_json("list the rulesets", &format!("{base}?includes_parents=true&per_page=100&page={page}"))
+                .await?;
+            let items = list.as_array().cloned().unwrap_or_default();
+            for item in &items {
+                let target = item.get("target").and_then(|t| t.as_str());
+                if target.is_some_and(|t| t != "tag") {
+                    continue;
+                }
+                let Some(id) = item.get("id").and_then(|i| i.as_u64()) else { continue };
+                let detail = client.get_json("read a ruleset", &format!("{base}/{id}")).await?;
+                let ruleset: Ruleset = serde_json::from_value(detail).map_err(|e| ApiError {
+                    message: format!("unexpected answer for the ruleset {id}: {e}"),
+                    ..not_found_shape(&base)
+                })?;
+                out.push(ruleset);
+            }
+            if items.len() < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An error shape for a body that did not parse.
+fn not_found_shape(url: &str) -> ApiError {
+    ApiError {
+        action: "read a ruleset".into(),
+        method: "GET".into(),
+        url: url.into(),
+        status: None,
+        message: String::new(),
+        codes: Vec::new(),
+        details: Vec::new(),
+        accepted_permissions: None,
+        oauth_scopes: None,
+        accepted_oauth_scopes: None,
+        rate_limit_remaining: None,
+        retry_after: None,
+        retry: crate::net::Verdict::Final,
+        attempts: 1,
+    }
+}
+
+/// The warning when the rulesets cannot be read.
+fn not_checked(repository: &str, tag: &str, e: &ApiError) -> String {
+    format!(
+        "could not read the rulesets of {repository} ({e}): tag rulesets that would refuse creating {tag} when the release is published were not checked; a refusal would stop the run at its last step, with nothing visible yet; to check them, give the token \"Metadata\" read access (fine-grained tokens, GitHub Apps) or use a token that can see the repository's rules"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_encoded_for_the_ref_route() {
+        assert_eq!(encode_tag("v1.2.3"), "v1.2.3");
+        assert_eq!(encode_tag("charts/hello-0.1.0"), "charts/hello-0.1.0");
+        assert_eq!(encode_tag("v1+build"), "v1%2Bbuild");
+    }
+}
