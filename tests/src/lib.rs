@@ -5,7 +5,9 @@
 //! environment (only `PATH` and a private `HOME` are passed through), and then checks what
 //! the servers received.
 
+pub mod crates_server;
 pub mod fault_proxy;
+pub mod ferro;
 pub mod github_server;
 pub mod registry;
 
