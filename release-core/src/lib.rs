@@ -16,6 +16,7 @@ pub mod assemble;
 pub mod cancel;
 pub mod checksum;
 pub mod config;
+pub mod crates;
 pub mod env;
 pub mod error;
 pub mod event;
@@ -32,6 +33,7 @@ pub mod shell;
 pub mod signing;
 pub mod stages;
 pub mod step;
+pub mod steps;
 
 pub use assemble::{Overrides, Scope, pipeline};
 pub use cancel::Cancellation;

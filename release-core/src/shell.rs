@@ -102,3 +102,78 @@ pub fn find_program(program: &str, dir: &Utf8Path, path_var: Option<&str>) -> Op
     }
     path_var?.split(':').filter(|d| !d.is_empty()).map(|d| Utf8Path::new(d).join(program)).find(|p| p.is_file())
 }
+
+/// Runs `argv` in `dir` with extra `env` and returns its stdout; its stderr lines are
+/// streamed to the step's reporter (so `cargo metadata`'s JSON is read while cargo's
+/// messages still show). Fails on a non-zero exit.
+pub async fn capture(
+    cx: &StepContext<'_>,
+    argv: &[String],
+    dir: &Utf8Path,
+    env: &BTreeMap<String, String>,
+) -> Result<String, ShellError> {
+    let command_text = display_command(argv);
+    let spawn_err = |source| ShellError::Spawn { command: command_text.clone(), dir: dir.to_owned(), source };
+    let command = {
+        let sh = xshell::Shell::new().map_err(|e| spawn_err(std::io::Error::other(e.to_string())))?;
+        sh.change_dir(dir);
+        let mut cmd = sh.cmd(&argv[0]).args(&argv[1..]);
+        for (key, value) in env {
+            cmd = cmd.env(key, value);
+        }
+        std::process::Command::from(cmd)
+    };
+    let mut command = tokio::process::Command::from(command);
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cx.progress(format!("$ {command_text}"));
+    let mut child = command.spawn().map_err(spawn_err)?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let mut out = Vec::new();
+    let reading = async {
+        use tokio::io::AsyncReadExt;
+        let read_out = stdout.read_to_end(&mut out);
+        let read_err = async {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                cx.output_line(line);
+            }
+        };
+        let (read, ()) = tokio::join!(read_out, read_err);
+        read
+    };
+    tokio::select! {
+        () = cx.cancelled() => {
+            let _ = child.kill().await;
+            return Err(ShellError::Interrupted { command: command_text });
+        }
+        read = reading => { read.map_err(spawn_err)?; }
+    }
+    let status = child.wait().await.map_err(spawn_err)?;
+    if !status.success() {
+        return Err(ShellError::Failed { command: command_text, dir: dir.to_owned(), status: status.to_string() });
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`capture`] for front ends outside a run (`release plan`): blocking, stderr kept and
+/// returned in the error.
+pub fn capture_blocking(argv: &[String], dir: &Utf8Path, env: &BTreeMap<String, String>) -> Result<String, ShellError> {
+    let command_text = display_command(argv);
+    let spawn_err = |source| ShellError::Spawn { command: command_text.clone(), dir: dir.to_owned(), source };
+    let sh = xshell::Shell::new().map_err(|e| spawn_err(std::io::Error::other(e.to_string())))?;
+    sh.change_dir(dir);
+    let mut cmd = sh.cmd(&argv[0]).args(&argv[1..]).quiet().ignore_status();
+    for (key, value) in env {
+        cmd = cmd.env(key, value);
+    }
+    let output = cmd.output().map_err(|e| spawn_err(std::io::Error::other(e.to_string())))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(ShellError::Failed {
+            command: command_text,
+            dir: dir.to_owned(),
+            status: format!("{}: {}", output.status, stderr.trim()),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}

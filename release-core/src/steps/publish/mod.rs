@@ -1,0 +1,3 @@
+//! Publish steps: make remote changes others can see.
+
+pub mod crates;
