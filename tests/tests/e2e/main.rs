@@ -2,6 +2,7 @@
 //! and the real CNCF registry. One test binary; one module per area.
 
 mod corpus;
+mod crates;
 mod foundation;
 mod github;
 mod github_faults;

@@ -1,0 +1,374 @@
+//! Crates through the binary: preflight refusals before the build (metadata, a dead token,
+//! a trusted-publishing mismatch, a new crate with trusted publishing, a rate limit that
+//! cannot fit), a three-crate chain published in order, a failed upload finished by a
+//! re-run, a burned version, trusted publishing end to end. The registry is
+//! `release_tests::crates_server`; the cargo ↔ registry round trip runs against the real
+//! `ferro-cargo-registry-server`.
+
+use release_tests::crates_server::{
+    Bucket, Claims, CratesServer, Fault, OIDC_REQUEST_TOKEN, Route, TokenSpec, TrustConfig, make_crate,
+};
+use release_tests::ferro::Ferro;
+use release_tests::{Finished, Project};
+
+const TOKEN: &str = "cioLiveToken0123456789abcdefghijkl";
+const TOKEN_VAR: &str = "CARGO_REGISTRIES_TEST_TOKEN";
+const NAMES: [&str; 3] = ["chain-a", "chain-b", "chain-c"];
+
+/// A workspace of three crates, c → b → a (path dependencies with versions, from the
+/// registry `test`), and a build that leaves a marker: its absence proves nothing was built.
+fn workspace(index: &str, crates_extra: &str) -> Project {
+    let project = Project::new();
+    project.config(&format!(
+        r#"
+[project]
+name = "chain"
+version = "0.1.0"
+
+[[build]]
+name = "marker"
+command = ["touch", "built"]
+
+[crates]
+registry = "test"
+index = "{index}"
+verify = false
+index-timeout-secs = 30
+{crates_extra}
+
+[network]
+attempts = 3
+backoff-ms = 20
+"#
+    ));
+    project.file(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"a\", \"b\", \"c\"]\n\n[workspace.package]\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n",
+    );
+    for (dir, name, dep) in [("a", NAMES[0], None), ("b", NAMES[1], Some(NAMES[0])), ("c", NAMES[2], Some(NAMES[1]))] {
+        let dependency = dep
+            .map(|d| format!("\n[dependencies]\n{d} = {{ path = \"../{}\", version = \"0.1.0\", registry = \"test\" }}\n", &d[6..]))
+            .unwrap_or_default();
+        project.file(
+            &format!("{dir}/Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\ndescription = \"{name}, a link of the chain\"\nversion.workspace = true\nedition.workspace = true\nlicense.workspace = true\n{dependency}"
+            ),
+        );
+        project.file(&format!("{dir}/src/lib.rs"), format!("//! {name}\npub fn link() -> &'static str {{ \"{name}\" }}\n"));
+    }
+    project
+}
+
+fn server() -> CratesServer {
+    let server = CratesServer::start();
+    server.add_token(TOKEN, TokenSpec::of("alice"));
+    server
+}
+
+fn run(project: &Project, token: Option<&str>) -> Finished {
+    let mut command = project.release(["run"]);
+    if let Some(token) = token {
+        command = command.env(TOKEN_VAR, token);
+    }
+    command.run()
+}
+
+fn uploads(server: &CratesServer) -> Vec<String> {
+    server.published().into_iter().map(|(name, vers)| format!("{name} {vers}")).collect()
+}
+
+fn publish_requests(server: &CratesServer) -> usize {
+    server.requests().iter().filter(|r| r.route == Route::Publish).count()
+}
+
+#[test]
+fn a_missing_description_is_refused_before_the_build() {
+    let server = server();
+    let project = workspace(&server.index_url(), "");
+    project.file(
+        "b/Cargo.toml",
+        "[package]\nname = \"chain-b\"\nversion.workspace = true\nedition.workspace = true\nlicense.workspace = true\n\n[dependencies]\nchain-a = { path = \"../a\", version = \"0.1.0\", registry = \"test\" }\n",
+    );
+    let run = run(&project, Some(TOKEN));
+    run.code(3)
+        .stderr_has("test would refuse one of these crates:")
+        .stderr_has("chain-b: `package.description` is missing: the registry refuses crates without one")
+        .stderr_has("help: fill in the fields in each Cargo.toml");
+    assert!(!project.exists("built"), "nothing is built after a failed preflight");
+    assert_eq!(publish_requests(&server), 0);
+}
+
+#[test]
+fn a_dead_token_is_refused_before_the_build_naming_its_source() {
+    let server = server();
+    server.add_token("cioRevokedToken000000000000000000", TokenSpec::of("alice").dead());
+    let project = workspace(&server.index_url(), "");
+    let run = run(&project, Some("cioRevokedToken000000000000000000"));
+    run.code(3)
+        .stderr_has(
+            "test refused the token from environment variable CARGO_REGISTRIES_TEST_TOKEN: 403 \"authentication failed\"",
+        )
+        .stderr_has("is unknown, revoked or expired");
+    assert!(!run.stderr.contains("cioRevokedToken"), "the token's value never shows");
+    assert!(!project.exists("built"));
+    assert_eq!(publish_requests(&server), 0);
+    // Liveness was read from GET /api/v1/me, with the bare token.
+    let me = server.requests().into_iter().find(|r| r.route == Route::Me).expect("GET /api/v1/me");
+    assert_eq!(me.authorization.as_deref(), Some("cioRevokedToken000000000000000000"));
+}
+
+/// Every crate exists at 0.0.1 with a trusted-publishing config for `acme/chain`'s
+/// `release.yml`; the job's claims are set by the test.
+fn trusted(server: &CratesServer, workflow: &str, only: &[&str]) {
+    for name in only {
+        server.add_version(name, "0.0.1", make_crate(name, "0.0.1", "first"), "alice");
+        server.add_trust_config(name, TrustConfig {
+            repository: "acme/chain".into(),
+            owner_id: 4242,
+            workflow: "release.yml".into(),
+            environment: None,
+        });
+    }
+    server.set_claims(Claims {
+        repository: "acme/chain".into(),
+        repository_owner_id: "4242".into(),
+        workflow_ref: format!("acme/chain/.github/workflows/{workflow}@refs/tags/v0.1.0"),
+        environment: None,
+    });
+}
+
+fn run_trusted(project: &Project, server: &CratesServer) -> Finished {
+    project
+        .release(["run"])
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", server.oidc_request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", OIDC_REQUEST_TOKEN)
+        .run()
+}
+
+#[test]
+fn a_trusted_publishing_mismatch_is_refused_quoting_the_registry() {
+    let server = server();
+    trusted(&server, "ci.yml", &NAMES);
+    let project = workspace(&server.index_url(), "trusted-publishing = true");
+    let run = run_trusted(&project, &server);
+    run.code(3).stderr_has(
+        "test refused the trusted publishing exchange: 400 \"The Trusted Publishing config for repository `acme/chain` does not match the workflow filename `ci.yml` in the JWT. Expected workflow filenames: `release.yml`",
+    );
+    assert!(!project.exists("built"));
+    assert_eq!(publish_requests(&server), 0);
+}
+
+#[test]
+fn a_new_crate_with_trusted_publishing_is_refused_before_the_build() {
+    let server = server();
+    trusted(&server, "release.yml", &NAMES[..2]);
+    let project = workspace(&server.index_url(), "trusted-publishing = true");
+    let run = run_trusted(&project, &server);
+    run.code(3)
+        .stderr_has("chain-c 0.1.0 is a new crate, and test refuses to create one with a trusted publishing token")
+        .stderr_has("Trusted Publishing tokens do not support creating new crates")
+        .stderr_has("publish the first version of `chain-c` once with a token that has the publish-new scope");
+    assert!(!project.exists("built"));
+    assert_eq!(server.tp_counts().0, 0, "refused from public data, before any exchange");
+}
+
+#[test]
+fn trusted_publishing_mints_its_own_token_for_the_uploads_and_revokes_both() {
+    let server = server();
+    trusted(&server, "release.yml", &NAMES);
+    let project = workspace(&server.index_url(), "trusted-publishing = true");
+    run_trusted(&project, &server).success();
+    assert_eq!(uploads(&server), ["chain-a 0.1.0", "chain-b 0.1.0", "chain-c 0.1.0"]);
+    let (minted, revoked, alive) = server.tp_counts();
+    assert_eq!((minted, revoked, alive), (2, 2, 0), "one token for preflight, one for the uploads, both revoked");
+    // The probes (re-sending 0.0.1) used the preflight's token; the uploads another one.
+    let publishes: Vec<_> = server.requests().into_iter().filter(|r| r.route == Route::Publish).collect();
+    assert_eq!(publishes.len(), 6, "three probes, three uploads");
+    for probe in &publishes[..3] {
+        assert_eq!(probe.detail.as_deref(), Some("crate version `0.0.1` is already uploaded"));
+    }
+    assert_ne!(publishes[0].authorization, publishes[3].authorization, "the uploads never use the preflight's token");
+    assert!(publishes.iter().all(|r| r.authorization.as_deref().unwrap_or("").starts_with("cio_tp_")));
+}
+
+#[test]
+fn trustpub_only_with_a_stored_token_is_refused_before_the_build() {
+    let server = server();
+    server.add_version("chain-a", "0.0.1", make_crate("chain-a", "0.0.1", ""), "alice");
+    server.set_trustpub_only("chain-a", true);
+    let project = workspace(&server.index_url(), "");
+    run(&project, Some(TOKEN))
+        .code(3)
+        .stderr_has("chain-a is set to trusted publishing only (`trustpub_only`)")
+        .stderr_has("New versions of this crate can only be published using Trusted Publishing");
+    assert!(!project.exists("built"));
+}
+
+#[test]
+fn a_probe_refused_for_missing_scope_is_a_preflight_failure_in_the_registrys_words() {
+    let server = server();
+    server.add_token("cioScopedToken0000000000000000000", TokenSpec::of("alice").scopes(&["publish-update"]).crates(&["chain-a"]));
+    for name in NAMES {
+        server.add_version(name, "0.0.1", make_crate(name, "0.0.1", ""), "alice");
+    }
+    let project = workspace(&server.index_url(), "");
+    run(&project, Some("cioScopedToken0000000000000000000"))
+        .code(3)
+        .stderr_has("test will refuse to publish chain-b with the token from environment variable CARGO_REGISTRIES_TEST_TOKEN")
+        .stderr_has("403 \"this token does not have the required permissions to perform this action\"");
+    assert!(server.published().is_empty());
+}
+
+#[test]
+fn a_rate_limit_that_cannot_fit_is_refused_with_the_time_it_needs() {
+    let server = server();
+    let project = workspace(
+        &server.index_url(),
+        "max-publish-minutes = 15\n\n[crates.rate-limit]\nnew-crates = 1\nnew-crates-every-secs = 600",
+    );
+    run(&project, Some(TOKEN))
+        .code(3)
+        .stderr_has("publishing 3 new crate(s) and 0 new version(s) (plus 0 probe(s)) to test needs about 20 minutes of rate-limit waits")
+        .stderr_has("more than `crates.max-publish-minutes` (15)")
+        .stderr_has("set `crates.max-publish-minutes` to at least 20");
+    assert!(!project.exists("built"));
+}
+
+#[test]
+fn a_chain_of_three_crates_is_published_in_dependency_order() {
+    let server = server();
+    // Each new version shows on the index only after two more reads: the poll must wait.
+    server.set_index_lag(2);
+    let project = workspace(&server.index_url(), "");
+    project.file("release.toml", project.read("release.toml").replace("verify = false\n", ""));
+    run(&project, Some(TOKEN)).success().stderr_has("published to test: chain-a 0.1.0, chain-b 0.1.0, chain-c 0.1.0");
+    assert!(project.exists("built"));
+    assert_eq!(uploads(&server), ["chain-a 0.1.0", "chain-b 0.1.0", "chain-c 0.1.0"]);
+    // Each upload waited for the one before it on the index.
+    let requests = server.requests();
+    let position = |route: Route, krate: Option<&str>, status: u16| {
+        requests.iter().position(|r| r.route == route && r.krate.as_deref() == krate && r.status == status).unwrap()
+    };
+    let uploads: Vec<usize> = requests.iter().enumerate().filter(|(_, r)| r.route == Route::Publish).map(|(i, _)| i).collect();
+    assert_eq!(uploads.len(), 3);
+    assert!(position(Route::Index, Some("chain-a"), 200) < uploads[1], "chain-b waits for chain-a's index line");
+    assert!(position(Route::Index, Some("chain-b"), 200) < uploads[2], "chain-c waits for chain-b's index line");
+    // The registry stored our exact .crate, and cargo's user agent was not borrowed.
+    for name in NAMES {
+        let ours = std::fs::read(project.join(&format!("target/package/{name}-0.1.0.crate"))).unwrap();
+        assert_eq!(server.version(name, "0.1.0").unwrap().bytes, ours);
+    }
+    assert!(requests.iter().filter(|r| r.route == Route::Publish).all(|r| r
+        .user_agent
+        .as_deref()
+        .unwrap_or("")
+        .starts_with("release-orchestrator/")));
+}
+
+#[test]
+fn an_upload_failing_on_the_second_crate_is_finished_by_a_rerun() {
+    let server = server();
+    server.inject(Fault {
+        route: Route::Publish,
+        krate: None,
+        nth: 2,
+        status: 403,
+        detail: "this token does not have the required permissions to perform this action".into(),
+        headers: Vec::new(),
+    });
+    let project = workspace(&server.index_url(), "");
+    run(&project, Some(TOKEN))
+        .code(1)
+        .stderr_has("test refused the upload of chain-b 0.1.0: 403 \"this token does not have the required permissions to perform this action\"")
+        .stderr_has("already on test: chain-a 0.1.0")
+        .stderr_has("run the release again: crates already on the index with our bytes are skipped");
+    assert_eq!(uploads(&server), ["chain-a 0.1.0"]);
+    let before = publish_requests(&server);
+    run(&project, Some(TOKEN)).success().stderr_has("published to test: chain-b 0.1.0, chain-c 0.1.0 (1 already there)");
+    assert_eq!(uploads(&server), ["chain-a 0.1.0", "chain-b 0.1.0", "chain-c 0.1.0"]);
+    assert_eq!(publish_requests(&server) - before, 2, "the re-run uploads chain-b and chain-c only");
+}
+
+#[test]
+fn a_version_already_published_with_other_bytes_stops_before_anything_is_uploaded() {
+    let server = server();
+    server.add_version("chain-b", "0.1.0", make_crate("chain-b", "0.1.0", "someone else's"), "alice");
+    let project = workspace(&server.index_url(), "");
+    run(&project, Some(TOKEN))
+        .code(1)
+        .stderr_has("chain-b 0.1.0 is already on test with other bytes")
+        .stderr_has("that version is burned, it can never be published again; nothing was uploaded by this run")
+        .stderr_has("bump the version of chain-b");
+    assert!(server.published().is_empty(), "chain-a, first in order, was not uploaded either");
+}
+
+#[test]
+fn a_rate_limited_upload_waits_until_the_registrys_date() {
+    let server = server();
+    server.set_rate_limits(Bucket { burst: 5, rate: std::time::Duration::from_secs(600) }, Bucket {
+        burst: 1,
+        rate: std::time::Duration::from_secs(2),
+    });
+    for name in &NAMES[..2] {
+        server.add_version(name, "0.0.1", make_crate(name, "0.0.1", ""), "alice");
+    }
+    let project = workspace(&server.index_url(), "probe = false\npackages = [\"chain-a\", \"chain-b\"]");
+    let run = run(&project, Some(TOKEN));
+    run.success();
+    assert!(run.stderr.contains("test rate-limited the upload of chain-b 0.1.0; waiting until"), "{}", run.stderr);
+    assert_eq!(uploads(&server), ["chain-a 0.1.0", "chain-b 0.1.0"]);
+    let refused = server.requests().into_iter().find(|r| r.status == 429).expect("a 429");
+    assert!(refused.detail.unwrap().contains("You have published too many updates to existing crates"));
+}
+
+/// The real registry: cargo publishes the first crate itself, our stage skips it by its
+/// `cksum` (cargo's upload and our package are the same bytes) and publishes the rest in
+/// order; then cargo resolves the chain from the sparse index.
+#[test]
+fn against_a_real_registry_cargo_and_the_stage_agree() {
+    let ferro = Ferro::start();
+    let project = workspace(&ferro.index_url(), "");
+    let cargo = |args: &[&str]| {
+        let output = std::process::Command::new("cargo")
+            .args(args)
+            .current_dir(project.path())
+            .env("CARGO_REGISTRIES_TEST_INDEX", ferro.index_url())
+            .env("CARGO_REGISTRIES_TEST_TOKEN", "any-token")
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "cargo {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    cargo(&["publish", "--registry", "test", "--no-verify", "-p", "chain-a"]);
+    project
+        .release(["run"])
+        .env(TOKEN_VAR, "any-token")
+        .run()
+        .success()
+        .stderr_has("published to test: chain-b 0.1.0, chain-c 0.1.0 (1 already there)");
+    // A consumer resolves chain-c (and through it b and a) from the registry's index.
+    let consumer = Project::new();
+    consumer.file(
+        "Cargo.toml",
+        "[package]\nname = \"consumer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nchain-c = { version = \"0.1.0\", registry = \"test\" }\n",
+    );
+    consumer.file("src/lib.rs", "pub use chain_c::link;\n");
+    let output = std::process::Command::new("cargo")
+        .args(["generate-lockfile"])
+        .current_dir(consumer.path())
+        .env("CARGO_REGISTRIES_TEST_INDEX", ferro.index_url())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let lock = consumer.read("Cargo.lock");
+    for name in NAMES {
+        assert!(lock.contains(&format!("name = \"{name}\"\nversion = \"0.1.0\"")), "{name} resolved:\n{lock}");
+    }
+    // A re-run converges: everything is on the index with our bytes.
+    project
+        .release(["run"])
+        .env(TOKEN_VAR, "any-token")
+        .run()
+        .success()
+        .stderr_has("every crate was already on test: chain-a 0.1.0, chain-b 0.1.0, chain-c 0.1.0");
+}
