@@ -211,9 +211,10 @@ fn load(path: &Utf8Path) -> Result<Config, StepError> {
 }
 
 fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
-    let pipeline = match load(&cli.config)
-        .and_then(|config| release_core::pipeline(&config, env, mode, &overrides(args)).map_err(StepError::from))
-    {
+    let (config, pipeline) = match load(&cli.config).and_then(|config| {
+        let pipeline = release_core::pipeline(&config, env, mode, &overrides(args)).map_err(StepError::from)?;
+        Ok((config, pipeline))
+    }) {
         Ok(p) => p,
         Err(err) => return usage_error(&err),
     };
@@ -229,6 +230,13 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
                 let line =
                     format!("{:>3}. {:<9} {:<32} {}{}", i + 1, step.stage.name(), step.id, step.description, skipped);
                 writeln!(out, "{}", redact(&line))?;
+            }
+            // The crates in the order the publish stage uploads them (read from the
+            // workspace with `cargo metadata`).
+            match release_core::crates::plan_lines(&config) {
+                Some(Ok(crates)) => writeln!(out, "crates, in publish order: {}", crates.join(" -> "))?,
+                Some(Err(err)) => writeln!(out, "crates: cannot read the workspace: {}", redact(&err))?,
+                None => {}
             }
             Ok(())
         })()

@@ -181,6 +181,8 @@ struct StoredCrate {
 struct TpToken {
     crates: Vec<String>,
     expires: SystemTime,
+    /// Uploads left before it counts as expired (see [`CratesServer::expire_tp_after`]).
+    uploads_left: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -200,6 +202,7 @@ struct World {
     buckets: BTreeMap<(String, bool), (u32, SystemTime)>,
     max_upload: usize,
     tp_lifetime: Duration,
+    tp_uploads: Option<u32>,
     faults: Vec<Fault>,
     counts: BTreeMap<String, usize>,
     requests: Vec<RecordedRequest>,
@@ -250,6 +253,7 @@ impl CratesServer {
             buckets: BTreeMap::new(),
             max_upload: 10 * 1024 * 1024,
             tp_lifetime: Duration::from_secs(30 * 60),
+            tp_uploads: None,
             faults: Vec::new(),
             counts: BTreeMap::new(),
             requests: Vec::new(),
@@ -358,6 +362,13 @@ impl CratesServer {
 
     pub fn set_tp_lifetime(&self, lifetime: Duration) -> &Self {
         self.world().tp_lifetime = lifetime;
+        self
+    }
+
+    /// Trusted-publishing tokens minted from now on expire after `uploads` accepted uploads:
+    /// the 30 minutes running out mid-release, without waiting for them.
+    pub fn expire_tp_after(&self, uploads: u32) -> &Self {
+        self.world().tp_uploads = Some(uploads);
         self
     }
 
@@ -701,9 +712,13 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
     let exists = world.crates.contains_key(&key);
     // 5-7. Authentication: a trusted-publishing token, or an API token.
     let token = bare_token(authorization)?;
+    let token_used = token.clone();
     let user: Option<String> = match token {
         Some(token) if token.starts_with("cio_tp_") => {
-            let live = world.tp_tokens.get(&token).filter(|t| t.expires > SystemTime::now());
+            let live = world
+                .tp_tokens
+                .get(&token)
+                .filter(|t| t.expires > SystemTime::now() && t.uploads_left != Some(0));
             let Some(tp) = live else { return Err(Refusal::new(403, "Invalid authentication token")) };
             if !exists {
                 return Err(Refusal::new(
@@ -826,6 +841,11 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
     });
     let trustpub_only = krate.trustpub_only;
     world.published.push((name.into(), vers.into()));
+    if let Some(tp) = token_used.and_then(|t| world.tp_tokens.get_mut(&t))
+        && let Some(left) = tp.uploads_left.as_mut()
+    {
+        *left = left.saturating_sub(1);
+    }
     Ok(axum::Json(json!({
         "crate": {"name": name, "max_version": vers, "trustpub_only": trustpub_only},
         "warnings": {"invalid_categories": [], "invalid_badges": [], "other": []},
@@ -979,7 +999,11 @@ fn exchange(world: &mut World, body: &Bytes) -> Result<Response, Refusal> {
     );
     world.tp_tokens.insert(
         token.clone(),
-        TpToken { crates: configs.into_iter().map(|(k, _)| k).collect(), expires: SystemTime::now() + world.tp_lifetime },
+        TpToken {
+            crates: configs.into_iter().map(|(k, _)| k).collect(),
+            expires: SystemTime::now() + world.tp_lifetime,
+            uploads_left: world.tp_uploads,
+        },
     );
     world.tp_minted += 1;
     Ok(axum::Json(json!({"token": token})).into_response())

@@ -372,3 +372,34 @@ fn against_a_real_registry_cargo_and_the_stage_agree() {
         .success()
         .stderr_has("every crate was already on test: chain-a 0.1.0, chain-b 0.1.0, chain-c 0.1.0");
 }
+
+#[test]
+fn an_expired_trusted_publishing_token_is_minted_again_between_uploads() {
+    let server = server();
+    trusted(&server, "release.yml", &NAMES);
+    // Each token expires after one upload: the 30 minutes running out mid-release.
+    server.expire_tp_after(1);
+    let project = workspace(&server.index_url(), "trusted-publishing = true\nprobe = false");
+    let run = run_trusted(&project, &server);
+    run.success().stderr_has("the trusted publishing token expired before chain-b 0.1.0: minting a new one");
+    assert_eq!(uploads(&server), ["chain-a 0.1.0", "chain-b 0.1.0", "chain-c 0.1.0"]);
+    let (minted, revoked, alive) = server.tp_counts();
+    assert_eq!((minted, alive), (4, 0), "preflight, then one per upload");
+    assert_eq!(revoked, 4);
+    let expired =
+        server.requests().into_iter().filter(|r| r.detail.as_deref() == Some("Invalid authentication token")).count();
+    assert_eq!(expired, 2, "chain-b and chain-c each met an expired token once");
+}
+
+#[test]
+fn the_plan_lists_the_crates_in_publish_order_after_every_other_upload() {
+    let project = workspace("sparse+http://127.0.0.1:9/index/", "");
+    project.file("release.toml", project.read("release.toml").replace("[crates]", "[github]\nrepository = \"acme/chain\"\n\n[crates]"));
+    let plan = project.release(["plan"]).run();
+    plan.success().stdout_has("crates, in publish order: chain-a 0.1.0 -> chain-b 0.1.0 -> chain-c 0.1.0");
+    let ids: Vec<&str> = plan.stdout.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    let at = |id: &str| ids.iter().position(|i| *i == id).unwrap_or_else(|| panic!("{id} in {ids:?}"));
+    assert!(at("publish:github-release") < at("publish:crates"), "crates after the draft release's uploads");
+    assert!(at("publish:crates") < at("finalize:github-release"), "and before the release is made visible");
+    assert!(at("preflight:crates-registry") < at("build:marker"));
+}
