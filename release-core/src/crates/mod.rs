@@ -231,7 +231,7 @@ pub fn help_for(detail: &str, choice: &TokenChoice, registry: &str, krate: &str)
     };
     if detail.contains("authentication failed") || detail.contains("does not match the format") {
         format!(
-            "the token ({variable}) is unknown, revoked or expired: create a new one in your {registry} account settings (API tokens) with the publish-update scope, and publish-new for new crates, and store it there"
+            "the token ({variable}) is unknown, revoked or expired: create a new API token in your {registry} account settings with the publish-update scope (and publish-new for new crates) and put it in {variable}"
         )
     } else if detail.contains("does not have the required permissions") {
         format!(

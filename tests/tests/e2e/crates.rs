@@ -92,8 +92,8 @@ fn a_missing_description_is_refused_before_the_build() {
     );
     let run = run(&project, Some(TOKEN));
     run.code(3)
-        .stderr_has("test would refuse one of these crates:")
-        .stderr_has("chain-b: `package.description` is missing: the registry refuses crates without one")
+        .stderr_has("test would refuse chain-b at upload (1 problem(s) in the manifests):")
+        .stderr_has("b/Cargo.toml:1: chain-b: `package.description` is missing: the registry refuses crates without one")
         .stderr_has("help: fill in the fields in each Cargo.toml");
     assert!(!project.exists("built"), "nothing is built after a failed preflight");
     assert_eq!(publish_requests(&server), 0);
@@ -403,3 +403,4 @@ fn the_plan_lists_the_crates_in_publish_order_after_every_other_upload() {
     assert!(at("publish:crates") < at("finalize:github-release"), "and before the release is made visible");
     assert!(at("preflight:crates-registry") < at("build:marker"));
 }
+

@@ -50,16 +50,23 @@ impl Step for CratesManifestsCheck {
         let problems: Vec<MetadataProblem> =
             planned.iter().flat_map(|p| metadata_problems(&p.package, self.settings.to_crates_io())).collect();
         if !problems.is_empty() {
+            // One location per problem: the manifest, at the section the field belongs in.
             let locations = problems.iter().map(|p| {
                 let file = p.manifest.strip_prefix(&metadata.workspace_root).unwrap_or(&p.manifest).to_owned();
-                SourceLocation::new(Some(&metadata.workspace_root), file, 1, format!("`{}` {}", p.field, p.problem))
+                let line = section_line(&p.manifest, &p.field);
+                SourceLocation::new(
+                    Some(&metadata.workspace_root),
+                    file,
+                    line,
+                    format!("{}: `{}` {}", p.krate, p.field, p.problem),
+                )
             });
-            let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+            let crates: std::collections::BTreeSet<&str> = problems.iter().map(|p| p.krate.as_str()).collect();
             return Err(StepError::new(format!(
-                "{} would refuse {} of these crates:\n{}",
+                "{} would refuse {} at upload ({} problem(s) in the manifests):",
                 self.settings.registry(),
-                if problems.len() == 1 { "one" } else { "some" },
-                lines.join("\n")
+                crates.into_iter().collect::<Vec<_>>().join(", "),
+                problems.len()
             ))
             .with_help(
                 "fill in the fields in each Cargo.toml (`description = \"…\"`, `license = \"MIT OR Apache-2.0\"` or `license-file`); give path dependencies a `version`",
@@ -85,6 +92,22 @@ impl Step for CratesManifestsCheck {
         }
         Ok(Some(format!("{} crate(s) ready for {}: {}", planned.len(), self.settings.registry(), order.join(", "))))
     }
+}
+
+/// The line of the manifest a field belongs at: the dependency's own line, else its table's
+/// header (`[package]`, `[dependencies]`), else 1.
+fn section_line(manifest: &camino::Utf8Path, field: &str) -> usize {
+    let Ok(text) = std::fs::read_to_string(manifest) else { return 1 };
+    let (table, key) = field.split_once('.').unwrap_or((field, ""));
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().position(|l| l.trim() == format!("[{table}]"));
+    if table == "dependencies"
+        && let Some(start) = header
+        && let Some(offset) = lines[start + 1..].iter().position(|l| l.trim_start().starts_with(key))
+    {
+        return start + 2 + offset;
+    }
+    header.map_or(1, |i| i + 1)
 }
 
 impl CratesManifestsCheck {

@@ -22,7 +22,7 @@ use crate::crates::{Budget, CratesSettings, Liveness, RegistryClient, TokenChoic
 use crate::error::StepError;
 use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretSink, Source};
 use crate::step::{Step, StepContext, StepResult};
 
 #[derive(Debug)]
@@ -307,6 +307,8 @@ pub(crate) async fn exchange(
         StepError::new(format!("cannot get the GitHub Actions OIDC token for {registry}: {e}"))
             .with_help("grant the job `permissions: id-token: write`")
     })?;
+    // Values found at run time: masked by the front end before they are used.
+    cx.secret_found(&Source("the GitHub Actions OIDC token".into()), &jwt);
     let token = client.exchange(&jwt, &announce).await.map_err(|err| {
         StepError::new(format!(
             "{registry} refused the trusted publishing exchange: {} \"{}\"",
@@ -317,6 +319,7 @@ pub(crate) async fn exchange(
             "make the crate's trusted publishing config on the registry name exactly this repository, its owner, the workflow file that runs the release (the calling workflow) and the job's environment; or fix the job to match the config",
         )
     })?;
+    cx.secret_found(&Source(format!("the trusted publishing token of {registry}")), &token);
     cx.progress(format!("{registry} accepted the trusted publishing exchange (repository, owner, workflow and environment match)"));
     Ok(token)
 }
