@@ -401,7 +401,9 @@ impl CratesConfig {
 
     fn validate(&self, file: &Utf8Path) -> Result<(), ConfigError> {
         match (&self.registry, &self.index) {
-            (Some(name), _) if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => {
+            (Some(name), _)
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
                 return Err(ConfigError::invalid(
                     file,
                     "crates.registry",
@@ -422,7 +424,9 @@ impl CratesConfig {
                     file,
                     "crates.registry",
                     "`index` is set without `registry`",
-                    Some("name the alternative registry (`crates.registry`) as cargo knows it, or remove `index` to publish to crates.io"),
+                    Some(
+                        "name the alternative registry (`crates.registry`) as cargo knows it, or remove `index` to publish to crates.io",
+                    ),
                 ));
             }
             _ => {}
@@ -447,7 +451,12 @@ impl CratesConfig {
             ));
         }
         if self.token_env.as_deref().is_some_and(str::is_empty) {
-            return Err(ConfigError::invalid(file, "crates.token-env", "the variable name is empty", Some("name a variable, e.g. CRATES_TOKEN")));
+            return Err(ConfigError::invalid(
+                file,
+                "crates.token-env",
+                "the variable name is empty",
+                Some("name a variable, e.g. CRATES_TOKEN"),
+            ));
         }
         Ok(())
     }

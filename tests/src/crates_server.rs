@@ -579,8 +579,10 @@ fn index_file(world: &mut World, name: &str) -> Result<Response, Refusal> {
 }
 
 fn crate_info(world: &World, name: &str) -> Result<Response, Refusal> {
-    let krate =
-        world.crates.get(&canonical(name)).ok_or_else(|| Refusal::new(404, format!("crate `{name}` does not exist")))?;
+    let krate = world
+        .crates
+        .get(&canonical(name))
+        .ok_or_else(|| Refusal::new(404, format!("crate `{name}` does not exist")))?;
     let versions: Vec<Value> = krate.versions.iter().map(|v| json!({"num": v.vers, "yanked": v.yanked})).collect();
     Ok(axum::Json(json!({
         "crate": {"name": krate.name, "trustpub_only": krate.trustpub_only,
@@ -699,8 +701,10 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
     let json_bytes = body.get(4..4 + json_len).ok_or_else(|| Refusal::new(400, "invalid metadata length"))?;
     let metadata: Value =
         serde_json::from_slice(json_bytes).map_err(|e| Refusal::new(400, format!("invalid upload request: {e}")))?;
-    let name = metadata["name"].as_str().ok_or_else(|| Refusal::new(400, "invalid upload request: missing field `name`"))?;
-    let vers = metadata["vers"].as_str().ok_or_else(|| Refusal::new(400, "invalid upload request: missing field `vers`"))?;
+    let name =
+        metadata["name"].as_str().ok_or_else(|| Refusal::new(400, "invalid upload request: missing field `name`"))?;
+    let vers =
+        metadata["vers"].as_str().ok_or_else(|| Refusal::new(400, "invalid upload request: missing field `vers`"))?;
     // 2, 3. Name and version.
     if name.len() > 64 {
         return Err(Refusal::new(400, format!("the crate name `{name}` is too long (max 64 characters)")));
@@ -715,10 +719,8 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
     let token_used = token.clone();
     let user: Option<String> = match token {
         Some(token) if token.starts_with("cio_tp_") => {
-            let live = world
-                .tp_tokens
-                .get(&token)
-                .filter(|t| t.expires > SystemTime::now() && t.uploads_left != Some(0));
+            let live =
+                world.tp_tokens.get(&token).filter(|t| t.expires > SystemTime::now() && t.uploads_left != Some(0));
             let Some(tp) = live else { return Err(Refusal::new(403, "Invalid authentication token")) };
             if !exists {
                 return Err(Refusal::new(
@@ -736,7 +738,10 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
             let scope = if exists { PUBLISH_UPDATE } else { PUBLISH_NEW };
             let endpoint_ok = spec.endpoint_scopes.as_ref().is_none_or(|s| s.iter().any(|s| s == scope));
             if !endpoint_ok || !crate_scope_matches(&spec.crate_scopes, name) {
-                return Err(Refusal::new(403, "this token does not have the required permissions to perform this action"));
+                return Err(Refusal::new(
+                    403,
+                    "this token does not have the required permissions to perform this action",
+                ));
             }
             Some(spec.user)
         }
@@ -903,17 +908,15 @@ fn oidc(world: &mut World, authorization: Option<&str>, query: &str) -> Result<R
 /// words. The JWT's signature is not checked (the test issues it).
 fn exchange(world: &mut World, body: &Bytes) -> Result<Response, Refusal> {
     let decode = || Refusal::new(400, "Failed to decode JWT");
-    let request: Value = serde_json::from_slice(body).map_err(|e| Refusal::new(400, format!("invalid request: {e}")))?;
+    let request: Value =
+        serde_json::from_slice(body).map_err(|e| Refusal::new(400, format!("invalid request: {e}")))?;
     let jwt = request["jwt"].as_str().ok_or_else(decode)?;
     let parts: Vec<&str> = jwt.split('.').collect();
     if parts.len() != 3 {
         return Err(decode());
     }
-    let claims: Value = URL_SAFE_NO_PAD
-        .decode(parts[1])
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(decode)?;
+    let claims: Value =
+        URL_SAFE_NO_PAD.decode(parts[1]).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(decode)?;
     let issuer = claims["iss"].as_str().unwrap_or("");
     if issuer != GITHUB_ISSUER {
         return Err(Refusal::new(400, format!("Unsupported JWT issuer: {issuer}")));
@@ -995,7 +998,9 @@ fn exchange(world: &mut World, body: &Bytes) -> Result<Response, Refusal> {
     world.used_jti.push(jti);
     let token: String = format!(
         "cio_tp_{}",
-        (0..32).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rand::random_range(0..36)])).collect::<String>()
+        (0..32)
+            .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rand::random_range(0..36)]))
+            .collect::<String>()
     );
     world.tp_tokens.insert(
         token.clone(),
@@ -1020,7 +1025,6 @@ fn revoke(world: &mut World, authorization: Option<&str>) -> Result<Response, Re
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1051,12 +1055,15 @@ mod tests {
     async fn publishes_refuses_in_order_and_limits_the_rate() {
         let server = CratesServer::start();
         server.add_token("cioLIVE", TokenSpec::of("alice")).add_token("cioDEAD", TokenSpec::of("alice").dead());
-        server.set_rate_limits(Bucket { burst: 1, rate: Duration::from_secs(600) }, Bucket {
-            burst: 1,
-            rate: Duration::from_secs(60),
-        });
+        server.set_rate_limits(
+            Bucket { burst: 1, rate: Duration::from_secs(600) },
+            Bucket { burst: 1, rate: Duration::from_secs(60) },
+        );
         let first = make_crate("tiny", "0.1.0", "");
-        assert_eq!(put(&server, Some("cioDEAD"), body("tiny", "0.1.0", &first)).await.1, r#"{"errors":[{"detail":"authentication failed"}]}"#);
+        assert_eq!(
+            put(&server, Some("cioDEAD"), body("tiny", "0.1.0", &first)).await.1,
+            r#"{"errors":[{"detail":"authentication failed"}]}"#
+        );
         let (status, text, _) = put(&server, Some("nope"), body("tiny", "0.1.0", &first)).await;
         assert_eq!(status, 401, "{text}");
         assert_eq!(put(&server, Some("cioLIVE"), body("tiny", "0.1.0", &first)).await.0, 200);

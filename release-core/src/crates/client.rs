@@ -163,7 +163,9 @@ pub fn error_detail(body: &str) -> String {
     let details: Vec<String> = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("errors").and_then(|e| e.as_array()).cloned())
-        .map(|errors| errors.iter().filter_map(|e| e.get("detail").and_then(Value::as_str).map(str::to_owned)).collect())
+        .map(|errors| {
+            errors.iter().filter_map(|e| e.get("detail").and_then(Value::as_str).map(str::to_owned)).collect()
+        })
         .unwrap_or_default();
     if details.is_empty() {
         let text = body.trim();
@@ -239,7 +241,8 @@ impl RegistryClient {
             _ => {}
         }
         let text = response.text().await.map_err(|e| transport(&what, &url, &e))?;
-        let entries = text.lines().filter(|l| !l.trim().is_empty()).filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let entries =
+            text.lines().filter(|l| !l.trim().is_empty()).filter_map(|l| serde_json::from_str(l).ok()).collect();
         Ok(Some(entries))
     }
 
@@ -430,13 +433,15 @@ mod tests {
     fn download_urls_follow_the_template() {
         let plain = IndexConfig { dl: "https://static.example/crates".into(), api: None };
         assert_eq!(plain.download_url("serde", "1.0.0", "ab"), "https://static.example/crates/serde/1.0.0/download");
-        let templated = IndexConfig { dl: "http://x/{prefix}/{crate}-{version}.crate?{sha256-checksum}".into(), api: None };
+        let templated =
+            IndexConfig { dl: "http://x/{prefix}/{crate}-{version}.crate?{sha256-checksum}".into(), api: None };
         assert_eq!(templated.download_url("serde", "1.0.0", "ab"), "http://x/se/rd/serde-1.0.0.crate?ab");
     }
 
     #[test]
     fn the_audience_is_the_host() {
-        let client = RegistryClient::new("sparse+https://index.crates.io/", NetworkPolicy::default()).with_api("https://crates.io");
+        let client = RegistryClient::new("sparse+https://index.crates.io/", NetworkPolicy::default())
+            .with_api("https://crates.io");
         assert_eq!(client.audience(), "crates.io");
         let local = client.with_api("http://127.0.0.1:8080/");
         assert_eq!(local.audience(), "127.0.0.1:8080");

@@ -42,7 +42,11 @@ pub struct CratesSettings {
 
 impl CratesSettings {
     pub fn from_config(config: &Config) -> Option<Self> {
-        Some(CratesSettings { config: config.crates.clone()?, network: config.network.clone(), root: config.root.clone() })
+        Some(CratesSettings {
+            config: config.crates.clone()?,
+            network: config.network.clone(),
+            root: config.root.clone(),
+        })
     }
 
     pub fn manifest(&self) -> Utf8PathBuf {
@@ -140,9 +144,15 @@ pub fn plan_lines(config: &Config) -> Option<Result<Vec<String>, String>> {
 /// standard variable → trusted publishing in GitHub Actions.
 #[derive(Clone, Debug)]
 pub enum TokenChoice {
-    Stored { token: Secret, source: Source },
+    Stored {
+        token: Secret,
+        source: Source,
+    },
     /// Trusted publishing: the job's OIDC request URL and token.
-    Trusted { request_url: String, request_token: Secret },
+    Trusted {
+        request_url: String,
+        request_token: Secret,
+    },
 }
 
 impl TokenChoice {
@@ -258,7 +268,9 @@ pub fn help_for(detail: &str, choice: &TokenChoice, registry: &str, krate: &str)
     } else if detail.contains("Invalid authentication token") {
         "the trusted publishing token expired (30 minutes) or was revoked: run the release again".into()
     } else {
-        format!("the registry's words above say what to change; see docs/troubleshooting.md (crates) for {registry}'s refusals")
+        format!(
+            "the registry's words above say what to change; see docs/troubleshooting.md (crates) for {registry}'s refusals"
+        )
     }
 }
 

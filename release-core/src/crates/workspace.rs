@@ -111,9 +111,13 @@ pub enum WorkspaceError {
     Metadata(String),
     #[error("`crates.packages` names `{name}`, which is not a package of the workspace {manifest}")]
     NotMember { name: String, manifest: Utf8PathBuf },
-    #[error("`{name}` is listed in `crates.packages` but its Cargo.toml ({manifest}) does not allow publishing to {registry}: `publish = {publish}`")]
+    #[error(
+        "`{name}` is listed in `crates.packages` but its Cargo.toml ({manifest}) does not allow publishing to {registry}: `publish = {publish}`"
+    )]
     NotPublishable { name: String, manifest: Utf8PathBuf, registry: String, publish: String },
-    #[error("no package of the workspace {manifest} may be published to {registry} (every `publish` field excludes it)")]
+    #[error(
+        "no package of the workspace {manifest} may be published to {registry} (every `publish` field excludes it)"
+    )]
     Nothing { manifest: Utf8PathBuf, registry: String },
     #[error("the packages {names} depend on each other in a cycle, so none can be published first")]
     Cycle { names: String },
@@ -122,7 +126,9 @@ pub enum WorkspaceError {
 impl crate::error::Diagnose for WorkspaceError {
     fn help(&self) -> Option<String> {
         Some(match self {
-            WorkspaceError::Metadata(_) => "run `cargo metadata --format-version 1 --no-deps` yourself to see what it says".into(),
+            WorkspaceError::Metadata(_) => {
+                "run `cargo metadata --format-version 1 --no-deps` yourself to see what it says".into()
+            }
             WorkspaceError::NotMember { .. } => "list workspace members only, by their package name".into(),
             WorkspaceError::NotPublishable { registry, .. } => format!(
                 "remove it from `crates.packages`, or allow it in its Cargo.toml: remove `publish`, or add \"{registry}\" to it"
@@ -131,7 +137,8 @@ impl crate::error::Diagnose for WorkspaceError {
                 "allow a package's `publish`, or remove [crates] if this release publishes no crate".into()
             }
             WorkspaceError::Cycle { .. } => {
-                "break the cycle: a dev-dependency needs no version (it is then left out of the published manifest)".into()
+                "break the cycle: a dev-dependency needs no version (it is then left out of the published manifest)"
+                    .into()
             }
         })
     }
@@ -157,10 +164,10 @@ pub fn publish_order(metadata: &Metadata, config: &CratesConfig) -> Result<Vec<P
         Some(names) => {
             let mut out = Vec::new();
             for name in names {
-                let package = members.iter().find(|p| &p.name == name).ok_or_else(|| WorkspaceError::NotMember {
-                    name: name.clone(),
-                    manifest: manifest.clone(),
-                })?;
+                let package = members
+                    .iter()
+                    .find(|p| &p.name == name)
+                    .ok_or_else(|| WorkspaceError::NotMember { name: name.clone(), manifest: manifest.clone() })?;
                 if !allows(package) {
                     return Err(WorkspaceError::NotPublishable {
                         name: name.clone(),
@@ -237,13 +244,17 @@ pub fn metadata_problems(package: &Package, to_crates_io: bool) -> Vec<MetadataP
     };
     match package.description.as_deref().map(str::trim) {
         None | Some("") => push("package.description", "is missing: the registry refuses crates without one".into()),
-        Some(d) if d.chars().count() > 1000 => {
-            push("package.description", format!("has {} characters, the registry takes at most 1000", d.chars().count()))
-        }
+        Some(d) if d.chars().count() > 1000 => push(
+            "package.description",
+            format!("has {} characters, the registry takes at most 1000", d.chars().count()),
+        ),
         _ => {}
     }
     if package.license.as_deref().is_none_or(|l| l.trim().is_empty()) && package.license_file.is_none() {
-        push("package.license", "is missing (and so is `license-file`): the registry refuses crates without one".into());
+        push(
+            "package.license",
+            "is missing (and so is `license-file`): the registry refuses crates without one".into(),
+        );
     }
     if package.keywords.len() > 5 {
         push("package.keywords", format!("lists {}, the registry takes at most 5", package.keywords.len()));
@@ -256,16 +267,20 @@ pub fn metadata_problems(package: &Package, to_crates_io: bool) -> Vec<MetadataP
         if !valid {
             push(
                 "package.keywords",
-                format!("has `{keyword}`: a keyword is at most 20 ASCII letters, digits, `_`, `-` or `+`, starting with a letter or digit"),
+                format!(
+                    "has `{keyword}`: a keyword is at most 20 ASCII letters, digits, `_`, `-` or `+`, starting with a letter or digit"
+                ),
             );
         }
     }
     if package.categories.len() > 5 {
         push("package.categories", format!("lists {}, the registry takes at most 5", package.categories.len()));
     }
-    for (field, url) in
-        [("homepage", &package.homepage), ("documentation", &package.documentation), ("repository", &package.repository)]
-    {
+    for (field, url) in [
+        ("homepage", &package.homepage),
+        ("documentation", &package.documentation),
+        ("repository", &package.repository),
+    ] {
         if let Some(url) = url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
@@ -274,7 +289,8 @@ pub fn metadata_problems(package: &Package, to_crates_io: bool) -> Vec<MetadataP
     }
     for dep in package.dependencies.iter().filter(|d| d.is_build_time()) {
         if dep.req.trim() == "*" {
-            let what = if dep.path.is_some() { "a path dependency without `version`" } else { "a wildcard (`*`) version" };
+            let what =
+                if dep.path.is_some() { "a path dependency without `version`" } else { "a wildcard (`*`) version" };
             push(
                 &format!("dependencies.{}", dep.rename.as_deref().unwrap_or(&dep.name)),
                 format!("is {what}: the registry refuses wildcard dependencies"),

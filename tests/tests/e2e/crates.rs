@@ -47,7 +47,12 @@ backoff-ms = 20
     );
     for (dir, name, dep) in [("a", NAMES[0], None), ("b", NAMES[1], Some(NAMES[0])), ("c", NAMES[2], Some(NAMES[1]))] {
         let dependency = dep
-            .map(|d| format!("\n[dependencies]\n{d} = {{ path = \"../{}\", version = \"0.1.0\", registry = \"test\" }}\n", &d[6..]))
+            .map(|d| {
+                format!(
+                    "\n[dependencies]\n{d} = {{ path = \"../{}\", version = \"0.1.0\", registry = \"test\" }}\n",
+                    &d[6..]
+                )
+            })
             .unwrap_or_default();
         project.file(
             &format!("{dir}/Cargo.toml"),
@@ -55,7 +60,10 @@ backoff-ms = 20
                 "[package]\nname = \"{name}\"\ndescription = \"{name}, a link of the chain\"\nversion.workspace = true\nedition.workspace = true\nlicense.workspace = true\n{dependency}"
             ),
         );
-        project.file(&format!("{dir}/src/lib.rs"), format!("//! {name}\npub fn link() -> &'static str {{ \"{name}\" }}\n"));
+        project.file(
+            &format!("{dir}/src/lib.rs"),
+            format!("//! {name}\npub fn link() -> &'static str {{ \"{name}\" }}\n"),
+        );
     }
     project
 }
@@ -93,7 +101,9 @@ fn a_missing_description_is_refused_before_the_build() {
     let run = run(&project, Some(TOKEN));
     run.code(3)
         .stderr_has("test would refuse chain-b at upload (1 problem(s) in the manifests):")
-        .stderr_has("b/Cargo.toml:1: chain-b: `package.description` is missing: the registry refuses crates without one")
+        .stderr_has(
+            "b/Cargo.toml:1: chain-b: `package.description` is missing: the registry refuses crates without one",
+        )
         .stderr_has("help: fill in the fields in each Cargo.toml");
     assert!(!project.exists("built"), "nothing is built after a failed preflight");
     assert_eq!(publish_requests(&server), 0);
@@ -123,12 +133,15 @@ fn a_dead_token_is_refused_before_the_build_naming_its_source() {
 fn trusted(server: &CratesServer, workflow: &str, only: &[&str]) {
     for name in only {
         server.add_version(name, "0.0.1", make_crate(name, "0.0.1", "first"), "alice");
-        server.add_trust_config(name, TrustConfig {
-            repository: "acme/chain".into(),
-            owner_id: 4242,
-            workflow: "release.yml".into(),
-            environment: None,
-        });
+        server.add_trust_config(
+            name,
+            TrustConfig {
+                repository: "acme/chain".into(),
+                owner_id: 4242,
+                workflow: "release.yml".into(),
+                environment: None,
+            },
+        );
     }
     server.set_claims(Claims {
         repository: "acme/chain".into(),
@@ -208,14 +221,19 @@ fn trustpub_only_with_a_stored_token_is_refused_before_the_build() {
 #[test]
 fn a_probe_refused_for_missing_scope_is_a_preflight_failure_in_the_registrys_words() {
     let server = server();
-    server.add_token("cioScopedToken0000000000000000000", TokenSpec::of("alice").scopes(&["publish-update"]).crates(&["chain-a"]));
+    server.add_token(
+        "cioScopedToken0000000000000000000",
+        TokenSpec::of("alice").scopes(&["publish-update"]).crates(&["chain-a"]),
+    );
     for name in NAMES {
         server.add_version(name, "0.0.1", make_crate(name, "0.0.1", ""), "alice");
     }
     let project = workspace(&server.index_url(), "");
     run(&project, Some("cioScopedToken0000000000000000000"))
         .code(3)
-        .stderr_has("test will refuse to publish chain-b with the token from environment variable CARGO_REGISTRIES_TEST_TOKEN")
+        .stderr_has(
+            "test will refuse to publish chain-b with the token from environment variable CARGO_REGISTRIES_TEST_TOKEN",
+        )
         .stderr_has("403 \"this token does not have the required permissions to perform this action\"");
     assert!(server.published().is_empty());
 }
@@ -250,7 +268,8 @@ fn a_chain_of_three_crates_is_published_in_dependency_order() {
     let position = |route: Route, krate: Option<&str>, status: u16| {
         requests.iter().position(|r| r.route == route && r.krate.as_deref() == krate && r.status == status).unwrap()
     };
-    let uploads: Vec<usize> = requests.iter().enumerate().filter(|(_, r)| r.route == Route::Publish).map(|(i, _)| i).collect();
+    let uploads: Vec<usize> =
+        requests.iter().enumerate().filter(|(_, r)| r.route == Route::Publish).map(|(i, _)| i).collect();
     assert_eq!(uploads.len(), 3);
     assert!(position(Route::Index, Some("chain-a"), 200) < uploads[1], "chain-b waits for chain-a's index line");
     assert!(position(Route::Index, Some("chain-b"), 200) < uploads[2], "chain-c waits for chain-b's index line");
@@ -259,11 +278,13 @@ fn a_chain_of_three_crates_is_published_in_dependency_order() {
         let ours = std::fs::read(project.join(&format!("target/package/{name}-0.1.0.crate"))).unwrap();
         assert_eq!(server.version(name, "0.1.0").unwrap().bytes, ours);
     }
-    assert!(requests.iter().filter(|r| r.route == Route::Publish).all(|r| r
-        .user_agent
-        .as_deref()
-        .unwrap_or("")
-        .starts_with("release-orchestrator/")));
+    assert!(
+        requests.iter().filter(|r| r.route == Route::Publish).all(|r| r
+            .user_agent
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("release-orchestrator/"))
+    );
 }
 
 #[test]
@@ -285,7 +306,9 @@ fn an_upload_failing_on_the_second_crate_is_finished_by_a_rerun() {
         .stderr_has("run the release again: crates already on the index with our bytes are skipped");
     assert_eq!(uploads(&server), ["chain-a 0.1.0"]);
     let before = publish_requests(&server);
-    run(&project, Some(TOKEN)).success().stderr_has("published to test: chain-b 0.1.0, chain-c 0.1.0 (1 already there)");
+    run(&project, Some(TOKEN))
+        .success()
+        .stderr_has("published to test: chain-b 0.1.0, chain-c 0.1.0 (1 already there)");
     assert_eq!(uploads(&server), ["chain-a 0.1.0", "chain-b 0.1.0", "chain-c 0.1.0"]);
     assert_eq!(publish_requests(&server) - before, 2, "the re-run uploads chain-b and chain-c only");
 }
@@ -306,10 +329,10 @@ fn a_version_already_published_with_other_bytes_stops_before_anything_is_uploade
 #[test]
 fn a_rate_limited_upload_waits_until_the_registrys_date() {
     let server = server();
-    server.set_rate_limits(Bucket { burst: 5, rate: std::time::Duration::from_secs(600) }, Bucket {
-        burst: 1,
-        rate: std::time::Duration::from_secs(2),
-    });
+    server.set_rate_limits(
+        Bucket { burst: 5, rate: std::time::Duration::from_secs(600) },
+        Bucket { burst: 1, rate: std::time::Duration::from_secs(2) },
+    );
     for name in &NAMES[..2] {
         server.add_version(name, "0.0.1", make_crate(name, "0.0.1", ""), "alice");
     }
@@ -394,7 +417,10 @@ fn an_expired_trusted_publishing_token_is_minted_again_between_uploads() {
 #[test]
 fn the_plan_lists_the_crates_in_publish_order_after_every_other_upload() {
     let project = workspace("sparse+http://127.0.0.1:9/index/", "");
-    project.file("release.toml", project.read("release.toml").replace("[crates]", "[github]\nrepository = \"acme/chain\"\n\n[crates]"));
+    project.file(
+        "release.toml",
+        project.read("release.toml").replace("[crates]", "[github]\nrepository = \"acme/chain\"\n\n[crates]"),
+    );
     let plan = project.release(["plan"]).run();
     plan.success().stdout_has("crates, in publish order: chain-a 0.1.0 -> chain-b 0.1.0 -> chain-c 0.1.0");
     let ids: Vec<&str> = plan.stdout.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
@@ -403,4 +429,3 @@ fn the_plan_lists_the_crates_in_publish_order_after_every_other_upload() {
     assert!(at("publish:crates") < at("finalize:github-release"), "and before the release is made visible");
     assert!(at("preflight:crates-registry") < at("build:marker"));
 }
-

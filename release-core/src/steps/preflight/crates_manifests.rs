@@ -39,8 +39,11 @@ impl Step for CratesManifestsCheck {
         let order: Vec<String> = planned.iter().map(|p| format!("{} {}", p.name(), p.version())).collect();
         cx.progress(format!("crates in publish order: {}", order.join(", ")));
         let release = cx.release().version.to_string();
-        let off_version: Vec<String> =
-            planned.iter().filter(|p| p.version() != release).map(|p| format!("{} {}", p.name(), p.version())).collect();
+        let off_version: Vec<String> = planned
+            .iter()
+            .filter(|p| p.version() != release)
+            .map(|p| format!("{} {}", p.name(), p.version()))
+            .collect();
         if !off_version.is_empty() {
             cx.warn(format!(
                 "the crates {} are not at the release version {release}: they are published at their own versions",
@@ -120,7 +123,8 @@ impl CratesManifestsCheck {
         metadata: &crate::crates::Metadata,
         limit: u64,
     ) -> Result<u64, StepError> {
-        let mut argv: Vec<String> = ["cargo", "package", "--list", "--allow-dirty", "-p", krate.name()].map(String::from).to_vec();
+        let mut argv: Vec<String> =
+            ["cargo", "package", "--list", "--allow-dirty", "-p", krate.name()].map(String::from).to_vec();
         argv.extend(["--manifest-path".into(), self.settings.manifest().to_string()]);
         argv.extend(self.settings.registry_args());
         let listed = crate::shell::capture(cx, &argv, &self.settings.root, &self.settings.cargo_env()).await?;
@@ -140,7 +144,8 @@ impl CratesManifestsCheck {
         argv.extend(["--manifest-path".into(), self.settings.manifest().to_string()]);
         argv.extend(self.settings.registry_args());
         crate::shell::run_streamed(cx, &argv, &self.settings.root, &self.settings.cargo_env()).await?;
-        let packed = metadata.target_directory.join("package").join(format!("{}-{}.crate", krate.name(), krate.version()));
+        let packed =
+            metadata.target_directory.join("package").join(format!("{}-{}.crate", krate.name(), krate.version()));
         Ok(std::fs::metadata(&packed).map(|m| m.len()).unwrap_or(total))
     }
 }

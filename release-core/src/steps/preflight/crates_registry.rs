@@ -167,7 +167,9 @@ impl Step for CratesRegistryCheck {
                 };
                 // Revoked at once, whatever the probes said: the publish stage mints its own.
                 if let Err(err) = client.revoke(&token, &announce).await {
-                    cx.warn(format!("the preflight's trusted publishing token was not revoked ({err}); it expires within 30 minutes"));
+                    cx.warn(format!(
+                        "the preflight's trusted publishing token was not revoked ({err}); it expires within 30 minutes"
+                    ));
                 }
                 probed?;
             }
@@ -320,7 +322,9 @@ pub(crate) async fn exchange(
         )
     })?;
     cx.secret_found(&Source(format!("the trusted publishing token of {registry}")), &token);
-    cx.progress(format!("{registry} accepted the trusted publishing exchange (repository, owner, workflow and environment match)"));
+    cx.progress(format!(
+        "{registry} accepted the trusted publishing exchange (repository, owner, workflow and environment match)"
+    ));
     Ok(token)
 }
 
@@ -329,7 +333,8 @@ fn to_upload_names(states: &[&CrateState]) -> String {
 }
 
 fn registry_error(err: &client::RegistryError) -> StepError {
-    StepError::new(err.to_string()).with_help("check that the registry is reachable; the network settings are in [network]")
+    StepError::new(err.to_string())
+        .with_help("check that the registry is reachable; the network settings are in [network]")
 }
 
 fn fail_with(problems: Vec<(String, String)>) -> Result<(), StepError> {

@@ -285,7 +285,8 @@ impl PublishCrates {
                     }
                     reminted = true;
                 }
-                Err(err @ RegistryError::Transport { .. }) | Err(err @ RegistryError::Refused { status: 500.., .. })
+                Err(err @ RegistryError::Transport { .. })
+                | Err(err @ RegistryError::Refused { status: 500.., .. })
                     if attempt < policy.attempts =>
                 {
                     let wait = policy.delay(attempt, None);
