@@ -429,3 +429,19 @@ fn the_plan_lists_the_crates_in_publish_order_after_every_other_upload() {
     assert!(at("publish:crates") < at("finalize:github-release"), "and before the release is made visible");
     assert!(at("preflight:crates-registry") < at("build:marker"));
 }
+
+#[test]
+fn audit_knows_trusted_publishing_needs_id_token_write() {
+    let project = workspace("sparse+http://127.0.0.1:9/index/", "trusted-publishing = true");
+    let workflow = |permissions: &str| {
+        format!(
+            "name: release\non:\n  push:\n    tags: [\"v*\"]\npermissions: {{}}\njobs:\n  release:\n    runs-on: ubuntu-latest\n    permissions:\n{permissions}    steps:\n      - uses: actions/checkout@v4\n      - run: release run\n"
+        )
+    };
+    project.file(".github/workflows/release.yml", workflow("      contents: read\n"));
+    project.release(["audit"]).run().code(1).stdout_has(
+        ".github/workflows/release.yml:9: job `release` lacks `id-token: write` (needed to publish crates to test with trusted publishing (OIDC))",
+    );
+    project.file(".github/workflows/release.yml", workflow("      contents: read\n      id-token: write\n"));
+    project.release(["audit"]).run().success();
+}
