@@ -363,12 +363,20 @@ fn against_a_real_registry_cargo_and_the_stage_agree() {
         assert!(output.status.success(), "cargo {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     };
     cargo(&["publish", "--registry", "test", "--no-verify", "-p", "chain-a"]);
-    project
-        .release(["run"])
-        .env(TOKEN_VAR, "any-token")
-        .run()
-        .success()
-        .stderr_has("published to test: chain-b 0.1.0, chain-c 0.1.0 (1 already there)");
+    // An older chain-b, for the publish probe to re-send.
+    let b = project.read("b/Cargo.toml");
+    project.file("b/Cargo.toml", b.replace("version.workspace = true", "version = \"0.0.9\""));
+    cargo(&["publish", "--registry", "test", "--no-verify", "-p", "chain-b"]);
+    project.file("b/Cargo.toml", b);
+    let run = project.release(["run", "--verbose"]).env(TOKEN_VAR, "any-token").run();
+    run.success()
+        .stderr_has("published to test: chain-b 0.1.0, chain-c 0.1.0 (1 already there)")
+        // This registry has no /api/v1/me; its duplicate refusal proves the probe went
+        // through its publish path without publishing.
+        .stderr_has("test answers GET /api/v1/me with 404")
+        .stderr_has(
+            "test may publish chain-b: re-sending 0.0.9 answered \"crate version already exists: chain-b 0.0.9\"",
+        );
     // A consumer resolves chain-c (and through it b and a) from the registry's index.
     let consumer = Project::new();
     consumer.file(

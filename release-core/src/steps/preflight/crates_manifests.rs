@@ -50,6 +50,16 @@ impl Step for CratesManifestsCheck {
                 off_version.join(", ")
             ));
         }
+        // A dist directory inside a package is packaged with it (and, untracked, makes cargo
+        // refuse the package as uncommitted).
+        let dist = &cx.release().dist;
+        for krate in planned.iter().filter(|p| dist.starts_with(p.package.dir())) {
+            cx.warn(format!(
+                "the dist directory {dist} is inside the package {} ({}): add it to .gitignore or to `exclude` in its Cargo.toml, or `cargo package` takes it in",
+                krate.name(),
+                krate.package.dir()
+            ));
+        }
         let problems: Vec<MetadataProblem> =
             planned.iter().flat_map(|p| metadata_problems(&p.package, self.settings.to_crates_io())).collect();
         if !problems.is_empty() {
