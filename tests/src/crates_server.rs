@@ -137,6 +137,21 @@ pub struct Fault {
     pub status: u16,
     pub detail: String,
     pub headers: Vec<(String, String)>,
+    /// Do the work first, then answer the fault: the answer was lost on the way back.
+    pub lose_answer: bool,
+}
+
+impl Fault {
+    /// On the `nth` request to `route`, answer `status` with `detail` instead of working.
+    pub fn new(route: Route, nth: usize, status: u16, detail: &str) -> Self {
+        Fault { route, krate: None, nth, status, detail: detail.into(), headers: Vec::new(), lose_answer: false }
+    }
+
+    /// Do the work, then answer the fault.
+    pub fn after_work(mut self) -> Self {
+        self.lose_answer = true;
+        self
+    }
 }
 
 /// One request as received.
@@ -480,7 +495,7 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
         })
         .cloned();
 
-    let outcome: Result<Response, Refusal> = if let Some(fault) = fault {
+    let outcome: Result<Response, Refusal> = if let Some(fault) = fault.clone().filter(|f| !f.lose_answer) {
         Err(Refusal(StatusCode::from_u16(fault.status).unwrap(), fault.detail, fault.headers))
     } else if user_agent.is_none() && route != Route::Download {
         // The registry's middleware: plain text, not the JSON envelope.
@@ -507,6 +522,10 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
             Route::Oidc => oidc(&mut world, authorization.as_deref(), &query),
             Route::Unknown => Err(Refusal::new(404, "Not Found")),
         }
+    };
+    let outcome = match fault.filter(|f| f.lose_answer) {
+        Some(fault) => Err(Refusal(StatusCode::from_u16(fault.status).unwrap(), fault.detail, fault.headers)),
+        None => outcome,
     };
     let (response, status, detail) = match outcome {
         Ok(response) => {

@@ -290,14 +290,12 @@ fn a_chain_of_three_crates_is_published_in_dependency_order() {
 #[test]
 fn an_upload_failing_on_the_second_crate_is_finished_by_a_rerun() {
     let server = server();
-    server.inject(Fault {
-        route: Route::Publish,
-        krate: None,
-        nth: 2,
-        status: 403,
-        detail: "this token does not have the required permissions to perform this action".into(),
-        headers: Vec::new(),
-    });
+    server.inject(Fault::new(
+        Route::Publish,
+        2,
+        403,
+        "this token does not have the required permissions to perform this action",
+    ));
     let project = workspace(&server.index_url(), "");
     run(&project, Some(TOKEN))
         .code(1)
@@ -452,4 +450,19 @@ fn audit_knows_trusted_publishing_needs_id_token_write() {
     );
     project.file(".github/workflows/release.yml", workflow("      contents: read\n      id-token: write\n"));
     project.release(["audit"]).run().success();
+}
+
+#[test]
+fn an_upload_whose_answer_was_lost_is_sent_again_and_checked_on_the_index() {
+    let server = server();
+    // chain-b is stored, but the answer is a 502 (a proxy lost it).
+    server.inject(Fault::new(Route::Publish, 2, 502, "Bad Gateway").after_work());
+    let project = workspace(&server.index_url(), "");
+    run(&project, Some(TOKEN)).success().stderr_has("retrying the upload of chain-b 0.1.0 after Bad Gateway");
+    assert_eq!(uploads(&server), ["chain-a 0.1.0", "chain-b 0.1.0", "chain-c 0.1.0"]);
+    let answers: Vec<(u16, Option<String>)> =
+        server.requests().into_iter().filter(|r| r.route == Route::Publish).map(|r| (r.status, r.detail)).collect();
+    assert_eq!(answers[1], (502, Some("Bad Gateway".into())));
+    assert_eq!(answers[2], (400, Some("crate version `0.1.0` is already uploaded".into())), "the retry finds it there");
+    assert_eq!(answers.len(), 4);
 }

@@ -10,7 +10,8 @@
 //! 3. Upload in order (our own request: the binary body of A1), then wait for the index line
 //!    with our own poll, under the network policy; a 429's `Retry-After` date is waited out
 //!    when it fits in `crates.max-publish-minutes`. An upload whose answer was lost is sent
-//!    again, and "already uploaded" then means: check the index's `cksum`.
+//!    again; "already uploaded" (then, or because the index was behind) means: wait for the
+//!    index line and compare its `cksum`.
 //! 4. With trusted publishing, a token is minted for the uploads (never the preflight's),
 //!    minted again before an upload once it is older than 25 minutes or when the registry
 //!    says it expired, and revoked at the end, failure or not.
@@ -248,9 +249,10 @@ impl PublishCrates {
             let what = format!("the upload of {label}");
             match client.publish(token.secret(), body.clone(), &what).await {
                 Ok(()) => break,
-                Err(err) if is_already_uploaded(&err) && attempt > 1 => {
-                    // An earlier attempt's answer was lost: the index tells whose bytes these are.
-                    cx.progress(format!("{label}: \"{}\" after a lost answer; checking the index", err.detail()));
+                Err(err) if is_already_uploaded(&err) => {
+                    // An earlier attempt's answer was lost, or the index (behind a CDN) did not
+                    // list the version yet: the index's cksum tells whose bytes these are.
+                    cx.progress(format!("{label}: \"{}\"; comparing the index's cksum with ours", err.detail()));
                     break;
                 }
                 Err(RegistryError::Refused { status: 429, detail, retry_at, .. }) => {
