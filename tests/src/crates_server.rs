@@ -561,7 +561,10 @@ fn route_of(method: &Method, path: &str) -> (Route, Option<String>) {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["index", "config.json"]) => (Route::Config, None),
-        ("GET", ["index", .., name]) => (Route::Index, Some(name.to_string())),
+        // Only at the crate's own path (A6): a client that computes another gets a 404.
+        ("GET", ["index", rest @ ..]) if rest.join("/") == index_path(rest[rest.len() - 1]) => {
+            (Route::Index, Some(rest[rest.len() - 1].to_string()))
+        }
         ("PUT", ["api", "v1", "crates", "new"]) => (Route::Publish, None),
         ("GET", ["api", "v1", "me"]) => (Route::Me, None),
         ("GET", ["api", "v1", "crates", name]) => (Route::Crate, Some(name.to_string())),

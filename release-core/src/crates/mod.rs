@@ -344,6 +344,30 @@ mod tests {
     }
 
     #[test]
+    fn publish_metadata_names_registries_as_cargo_does() {
+        let package: workspace::Package = serde_json::from_value(json!({
+            "name": "b", "version": "1.0.0", "id": "b", "manifest_path": "/ws/b/Cargo.toml", "publish": null,
+            "description": "d", "license": "MIT",
+            "dependencies": [
+                {"name": "a", "req": "^1.0.0", "kind": null, "path": "/ws/a", "registry": "sparse+https://corp/index/"},
+                {"name": "serde", "req": "^1", "kind": null, "rename": "serde1"},
+                {"name": "helper", "req": "*", "kind": "dev", "path": "/ws/helper"},
+            ],
+        }))
+        .unwrap();
+        let to_corp = publish_metadata(&package, Some("sparse+https://corp/index/"));
+        let deps = to_corp["deps"].as_array().unwrap();
+        assert_eq!(deps.len(), 2, "a dev-dependency without a version is left out");
+        assert_eq!(deps[0]["registry"], Value::Null, "the registry published to is implied");
+        assert_eq!(deps[1]["registry"], "https://github.com/rust-lang/crates.io-index");
+        assert_eq!(deps[1]["explicit_name_in_toml"], "serde1");
+        assert_eq!(deps[0]["kind"], "normal");
+        let to_crates_io = publish_metadata(&package, None);
+        assert_eq!(to_crates_io["deps"][1]["registry"], Value::Null);
+        assert_eq!(to_crates_io["vers"], "1.0.0");
+    }
+
+    #[test]
     fn the_budget_counts_what_exceeds_each_burst() {
         let limits = crate::config::RateLimitConfig::default();
         let fits = Budget::compute(5, 30, &limits);
