@@ -180,6 +180,9 @@ pub struct StoredVersion {
     deps: Value,
     /// Index reads of the crate's file that still do not show this version.
     hidden_reads: u32,
+    /// Reads by `release` (its user agent) that still do not show it: a version someone
+    /// publishes between the release's preflight and its publish stage.
+    hidden_from_release: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -341,7 +344,19 @@ impl CratesServer {
             bytes,
             deps: json!([]),
             hidden_reads: 0,
+            hidden_from_release: 0,
         });
+        self
+    }
+
+    /// [`CratesServer::add_version`], shown to `release` only from its `reads + 1`-th read of
+    /// the crate's index file on (others see it at once).
+    pub fn add_version_unseen(&self, name: &str, vers: &str, bytes: Vec<u8>, owner: &str, reads: u32) -> &Self {
+        self.add_version(name, vers, bytes, owner);
+        let mut world = self.world();
+        let version = world.crates.get_mut(&canonical(name)).unwrap().versions.last_mut().unwrap();
+        version.hidden_from_release = reads;
+        drop(world);
         self
     }
 
@@ -512,7 +527,10 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
                 "api": base,
             }))
             .into_response()),
-            Route::Index => index_file(&mut world, krate.as_deref().unwrap_or_default()),
+            Route::Index => {
+                let ours = user_agent.as_deref().is_some_and(|ua| ua.starts_with("release-orchestrator/"));
+                index_file(&mut world, krate.as_deref().unwrap_or_default(), ours)
+            }
             Route::Crate => crate_info(&world, krate.as_deref().unwrap_or_default()),
             Route::Download => download(&world, &path),
             Route::Me => me(&world, authorization.as_deref()).map(|()| StatusCode::OK.into_response()),
@@ -576,12 +594,16 @@ fn route_of(method: &Method, path: &str) -> (Route, Option<String>) {
     }
 }
 
-fn index_file(world: &mut World, name: &str) -> Result<Response, Refusal> {
+fn index_file(world: &mut World, name: &str, by_release: bool) -> Result<Response, Refusal> {
     let Some(krate) = world.crates.get_mut(&canonical(name)) else {
         return Err(Refusal::new(404, "Not Found"));
     };
     let mut lines = String::new();
     for version in &mut krate.versions {
+        if by_release && version.hidden_from_release > 0 {
+            version.hidden_from_release -= 1;
+            continue;
+        }
         if version.hidden_reads > 0 {
             version.hidden_reads -= 1;
             continue;
@@ -865,6 +887,7 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
         bytes: tarball.to_vec(),
         deps: Value::Array(deps),
         hidden_reads: lag,
+        hidden_from_release: 0,
     });
     let trustpub_only = krate.trustpub_only;
     world.published.push((name.into(), vers.into()));

@@ -128,6 +128,55 @@ impl CratesSettings {
     }
 }
 
+impl CratesSettings {
+    /// `cargo package` of every planned crate in one call (so that each is packaged against
+    /// its siblings' new versions), then each `.crate`'s bytes and SHA-256, in order.
+    pub async fn package(
+        &self,
+        cx: &StepContext<'_>,
+        metadata: &Metadata,
+        planned: &[Planned],
+        verify: bool,
+    ) -> Result<Vec<(Vec<u8>, String)>, StepError> {
+        use sha2::{Digest, Sha256};
+        let mut argv: Vec<String> = vec!["cargo".into(), "package".into()];
+        if !verify {
+            argv.push("--no-verify".into());
+        }
+        argv.extend(["--manifest-path".into(), self.manifest().to_string()]);
+        argv.extend(self.registry_args());
+        for krate in planned {
+            argv.extend(["-p".into(), krate.name().to_owned()]);
+        }
+        crate::shell::run_streamed(cx, &argv, &self.root, &self.cargo_env()).await?;
+        let mut packaged = Vec::new();
+        for krate in planned {
+            let path =
+                metadata.target_directory.join("package").join(format!("{}-{}.crate", krate.name(), krate.version()));
+            let bytes = std::fs::read(&path).map_err(|e| {
+                StepError::new(format!("cannot read the packaged crate {path}: {e}"))
+                    .with_help("`cargo package` should have written it; run it yourself to see why not")
+            })?;
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            packaged.push((bytes, sha256));
+        }
+        Ok(packaged)
+    }
+}
+
+/// The message and help of a version the index has with other bytes.
+pub fn burned(krate: &Planned, registry: &str, theirs: &str, ours: &str, when: &str) -> StepError {
+    StepError::new(format!(
+        "{} {} is already on {registry} with other bytes (index cksum {theirs}, our .crate {ours}): that version is burned, it can never be published again; {when}",
+        krate.name(),
+        krate.version()
+    ))
+    .with_help(format!(
+        "bump the version of {} (and of the crates that depend on it) and release again; a published version cannot be replaced, only yanked",
+        krate.name()
+    ))
+}
+
 /// The crates of a config in publish order, for `release plan`: `name version` each. Runs
 /// `cargo metadata` (blocking); outside a run.
 pub fn plan_lines(config: &Config) -> Option<Result<Vec<String>, String>> {

@@ -312,15 +312,31 @@ fn an_upload_failing_on_the_second_crate_is_finished_by_a_rerun() {
 }
 
 #[test]
-fn a_version_already_published_with_other_bytes_stops_before_anything_is_uploaded() {
+fn a_version_already_published_with_other_bytes_is_refused_before_the_build() {
     let server = server();
     server.add_version("chain-b", "0.1.0", make_crate("chain-b", "0.1.0", "someone else's"), "alice");
     let project = workspace(&server.index_url(), "");
     run(&project, Some(TOKEN))
-        .code(1)
+        .code(3)
         .stderr_has("chain-b 0.1.0 is already on test with other bytes")
-        .stderr_has("that version is burned, it can never be published again; nothing was uploaded by this run")
+        .stderr_has("that version is burned, it can never be published again; nothing was built or uploaded")
         .stderr_has("bump the version of chain-b");
+    assert!(!project.exists("built"));
+    assert!(server.published().is_empty(), "chain-a, first in order, was not uploaded either");
+}
+
+#[test]
+fn a_version_published_with_other_bytes_during_the_build_stops_before_any_upload() {
+    let server = server();
+    // Someone publishes chain-b 0.1.0 after the preflight read its index: the publish
+    // stage's own check finds it.
+    server.add_version_unseen("chain-b", "0.1.0", make_crate("chain-b", "0.1.0", "someone else's"), "alice", 1);
+    let project = workspace(&server.index_url(), "");
+    run(&project, Some(TOKEN))
+        .code(1)
+        .stderr_has("publish:crates: chain-b 0.1.0 is already on test with other bytes")
+        .stderr_has("that version is burned, it can never be published again; nothing was uploaded by this run");
+    assert!(project.exists("built"));
     assert!(server.published().is_empty(), "chain-a, first in order, was not uploaded either");
 }
 

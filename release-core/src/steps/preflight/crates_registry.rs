@@ -3,8 +3,9 @@
 //!
 //! - per crate, from public data: is it on the index (a new crate cannot be published with a
 //!   trusted-publishing token), is it `trustpub_only` (a stored token will be refused), which
-//!   versions the index has (the one being released, with its `cksum`, is reported; the
-//!   publish stage compares it with our `.crate`);
+//!   versions the index has; when it has the one being released, the workspace is packaged
+//!   (without building) and its `cksum` compared with our `.crate`: ours is skipped at
+//!   publish time, other bytes mean the version is burned and the release stops here;
 //! - the stored token's liveness, by the body of `GET /api/v1/me`'s 403;
 //! - with trusted publishing, the exchange (proving repository, owner, workflow and
 //!   environment, or quoting the registry's mismatch) and the token revoked at once;
@@ -82,7 +83,7 @@ impl Step for CratesRegistryCheck {
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let registry = self.settings.registry().to_owned();
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let (_, planned) = self.settings.planned(cx).await?;
+        let (metadata, planned) = self.settings.planned(cx).await?;
         let choice = resolve_token(&self.settings.config, cx.env())?;
         cx.progress(format!("publishing to {registry} with the {}", choice.describe()));
         let (client, index) = self.settings.connect(&announce).await?;
@@ -101,15 +102,39 @@ impl Step for CratesRegistryCheck {
             let state = CrateState { name: krate.name().into(), version: krate.version(), entries, trustpub_only };
             cx.progress(match (&state.entries, state.released()) {
                 (None, _) => format!("{} is not on {registry} yet: a new crate", state.name),
-                (_, Some(line)) => format!(
-                    "{} {} is already on the index (cksum {}): published before, compared with our .crate at publish time",
-                    state.name, state.version, line.cksum
-                ),
+                (_, Some(line)) => {
+                    format!("{} {} is already on the index (cksum {})", state.name, state.version, line.cksum)
+                }
                 (Some(entries), None) => {
                     format!("{} has {} version(s) on the index; {} is new", state.name, entries.len(), state.version)
                 }
             });
             states.push(state);
+        }
+
+        // A version the index already has: ours (skipped at publish time), or burned. Only
+        // then is the workspace packaged here (without building), to compare the bytes now
+        // rather than after the build.
+        if states.iter().any(|s| s.released().is_some()) {
+            let packaged = self.settings.package(cx, &metadata, &planned, false).await?;
+            for ((krate, state), (_, sha256)) in planned.iter().zip(&states).zip(&packaged) {
+                match state.released() {
+                    Some(line) if &line.cksum == sha256 => cx.progress(format!(
+                        "{} {} is on {registry} with our bytes: the publish stage skips it",
+                        state.name, state.version
+                    )),
+                    Some(line) => {
+                        return Err(crate::crates::burned(
+                            krate,
+                            &registry,
+                            &line.cksum,
+                            sha256,
+                            "nothing was built or uploaded",
+                        ));
+                    }
+                    None => {}
+                }
+            }
         }
 
         // Refusals that public data predicts.

@@ -23,8 +23,6 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use crate::crates::client::{self, RegistryError, is_already_uploaded, publish_body};
 use crate::crates::{
     CratesSettings, Planned, RegistryClient, TP_REMINT_AFTER, TokenChoice, help_for, minutes, publish_metadata,
@@ -88,27 +86,9 @@ impl Step for PublishCrates {
         let (client, _) = self.settings.connect(&announce).await?;
 
         // 1. Package every crate, in one call.
-        let mut argv: Vec<String> = vec!["cargo".into(), "package".into()];
-        if !self.settings.config.verify {
-            argv.push("--no-verify".into());
-        }
-        argv.extend(["--manifest-path".into(), self.settings.manifest().to_string()]);
-        argv.extend(self.settings.registry_args());
-        for krate in &planned {
-            argv.extend(["-p".into(), krate.name().to_owned()]);
-        }
-        crate::shell::run_streamed(cx, &argv, &self.settings.root, &self.settings.cargo_env()).await?;
-        let mut packaged = Vec::new();
-        for krate in &planned {
-            let path =
-                metadata.target_directory.join("package").join(format!("{}-{}.crate", krate.name(), krate.version()));
-            let bytes = std::fs::read(&path).map_err(|e| {
-                StepError::new(format!("cannot read the packaged crate {path}: {e}"))
-                    .with_help("`cargo package` should have written it; run it yourself to see why not")
-            })?;
-            let sha256 = hex::encode(Sha256::digest(&bytes));
-            packaged.push((krate, bytes, sha256));
-        }
+        let packaged = self.settings.package(cx, &metadata, &planned, self.settings.config.verify).await?;
+        let packaged: Vec<(&Planned, Vec<u8>, String)> =
+            planned.iter().zip(packaged).map(|(krate, (bytes, sha256))| (krate, bytes, sha256)).collect();
 
         // 2. What the index has: skip ours, stop on other bytes before any upload.
         let mut to_upload = Vec::new();
@@ -124,15 +104,13 @@ impl Step for PublishCrates {
                     skipped.push(format!("{} {}", krate.name(), krate.version()));
                 }
                 Found::Other(theirs) => {
-                    return Err(StepError::new(format!(
-                        "{} {} is already on {registry} with other bytes (index cksum {theirs}, our .crate {sha256}): that version is burned, it can never be published again; nothing was uploaded by this run",
-                        krate.name(),
-                        krate.version()
-                    ))
-                    .with_help(format!(
-                        "bump the version of {} (and of the crates that depend on it) and release again; a published version cannot be replaced, only yanked",
-                        krate.name()
-                    )));
+                    return Err(crate::crates::burned(
+                        krate,
+                        &registry,
+                        &theirs,
+                        sha256,
+                        "nothing was uploaded by this run",
+                    ));
                 }
                 Found::Absent => to_upload.push((*krate, bytes, sha256)),
             }
