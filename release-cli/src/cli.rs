@@ -211,9 +211,10 @@ fn load(path: &Utf8Path) -> Result<Config, StepError> {
 }
 
 fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
-    let pipeline = match load(&cli.config)
-        .and_then(|config| release_core::pipeline(&config, env, mode, &overrides(args)).map_err(StepError::from))
-    {
+    let (config, pipeline) = match load(&cli.config).and_then(|config| {
+        let pipeline = release_core::pipeline(&config, env, mode, &overrides(args)).map_err(StepError::from)?;
+        Ok((config, pipeline))
+    }) {
         Ok(p) => p,
         Err(err) => return usage_error(&err),
     };
@@ -237,6 +238,13 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
                 let line =
                     format!("{:>3}. {:<9} {:<32} {}{}", i + 1, step.stage.name(), step.id, step.description, skipped);
                 writeln!(out, "{}", redact(&line))?;
+            }
+            // The crates in the order the publish stage uploads them (read from the
+            // workspace with `cargo metadata`).
+            match release_core::crate_publish_order(&config, env) {
+                Some(Ok(crates)) => writeln!(out, "crates, in publish order: {}", crates.join(" -> "))?,
+                Some(Err(err)) => writeln!(out, "crates: cannot read the workspace: {}", redact(&err))?,
+                None => {}
             }
             Ok(())
         })()
@@ -300,7 +308,13 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosit
     };
     let reporter = Redacting { inner: reporter_for_stderr(verbosity, env), redactor: crate::redact::redactor() };
     let cancel = Cancellation::new();
-    runtime.spawn(interrupt_on_signals(cancel.clone()));
+    // The handlers are in place before the first step starts: a signal that arrives while a
+    // step runs is always seen (listening inside the spawned task raced the pipeline under load).
+    let signals = {
+        let _inside = runtime.enter();
+        Signals::listen()
+    };
+    runtime.spawn(interrupt_on_signals(cancel.clone(), signals));
     let result = runtime.block_on(pipeline.run_with(&reporter, cancel));
     drop(reporter);
     let report = match &result {
@@ -333,8 +347,8 @@ fn run(cli: &Cli, env: &Environment, mode: Mode, overrides: &Overrides, verbosit
 
 /// The first Ctrl-C or SIGTERM interrupts the run cleanly: no further step starts, a probe
 /// still undoes its write, a release stays a draft. The second exits at once.
-async fn interrupt_on_signals(cancel: Cancellation) {
-    let Some(mut signals) = Signals::listen() else {
+async fn interrupt_on_signals(cancel: Cancellation, signals: Option<Signals>) {
+    let Some(mut signals) = signals else {
         return;
     };
     loop {

@@ -203,5 +203,14 @@ pub fn pipeline(
     if let Some(github) = &config.github {
         add(Box::new(ReleaseAttestationCheck::new(github, &config.network)));
     }
+    // Crates: proven in preflight; published last in the publish stage, after every other
+    // upload was read back (the draft release, the charts) and before the finalize stage
+    // makes the release visible: a crate version is public and permanent once uploaded.
+    if let Some(settings) = crate::crates::CratesSettings::from_config(config) {
+        use crate::steps::{preflight, publish};
+        add(Box::new(preflight::crates_manifests::CratesManifestsCheck { settings: settings.clone() }));
+        add(Box::new(preflight::crates_registry::CratesRegistryCheck { settings: settings.clone() }));
+        add(Box::new(publish::crates::PublishCrates { settings }));
+    }
     Ok(pipeline)
 }

@@ -40,6 +40,9 @@ pub struct Config {
     /// target not listed gets [`default_runner`].
     #[serde(default)]
     pub runners: BTreeMap<String, String>,
+    /// Crates to publish to a crate registry (see `docs/crates.md`).
+    #[serde(default)]
+    pub crates: Option<CratesConfig>,
 
     /// The file this was read from.
     #[serde(skip)]
@@ -268,6 +271,194 @@ impl Default for NetworkConfig {
             backoff_ms: default_backoff_ms(),
             github_mutation_interval_ms: default_github_mutation_interval_ms(),
         }
+    }
+}
+
+// ---- [crates] (issue 16) -------------------------------------------------------------------
+
+/// The crate registry's sparse index, the default of `crates.index`.
+pub const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";
+/// The variable cargo reads the crate registry's token from.
+pub const CARGO_REGISTRY_TOKEN: &str = "CARGO_REGISTRY_TOKEN";
+
+/// `[crates]`: which workspace packages go to which crate registry, with which token.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CratesConfig {
+    /// The workspace's root manifest, relative to the config's directory.
+    #[serde(default = "default_crates_manifest")]
+    pub manifest: Utf8PathBuf,
+    /// The packages to publish; default every workspace package whose `publish` allows the
+    /// registry.
+    pub packages: Option<Vec<String>>,
+    /// An alternative registry, by its cargo name (`[registries.NAME]`); default the crate
+    /// registry.
+    pub registry: Option<String>,
+    /// The alternative registry's index, `sparse+https://…/`; required with `registry`.
+    pub index: Option<String>,
+    /// The API base; default the `api` of the index's `config.json`.
+    pub api: Option<String>,
+    /// A variable to take the token from before `CARGO_REGISTRY_TOKEN`
+    /// (`CARGO_REGISTRIES_<NAME>_TOKEN` for an alternative registry).
+    pub token_env: Option<String>,
+    /// This release publishes with trusted publishing in GitHub Actions when no token
+    /// variable is set: the workflow must grant `id-token: write`.
+    #[serde(default)]
+    pub trusted_publishing: bool,
+    /// Prove the publish right in preflight by re-sending a version the index already has
+    /// (the registry refuses it after every permission check). With a stored token each probe
+    /// spends one token of the registry's update rate limit.
+    #[serde(default = "yes")]
+    pub probe: bool,
+    /// Build each packaged crate before uploading it (`cargo package` without `--no-verify`).
+    #[serde(default = "yes")]
+    pub verify: bool,
+    /// The longest the uploads may take, rate-limit waits included; a release that needs
+    /// longer is refused in preflight.
+    #[serde(default = "default_max_publish_minutes")]
+    pub max_publish_minutes: u64,
+    /// How long to wait for an uploaded version to show in the index.
+    #[serde(default = "default_index_timeout_secs")]
+    pub index_timeout_secs: u64,
+    /// The registry's largest `.crate`, in bytes.
+    #[serde(default = "default_max_upload_bytes")]
+    pub max_upload_bytes: u64,
+    /// The registry's per-user publish rate limits.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+}
+
+/// The registry's token buckets: a burst, then one more every so many seconds.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RateLimitConfig {
+    #[serde(default = "default_new_crates_burst")]
+    pub new_crates: u32,
+    #[serde(default = "default_new_crates_every")]
+    pub new_crates_every_secs: u64,
+    #[serde(default = "default_updates_burst")]
+    pub updates: u32,
+    #[serde(default = "default_updates_every")]
+    pub updates_every_secs: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            new_crates: default_new_crates_burst(),
+            new_crates_every_secs: default_new_crates_every(),
+            updates: default_updates_burst(),
+            updates_every_secs: default_updates_every(),
+        }
+    }
+}
+
+fn default_crates_manifest() -> Utf8PathBuf {
+    "Cargo.toml".into()
+}
+fn default_max_publish_minutes() -> u64 {
+    30
+}
+fn default_index_timeout_secs() -> u64 {
+    300
+}
+fn default_max_upload_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_new_crates_burst() -> u32 {
+    5
+}
+fn default_new_crates_every() -> u64 {
+    600
+}
+fn default_updates_burst() -> u32 {
+    30
+}
+fn default_updates_every() -> u64 {
+    60
+}
+
+impl CratesConfig {
+    /// The index URL: `index`, or the crate registry's.
+    pub fn index_url(&self) -> &str {
+        self.index.as_deref().unwrap_or(CRATES_IO_INDEX)
+    }
+
+    /// The registry's name in messages: its cargo name, or `crates.io`.
+    pub fn registry_name(&self) -> &str {
+        self.registry.as_deref().unwrap_or("crates.io")
+    }
+
+    /// The standard token variable: `CARGO_REGISTRY_TOKEN`, or cargo's
+    /// `CARGO_REGISTRIES_<NAME>_TOKEN` for an alternative registry (the crate registry's token
+    /// is never sent elsewhere).
+    pub fn standard_token_env(&self) -> String {
+        match &self.registry {
+            Some(name) => format!("CARGO_REGISTRIES_{}_TOKEN", name.to_uppercase().replace('-', "_")),
+            None => CARGO_REGISTRY_TOKEN.to_owned(),
+        }
+    }
+
+    fn validate(&self, file: &Utf8Path) -> Result<(), ConfigError> {
+        match (&self.registry, &self.index) {
+            (Some(name), _)
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                return Err(ConfigError::invalid(
+                    file,
+                    "crates.registry",
+                    format!("`{name}` is not a cargo registry name"),
+                    Some("use the name of a `[registries.NAME]` entry: letters, digits, `-` and `_`"),
+                ));
+            }
+            (Some(name), None) => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "crates.index",
+                    format!("the registry `{name}` has no index"),
+                    Some("set `crates.index` to its sparse index, e.g. \"sparse+https://registry.example.com/index/\""),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "crates.registry",
+                    "`index` is set without `registry`",
+                    Some(
+                        "name the alternative registry (`crates.registry`) as cargo knows it, or remove `index` to publish to crates.io",
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let index = self.index_url();
+        if !(index.starts_with("sparse+https://") || index.starts_with("sparse+http://")) {
+            return Err(ConfigError::invalid(
+                file,
+                "crates.index",
+                format!("`{index}` is not a sparse index URL"),
+                Some("write it as cargo does: sparse+https://HOST/PATH/ (git indexes are not supported)"),
+            ));
+        }
+        if let Some(packages) = &self.packages
+            && packages.is_empty()
+        {
+            return Err(ConfigError::invalid(
+                file,
+                "crates.packages",
+                "the list is empty",
+                Some("name the packages to publish, or remove `packages` to publish every publishable one"),
+            ));
+        }
+        if self.token_env.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::invalid(
+                file,
+                "crates.token-env",
+                "the variable name is empty",
+                Some("name a variable, e.g. CRATES_TOKEN"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -500,6 +691,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(crates) = &self.crates {
+            crates.validate(file)?;
+        }
         if let Some(signing) = &self.signing
             && signing.mode == SigningMode::Keyless
         {
@@ -661,6 +855,14 @@ pub fn secret_variables_in(table: &toml::Table) -> Vec<String> {
         .into_iter()
         .chain(registries.into_iter().flat_map(|r| r.values()).filter_map(|r| field(Some(r), "password-env")))
         .chain(field(table.get("signing"), "password-env"));
+    // [crates]: its token variable, the registry's standard one, and the OIDC request token.
+    let crates = table.get("crates");
+    let crates_standard = crates.map(|c| match field(Some(c), "registry") {
+        Some(name) => format!("CARGO_REGISTRIES_{}_TOKEN", name.to_uppercase().replace('-', "_")),
+        None => CARGO_REGISTRY_TOKEN.to_owned(),
+    });
+    let oidc = crates.map(|_| "ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned());
+    let configured = configured.chain(field(crates, "token-env")).chain(crates_standard).chain(oidc);
     for name in configured {
         if !names.contains(&name) {
             names.push(name);

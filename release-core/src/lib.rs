@@ -26,6 +26,7 @@ mod assemble;
 mod cancel;
 mod checksum;
 mod config;
+mod crates;
 mod env;
 mod error;
 mod event;
@@ -50,6 +51,7 @@ pub mod signing;
 // Configuration and assembly.
 pub use assemble::{Overrides, Scope, pipeline};
 pub use config::{Config, ConfigError, DEFAULT_PASSWORD_ENV, secret_variables_in};
+pub use crates::plan_lines as crate_publish_order;
 pub use env::Environment;
 pub use matrix::{PlanManifest, job_plan};
 

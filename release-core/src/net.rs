@@ -104,9 +104,14 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare from these APIs and treated as absent).
+/// `Retry-After` in seconds, or as an HTTP-date (the crate registry's form), as a wait from now.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    header_str(headers, "retry-after")?.parse::<u64>().ok().map(Duration::from_secs)
+    let value = header_str(headers, "retry-after")?;
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default() + Duration::from_secs(1))
 }
 
 /// `x-ratelimit-reset` (epoch seconds) as a wait from now.
@@ -468,6 +473,14 @@ mod tests {
             assert_eq!(classify(status, &headers(&[("x-ratelimit-remaining", "999")])), Verdict::Final, "{status}");
         }
         assert_eq!(classify(StatusCode::CREATED, &none), Verdict::Final);
+        // The crate registry's form: an HTTP-date.
+        let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(60));
+        let Verdict::Retry { after: Some(wait) } =
+            classify(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", &in_a_minute)]))
+        else {
+            panic!("an HTTP-date Retry-After is a wait")
+        };
+        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(62), "{wait:?}");
     }
 
     #[test]

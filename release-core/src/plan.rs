@@ -24,7 +24,7 @@ pub enum Stage {
     Sign,
     /// Verify every signature: nothing unverified is published.
     Verify,
-    /// Push charts, create the draft release and upload its assets.
+    /// Push charts, create the draft release and upload its assets, then publish crates.
     Publish,
     /// Make the release visible (undraft), the very last thing.
     Finalize,

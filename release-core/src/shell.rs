@@ -95,6 +95,13 @@ pub async fn run_streamed(
 /// `PATH`); one that cannot be found is passed on as given, so that starting it fails with
 /// "not found".
 fn command(program: &str, dir: &Utf8Path, env: &Environment) -> tokio::process::Command {
+    let mut command = tokio::process::Command::from(std_command(program, dir, env));
+    command.kill_on_drop(true);
+    command
+}
+
+/// [`command`] for a blocking run.
+fn std_command(program: &str, dir: &Utf8Path, env: &Environment) -> std::process::Command {
     let resolved: OsString = match find_program(program, dir, env) {
         Some(path) => path.into_std_path_buf().into_os_string(),
         None if has_separator(program) => dir.join(program).into_std_path_buf().into_os_string(),
@@ -102,8 +109,8 @@ fn command(program: &str, dir: &Utf8Path, env: &Environment) -> tokio::process::
     };
     // The house rule (clippy.toml `disallowed-methods`): every other module comes here.
     #[allow(clippy::disallowed_methods)]
-    let mut command = tokio::process::Command::new(resolved);
-    command.env_clear().envs(env.iter()).stdin(Stdio::null()).kill_on_drop(true);
+    let mut command = std::process::Command::new(resolved);
+    command.env_clear().envs(env.iter()).stdin(Stdio::null()).current_dir(dir);
     command
 }
 
@@ -201,6 +208,74 @@ pub(crate) fn checker(program: &str) -> std::process::Command {
     #[allow(clippy::disallowed_methods)]
     let command = std::process::Command::new(program);
     command
+}
+
+/// Runs `argv` in `dir` with extra `env` and returns its stdout; its stderr lines are
+/// streamed to the step's reporter (so `cargo metadata`'s JSON is read while cargo's
+/// messages still show). Fails on a non-zero exit.
+pub async fn capture(
+    cx: &StepContext<'_>,
+    argv: &[String],
+    dir: &Utf8Path,
+    env: &BTreeMap<String, String>,
+) -> Result<String, ShellError> {
+    let command_text = display_command(argv);
+    let spawn_err = |source| ShellError::Spawn { command: command_text.clone(), dir: dir.to_owned(), source };
+    let mut command = command(&argv[0], dir, cx.env());
+    command.args(&argv[1..]).envs(env).current_dir(dir);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cx.progress(format!("$ {command_text}"));
+    let mut child = command.spawn().map_err(spawn_err)?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let mut out = Vec::new();
+    let reading = async {
+        use tokio::io::AsyncReadExt;
+        let read_out = stdout.read_to_end(&mut out);
+        let read_err = async {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                cx.output_line(line);
+            }
+        };
+        let (read, ()) = tokio::join!(read_out, read_err);
+        read
+    };
+    tokio::select! {
+        () = cx.cancelled() => {
+            let _ = child.kill().await;
+            return Err(ShellError::Interrupted { command: command_text });
+        }
+        read = reading => { read.map_err(spawn_err)?; }
+    }
+    let status = child.wait().await.map_err(spawn_err)?;
+    if !status.success() {
+        return Err(ShellError::Failed { command: command_text, dir: dir.to_owned(), status: status.to_string() });
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`capture`] for front ends outside a run (`release plan`): blocking, stderr kept and
+/// returned in the error.
+pub fn capture_blocking(
+    argv: &[String],
+    dir: &Utf8Path,
+    base: &Environment,
+    env: &BTreeMap<String, String>,
+) -> Result<String, ShellError> {
+    let command_text = display_command(argv);
+    let spawn_err = |source| ShellError::Spawn { command: command_text.clone(), dir: dir.to_owned(), source };
+    let mut command = std_command(&argv[0], dir, base);
+    command.args(&argv[1..]).envs(env);
+    let output = command.output().map_err(spawn_err)?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(ShellError::Failed {
+            command: command_text,
+            dir: dir.to_owned(),
+            status: format!("{}: {}", output.status, stderr.trim()),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@
 // `HOME` of the test process on to them.
 #![allow(clippy::disallowed_methods)]
 
+pub mod crates_server;
 pub mod fault_proxy;
+pub mod ferro;
 pub mod github_rules;
 pub mod github_server;
 pub mod registry;

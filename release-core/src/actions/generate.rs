@@ -216,6 +216,10 @@ fn secret_variables(config: &Config) -> Vec<String> {
     if let Some(signing) = &config.signing {
         names.insert(signing.password_env.clone());
     }
+    // Crates with a stored token: its variable. Trusted publishing needs no secret.
+    if let Some(crates) = config.crates.as_ref().filter(|c| !c.trusted_publishing) {
+        names.insert(crates.token_env.clone().unwrap_or_else(|| crates.standard_token_env()));
+    }
     names.into_iter().collect()
 }
 
@@ -445,6 +449,8 @@ mod tests {
             "[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n",
             "[github]\n[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n[signing]\nkey = \"k\"\n",
             MATRIX,
+            "[github]\n[crates]\ntrusted-publishing = true\n",
+            "[crates]\ntoken-env = \"CRATES_TOKEN\"\n",
         ];
         let runners = [
             Runner::Install { git_url: TOOL_REPOSITORY.into() },
@@ -461,6 +467,14 @@ mod tests {
                 // The matrix's build job builds only: it is not a release job.
                 assert_eq!(audit.release_jobs, ["release.yml:preflight", "release.yml:release"], "{workflow}");
                 assert!(audit.findings.is_empty(), "{:?}\n{workflow}", audit.findings);
+                if extra.contains("trusted-publishing") {
+                    assert!(workflow.contains("id-token: write # "), "{workflow}");
+                    assert!(!workflow.contains("CARGO_REGISTRY_TOKEN"), "trusted publishing needs no secret");
+                }
+                if extra.contains("CRATES_TOKEN") {
+                    assert!(workflow.contains("CRATES_TOKEN: ${{ secrets.CRATES_TOKEN }}"), "{workflow}");
+                    assert!(!workflow.contains("id-token"), "{workflow}");
+                }
             }
         }
     }

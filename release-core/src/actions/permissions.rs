@@ -2,8 +2,9 @@
 //!
 //! What a release needs follows from its config alone: `contents: write` to create the
 //! GitHub release and upload its assets when `[github]` is configured, `packages: write` to
-//! push to `ghcr.io` when a chart is pushed there, nothing else (keyless signing, which
-//! would need `id-token: write`, is not supported).
+//! push to `ghcr.io` when a chart is pushed there, `id-token: write` when crates are published
+//! with trusted publishing (`crates.trusted-publishing`), nothing else (keyless signing, which
+//! would also need `id-token: write`, is not supported).
 //!
 //! What a job gets: its own `permissions:` block when it has one, else the workflow's, else
 //! the repository's default ("Settings → Actions → General → Workflow permissions", which
@@ -50,6 +51,8 @@ impl Level {
 pub const CONTENTS: &str = "contents";
 /// The scope a push to `ghcr.io` is authorised with.
 pub const PACKAGES: &str = "packages";
+/// The scope that lets a job request an OIDC token: crates' trusted publishing.
+pub const ID_TOKEN: &str = "id-token";
 
 /// One permission the release needs, and what for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -78,6 +81,13 @@ pub fn required_permissions(config: &Config) -> Vec<Requirement> {
     }
     if config.charts.iter().filter_map(|chart| chart.push.as_deref()).any(pushes_to_ghcr) {
         needed.push(Requirement { scope: PACKAGES, level: Level::Write, purpose: "push charts to ghcr.io".into() });
+    }
+    if let Some(crates) = config.crates.as_ref().filter(|c| c.trusted_publishing) {
+        needed.push(Requirement {
+            scope: ID_TOKEN,
+            level: Level::Write,
+            purpose: format!("publish crates to {} with trusted publishing (OIDC)", crates.registry_name()),
+        });
     }
     needed
 }
@@ -241,6 +251,8 @@ mod tests {
         assert!(scopes(&config(elsewhere)).is_empty(), "only ghcr.io is authorised by GITHUB_TOKEN");
         let signing = "[signing]\nkey = \"cosign.key\"\n";
         assert!(scopes(&config(signing)).is_empty(), "key signing needs no token permission");
+        assert!(scopes(&config("[crates]\n")).is_empty(), "a stored crates token needs no job permission");
+        assert_eq!(scopes(&config("[crates]\ntrusted-publishing = true\n")), ["id-token: write"]);
     }
 
     #[test]

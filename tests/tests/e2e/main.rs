@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod corpus;
+mod crates;
 mod foundation;
 mod github;
 mod github_faults;

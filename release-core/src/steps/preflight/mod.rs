@@ -2,6 +2,8 @@
 
 pub(crate) mod build_tools;
 pub(crate) mod charts;
+pub(crate) mod crates_manifests;
+pub(crate) mod crates_registry;
 pub(crate) mod gathered_builds;
 pub(crate) mod github_tag_rules;
 pub(crate) mod github_write;
