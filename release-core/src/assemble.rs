@@ -80,36 +80,52 @@ pub fn pipeline(
         pipeline.add_boxed(step).expect("built-in steps have distinct ids and valid effects")
     };
 
-    let builds = match &overrides.scope {
-        Scope::Whole => build::BuildStep::all(config),
-        Scope::Target { target, plan_id } => {
-            // One runner's share: the target's builds and their manifest, nothing else.
-            let steps: Vec<_> = config
-                .build
-                .iter()
-                .filter(|b| b.targets.contains(target))
-                .map(|b| build::BuildStep::new(config, b, Some(target)))
-                .collect();
-            add(Box::new(build::BuildToolsCheck::for_steps(&steps)));
-            add(Box::new(build::PrepareDist));
-            for step in steps {
-                add(Box::new(step));
-            }
-            add(Box::new(matrix::WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
-            return Ok(pipeline);
-        }
-        Scope::Gather { plan, dir } => {
-            add(Box::new(matrix::GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
-            config
-                .build
-                .iter()
-                .filter(|b| b.targets.is_empty())
-                .map(|b| build::BuildStep::new(config, b, None))
-                .collect()
+    // The (build, target) pairs this run builds.
+    let pairs: Vec<(usize, Option<String>)> = match &overrides.scope {
+        Scope::Whole => config
+            .build
+            .iter()
+            .enumerate()
+            .flat_map(|(i, b)| b.target_list().into_iter().map(move |t| (i, t.map(str::to_owned))))
+            .collect(),
+        Scope::Target { target, .. } => config
+            .build
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.targets.contains(target))
+            .map(|(i, _)| (i, Some(target.clone())))
+            .collect(),
+        Scope::Gather { .. } => {
+            config.build.iter().enumerate().filter(|(_, b)| b.targets.is_empty()).map(|(i, _)| (i, None)).collect()
         }
     };
-    if !builds.is_empty() {
-        add(Box::new(build::BuildToolsCheck::for_steps(&builds)));
+    let planned = RustBuilds::new(config, &pairs);
+    if let Scope::Target { target, plan_id } = &overrides.scope {
+        // One runner's share: the target's builds, their archives and SBOMs, and the manifest
+        // that hands them on; nothing is signed or published.
+        add(Box::new(build::BuildToolsCheck::for_steps(&planned.command_builds)));
+        for check in planned.checks {
+            add(check);
+        }
+        add(Box::new(build::PrepareDist));
+        for step in planned.builds {
+            add(step);
+        }
+        for step in planned.packages {
+            add(step);
+        }
+        add(Box::new(matrix::WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
+        return Ok(pipeline);
+    }
+    if let Scope::Gather { plan, dir } = &overrides.scope {
+        add(Box::new(matrix::GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
+    }
+    if !planned.command_builds.is_empty() {
+        add(Box::new(build::BuildToolsCheck::for_steps(&planned.command_builds)));
+    }
+    let RustBuilds { checks, builds, packages, .. } = planned;
+    for check in checks {
+        add(check);
     }
     if !config.charts.is_empty() {
         add(Box::new(helm::steps::ChartsCheck::new(config)));
@@ -126,9 +142,13 @@ pub fn pipeline(
         add(Box::new(matrix::Gather { plan: plan.clone(), dir: dir.clone() }));
     }
     for step in builds {
-        add(Box::new(step));
+        add(step);
     }
-    // Charts are packaged before SHA256SUMS is written, so that it lists them.
+    // Archives, SBOMs and charts are packaged before SHA256SUMS is written, so that it lists
+    // them.
+    for step in packages {
+        add(step);
+    }
     for step in helm::steps::PackageChart::all(config) {
         add(Box::new(step));
     }
@@ -163,4 +183,57 @@ pub fn pipeline(
         add(step);
     }
     Ok(pipeline)
+}
+
+/// The build steps of a run in config order (`command` builds and `cargo` builds), the
+/// archive and SBOM steps of the archived ones, and their preflight checks.
+struct RustBuilds {
+    /// The `command` builds, for the build tools check.
+    command_builds: Vec<build::BuildStep>,
+    checks: Vec<Box<dyn crate::step::Step>>,
+    builds: Vec<Box<dyn crate::step::Step>>,
+    packages: Vec<Box<dyn crate::step::Step>>,
+}
+
+impl RustBuilds {
+    fn new(config: &Config, pairs: &[(usize, Option<String>)]) -> Self {
+        use crate::steps::{build as cargo_build, package, preflight};
+        let mut planned =
+            RustBuilds { command_builds: Vec::new(), checks: Vec::new(), builds: Vec::new(), packages: Vec::new() };
+        for (i, target) in pairs {
+            let b = &config.build[*i];
+            let target = target.as_deref();
+            match &b.cargo {
+                Some(cargo) => {
+                    planned.builds.push(Box::new(cargo_build::cargo::CargoBuildStep::new(config, b, cargo, target)))
+                }
+                None => {
+                    let step = build::BuildStep::new(config, b, target);
+                    planned.command_builds.push(build::BuildStep::new(config, b, target));
+                    planned.builds.push(Box::new(step));
+                }
+            }
+            if b.archives() {
+                planned.packages.push(Box::new(package::archive::ArchiveStep::new(config, b, target)));
+            }
+            if let (true, Some(cargo)) = (b.sboms(), &b.cargo) {
+                planned.packages.push(Box::new(package::sbom::SbomStep::new(config, b, cargo, target)));
+            }
+        }
+        let mut targets_of: Vec<(usize, Vec<String>)> = Vec::new();
+        for (i, target) in pairs {
+            match targets_of.iter_mut().find(|(j, _)| j == i) {
+                Some((_, targets)) => targets.extend(target.clone()),
+                None => targets_of.push((*i, target.iter().cloned().collect())),
+            }
+        }
+        if let Some(check) = preflight::cargo::CargoCheck::new(config, &targets_of) {
+            planned.checks.push(Box::new(check));
+        }
+        let indexes: Vec<usize> = targets_of.iter().map(|(i, _)| *i).collect();
+        if let Some(check) = preflight::archives::IncludeCheck::new(config, &indexes) {
+            planned.checks.push(Box::new(check));
+        }
+        planned
+    }
 }

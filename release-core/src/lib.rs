@@ -12,8 +12,10 @@
 //! runs a release; [`matrix`] spreads its builds across runners.
 
 pub mod actions;
+pub mod archive;
 pub mod assemble;
 pub mod cancel;
+pub mod cargo;
 pub mod checksum;
 pub mod config;
 pub mod env;
@@ -27,11 +29,13 @@ pub mod net;
 pub mod oci;
 pub mod plan;
 pub mod runner;
+pub mod sbom;
 pub mod secret;
 pub mod shell;
 pub mod signing;
 pub mod stages;
 pub mod step;
+pub mod steps;
 
 pub use assemble::{Overrides, Scope, pipeline};
 pub use cancel::Cancellation;

@@ -24,11 +24,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checksum::sha256_hex;
-use crate::config::{Config, artifact_name};
+use crate::config::Config;
 use crate::env::Environment;
 use crate::error::{Diagnose, StepError};
 use crate::plan::{Effect, Stage};
-use crate::stages::build::collect_into_dist;
+use crate::stages::build::collect_kinds_into_dist;
 use crate::step::{ArtifactKind, Release, Step, StepContext, StepResult};
 
 /// The manifests' format version. A job refuses a manifest of another version.
@@ -103,9 +103,16 @@ pub struct BuildManifest {
 pub struct BuiltArtifact {
     /// The file's name, in the manifest's directory, and its published name.
     pub name: String,
+    /// A binary, or an archive and its SBOM; binary when absent.
+    #[serde(default = "binary")]
+    pub kind: ArtifactKind,
     pub size: u64,
     /// Lowercase hex SHA-256.
     pub sha256: String,
+}
+
+fn binary() -> ArtifactKind {
+    ArtifactKind::Binary
 }
 
 /// The build manifest's file name for a target.
@@ -206,8 +213,7 @@ impl PlanManifest {
                     runner: config.runner_for(&target),
                     artifacts: builds
                         .iter()
-                        .flat_map(|b| &b.artifacts)
-                        .map(|spec| artifact_name(spec, Some(&release.version), Some(&target)))
+                        .flat_map(|b| b.published_names(Some(&release.version), Some(&target), ""))
                         .collect(),
                     builds: builds.iter().map(|b| b.name.clone()).collect(),
                     target,
@@ -348,7 +354,7 @@ impl Step for WriteBuildManifest {
         "build:manifest".into()
     }
     fn stage(&self) -> Stage {
-        Stage::Build
+        Stage::Package
     }
     fn effect(&self) -> Effect {
         Effect::Local
@@ -360,8 +366,8 @@ impl Step for WriteBuildManifest {
         let artifacts = cx
             .artifacts()
             .into_iter()
-            .filter(|a| a.kind == ArtifactKind::Binary)
-            .map(|a| BuiltArtifact { name: a.name, size: a.size, sha256: a.sha256 })
+            .filter(|a| matches!(a.kind, ArtifactKind::Binary | ArtifactKind::Archive | ArtifactKind::Sbom))
+            .map(|a| BuiltArtifact { name: a.name, kind: a.kind, size: a.size, sha256: a.sha256 })
             .collect();
         let manifest = BuildManifest {
             kind: BUILD_KIND.to_owned(),
@@ -533,11 +539,11 @@ impl Step for Gather {
         for build in scan(&self.plan, &self.dir)? {
             let dir = build.path.parent().expect("a file has a directory").to_owned();
             for artifact in build.manifest.artifacts {
-                files.push((dir.join(&artifact.name), artifact.name.clone()));
+                files.push((dir.join(&artifact.name), artifact.name.clone(), artifact.kind));
                 recorded.push((build.path.clone(), artifact));
             }
         }
-        let mut names = collect_into_dist(cx, files, move |index, source, copied| {
+        let mut names = collect_kinds_into_dist(cx, files, move |index, source, copied| {
             let (manifest, artifact) = &recorded[index];
             if copied.sha256 == artifact.sha256 && copied.size == artifact.size {
                 return Ok(());
@@ -667,7 +673,12 @@ mod tests {
             schema: MANIFEST_SCHEMA,
             plan_id: plan.id.clone(),
             target: target.into(),
-            artifacts: vec![BuiltArtifact { name, size: content.len() as u64, sha256: sha256_hex(content) }],
+            artifacts: vec![BuiltArtifact {
+                name,
+                kind: ArtifactKind::Binary,
+                size: content.len() as u64,
+                sha256: sha256_hex(content),
+            }],
         };
         std::fs::write(dir.join(build_manifest_name(target)), serde_json::to_string(&manifest).unwrap()).unwrap();
     }

@@ -297,7 +297,7 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let _ = writeln!(w, "      matrix: ${{{{ fromJSON(needs.preflight.outputs.matrix) }}}}");
     job_head(w, "${{ matrix.runner }}", &[], "");
     job_start(w, options);
-    let cargo_builds = config.build.iter().any(|b| !b.targets.is_empty() && b.command[0] == "cargo");
+    let cargo_builds = config.build.iter().any(|b| !b.targets.is_empty() && b.program() == "cargo");
     if cargo_builds {
         let _ = writeln!(w, "      - name: add the Rust target");
         let _ = writeln!(w, "        shell: bash");

@@ -22,7 +22,7 @@ impl BuildToolsCheck {
         let mut commands: Vec<(String, String, Utf8PathBuf)> = Vec::new();
         for step in steps {
             if !commands.iter().any(|(name, ..)| *name == step.build.name) {
-                commands.push((step.build.name.clone(), step.build.command[0].clone(), step.dir.clone()));
+                commands.push((step.build.name.clone(), step.build.program().to_owned(), step.dir.clone()));
             }
         }
         BuildToolsCheck { commands }
@@ -111,9 +111,14 @@ impl BuildStep {
         BuildStep { build: build.clone(), dir: working_dir(config, build), target: target.map(str::to_owned) }
     }
 
-    /// One step per target of every build: all of them on this machine.
+    /// One step per target of every `command` build: all of them on this machine.
     pub fn all(config: &Config) -> Vec<BuildStep> {
-        config.build.iter().flat_map(|b| b.target_list().into_iter().map(|t| BuildStep::new(config, b, t))).collect()
+        config
+            .build
+            .iter()
+            .filter(|b| b.cargo.is_none())
+            .flat_map(|b| b.target_list().into_iter().map(|t| BuildStep::new(config, b, t)))
+            .collect()
     }
 }
 
@@ -146,9 +151,10 @@ impl Step for BuildStep {
             None => format!("run `{command}` in {}, collect {n} artifact(s)", self.dir),
         }
     }
-    /// Everything a build hands on is its artifacts.
+    /// Everything a build hands on is its artifacts (files for an archive are handed on in
+    /// memory).
     fn resumable(&self) -> bool {
-        true
+        !self.build.archives()
     }
 
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
@@ -171,15 +177,28 @@ impl Step for BuildStep {
             check_artifact(&source, &self.build, &argv)?;
             files.push((source, artifact_name(spec, Some(&release.version), target)));
         }
+        if self.build.archives() {
+            // Into the archive under their published names, as they are (mode 0755).
+            let triple = match target {
+                Some(target) => target.to_owned(),
+                None => crate::steps::build::host_triple(cx, &self.dir).await?,
+            };
+            let files: Vec<crate::archive::Entry> = files
+                .into_iter()
+                .map(|(source, name)| crate::archive::Entry { source, name, mode: crate::archive::BINARY_MODE })
+                .collect();
+            let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+            let key = crate::steps::build::built_key(&self.build.name, target);
+            crate::steps::build::Built::of(cx).put(key, crate::steps::build::BuiltFiles { triple, files });
+            return Ok(Some(format!("{} for the archive", names.join(", "))));
+        }
         let collected = collect_into_dist(cx, files, |_, _, _| Ok(())).await?;
         Ok(Some(if collected.is_empty() { "no artifacts".into() } else { collected.join(", ") }))
     }
 }
 
-/// Copies `(source, published name)` files into the dist directory as binary artifacts, in
-/// parallel, one blocking task each (a file is read once, and several files use several
-/// cores), hashing each as it is copied. `check(index, source, artifact)` sees each copy
-/// before it is added; a copy it refuses is removed. The names collected, in order.
+/// Copies `(source, published name)` files into the dist directory as binary artifacts
+/// (see [`collect_kinds_into_dist`]).
 pub(crate) async fn collect_into_dist<F>(
     cx: &StepContext<'_>,
     files: Vec<(Utf8PathBuf, String)>,
@@ -188,13 +207,29 @@ pub(crate) async fn collect_into_dist<F>(
 where
     F: Fn(usize, &Utf8Path, &Artifact) -> Result<(), StepError> + Send + Sync + 'static,
 {
+    let files = files.into_iter().map(|(source, name)| (source, name, ArtifactKind::Binary)).collect();
+    collect_kinds_into_dist(cx, files, check).await
+}
+
+/// Copies `(source, published name, kind)` files into the dist directory as artifacts, in
+/// parallel, one blocking task each (a file is read once, and several files use several
+/// cores), hashing each as it is copied. `check(index, source, artifact)` sees each copy
+/// before it is added; a copy it refuses is removed. The names collected, in order.
+pub(crate) async fn collect_kinds_into_dist<F>(
+    cx: &StepContext<'_>,
+    files: Vec<(Utf8PathBuf, String, ArtifactKind)>,
+    check: F,
+) -> Result<Vec<String>, StepError>
+where
+    F: Fn(usize, &Utf8Path, &Artifact) -> Result<(), StepError> + Send + Sync + 'static,
+{
     let check = std::sync::Arc::new(check);
     let dist = &cx.release().dist;
-    let jobs = files.into_iter().enumerate().map(|(index, (source, name))| {
+    let jobs = files.into_iter().enumerate().map(|(index, (source, name, kind))| {
         let (target, check) = (dist.join(&name), check.clone());
         tokio::task::spawn_blocking(move || -> Result<Artifact, StepError> {
             let (sha256, size) = copy_and_hash(&source, &target)?;
-            let artifact = Artifact { name, path: target, kind: ArtifactKind::Binary, size, sha256 };
+            let artifact = Artifact { name, path: target, kind, size, sha256 };
             check(index, &source, &artifact).inspect_err(|_| {
                 let _ = std::fs::remove_file(&artifact.path);
             })?;
