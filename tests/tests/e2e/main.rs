@@ -11,6 +11,7 @@ mod matrix;
 mod oci;
 mod registry_faults;
 mod resume;
+mod rust;
 mod secrets;
 mod signing;
 mod workflow;
