@@ -1092,6 +1092,61 @@ mod tests {
     }
 
     #[test]
+    fn cargo_builds_archive_by_default_and_bad_combinations_name_the_field() {
+        let base = "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"app\"\n";
+        let config = parse(&format!("{base}cargo = {{ package = \"app\", bins = [\"app\"] }}\n")).unwrap();
+        let build = &config.build[0];
+        assert!(build.archives() && build.sboms());
+        assert_eq!(build.include_patterns(), ["README*", "LICENSE*", "CHANGELOG*"]);
+        assert_eq!(
+            build.published_names(config.version.as_ref(), Some("aarch64-apple-darwin"), ""),
+            ["app-aarch64-apple-darwin-v1.0.0.tar.gz", "app-aarch64-apple-darwin-v1.0.0.tar.gz.cdx.json"]
+        );
+        let raw =
+            parse(&format!("{base}cargo = {{ package = \"app\", bins = [\"app\"] }}\narchive = false\n")).unwrap();
+        assert_eq!(
+            raw.build[0].published_names(raw.version.as_ref(), Some("x86_64-pc-windows-msvc"), ""),
+            ["app-x86_64-pc-windows-msvc-v1.0.0.exe"]
+        );
+        let cases = [
+            (
+                format!("{base}command = [\"make\"]\ncargo = {{ package = \"app\", bins = [\"app\"] }}\n"),
+                "`build[0].cargo`: both `command` and `cargo` are given",
+            ),
+            (
+                format!("{base}cargo = {{ package = \"app\", bins = [] }}\n"),
+                "`build[0].cargo.bins`: no binary is named",
+            ),
+            (
+                format!("{base}cargo = {{ package = \"app\", bins = [\"a\"] }}\nartifacts = [\"x\"]\n"),
+                "`build[0].artifacts`: a cargo build takes its binaries from cargo's own messages",
+            ),
+            (
+                format!("{base}command = [\"make\"]\nsbom = true\nartifacts = [\"x\"]\n"),
+                "`build[0].sbom`: an SBOM is made from cargo's dependency graph",
+            ),
+            (
+                format!("{base}command = [\"make\"]\ninclude = [\"LICENSE\"]\nartifacts = [\"x\"]\n"),
+                "`build[0].include`: `include` lists files for the archive",
+            ),
+            (
+                format!("{base}cargo = {{ package = \"app\", bins = [\"a\"] }}\ninclude = [\"../LICENSE\"]\n"),
+                "`build[0].include[0]`: `../LICENSE` contains `..`",
+            ),
+            (
+                format!(
+                    "{base}cargo = {{ package = \"app\", bins = [\"a\"] }}\n[[build]]\nname = \"b\"\ncargo = {{ package = \"app\", bins = [\"b\"] }}\n"
+                ),
+                "`build[1]`: the published name `app-<host>-v1.0.0.tar.gz` is also produced by build[0]",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{expected:?} not in {err:?}");
+        }
+    }
+
+    #[test]
     fn keyless_is_not_supported_yet() {
         let err = parse("[project]\nversion = \"1.0.0\"\n[signing]\nmode = \"keyless\"\n").unwrap_err();
         assert!(err.to_string().contains("keyless signing is not supported yet"), "{err}");
