@@ -7,6 +7,8 @@
 //!
 //! - [`local`]: what needs no server: hashing against `sha256sum`, start-up against `true`,
 //!   chart packaging against `tar | gzip`, peak memory of snapshot runs (signed and not).
+//! - [`archive`]: a per-target archive of a big binary against `tar -czf`, time and peak
+//!   memory.
 //! - [`remote`]: what talks to the test servers (`release-tests`: our GitHub server, the real
 //!   `docker-registry` on loopback): concurrent preflight under latency, peak memory of a
 //!   real release run, registry push throughput against `skopeo`.
@@ -15,6 +17,7 @@
 //! thing it measures did not happen (a run failed, a digest differs, a server lacks the
 //! upload), so that a figure never describes work that was not done.
 
+mod archive;
 mod local;
 mod remote;
 
@@ -27,7 +30,7 @@ use xshell::{Shell, cmd};
 pub struct Options {
     pub small: bool,
     /// Run only the benchmarks whose key contains this (`hash`, `startup`, `package`,
-    /// `snapshot`, `signed`, `preflight`, `publish`).
+    /// `snapshot`, `signed`, `archive`, `preflight`, `publish`).
     pub only: Option<String>,
 }
 
@@ -125,6 +128,9 @@ pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
     }
     if wanted("signed") {
         rows.push(local::signed_snapshot_peak_memory(&bench, &big)?);
+    }
+    if wanted("archive") {
+        rows.push(archive::archive_packaging(&bench, &big)?);
     }
     if wanted("preflight") {
         rows.push(remote::concurrent_preflight(&bench, &runtime)?);
