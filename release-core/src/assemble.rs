@@ -37,7 +37,8 @@ pub enum Scope {
     #[default]
     Whole,
     /// One runner of a matrix release: the builds of one target, and the manifest that
-    /// hands them to the final job. Nothing is signed, packaged or published.
+    /// hands them to the final job, archived (with their SBOMs) when the build says so.
+    /// Nothing is signed or published.
     Target { target: String, plan_id: String },
     /// The final job of a matrix release: the targets' builds are gathered from `dir`
     /// instead of built; builds without targets run here; then everything else.
