@@ -624,6 +624,29 @@ mod tests {
     }
 
     #[test]
+    fn archived_builds_plan_their_archives_and_sboms_and_old_manifests_read_as_binaries() {
+        let text = "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"app\"\ncargo = { package = \"app\", bins = [\"app\"] }\ntargets = [\"x86_64-unknown-linux-gnu\", \"x86_64-pc-windows-msvc\"]\n";
+        let plan = manifest_of(text, &Environment::empty());
+        assert_eq!(
+            plan.targets[1].artifacts,
+            ["app-x86_64-pc-windows-msvc-v1.0.0.zip", "app-x86_64-pc-windows-msvc-v1.0.0.zip.cdx.json"]
+        );
+        let manifest: BuildManifest = serde_json::from_str(
+            r#"{"kind": "release-build", "schema": 1, "plan_id": "x", "target": "t", "artifacts": [{"name": "a", "size": 1, "sha256": "00"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(manifest.artifacts[0].kind, ArtifactKind::Binary);
+        let written = serde_json::to_value(BuiltArtifact {
+            name: "a.zip".into(),
+            kind: ArtifactKind::Archive,
+            size: 1,
+            sha256: "00".into(),
+        })
+        .unwrap();
+        assert_eq!(written["kind"], "archive");
+    }
+
+    #[test]
     fn a_config_without_targets_has_no_matrix() {
         let config = Config::parse("[project]\nversion = \"1.0.0\"\n", Utf8Path::new("/repo/release.toml")).unwrap();
         let release = release(&config, &Overrides::default()).unwrap();

@@ -152,7 +152,7 @@ pub fn check_pattern(pattern: &str) -> Result<(), &'static str> {
         return Err("is absolute");
     }
     let parts: Vec<&str> = pattern.split('/').collect();
-    if parts.iter().any(|p| *p == "..") {
+    if parts.contains(&"..") {
         return Err("contains `..`");
     }
     if parts.iter().any(|p| p.is_empty()) {
