@@ -9,7 +9,9 @@
 //! Read in this order: [`config`] → [`env`]/[`secret`] → [`plan`] → [`step`] →
 //! [`assemble`] → [`runner`] → [`stages`] → [`helm`] → [`oci`] → [`signing`] →
 //! [`checksum`]/[`shell`]. [`actions`] writes and audits the GitHub Actions workflow that
-//! runs a release; [`matrix`] spreads its builds across runners.
+//! runs a release; [`matrix`] spreads its builds across runners. Rust binaries: [`cargo`]
+//! (what cargo says), [`archive`] (per-target archives as cargo-binstall finds them),
+//! [`sbom`] (CycloneDX), and their steps in [`steps`].
 
 pub mod actions;
 pub mod archive;
