@@ -60,10 +60,8 @@ impl Step for ArchiveStep {
         })?;
         let version = cx.release().version.to_string();
         let name = archive_name(self.build.archive_base(), &built.triple, &version);
-        let (included, unmatched) = expand_include(&self.dir, &self.build.include_patterns());
-        for pattern in unmatched {
-            cx.warn(unmatched_warning(&self.build.name, &pattern, &self.dir));
-        }
+        // A pattern that matches nothing was warned about in preflight (`preflight:archives`).
+        let (included, _) = expand_include(&self.dir, &self.build.include_patterns());
         let mut entries = built.files.clone();
         for path in included {
             let file_name = path.file_name().unwrap_or(path.as_str()).to_owned();
