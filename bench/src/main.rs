@@ -11,6 +11,8 @@
 //!
 //! - [`local`]: what needs no server: hashing against `sha256sum`, start-up against `true`,
 //!   chart packaging against `tar | gzip`, peak memory of snapshot runs (signed and not).
+//! - [`archive`]: a per-target archive of a big binary against `tar -czf`, time and peak
+//!   memory.
 //! - [`remote`]: what talks to the test servers (`release-tests`: our GitHub server, the real
 //!   `docker-registry` on loopback): concurrent preflight under latency, peak memory of a
 //!   real release run, registry push throughput against `skopeo`.
@@ -23,6 +25,7 @@
 // start: this crate is a harness, outside the library's rules (clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+mod archive;
 mod cargo;
 mod local;
 mod remote;
@@ -43,7 +46,7 @@ pub struct Options {
     #[arg(long)]
     pub small: bool,
     /// Run only the benchmarks whose key contains this (`hash`, `startup`, `package`,
-    /// `snapshot`, `signed`, `preflight`, `publish`).
+    /// `snapshot`, `signed`, `archive`, `preflight`, `publish`).
     #[arg(long, value_name = "KEY")]
     pub only: Option<String>,
 }
@@ -150,6 +153,9 @@ pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
     }
     if wanted("signed") {
         rows.push(local::signed_snapshot_peak_memory(&bench, &big)?);
+    }
+    if wanted("archive") {
+        rows.push(archive::archive_packaging(&bench, &big)?);
     }
     if wanted("preflight") {
         rows.push(remote::concurrent_preflight(&bench, &runtime)?);

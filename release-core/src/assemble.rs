@@ -20,13 +20,13 @@ use crate::runner::Pipeline;
 use crate::step::{Release, Step};
 use crate::steps::build::command::BuildStep;
 use crate::steps::build::gather::Gather;
-use crate::steps::build::manifest::WriteBuildManifest;
 use crate::steps::build::prepare_dist::PrepareDist;
 use crate::steps::finalize::github_release::FinalizeRelease;
 use crate::steps::finalize::github_release_attestation::ReleaseAttestationCheck;
 use crate::steps::finalize::oci_tag::ChartTagStep;
 use crate::steps::package::chart::PackageChart;
 use crate::steps::package::checksums::WriteChecksums;
+use crate::steps::package::manifest::WriteBuildManifest;
 use crate::steps::preflight::build_tools::BuildToolsCheck;
 use crate::steps::preflight::charts::ChartsCheck;
 use crate::steps::preflight::gathered_builds::GatheredCheck;
@@ -63,7 +63,8 @@ pub enum Scope {
     #[default]
     Whole,
     /// One runner of a matrix release: the builds of one target, and the manifest that
-    /// hands them to the final job. Nothing is signed, packaged or published.
+    /// hands them to the final job, archived (with their SBOMs) when the build says so.
+    /// Nothing is signed or published.
     Target { target: String, plan_id: String },
     /// The final job of a matrix release: the targets' builds are gathered from `dir`
     /// instead of built; builds without targets run here; then everything else.
@@ -106,31 +107,52 @@ pub fn pipeline(
         pipeline.add_boxed(step).expect("built-in steps have distinct ids, valid effects and no resumable producers")
     };
 
-    let builds = match &overrides.scope {
-        Scope::Whole => BuildStep::all(config),
-        Scope::Target { target, plan_id } => {
-            // One runner's share: the target's builds and their manifest, nothing else.
-            let steps: Vec<_> = config
-                .build
-                .iter()
-                .filter(|b| b.targets.contains(target))
-                .map(|b| BuildStep::new(config, b, Some(target)))
-                .collect();
-            add(Box::new(BuildToolsCheck::for_steps(&steps)));
-            add(Box::new(PrepareDist));
-            for step in steps {
-                add(Box::new(step));
-            }
-            add(Box::new(WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
-            return Ok(pipeline);
-        }
-        Scope::Gather { plan, dir } => {
-            add(Box::new(GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
-            config.build.iter().filter(|b| b.targets.is_empty()).map(|b| BuildStep::new(config, b, None)).collect()
+    // The (build, target) pairs this run builds.
+    let pairs: Vec<(usize, Option<String>)> = match &overrides.scope {
+        Scope::Whole => config
+            .build
+            .iter()
+            .enumerate()
+            .flat_map(|(i, b)| b.target_list().into_iter().map(move |t| (i, t.map(str::to_owned))))
+            .collect(),
+        Scope::Target { target, .. } => config
+            .build
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.targets.contains(target))
+            .map(|(i, _)| (i, Some(target.clone())))
+            .collect(),
+        Scope::Gather { .. } => {
+            config.build.iter().enumerate().filter(|(_, b)| b.targets.is_empty()).map(|(i, _)| (i, None)).collect()
         }
     };
-    if !builds.is_empty() {
-        add(Box::new(BuildToolsCheck::for_steps(&builds)));
+    let planned = RustBuilds::new(config, &pairs);
+    if let Scope::Target { target, plan_id } = &overrides.scope {
+        // One runner's share: the target's builds, their archives and SBOMs, and the manifest
+        // that hands them on; nothing is signed or published.
+        add(Box::new(BuildToolsCheck::for_steps(&planned.command_builds)));
+        for check in planned.checks {
+            add(check);
+        }
+        add(Box::new(PrepareDist));
+        for step in planned.builds {
+            add(step);
+        }
+        for step in planned.packages {
+            add(step);
+        }
+        add(Box::new(WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
+        return Ok(pipeline);
+    }
+    if let Scope::Gather { plan, dir } = &overrides.scope {
+        add(Box::new(GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
+    }
+    if !planned.command_builds.is_empty() {
+        add(Box::new(BuildToolsCheck::for_steps(&planned.command_builds)));
+    }
+    let RustBuilds { checks, builds, packages, .. } = planned;
+    for check in checks {
+        add(check);
     }
     let charts = ChartId::all(&config.charts);
     if !config.charts.is_empty() {
@@ -148,7 +170,12 @@ pub fn pipeline(
         add(Box::new(Gather { plan: plan.clone(), dir: dir.clone() }));
     }
     for step in builds {
-        add(Box::new(step));
+        add(step);
+    }
+    // Archives, SBOMs and charts are packaged before SHA256SUMS is written, so that it lists
+    // them.
+    for step in packages {
+        add(step);
     }
     // Charts are packaged before SHA256SUMS is written, so that it lists them.
     for (id, chart) in charts.iter().zip(&config.charts) {
@@ -213,4 +240,57 @@ pub fn pipeline(
         add(Box::new(publish::crates::PublishCrates { settings }));
     }
     Ok(pipeline)
+}
+
+/// The build steps of a run in config order (`command` builds and `cargo` builds), the
+/// archive and SBOM steps of the archived ones, and their preflight checks.
+struct RustBuilds {
+    /// The `command` builds, for the build tools check.
+    command_builds: Vec<BuildStep>,
+    checks: Vec<Box<dyn crate::step::Step>>,
+    builds: Vec<Box<dyn crate::step::Step>>,
+    packages: Vec<Box<dyn crate::step::Step>>,
+}
+
+impl RustBuilds {
+    fn new(config: &Config, pairs: &[(usize, Option<String>)]) -> Self {
+        use crate::steps::build::cargo::CargoBuildStep;
+        use crate::steps::package::{archive::ArchiveStep, sbom::SbomStep};
+        use crate::steps::preflight::{archives::IncludeCheck, cargo::CargoCheck};
+        let mut planned =
+            RustBuilds { command_builds: Vec::new(), checks: Vec::new(), builds: Vec::new(), packages: Vec::new() };
+        for (i, target) in pairs {
+            let b = &config.build[*i];
+            let target = target.as_deref();
+            match &b.cargo {
+                Some(cargo) => planned.builds.push(Box::new(CargoBuildStep::new(config, b, cargo, target))),
+                None => {
+                    let step = BuildStep::new(config, b, target);
+                    planned.command_builds.push(BuildStep::new(config, b, target));
+                    planned.builds.push(Box::new(step));
+                }
+            }
+            if b.archives() {
+                planned.packages.push(Box::new(ArchiveStep::new(config, b, target)));
+            }
+            if let (true, Some(cargo)) = (b.sboms(), &b.cargo) {
+                planned.packages.push(Box::new(SbomStep::new(config, b, cargo, target)));
+            }
+        }
+        let mut targets_of: Vec<(usize, Vec<String>)> = Vec::new();
+        for (i, target) in pairs {
+            match targets_of.iter_mut().find(|(j, _)| j == i) {
+                Some((_, targets)) => targets.extend(target.clone()),
+                None => targets_of.push((*i, target.iter().cloned().collect())),
+            }
+        }
+        if let Some(check) = CargoCheck::new(config, &targets_of) {
+            planned.checks.push(Box::new(check));
+        }
+        let indexes: Vec<usize> = targets_of.iter().map(|(i, _)| *i).collect();
+        if let Some(check) = IncludeCheck::new(config, &indexes) {
+            planned.checks.push(Box::new(check));
+        }
+        planned
+    }
 }

@@ -90,7 +90,9 @@ fn default_dist() -> Utf8PathBuf {
 pub struct BuildCommand {
     pub name: String,
     /// Program and arguments; run without a shell. `{version}`, `{tag}`, `{dist}`, `{os}`,
-    /// `{arch}`, `{exe}` and `{target}` are replaced in each argument.
+    /// `{arch}`, `{exe}` and `{target}` are replaced in each argument. Either this or
+    /// `cargo`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
     /// Working directory, relative to the config's directory.
     pub dir: Option<Utf8PathBuf>,
@@ -103,6 +105,99 @@ pub struct BuildCommand {
     /// come from the target, not from the machine running the build.
     #[serde(default)]
     pub targets: Vec<String>,
+
+    // Rust binaries as users download them (see `crate::cargo`, `crate::archive`, `crate::sbom`).
+    /// Build with cargo instead of `command`: the binaries' paths come from cargo itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cargo: Option<CargoBuild>,
+    /// Publish one archive per target (`.tar.gz`, `.zip` for Windows targets) holding the
+    /// binaries and `include`d files, instead of the raw files. Default: true for `cargo`
+    /// builds, false for `command` builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<bool>,
+    /// Files packed beside the binaries in each archive: patterns relative to the build's
+    /// `dir`, `*` and `?` in the file name. Default [`DEFAULT_INCLUDE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<Vec<String>>,
+    /// A CycloneDX 1.6 SBOM beside each archive (`cargo` builds only). Default: true when the
+    /// build is archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<bool>,
+}
+
+/// The files an archive includes when `include` is not given.
+pub const DEFAULT_INCLUDE: [&str; 3] = ["README*", "LICENSE*", "CHANGELOG*"];
+
+/// `cargo = { package = "hello", bins = ["hello"] }`: what `cargo build` builds.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CargoBuild {
+    /// The workspace package (`-p`).
+    pub package: String,
+    /// Its binaries to build and publish (`--bin`), at least one.
+    pub bins: Vec<String>,
+    /// Features to enable (`--features`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_default_features: bool,
+    /// A cargo profile instead of `release` (`--profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+impl BuildCommand {
+    /// Whether this build publishes archives rather than raw files.
+    pub fn archives(&self) -> bool {
+        self.archive.unwrap_or(self.cargo.is_some())
+    }
+
+    /// Whether this build publishes an SBOM beside each archive.
+    pub fn sboms(&self) -> bool {
+        self.cargo.is_some() && self.archives() && self.sbom.unwrap_or(true)
+    }
+
+    /// The `include` patterns in effect.
+    pub fn include_patterns(&self) -> Vec<String> {
+        match &self.include {
+            Some(list) => list.clone(),
+            None => DEFAULT_INCLUDE.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// The program the build runs: `cargo` or the command's first word.
+    pub fn program(&self) -> &str {
+        if self.cargo.is_some() { "cargo" } else { self.command.first().map_or("", String::as_str) }
+    }
+
+    /// The names this build publishes for `target` (`None`: this machine, whose triple is
+    /// `host`): its archive and SBOM, or its raw files.
+    pub fn published_names(&self, version: Option<&semver::Version>, target: Option<&str>, host: &str) -> Vec<String> {
+        let version = version.map(|v| v.to_string()).unwrap_or_else(|| "0.0.0".into());
+        let triple = target.unwrap_or(host);
+        if self.archives() {
+            let archive = crate::archive::archive_name(self.archive_base(), triple, &version);
+            let mut names = vec![archive.file_name()];
+            if self.sboms() {
+                names.push(crate::sbom::sbom_name(&archive.file_name()));
+            }
+            return names;
+        }
+        match &self.cargo {
+            Some(cargo) => {
+                cargo.bins.iter().map(|bin| crate::archive::raw_binary_name(bin, triple, &version)).collect()
+            }
+            None => {
+                let version = semver::Version::parse(&version).ok();
+                self.artifacts.iter().map(|spec| artifact_name(spec, version.as_ref(), target)).collect()
+            }
+        }
+    }
+
+    /// The `{ name }` of the archive: the cargo package, or the build's name.
+    pub fn archive_base(&self) -> &str {
+        self.cargo.as_ref().map_or(self.name.as_str(), |c| c.package.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -615,12 +710,17 @@ impl Config {
         }
         let mut names = std::collections::BTreeSet::new();
         for (i, build) in self.build.iter().enumerate() {
-            if build.command.is_empty() {
+            if let Err(problem) = self.validate_cargo_and_archive(i, build) {
+                problems.push(problem);
+            }
+            if build.command.is_empty() && build.cargo.is_none() {
                 problems.push(ConfigError::invalid(
                     file,
                     &format!("build[{i}].command"),
                     "the command is empty",
-                    Some("give the program and its arguments, e.g. [\"cargo\", \"build\", \"--release\"]"),
+                    Some(
+                        "give the program and its arguments, e.g. [\"make\", \"dist\"], or build a Rust binary with `cargo = { package = \"NAME\", bins = [\"NAME\"] }`",
+                    ),
                 ));
             }
             if !names.insert(build.name.clone()) {
@@ -636,6 +736,28 @@ impl Config {
         let mut artifact_names = BTreeMap::new();
         for (i, build) in self.build.iter().enumerate() {
             for target in build.target_list() {
+                if build.archives() || build.cargo.is_some() {
+                    for name in build.published_names(self.version.as_ref(), target, "HOST") {
+                        let origin = match target {
+                            Some(target) => format!("build[{i}] for {target}"),
+                            None => format!("build[{i}]"),
+                        };
+                        if let Some(other) = artifact_names.insert(name.clone(), origin) {
+                            return Err(ConfigError::invalid(
+                                file,
+                                &format!("build[{i}]"),
+                                format!(
+                                    "the published name `{}` is also produced by {other}",
+                                    name.replace("HOST", "<host>")
+                                ),
+                                Some(
+                                    "archives are named after the package and the target: build every binary of one package in one [[build]] (`bins = [...]`)",
+                                ),
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 for (j, artifact) in build.artifacts.iter().enumerate() {
                     let name = artifact_name(artifact, self.version.as_ref(), target);
                     let origin = match target {
@@ -709,6 +831,94 @@ impl Config {
 }
 
 impl Config {
+    /// The `cargo`, `archive`, `include` and `sbom` fields of one `[[build]]`.
+    fn validate_cargo_and_archive(&self, i: usize, build: &BuildCommand) -> Result<(), ConfigError> {
+        let file = &self.file;
+        let field = |name: &str| format!("build[{i}].{name}");
+        if let Some(cargo) = &build.cargo {
+            if !build.command.is_empty() {
+                return Err(ConfigError::invalid(
+                    file,
+                    &field("cargo"),
+                    "both `command` and `cargo` are given",
+                    Some(
+                        "keep `cargo` to build a Rust binary (the command is made from it), or `command` for any other build",
+                    ),
+                ));
+            }
+            if !build.artifacts.is_empty() {
+                return Err(ConfigError::invalid(
+                    file,
+                    &field("artifacts"),
+                    "a cargo build takes its binaries from cargo's own messages, not from `artifacts`",
+                    Some("remove `artifacts`; list the binaries in `cargo.bins`"),
+                ));
+            }
+            if cargo.package.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    file,
+                    &field("cargo.package"),
+                    "the package name is empty",
+                    Some("give the workspace package that has the binaries, e.g. `package = \"hello\"`"),
+                ));
+            }
+            if cargo.bins.is_empty() || cargo.bins.iter().any(|b| b.trim().is_empty()) {
+                return Err(ConfigError::invalid(
+                    file,
+                    &field("cargo.bins"),
+                    "no binary is named",
+                    Some("list the package's binaries to publish, e.g. `bins = [\"hello\"]`"),
+                ));
+            }
+        } else if build.sbom == Some(true) {
+            return Err(ConfigError::invalid(
+                file,
+                &field("sbom"),
+                "an SBOM is made from cargo's dependency graph: only a `cargo` build has one",
+                Some("build with `cargo = { package = ..., bins = [...] }`, or remove `sbom`"),
+            ));
+        }
+        if build.sbom == Some(true) && !build.archives() {
+            return Err(ConfigError::invalid(
+                file,
+                &field("sbom"),
+                "an SBOM describes an archive, and `archive = false`",
+                Some("remove `archive = false`, or `sbom = true`"),
+            ));
+        }
+        if let Some(include) = &build.include {
+            if !build.archives() {
+                return Err(ConfigError::invalid(
+                    file,
+                    &field("include"),
+                    "`include` lists files for the archive, but this build publishes raw files",
+                    Some("set `archive = true`, or remove `include`"),
+                ));
+            }
+            for (j, pattern) in include.iter().enumerate() {
+                if let Err(reason) = crate::archive::check_pattern(pattern) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        &format!("build[{i}].include[{j}]"),
+                        format!("`{pattern}` {reason}"),
+                        Some(
+                            "give a path relative to the build's `dir`, with `*` and `?` in the file name only, e.g. `LICENSE*` or `docs/*.md`",
+                        ),
+                    ));
+                }
+            }
+        }
+        if build.archives() && build.cargo.is_none() && build.artifacts.is_empty() {
+            return Err(ConfigError::invalid(
+                file,
+                &field("archive"),
+                "the build archives its artifacts but lists none",
+                Some("list the files to archive in `artifacts`"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Every build target, in the order the builds list them, each once.
     pub fn targets(&self) -> Vec<String> {
         let mut targets: Vec<String> = Vec::new();
@@ -1138,6 +1348,61 @@ mod tests {
         let twice = format!("{}[[chart]]\npath = \"./charts/hello/\"\n", chart("charts/hello"));
         let err = parse(&twice).unwrap_err();
         assert!(err.to_string().contains("`chart[1].path`: chart[0] has the same directory"), "{err}");
+    }
+
+    #[test]
+    fn cargo_builds_archive_by_default_and_bad_combinations_name_the_field() {
+        let base = "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"app\"\n";
+        let config = parse(&format!("{base}cargo = {{ package = \"app\", bins = [\"app\"] }}\n")).unwrap();
+        let build = &config.build[0];
+        assert!(build.archives() && build.sboms());
+        assert_eq!(build.include_patterns(), ["README*", "LICENSE*", "CHANGELOG*"]);
+        assert_eq!(
+            build.published_names(config.version.as_ref(), Some("aarch64-apple-darwin"), ""),
+            ["app-aarch64-apple-darwin-v1.0.0.tar.gz", "app-aarch64-apple-darwin-v1.0.0.tar.gz.cdx.json"]
+        );
+        let raw =
+            parse(&format!("{base}cargo = {{ package = \"app\", bins = [\"app\"] }}\narchive = false\n")).unwrap();
+        assert_eq!(
+            raw.build[0].published_names(raw.version.as_ref(), Some("x86_64-pc-windows-msvc"), ""),
+            ["app-x86_64-pc-windows-msvc-v1.0.0.exe"]
+        );
+        let cases = [
+            (
+                format!("{base}command = [\"make\"]\ncargo = {{ package = \"app\", bins = [\"app\"] }}\n"),
+                "`build[0].cargo`: both `command` and `cargo` are given",
+            ),
+            (
+                format!("{base}cargo = {{ package = \"app\", bins = [] }}\n"),
+                "`build[0].cargo.bins`: no binary is named",
+            ),
+            (
+                format!("{base}cargo = {{ package = \"app\", bins = [\"a\"] }}\nartifacts = [\"x\"]\n"),
+                "`build[0].artifacts`: a cargo build takes its binaries from cargo's own messages",
+            ),
+            (
+                format!("{base}command = [\"make\"]\nsbom = true\nartifacts = [\"x\"]\n"),
+                "`build[0].sbom`: an SBOM is made from cargo's dependency graph",
+            ),
+            (
+                format!("{base}command = [\"make\"]\ninclude = [\"LICENSE\"]\nartifacts = [\"x\"]\n"),
+                "`build[0].include`: `include` lists files for the archive",
+            ),
+            (
+                format!("{base}cargo = {{ package = \"app\", bins = [\"a\"] }}\ninclude = [\"../LICENSE\"]\n"),
+                "`build[0].include[0]`: `../LICENSE` contains `..`",
+            ),
+            (
+                format!(
+                    "{base}cargo = {{ package = \"app\", bins = [\"a\"] }}\n[[build]]\nname = \"b\"\ncargo = {{ package = \"app\", bins = [\"b\"] }}\n"
+                ),
+                "`build[1]`: the published name `app-<host>-v1.0.0.tar.gz` is also produced by build[0]",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{expected:?} not in {err:?}");
+        }
     }
 
     #[test]

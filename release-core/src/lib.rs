@@ -22,8 +22,10 @@
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 
 // The engine. Private: its items change without notice.
+mod archive;
 mod assemble;
 mod cancel;
+mod cargo;
 mod checksum;
 mod config;
 mod crates;
@@ -38,6 +40,7 @@ mod net;
 mod oci;
 mod plan;
 mod runner;
+mod sbom;
 mod secret;
 mod session;
 mod shell;

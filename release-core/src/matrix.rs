@@ -24,10 +24,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checksum::sha256_hex;
-use crate::config::{Config, artifact_name};
+use crate::config::Config;
 use crate::env::Environment;
 use crate::error::{Diagnose, StepError};
-use crate::step::Release;
+use crate::step::{ArtifactKind, Release};
 
 /// The manifests' format version. A job refuses a manifest of another version.
 pub const MANIFEST_SCHEMA: u32 = 1;
@@ -101,9 +101,16 @@ pub struct BuildManifest {
 pub struct BuiltArtifact {
     /// The file's name, in the manifest's directory, and its published name.
     pub name: String,
+    /// A binary, or an archive and its SBOM; binary when absent.
+    #[serde(default = "binary")]
+    pub kind: ArtifactKind,
     pub size: u64,
     /// Lowercase hex SHA-256.
     pub sha256: String,
+}
+
+fn binary() -> ArtifactKind {
+    ArtifactKind::Binary
 }
 
 /// The build manifest's file name for a target.
@@ -204,8 +211,7 @@ impl PlanManifest {
                     runner: config.runner_for(&target),
                     artifacts: builds
                         .iter()
-                        .flat_map(|b| &b.artifacts)
-                        .map(|spec| artifact_name(spec, Some(&release.version), Some(&target)))
+                        .flat_map(|b| b.published_names(Some(&release.version), Some(&target), ""))
                         .collect(),
                     builds: builds.iter().map(|b| b.name.clone()).collect(),
                     target,
@@ -492,6 +498,29 @@ mod tests {
     }
 
     #[test]
+    fn archived_builds_plan_their_archives_and_sboms_and_old_manifests_read_as_binaries() {
+        let text = "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"app\"\ncargo = { package = \"app\", bins = [\"app\"] }\ntargets = [\"x86_64-unknown-linux-gnu\", \"x86_64-pc-windows-msvc\"]\n";
+        let plan = manifest_of(text, &Environment::empty());
+        assert_eq!(
+            plan.targets[1].artifacts,
+            ["app-x86_64-pc-windows-msvc-v1.0.0.zip", "app-x86_64-pc-windows-msvc-v1.0.0.zip.cdx.json"]
+        );
+        let manifest: BuildManifest = serde_json::from_str(
+            r#"{"kind": "release-build", "schema": 1, "plan_id": "x", "target": "t", "artifacts": [{"name": "a", "size": 1, "sha256": "00"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(manifest.artifacts[0].kind, ArtifactKind::Binary);
+        let written = serde_json::to_value(BuiltArtifact {
+            name: "a.zip".into(),
+            kind: ArtifactKind::Archive,
+            size: 1,
+            sha256: "00".into(),
+        })
+        .unwrap();
+        assert_eq!(written["kind"], "archive");
+    }
+
+    #[test]
     fn a_config_without_targets_has_no_matrix() {
         let config = Config::parse("[project]\nversion = \"1.0.0\"\n", Utf8Path::new("/repo/release.toml")).unwrap();
         let release = release(&config, &Overrides::default()).unwrap();
@@ -541,7 +570,12 @@ mod tests {
             schema: MANIFEST_SCHEMA,
             plan_id: plan.id.clone(),
             target: target.into(),
-            artifacts: vec![BuiltArtifact { name, size: content.len() as u64, sha256: sha256_hex(content) }],
+            artifacts: vec![BuiltArtifact {
+                name,
+                kind: ArtifactKind::Binary,
+                size: content.len() as u64,
+                sha256: sha256_hex(content),
+            }],
         };
         std::fs::write(dir.join(build_manifest_name(target)), serde_json::to_string(&manifest).unwrap()).unwrap();
     }

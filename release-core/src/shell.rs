@@ -57,6 +57,35 @@ pub async fn run_streamed(
     dir: &Utf8Path,
     env: &BTreeMap<String, String>,
 ) -> Result<(), ShellError> {
+    run_reading_stdout(cx, argv, dir, env, &mut |line| cx.output_line(line)).await
+}
+
+/// Runs `argv` like [`run_streamed`] and returns its stdout instead of showing it (stderr is
+/// still streamed to the reporter): for commands whose output is data (`cargo metadata`).
+pub async fn run_captured(
+    cx: &StepContext<'_>,
+    argv: &[String],
+    dir: &Utf8Path,
+    env: &BTreeMap<String, String>,
+) -> Result<String, ShellError> {
+    let mut out = String::new();
+    run_reading_stdout(cx, argv, dir, env, &mut |line| {
+        out.push_str(line);
+        out.push('\n');
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Runs `argv` like [`run_streamed`], handing each stdout line to `on_stdout` (cargo's JSON
+/// messages) while stderr lines stream to the reporter.
+pub async fn run_reading_stdout(
+    cx: &StepContext<'_>,
+    argv: &[String],
+    dir: &Utf8Path,
+    env: &BTreeMap<String, String>,
+    on_stdout: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), ShellError> {
     let command_text = display_command(argv);
     let spawn_err = |source| ShellError::Spawn { command: command_text.clone(), dir: dir.to_owned(), source };
     let mut command = command(&argv[0], dir, cx.env());
@@ -74,7 +103,7 @@ pub async fn run_streamed(
                 return Err(ShellError::Interrupted { command: command_text });
             },
             line = stdout.next_line(), if out_open => match line {
-                Ok(Some(line)) => cx.output_line(line),
+                Ok(Some(line)) => on_stdout(&line),
                 _ => out_open = false,
             },
             line = stderr.next_line(), if err_open => match line {

@@ -175,6 +175,10 @@ pub enum ArtifactKind {
     Signature,
     /// The public key that verifies the signatures.
     PublicKey,
+    /// A `.tar.gz` or `.zip` of a build's binaries for one target.
+    Archive,
+    /// A CycloneDX SBOM beside an archive.
+    Sbom,
 }
 
 /// A file in the dist directory that will be published.

@@ -103,44 +103,39 @@ pub fn release_toml(detected: &Detected, targets: &[String]) -> String {
         let _ = writeln!(w, "# command = [\"make\", \"app\"]");
         let _ = writeln!(w, "# artifacts = [{{ path = \"out/app\", name = \"app-{{version}}-{{arch}}-{{os}}\" }}]");
     }
-    for (i, binary) in detected.binaries.iter().enumerate() {
+    // One build per package, with all of its binaries: its archives are named after it.
+    let mut packages: Vec<(&str, Vec<&str>)> = Vec::new();
+    for binary in &detected.binaries {
+        match packages.iter_mut().find(|(p, _)| *p == binary.package) {
+            Some((_, bins)) => bins.push(&binary.name),
+            None => packages.push((&binary.package, vec![&binary.name])),
+        }
+    }
+    for (i, (package, bins)) in packages.iter().enumerate() {
         let _ = writeln!(w);
-        if i == 0 && targets.is_empty() {
-            let _ = writeln!(w, "# One build per binary, run without a shell. The artifact is published as");
-            let _ = writeln!(w, "# NAME-VERSION-ARCH-OS and listed in SHA256SUMS.");
-        } else if i == 0 {
-            let _ = writeln!(w, "# One build per binary and target, run without a shell, each target on its own");
-            let _ = writeln!(w, "# runner (`release plan --matrix`; [runners] picks other runner labels). The");
-            let _ = writeln!(w, "# artifact is published as NAME-VERSION-TARGET and listed in SHA256SUMS.");
+        if i == 0 {
+            let _ = writeln!(w, "# One build per package, with `cargo build --release --locked`: the binaries' paths");
+            let _ = writeln!(w, "# come from cargo itself (CARGO_TARGET_DIR and build.target-dir just work). Each is");
+            let _ =
+                writeln!(w, "# published as PACKAGE-TARGET-vVERSION.tar.gz (.zip for Windows) with README*, LICENSE*");
+            let _ =
+                writeln!(w, "# and CHANGELOG* beside the binaries, as cargo-binstall finds it, and a CycloneDX SBOM.");
+            if !targets.is_empty() {
+                let _ = writeln!(w, "# Each target builds on its own runner (`release plan --matrix`; [runners] picks");
+                let _ = writeln!(w, "# other runner labels).");
+            }
+            if !detected.lockfile {
+                let _ = writeln!(w, "# No Cargo.lock was found: builds use --locked, so run `cargo generate-lockfile`");
+                let _ = writeln!(w, "# and commit it.");
+            }
         }
-        let mut command = vec!["cargo", "build", "--release"];
-        if detected.lockfile {
-            command.push("--locked");
-        }
-        command.extend(["--package", &binary.package, "--bin", &binary.name]);
-        if !targets.is_empty() {
-            command.extend(["--target", "{target}"]);
-        }
-        let command: Vec<String> = command.iter().map(|arg| toml_string(arg)).collect();
+        let bins: Vec<String> = bins.iter().map(|b| toml_string(b)).collect();
         let _ = writeln!(w, "[[build]]");
-        let _ = writeln!(w, "name = {}", toml_string(&binary.name));
-        let _ = writeln!(w, "command = [{}]", command.join(", "));
-        if targets.is_empty() {
-            let _ = writeln!(
-                w,
-                "artifacts = [{{ path = {}, name = {} }}]",
-                toml_string(&format!("target/release/{}", binary.name)),
-                toml_string(&format!("{}-{{version}}-{{arch}}-{{os}}", binary.name)),
-            );
-        } else {
+        let _ = writeln!(w, "name = {}", toml_string(package));
+        let _ = writeln!(w, "cargo = {{ package = {}, bins = [{}] }}", toml_string(package), bins.join(", "));
+        if !targets.is_empty() {
             let list: Vec<String> = targets.iter().map(|t| toml_string(t)).collect();
             let _ = writeln!(w, "targets = [{}]", list.join(", "));
-            let _ = writeln!(
-                w,
-                "artifacts = [{{ path = {}, name = {} }}]",
-                toml_string(&format!("target/{{target}}/release/{}{{exe}}", binary.name)),
-                toml_string(&format!("{}-{{version}}-{{target}}{{exe}}", binary.name)),
-            );
         }
     }
 
@@ -301,7 +296,7 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let _ = writeln!(w, "      matrix: ${{{{ fromJSON(needs.preflight.outputs.matrix) }}}}");
     job_head(w, "${{ matrix.runner }}", &[], "");
     job_start(w, options);
-    let cargo_builds = config.build.iter().any(|b| !b.targets.is_empty() && b.command[0] == "cargo");
+    let cargo_builds = config.build.iter().any(|b| !b.targets.is_empty() && b.program() == "cargo");
     if cargo_builds {
         let _ = writeln!(w, "      - name: add the Rust target");
         let _ = writeln!(w, "        shell: bash");
@@ -417,7 +412,9 @@ mod tests {
             xtask: None,
         };
         let config = parse(&release_toml(&detected, &[]));
-        assert_eq!(config.build[0].command.join(" "), "cargo build --release --locked --package acme-cli --bin acme");
+        let cargo = config.build[0].cargo.as_ref().unwrap();
+        assert_eq!((cargo.package.as_str(), cargo.bins.as_slice()), ("acme-cli", ["acme".to_owned()].as_slice()));
+        assert!(config.build[0].archives() && config.build[0].sboms());
         assert_eq!(config.github.unwrap().repository.as_deref(), Some("Acme/app"));
         assert_eq!(config.charts[0].push.as_deref(), Some("oci://ghcr.io/acme/charts"));
         assert!(config.signing.is_none());
@@ -519,18 +516,32 @@ mod tests {
         };
         let targets = ["x86_64-unknown-linux-gnu".to_owned(), "x86_64-pc-windows-msvc".to_owned()];
         let config = parse(&release_toml(&detected, &targets));
-        assert_eq!(
-            config.build[0].command.join(" "),
-            "cargo build --release --locked --package acme-cli --bin acme --target {target}"
-        );
+        assert_eq!(config.build[0].cargo.as_ref().unwrap().package, "acme-cli");
         assert_eq!(config.targets(), targets);
-        let spec = &config.build[0].artifacts[0];
-        let name = crate::config::artifact_name(spec, config.version.as_ref(), Some("x86_64-pc-windows-msvc"));
-        assert_eq!(name, "acme-0.1.0-x86_64-pc-windows-msvc.exe");
+        let names = config.build[0].published_names(config.version.as_ref(), Some("x86_64-pc-windows-msvc"), "");
         assert_eq!(
-            crate::config::expand_for(spec.path().as_str(), "0.1.0", "", "", Some("x86_64-pc-windows-msvc")),
-            "target/x86_64-pc-windows-msvc/release/acme.exe"
+            names,
+            ["acme-cli-x86_64-pc-windows-msvc-v0.1.0.zip", "acme-cli-x86_64-pc-windows-msvc-v0.1.0.zip.cdx.json"]
         );
+    }
+
+    #[test]
+    fn init_builds_every_binary_of_a_package_in_one_build() {
+        let detected = Detected {
+            name: "acme".into(),
+            binaries: vec![
+                Binary { name: "acme".into(), package: "acme-cli".into() },
+                Binary { name: "acmectl".into(), package: "acme-cli".into() },
+                Binary { name: "tool".into(), package: "acme-tool".into() },
+            ],
+            lockfile: false,
+            ..Detected::default()
+        };
+        let text = release_toml(&detected, &[]);
+        assert!(text.contains("run `cargo generate-lockfile`"), "{text}");
+        let config = parse(&text);
+        assert_eq!(config.build.len(), 2);
+        assert_eq!(config.build[0].cargo.as_ref().unwrap().bins, ["acme", "acmectl"]);
     }
 
     #[test]

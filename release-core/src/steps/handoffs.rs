@@ -2,6 +2,7 @@
 //!
 //! | hand-off | made by | read by |
 //! |---|---|---|
+//! | `built-files:<build>[:<target>]` | `build:<build>[:<target>]` (archived builds) | `package:archive:…`, `package:sbom:…` |
 //! | `packaged-chart:<chart>` | `package:chart:<chart>` | `publish:oci-push:<chart>` |
 //! | `pushed-chart:<chart>` | `publish:oci-push:<chart>` | `publish:oci-signature:<chart>`, `finalize:oci-tag:<chart>` |
 //! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` | `finalize:oci-tag:<chart>` |

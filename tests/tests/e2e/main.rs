@@ -18,6 +18,7 @@ mod oci;
 mod registry_faults;
 mod release_rules;
 mod resume;
+mod rust;
 mod secrets;
 mod signing;
 mod workflow;

@@ -19,6 +19,7 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
+use crate::steps::build::built_files;
 
 /// One `[[build]]` for one of its targets (or for this machine): its command, then its
 /// artifacts.
@@ -32,11 +33,6 @@ pub struct BuildStep {
 impl BuildStep {
     pub fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
         BuildStep { build: build.clone(), dir: working_dir(config, build), target: target.map(str::to_owned) }
-    }
-
-    /// One step per target of every build: all of them on this machine.
-    pub fn all(config: &Config) -> Vec<BuildStep> {
-        config.build.iter().flat_map(|b| b.target_list().into_iter().map(|t| BuildStep::new(config, b, t))).collect()
     }
 }
 
@@ -58,15 +54,21 @@ impl Step for BuildStep {
                 None => format!("run `{command}` in {}, collect {n} artifact(s)", self.dir),
             }
         };
-        StepMeta::new(
+        let meta = StepMeta::new(
             match &self.target {
                 Some(target) => StepId::new(Stage::Build, self.build.name.clone()).with_subject(target.clone()),
                 None => StepId::new(Stage::Build, self.build.name.clone()),
             },
             Effect::Local,
             description,
-        )
-        .resumable()
+        );
+        // Raw artifacts are a build's whole hand-over; files for an archive go to the package
+        // stage as a hand-off, which the journal does not keep.
+        if self.build.archives() {
+            meta.produces(&built_files(&self.build.name, self.target.as_deref()))
+        } else {
+            meta.resumable()
+        }
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let release = cx.release();
@@ -88,15 +90,27 @@ impl Step for BuildStep {
             check_artifact(&source, &self.build, &argv)?;
             files.push((source, artifact_name(spec, Some(&release.version), target)));
         }
+        if self.build.archives() {
+            // Into the archive under their published names, as they are (mode 0755).
+            let triple = match target {
+                Some(target) => target.to_owned(),
+                None => crate::steps::build::host_triple(cx, &self.dir).await?,
+            };
+            let files: Vec<crate::archive::Entry> = files
+                .into_iter()
+                .map(|(source, name)| crate::archive::Entry { source, name, mode: crate::archive::BINARY_MODE })
+                .collect();
+            let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+            cx.hand_off(&built_files(&self.build.name, target), crate::steps::build::BuiltFiles { triple, files })?;
+            return Ok(Some(format!("{} for the archive", names.join(", "))));
+        }
         let collected = collect_into_dist(cx, files, |_, _, _| Ok(())).await?;
         Ok(Some(if collected.is_empty() { "no artifacts".into() } else { collected.join(", ") }))
     }
 }
 
-/// Copies `(source, published name)` files into the dist directory as binary artifacts, in
-/// parallel, one blocking task each (a file is read once, and several files use several
-/// cores), hashing each as it is copied. `check(index, source, artifact)` sees each copy
-/// before it is added; a copy it refuses is removed. The names collected, in order.
+/// Copies `(source, published name)` files into the dist directory as binary artifacts
+/// (see [`collect_kinds_into_dist`]).
 pub(crate) async fn collect_into_dist<F>(
     cx: &StepContext<'_>,
     files: Vec<(Utf8PathBuf, String)>,
@@ -105,13 +119,29 @@ pub(crate) async fn collect_into_dist<F>(
 where
     F: Fn(usize, &Utf8Path, &Artifact) -> Result<(), StepError> + Send + Sync + 'static,
 {
+    let files = files.into_iter().map(|(source, name)| (source, name, ArtifactKind::Binary)).collect();
+    collect_kinds_into_dist(cx, files, check).await
+}
+
+/// Copies `(source, published name, kind)` files into the dist directory as artifacts, in
+/// parallel, one blocking task each (a file is read once, and several files use several
+/// cores), hashing each as it is copied. `check(index, source, artifact)` sees each copy
+/// before it is added; a copy it refuses is removed. The names collected, in order.
+pub(crate) async fn collect_kinds_into_dist<F>(
+    cx: &StepContext<'_>,
+    files: Vec<(Utf8PathBuf, String, ArtifactKind)>,
+    check: F,
+) -> Result<Vec<String>, StepError>
+where
+    F: Fn(usize, &Utf8Path, &Artifact) -> Result<(), StepError> + Send + Sync + 'static,
+{
     let check = std::sync::Arc::new(check);
     let dist = &cx.release().dist;
-    let jobs = files.into_iter().enumerate().map(|(index, (source, name))| {
+    let jobs = files.into_iter().enumerate().map(|(index, (source, name, kind))| {
         let (target, check) = (dist.join(&name), check.clone());
         tokio::task::spawn_blocking(move || -> Result<Artifact, StepError> {
             let (sha256, size) = copy_and_hash(&source, &target)?;
-            let artifact = Artifact { name, path: target, kind: ArtifactKind::Binary, size, sha256 };
+            let artifact = Artifact { name, path: target, kind, size, sha256 };
             check(index, &source, &artifact).inspect_err(|_| {
                 let _ = std::fs::remove_file(&artifact.path);
             })?;

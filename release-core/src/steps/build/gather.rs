@@ -12,7 +12,7 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::build::command::collect_into_dist;
+use crate::steps::build::command::collect_kinds_into_dist;
 
 /// Build stage of the final job: every runner's artifacts into the dist directory, each
 /// checked against the digest its build recorded while it is copied.
@@ -38,11 +38,11 @@ impl Step for Gather {
         for build in scan(&self.plan, &self.dir)? {
             let dir = build.path.parent().expect("a file has a directory").to_owned();
             for artifact in build.manifest.artifacts {
-                files.push((dir.join(&artifact.name), artifact.name.clone()));
+                files.push((dir.join(&artifact.name), artifact.name.clone(), artifact.kind));
                 recorded.push((build.path.clone(), artifact));
             }
         }
-        let mut names = collect_into_dist(cx, files, move |index, source, copied| {
+        let mut names = collect_kinds_into_dist(cx, files, move |index, source, copied| {
             let (manifest, artifact) = &recorded[index];
             if copied.sha256 == artifact.sha256 && copied.size == artifact.size {
                 return Ok(());

@@ -33,7 +33,12 @@ impl Step for WriteChecksums {
         let listed: Vec<Artifact> = cx
             .artifacts()
             .into_iter()
-            .filter(|a| matches!(a.kind, ArtifactKind::Binary | ArtifactKind::Chart))
+            .filter(|a| {
+                matches!(
+                    a.kind,
+                    ArtifactKind::Binary | ArtifactKind::Chart | ArtifactKind::Archive | ArtifactKind::Sbom
+                )
+            })
             .collect();
         let text = sha256sums(&listed);
         let path = cx.release().dist.join(CHECKSUMS_FILE);

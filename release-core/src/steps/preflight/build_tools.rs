@@ -25,7 +25,7 @@ impl BuildToolsCheck {
         let mut commands: Vec<(String, String, Utf8PathBuf)> = Vec::new();
         for step in steps {
             if !commands.iter().any(|(name, ..)| *name == step.build.name) {
-                commands.push((step.build.name.clone(), step.build.command[0].clone(), step.dir.clone()));
+                commands.push((step.build.name.clone(), step.build.program().to_owned(), step.dir.clone()));
             }
         }
         BuildToolsCheck { commands }

@@ -1,6 +1,8 @@
 //! The preflight stage's steps.
 
+pub(crate) mod archives;
 pub(crate) mod build_tools;
+pub(crate) mod cargo;
 pub(crate) mod charts;
 pub(crate) mod crates_manifests;
 pub(crate) mod crates_registry;

@@ -1,4 +1,4 @@
-//! `build:manifest`: `release build --target T`, last step: the target's manifest beside its artifacts.
+//! `package:manifest`: `release build --target T`, last step: the target's manifest beside its artifacts.
 
 use crate::matrix::BUILD_KIND;
 use crate::matrix::BuildManifest;
@@ -26,7 +26,7 @@ pub struct WriteBuildManifest {
 impl Step for WriteBuildManifest {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
-            StepId::new(Stage::Build, "manifest"),
+            StepId::new(Stage::Package, "manifest"),
             Effect::Local,
             format!("write {} for the publish job", build_manifest_name(&self.target)),
         )
@@ -35,8 +35,8 @@ impl Step for WriteBuildManifest {
         let artifacts = cx
             .artifacts()
             .into_iter()
-            .filter(|a| a.kind == ArtifactKind::Binary)
-            .map(|a| BuiltArtifact { name: a.name, size: a.size, sha256: a.sha256 })
+            .filter(|a| matches!(a.kind, ArtifactKind::Binary | ArtifactKind::Archive | ArtifactKind::Sbom))
+            .map(|a| BuiltArtifact { name: a.name, kind: a.kind, size: a.size, sha256: a.sha256 })
             .collect();
         let manifest = BuildManifest {
             kind: BUILD_KIND.to_owned(),
