@@ -8,6 +8,7 @@
 pub mod fault_proxy;
 pub mod github_server;
 pub mod registry;
+pub mod sigstore;
 
 use std::path::PathBuf;
 use std::process::Output;
