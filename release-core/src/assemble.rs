@@ -145,7 +145,9 @@ pub fn pipeline(
         add(Box::new(oci::steps::OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
         for push in pushes {
             add(Box::new(oci::steps::PushProbe { push: push.clone(), settings: settings.clone() }));
-            let signed = config.signing.is_some();
+            // Keyless runs sign the chart package (its bundle); the registry signature in
+            // cosign's legacy layout needs a key of its own.
+            let signed = config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Key);
             add(Box::new(oci::steps::ChartPushStep { push: push.clone(), settings: settings.clone(), signed }));
             if signed {
                 add(Box::new(oci::signature::ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
@@ -153,7 +155,15 @@ pub fn pipeline(
             }
         }
     }
-    if let Some(signing) = &config.signing {
+    if let Some(signing) = &config.signing
+        && signing.mode == crate::config::SigningMode::Keyless
+    {
+        use crate::steps::{preflight::id_token, sign::keyless, verify::bundles};
+        let settings = id_token::KeylessSettings::new(config, signing);
+        add(Box::new(id_token::IdTokenCheck { settings: settings.clone() }));
+        add(Box::new(keyless::SignKeyless { settings }));
+        add(Box::new(bundles::VerifyBundles));
+    } else if let Some(signing) = &config.signing {
         let settings = sign::SigningSettings::new(config, signing, mode);
         add(Box::new(sign::SigningKeyCheck::new(settings.clone())));
         add(Box::new(sign::SignArtifacts::new(settings.clone())));

@@ -32,6 +32,7 @@ pub mod shell;
 pub mod signing;
 pub mod stages;
 pub mod step;
+pub mod steps;
 
 pub use assemble::{Overrides, Scope, pipeline};
 pub use cancel::Cancellation;

@@ -50,6 +50,8 @@ impl Level {
 pub const CONTENTS: &str = "contents";
 /// The scope a push to `ghcr.io` is authorised with.
 pub const PACKAGES: &str = "packages";
+/// The scope that lets a job request GitHub OIDC tokens (keyless signing).
+pub const ID_TOKEN: &str = "id-token";
 
 /// One permission the release needs, and what for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -78,6 +80,13 @@ pub fn required_permissions(config: &Config) -> Vec<Requirement> {
     }
     if config.charts.iter().filter_map(|chart| chart.push.as_deref()).any(pushes_to_ghcr) {
         needed.push(Requirement { scope: PACKAGES, level: Level::Write, purpose: "push charts to ghcr.io".into() });
+    }
+    if config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Keyless) {
+        needed.push(Requirement {
+            scope: ID_TOKEN,
+            level: Level::Write,
+            purpose: "request the OIDC token keyless signing trades for a Fulcio certificate".into(),
+        });
     }
     needed
 }

@@ -32,7 +32,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 #[cfg(doc)]
 use crate::secret::Secret;
 
+pub mod bundle;
 pub mod key;
+pub mod keyless;
 pub mod public_key;
 pub mod verify;
 

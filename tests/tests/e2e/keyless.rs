@@ -60,3 +60,134 @@ fn sigstore_python_signs_and_verifies_against_the_test_servers() {
     assert!(!ok, "a tampered file must fail");
     assert!(out.to_lowercase().contains("digest") || out.contains("mismatch") || out.contains("FAIL"), "{out}");
 }
+
+/// A project with one build artifact and keyless signing against the test servers; the
+/// trust files are copied into the project.
+fn keyless_project(servers: &SigstoreServers) -> release_tests::Project {
+    let project = release_tests::Project::new();
+    project
+        .config(
+            "[project]\nversion = \"1.2.3\"\n\n[[build]]\nname = \"app\"\ncommand = [\"cp\", \"src/app.txt\", \"out/app\"]\nartifacts = [\"out/app\"]\n\n[signing]\nmode = \"keyless\"\nsigning-config = \"sigstore/signing_config.json\"\ntrusted-root = \"sigstore/trusted_root.json\"\n",
+        )
+        .file("src/app.txt", "the app\n")
+        .file("out/.keep", "");
+    servers.write_trust_files(&project.join("sigstore"));
+    project
+}
+
+/// The environment of a GitHub Actions job with `permissions: id-token: write`.
+fn in_actions(command: release_tests::ReleaseCommand, servers: &SigstoreServers) -> release_tests::ReleaseCommand {
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", servers.token_request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", servers.token_request_token())
+}
+
+/// A whole keyless snapshot run: preflight fetches one token (and no certificate), the sign
+/// step a fresh one and one certificate for every file, each signature logged in Rekor; the
+/// gate verifies every bundle; sigstore-python verifies them too, and refuses a tampered
+/// file, another identity and another repository.
+#[test]
+fn a_keyless_run_signs_every_file_with_one_certificate_and_sigstore_python_agrees() {
+    let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
+    let project = keyless_project(&servers);
+    let run = in_actions(project.release(["run", "--snapshot"]), &servers).run();
+    run.success()
+        .stdout_has("preflight:id-token")
+        .stdout_has("signed 2 file(s) keyless as https://github.com/acme/hello/.github/workflows/release.yml@refs/tags/v1.2.3")
+        .stdout_has("2 bundle(s) verified");
+
+    assert_eq!(servers.token_audiences(), ["sigstore", "sigstore"], "one token in preflight, a fresh one to sign");
+    let requests = servers.fulcio_requests();
+    assert_eq!(requests.len(), 1, "one certificate for the run");
+    assert_eq!(requests[0].shape, Shape::PublicKeyBodyToken);
+    let entries = servers.rekor_entries();
+    assert_eq!(entries.len(), 4, "two seed entries and one per signed file");
+    assert!(entries[2..].iter().all(|e| e.body_json()["kind"] == "hashedrekord"));
+
+    let trust = servers.write_trust_files(&project.join("trust-check"));
+    let san = servers.workflow().san();
+    for name in ["app", "SHA256SUMS"] {
+        let file = project.join(&format!("dist/{name}"));
+        let bundle = project.join(&format!("dist/{name}.sigstore.json"));
+        let text = std::fs::read_to_string(&bundle).unwrap();
+        assert!(text.contains("application/vnd.dev.sigstore.bundle.v0.3+json"), "{text}");
+        let (ok, out) = sigstore::python_verify_identity(&trust, &bundle, &san, &file);
+        assert!(ok, "{name}: sigstore-python verify identity failed:\n{out}");
+        let (ok, out) = sigstore::python_verify_github(&trust, &bundle, &san, "acme/hello", &file);
+        assert!(ok, "{name}: sigstore-python verify github failed:\n{out}");
+        let (ok, _) = sigstore::python_verify_github(&trust, &bundle, &san, "acme/other", &file);
+        assert!(!ok, "{name}: another repository must fail");
+        let other = "https://github.com/acme/hello/.github/workflows/other.yml@refs/tags/v1.2.3";
+        let (ok, _) = sigstore::python_verify_identity(&trust, &bundle, other, &file);
+        assert!(!ok, "{name}: another identity must fail");
+    }
+    let app = project.join("dist/app");
+    std::fs::write(&app, "the app, tampered\n").unwrap();
+    let (ok, _) = sigstore::python_verify_identity(&trust, &project.join("dist/app.sigstore.json"), &san, &app);
+    assert!(!ok, "a tampered file must fail");
+}
+
+/// Outside GitHub Actions keyless signing is refused before the build, with the reason and
+/// what to use instead.
+#[test]
+fn keyless_outside_actions_is_refused_in_preflight() {
+    let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
+    let project = keyless_project(&servers);
+    project
+        .release(["run", "--snapshot"])
+        .run()
+        .code(3)
+        .stderr_has("keyless signing needs a GitHub Actions OIDC token, and this is not a GitHub Actions job")
+        .stderr_has("mode = \"key\"");
+    assert!(!project.exists("dist/app"), "the build must not have run");
+    assert!(servers.token_audiences().is_empty());
+}
+
+/// A job without `permissions: id-token: write` has no token request variables: exit 3
+/// before the build, naming the permission and the fork rule.
+#[test]
+fn a_job_without_id_token_write_fails_in_preflight() {
+    let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
+    let project = keyless_project(&servers);
+    project
+        .release(["run", "--snapshot"])
+        .env("GITHUB_ACTIONS", "true")
+        .run()
+        .code(3)
+        .stderr_has("ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set")
+        .stderr_has("permissions: id-token: write")
+        .stderr_has("fork");
+    assert!(!project.exists("dist/app"), "the build must not have run");
+}
+
+/// A token without a claim Fulcio requires fails in preflight, naming the claim; no
+/// certificate is requested.
+#[test]
+fn a_token_fulcio_would_refuse_fails_in_preflight() {
+    let mut workflow = Workflow::new("acme/hello", "refs/tags/v1.2.3");
+    workflow.omit = vec!["job_workflow_sha".into()];
+    let servers = SigstoreServers::start(workflow);
+    let project = keyless_project(&servers);
+    in_actions(project.release(["run", "--snapshot"]), &servers)
+        .run()
+        .code(3)
+        .stderr_has("Fulcio needs the claims job_workflow_sha");
+    assert!(servers.fulcio_requests().is_empty());
+    assert!(!project.exists("dist/app"));
+}
+
+/// Fulcio and Rekor 5xx answers are ridden out by the network policy: the run succeeds with
+/// one certificate and no duplicate log entries.
+#[test]
+fn fulcio_and_rekor_outages_are_retried() {
+    let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
+    let project = keyless_project(&servers);
+    let config = project.read("release.toml");
+    project.config(&format!("{config}\n[network]\nattempts = 4\nbackoff-ms = 1\n"));
+    servers.fail(sigstore::Service::Fulcio, 503, 2);
+    servers.fail(sigstore::Service::Rekor, 502, 2);
+    in_actions(project.release(["run", "--snapshot"]), &servers).run().success().stdout_has("2 bundle(s) verified");
+    assert_eq!(servers.fulcio_requests().len(), 1);
+    assert_eq!(servers.rekor_entries().len(), 4);
+}

@@ -1,0 +1,3 @@
+//! Preflight steps.
+
+pub mod id_token;

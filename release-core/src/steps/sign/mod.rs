@@ -1,0 +1,3 @@
+//! Sign-stage steps.
+
+pub mod keyless;

@@ -1,0 +1,3 @@
+//! Verify-stage steps.
+
+pub mod bundles;
