@@ -939,7 +939,7 @@ mod tests {
         let err = parse(&format!("{base}key = \"cosign.key\"\n")).unwrap_err();
         assert!(err.to_string().contains("signing.key"), "{err}");
         let err = parse("[project]\nversion = \"1.0.0\"\n[signing]\ntrusted-root = \"t.json\"\n").unwrap_err();
-        assert!(err.to_string().contains("mode = \\\"keyless\\\""), "{err}");
+        assert!(err.to_string().contains("is a setting of `mode = \"keyless\"`"), "{err}");
     }
 }
 

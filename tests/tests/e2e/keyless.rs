@@ -122,10 +122,46 @@ fn a_keyless_run_signs_every_file_with_one_certificate_and_sigstore_python_agree
         let (ok, _) = sigstore::python_verify_identity(&trust, &bundle, other, &file);
         assert!(!ok, "{name}: another identity must fail");
     }
+
+    // `release verify` for users, offline against the instance's trusted root.
+    let root = trust.trusted_root.as_str();
+    project
+        .release(["verify", "--repo", "acme/hello", "--trusted-root", root, "dist/app", "dist/SHA256SUMS"])
+        .run()
+        .success()
+        .stdout_has(&format!("ok      dist/app (signed by {san})"))
+        .stdout_has("all 2 file(s) verified against their Sigstore bundles");
+    project
+        .release(["verify", "--certificate-identity", &san, "--trusted-root", root, "--bundle", "dist/app.sigstore.json", "dist/app"])
+        .run()
+        .success();
+    project
+        .release(["verify", "--certificate-identity-regexp", "^https://github.com/acme/hello/.*@refs/tags/v", "--trusted-root", root, "dist/app"])
+        .run()
+        .success();
+    project
+        .release(["verify", "--repo", "acme/other", "--trusted-root", root, "dist/app"])
+        .run()
+        .code(1)
+        .stdout_has("FAILED  dist/app");
+    project
+        .release(["verify", "--certificate-identity", &san, "--certificate-oidc-issuer", "https://accounts.example.com", "--trusted-root", root, "dist/app"])
+        .run()
+        .code(1);
+    project.release(["verify", "--trusted-root", root, "dist/app"]).run().code(2).stderr_has("--repo OWNER/REPO");
+    // Public-good Sigstore does not vouch for the test instance's certificates.
+    project.release(["verify", "--repo", "acme/hello", "dist/app"]).run().code(1);
+
     let app = project.join("dist/app");
     std::fs::write(&app, "the app, tampered\n").unwrap();
     let (ok, _) = sigstore::python_verify_identity(&trust, &project.join("dist/app.sigstore.json"), &san, &app);
     assert!(!ok, "a tampered file must fail");
+    project
+        .release(["verify", "--repo", "acme/hello", "--trusted-root", root, "dist/app", "dist/SHA256SUMS"])
+        .run()
+        .code(1)
+        .stdout_has("FAILED  dist/app")
+        .stdout_has("ok      dist/SHA256SUMS");
 }
 
 /// Outside GitHub Actions keyless signing is refused before the build, with the reason and

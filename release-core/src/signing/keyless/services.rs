@@ -35,6 +35,13 @@ pub enum Instance {
     Files { signing_config: Utf8PathBuf, trusted_root: Utf8PathBuf },
 }
 
+impl Instance {
+    /// The trusted root of public-good Sigstore embedded in sigstore-trust-root 0.15.1.
+    pub fn public_good_trusted_root() -> &'static str {
+        SigstoreInstance::PublicGood.embedded_trusted_root_json()
+    }
+}
+
 /// The resolved services and the trust material of an instance.
 #[derive(Debug, Clone)]
 pub struct Services {
