@@ -163,6 +163,10 @@ pub fn pipeline(
         add(Box::new(id_token::IdTokenCheck { settings: settings.clone() }));
         add(Box::new(keyless::SignKeyless { settings }));
         add(Box::new(bundles::VerifyBundles));
+        if signing.provenance {
+            add(Box::new(crate::steps::sign::provenance::SignProvenance));
+            add(Box::new(crate::steps::verify::provenance::VerifyProvenance));
+        }
     } else if let Some(signing) = &config.signing {
         let settings = sign::SigningSettings::new(config, signing, mode);
         add(Box::new(sign::SigningKeyCheck::new(settings.clone())));

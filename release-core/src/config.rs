@@ -189,6 +189,10 @@ pub struct SigningConfig {
     pub signing_config: Option<Utf8PathBuf>,
     /// Keyless: the instance's `trusted_root.json` (what its bundles verify against).
     pub trusted_root: Option<Utf8PathBuf>,
+    /// Keyless: sign SLSA build provenance for every published file (an in-toto statement,
+    /// published as the release asset `provenance.intoto.jsonl`).
+    #[serde(default)]
+    pub provenance: bool,
 }
 
 impl SigningConfig {
@@ -223,7 +227,11 @@ impl SigningConfig {
                 }
             }
             SigningMode::Key => {
-                for (field, set) in [("signing-config", self.signing_config.is_some()), ("trusted-root", self.trusted_root.is_some())] {
+                for (field, set) in [
+                    ("signing-config", self.signing_config.is_some()),
+                    ("trusted-root", self.trusted_root.is_some()),
+                    ("provenance", self.provenance),
+                ] {
                     if set {
                         return Err(ConfigError::invalid(
                             file,

@@ -164,6 +164,54 @@ pub fn verify_file(
     Ok(Verified { identity, issuer, repository })
 }
 
+/// Verifies an attestation bundle (DSSE over an in-toto statement) and returns its
+/// subjects: the signature, log entry and identity are checked against the digest of its
+/// first subject; the caller checks every subject against its file.
+pub fn verify_attestation(
+    root: &TrustedRoot,
+    bundle_file: &Utf8Path,
+    expected: &Expected,
+) -> Result<(Verified, Vec<crate::signing::provenance::Subject>), BundleError> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(bundle_file)
+        .map_err(|e| BundleError::Read { path: bundle_file.to_owned(), reason: e.to_string() })?;
+    // A JSON Lines asset holds one bundle a line; the release's has one.
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let not_a_bundle = |reason: String| BundleError::NotABundle { path: bundle_file.to_owned(), reason };
+    let bundle = Bundle::from_json(line).map_err(|e| not_a_bundle(e.to_string()))?;
+    let raw: serde_json::Value = serde_json::from_str(line).map_err(|e| not_a_bundle(e.to_string()))?;
+    let payload = raw
+        .pointer("/dsseEnvelope/payload")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .ok_or_else(|| not_a_bundle("it holds no DSSE envelope".into()))?;
+    let subjects = crate::signing::provenance::subjects_of(&payload)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| not_a_bundle("its payload is not an in-toto statement with subjects".into()))?;
+    let invalid = |reason: String| BundleError::Invalid { file: subjects[0].name.clone().into(), bundle: bundle_file.to_owned(), reason };
+    let digest = sigstore_verify::types::Sha256Hash::from_hex(&subjects[0].sha256).map_err(|e| invalid(e.to_string()))?;
+    let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
+    let mut policy = VerificationPolicy::any_identity();
+    if let Some(identity) = &expected.identity {
+        policy = policy.require_identity(IdentityMatcher::Uri(identity.clone()));
+    }
+    if let Some(issuer) = &expected.issuer {
+        policy = policy.require_issuer(issuer.clone());
+    }
+    let result = verifier
+        .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy)
+        .map_err(|e| invalid(e.to_string()))?;
+    if !result.tlog_verified() || !result.sct_verified() {
+        return Err(invalid("the transparency log entry or the certificate's SCT was not verified".into()));
+    }
+    let verified = Verified {
+        identity: result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default(),
+        issuer: result.issuer().unwrap_or_default().to_owned(),
+        repository: result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone()),
+    };
+    Ok((verified, subjects))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,7 @@ use crate::secret::Secret;
 pub mod bundle;
 pub mod key;
 pub mod keyless;
+pub mod provenance;
 pub mod public_key;
 pub mod verify;
 

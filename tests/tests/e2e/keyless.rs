@@ -227,3 +227,51 @@ fn fulcio_and_rekor_outages_are_retried() {
     assert_eq!(servers.fulcio_requests().len(), 1);
     assert_eq!(servers.rekor_entries().len(), 4);
 }
+
+/// With `provenance = true`, one SLSA provenance statement over every signed file, DSSE
+/// signed with the run's certificate (no second certificate), logged in Rekor as dsse, is
+/// written as `provenance.intoto.jsonl`; the gate checks it and sigstore-python verifies it
+/// for each subject; a tampered subject and another repository fail.
+#[test]
+fn provenance_is_one_statement_over_every_file_verified_by_sigstore_python() {
+    let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
+    let project = keyless_project(&servers);
+    let config = project.read("release.toml");
+    project.config(&format!("{config}provenance = true\n"));
+    in_actions(project.release(["run", "--snapshot"]), &servers)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .run()
+        .success()
+        .stdout_has("SLSA provenance for 2 subject(s)")
+        .stdout_has("provenance verified: 2 subject(s)");
+    assert_eq!(servers.fulcio_requests().len(), 1, "the provenance is signed with the run's certificate");
+    let entries = servers.rekor_entries();
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[4].body_json()["kind"], "dsse");
+
+    let line = project.read("dist/provenance.intoto.jsonl");
+    assert_eq!(line.lines().count(), 1, "JSON Lines, one bundle");
+    let bundle: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(statement["predicate"]["buildDefinition"]["buildType"], "https://actions.github.io/buildtypes/workflow/v1");
+    let names: Vec<&str> = statement["subject"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["app", "SHA256SUMS"]);
+
+    let trust = servers.write_trust_files(&project.join("trust-check"));
+    let san = servers.workflow().san();
+    let asset = project.join("dist/provenance.intoto.jsonl");
+    for name in ["app", "SHA256SUMS"] {
+        let (ok, out) = sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &project.join(&format!("dist/{name}")));
+        assert!(ok, "{name}: sigstore-python verify github of the provenance failed:\n{out}");
+    }
+    let (ok, _) = sigstore::python_verify_github(&trust, &asset, &san, "acme/other", &project.join("dist/app"));
+    assert!(!ok, "another repository must fail");
+    std::fs::write(project.join("dist/app"), "tampered\n").unwrap();
+    let (ok, _) = sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &project.join("dist/app"));
+    assert!(!ok, "a tampered subject must fail");
+}

@@ -84,6 +84,8 @@ pub struct KeylessSession {
     pub identity: String,
     /// The token's issuer.
     pub issuer: String,
+    /// The token's claims (what provenance is built from; the token itself is not kept).
+    pub claims: serde_json::Value,
     services: Arc<Services>,
     http: reqwest::Client,
     policy: NetworkPolicy,
@@ -113,6 +115,7 @@ impl KeylessSession {
             certificate,
             identity: token.identity(server).unwrap_or_default(),
             issuer: token.claim("iss").unwrap_or_default().to_owned(),
+            claims: token.claims().clone(),
             services,
             http,
             policy,

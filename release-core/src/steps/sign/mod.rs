@@ -1,3 +1,4 @@
 //! Sign-stage steps.
 
 pub mod keyless;
+pub mod provenance;

@@ -1,3 +1,4 @@
 //! Verify-stage steps.
 
 pub mod bundles;
+pub mod provenance;
