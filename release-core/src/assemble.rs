@@ -166,6 +166,12 @@ pub fn pipeline(
         if signing.provenance {
             add(Box::new(crate::steps::sign::provenance::SignProvenance));
             add(Box::new(crate::steps::verify::provenance::VerifyProvenance));
+            if let Some(github) = &config.github {
+                use crate::steps::{preflight::attestations, publish::attestation};
+                let (github, network) = (github.clone(), config.network.clone());
+                add(Box::new(attestations::AttestationsCheck { github: github.clone(), network: network.clone() }));
+                add(Box::new(attestation::PublishAttestation { github, network }));
+            }
         }
     } else if let Some(signing) = &config.signing {
         let settings = sign::SigningSettings::new(config, signing, mode);

@@ -52,6 +52,8 @@ pub const CONTENTS: &str = "contents";
 pub const PACKAGES: &str = "packages";
 /// The scope that lets a job request GitHub OIDC tokens (keyless signing).
 pub const ID_TOKEN: &str = "id-token";
+/// The scope that lets a job store artifact attestations (build provenance).
+pub const ATTESTATIONS: &str = "attestations";
 
 /// One permission the release needs, and what for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -87,6 +89,13 @@ pub fn required_permissions(config: &Config) -> Vec<Requirement> {
             level: Level::Write,
             purpose: "request the OIDC token keyless signing trades for a Fulcio certificate".into(),
         });
+        if config.github.is_some() && config.signing.as_ref().is_some_and(|s| s.provenance) {
+            needed.push(Requirement {
+                scope: ATTESTATIONS,
+                level: Level::Write,
+                purpose: "store the build provenance with GitHub's attestations API".into(),
+            });
+        }
     }
     needed
 }

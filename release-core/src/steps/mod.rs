@@ -2,5 +2,6 @@
 //! land here; the older ones still live in [`crate::stages`].
 
 pub mod preflight;
+pub mod publish;
 pub mod sign;
 pub mod verify;

@@ -470,3 +470,16 @@ pub fn python_verify_github(trust: &TrustFiles, bundle: &Utf8Path, identity: &st
         file.as_str(),
     ])
 }
+
+/// The source repository a Fulcio certificate names (extension 1.3.6.1.4.1.57264.1.12,
+/// a DER UTF8String), as GitHub's attestations API compares it with the target repository.
+pub fn source_repository_of(certificate: &[u8]) -> Option<String> {
+    const OID: [u8; 12] = [0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x0c];
+    let at = certificate.windows(OID.len()).position(|w| w == OID)? + OID.len();
+    let (mut value, rest) = der::read_tlv(&certificate[at..])?;
+    if value.tag == 0x01 {
+        value = der::read_tlv(rest)?.0; // the criticality flag
+    }
+    let (inner, _) = der::read_tlv(value.contents)?;
+    String::from_utf8(inner.contents.to_vec()).ok()
+}

@@ -275,3 +275,91 @@ fn provenance_is_one_statement_over_every_file_verified_by_sigstore_python() {
     let (ok, _) = sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &project.join("dist/app"));
     assert!(!ok, "a tampered subject must fail");
 }
+
+/// A project releasing to the GitHub test server with keyless signing and provenance.
+fn github_keyless_project(servers: &SigstoreServers) -> release_tests::Project {
+    let project = crate::github::project("");
+    let config = project.read("release.toml");
+    project.config(&format!(
+        "{config}\n[signing]\nmode = \"keyless\"\nprovenance = true\nsigning-config = \"sigstore/signing_config.json\"\ntrusted-root = \"sigstore/trusted_root.json\"\n"
+    ));
+    servers.write_trust_files(&project.join("sigstore"));
+    project
+}
+
+fn run_release(project: &release_tests::Project, github: &release_tests::github_server::GithubServer, servers: &SigstoreServers) -> release_tests::Finished {
+    crate::github::run_in_actions_with(
+        project,
+        github,
+        crate::github::TOKEN,
+        &[
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &servers.token_request_url()),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", servers.token_request_token()),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+        ],
+    )
+}
+
+/// A whole keyless release: bundles and the provenance asset on the GitHub release, the
+/// attestation stored with GitHub's attestations API (its certificate names this
+/// repository).
+#[test]
+fn a_keyless_release_publishes_bundles_provenance_and_the_attestation() {
+    use release_tests::github_server::{Level, Visibility};
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    let project = github_keyless_project(&servers);
+    let run = run_release(&project, &github, &servers);
+    run.success();
+    crate::github::said(&run, "accepts attestations");
+    crate::github::said(&run, "build provenance stored as attestation");
+    let release = crate::github::the_release(&github);
+    assert!(!release.draft);
+    let mut names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
+    names.sort();
+    for expected in ["app.sigstore.json", "data.bin.sigstore.json", "SHA256SUMS.sigstore.json", "provenance.intoto.jsonl"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    let attestations = github.attestations(crate::github::REPO);
+    assert_eq!(attestations.len(), 1, "one attestation");
+    assert!(attestations[0].1.get("dsseEnvelope").is_some());
+}
+
+/// Without `attestations: write` the preflight probe's 403 stops the run before the build,
+/// naming the permission; nothing is stored.
+#[test]
+fn a_token_without_attestations_write_fails_in_preflight() {
+    use release_tests::github_server::Visibility;
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(crate::github::TOKEN, crate::github::writer(), Visibility::Public);
+    let project = github_keyless_project(&servers);
+    let run = run_release(&project, &github, &servers);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    crate::github::said(&run, "preflight:attestations");
+    crate::github::said(&run, "Attestations");
+    assert!(!project.exists("dist/app"), "the build must not have run");
+    assert!(github.attestations(crate::github::REPO).is_empty());
+    assert!(servers.fulcio_requests().is_empty());
+}
+
+/// GitHub refuses an attestation whose certificate names another repository.
+#[test]
+fn the_attestations_api_refuses_a_bundle_for_another_repository() {
+    use release_tests::github_server::{Level, Visibility};
+    let servers = SigstoreServers::start(Workflow::new("acme/other", "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    let project = github_keyless_project(&servers);
+    let run = run_release(&project, &github, &servers);
+    assert_ne!(run.code, 0);
+    crate::github::said(&run, "values do not match: https://github.com/acme/other != https://github.com/acme/hello");
+    assert!(github.attestations(crate::github::REPO).is_empty());
+    assert!(github.releases(crate::github::REPO).iter().all(|r| r.draft), "nothing became visible");
+}

@@ -1,3 +1,4 @@
 //! Preflight steps.
 
+pub mod attestations;
 pub mod id_token;

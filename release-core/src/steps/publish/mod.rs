@@ -1,0 +1,3 @@
+//! Publish-stage steps.
+
+pub mod attestation;
