@@ -15,6 +15,7 @@
 //! thing it measures did not happen (a run failed, a digest differs, a server lacks the
 //! upload), so that a figure never describes work that was not done.
 
+mod keyless;
 mod local;
 mod remote;
 
@@ -27,7 +28,7 @@ use xshell::{Shell, cmd};
 pub struct Options {
     pub small: bool,
     /// Run only the benchmarks whose key contains this (`hash`, `startup`, `package`,
-    /// `snapshot`, `signed`, `preflight`, `publish`).
+    /// `snapshot`, `signed`, `keyless`, `preflight`, `publish`).
     pub only: Option<String>,
 }
 
@@ -125,6 +126,10 @@ pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
     }
     if wanted("signed") {
         rows.push(local::signed_snapshot_peak_memory(&bench, &big)?);
+    }
+    if wanted("keyless") {
+        rows.push(keyless::many_files(&bench)?);
+        rows.push(keyless::big_file_peak_memory(&bench, &big)?);
     }
     if wanted("preflight") {
         rows.push(remote::concurrent_preflight(&bench, &runtime)?);
