@@ -38,7 +38,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
     certificate_identity_regexp: Option<String>,
     /// The OIDC issuer of the signer's token.
-    #[arg(long, value_name = "URL", default_value = "https://token.actions.githubusercontent.com", conflicts_with = "key")]
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://token.actions.githubusercontent.com",
+        conflicts_with = "key"
+    )]
     certificate_oidc_issuer: String,
     /// The repository that must have signed (OWNER/REPO): the identity is a workflow of it and
     /// the certificate names it as the source repository.
@@ -194,7 +199,11 @@ fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
     if failed == 0 { 0 } else { FailureKind::Step.exit_code() }
 }
 
-fn print_bundle_lines(results: &[(Utf8PathBuf, Result<String, String>)], failed: usize, root: &str) -> std::io::Result<()> {
+fn print_bundle_lines(
+    results: &[(Utf8PathBuf, Result<String, String>)],
+    failed: usize,
+    root: &str,
+) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for (file, verdict) in results {
         match verdict {

@@ -216,13 +216,20 @@ impl SigningConfig {
                     }
                 }
                 if self.signing_config.is_some() != self.trusted_root.is_some() {
-                    let (given, missing) =
-                        if self.signing_config.is_some() { ("signing-config", "trusted-root") } else { ("trusted-root", "signing-config") };
+                    let (given, missing) = if self.signing_config.is_some() {
+                        ("signing-config", "trusted-root")
+                    } else {
+                        ("trusted-root", "signing-config")
+                    };
                     return Err(ConfigError::invalid(
                         file,
                         &format!("signing.{missing}"),
-                        &format!("is missing: `signing.{given}` names another Sigstore instance, which needs both files"),
-                        Some("give both `signing-config` and `trusted-root` (the instance's signing_config.json and trusted_root.json), or neither for public-good Sigstore"),
+                        format!(
+                            "is missing: `signing.{given}` names another Sigstore instance, which needs both files"
+                        ),
+                        Some(
+                            "give both `signing-config` and `trusted-root` (the instance's signing_config.json and trusted_root.json), or neither for public-good Sigstore",
+                        ),
                     ));
                 }
             }

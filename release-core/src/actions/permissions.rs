@@ -272,8 +272,11 @@ mod tests {
     fn keyless_signing_asks_for_id_token_write_and_key_signing_does_not() {
         let dir = camino::Utf8Path::new("/tmp");
         let config = |signing: &str| {
-            crate::config::Config::parse(&format!("[project]\nversion = \"1.0.0\"\n[signing]\n{signing}"), &dir.join("release.toml"))
-                .unwrap()
+            crate::config::Config::parse(
+                &format!("[project]\nversion = \"1.0.0\"\n[signing]\n{signing}"),
+                &dir.join("release.toml"),
+            )
+            .unwrap()
         };
         let keyless = required_permissions(&config("mode = \"keyless\"\n"));
         assert!(keyless.iter().any(|r| r.scope == ID_TOKEN && r.level == Level::Write), "{keyless:?}");

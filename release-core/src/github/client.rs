@@ -682,7 +682,9 @@ impl<'r> GithubClient<'r> {
                 .json(&body)
                 .send()
                 .await
-                .map_err(|e| ApiError::transport(ACTION, "POST", &url, error_chain(&e)).transient(net::is_transient(&e)))?;
+                .map_err(|e| {
+                    ApiError::transport(ACTION, "POST", &url, error_chain(&e)).transient(net::is_transient(&e))
+                })?;
             json_or_error::<Created>(response, ACTION, "POST", &url).await.map(|c| c.id)
         })
         .await

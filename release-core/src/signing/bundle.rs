@@ -79,7 +79,8 @@ impl crate::error::Diagnose for BundleError {
 
 /// Reads a bundle file.
 pub fn read_bundle(path: &Utf8Path) -> Result<Bundle, BundleError> {
-    let text = std::fs::read_to_string(path).map_err(|e| BundleError::Read { path: path.to_owned(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BundleError::Read { path: path.to_owned(), reason: e.to_string() })?;
     Bundle::from_json(&text).map_err(|e| BundleError::NotABundle { path: path.to_owned(), reason: e.to_string() })
 }
 
@@ -129,7 +130,8 @@ pub fn verify_file(
     expected: &Expected,
 ) -> Result<Verified, BundleError> {
     let bundle = read_bundle(bundle_file)?;
-    let invalid = |reason: String| BundleError::Invalid { file: file.to_owned(), bundle: bundle_file.to_owned(), reason };
+    let invalid =
+        |reason: String| BundleError::Invalid { file: file.to_owned(), bundle: bundle_file.to_owned(), reason };
     let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
     let mut policy = VerificationPolicy::any_identity();
     if let Some(identity) = &expected.identity {
@@ -138,8 +140,11 @@ pub fn verify_file(
     if let Some(issuer) = &expected.issuer {
         policy = policy.require_issuer(issuer.clone());
     }
-    let reader = std::fs::File::open(file).map_err(|e| BundleError::Read { path: file.to_owned(), reason: e.to_string() })?;
-    let result = verifier.verify_reader(std::io::BufReader::new(reader), &bundle, &policy).map_err(|e| invalid(e.to_string()))?;
+    let reader =
+        std::fs::File::open(file).map_err(|e| BundleError::Read { path: file.to_owned(), reason: e.to_string() })?;
+    let result = verifier
+        .verify_reader(std::io::BufReader::new(reader), &bundle, &policy)
+        .map_err(|e| invalid(e.to_string()))?;
     if !result.tlog_verified() || !result.sct_verified() {
         return Err(invalid("the transparency log entry or the certificate's SCT was not verified".into()));
     }
@@ -148,7 +153,11 @@ pub fn verify_file(
     if let Some(pattern) = &expected.identity_regexp
         && !identity_matches(pattern, &identity)
     {
-        return Err(BundleError::Identity { file: file.to_owned(), actual: identity, expected: format!("a match of {pattern}") });
+        return Err(BundleError::Identity {
+            file: file.to_owned(),
+            actual: identity,
+            expected: format!("a match of {pattern}"),
+        });
     }
     let repository = result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone());
     if let Some(expected_repo) = &expected.repository {
@@ -188,8 +197,13 @@ pub fn verify_attestation(
     let subjects = crate::signing::provenance::subjects_of(&payload)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| not_a_bundle("its payload is not an in-toto statement with subjects".into()))?;
-    let invalid = |reason: String| BundleError::Invalid { file: subjects[0].name.clone().into(), bundle: bundle_file.to_owned(), reason };
-    let digest = sigstore_verify::types::Sha256Hash::from_hex(&subjects[0].sha256).map_err(|e| invalid(e.to_string()))?;
+    let invalid = |reason: String| BundleError::Invalid {
+        file: subjects[0].name.clone().into(),
+        bundle: bundle_file.to_owned(),
+        reason,
+    };
+    let digest =
+        sigstore_verify::types::Sha256Hash::from_hex(&subjects[0].sha256).map_err(|e| invalid(e.to_string()))?;
     let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
     let mut policy = VerificationPolicy::any_identity();
     if let Some(identity) = &expected.identity {

@@ -119,9 +119,18 @@ mod tests {
         });
         let p = predicate(&claims, "https://github.com/");
         assert_eq!(p["buildDefinition"]["externalParameters"]["workflow"]["path"], ".github/workflows/release.yml");
-        assert_eq!(p["buildDefinition"]["resolvedDependencies"][0]["uri"], "git+https://github.com/acme/hello@refs/tags/v1.2.3");
-        assert_eq!(p["runDetails"]["builder"]["id"], "https://github.com/acme/shared/.github/workflows/build.yml@refs/heads/main");
-        assert_eq!(p["runDetails"]["metadata"]["invocationId"], "https://github.com/acme/hello/actions/runs/77/attempts/2");
+        assert_eq!(
+            p["buildDefinition"]["resolvedDependencies"][0]["uri"],
+            "git+https://github.com/acme/hello@refs/tags/v1.2.3"
+        );
+        assert_eq!(
+            p["runDetails"]["builder"]["id"],
+            "https://github.com/acme/shared/.github/workflows/build.yml@refs/heads/main"
+        );
+        assert_eq!(
+            p["runDetails"]["metadata"]["invocationId"],
+            "https://github.com/acme/hello/actions/runs/77/attempts/2"
+        );
         let s = statement(&[Subject { name: "app".into(), sha256: "00".repeat(32) }], p);
         assert_eq!(subjects_of(&s).unwrap()[0].name, "app");
     }

@@ -12,7 +12,9 @@
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rcgen::{
@@ -121,7 +123,9 @@ impl Authority {
         params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial.to_be_bytes()));
         params.not_before = rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(now);
         params.not_after = rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(now + 600);
-        let raw = |n: u64, value: String| CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 57264, 1, n], value.into_bytes());
+        let raw = |n: u64, value: String| {
+            CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 57264, 1, n], value.into_bytes())
+        };
         let utf8 = |n: u64, value: String| {
             CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 57264, 1, n], der::tlv(0x0c, value.as_bytes()))
         };
@@ -146,7 +150,14 @@ impl Authority {
             utf8(18, gh(claim("workflow_ref"))),
             utf8(19, claim("workflow_sha")),
             utf8(20, claim("event_name")),
-            utf8(21, format!("https://github.com/{repository}/actions/runs/{}/attempts/{}", claim("run_id"), claim("run_attempt"))),
+            utf8(
+                21,
+                format!(
+                    "https://github.com/{repository}/actions/runs/{}/attempts/{}",
+                    claim("run_id"),
+                    claim("run_attempt")
+                ),
+            ),
             utf8(22, claim("repository_visibility")),
             utf8(24, claim("sub")),
         ];
@@ -239,8 +250,12 @@ pub enum Shape {
     Csr,
 }
 
-/// A parsed request: the token, the key's point, the shape; or Fulcio's refusal.
-pub fn parse_request(body: &Value, bearer: Option<&str>) -> Result<(String, Vec<u8>, Shape, Option<Vec<u8>>), Refusal> {
+/// A parsed request: the token, the key's point, the shape, and the proof of possession
+/// (None for a CSR, whose self-signature is the proof).
+pub type Parsed = (String, Vec<u8>, Shape, Option<Vec<u8>>);
+
+/// A parsed request, or Fulcio's refusal.
+pub fn parse_request(body: &Value, bearer: Option<&str>) -> Result<Parsed, Refusal> {
     let body_token = body.pointer("/credentials/oidcIdentityToken").and_then(Value::as_str);
     let token = body_token.or(bearer).ok_or(Refusal::Token)?.to_string();
     if let Some(request) = body.get("publicKeyRequest") {
@@ -292,7 +307,9 @@ fn verify_csr(csr: &[u8]) -> Result<Vec<u8>, Refusal> {
 
 /// Checks the proof of possession: a signature over the token's `sub`.
 pub fn verify_pop(point: &[u8], subject: &str, pop: &[u8]) -> Result<(), Refusal> {
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point).verify(subject.as_bytes(), pop).map_err(|_| Refusal::Signature)
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
+        .verify(subject.as_bytes(), pop)
+        .map_err(|_| Refusal::Signature)
 }
 
 /// Checks the token's claims the way Fulcio's GitHub principal does.
@@ -304,9 +321,7 @@ pub fn check_claims(claims: &Value, now: u64) -> Result<(), Refusal> {
         _ => false,
     };
     let exp_ok = claims.get("exp").and_then(Value::as_u64).is_some_and(|exp| exp > now);
-    let all_present = REQUIRED_CLAIMS
-        .iter()
-        .all(|name| claims.get(*name).and_then(Value::as_str).is_some_and(|v| !v.is_empty()));
+    let all_present =
+        REQUIRED_CLAIMS.iter().all(|name| claims.get(*name).and_then(Value::as_str).is_some_and(|v| !v.is_empty()));
     if iss_ok && aud_ok && exp_ok && all_present { Ok(()) } else { Err(Refusal::Token) }
 }
-

@@ -95,7 +95,12 @@ impl SigstoreServers {
             issuer: Arc::new(oidc::TokenIssuer::generate()),
             authority: Arc::new(fulcio::Authority::generate()),
             log: Arc::new(Mutex::new(rekor::Log::generate())),
-            world: Arc::new(Mutex::new(World { workflow, audiences: Vec::new(), fulcio: Vec::new(), faults: Vec::new() })),
+            world: Arc::new(Mutex::new(World {
+                workflow,
+                audiences: Vec::new(),
+                fulcio: Vec::new(),
+                faults: Vec::new(),
+            })),
             request_token: format!("actions-request-{:016x}", rand::random::<u64>()),
         };
         let (oidc_listener, oidc_url) = bind();
@@ -221,9 +226,7 @@ impl SigstoreServers {
 
     /// `signing_config.json` (SigningConfig v0.2): this Fulcio and this Rekor v1, no TSA.
     pub fn signing_config(&self) -> Value {
-        let service = |url: &str, major: u32| {
-            json!({"url": url, "majorApiVersion": major, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "release-tests"})
-        };
+        let service = |url: &str, major: u32| json!({"url": url, "majorApiVersion": major, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "release-tests"});
         json!({
             "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
             "caUrls": [service(&self.fulcio_url, 1)],
@@ -304,7 +307,8 @@ async fn jwks(State(s): State<Shared>) -> Response {
 }
 
 fn fulcio_error(refusal: &fulcio::Refusal) -> Response {
-    (StatusCode::BAD_REQUEST, axum::Json(json!({"code": 3, "message": refusal.message(), "details": []}))).into_response()
+    (StatusCode::BAD_REQUEST, axum::Json(json!({"code": 3, "message": refusal.message(), "details": []})))
+        .into_response()
 }
 
 async fn signing_cert(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -312,7 +316,10 @@ async fn signing_cert(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
         return fault;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"code": 3, "message": "invalid JSON body", "details": []})))
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"code": 3, "message": "invalid JSON body", "details": []})),
+        )
             .into_response();
     };
     let now = oidc::now();
@@ -334,7 +341,10 @@ async fn signing_cert(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                 .iter()
                 .map(|d| der::pem("CERTIFICATE", d))
                 .collect::<Vec<_>>();
-            (StatusCode::CREATED, axum::Json(json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}})))
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}})),
+            )
                 .into_response()
         }
     }
@@ -361,7 +371,8 @@ async fn log_public_key(State(s): State<Shared>) -> Response {
 }
 
 fn rekor_error(status: u16, message: &str) -> Response {
-    (StatusCode::from_u16(status).expect("status"), axum::Json(json!({"code": status, "message": message}))).into_response()
+    (StatusCode::from_u16(status).expect("status"), axum::Json(json!({"code": status, "message": message})))
+        .into_response()
 }
 
 async fn create_entry(State(s): State<Shared>, body: Bytes) -> Response {
@@ -429,14 +440,16 @@ pub fn run_sigstore_python(args: &[&str]) -> (bool, String) {
         .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
         .output()
         .expect("run sigstore-python");
-    (
-        out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// `sigstore verify identity --offline` of `file` with `bundle`.
-pub fn python_verify_identity(trust: &TrustFiles, bundle: &Utf8Path, identity: &str, file: &Utf8Path) -> (bool, String) {
+pub fn python_verify_identity(
+    trust: &TrustFiles,
+    bundle: &Utf8Path,
+    identity: &str,
+    file: &Utf8Path,
+) -> (bool, String) {
     run_sigstore_python(&[
         "--trust-config",
         trust.trust_config.as_str(),
@@ -454,7 +467,13 @@ pub fn python_verify_identity(trust: &TrustFiles, bundle: &Utf8Path, identity: &
 }
 
 /// `sigstore verify github --offline`: identity plus the repository the certificate names.
-pub fn python_verify_github(trust: &TrustFiles, bundle: &Utf8Path, identity: &str, repository: &str, file: &Utf8Path) -> (bool, String) {
+pub fn python_verify_github(
+    trust: &TrustFiles,
+    bundle: &Utf8Path,
+    identity: &str,
+    repository: &str,
+    file: &Utf8Path,
+) -> (bool, String) {
     run_sigstore_python(&[
         "--trust-config",
         trust.trust_config.as_str(),

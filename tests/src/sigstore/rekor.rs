@@ -8,7 +8,9 @@
 
 use aws_lc_rs::digest::{Digest as LcDigest, SHA256};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -214,7 +216,11 @@ impl Log {
         let body = canonicalize(proposed).map_err(|e| (400, format!("error processing entry: {e}"), None))?;
         if let Some(existing) = self.find(&body) {
             let uuid = existing.uuid.clone();
-            return Err((409, format!("an equivalent entry already exists in the transparency log with UUID {uuid}"), Some(uuid)));
+            return Err((
+                409,
+                format!("an equivalent entry already exists in the transparency log with UUID {uuid}"),
+                Some(uuid),
+            ));
         }
         Ok(self.append(body, now))
     }
@@ -255,9 +261,9 @@ fn canonicalize(proposed: &Value) -> Result<Vec<u8>, String> {
             let key_pem = b64(spec.pointer("/signature/publicKey/content"), "public key content")?;
             let (point, canonical_pem) = verifier(&key_pem)?;
             let digest = LcDigest::import_less_safe(&digest, &SHA256).map_err(|_| "hash value is not SHA-256")?;
-            UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &point)
-                .verify_digest(&digest, &signature)
-                .map_err(|_| "verifying signature: invalid signature when validating ASN.1 encoded signature".to_string())?;
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &point).verify_digest(&digest, &signature).map_err(
+                |_| "verifying signature: invalid signature when validating ASN.1 encoded signature".to_string(),
+            )?;
             Ok(canonical(&json!({
                 "apiVersion": "0.0.1", "kind": "hashedrekord",
                 "spec": {
@@ -278,10 +284,8 @@ fn canonicalize(proposed: &Value) -> Result<Vec<u8>, String> {
                 .pointer("/spec/proposedContent/verifiers")
                 .and_then(Value::as_array)
                 .ok_or("verifiers are missing")?;
-            let keys = verifiers
-                .iter()
-                .map(|v| verifier(&b64(Some(v), "verifier")?))
-                .collect::<Result<Vec<_>, String>>()?;
+            let keys =
+                verifiers.iter().map(|v| verifier(&b64(Some(v), "verifier")?)).collect::<Result<Vec<_>, String>>()?;
             let mut pae = format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).into_bytes();
             pae.extend(&payload);
             let mut signatures = Vec::new();
@@ -289,7 +293,9 @@ fn canonicalize(proposed: &Value) -> Result<Vec<u8>, String> {
                 let bytes = b64(sig.get("sig"), "sig")?;
                 let key = keys
                     .iter()
-                    .find(|(point, _)| UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point).verify(&pae, &bytes).is_ok())
+                    .find(|(point, _)| {
+                        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point).verify(&pae, &bytes).is_ok()
+                    })
                     .ok_or("could not verify envelope signature")?;
                 signatures.push(json!({"signature": STANDARD.encode(&bytes), "verifier": STANDARD.encode(&key.1)}));
             }

@@ -94,7 +94,9 @@ fn a_keyless_run_signs_every_file_with_one_certificate_and_sigstore_python_agree
     let run = in_actions(project.release(["run", "--snapshot"]), &servers).run();
     run.success()
         .stdout_has("preflight:id-token")
-        .stdout_has("signed 2 file(s) keyless as https://github.com/acme/hello/.github/workflows/release.yml@refs/tags/v1.2.3")
+        .stdout_has(
+            "signed 2 file(s) keyless as https://github.com/acme/hello/.github/workflows/release.yml@refs/tags/v1.2.3",
+        )
         .stdout_has("2 bundle(s) verified");
 
     assert_eq!(servers.token_audiences(), ["sigstore", "sigstore"], "one token in preflight, a fresh one to sign");
@@ -132,11 +134,27 @@ fn a_keyless_run_signs_every_file_with_one_certificate_and_sigstore_python_agree
         .stdout_has(&format!("ok      dist/app (signed by {san})"))
         .stdout_has("all 2 file(s) verified against their Sigstore bundles");
     project
-        .release(["verify", "--certificate-identity", &san, "--trusted-root", root, "--bundle", "dist/app.sigstore.json", "dist/app"])
+        .release([
+            "verify",
+            "--certificate-identity",
+            &san,
+            "--trusted-root",
+            root,
+            "--bundle",
+            "dist/app.sigstore.json",
+            "dist/app",
+        ])
         .run()
         .success();
     project
-        .release(["verify", "--certificate-identity-regexp", "^https://github.com/acme/hello/.*@refs/tags/v", "--trusted-root", root, "dist/app"])
+        .release([
+            "verify",
+            "--certificate-identity-regexp",
+            "^https://github.com/acme/hello/.*@refs/tags/v",
+            "--trusted-root",
+            root,
+            "dist/app",
+        ])
         .run()
         .success();
     project
@@ -145,7 +163,16 @@ fn a_keyless_run_signs_every_file_with_one_certificate_and_sigstore_python_agree
         .code(1)
         .stdout_has("FAILED  dist/app");
     project
-        .release(["verify", "--certificate-identity", &san, "--certificate-oidc-issuer", "https://accounts.example.com", "--trusted-root", root, "dist/app"])
+        .release([
+            "verify",
+            "--certificate-identity",
+            &san,
+            "--certificate-oidc-issuer",
+            "https://accounts.example.com",
+            "--trusted-root",
+            root,
+            "dist/app",
+        ])
         .run()
         .code(1);
     project.release(["verify", "--trusted-root", root, "dist/app"]).run().code(2).stderr_has("--repo OWNER/REPO");
@@ -253,20 +280,24 @@ fn provenance_is_one_statement_over_every_file_verified_by_sigstore_python() {
     assert_eq!(line.lines().count(), 1, "JSON Lines, one bundle");
     let bundle: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     use base64::Engine as _;
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
-        .unwrap();
+    let payload =
+        base64::engine::general_purpose::STANDARD.decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
     let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
-    assert_eq!(statement["predicate"]["buildDefinition"]["buildType"], "https://actions.github.io/buildtypes/workflow/v1");
-    let names: Vec<&str> = statement["subject"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        statement["predicate"]["buildDefinition"]["buildType"],
+        "https://actions.github.io/buildtypes/workflow/v1"
+    );
+    let names: Vec<&str> =
+        statement["subject"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["app", "SHA256SUMS"]);
 
     let trust = servers.write_trust_files(&project.join("trust-check"));
     let san = servers.workflow().san();
     let asset = project.join("dist/provenance.intoto.jsonl");
     for name in ["app", "SHA256SUMS"] {
-        let (ok, out) = sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &project.join(&format!("dist/{name}")));
+        let (ok, out) =
+            sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &project.join(&format!("dist/{name}")));
         assert!(ok, "{name}: sigstore-python verify github of the provenance failed:\n{out}");
     }
     let (ok, _) = sigstore::python_verify_github(&trust, &asset, &san, "acme/other", &project.join("dist/app"));
@@ -287,7 +318,11 @@ fn github_keyless_project(servers: &SigstoreServers) -> release_tests::Project {
     project
 }
 
-fn run_release(project: &release_tests::Project, github: &release_tests::github_server::GithubServer, servers: &SigstoreServers) -> release_tests::Finished {
+fn run_release(
+    project: &release_tests::Project,
+    github: &release_tests::github_server::GithubServer,
+    servers: &SigstoreServers,
+) -> release_tests::Finished {
     crate::github::run_in_actions_with(
         project,
         github,
@@ -321,7 +356,9 @@ fn a_keyless_release_publishes_bundles_provenance_and_the_attestation() {
     assert!(!release.draft);
     let mut names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
     names.sort();
-    for expected in ["app.sigstore.json", "data.bin.sigstore.json", "SHA256SUMS.sigstore.json", "provenance.intoto.jsonl"] {
+    for expected in
+        ["app.sigstore.json", "data.bin.sigstore.json", "SHA256SUMS.sigstore.json", "provenance.intoto.jsonl"]
+    {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
     let attestations = github.attestations(crate::github::REPO);

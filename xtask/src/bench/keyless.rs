@@ -49,7 +49,12 @@ fn actions_env(servers: &SigstoreServers) -> Vec<(String, String)> {
     ]
 }
 
-fn project(bench: &Bench, servers: &SigstoreServers, name: &str, artifacts: &str) -> anyhow::Result<camino::Utf8PathBuf> {
+fn project(
+    bench: &Bench,
+    servers: &SigstoreServers,
+    name: &str,
+    artifacts: &str,
+) -> anyhow::Result<camino::Utf8PathBuf> {
     let dir = bench.work.join(name);
     bench.sh.remove_path(&dir)?;
     bench.sh.create_dir(&dir)?;
@@ -120,7 +125,10 @@ pub(super) fn many_files(bench: &Bench) -> anyhow::Result<Row> {
         ours: format!("{sign_ms} ms"),
         peer: "—".into(),
         ratio: format!("{:.1} ms/file", sign_ms as f64 / (FILES + 1) as f64),
-        note: format!("{certificates} certificate, {entries} Rekor entries, whole run {:.1} s", measured.wall.as_secs_f64()),
+        note: format!(
+            "{certificates} certificate, {entries} Rekor entries, whole run {:.1} s",
+            measured.wall.as_secs_f64()
+        ),
     })
 }
 

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use sigstore_sign::bundle::BundleV03;
 use sigstore_sign::crypto::KeyPair;
 use sigstore_sign::rekor::{DsseEntry, HashedRekord};
-use sigstore_sign::types::{Bundle, DerCertificate, DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, Sha256Hash};
+use sigstore_sign::types::{
+    Bundle, DerCertificate, DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, Sha256Hash,
+};
 
 pub use services::{Instance, Services};
 pub use token::{IdToken, TokenRequest};
@@ -93,7 +95,10 @@ pub struct KeylessSession {
 
 impl std::fmt::Debug for KeylessSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeylessSession").field("identity", &self.identity).field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("KeylessSession")
+            .field("identity", &self.identity)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,10 +145,8 @@ impl KeylessSession {
         let signature = self.key.sign_digest(&hash).map_err(|e| KeylessError::Crypto(e.to_string()))?;
         let body = serde_json::to_value(HashedRekord::new(&hash, &signature, &self.certificate))
             .map_err(|e| KeylessError::Crypto(e.to_string()))?;
-        let entry = self
-            .services
-            .log_entry(&self.http, &self.policy, &body, KindVersion::HashedRekordV001, on_retry)
-            .await?;
+        let entry =
+            self.services.log_entry(&self.http, &self.policy, &body, KindVersion::HashedRekordV001, on_retry).await?;
         Ok(BundleV03::with_certificate_and_signature(self.certificate.clone(), signature, hash)
             .with_tlog_entry(entry)
             .into_bundle())
@@ -165,6 +168,8 @@ impl KeylessSession {
         let request = DsseEntry::new(&envelope, &self.certificate).map_err(|e| KeylessError::Crypto(e.to_string()))?;
         let body = serde_json::to_value(request).map_err(|e| KeylessError::Crypto(e.to_string()))?;
         let entry = self.services.log_entry(&self.http, &self.policy, &body, KindVersion::DsseV001, on_retry).await?;
-        Ok(BundleV03::with_certificate_and_dsse(self.certificate.clone(), envelope).with_tlog_entry(entry).into_bundle())
+        Ok(BundleV03::with_certificate_and_dsse(self.certificate.clone(), envelope)
+            .with_tlog_entry(entry)
+            .into_bundle())
     }
 }

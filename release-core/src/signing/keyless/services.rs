@@ -52,7 +52,11 @@ pub struct Services {
 }
 
 fn trust_file(what: &'static str, path: &Utf8Path) -> Result<String, KeylessError> {
-    std::fs::read_to_string(path).map_err(|e| KeylessError::TrustFile { what, path: path.to_string(), reason: e.to_string() })
+    std::fs::read_to_string(path).map_err(|e| KeylessError::TrustFile {
+        what,
+        path: path.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 impl Services {
@@ -60,11 +64,10 @@ impl Services {
     pub fn resolve(instance: &Instance) -> Result<Self, KeylessError> {
         let (config, root_json, config_name) = match instance {
             Instance::PublicGood => {
-                let config = SigstoreInstance::PublicGood
-                    .embedded_signing_config()
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| KeylessError::Crypto("the embedded public-good signing config is missing".into()))?;
+                let config =
+                    SigstoreInstance::PublicGood.embedded_signing_config().ok().flatten().ok_or_else(|| {
+                        KeylessError::Crypto("the embedded public-good signing config is missing".into())
+                    })?;
                 (config, SigstoreInstance::PublicGood.embedded_trusted_root_json().to_owned(), "public-good".to_owned())
             }
             Instance::Files { signing_config, trusted_root } => {
@@ -118,13 +121,14 @@ impl Services {
         on_retry: &(dyn Fn(&RetryNotice) + Send + Sync),
     ) -> Result<String, KeylessError> {
         let mut seen = Vec::new();
-        for (service, url) in
-            [("Fulcio", format!("{}/api/v2/configuration", self.fulcio_url)), ("Rekor", format!("{}/api/v1/log", self.rekor_url))]
-        {
-            let response = policy
-                .send(&format!("reaching {service}"), || http.get(&url).send(), on_retry)
-                .await
-                .map_err(|e| KeylessError::Unreachable { service, url: url.clone(), reason: crate::net::root_cause(&e) })?;
+        for (service, url) in [
+            ("Fulcio", format!("{}/api/v2/configuration", self.fulcio_url)),
+            ("Rekor", format!("{}/api/v1/log", self.rekor_url)),
+        ] {
+            let response =
+                policy.send(&format!("reaching {service}"), || http.get(&url).send(), on_retry).await.map_err(|e| {
+                    KeylessError::Unreachable { service, url: url.clone(), reason: crate::net::root_cause(&e) }
+                })?;
             let status = response.status();
             if !status.is_success() {
                 let body = response.text().await.unwrap_or_default();
@@ -168,7 +172,11 @@ impl Services {
         let response = policy
             .send("requesting the Fulcio certificate", || http.post(&url).json(&body).send(), on_retry)
             .await
-            .map_err(|e| KeylessError::Unreachable { service: "Fulcio", url: url.clone(), reason: crate::net::root_cause(&e) })?;
+            .map_err(|e| KeylessError::Unreachable {
+                service: "Fulcio",
+                url: url.clone(),
+                reason: crate::net::root_cause(&e),
+            })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
@@ -197,8 +205,11 @@ impl Services {
         on_retry: &(dyn Fn(&RetryNotice) + Send + Sync),
     ) -> Result<TransparencyLogEntry, KeylessError> {
         let url = format!("{}/api/v1/log/entries", self.rekor_url);
-        let unreachable =
-            |e: reqwest::Error| KeylessError::Unreachable { service: "Rekor", url: url.clone(), reason: crate::net::root_cause(&e) };
+        let unreachable = |e: reqwest::Error| KeylessError::Unreachable {
+            service: "Rekor",
+            url: url.clone(),
+            reason: crate::net::root_cause(&e),
+        };
         let response = policy
             .send(
                 "logging the signature in Rekor",
@@ -209,16 +220,14 @@ impl Services {
             .map_err(unreachable)?;
         let status = response.status();
         let response = if status == reqwest::StatusCode::CONFLICT {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let location =
+                response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let text = response.text().await.unwrap_or_default();
             let Some(location) = location else {
                 return Err(KeylessError::Rekor { url, status: 409, message: server_message(&text) });
             };
-            let existing = if location.starts_with("http") { location } else { format!("{}{location}", self.rekor_url) };
+            let existing =
+                if location.starts_with("http") { location } else { format!("{}{location}", self.rekor_url) };
             policy
                 .send("fetching the existing Rekor entry", || http.get(&existing).send(), on_retry)
                 .await
@@ -267,12 +276,18 @@ mod tests {
             trusted_root: "/nonexistent/trusted_root.json".into(),
         })
         .unwrap_err();
-        assert!(err.to_string().starts_with("cannot read the Sigstore signing config /nonexistent/signing_config.json"), "{err}");
+        assert!(
+            err.to_string().starts_with("cannot read the Sigstore signing config /nonexistent/signing_config.json"),
+            "{err}"
+        );
     }
 
     #[test]
     fn server_messages_are_quoted() {
-        assert_eq!(server_message(r#"{"code":3,"message":"There was an error processing the identity token"}"#), "There was an error processing the identity token");
+        assert_eq!(
+            server_message(r#"{"code":3,"message":"There was an error processing the identity token"}"#),
+            "There was an error processing the identity token"
+        );
         assert_eq!(server_message("plain\n"), "plain");
     }
 }

@@ -107,8 +107,10 @@ impl TokenRequest {
         if !status.is_success() {
             return Err(KeylessError::TokenEndpoint { url: shown, reason: format!("{status}: {}", body.trim()) });
         }
-        let value: Value = serde_json::from_str(&body)
-            .map_err(|e| KeylessError::TokenEndpoint { url: shown.clone(), reason: format!("the answer is not JSON: {e}") })?;
+        let value: Value = serde_json::from_str(&body).map_err(|e| KeylessError::TokenEndpoint {
+            url: shown.clone(),
+            reason: format!("the answer is not JSON: {e}"),
+        })?;
         let jwt = value.get("value").and_then(Value::as_str).ok_or_else(|| KeylessError::TokenEndpoint {
             url: shown.clone(),
             reason: "the answer has no `value`".into(),
@@ -176,11 +178,8 @@ impl IdToken {
             Some(exp) => return Err(KeylessError::Claims(format!("it expired {} s ago", now - exp))),
             None => return Err(KeylessError::Claims("it has no `exp`".into())),
         }
-        let missing: Vec<&str> = FULCIO_REQUIRED_CLAIMS
-            .iter()
-            .copied()
-            .filter(|name| self.claim(name).is_none_or(str::is_empty))
-            .collect();
+        let missing: Vec<&str> =
+            FULCIO_REQUIRED_CLAIMS.iter().copied().filter(|name| self.claim(name).is_none_or(str::is_empty)).collect();
         if !missing.is_empty() {
             return Err(KeylessError::Claims(format!(
                 "Fulcio needs the claims {} and the token lacks them",

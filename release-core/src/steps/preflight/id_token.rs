@@ -30,7 +30,9 @@ pub struct KeylessSettings {
 impl KeylessSettings {
     pub fn new(config: &crate::config::Config, signing: &crate::config::SigningConfig) -> Self {
         let instance = match (&signing.signing_config, &signing.trusted_root) {
-            (Some(s), Some(t)) => Instance::Files { signing_config: config.root.join(s), trusted_root: config.root.join(t) },
+            (Some(s), Some(t)) => {
+                Instance::Files { signing_config: config.root.join(s), trusted_root: config.root.join(t) }
+            }
             _ => Instance::PublicGood,
         };
         KeylessSettings { instance, network: config.network.clone() }

@@ -34,10 +34,11 @@ impl Step for PublishAttestation {
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let Provenance { bundle_json } = cx.get::<Provenance>().ok_or_else(|| {
-            StepError::new("no signed provenance to publish").with_help("the sign:provenance step must run before this one")
+            StepError::new("no signed provenance to publish")
+                .with_help("the sign:provenance step must run before this one")
         })?;
-        let bundle: serde_json::Value =
-            serde_json::from_str(&bundle_json).map_err(|e| StepError::new(format!("the provenance bundle is not JSON: {e}")))?;
+        let bundle: serde_json::Value = serde_json::from_str(&bundle_json)
+            .map_err(|e| StepError::new(format!("the provenance bundle is not JSON: {e}")))?;
         let target = target::resolve(&self.github, cx.env()).map_err(GithubError::from)?;
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let client = GithubClient::new(&target, &self.network)

@@ -90,7 +90,9 @@ impl Step for SignKeyless {
                 .with_help("something rewrote the file in the dist directory during the run; find what and run the release again"));
             }
             let bundle = session.sign_digest(&digest, &announce).await?;
-            let json = bundle.to_json().map_err(|e| StepError::new(format!("cannot write the bundle of {}: {e}", artifact.name)))?;
+            let json = bundle
+                .to_json()
+                .map_err(|e| StepError::new(format!("cannot write the bundle of {}: {e}", artifact.name)))?;
             let out = dist.join(&name);
             std::fs::write(&out, &json).map_err(|e| StepError::new(format!("cannot write {out}: {e}")))?;
             cx.add_artifact(Artifact {

@@ -25,7 +25,8 @@ impl Step for VerifyBundles {
         Effect::Local
     }
     fn description(&self) -> String {
-        "verify every Sigstore bundle (chain, SCT, Rekor proof and SET, identity, digest) before anything is published".into()
+        "verify every Sigstore bundle (chain, SCT, Rekor proof and SET, identity, digest) before anything is published"
+            .into()
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let ActiveKeyless(session) = cx.get::<ActiveKeyless>().ok_or_else(|| {
@@ -38,8 +39,11 @@ impl Step for VerifyBundles {
             ..Expected::default()
         };
         let artifacts = cx.artifacts();
-        let to_verify: Vec<Artifact> =
-            artifacts.iter().filter(|a| !matches!(a.kind, ArtifactKind::Signature | ArtifactKind::PublicKey)).cloned().collect();
+        let to_verify: Vec<Artifact> = artifacts
+            .iter()
+            .filter(|a| !matches!(a.kind, ArtifactKind::Signature | ArtifactKind::PublicKey))
+            .cloned()
+            .collect();
         let root_json = session.services().trusted_root_json.clone();
         let mut failures = Vec::new();
         for artifact in &to_verify {

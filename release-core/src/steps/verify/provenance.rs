@@ -31,10 +31,14 @@ impl Step for VerifyProvenance {
             .ok_or_else(|| StepError::new("no keyless signing session: nothing can be verified"))?;
         let artifacts = cx.artifacts();
         let asset = artifacts.iter().find(|a| a.name == PROVENANCE_ASSET).ok_or_else(|| {
-            StepError::new(format!("no {PROVENANCE_ASSET} among the artifacts")).with_help("the sign:provenance step must run before this one")
+            StepError::new(format!("no {PROVENANCE_ASSET} among the artifacts"))
+                .with_help("the sign:provenance step must run before this one")
         })?;
-        let expected =
-            Expected { identity: Some(session.identity.clone()), issuer: Some(session.issuer.clone()), ..Expected::default() };
+        let expected = Expected {
+            identity: Some(session.identity.clone()),
+            issuer: Some(session.issuer.clone()),
+            ..Expected::default()
+        };
         let (root_json, path) = (session.services().trusted_root_json.clone(), asset.path.clone());
         let (_, subjects) = tokio::task::spawn_blocking(move || {
             let root = trusted_root(&root_json, "of the signing instance")?;
@@ -61,6 +65,10 @@ impl Step for VerifyProvenance {
                 .with_help("nothing was published. The file changed after the provenance was signed; find what rewrote it and run the release again"));
             }
         }
-        Ok(Some(format!("provenance verified: {} subject(s), each matching its file, signed by {}", subjects.len(), session.identity)))
+        Ok(Some(format!(
+            "provenance verified: {} subject(s), each matching its file, signed by {}",
+            subjects.len(),
+            session.identity
+        )))
     }
 }
