@@ -49,11 +49,19 @@ struct World {
     audiences: Vec<String>,
     fulcio: Vec<FulcioRequest>,
     faults: Vec<(Service, u16, usize)>,
+    /// Log entries whose answer is lost (the entry is made, the client gets a 502).
+    lost_rekor_answers: usize,
+    /// Tokens are signed by a key Fulcio does not trust.
+    untrusted_tokens: bool,
+    /// Rekor requests: (method, path).
+    rekor_requests: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug)]
 struct Shared {
     issuer: Arc<oidc::TokenIssuer>,
+    /// A key of the same shape that Fulcio does not trust.
+    untrusted: Arc<oidc::TokenIssuer>,
     authority: Arc<fulcio::Authority>,
     log: Arc<Mutex<rekor::Log>>,
     world: Arc<Mutex<World>>,
@@ -100,7 +108,11 @@ impl SigstoreServers {
                 audiences: Vec::new(),
                 fulcio: Vec::new(),
                 faults: Vec::new(),
+                lost_rekor_answers: 0,
+                untrusted_tokens: false,
+                rekor_requests: Vec::new(),
             })),
+            untrusted: Arc::new(oidc::TokenIssuer::generate()),
             request_token: format!("actions-request-{:016x}", rand::random::<u64>()),
         };
         let (oidc_listener, oidc_url) = bind();
@@ -191,6 +203,22 @@ impl SigstoreServers {
     /// entries; reads are never refused) are answered with `status`.
     pub fn fail(&self, service: Service, status: u16, times: usize) {
         self.shared.world.lock().expect("world").faults.push((service, status, times));
+    }
+
+    /// The next `times` log entries are made but their answers lost (a 502 instead), as
+    /// behind a failing proxy: the client's retry meets a 409.
+    pub fn lose_rekor_answers(&self, times: usize) {
+        self.shared.world.lock().expect("world").lost_rekor_answers = times;
+    }
+
+    /// From now on tokens are signed by a key Fulcio does not trust.
+    pub fn sign_tokens_with_an_untrusted_key(&self) {
+        self.shared.world.lock().expect("world").untrusted_tokens = true;
+    }
+
+    /// Rekor requests: (method, path), in order.
+    pub fn rekor_requests(&self) -> Vec<(String, String)> {
+        self.shared.world.lock().expect("world").rekor_requests.clone()
     }
 
     /// `trusted_root.json` (protobuf-specs TrustedRoot v0.1).
@@ -294,12 +322,13 @@ async fn token(State(s): State<Shared>, Query(q): Query<Vec<(String, String)>>, 
     let Some(audience) = audience else {
         return (StatusCode::BAD_REQUEST, "audience is required").into_response();
     };
-    let claims = {
+    let (claims, untrusted) = {
         let mut world = s.world.lock().expect("world");
         world.audiences.push(audience.clone());
-        world.workflow.claims(&audience, oidc::now())
+        (world.workflow.claims(&audience, oidc::now()), world.untrusted_tokens)
     };
-    axum::Json(json!({"count": 1, "value": s.issuer.sign(&claims)})).into_response()
+    let issuer = if untrusted { &s.untrusted } else { &s.issuer };
+    axum::Json(json!({"count": 1, "value": issuer.sign(&claims)})).into_response()
 }
 
 async fn jwks(State(s): State<Shared>) -> Response {
@@ -376,6 +405,7 @@ fn rekor_error(status: u16, message: &str) -> Response {
 }
 
 async fn create_entry(State(s): State<Shared>, body: Bytes) -> Response {
+    s.world.lock().expect("world").rekor_requests.push(("POST".into(), "/api/v1/log/entries".into()));
     if let Some(fault) = s.fault(Service::Rekor) {
         return fault;
     }
@@ -385,6 +415,15 @@ async fn create_entry(State(s): State<Shared>, body: Bytes) -> Response {
     let mut log = s.log.lock().expect("log");
     match log.propose(&proposed, oidc::now()) {
         Ok(entry) => {
+            let lose = {
+                let mut world = s.world.lock().expect("world");
+                let lose = world.lost_rekor_answers > 0;
+                world.lost_rekor_answers = world.lost_rekor_answers.saturating_sub(1);
+                lose
+            };
+            if lose {
+                return rekor_error(502, "Bad Gateway");
+            }
             let location = format!("/api/v1/log/entries/{}", entry.uuid);
             (
                 StatusCode::CREATED,
@@ -405,6 +444,7 @@ async fn create_entry(State(s): State<Shared>, body: Bytes) -> Response {
 }
 
 async fn entry_by_uuid(State(s): State<Shared>, Path(uuid): Path<String>) -> Response {
+    s.world.lock().expect("world").rekor_requests.push(("GET".into(), format!("/api/v1/log/entries/{uuid}")));
     let log = s.log.lock().expect("log");
     match log.by_uuid(&uuid) {
         Some(entry) => axum::Json(log.entry_json(entry)).into_response(),

@@ -400,3 +400,42 @@ fn the_attestations_api_refuses_a_bundle_for_another_repository() {
     assert!(github.attestations(crate::github::REPO).is_empty());
     assert!(github.releases(crate::github::REPO).iter().all(|r| r.draft), "nothing became visible");
 }
+
+/// A log entry whose answer was lost: the retried POST meets Rekor's 409 and the existing
+/// entry is fetched from its Location and used; no second entry is made.
+#[test]
+fn a_rekor_409_after_a_lost_answer_uses_the_existing_entry() {
+    let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
+    let project = keyless_project(&servers);
+    let config = project.read("release.toml");
+    project.config(&format!("{config}\n[network]\nattempts = 3\nbackoff-ms = 1\n"));
+    servers.lose_rekor_answers(1);
+    in_actions(project.release(["run", "--snapshot"]), &servers).run().success().stdout_has("2 bundle(s) verified");
+    assert_eq!(servers.rekor_entries().len(), 4, "no duplicate entry");
+    let requests = servers.rekor_requests();
+    assert_eq!(requests[0].0, "POST");
+    assert_eq!(requests[1].0, "POST", "the lost answer is retried");
+    assert!(requests[2].0 == "GET" && requests[2].1.starts_with("/api/v1/log/entries/"), "{requests:?}");
+    let trust = servers.write_trust_files(&project.join("trust-check"));
+    let (ok, out) = sigstore::python_verify_identity(
+        &trust,
+        &project.join("dist/app.sigstore.json"),
+        &servers.workflow().san(),
+        &project.join("dist/app"),
+    );
+    assert!(ok, "the bundle made from the fetched entry verifies:\n{out}");
+}
+
+/// Fulcio's 400 is quoted; nothing is signed.
+#[test]
+fn a_fulcio_refusal_is_quoted() {
+    let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
+    let project = keyless_project(&servers);
+    servers.sign_tokens_with_an_untrusted_key();
+    let run = in_actions(project.release(["run", "--snapshot"]), &servers).run();
+    run.code(1)
+        .stderr_has("refused the signing certificate: 400: There was an error processing the identity token")
+        .stderr_has("signing.signing-config");
+    assert!(!project.exists("dist/app.sigstore.json"));
+    assert_eq!(servers.rekor_entries().len(), 2, "nothing logged");
+}
