@@ -77,6 +77,50 @@ impl crate::error::Diagnose for BundleError {
     }
 }
 
+/// The hint cosign v3 and sigstore-go put in a key pair's bundle: base64(SHA-256(DER SPKI)).
+/// It names the key; it proves nothing (the verifier brings the key).
+pub fn public_key_hint(spki_der: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(spki_der))
+}
+
+/// A v0.3 bundle of a key pair's signature over a file's SHA-256: `publicKey.hint`, a
+/// message signature with its digest, and no transparency log entry (key mode logs
+/// nothing); what `cosign sign-blob --key … --bundle … --tlog-upload=false` writes.
+pub fn key_bundle_json(spki_der: &[u8], signature_der: &[u8], digest: &[u8; 32]) -> Result<String, String> {
+    use sigstore_sign::bundle::{BundleV03, VerificationMaterialV03};
+    use sigstore_sign::types::bundle::MessageDigest;
+    use sigstore_sign::types::{HashAlgorithm, MessageSignature, Sha256Hash, SignatureBytes, SignatureContent};
+    let content = SignatureContent::MessageSignature(
+        MessageSignature::new(SignatureBytes::new(signature_der.to_vec()))
+            .with_message_digest(MessageDigest::new(HashAlgorithm::Sha2256, Sha256Hash::new(*digest).into())),
+    );
+    BundleV03::new(VerificationMaterialV03::PublicKey { hint: public_key_hint(spki_der) }, content)
+        .into_bundle()
+        .to_json()
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a key pair's bundle against the file's digest: the hint names `key`, the digest
+/// is the file's, the signature verifies with `key`.
+pub fn verify_key_bundle(key: &crate::signing::PublicKey, bundle_file: &Utf8Path, digest: &[u8; 32]) -> Result<(), String> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(bundle_file).map_err(|e| format!("cannot read {bundle_file}: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{bundle_file} is not JSON: {e}"))?;
+    let field = |pointer: &str| value.pointer(pointer).and_then(serde_json::Value::as_str);
+    let b64 = |pointer: &str| field(pointer).and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok());
+    if field("/verificationMaterial/publicKey/hint") != Some(public_key_hint(key.spki_der()).as_str()) {
+        return Err(format!("the bundle {bundle_file} names another key"));
+    }
+    if b64("/messageSignature/messageDigest/digest").as_deref() != Some(&digest[..]) {
+        return Err(format!("the bundle {bundle_file} is for another file (its digest differs)"));
+    }
+    let signature = b64("/messageSignature/signature").ok_or_else(|| format!("the bundle {bundle_file} has no signature"))?;
+    key.verify_sha256(digest, &crate::signing::BlobSignature::from_der(signature))
+        .map_err(|_| format!("the signature in {bundle_file} does not match"))
+}
+
 /// Reads a bundle file.
 pub fn read_bundle(path: &Utf8Path) -> Result<Bundle, BundleError> {
     let text = std::fs::read_to_string(path)

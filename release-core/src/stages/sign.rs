@@ -24,6 +24,8 @@ use crate::config::{Config, SigningConfig};
 use crate::env::Environment;
 use crate::error::StepError;
 use crate::plan::{Effect, Mode, Stage};
+use crate::signing::BlobSignature;
+use crate::signing::bundle::{bundle_name, key_bundle_json, verify_key_bundle};
 use crate::signing::key::PasswordSource;
 use crate::signing::verify::{FileVerdict, VerifyFailure, verify_file};
 use crate::signing::{
@@ -216,7 +218,8 @@ impl Step for SignArtifacts {
             stop_if_interrupted(cx, "signing")?;
             cx.progress(format!("signing {}", artifact.name));
             let (item, worker) = (artifact.clone(), signer.clone());
-            let text = blocking("signing", move || sign_artifact(&*worker, &item)).await?;
+            let (signature, digest) = blocking("signing", move || sign_artifact(&*worker, &item)).await?;
+            let text = signature.to_base64();
             let path = dist.join(&sig_name);
             std::fs::write(&path, &text).map_err(|source| SigningError::Write { path: path.clone(), source })?;
             cx.add_artifact(Artifact {
@@ -226,6 +229,22 @@ impl Step for SignArtifacts {
                 size: text.len() as u64,
                 sha256: sha256_hex(text.as_bytes()),
             });
+            // The same signature as a Sigstore bundle v0.3 (public-key hint, no log entry),
+            // the format cosign v3 reads and writes by default.
+            if let Some(public_key) = signer.public_key() {
+                let name = bundle_name(&artifact.name);
+                let json = key_bundle_json(public_key.spki_der(), signature.der(), &digest)
+                    .map_err(|e| StepError::new(format!("cannot make the bundle of {}: {e}", artifact.name)))?;
+                let path = dist.join(&name);
+                std::fs::write(&path, &json).map_err(|source| SigningError::Write { path: path.clone(), source })?;
+                cx.add_artifact(Artifact {
+                    name,
+                    path,
+                    kind: ArtifactKind::Signature,
+                    size: json.len() as u64,
+                    sha256: sha256_hex(json.as_bytes()),
+                });
+            }
         }
 
         let mut shipped = String::new();
@@ -252,13 +271,13 @@ impl Step for SignArtifacts {
 /// Streams an artifact once through SHA-256, checks it is still the file whose digest was
 /// recorded (and listed in `SHA256SUMS`), and signs that digest: memory stays bounded
 /// whatever the file's size.
-fn sign_artifact(signer: &dyn Signer, artifact: &Artifact) -> Result<String, StepError> {
+fn sign_artifact(signer: &dyn Signer, artifact: &Artifact) -> Result<(BlobSignature, [u8; 32]), StepError> {
     let (digest, _) = crate::checksum::hash_file_raw(&artifact.path)?;
     let actual = hex::encode(digest);
     if actual != artifact.sha256 {
         return Err(changed_after_collection(artifact, &actual));
     }
-    Ok(signer.sign_sha256(&digest)?.to_base64())
+    Ok((signer.sign_sha256(&digest)?, digest))
 }
 
 fn changed_after_collection(artifact: &Artifact, actual: &str) -> StepError {
@@ -330,6 +349,21 @@ impl Step for VerifySignatures {
                         .await?
                 }
             };
+            let mut verdict = verdict;
+            let bundle = bundle_name(&artifact.name);
+            if verdict.passed()
+                && let Some(bundle) = artifacts.iter().find(|a| a.name == bundle && a.kind == ArtifactKind::Signature)
+            {
+                let (key, item, bundle_path) = (key.clone(), artifact.clone(), bundle.path.clone());
+                let checked = blocking("verifying", move || {
+                    let (digest, _) = crate::checksum::hash_file_raw(&item.path)?;
+                    Ok(verify_key_bundle(&key, &bundle_path, &digest))
+                })
+                .await?;
+                if let Err(reason) = checked {
+                    verdict.failures.push(VerifyFailure::Bundle { reason });
+                }
+            }
             if !verdict.passed() {
                 failed.push(verdict);
             }
@@ -430,7 +464,14 @@ mod tests {
         assert!(summary.starts_with("signed 3 file(s) with key "), "{summary}");
         assert_eq!(
             names(&cx, ArtifactKind::Signature),
-            ["hello-linux.tar.gz.sig", "hello-macos.tar.gz.sig", "SHA256SUMS.sig"]
+            [
+                "hello-linux.tar.gz.sig",
+                "hello-linux.tar.gz.sigstore.json",
+                "hello-macos.tar.gz.sig",
+                "hello-macos.tar.gz.sigstore.json",
+                "SHA256SUMS.sig",
+                "SHA256SUMS.sigstore.json"
+            ]
         );
         assert_eq!(names(&cx, ArtifactKind::PublicKey), ["cosign.pub"]);
         let dist = &cx.release().dist;
@@ -442,6 +483,14 @@ mod tests {
         for name in ["hello-linux.tar.gz", "hello-macos.tar.gz", "SHA256SUMS"] {
             let sig = std::fs::read_to_string(dist.join(format!("{name}.sig"))).unwrap();
             assert!(openssl_verifies(&fixture("sigstore.pub"), &sig, &dist.join(name)), "{name}");
+            // The bundle: v0.3, the key's hint, the same kind of signature (openssl checks it).
+            let bundle: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dist.join(format!("{name}.sigstore.json"))).unwrap()).unwrap();
+            assert_eq!(bundle["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+            let hint = crate::signing::bundle::public_key_hint(PublicKey::load(&fixture("sigstore.pub")).unwrap().spki_der());
+            assert_eq!(bundle["verificationMaterial"]["publicKey"]["hint"], hint.as_str());
+            let bundled = bundle["messageSignature"]["signature"].as_str().unwrap();
+            assert!(openssl_verifies(&fixture("sigstore.pub"), bundled, &dist.join(name)), "{name} bundle");
         }
         assert!(cx.get::<ActiveSigner>().is_some());
 
@@ -464,6 +513,20 @@ mod tests {
         assert!(message.starts_with("1 of 3 file(s) failed signature verification: hello-macos.tar.gz: "), "{message}");
         assert!(message.contains("the signature hello-macos.tar.gz.sig does not match"), "{message}");
         assert!(err.help().unwrap().starts_with("nothing was published"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_gate_stops_a_bundle_of_another_file() {
+        let (_dir, tmp) = temp_dir();
+        let state = state(&tmp, with_password());
+        let recorder = Recorder::default();
+        let cx = StepContext::detached(&state, "verify:signatures", &recorder);
+        built(&cx).await;
+        SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap();
+        let dist = cx.release().dist.clone();
+        std::fs::copy(dist.join("hello-linux.tar.gz.sigstore.json"), dist.join("hello-macos.tar.gz.sigstore.json")).unwrap();
+        let err = VerifySignatures::new(fixture_settings()).run(&cx).await.unwrap_err();
+        assert!(err.message().contains("hello-macos.tar.gz.sigstore.json is for another file"), "{err}");
     }
 
     #[tokio::test]
