@@ -104,10 +104,15 @@ pub fn key_bundle_json(spki_der: &[u8], signature_der: &[u8], digest: &[u8; 32])
 
 /// Checks a key pair's bundle against the file's digest: the hint names `key`, the digest
 /// is the file's, the signature verifies with `key`.
-pub fn verify_key_bundle(key: &crate::signing::PublicKey, bundle_file: &Utf8Path, digest: &[u8; 32]) -> Result<(), String> {
+pub fn verify_key_bundle(
+    key: &crate::signing::PublicKey,
+    bundle_file: &Utf8Path,
+    digest: &[u8; 32],
+) -> Result<(), String> {
     use base64::Engine as _;
     let text = std::fs::read_to_string(bundle_file).map_err(|e| format!("cannot read {bundle_file}: {e}"))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{bundle_file} is not JSON: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{bundle_file} is not JSON: {e}"))?;
     let field = |pointer: &str| value.pointer(pointer).and_then(serde_json::Value::as_str);
     let b64 = |pointer: &str| field(pointer).and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok());
     if field("/verificationMaterial/publicKey/hint") != Some(public_key_hint(key.spki_der()).as_str()) {
@@ -116,7 +121,8 @@ pub fn verify_key_bundle(key: &crate::signing::PublicKey, bundle_file: &Utf8Path
     if b64("/messageSignature/messageDigest/digest").as_deref() != Some(&digest[..]) {
         return Err(format!("the bundle {bundle_file} is for another file (its digest differs)"));
     }
-    let signature = b64("/messageSignature/signature").ok_or_else(|| format!("the bundle {bundle_file} has no signature"))?;
+    let signature =
+        b64("/messageSignature/signature").ok_or_else(|| format!("the bundle {bundle_file} has no signature"))?;
     key.verify_sha256(digest, &crate::signing::BlobSignature::from_der(signature))
         .map_err(|_| format!("the signature in {bundle_file} does not match"))
 }

@@ -485,9 +485,11 @@ mod tests {
             assert!(openssl_verifies(&fixture("sigstore.pub"), &sig, &dist.join(name)), "{name}");
             // The bundle: v0.3, the key's hint, the same kind of signature (openssl checks it).
             let bundle: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(dist.join(format!("{name}.sigstore.json"))).unwrap()).unwrap();
+                serde_json::from_str(&std::fs::read_to_string(dist.join(format!("{name}.sigstore.json"))).unwrap())
+                    .unwrap();
             assert_eq!(bundle["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
-            let hint = crate::signing::bundle::public_key_hint(PublicKey::load(&fixture("sigstore.pub")).unwrap().spki_der());
+            let hint =
+                crate::signing::bundle::public_key_hint(PublicKey::load(&fixture("sigstore.pub")).unwrap().spki_der());
             assert_eq!(bundle["verificationMaterial"]["publicKey"]["hint"], hint.as_str());
             let bundled = bundle["messageSignature"]["signature"].as_str().unwrap();
             assert!(openssl_verifies(&fixture("sigstore.pub"), bundled, &dist.join(name)), "{name} bundle");
@@ -524,7 +526,8 @@ mod tests {
         built(&cx).await;
         SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap();
         let dist = cx.release().dist.clone();
-        std::fs::copy(dist.join("hello-linux.tar.gz.sigstore.json"), dist.join("hello-macos.tar.gz.sigstore.json")).unwrap();
+        std::fs::copy(dist.join("hello-linux.tar.gz.sigstore.json"), dist.join("hello-macos.tar.gz.sigstore.json"))
+            .unwrap();
         let err = VerifySignatures::new(fixture_settings()).run(&cx).await.unwrap_err();
         assert!(err.message().contains("hello-macos.tar.gz.sigstore.json is for another file"), "{err}");
     }

@@ -439,3 +439,32 @@ fn a_fulcio_refusal_is_quoted() {
     assert!(!project.exists("dist/app.sigstore.json"));
     assert_eq!(servers.rekor_entries().len(), 2, "nothing logged");
 }
+
+/// A user-owned private repository: GitHub refuses attestations with its own reason, which
+/// the preflight quotes before the build, with the fix.
+#[test]
+fn a_user_owned_private_repository_is_refused_with_githubs_reason() {
+    use release_tests::github_server::{Fault, FaultAction, Level, Route, Visibility};
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Private,
+    );
+    let reason = "Feature not available for user-owned private repositories. To enable this feature, please make this repository public.";
+    github.inject(Fault::new(
+        Route::CreateAttestation,
+        1,
+        FaultAction::Respond {
+            status: 403,
+            headers: vec![],
+            body: serde_json::json!({"message": reason, "documentation_url": "https://docs.github.com/rest/repos/attestations", "status": "403"}),
+        },
+    ));
+    let project = github_keyless_project(&servers);
+    let run = run_release(&project, &github, &servers);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    crate::github::said(&run, reason);
+    crate::github::said(&run, "signing.provenance = false");
+    assert!(!project.exists("dist/app"), "the build must not have run");
+}

@@ -263,7 +263,15 @@ mod published {
         names.sort_unstable();
         assert_eq!(
             names,
-            ["SHA256SUMS", "SHA256SUMS.sig", "SHA256SUMS.sigstore.json", "app", "app.sig", "app.sigstore.json", "cosign.pub"]
+            [
+                "SHA256SUMS",
+                "SHA256SUMS.sig",
+                "SHA256SUMS.sigstore.json",
+                "app",
+                "app.sig",
+                "app.sigstore.json",
+                "cosign.pub"
+            ]
         );
 
         // What a user downloads verifies, with openssl, against the key in the repository.
