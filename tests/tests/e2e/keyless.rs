@@ -264,17 +264,22 @@ fn provenance_is_one_statement_over_every_file_verified_by_sigstore_python() {
     let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
     let project = keyless_project(&servers);
     let config = project.read("release.toml");
-    project.config(&format!("{config}provenance = true\n"));
+    // A chart too: its package is a subject and gets its own bundle.
+    project
+        .config(&format!("{config}provenance = true\n\n[[chart]]\npath = \"charts/web\"\n"))
+        .file("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.4.0\n")
+        .file("charts/web/values.yaml", "replicaCount: 1\n")
+        .file("charts/web/templates/deployment.yaml", "kind: Deployment\n");
     in_actions(project.release(["run", "--snapshot"]), &servers)
         .env("GITHUB_SERVER_URL", "https://github.com")
         .run()
         .success()
-        .stdout_has("SLSA provenance for 2 subject(s)")
-        .stdout_has("provenance verified: 2 subject(s)");
+        .stdout_has("SLSA provenance for 3 subject(s)")
+        .stdout_has("provenance verified: 3 subject(s)");
     assert_eq!(servers.fulcio_requests().len(), 1, "the provenance is signed with the run's certificate");
     let entries = servers.rekor_entries();
-    assert_eq!(entries.len(), 5);
-    assert_eq!(entries[4].body_json()["kind"], "dsse");
+    assert_eq!(entries.len(), 6, "two seed entries, three bundles, the provenance");
+    assert_eq!(entries[5].body_json()["kind"], "dsse");
 
     let line = project.read("dist/provenance.intoto.jsonl");
     assert_eq!(line.lines().count(), 1, "JSON Lines, one bundle");
@@ -290,16 +295,21 @@ fn provenance_is_one_statement_over_every_file_verified_by_sigstore_python() {
     );
     let names: Vec<&str> =
         statement["subject"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["app", "SHA256SUMS"]);
+    assert_eq!(names, ["app", "web-0.4.0.tgz", "SHA256SUMS"]);
 
     let trust = servers.write_trust_files(&project.join("trust-check"));
     let san = servers.workflow().san();
     let asset = project.join("dist/provenance.intoto.jsonl");
-    for name in ["app", "SHA256SUMS"] {
-        let (ok, out) =
-            sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &project.join(&format!("dist/{name}")));
+    for name in ["app", "web-0.4.0.tgz", "SHA256SUMS"] {
+        let file = project.join(&format!("dist/{name}"));
+        let (ok, out) = sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &file);
         assert!(ok, "{name}: sigstore-python verify github of the provenance failed:\n{out}");
     }
+    // The chart package's own bundle.
+    let chart = project.join("dist/web-0.4.0.tgz");
+    let (ok, out) =
+        sigstore::python_verify_identity(&trust, &project.join("dist/web-0.4.0.tgz.sigstore.json"), &san, &chart);
+    assert!(ok, "the chart package's bundle:\n{out}");
     let (ok, _) = sigstore::python_verify_github(&trust, &asset, &san, "acme/other", &project.join("dist/app"));
     assert!(!ok, "another repository must fail");
     std::fs::write(project.join("dist/app"), "tampered\n").unwrap();
