@@ -305,6 +305,23 @@ fn provenance_is_one_statement_over_every_file_verified_by_sigstore_python() {
         let (ok, out) = sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &file);
         assert!(ok, "{name}: sigstore-python verify github of the provenance failed:\n{out}");
     }
+    // `release verify` checks a file against the attestation too.
+    let root = trust.trusted_root.as_str();
+    for name in ["app", "web-0.4.0.tgz"] {
+        project
+            .release([
+                "verify",
+                "--repo",
+                "acme/hello",
+                "--trusted-root",
+                root,
+                "--bundle",
+                "dist/provenance.intoto.jsonl",
+            ])
+            .arg(format!("dist/{name}"))
+            .run()
+            .success();
+    }
     // The chart package's own bundle.
     let chart = project.join("dist/web-0.4.0.tgz");
     let (ok, out) =
@@ -315,6 +332,20 @@ fn provenance_is_one_statement_over_every_file_verified_by_sigstore_python() {
     std::fs::write(project.join("dist/app"), "tampered\n").unwrap();
     let (ok, _) = sigstore::python_verify_github(&trust, &asset, &san, "acme/hello", &project.join("dist/app"));
     assert!(!ok, "a tampered subject must fail");
+    project
+        .release([
+            "verify",
+            "--repo",
+            "acme/hello",
+            "--trusted-root",
+            root,
+            "--bundle",
+            "dist/provenance.intoto.jsonl",
+            "dist/app",
+        ])
+        .run()
+        .code(1)
+        .stdout_has("FAILED  dist/app");
 }
 
 /// A project releasing to the GitHub test server with keyless signing and provenance.
