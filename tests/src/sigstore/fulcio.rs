@@ -325,3 +325,62 @@ pub fn check_claims(claims: &Value, now: u64) -> Result<(), Refusal> {
         REQUIRED_CLAIMS.iter().all(|name| claims.get(*name).and_then(Value::as_str).is_some_and(|v| !v.is_empty()));
     if iss_ok && aud_ok && exp_ok && all_present { Ok(()) } else { Err(Refusal::Token) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key() -> (EcdsaKeyPair, String) {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
+        let pem = der::pem("PUBLIC KEY", &der::p256_spki(key.public_key().as_ref()));
+        (key, pem)
+    }
+
+    fn request(algorithm: Option<&str>, pem: &str, pop: &[u8], token_in_body: bool) -> Value {
+        let mut public_key = json!({"content": pem});
+        if let Some(a) = algorithm {
+            public_key["algorithm"] = json!(a);
+        }
+        let mut body =
+            json!({"publicKeyRequest": {"publicKey": public_key, "proofOfPossession": STANDARD.encode(pop)}});
+        if token_in_body {
+            body["credentials"] = json!({"oidcIdentityToken": "jwt"});
+        }
+        body
+    }
+
+    #[test]
+    fn the_public_key_shapes_with_body_or_bearer_token_and_the_proof_over_sub() {
+        let (key, pem) = key();
+        let sub = "repo:acme/hello:ref:refs/tags/v1";
+        let pop = key.sign(&SystemRandom::new(), sub.as_bytes()).unwrap();
+        for algorithm in [None, Some(""), Some("ECDSA")] {
+            let (token, point, shape, proof) =
+                parse_request(&request(algorithm, &pem, pop.as_ref(), true), None).unwrap();
+            assert_eq!((token.as_str(), shape), ("jwt", Shape::PublicKeyBodyToken));
+            verify_pop(&point, sub, &proof.unwrap()).unwrap();
+        }
+        let (token, point, shape, proof) =
+            parse_request(&request(Some("ECDSA"), &pem.replace('\n', "\r\n"), pop.as_ref(), false), Some("bearer-jwt"))
+                .unwrap();
+        assert_eq!((token.as_str(), shape), ("bearer-jwt", Shape::PublicKeyBearer));
+        assert_eq!(verify_pop(&point, "repo:acme/other:ref:refs/tags/v1", &proof.unwrap()), Err(Refusal::Signature));
+        assert_eq!(
+            parse_request(&request(Some("RSA"), &pem, pop.as_ref(), true), None).unwrap_err(),
+            Refusal::KeyUnparsable
+        );
+        assert_eq!(parse_request(&request(None, &pem, pop.as_ref(), false), None).unwrap_err(), Refusal::Token);
+    }
+
+    #[test]
+    fn claims_fulcio_requires() {
+        let mut claims = super::super::oidc::Workflow::new("acme/hello", "refs/tags/v1").claims("sigstore", 100);
+        check_claims(&claims, 101).unwrap();
+        assert_eq!(check_claims(&claims, 1000), Err(Refusal::Token), "expired");
+        claims["workflow_sha"] = json!("");
+        assert_eq!(check_claims(&claims, 101), Err(Refusal::Token));
+    }
+}
