@@ -27,6 +27,7 @@
 
 mod archive;
 mod cargo;
+mod keyless;
 mod local;
 mod remote;
 
@@ -46,7 +47,7 @@ pub struct Options {
     #[arg(long)]
     pub small: bool,
     /// Run only the benchmarks whose key contains this (`hash`, `startup`, `package`,
-    /// `snapshot`, `signed`, `archive`, `preflight`, `publish`).
+    /// `snapshot`, `signed`, `archive`, `keyless`, `preflight`, `publish`).
     #[arg(long, value_name = "KEY")]
     pub only: Option<String>,
 }
@@ -156,6 +157,10 @@ pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
     }
     if wanted("archive") {
         rows.push(archive::archive_packaging(&bench, &big)?);
+    }
+    if wanted("keyless") {
+        rows.push(keyless::many_files(&bench)?);
+        rows.push(keyless::big_file_peak_memory(&bench, &big)?);
     }
     if wanted("preflight") {
         rows.push(remote::concurrent_preflight(&bench, &runtime)?);

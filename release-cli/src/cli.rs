@@ -44,7 +44,7 @@ enum Command {
     Build(BuildArgs),
     /// Write a new cosign-compatible key pair; the password comes from COSIGN_PASSWORD.
     Keygen(crate::keygen::KeygenArgs),
-    /// Verify downloaded files against their .sig files and the release's public key.
+    /// Verify downloaded files against their .sig files and public key, or their Sigstore bundles.
     Verify(crate::verify::VerifyArgs),
     /// Write release.toml and .github/workflows/release.yml for this repository.
     Init(crate::workflow::InitArgs),

@@ -5,6 +5,13 @@
 //! its signature, then every file it lists against both its digest and its own signature.
 //! One line per file (`ok` or `FAILED` with the reason); exit code 0 when every file passed,
 //! 1 when any failed, 2 when nothing could be checked (bad arguments, unreadable key).
+//!
+//! Without `--key`, each FILE is checked offline against its Sigstore bundle (FILE.sigstore.json,
+//! or `--bundle`) in the manner of `gh attestation verify`: the certificate chains to the
+//! trusted root (public-good Sigstore, or `--trusted-root`), its SCT and the Rekor entry
+//! verify, and the signer is who the flags say: `--certificate-identity` (exact SAN),
+//! `--certificate-identity-regexp`, `--repo OWNER/REPO` (SAN under the repository and the
+//! certificate's source repository), `--certificate-oidc-issuer` (default GitHub Actions).
 
 use std::io::Write;
 
@@ -16,9 +23,36 @@ use release_core::{FailureKind, StepError};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The public key (PEM, `cosign.pub`) the release was signed with.
+    /// The public key (PEM, `cosign.pub`) the release was signed with; without it, files
+    /// are checked against their Sigstore bundles (keyless signing).
     #[arg(long, value_name = "PUBLIC_KEY")]
-    key: Utf8PathBuf,
+    key: Option<Utf8PathBuf>,
+    /// The Sigstore bundle of the one FILE, instead of FILE.sigstore.json.
+    #[arg(long, value_name = "BUNDLE", conflicts_with_all = ["key", "checksums"])]
+    bundle: Option<Utf8PathBuf>,
+    /// The exact certificate identity (SAN) that must have signed, e.g.
+    /// https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.2.3.
+    #[arg(long, value_name = "SAN", conflicts_with = "key")]
+    certificate_identity: Option<String>,
+    /// A regular expression the certificate identity must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer of the signer's token.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://token.actions.githubusercontent.com",
+        conflicts_with = "key"
+    )]
+    certificate_oidc_issuer: String,
+    /// The repository that must have signed (OWNER/REPO): the identity is a workflow of it and
+    /// the certificate names it as the source repository.
+    #[arg(long, value_name = "OWNER/REPO", conflicts_with = "key")]
+    repo: Option<String>,
+    /// The trusted_root.json of the Sigstore instance that signed (public-good Sigstore when
+    /// not given).
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    trusted_root: Option<Utf8PathBuf>,
     /// Verify this SHA256SUMS and its .sig, then every file it lists: digest and .sig.
     #[arg(long, value_name = "SHA256SUMS", conflicts_with_all = ["files", "signature"])]
     checksums: Option<Utf8PathBuf>,
@@ -40,7 +74,10 @@ pub fn run(args: &VerifyArgs, json: bool) -> i32 {
             .with_help("verify the files one by one, or leave out --signature to use FILE.sig"),
         );
     }
-    let key = match PublicKey::load(&args.key) {
+    let Some(key) = &args.key else {
+        return run_bundles(args, json);
+    };
+    let key = match PublicKey::load(key) {
         Ok(key) => key,
         Err(err) => return crate::cli::usage_error(&err.into()),
     };
@@ -90,6 +127,103 @@ fn print_json(verdicts: &[FileVerdict]) -> std::io::Result<()> {
                 "passed": v.passed(),
                 "failures": v.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
             })
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &value)?;
+    writeln!(out)
+}
+
+/// Bundle mode: each FILE against its Sigstore bundle, offline.
+fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
+    use release_core::signing::{Expected, bundle_path, trusted_root, verify_bundle as verify_file};
+    if args.checksums.is_some() || args.signature.is_some() {
+        return crate::cli::usage_error(
+            &StepError::new("--checksums and --signature check .sig files and need --key")
+                .with_help("pass --key cosign.pub, or verify keyless files with their bundles: `release verify --repo OWNER/REPO FILE...`"),
+        );
+    }
+    if args.bundle.is_some() && args.files.len() != 1 {
+        return crate::cli::usage_error(
+            &StepError::new(format!("--bundle names the bundle of one file, but {} were given", args.files.len()))
+                .with_help("verify the files one by one, or leave out --bundle to use FILE.sigstore.json"),
+        );
+    }
+    if args.certificate_identity.is_none() && args.certificate_identity_regexp.is_none() && args.repo.is_none() {
+        return crate::cli::usage_error(
+            &StepError::new("a bundle proves who signed only against an expected signer, and none was given")
+                .with_help("pass --repo OWNER/REPO, --certificate-identity SAN or --certificate-identity-regexp REGEXP (or --key for files signed with a key pair)"),
+        );
+    }
+    let (root_json, shown) = match &args.trusted_root {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => (text, path.to_string()),
+            Err(e) => {
+                return crate::cli::usage_error(
+                    &StepError::new(format!("cannot read the trusted root {path}: {e}"))
+                        .with_help("give the trusted_root.json of the Sigstore instance that signed, or leave out --trusted-root for public-good Sigstore"),
+                );
+            }
+        },
+        None => {
+            (release_core::signing::Instance::public_good_trusted_root().to_owned(), "public-good Sigstore".to_owned())
+        }
+    };
+    let root = match trusted_root(&root_json, &shown) {
+        Ok(root) => root,
+        Err(err) => return crate::cli::usage_error(&err.into()),
+    };
+    let identity_regexp = args.certificate_identity_regexp.clone().or_else(|| {
+        (args.certificate_identity.is_none())
+            .then(|| args.repo.as_ref().map(|r| format!("^https://github.com/{}/", r.trim_matches('/'))))
+            .flatten()
+    });
+    let expected = Expected {
+        identity: args.certificate_identity.clone(),
+        identity_regexp,
+        issuer: Some(args.certificate_oidc_issuer.clone()),
+        repository: args.repo.clone(),
+    };
+    let results: Vec<(Utf8PathBuf, Result<String, String>)> = args
+        .files
+        .iter()
+        .map(|file| {
+            let bundle = args.bundle.clone().unwrap_or_else(|| bundle_path(file));
+            let verdict = verify_file(&root, file, &bundle, &expected).map(|v| v.identity).map_err(|e| e.to_string());
+            (file.clone(), verdict)
+        })
+        .collect();
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    let _ = if json { print_bundle_json(&results) } else { print_bundle_lines(&results, failed, &shown) };
+    if failed == 0 { 0 } else { FailureKind::Step.exit_code() }
+}
+
+fn print_bundle_lines(
+    results: &[(Utf8PathBuf, Result<String, String>)],
+    failed: usize,
+    root: &str,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for (file, verdict) in results {
+        match verdict {
+            Ok(identity) => writeln!(out, "ok      {file} (signed by {identity})")?,
+            Err(reason) => writeln!(out, "FAILED  {file}: {reason}")?,
+        }
+    }
+    let total = results.len();
+    if failed == 0 {
+        writeln!(out, "all {total} file(s) verified against their Sigstore bundles ({root})")
+    } else {
+        writeln!(out, "{failed} of {total} file(s) FAILED verification against their Sigstore bundles ({root})")
+    }
+}
+
+fn print_bundle_json(results: &[(Utf8PathBuf, Result<String, String>)]) -> std::io::Result<()> {
+    let value: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(file, verdict)| match verdict {
+            Ok(identity) => serde_json::json!({"file": file, "passed": true, "identity": identity, "failures": []}),
+            Err(reason) => serde_json::json!({"file": file, "passed": false, "failures": [reason]}),
         })
         .collect();
     let mut out = std::io::stdout().lock();

@@ -195,7 +195,9 @@ pub fn pipeline(
         add(Box::new(OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
         for push in pushes {
             add(Box::new(PushProbe { push: push.clone(), settings: settings.clone() }));
-            let signed = config.signing.is_some();
+            // Keyless runs sign the chart package (its bundle); the registry signature in
+            // cosign's legacy layout needs a key of its own.
+            let signed = config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Key);
             add(Box::new(ChartPushStep { push: push.clone(), settings: settings.clone() }));
             if signed {
                 add(Box::new(ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
@@ -203,7 +205,25 @@ pub fn pipeline(
             chart_tags.push(ChartTagStep { push, settings: settings.clone(), signed });
         }
     }
-    if let Some(signing) = &config.signing {
+    if let Some(signing) = &config.signing
+        && signing.mode == crate::config::SigningMode::Keyless
+    {
+        use crate::steps::{preflight::id_token, sign::keyless, verify::bundles};
+        let settings = id_token::KeylessSettings::new(config, signing);
+        add(Box::new(id_token::IdTokenCheck { settings: settings.clone() }));
+        add(Box::new(keyless::SignKeyless { settings }));
+        add(Box::new(bundles::VerifyBundles));
+        if signing.provenance {
+            add(Box::new(crate::steps::sign::provenance::SignProvenance));
+            add(Box::new(crate::steps::verify::provenance::VerifyProvenance));
+            if let Some(github) = &config.github {
+                use crate::steps::{preflight::attestations, publish::attestation};
+                let (github, network) = (github.clone(), config.network.clone());
+                add(Box::new(attestations::AttestationsCheck { github: github.clone(), network: network.clone() }));
+                add(Box::new(attestation::PublishAttestation { github, network }));
+            }
+        }
+    } else if let Some(signing) = &config.signing {
         let settings = SigningSettings::new(config, signing, mode);
         add(Box::new(SigningKeyCheck::new(settings.clone())));
         add(Box::new(SignArtifacts::new(settings.clone())));

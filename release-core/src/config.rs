@@ -262,7 +262,7 @@ pub enum SigningMode {
     /// A cosign-compatible key pair.
     #[default]
     Key,
-    /// GitHub OIDC → Fulcio → Rekor. Not supported yet: rejected with a clear error.
+    /// GitHub Actions OIDC token → Fulcio certificate → Rekor v1; Sigstore bundles.
     Keyless,
 }
 
@@ -282,6 +282,74 @@ pub struct SigningConfig {
     /// exist (the output is labelled as such).
     #[serde(default)]
     pub ephemeral_in_snapshot: bool,
+    /// Keyless: the Sigstore instance's `signing_config.json` (Fulcio and Rekor URLs);
+    /// public-good Sigstore when unset. Given together with `trusted-root`.
+    pub signing_config: Option<Utf8PathBuf>,
+    /// Keyless: the instance's `trusted_root.json` (what its bundles verify against).
+    pub trusted_root: Option<Utf8PathBuf>,
+    /// Keyless: sign SLSA build provenance for every published file (an in-toto statement,
+    /// published as the release asset `provenance.intoto.jsonl`).
+    #[serde(default)]
+    pub provenance: bool,
+}
+
+impl SigningConfig {
+    /// The checks that need no file system: settings of the other mode, half a pair of
+    /// trust files.
+    fn validate(&self, file: &Utf8Path) -> Result<(), ConfigError> {
+        match self.mode {
+            SigningMode::Keyless => {
+                for (field, set) in [
+                    ("key", self.key.is_some()),
+                    ("public-key", self.public_key.is_some()),
+                    ("ephemeral-in-snapshot", self.ephemeral_in_snapshot),
+                ] {
+                    if set {
+                        return Err(ConfigError::invalid(
+                            file,
+                            &format!("signing.{field}"),
+                            "is a setting of `mode = \"key\"`; keyless signing uses no key of its own",
+                            Some("remove it, or set `mode = \"key\"`"),
+                        ));
+                    }
+                }
+                if self.signing_config.is_some() != self.trusted_root.is_some() {
+                    let (given, missing) = if self.signing_config.is_some() {
+                        ("signing-config", "trusted-root")
+                    } else {
+                        ("trusted-root", "signing-config")
+                    };
+                    return Err(ConfigError::invalid(
+                        file,
+                        &format!("signing.{missing}"),
+                        format!(
+                            "is missing: `signing.{given}` names another Sigstore instance, which needs both files"
+                        ),
+                        Some(
+                            "give both `signing-config` and `trusted-root` (the instance's signing_config.json and trusted_root.json), or neither for public-good Sigstore",
+                        ),
+                    ));
+                }
+            }
+            SigningMode::Key => {
+                for (field, set) in [
+                    ("signing-config", self.signing_config.is_some()),
+                    ("trusted-root", self.trusted_root.is_some()),
+                    ("provenance", self.provenance),
+                ] {
+                    if set {
+                        return Err(ConfigError::invalid(
+                            file,
+                            &format!("signing.{field}"),
+                            "is a setting of `mode = \"keyless\"`",
+                            Some("remove it, or set `mode = \"keyless\"`"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_password_env() -> String {
@@ -813,18 +881,15 @@ impl Config {
                 ));
             }
         }
-        if let Some(crates) = &self.crates {
-            crates.validate(file)?;
+        if let Some(crates) = &self.crates
+            && let Err(problem) = crates.validate(file)
+        {
+            problems.push(problem);
         }
         if let Some(signing) = &self.signing
-            && signing.mode == SigningMode::Keyless
+            && let Err(problem) = signing.validate(file)
         {
-            problems.push(ConfigError::invalid(
-                file,
-                "signing.mode",
-                "keyless signing is not supported yet",
-                Some("use `mode = \"key\"` with a cosign key pair (`release keygen` writes one)"),
-            ));
+            problems.push(problem);
         }
         ConfigError::all(problems)
     }
@@ -1406,9 +1471,16 @@ mod tests {
     }
 
     #[test]
-    fn keyless_is_not_supported_yet() {
-        let err = parse("[project]\nversion = \"1.0.0\"\n[signing]\nmode = \"keyless\"\n").unwrap_err();
-        assert!(err.to_string().contains("keyless signing is not supported yet"), "{err}");
+    fn keyless_takes_both_trust_files_or_neither_and_no_key() {
+        let base = "[project]\nversion = \"1.0.0\"\n[signing]\nmode = \"keyless\"\n";
+        parse(base).unwrap();
+        parse(&format!("{base}signing-config = \"s.json\"\ntrusted-root = \"t.json\"\n")).unwrap();
+        let err = parse(&format!("{base}signing-config = \"s.json\"\n")).unwrap_err();
+        assert!(err.to_string().contains("signing.trusted-root"), "{err}");
+        let err = parse(&format!("{base}key = \"cosign.key\"\n")).unwrap_err();
+        assert!(err.to_string().contains("signing.key"), "{err}");
+        let err = parse("[project]\nversion = \"1.0.0\"\n[signing]\ntrusted-root = \"t.json\"\n").unwrap_err();
+        assert!(err.to_string().contains("is a setting of `mode = \"keyless\"`"), "{err}");
     }
 }
 

@@ -22,8 +22,16 @@ use crate::env::Environment;
 /// Variables that hold a secret whatever the config says: the GitHub tokens (`GH_TOKEN`,
 /// `GITHUB_TOKEN`, and `GITHUB_PAT`, a common name for a personal access token), Helm's
 /// registry password and API key, and the signing key's password.
-pub const STANDARD_SECRET_VARIABLES: [&str; 6] =
-    ["GH_TOKEN", "GITHUB_TOKEN", "GITHUB_PAT", "HELM_REGISTRY_PASSWORD", "HELM_API_KEY_SECRET", "COSIGN_PASSWORD"];
+pub const STANDARD_SECRET_VARIABLES: [&str; 7] = [
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GITHUB_PAT",
+    "HELM_REGISTRY_PASSWORD",
+    "HELM_API_KEY_SECRET",
+    "COSIGN_PASSWORD",
+    // The bearer that fetches GitHub Actions OIDC tokens (keyless signing).
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+];
 
 /// Values shorter than this are not masked: replacing every `a` or `42` in a log would make
 /// it unreadable and hide nothing, since no real token or password is that short.

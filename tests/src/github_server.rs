@@ -140,6 +140,8 @@ pub enum Route {
     GetRuleset,
     GetTagRef,
     ListAttestations,
+    /// `POST /repos/{owner}/{repo}/attestations`.
+    CreateAttestation,
     Unknown,
 }
 
@@ -379,6 +381,8 @@ struct World {
     ratelimit_used: u64,
     /// Added before every answer.
     latency: std::time::Duration,
+    /// Stored attestations: (repository, id, bundle).
+    attestations: Vec<(String, u64, Value)>,
 }
 
 #[derive(Clone, Debug)]
@@ -472,6 +476,11 @@ impl GithubServer {
     /// The releases of a repository, oldest first, drafts included.
     pub fn releases(&self, full_name: &str) -> Vec<StoredRelease> {
         self.world().releases.iter().filter(|r| r.repository == full_name).cloned().collect()
+    }
+
+    /// The attestations stored for a repository: (id, bundle).
+    pub fn attestations(&self, full_name: &str) -> Vec<(u64, Value)> {
+        self.world().attestations.iter().filter(|(r, _, _)| r == full_name).map(|(_, id, b)| (*id, b.clone())).collect()
     }
 
     /// The git tags of a repository (made when a release is published).
@@ -581,7 +590,7 @@ impl GithubServer {
     }
 
     /// Release attestations recorded so far (in-toto statements).
-    pub fn attestations(&self, full_name: &str) -> Vec<Value> {
+    pub fn release_attestations(&self, full_name: &str) -> Vec<Value> {
         self.world()
             .rules
             .attestations
@@ -660,6 +669,7 @@ fn parse_target(method: &Method, path: &str) -> Target {
         (false, Method::GET, []) => Route::GetRepository,
         (false, Method::GET, ["releases"]) => Route::ListReleases,
         (false, Method::POST, ["releases"]) => Route::CreateRelease,
+        (false, Method::POST, ["attestations"]) => Route::CreateAttestation,
         (false, Method::POST, ["releases", "generate-notes"]) => Route::GenerateNotes,
         (false, Method::GET, ["releases", "tags", tag]) => {
             target.tag = Some((*tag).to_owned());
@@ -775,6 +785,12 @@ impl Shared {
     /// Checks `contents` access at `level` on a repository, the way GitHub does for each
     /// kind of token.
     fn authorize(&self, caller: &Caller, repository: &str, level: Level) -> Result<(), Denied> {
+        self.authorize_scope(caller, repository, "contents", level)
+    }
+
+    /// [`Shared::authorize`] for another permission of integration and fine-grained tokens
+    /// (`attestations`); classic tokens are judged by their repository scopes.
+    fn authorize_scope(&self, caller: &Caller, repository: &str, scope: &str, level: Level) -> Result<(), Denied> {
         let visibility = match self.world.lock().unwrap().repositories.get(repository) {
             Some(v) => *v,
             None => return Err(Denied::new(not_found())),
@@ -810,7 +826,8 @@ impl Shared {
                     if !granted && visibility == Visibility::Private {
                         return Err(Denied::new(not_found()));
                     }
-                    let has = granted && spec.permissions.get("contents").is_some_and(|l| *l >= level);
+                    let has = granted && spec.permissions.get(scope).is_some_and(|l| *l >= level);
+                    let level = if scope == "contents" { level } else { Level::Write };
                     if has || (visibility == Visibility::Public && level == Level::Read) {
                         return Ok(());
                     }
@@ -821,7 +838,7 @@ impl Shared {
                     );
                     response.headers_mut().insert(
                         "x-accepted-github-permissions",
-                        HeaderValue::from_str(&format!("contents={}", level.name())).unwrap(),
+                        HeaderValue::from_str(&format!("{scope}={}", level.name())).unwrap(),
                     );
                     Err(Denied::new(response))
                 }
@@ -1194,6 +1211,48 @@ async fn route(
                 _ => world.rules.list_attestations(repo, target.tag.as_deref().unwrap_or_default()),
             };
             ok(json_response(StatusCode::from_u16(status).unwrap(), body))
+        }
+        Route::CreateAttestation => {
+            // The permission is checked before the body (protocols-sigstore.md §10; the
+            // order on github.com is an assumption of this server).
+            shared.authorize_scope(caller, repo, "attestations", Level::Write)?;
+            let (request, read) = read_json(body).await;
+            let bundle = &request["bundle"];
+            let certificate = bundle
+                .pointer("/verificationMaterial/certificate/rawBytes")
+                .and_then(Value::as_str)
+                .and_then(|b| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok());
+            let (Some(certificate), true) = (certificate, bundle.get("dsseEnvelope").is_some()) else {
+                return Ok((
+                    json_response(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        json!({"message": "Validation Failed: bundle is not a valid Sigstore bundle with a DSSE envelope", "documentation_url": "https://docs.github.com/rest/repos/attestations#create-an-attestation", "status": "422"}),
+                    ),
+                    read,
+                ));
+            };
+            let want = format!("https://github.com/{repo}");
+            let named = crate::sigstore::source_repository_of(&certificate).unwrap_or_default();
+            if named != want {
+                return Ok((
+                    json_response(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        json!({"message": format!("Invalid Argument - values do not match: {named} != {want}"), "status": "422"}),
+                    ),
+                    read,
+                ));
+            }
+            let mut world = shared.world.lock().unwrap();
+            // An identical bundle is stored once (assumed: how github.com treats a repeated
+            // POST is not documented).
+            let existing = world.attestations.iter().find(|(r, _, b)| r == repo && b == bundle).map(|(_, id, _)| *id);
+            let id = existing.unwrap_or_else(|| {
+                world.next_id += 1;
+                let id = world.next_id;
+                world.attestations.push((repo.to_owned(), id, bundle.clone()));
+                id
+            });
+            Ok((json_response(StatusCode::CREATED, json!({"id": id})), read))
         }
         Route::GetRepository => {
             shared.authorize(caller, repo, Level::Read)?;

@@ -16,6 +16,7 @@ pub mod ferro;
 pub mod github_rules;
 pub mod github_server;
 pub mod registry;
+pub mod sigstore;
 
 use std::path::PathBuf;
 use std::process::Output;

@@ -445,6 +445,8 @@ mod tests {
             "[github]\n",
             "[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n",
             "[github]\n[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/c\"\n[signing]\nkey = \"k\"\n",
+            "[github]\n[signing]\nmode = \"keyless\"\n",
+            "[github]\n[signing]\nmode = \"keyless\"\nprovenance = true\n",
             MATRIX,
             "[github]\n[crates]\ntrusted-publishing = true\n",
             "[crates]\ntoken-env = \"CRATES_TOKEN\"\n",
@@ -554,6 +556,25 @@ mod tests {
         let workflow = release_workflow(&config, &options);
         assert_eq!(workflow.matches("COSIGN_PASSWORD: ${{ secrets.COSIGN_PASSWORD }}").count(), 2, "{workflow}");
         assert!(workflow.contains("run: release --config ci/release.toml preflight"), "{workflow}");
-        assert!(!workflow.contains("id-token"), "keyless signing is not supported: no OIDC token");
+        assert!(!workflow.contains("id-token"), "key signing needs no OIDC token");
+    }
+
+    #[test]
+    fn keyless_signing_asks_for_id_token_and_provenance_for_attestations() {
+        let options = WorkflowOptions {
+            runner: Runner::Install { git_url: "https://example.invalid/x".into() },
+            config_path: None,
+        };
+        let keyless = release_workflow(
+            &parse("[project]\nversion = \"1.0.0\"\n[github]\n[signing]\nmode = \"keyless\"\n"),
+            &options,
+        );
+        assert!(keyless.contains("id-token: write"), "{keyless}");
+        assert!(!keyless.contains("attestations"), "{keyless}");
+        let provenance = release_workflow(
+            &parse("[project]\nversion = \"1.0.0\"\n[github]\n[signing]\nmode = \"keyless\"\nprovenance = true\n"),
+            &options,
+        );
+        assert!(provenance.contains("id-token: write") && provenance.contains("attestations: write"), "{provenance}");
     }
 }

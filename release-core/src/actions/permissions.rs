@@ -51,8 +51,11 @@ impl Level {
 pub const CONTENTS: &str = "contents";
 /// The scope a push to `ghcr.io` is authorised with.
 pub const PACKAGES: &str = "packages";
-/// The scope that lets a job request an OIDC token: crates' trusted publishing.
+/// The scope that lets a job request GitHub OIDC tokens (keyless signing, crates' trusted
+/// publishing).
 pub const ID_TOKEN: &str = "id-token";
+/// The scope that lets a job store artifact attestations (build provenance).
+pub const ATTESTATIONS: &str = "attestations";
 
 /// One permission the release needs, and what for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -88,6 +91,22 @@ pub fn required_permissions(config: &Config) -> Vec<Requirement> {
             level: Level::Write,
             purpose: format!("publish crates to {} with trusted publishing (OIDC)", crates.registry_name()),
         });
+    }
+    if config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Keyless) {
+        // One `id-token: write` serves both trusted publishing and keyless signing.
+        needed.retain(|r| r.scope != ID_TOKEN);
+        needed.push(Requirement {
+            scope: ID_TOKEN,
+            level: Level::Write,
+            purpose: "request the OIDC token keyless signing trades for a Fulcio certificate".into(),
+        });
+        if config.github.is_some() && config.signing.as_ref().is_some_and(|s| s.provenance) {
+            needed.push(Requirement {
+                scope: ATTESTATIONS,
+                level: Level::Write,
+                purpose: "store the build provenance with GitHub's attestations API".into(),
+            });
+        }
     }
     needed
 }
@@ -260,5 +279,20 @@ mod tests {
         assert_eq!(least_privilege_block(&[]), "{ contents: read }");
         let config = config("[github]\n[[chart]]\npath = \"c\"\npush = \"oci://ghcr.io/a/b\"\n");
         assert_eq!(least_privilege_block(&required_permissions(&config)), "{ contents: write, packages: write }");
+    }
+
+    #[test]
+    fn keyless_signing_asks_for_id_token_write_and_key_signing_does_not() {
+        let dir = camino::Utf8Path::new("/tmp");
+        let config = |signing: &str| {
+            crate::config::Config::parse(
+                &format!("[project]\nversion = \"1.0.0\"\n[signing]\n{signing}"),
+                &dir.join("release.toml"),
+            )
+            .unwrap()
+        };
+        let keyless = required_permissions(&config("mode = \"keyless\"\n"));
+        assert!(keyless.iter().any(|r| r.scope == ID_TOKEN && r.level == Level::Write), "{keyless:?}");
+        assert!(required_permissions(&config("key = \"cosign.key\"\n")).iter().all(|r| r.scope != ID_TOKEN));
     }
 }

@@ -696,6 +696,36 @@ impl<'r> GithubClient<'r> {
         })
     }
 
+    /// `POST /repos/{owner}/{repo}/attestations` with `{"bundle": …}` (a Sigstore bundle with
+    /// a DSSE envelope); returns the attestation's id. The preflight sends a bundle that
+    /// cannot be stored to prove the permission without storing anything.
+    pub async fn create_attestation(&self, bundle: &serde_json::Value) -> Result<u64, ApiError> {
+        const ACTION: &str = "store an attestation";
+        let url = self.url(&format!("{}/attestations", self.repo_route()));
+        let body = serde_json::json!({ "bundle": bundle });
+        #[derive(Deserialize)]
+        struct Created {
+            id: u64,
+        }
+        self.with_retries(&format!("POST {url}"), |_| async {
+            self.pacer.pace().await;
+            let response = self
+                .http
+                .post(&url)
+                .bearer_auth(self.target.token.expose())
+                .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+                .header("x-github-api-version", API_VERSION)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| {
+                    ApiError::transport(ACTION, "POST", &url, error_chain(&e)).transient(net::is_transient(&e))
+                })?;
+            json_or_error::<Created>(response, ACTION, "POST", &url).await.map(|c| c.id)
+        })
+        .await
+    }
+
     /// Downloads an asset and hashes it on the way, for servers that report no digest.
     pub async fn download_sha256(&self, asset_id: u64) -> Result<(String, u64), ApiError> {
         const ACTION: &str = "download an asset";

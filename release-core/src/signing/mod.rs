@@ -20,7 +20,7 @@
 //!
 //! Never: prints, reads `std::env` (passwords come in as [`Secret`]s from the
 //! [`Environment`](crate::env::Environment) the front end captured), or touches the network.
-//! The pipeline steps that use this module live in [`crate::stages::sign`].
+//! The pipeline steps that use this module live in `steps/{preflight,sign,verify}/`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -32,11 +32,16 @@ use camino::{Utf8Path, Utf8PathBuf};
 #[cfg(doc)]
 use crate::secret::Secret;
 
+pub(crate) mod bundle;
 pub(crate) mod key;
+pub(crate) mod keyless;
+pub(crate) mod provenance;
 pub(crate) mod public_key;
 pub(crate) mod verify;
 
+pub use bundle::{Expected, bundle_path, trusted_root, verify_file as verify_bundle};
 pub use key::CosignKeyPair;
+pub use keyless::Instance;
 pub use public_key::PublicKey;
 pub use verify::{FileVerdict, VerifyFailure, verify_checksums, verify_file};
 
@@ -98,7 +103,7 @@ pub trait Signer: Send + Sync + fmt::Debug {
 
 /// The signer of the current run, stored in the step context by the sign step so that later
 /// steps (attaching a chart's signature in the registry) sign with the same key:
-/// `cx.get::<ActiveSigner>()`.
+/// the `signer` hand-off ([`signer_handoff`]).
 #[derive(Clone, Debug)]
 pub struct ActiveSigner(pub Arc<dyn Signer>);
 

@@ -42,6 +42,10 @@ pub enum VerifyFailure {
     },
     /// A `SHA256SUMS` that lists no file vouches for nothing.
     NothingListed,
+    /// The file's Sigstore bundle (`FILE.sigstore.json`) does not verify.
+    Bundle {
+        reason: String,
+    },
 }
 
 impl fmt::Display for VerifyFailure {
@@ -62,6 +66,7 @@ impl fmt::Display for VerifyFailure {
                 write!(f, "the SHA-256 is {actual}, but {expected} was recorded")
             }
             VerifyFailure::NothingListed => f.write_str("it lists no files"),
+            VerifyFailure::Bundle { reason } => f.write_str(reason),
         }
     }
 }

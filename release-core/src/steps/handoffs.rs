@@ -7,6 +7,8 @@
 //! | `pushed-chart:<chart>` | `publish:oci-push:<chart>` | `publish:oci-signature:<chart>`, `finalize:oci-tag:<chart>` |
 //! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` | `finalize:oci-tag:<chart>` |
 //! | `signer` | `sign:artifacts` | `publish:oci-signature:<chart>` |
+//! | `keyless-session` | `sign:keyless` | `sign:provenance`, `verify:bundles` |
+//! | `signed-provenance` | `sign:provenance` | `publish:attestation` |
 //! | `github-release` | `publish:github-release` | `finalize:github-release` |
 //! | `published-release` | `finalize:github-release` | `finalize:github-release-attestation` |
 //!
@@ -18,6 +20,8 @@ use crate::signing::ActiveSigner;
 use crate::step::HandOff;
 use crate::steps::publish::github_release::{Outcome, Published};
 use crate::steps::publish::oci_push::PushedChart;
+use crate::steps::sign::keyless::ActiveKeyless;
+use crate::steps::sign::provenance::Provenance;
 
 /// The chart `chart` as the package stage wrote it.
 pub(crate) fn packaged_chart(chart: &ChartId) -> HandOff<PackagedChart> {
@@ -47,4 +51,14 @@ pub(crate) fn published_release() -> HandOff<Published> {
 /// The draft (or already published) GitHub release, for the finalize step.
 pub(crate) fn github_release() -> HandOff<Outcome> {
     HandOff::new("github-release", "publish:github-release")
+}
+
+/// The run's keyless session (its key, certificate and identity), once every file is signed.
+pub(crate) fn keyless_session() -> HandOff<ActiveKeyless> {
+    HandOff::new("keyless-session", "sign:keyless")
+}
+
+/// The run's signed build provenance, for the steps that publish it.
+pub(crate) fn signed_provenance() -> HandOff<Provenance> {
+    HandOff::new("signed-provenance", "sign:provenance")
 }

@@ -13,6 +13,7 @@ mod github;
 mod github_faults;
 mod helm;
 mod interrupt;
+mod keyless;
 mod matrix;
 mod oci;
 mod registry_faults;

@@ -262,7 +262,7 @@ async fn an_immutable_release_is_checked_against_githubs_attestation() {
         summary.starts_with("GitHub's release attestation of v1.2.3 lists the 3 file(s) of SHA256SUMS"),
         "{summary}"
     );
-    assert_eq!(server.attestations(REPO).len(), 1);
+    assert_eq!(server.release_attestations(REPO).len(), 1);
     let asked: Vec<_> = server.requests().into_iter().filter(|r| r.route == Route::ListAttestations).collect();
     assert!(asked[0].path.contains("/attestations/sha1:"), "{:?}", asked[0].path);
     assert!(asked[0].query.as_deref().unwrap_or("").contains("predicate_type=release"));

@@ -261,7 +261,18 @@ mod published {
         assert!(!release.draft);
         let mut names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
         names.sort_unstable();
-        assert_eq!(names, ["SHA256SUMS", "SHA256SUMS.sig", "app", "app.sig", "cosign.pub"]);
+        assert_eq!(
+            names,
+            [
+                "SHA256SUMS",
+                "SHA256SUMS.sig",
+                "SHA256SUMS.sigstore.json",
+                "app",
+                "app.sig",
+                "app.sigstore.json",
+                "cosign.pub"
+            ]
+        );
 
         // What a user downloads verifies, with openssl, against the key in the repository.
         let download = tempfile::tempdir().unwrap();

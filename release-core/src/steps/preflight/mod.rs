@@ -1,6 +1,7 @@
 //! The preflight stage's steps.
 
 pub(crate) mod archives;
+pub(crate) mod attestations;
 pub(crate) mod build_tools;
 pub(crate) mod cargo;
 pub(crate) mod charts;
@@ -9,6 +10,7 @@ pub(crate) mod crates_registry;
 pub(crate) mod gathered_builds;
 pub(crate) mod github_tag_rules;
 pub(crate) mod github_write;
+pub(crate) mod id_token;
 pub(crate) mod oci_check;
 pub(crate) mod oci_push_probe;
 pub(crate) mod signing_key;

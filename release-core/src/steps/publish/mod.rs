@@ -1,5 +1,6 @@
 //! The publish stage's steps.
 
+pub(crate) mod attestation;
 pub(crate) mod crates;
 pub(crate) mod github_release;
 pub(crate) mod oci_push;

@@ -8,10 +8,12 @@ use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
 use crate::signing::ActiveSigner;
+use crate::signing::BlobSignature;
 use crate::signing::EPHEMERAL_PUBLIC_KEY_NAME;
 use crate::signing::PUBLIC_KEY_NAME;
 use crate::signing::Signer;
 use crate::signing::SigningError;
+use crate::signing::bundle::{bundle_name, key_bundle_json};
 use crate::signing::signature_name;
 use crate::step::Artifact;
 use crate::step::ArtifactKind;
@@ -75,7 +77,8 @@ impl Step for SignArtifacts {
             stop_if_interrupted(cx, "signing")?;
             cx.progress(format!("signing {}", artifact.name));
             let (item, worker) = (artifact.clone(), signer.clone());
-            let text = blocking("signing", move || sign_artifact(&*worker, &item)).await?;
+            let (signature, digest) = blocking("signing", move || sign_artifact(&*worker, &item)).await?;
+            let text = signature.to_base64();
             let path = dist.join(&sig_name);
             std::fs::write(&path, &text).map_err(|source| SigningError::Write { path: path.clone(), source })?;
             cx.add_artifact(Artifact {
@@ -85,6 +88,22 @@ impl Step for SignArtifacts {
                 size: text.len() as u64,
                 sha256: sha256_hex(text.as_bytes()),
             });
+            // The same signature as a Sigstore bundle v0.3 (public-key hint, no log entry),
+            // the format cosign v3 reads and writes by default.
+            if let Some(public_key) = signer.public_key() {
+                let name = bundle_name(&artifact.name);
+                let json = key_bundle_json(public_key.spki_der(), signature.der(), &digest)
+                    .map_err(|e| StepError::new(format!("cannot make the bundle of {}: {e}", artifact.name)))?;
+                let path = dist.join(&name);
+                std::fs::write(&path, &json).map_err(|source| SigningError::Write { path: path.clone(), source })?;
+                cx.add_artifact(Artifact {
+                    name,
+                    path,
+                    kind: ArtifactKind::Signature,
+                    size: json.len() as u64,
+                    sha256: sha256_hex(json.as_bytes()),
+                });
+            }
         }
 
         let mut shipped = String::new();
@@ -111,13 +130,13 @@ impl Step for SignArtifacts {
 /// Streams an artifact once through SHA-256, checks it is still the file whose digest was
 /// recorded (and listed in `SHA256SUMS`), and signs that digest: memory stays bounded
 /// whatever the file's size.
-fn sign_artifact(signer: &dyn Signer, artifact: &Artifact) -> Result<String, StepError> {
+fn sign_artifact(signer: &dyn Signer, artifact: &Artifact) -> Result<(BlobSignature, [u8; 32]), StepError> {
     let (digest, _) = crate::checksum::hash_file_raw(&artifact.path)?;
     let actual = hex::encode(digest);
     if actual != artifact.sha256 {
         return Err(changed_after_collection(artifact, &actual));
     }
-    Ok(signer.sign_sha256(&digest)?.to_base64())
+    Ok((signer.sign_sha256(&digest)?, digest))
 }
 
 fn changed_after_collection(artifact: &Artifact, actual: &str) -> StepError {

@@ -2,6 +2,8 @@
 //! Also the settings and helpers the signing steps of every stage share.
 
 pub(crate) mod artifacts;
+pub(crate) mod keyless;
+pub(crate) mod provenance;
 #[cfg(test)]
 mod tests;
 

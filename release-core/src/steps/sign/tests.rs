@@ -76,7 +76,14 @@ async fn every_artifact_is_signed_and_an_independent_verifier_agrees() {
     assert!(summary.starts_with("signed 3 file(s) with key "), "{summary}");
     assert_eq!(
         names(&cx, ArtifactKind::Signature),
-        ["hello-linux.tar.gz.sig", "hello-macos.tar.gz.sig", "SHA256SUMS.sig"]
+        [
+            "hello-linux.tar.gz.sig",
+            "hello-linux.tar.gz.sigstore.json",
+            "hello-macos.tar.gz.sig",
+            "hello-macos.tar.gz.sigstore.json",
+            "SHA256SUMS.sig",
+            "SHA256SUMS.sigstore.json"
+        ]
     );
     assert_eq!(names(&cx, ArtifactKind::PublicKey), ["cosign.pub"]);
     let dist = &cx.release().dist;
@@ -88,6 +95,17 @@ async fn every_artifact_is_signed_and_an_independent_verifier_agrees() {
     for name in ["hello-linux.tar.gz", "hello-macos.tar.gz", "SHA256SUMS"] {
         let sig = std::fs::read_to_string(dist.join(format!("{name}.sig"))).unwrap();
         assert!(openssl_verifies(&fixture("sigstore.pub"), &sig, &dist.join(name)), "{name}");
+        // The bundle: v0.3, the key's hint, the same kind of signature (openssl checks it).
+        let bundle: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dist.join(format!("{name}.sigstore.json"))).unwrap())
+                .unwrap();
+        assert_eq!(bundle["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+        let hint = crate::signing::bundle::public_key_hint(
+            crate::signing::PublicKey::load(&fixture("sigstore.pub")).unwrap().spki_der(),
+        );
+        assert_eq!(bundle["verificationMaterial"]["publicKey"]["hint"], hint.as_str());
+        let bundled = bundle["messageSignature"]["signature"].as_str().unwrap();
+        assert!(openssl_verifies(&fixture("sigstore.pub"), bundled, &dist.join(name)), "{name} bundle");
     }
     assert!(cx.handed(&signer()).is_ok());
 
@@ -110,6 +128,21 @@ async fn the_gate_stops_a_tampered_artifact() {
     assert!(message.starts_with("1 of 3 file(s) failed signature verification: hello-macos.tar.gz: "), "{message}");
     assert!(message.contains("the signature hello-macos.tar.gz.sig does not match"), "{message}");
     assert!(err.help().unwrap().starts_with("nothing was published"), "{err}");
+}
+
+#[tokio::test]
+async fn the_gate_stops_a_bundle_of_another_file() {
+    let (_dir, tmp) = temp_dir();
+    let state = state(&tmp, with_password());
+    let recorder = Recorder::default();
+    let cx = StepContext::detached(&state, "verify:signatures", &recorder);
+    built(&cx).await;
+    SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap();
+    let dist = cx.release().dist.clone();
+    std::fs::copy(dist.join("hello-linux.tar.gz.sigstore.json"), dist.join("hello-macos.tar.gz.sigstore.json"))
+        .unwrap();
+    let err = VerifySignatures::new(fixture_settings()).run(&cx).await.unwrap_err();
+    assert!(err.message().contains("hello-macos.tar.gz.sigstore.json is for another file"), "{err}");
 }
 
 #[tokio::test]

@@ -1,3 +1,5 @@
 //! The verify stage's steps.
 
+pub(crate) mod bundles;
+pub(crate) mod provenance;
 pub(crate) mod signatures;

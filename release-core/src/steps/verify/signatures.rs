@@ -5,6 +5,7 @@ use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
 use crate::signing::EPHEMERAL_PUBLIC_KEY_NAME;
+use crate::signing::bundle::{bundle_name, verify_key_bundle};
 use crate::signing::public_key::PublicKey;
 use crate::signing::signature_name;
 use crate::signing::verify::FileVerdict;
@@ -74,6 +75,21 @@ impl Step for VerifySignatures {
                         .await?
                 }
             };
+            let mut verdict = verdict;
+            let bundle = bundle_name(&artifact.name);
+            if verdict.passed()
+                && let Some(bundle) = artifacts.iter().find(|a| a.name == bundle && a.kind == ArtifactKind::Signature)
+            {
+                let (key, item, bundle_path) = (key.clone(), artifact.clone(), bundle.path.clone());
+                let checked = blocking("verifying", move || {
+                    let (digest, _) = crate::checksum::hash_file_raw(&item.path)?;
+                    Ok(verify_key_bundle(&key, &bundle_path, &digest))
+                })
+                .await?;
+                if let Err(reason) = checked {
+                    verdict.failures.push(VerifyFailure::Bundle { reason });
+                }
+            }
             if !verdict.passed() {
                 failed.push(verdict);
             }

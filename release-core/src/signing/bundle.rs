@@ -1,0 +1,298 @@
+//! Sigstore bundles on disk: `<file>.sigstore.json` beside the file it signs, and their
+//! verification against a trusted root (the verify gate and `release verify`).
+//!
+//! A bundle is v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`): the leaf certificate,
+//! one Rekor entry with its inclusion proof, checkpoint and signed entry timestamp, and a
+//! message signature over the file's SHA-256 (or a DSSE envelope for attestations).
+//! Verification is sigstore-verify's: the chain to the trusted root's CA, the embedded SCT
+//! against its CT logs, the Rekor inclusion proof, checkpoint and SET against its logs, the
+//! signature, and the identity (SAN and OIDC issuer) a caller requires. The file is streamed.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sigstore_verify::types::Bundle;
+use sigstore_verify::{IdentityMatcher, VerificationPolicy, Verifier};
+
+use sigstore_verify::trust_root::TrustedRoot;
+
+/// The extension of a bundle file: `hello.tar.gz` is signed by `hello.tar.gz.sigstore.json`.
+pub const BUNDLE_EXTENSION: &str = "sigstore.json";
+
+/// The bundle name for an artifact name.
+pub fn bundle_name(artifact_name: &str) -> String {
+    format!("{artifact_name}.{BUNDLE_EXTENSION}")
+}
+
+/// The bundle next to a file.
+pub fn bundle_path(file: &Utf8Path) -> Utf8PathBuf {
+    Utf8PathBuf::from(format!("{file}.{BUNDLE_EXTENSION}"))
+}
+
+/// Who must have signed: an exact identity or a regular expression over it, the OIDC
+/// issuer, and optionally the repository the certificate names (its source repository URI,
+/// `https://github.com/OWNER/REPO`).
+#[derive(Clone, Debug, Default)]
+pub struct Expected {
+    pub identity: Option<String>,
+    pub identity_regexp: Option<String>,
+    pub issuer: Option<String>,
+    pub repository: Option<String>,
+}
+
+/// What a verified bundle says.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub identity: String,
+    pub issuer: String,
+    pub repository: Option<String>,
+}
+
+/// Why a bundle does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: Utf8PathBuf, reason: String },
+    #[error("{path} is not a Sigstore bundle: {reason}")]
+    NotABundle { path: Utf8PathBuf, reason: String },
+    #[error("the trusted root {path} is unusable: {reason}")]
+    TrustedRoot { path: String, reason: String },
+    #[error("{file} does not verify with {bundle}: {reason}")]
+    Invalid { file: Utf8PathBuf, bundle: Utf8PathBuf, reason: String },
+    #[error("{file}: the certificate identity is {actual}, not {expected}")]
+    Identity { file: Utf8PathBuf, actual: String, expected: String },
+    #[error("{file}: the certificate names the repository {actual}, not {expected}")]
+    Repository { file: Utf8PathBuf, actual: String, expected: String },
+}
+
+impl crate::error::Diagnose for BundleError {
+    fn help(&self) -> Option<String> {
+        Some(match self {
+            BundleError::Read { .. } => "check the path; a bundle sits beside its file as FILE.sigstore.json, or pass it with --bundle".into(),
+            BundleError::NotABundle { .. } => "give the `.sigstore.json` file the release published (Sigstore bundle v0.1–v0.3)".into(),
+            BundleError::TrustedRoot { .. } => "give the trusted_root.json of the Sigstore instance that signed (public-good Sigstore when none is given)".into(),
+            BundleError::Invalid { .. } => "the file changed after it was signed, or the bundle belongs to another file or Sigstore instance: download both again".into(),
+            BundleError::Identity { .. } | BundleError::Repository { .. } => {
+                "the file was signed by another workflow or repository than the one you expect: do not trust it".into()
+            }
+        })
+    }
+}
+
+/// The hint cosign v3 and sigstore-go put in a key pair's bundle: base64(SHA-256(DER SPKI)).
+/// It names the key; it proves nothing (the verifier brings the key).
+pub fn public_key_hint(spki_der: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(spki_der))
+}
+
+/// A v0.3 bundle of a key pair's signature over a file's SHA-256: `publicKey.hint`, a
+/// message signature with its digest, and no transparency log entry (key mode logs
+/// nothing); what `cosign sign-blob --key … --bundle … --tlog-upload=false` writes.
+pub fn key_bundle_json(spki_der: &[u8], signature_der: &[u8], digest: &[u8; 32]) -> Result<String, String> {
+    use sigstore_sign::bundle::{BundleV03, VerificationMaterialV03};
+    use sigstore_sign::types::bundle::MessageDigest;
+    use sigstore_sign::types::{HashAlgorithm, MessageSignature, Sha256Hash, SignatureBytes, SignatureContent};
+    let content = SignatureContent::MessageSignature(
+        MessageSignature::new(SignatureBytes::new(signature_der.to_vec()))
+            .with_message_digest(MessageDigest::new(HashAlgorithm::Sha2256, Sha256Hash::new(*digest).into())),
+    );
+    BundleV03::new(VerificationMaterialV03::PublicKey { hint: public_key_hint(spki_der) }, content)
+        .into_bundle()
+        .to_json()
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a key pair's bundle against the file's digest: the hint names `key`, the digest
+/// is the file's, the signature verifies with `key`.
+pub fn verify_key_bundle(
+    key: &crate::signing::PublicKey,
+    bundle_file: &Utf8Path,
+    digest: &[u8; 32],
+) -> Result<(), String> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(bundle_file).map_err(|e| format!("cannot read {bundle_file}: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{bundle_file} is not JSON: {e}"))?;
+    let field = |pointer: &str| value.pointer(pointer).and_then(serde_json::Value::as_str);
+    let b64 = |pointer: &str| field(pointer).and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok());
+    if field("/verificationMaterial/publicKey/hint") != Some(public_key_hint(key.spki_der()).as_str()) {
+        return Err(format!("the bundle {bundle_file} names another key"));
+    }
+    if b64("/messageSignature/messageDigest/digest").as_deref() != Some(&digest[..]) {
+        return Err(format!("the bundle {bundle_file} is for another file (its digest differs)"));
+    }
+    let signature =
+        b64("/messageSignature/signature").ok_or_else(|| format!("the bundle {bundle_file} has no signature"))?;
+    key.verify_sha256(digest, &crate::signing::BlobSignature::from_der(signature))
+        .map_err(|_| format!("the signature in {bundle_file} does not match"))
+}
+
+/// Reads a bundle file.
+pub fn read_bundle(path: &Utf8Path) -> Result<Bundle, BundleError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BundleError::Read { path: path.to_owned(), reason: e.to_string() })?;
+    Bundle::from_json(&text).map_err(|e| BundleError::NotABundle { path: path.to_owned(), reason: e.to_string() })
+}
+
+/// Parses a trusted root (`shown` names it in errors).
+pub fn trusted_root(json: &str, shown: &str) -> Result<TrustedRoot, BundleError> {
+    TrustedRoot::from_json(json).map_err(|e| BundleError::TrustedRoot { path: shown.to_owned(), reason: e.to_string() })
+}
+
+/// A tiny matcher for `--certificate-identity-regexp`: `^`, `$`, `.`, `.*`, `\.` and literal
+/// characters (what identity patterns use); anything else is matched literally.
+pub fn identity_matches(pattern: &str, value: &str) -> bool {
+    fn here(p: &[char], v: &[char]) -> bool {
+        match p {
+            [] => true,
+            ['$'] => v.is_empty(),
+            ['\\', c, rest @ ..] => v.first() == Some(c) && here(rest, &v[1..]),
+            [c, '*', rest @ ..] => {
+                let mut i = 0;
+                loop {
+                    if here(rest, &v[i..]) {
+                        return true;
+                    }
+                    if i < v.len() && (*c == '.' || v[i] == *c) {
+                        i += 1;
+                    } else {
+                        return false;
+                    }
+                }
+            }
+            ['.', rest @ ..] => !v.is_empty() && here(rest, &v[1..]),
+            [c, rest @ ..] => v.first() == Some(c) && here(rest, &v[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let v: Vec<char> = value.chars().collect();
+    if let Some(anchored) = p.strip_prefix(&['^']) {
+        return here(anchored, &v);
+    }
+    (0..=v.len()).any(|i| here(&p, &v[i..]))
+}
+
+/// Verifies `file` (streamed) with `bundle_file` against `root` for `expected`.
+pub fn verify_file(
+    root: &TrustedRoot,
+    file: &Utf8Path,
+    bundle_file: &Utf8Path,
+    expected: &Expected,
+) -> Result<Verified, BundleError> {
+    let bundle = read_bundle(bundle_file)?;
+    let invalid =
+        |reason: String| BundleError::Invalid { file: file.to_owned(), bundle: bundle_file.to_owned(), reason };
+    let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
+    let mut policy = VerificationPolicy::any_identity();
+    if let Some(identity) = &expected.identity {
+        policy = policy.require_identity(IdentityMatcher::Uri(identity.clone()));
+    }
+    if let Some(issuer) = &expected.issuer {
+        policy = policy.require_issuer(issuer.clone());
+    }
+    let reader =
+        std::fs::File::open(file).map_err(|e| BundleError::Read { path: file.to_owned(), reason: e.to_string() })?;
+    let result = verifier
+        .verify_reader(std::io::BufReader::new(reader), &bundle, &policy)
+        .map_err(|e| invalid(e.to_string()))?;
+    if !result.tlog_verified() || !result.sct_verified() {
+        return Err(invalid("the transparency log entry or the certificate's SCT was not verified".into()));
+    }
+    let identity = result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default();
+    let issuer = result.issuer().unwrap_or_default().to_owned();
+    if let Some(pattern) = &expected.identity_regexp
+        && !identity_matches(pattern, &identity)
+    {
+        return Err(BundleError::Identity {
+            file: file.to_owned(),
+            actual: identity,
+            expected: format!("a match of {pattern}"),
+        });
+    }
+    let repository = result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone());
+    if let Some(expected_repo) = &expected.repository {
+        let want = format!("https://github.com/{}", expected_repo.trim_matches('/'));
+        if repository.as_deref() != Some(want.as_str()) {
+            return Err(BundleError::Repository {
+                file: file.to_owned(),
+                actual: repository.unwrap_or_else(|| "none".into()),
+                expected: want,
+            });
+        }
+    }
+    Ok(Verified { identity, issuer, repository })
+}
+
+/// Verifies an attestation bundle (DSSE over an in-toto statement) and returns its
+/// subjects: the signature, log entry and identity are checked against the digest of its
+/// first subject; the caller checks every subject against its file.
+pub fn verify_attestation(
+    root: &TrustedRoot,
+    bundle_file: &Utf8Path,
+    expected: &Expected,
+) -> Result<(Verified, Vec<crate::signing::provenance::Subject>), BundleError> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(bundle_file)
+        .map_err(|e| BundleError::Read { path: bundle_file.to_owned(), reason: e.to_string() })?;
+    // A JSON Lines asset holds one bundle a line; the release's has one.
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let not_a_bundle = |reason: String| BundleError::NotABundle { path: bundle_file.to_owned(), reason };
+    let bundle = Bundle::from_json(line).map_err(|e| not_a_bundle(e.to_string()))?;
+    let raw: serde_json::Value = serde_json::from_str(line).map_err(|e| not_a_bundle(e.to_string()))?;
+    let payload = raw
+        .pointer("/dsseEnvelope/payload")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .ok_or_else(|| not_a_bundle("it holds no DSSE envelope".into()))?;
+    let subjects = crate::signing::provenance::subjects_of(&payload)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| not_a_bundle("its payload is not an in-toto statement with subjects".into()))?;
+    let invalid = |reason: String| BundleError::Invalid {
+        file: subjects[0].name.clone().into(),
+        bundle: bundle_file.to_owned(),
+        reason,
+    };
+    let digest =
+        sigstore_verify::types::Sha256Hash::from_hex(&subjects[0].sha256).map_err(|e| invalid(e.to_string()))?;
+    let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
+    let mut policy = VerificationPolicy::any_identity();
+    if let Some(identity) = &expected.identity {
+        policy = policy.require_identity(IdentityMatcher::Uri(identity.clone()));
+    }
+    if let Some(issuer) = &expected.issuer {
+        policy = policy.require_issuer(issuer.clone());
+    }
+    let result = verifier
+        .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy)
+        .map_err(|e| invalid(e.to_string()))?;
+    if !result.tlog_verified() || !result.sct_verified() {
+        return Err(invalid("the transparency log entry or the certificate's SCT was not verified".into()));
+    }
+    let verified = Verified {
+        identity: result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default(),
+        issuer: result.issuer().unwrap_or_default().to_owned(),
+        repository: result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone()),
+    };
+    Ok((verified, subjects))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_patterns() {
+        let san = "https://github.com/acme/hello/.github/workflows/release.yml@refs/tags/v1.2.3";
+        assert!(identity_matches("^https://github.com/acme/hello/", san));
+        assert!(identity_matches("^https://github\\.com/acme/.*@refs/tags/v.*$", san));
+        assert!(identity_matches("release.yml", san));
+        assert!(!identity_matches("^https://github.com/acme/other/", san));
+        assert!(!identity_matches("^https://github.com/acme/hello/.github/workflows/release.yml$", san));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(bundle_name("SHA256SUMS"), "SHA256SUMS.sigstore.json");
+        assert_eq!(bundle_path(Utf8Path::new("/d/a.tgz")), "/d/a.tgz.sigstore.json");
+    }
+}

@@ -1,0 +1,87 @@
+//! `preflight:id-token`: keyless signing will work, proven in about a second before the
+//! build (protocols-sigstore.md §10).
+//!
+//! 1. Inside GitHub Actions, both `ACTIONS_ID_TOKEN_REQUEST_*` variables exist (they do only
+//!    with `permissions: id-token: write`); else the job's permissions are named.
+//! 2. One token is fetched (audience `sigstore`) and its claims checked as Fulcio will:
+//!    issuer, audience, expiry, the claims of Fulcio's GitHub principal. The token is then
+//!    dropped: it lives five minutes, the sign step fetches its own.
+//! 3. Fulcio and Rekor answer side-effect-free reads. No certificate is requested: it would
+//!    land in a public CT log.
+
+use std::time::Duration;
+
+use crate::config::NetworkConfig;
+use crate::error::StepError;
+use crate::net::{NetworkPolicy, RetryNotice};
+use crate::plan::{Effect, Stage, StepId};
+use crate::secret::{SecretSink, Source};
+use crate::signing::keyless::token::{AUDIENCE, REQUEST_URL_VAR};
+use crate::signing::keyless::{Instance, Services, TokenRequest};
+use crate::step::{Step, StepContext, StepMeta, StepResult};
+
+/// The settings of keyless signing for one run, resolved against the config's directory.
+#[derive(Clone, Debug)]
+pub struct KeylessSettings {
+    pub instance: Instance,
+    pub network: NetworkConfig,
+}
+
+impl KeylessSettings {
+    pub fn new(config: &crate::config::Config, signing: &crate::config::SigningConfig) -> Self {
+        let instance = match (&signing.signing_config, &signing.trusted_root) {
+            (Some(s), Some(t)) => {
+                Instance::Files { signing_config: config.root.join(s), trusted_root: config.root.join(t) }
+            }
+            _ => Instance::PublicGood,
+        };
+        KeylessSettings { instance, network: config.network.clone() }
+    }
+
+    pub fn policy(&self) -> NetworkPolicy {
+        NetworkPolicy::from(&self.network)
+    }
+
+    pub fn http(&self) -> Result<reqwest::Client, StepError> {
+        reqwest::Client::builder()
+            .user_agent(concat!("release/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| StepError::new(format!("cannot set up an HTTP client: {e}")))
+    }
+}
+
+/// Preflight: the OIDC token, its claims, Fulcio and Rekor.
+#[derive(Debug)]
+pub struct IdTokenCheck {
+    pub settings: KeylessSettings,
+}
+
+#[async_trait::async_trait]
+impl Step for IdTokenCheck {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Preflight, "id-token"),
+            Effect::Check,
+            "check that this job can get a GitHub OIDC token Fulcio accepts, and that Fulcio and Rekor answer",
+        )
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let request = TokenRequest::from_env(cx.env())?;
+        cx.secret_found(&Source::env(crate::signing::keyless::token::REQUEST_TOKEN_VAR), &request.token);
+        let services = Services::resolve(&self.settings.instance)?;
+        let http = self.settings.http()?;
+        let policy = self.settings.policy();
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let token = request.fetch(&http, &policy, AUDIENCE, &announce).await?;
+        cx.secret_found(&Source(format!("the OIDC token from {REQUEST_URL_VAR}")), token.jwt());
+        token.check_for_fulcio(crate::signing::keyless::services::now())?;
+        let reached = services.check_reachable(&http, &policy, &announce).await?;
+        let identity = token.identity("https://github.com").unwrap_or_default();
+        Ok(Some(format!(
+            "an OIDC token for {identity} (issuer {}) has every claim Fulcio needs; {reached} answer",
+            token.claim("iss").unwrap_or_default()
+        )))
+    }
+}

@@ -1,0 +1,67 @@
+//! `sign:provenance`: with `signing.provenance = true`, one in-toto statement whose subjects
+//! are every signed file (artifacts, chart packages, `SHA256SUMS`), with the SLSA provenance
+//! v1 predicate built from the run's token claims, signed as DSSE with the run's certificate,
+//! logged in Rekor and written as the release asset `provenance.intoto.jsonl`.
+
+use crate::checksum::sha256_hex;
+use crate::error::StepError;
+use crate::net::RetryNotice;
+use crate::plan::{Effect, Stage, StepId};
+use crate::signing::provenance::{PROVENANCE_ASSET, Subject, predicate, statement};
+use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResult};
+use crate::steps::handoffs::keyless_session;
+use crate::steps::handoffs::signed_provenance;
+use crate::steps::sign::keyless::ActiveKeyless;
+
+/// The signed provenance of the run, for the steps that publish it: the `signed-provenance` hand-off.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    /// The bundle, as JSON.
+    pub bundle_json: String,
+}
+
+#[derive(Debug)]
+pub struct SignProvenance;
+
+#[async_trait::async_trait]
+impl Step for SignProvenance {
+    fn meta(&self) -> StepMeta {
+        StepMeta::new(
+            StepId::new(Stage::Sign, "provenance"),
+            Effect::Local,
+            format!("sign SLSA build provenance for every signed file ({PROVENANCE_ASSET})"),
+        )
+        .consumes(&keyless_session())
+        .produces(&signed_provenance())
+    }
+    async fn run(&self, cx: &StepContext<'_>) -> StepResult {
+        let ActiveKeyless(session) = cx.handed(&keyless_session())?;
+        let subjects: Vec<Subject> = cx
+            .artifacts()
+            .into_iter()
+            .filter(|a| !matches!(a.kind, ArtifactKind::Signature | ArtifactKind::PublicKey))
+            .map(|a| Subject { name: a.name, sha256: a.sha256 })
+            .collect();
+        let server = cx.env().get("GITHUB_SERVER_URL").unwrap_or("https://github.com").to_owned();
+        let body = statement(&subjects, predicate(&session.claims, &server));
+        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
+        let bundle = session.sign_statement(&body, &announce).await?;
+        let json = bundle.to_json().map_err(|e| StepError::new(format!("cannot write the provenance bundle: {e}")))?;
+        let line = format!("{json}\n");
+        let path = cx.release().dist.join(PROVENANCE_ASSET);
+        std::fs::write(&path, &line).map_err(|e| StepError::new(format!("cannot write {path}: {e}")))?;
+        cx.add_artifact(Artifact {
+            name: PROVENANCE_ASSET.into(),
+            path,
+            kind: ArtifactKind::Signature,
+            size: line.len() as u64,
+            sha256: sha256_hex(line.as_bytes()),
+        });
+        cx.hand_off(&signed_provenance(), Provenance { bundle_json: json })?;
+        Ok(Some(format!(
+            "SLSA provenance for {} subject(s) signed as {} and logged in Rekor: {PROVENANCE_ASSET}",
+            subjects.len(),
+            session.identity
+        )))
+    }
+}
