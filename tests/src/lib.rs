@@ -7,6 +7,7 @@
 
 pub mod fault_proxy;
 pub mod github_server;
+pub mod helm;
 pub mod registry;
 
 use std::path::PathBuf;

@@ -1,7 +1,18 @@
 //! Helm chart packaging through the binary: the chart package in a snapshot run, its line in
-//! SHA256SUMS, and chart problems stopping the run in preflight.
+//! SHA256SUMS, and chart problems stopping the run in preflight. Every package written is
+//! loaded by the real Helm (`release_tests::helm`).
 
 use release_tests::Project;
+use release_tests::helm::{helm_show_chart, shown_field};
+
+/// Loads a packaged chart with the real Helm and checks its name and version.
+#[track_caller]
+fn helm_loads(package: &camino::Utf8Path, name: &str, version: &str) -> String {
+    let shown = helm_show_chart(package.as_str()).unwrap_or_else(|err| panic!("Helm cannot load {package}: {err}"));
+    assert_eq!(shown_field(&shown, "name").as_deref(), Some(name), "{shown}");
+    assert_eq!(shown_field(&shown, "version").as_deref(), Some(version), "{shown}");
+    shown
+}
 
 /// A project with a build that leaves a marker, and a chart.
 fn project_with_chart(chart_yaml: &str) -> Project {
@@ -53,6 +64,7 @@ fn snapshot_packages_the_bundled_chart_and_lists_it_in_sha256sums() {
     assert!(listing[0].ends_with(" hello/Chart.yaml"), "{listing:?}");
     assert!(listing.iter().all(|l| l.starts_with("-rw-r--r-- 0/0 ")), "{listing:?}");
     assert!(listing.iter().any(|l| l.ends_with(" hello/templates/deployment.yaml")), "{listing:?}");
+    helm_loads(&package, "hello", "0.1.0");
 
     // The same chart again: the same bytes.
     project.release(["run", "--snapshot"]).run().success();
@@ -88,6 +100,8 @@ fn snapshot_writes_a_stamped_package_before_the_checksums() {
         std::process::Command::new("tar").args(["-xzOf"]).arg(&package).arg("web/Chart.yaml").output().unwrap();
     let chart_yaml = String::from_utf8(chart_yaml.stdout).unwrap();
     assert!(chart_yaml.contains("\nappVersion: \"2.0.0\"\n"), "{chart_yaml}");
+    let shown = helm_loads(&package, "web", "0.4.0");
+    assert_eq!(shown_field(&shown, "appVersion").as_deref(), Some("2.0.0"), "{shown}");
     let sums = project.read("dist/SHA256SUMS");
     assert!(sums.contains("  web-0.4.0.tgz\n") && sums.contains("  app\n"), "{sums}");
 }
