@@ -1,7 +1,9 @@
 //! Helm charts: validate `Chart.yaml`, package a chart directory into a deterministic
 //! `<name>-<version>.tgz`, natively (no `helm` binary).
 //!
-//! Code map: [`chart`] reads, validates and stamps `Chart.yaml`; [`ignore`] answers
+//! Code map: [`chart`] reads, validates and stamps `Chart.yaml`, with [`metadata`] checking
+//! it as Helm types it (each field's type, Helm's loader and lint rules, with lines) and
+//! [`subcharts`] checking `dependencies` against `charts/`; [`ignore`] answers
 //! `.helmignore` questions; [`files`] walks a chart directory safely (no `..`, no absolute
 //! paths, no symbolic links out of the chart); [`package`] writes the archive; [`steps`] are
 //! the preflight check and the package steps. [`prepare`] ties the first three together
@@ -18,8 +20,10 @@ use crate::error::{Diagnose, StepError};
 pub mod chart;
 pub mod files;
 pub mod ignore;
+mod metadata;
 pub mod package;
 pub mod steps;
+pub mod subcharts;
 
 /// A chart packaged by the package stage; the OCI push reads these from the step context.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -56,6 +60,14 @@ pub struct PreparedChart {
     pub files: Vec<files::ChartFile>,
     /// Symbolic links inside the chart that were followed, for a warning.
     pub followed_links: Vec<String>,
+}
+
+impl PreparedChart {
+    /// What `helm lint` would warn about, each line naming the file: fields Helm does not
+    /// know (packaged as written, ignored by Helm).
+    pub fn warnings(&self) -> Vec<String> {
+        self.chart.warnings().iter().map(|w| format!("{}: {w}", self.chart.path())).collect()
+    }
 }
 
 impl PreparedChart {
@@ -99,6 +111,9 @@ pub fn prepare(
             problems.push(problem);
         }
     }
+    if let Some(chart) = &chart {
+        problems.extend(subcharts::check(&dir, chart, &walk.files));
+    }
     match chart {
         Some(chart) if problems.is_empty() => {
             Ok(PreparedChart { dir, chart, files: walk.files, followed_links: walk.followed_links })
@@ -134,8 +149,8 @@ pub enum ChartError {
     Read { path: Utf8PathBuf, source: std::io::Error },
     #[error("{path}:{line}:{column}: {message}")]
     Yaml { path: Utf8PathBuf, line: u64, column: u64, message: String },
-    #[error("{path}: `{field}`: {message}")]
-    Field { path: Utf8PathBuf, field: &'static str, message: String, help: String },
+    #[error("{path}{}: `{field}`: {message}", at_line(*.line))]
+    Field { path: Utf8PathBuf, line: Option<u64>, field: String, message: String, help: String },
     #[error("{path}:{line}: invalid pattern `{pattern}`: {reason}")]
     Pattern { path: Utf8PathBuf, line: usize, pattern: String, reason: &'static str },
     #[error("{link}: the symbolic link points to {target}, outside the chart directory {chart}")]
@@ -152,6 +167,11 @@ pub enum ChartError {
     Write { path: Utf8PathBuf, source: std::io::Error },
     #[error("the charts {first} and {second} both package to {file}")]
     DuplicatePackage { first: Utf8PathBuf, second: Utf8PathBuf, file: String },
+}
+
+/// `:LINE` when the line is known.
+fn at_line(line: Option<u64>) -> String {
+    line.map(|l| format!(":{l}")).unwrap_or_default()
 }
 
 impl Diagnose for ChartError {

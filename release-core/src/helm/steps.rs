@@ -47,10 +47,12 @@ impl Step for ChartsCheck {
         let version = cx.release().version.clone();
         let checked = tokio::task::spawn_blocking(move || {
             let mut problems = Vec::new();
+            let mut warnings = Vec::new();
             let mut ready: Vec<(Utf8PathBuf, String)> = Vec::new();
             for chart in &charts {
                 match prepare(&root, chart, &version) {
                     Ok(prepared) => {
+                        warnings.extend(prepared.warnings());
                         let file = prepared.file_name();
                         if let Some((first, _)) = ready.iter().find(|(_, f)| *f == file) {
                             problems.push(ChartError::DuplicatePackage {
@@ -65,10 +67,14 @@ impl Step for ChartsCheck {
                     Err(found) => problems.extend(found),
                 }
             }
-            (ready, problems)
+            (ready, problems, warnings)
         })
         .await;
-        let (ready, problems) = checked.map_err(|e| StepError::new(format!("the chart check stopped: {e}")))?;
+        let (ready, problems, warnings) =
+            checked.map_err(|e| StepError::new(format!("the chart check stopped: {e}")))?;
+        for warning in warnings {
+            cx.warn(warning);
+        }
         if !problems.is_empty() {
             return Err(step_error(problems));
         }
@@ -289,7 +295,7 @@ mod tests {
         let err = step.run(&cx).await.unwrap_err();
         let lines: Vec<&str> = err.message().lines().collect();
         assert_eq!(lines.len(), 3, "{err}");
-        assert!(lines[0].contains("charts/a/Chart.yaml: `version`: `1.0` is not a SemVer 2 version"), "{err}");
+        assert!(lines[0].contains("charts/a/Chart.yaml:3: `version`: `1.0` is not a SemVer 2 version"), "{err}");
         assert!(lines[1].contains("charts/missing does not exist"), "{err}");
         assert!(lines[2].contains("both package to b-1.0.0.tgz"), "{err}");
         assert!(err.help().unwrap().contains("stamp-version = true"), "{err}");

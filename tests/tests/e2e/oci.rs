@@ -41,10 +41,7 @@ fn project(host: &str) -> Project {
 /// plain HTTP, as `user`) and checks that Helm loads it with the pushed name and version.
 async fn helm_pulls(host: &str, user: Option<&User>, name: &str, version: &str) -> String {
     let reference = format!("oci://{host}/charts/{name}:{version}");
-    let registry = HelmRegistry {
-        plain_http: true,
-        login: user.map(|u| (u.name.clone(), u.password.clone())),
-    };
+    let registry = HelmRegistry { plain_http: true, login: user.map(|u| (u.name.clone(), u.password.clone())) };
     let shown = tokio::task::spawn_blocking({
         let reference = reference.clone();
         move || helm_show_chart_with(&reference, &registry)
