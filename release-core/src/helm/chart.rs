@@ -354,6 +354,9 @@ fn field_error(path: &Utf8Path, field: &str, message: String, help: &str) -> Cha
 /// A YAML error as one line with its location.
 fn yaml_error(path: &Utf8Path, err: &serde_saphyr::Error) -> ChartError {
     let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    if let Some(message) = budget_words(err) {
+        return ChartError::TooLarge { path: path.to_owned(), line, message };
+    }
     let text = err.without_snippet().to_string();
     let first = text.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -363,6 +366,36 @@ fn yaml_error(path: &Utf8Path, err: &serde_saphyr::Error) -> ChartError {
         _ => first,
     };
     ChartError::Yaml { path: path.to_owned(), line, column, message: message.to_owned() }
+}
+
+/// A breach of the parser's budget (the limits that stop a YAML alias bomb) in words:
+/// what the file expands to and the limit, not the parser's `budget breached: Nodes {…}`.
+fn budget_words(err: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = err;
+    while let serde_saphyr::Error::AliasError { error, .. } | serde_saphyr::Error::WithSnippet { error, .. } = inner {
+        inner = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = inner else { return None };
+    let limits = serde_saphyr::Budget::default();
+    const BOMB: &str = "(a YAML alias bomb?)";
+    Some(match breach {
+        BudgetBreach::Nodes { .. } => format!("expands to more than {} nodes {BOMB}", limits.max_nodes),
+        BudgetBreach::Events { .. } => format!("expands to more than {} YAML events {BOMB}", limits.max_events),
+        BudgetBreach::Aliases { .. } => format!("uses more than {} aliases {BOMB}", limits.max_aliases),
+        BudgetBreach::AliasAnchorRatio { aliases, anchors } => format!(
+            "uses {aliases} aliases for {anchors} anchors, more than {} per anchor {BOMB}",
+            limits.alias_anchor_ratio_multiplier
+        ),
+        BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+            format!("expands its anchors to more than {} YAML events {BOMB}", limits.max_recorded_anchor_events)
+        }
+        BudgetBreach::Anchors { .. } => format!("defines more than {} anchors", limits.max_anchors),
+        BudgetBreach::Depth { .. } => format!("nests lists and mappings more than {} levels deep", limits.max_depth),
+        BudgetBreach::Documents { .. } => format!("holds more than {} YAML documents", limits.max_documents),
+        BudgetBreach::MergeKeys { .. } => format!("uses more than {} merge keys (`<<`)", limits.max_merge_keys),
+        other => format!("is larger than the YAML parser allows ({other:?})"),
+    })
 }
 
 #[cfg(test)]
@@ -529,6 +562,33 @@ mod tests {
         std::fs::write(dir.join(VALUES_YAML), "a: b\n  c: d: e\n").unwrap();
         let err = check_values(dir).unwrap_err().to_string();
         assert!(err.starts_with(&format!("{dir}/values.yaml:2:")), "{err}");
+    }
+
+    /// A billion laughs: nine levels of ten aliases each.
+    fn alias_bomb(first_line: &str) -> String {
+        let mut text = format!("{first_line}a0: &a0 [lol]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_in_words() {
+        let err = parse(&alias_bomb("apiVersion: v2\nname: hello\nversion: 0.1.0\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with(&format!("{PATH}:")), "{text}");
+        assert!(text.contains("expands to more than") && text.ends_with("(a YAML alias bomb?)"), "{text}");
+        assert!(!text.contains("budget breached"), "{text}");
+        assert!(help_of(&err).contains("anchors"), "{}", help_of(&err));
+
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join(VALUES_YAML), alias_bomb("replicaCount: 1\n")).unwrap();
+        let text = check_values(dir).unwrap_err().to_string();
+        assert!(text.starts_with(&format!("{dir}/values.yaml:")), "{text}");
+        assert!(text.ends_with("(a YAML alias bomb?)"), "{text}");
     }
 
     proptest! {

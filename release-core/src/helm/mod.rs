@@ -149,6 +149,8 @@ pub enum ChartError {
     Read { path: Utf8PathBuf, source: std::io::Error },
     #[error("{path}:{line}:{column}: {message}")]
     Yaml { path: Utf8PathBuf, line: u64, column: u64, message: String },
+    #[error("{path}:{line}: the YAML {message}")]
+    TooLarge { path: Utf8PathBuf, line: u64, message: String },
     #[error("{path}{}: `{field}`: {message}", at_line(*.line))]
     Field { path: Utf8PathBuf, line: Option<u64>, field: String, message: String, help: String },
     #[error("{path}:{line}: invalid pattern `{pattern}`: {reason}")]
@@ -188,6 +190,9 @@ impl Diagnose for ChartError {
             }
             ChartError::Read { .. } => "check that the file exists and is readable".into(),
             ChartError::Yaml { .. } => "fix the YAML syntax at that line".into(),
+            ChartError::TooLarge { .. } => {
+                "write the values out instead of nesting anchors and aliases (`&name`, `*name`) inside each other; Helm charts rarely need more than a few aliases".into()
+            }
             ChartError::Field { help, .. } => help.clone(),
             ChartError::Pattern { .. } => {
                 "fix or remove that line of .helmignore; patterns follow .gitignore syntax (see docs/troubleshooting.md#helm-charts)".into()
