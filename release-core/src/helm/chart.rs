@@ -226,21 +226,6 @@ impl ChartYaml {
                         None => "use a plain name such as `hello`".to_owned(),
                     };
                     problem("name", format!("`{name}` is not a valid chart name: {reason}"), &help);
-                } else if !metadata::is_lint_name(name) {
-                    let fixed: String = name
-                        .to_ascii_lowercase()
-                        .chars()
-                        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
-                        .collect();
-                    let fixed = fixed.trim_matches('-');
-                    let fixed = if fixed.is_empty() { "hello" } else { fixed };
-                    problem(
-                        "name",
-                        format!(
-                            "`{name}` is not a valid chart name: `helm lint` allows lowercase letters, digits and `-`, starting and ending with a letter or digit"
-                        ),
-                        &format!("rename the chart, e.g. `name: {fixed}` (the directory name need not change)"),
-                    );
                 }
             }
         }

@@ -15,13 +15,14 @@
 //!   `version` (SemVer) required, `name` a plain file name, `type` empty, `application` or
 //!   `library`, no null maintainer or dependency, an `alias` of `[a-zA-Z0-9_-]+`, no two
 //!   dependencies with the same name or alias;
-//! - the findings `helm lint` reports as errors (`pkg/chart/v2/lint/rules/chartfile.go`):
-//!   `apiVersion` required, a chart name of `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, `version` and
-//!   `appVersion` written as strings (not YAML numbers), a version above `0.0.0-0`, every
-//!   maintainer with a `name`, a valid `email` and `url`, every source and the icon a URL
-//!   with a scheme. Lint's warnings (fields it does not know, a version that is not strict
-//!   SemVer 2) are warnings here too, except that the version must be strict SemVer 2 for the
-//!   OCI tag and is checked in [`super::chart`].
+//! - the findings `helm lint` reports as errors (`pkg/chart/v2/lint/rules/chartfile.go`,
+//!   checked against Helm 4.3.0's lint): `apiVersion` required, `version` and `appVersion`
+//!   written as strings (not YAML numbers), a version above `0.0.0-0`, every maintainer with
+//!   a `name`, a valid `email` and `url`, every source and the icon a URL with a scheme.
+//!   Lint's warnings (fields it does not know) are warnings here too; so is a chart name
+//!   outside `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, which Helm's main branch lints as an error
+//!   but Helm 4.3.0 does not check. The version must be strict SemVer 2 (a lint warning) for
+//!   the OCI tag, checked in [`super::chart`].
 
 use serde::Deserialize;
 use serde::de::{MapAccess, SeqAccess, Visitor};
@@ -163,8 +164,23 @@ pub(crate) fn check(root: &[(Spanned<Node>, Spanned<Node>)], text: &str) -> Chec
             }
         }
         match name.as_str() {
-            "name" | "home" | "description" | "apiVersion" | "condition" | "tags" | "kubeVersion"
-            | "type" => cx.string(name, value),
+            "name" => {
+                cx.string(name, value);
+                if let Node::String(chart) = &value.value
+                    && !chart.is_empty()
+                    && !chart.contains(['/', '\\'])
+                    && !is_lint_name(chart)
+                {
+                    out.warnings.push(format!(
+                        "line {}: `name`: `{}` is not a chart name Helm recommends (lowercase letters, digits and `-`, starting and ending with a letter or digit); Helm 4.3 takes it, newer `helm lint` refuses it",
+                        value.referenced.line(),
+                        short(chart)
+                    ));
+                }
+            }
+            "home" | "description" | "apiVersion" | "condition" | "tags" | "kubeVersion" | "type" => {
+                cx.string(name, value)
+            }
             // A number is never a SemVer version: `version` is refused as one in validate.
             "version" => cx.string(name, value),
             "appVersion" => cx.string_not_number(name, value),
@@ -671,6 +687,18 @@ mod tests {
         assert_eq!(
             c.warnings,
             ["line 4: `x-team` is not a Chart.yaml field Helm knows; it is packaged as written and Helm ignores it"]
+        );
+    }
+
+    #[test]
+    fn a_name_helm_does_not_recommend_is_a_warning() {
+        let c = checked("apiVersion: v2\nname: Hello_World\nversion: 0.1.0\n");
+        assert!(c.problems.is_empty());
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0].starts_with("line 2: `name`: `Hello_World` is not a chart name Helm recommends"),
+            "{:?}",
+            c.warnings
         );
     }
 

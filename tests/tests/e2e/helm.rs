@@ -111,9 +111,42 @@ fn bad_chart_yaml_fails_preflight_before_the_build() {
     let project = project_with_chart("apiVersion: v2\nname: web\nversion: 1.0\n");
     let run = project.release(["run", "--snapshot"]).run();
     run.code(3)
-        .stderr_has("charts/web/Chart.yaml: `version`: `1.0` is not a SemVer 2 version")
+        .stderr_has("charts/web/Chart.yaml:3: `version`: `1.0` is not a SemVer 2 version")
         .stderr_has("stamp-version = true")
         .stderr_has("nothing was built or published");
+    assert!(!project.exists("dist"), "the build stage never started");
+}
+
+#[test]
+fn fields_helm_does_not_know_are_kept_with_a_warning_and_helm_loads_the_chart() {
+    let project = project_with_chart(
+        "apiVersion: v2\nname: web\nversion: 0.4.0\nx-team: core\ndescription: 1.50\nmaintainers:\n  - name: ann\n",
+    );
+    let run = project.release(["run", "--snapshot"]).run();
+    run.success().stderr_has(
+        "charts/web/Chart.yaml: line 4: `x-team` is not a Chart.yaml field Helm knows; it is packaged as written and Helm ignores it",
+    );
+    let package = project.join("dist/web-0.4.0.tgz");
+    let chart_yaml =
+        std::process::Command::new("tar").args(["-xzOf"]).arg(&package).arg("web/Chart.yaml").output().unwrap();
+    let chart_yaml = String::from_utf8(chart_yaml.stdout).unwrap();
+    assert!(chart_yaml.contains("x-team: core\n"), "kept as written: {chart_yaml}");
+    assert!(chart_yaml.contains("description: \"1.50\"\n"), "a number in a text field keeps its text: {chart_yaml}");
+    let shown = helm_loads(&package, "web", "0.4.0");
+    assert_eq!(shown_field(&shown, "description").as_deref(), Some("1.50"), "{shown}");
+    assert!(!shown.contains("x-team"), "Helm ignores the field: {shown}");
+}
+
+#[test]
+fn a_chart_yaml_helm_cannot_load_fails_preflight_with_line_and_field() {
+    let project =
+        project_with_chart("apiVersion: v2\nname: web\nversion: 0.4.0\nmaintainers: [alice]\ndeprecated: \"yes\"\n");
+    let run = project.release(["run", "--snapshot"]).run();
+    run.code(3)
+        .stderr_has("charts/web/Chart.yaml:4: `maintainers[0]`: the string `alice` where Helm expects a mapping (`name`, `email`, `url`)")
+        .stderr_has("charts/web/Chart.yaml:5: `deprecated`: the string `yes` where Helm expects a bool (`true` or `false`)")
+        .stderr_has("help: write each maintainer as a mapping")
+        .stderr_has("write `deprecated: true` or `deprecated: false`, unquoted");
     assert!(!project.exists("dist"), "the build stage never started");
 }
 
@@ -134,4 +167,140 @@ fn chart_path_outside_the_project_is_a_usage_error() {
     let project = project_with_chart("apiVersion: v2\nname: web\nversion: 1.0.0\n");
     project.config("[project]\nversion = \"1.0.0\"\n[[chart]]\npath = \"../web\"\n");
     project.release(["run", "--snapshot"]).run().code(2).stderr_has("`chart[0].path`: `../web` contains `..`");
+}
+
+/// Chart.yaml variants: every field Helm knows, each with values of the right type (some
+/// on the edge: numbers and bools where Helm reads a string, nulls) and, less often, wrong
+/// ones; a field Helm does not know; a subchart in charts/ or not.
+mod chart_yaml_variants {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    type Values = &'static [&'static str];
+
+    /// One optional line per field (`""` leaves the field out): mostly a right value,
+    /// sometimes a wrong one, so that a good share of the charts pass preflight.
+    fn field(name: &'static str, right: Values, wrong: Values) -> impl Strategy<Value = String> {
+        prop_oneof![12 => select(right), 1 => select(wrong)]
+            .prop_map(move |v| if v.is_empty() { String::new() } else { format!("{name}: {v}\n") })
+    }
+
+    pub fn chart_yaml() -> impl Strategy<Value = (String, bool)> {
+        let head = (
+            field("apiVersion", &["v2"], &["", "v1", "[v2]"]),
+            field("name", &["hello", "hello-2", "\"hello\""], &["Hello", "my_chart", "[hello]", "", "\"\"", "a/b"]),
+            field(
+                "version",
+                &["0.1.0", "1.2.3-rc.1+b.5", "\"0.2.0\""],
+                &["1.0", "\"1.0\"", "v1.2.3", "[1]", "", "0.0.0-0"],
+            ),
+            field("appVersion", &["\"1.10\"", "", "v2.0", "\"\"", "1.2.3"], &["1.10", "3", "true", "[a]"]),
+            field("description", &["A chart", "1.5", "yes", "", "\"with: colon\"", "~"], &["{a: b}", "[a]"]),
+            field("type", &["application", "library", "", "\"\""], &["plugin", "[x]"]),
+        );
+        let urls = (
+            field("home", &["https://example.com", "not a url", "", "42"], &["[https://example.com]", "{a: b}"]),
+            field("icon", &["https://example.com/i.png", ""], &["icon.png", "{a: b}"]),
+            field(
+                "sources",
+                &["[https://github.com/a/b]", "", "~", "[]"],
+                &["[[https://a]]", "https://a", "{a: b}", "[~]", "[\"\"]"],
+            ),
+        );
+        let lists = (
+            field("keywords", &["[a, b]", "[1, true]", "[~]", "", "[]"], &["{a: b}", "a", "[[a]]"]),
+            field(
+                "maintainers",
+                &[
+                    "[{name: ann, email: ann@example.com, url: https://ann.example.com}]",
+                    "[{name: ann}]",
+                    "[{name: 1}]",
+                    "",
+                ],
+                &[
+                    "[alice, bob]",
+                    "[~]",
+                    "[{email: a@example.com}]",
+                    "{name: a}",
+                    "[{name: a, url: [x]}]",
+                    "[{name: a, email: nope}]",
+                ],
+            ),
+            field("deprecated", &["true", "false", "~", ""], &["\"yes\"", "yes", "1"]),
+            field("annotations", &["{a: b}", "{a: 1}", "{a: ~}", "{a: true}", ""], &["{a: [1]}", "[a]", "{a: {b: c}}"]),
+            field("kubeVersion", &["\">=1.20.0-0\"", "1.2", ""], &["[a]"]),
+            field("condition", &["sub.enabled", ""], &["[a]"]),
+            field("tags", &["front", "", "1"], &["{a: b}"]),
+            field("x-team", &["core", ""], &["[1, {a: b}]"]),
+        );
+        let deps = prop_oneof![
+            6 => select(&[
+                "",
+                "dependencies: [{name: sub, version: 0.1.0, repository: \"file://charts/sub\"}]\n",
+                "dependencies: [{name: sub, tags: [a], enabled: true, import-values: [data], alias: sub_2}]\n",
+                "dependencies: [{name: sub, version: 1, condition: ~}]\n",
+            ][..]),
+            1 => select(&[
+                "dependencies: [{name: sub, alias: bad.alias}]\n",
+                "dependencies: [{name: sub, alias: sub_2, enabled: \"yes\"}]\n",
+                "dependencies: [{name: sub, tags: x}]\n",
+                "dependencies: [{name: sub, import-values: x}]\n",
+                "dependencies: [{name: sub}, {name: sub}]\n",
+                "dependencies: [~]\n",
+                "dependencies: {name: sub}\n",
+            ][..]),
+        ];
+        (head, urls, lists, deps, any::<bool>()).prop_map(|(head, urls, lists, deps, subchart)| {
+            let (a, b, c, d, e, f) = head;
+            let (g, h, i) = urls;
+            let (j, k, l, m, n, o, p, q) = lists;
+            ([a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, deps.to_owned()].concat(), subchart)
+        })
+    }
+}
+
+/// Whatever Chart.yaml our preflight accepts, the package we write is loaded by the real
+/// Helm with the same name and version. 64 generated charts; at least a few must pass
+/// preflight, or the property proved nothing.
+#[test]
+fn every_chart_preflight_accepts_helm_loads() {
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let accepted = std::cell::Cell::new(0);
+    let config = Config { cases: 64, failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&chart_yaml_variants::chart_yaml(), |(chart_yaml, subchart)| {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = camino::Utf8Path::from_path(tmp.path()).unwrap();
+        let dir = root.join("charts/hello");
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::write(dir.join("Chart.yaml"), &chart_yaml).unwrap();
+        std::fs::write(dir.join("templates/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\n").unwrap();
+        if subchart {
+            std::fs::create_dir_all(dir.join("charts/sub")).unwrap();
+            std::fs::write(dir.join("charts/sub/Chart.yaml"), "apiVersion: v2\nname: sub\nversion: 0.1.0\n").unwrap();
+        }
+        let config: release_core::config::ChartConfig = toml::from_str("path = \"charts/hello\"").unwrap();
+        let Ok(prepared) = release_core::helm::prepare(root, &config, &semver::Version::new(1, 0, 0)) else {
+            return Ok(());
+        };
+        accepted.set(accepted.get() + 1);
+        let written = release_core::helm::package::write(&prepared, &root.join("dist")).unwrap();
+        let shown = helm_show_chart(written.path.as_str()).map_err(|err| {
+            TestCaseError::fail(format!(
+                "preflight accepted this Chart.yaml, Helm refuses the package: {err}\n{chart_yaml}"
+            ))
+        })?;
+        let same = shown_field(&shown, "name").as_deref() == Some(prepared.chart.name())
+            && shown_field(&shown, "version").as_deref() == Some(prepared.chart.version());
+        if !same {
+            return Err(TestCaseError::fail(format!(
+                "Helm reads another name or version:\n{shown}\nfrom\n{chart_yaml}"
+            )));
+        }
+        Ok(())
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+    assert!(accepted.get() >= 4, "only {} of 64 generated charts passed preflight", accepted.get());
 }
