@@ -388,8 +388,9 @@ impl Cx<'_> {
                     continue;
                 }
                 let Node::String(text) = &v.value else {
+                    // Helm reads `name: 1` as the text "1".
                     if key == "name" && !matches!(v.value, Node::Null) {
-                        name = Some(String::new());
+                        name = Some(raw(self.text, v).unwrap_or("?").to_owned());
                     }
                     continue;
                 };
@@ -474,16 +475,12 @@ impl Cx<'_> {
                     }
                     "tags" | "depends-on" => self.strings(&sub, v),
                     "enabled" => self.boolean(&sub, v),
-                    "import-values" => {
-                        if !matches!(v.value, Node::List(_) | Node::Null) {
-                            self.wrong_type(
-                                &sub,
-                                v,
-                                "a list",
-                                "write `import-values:` as a list: `- child.key` or `- child: a\n  parent: b`",
-                            );
-                        }
-                    }
+                    "import-values" if !matches!(v.value, Node::List(_) | Node::Null) => self.wrong_type(
+                        &sub,
+                        v,
+                        "a list",
+                        "write `import-values:` as a list: `- child.key`, or `- child: a` with `parent: b`",
+                    ),
                     _ => {}
                 }
             }
@@ -645,7 +642,7 @@ mod tests {
     #[test]
     fn entries_and_rules() {
         let p = problems(&format!(
-            "{GOOD}maintainers:\n  - ~\n  - email: a@b.c\n  - name: x\n    email: nope\n    url: \"not a url\"\n"
+            "{GOOD}maintainers:\n  - ~\n  - email: a@b.c\n  - name: x\n    email: nope\n    url: \"not a url\"\n  - name: 1\n"
         ));
         assert_eq!(
             p,

@@ -181,7 +181,7 @@ mod chart_yaml_variants {
     /// One optional line per field (`""` leaves the field out): mostly a right value,
     /// sometimes a wrong one, so that a good share of the charts pass preflight.
     fn field(name: &'static str, right: Values, wrong: Values) -> impl Strategy<Value = String> {
-        prop_oneof![12 => select(right), 1 => select(wrong)]
+        prop_oneof![24 => select(right), 1 => select(wrong)]
             .prop_map(move |v| if v.is_empty() { String::new() } else { format!("{name}: {v}\n") })
     }
 
@@ -250,10 +250,13 @@ mod chart_yaml_variants {
                 "dependencies: {name: sub}\n",
             ][..]),
         ];
-        (head, urls, lists, deps, any::<bool>()).prop_map(|(head, urls, lists, deps, subchart)| {
+        // The subchart is in charts/ when a dependency names it, mostly; sometimes not.
+        let mismatch = prop_oneof![7 => Just(false), 1 => Just(true)];
+        (head, urls, lists, deps, mismatch).prop_map(|(head, urls, lists, deps, mismatch)| {
             let (a, b, c, d, e, f) = head;
             let (g, h, i) = urls;
             let (j, k, l, m, n, o, p, q) = lists;
+            let subchart = deps.contains("name: sub") != mismatch;
             ([a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, deps.to_owned()].concat(), subchart)
         })
     }
@@ -302,5 +305,6 @@ fn every_chart_preflight_accepts_helm_loads() {
     if let Err(err) = result {
         panic!("{err}");
     }
+    eprintln!("{} of 64 generated charts passed preflight and were loaded by Helm", accepted.get());
     assert!(accepted.get() >= 4, "only {} of 64 generated charts passed preflight", accepted.get());
 }
