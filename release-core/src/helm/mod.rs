@@ -15,7 +15,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
 use crate::config::ChartConfig;
-use crate::error::{Diagnose, StepError};
+use crate::error::{Diagnose, SourceLocation, StepError};
 
 pub mod chart;
 pub mod files;
@@ -120,6 +120,27 @@ pub fn prepare(
         }
         _ => Err(problems),
     }
+}
+
+/// Several problems as one step error: one line each, their fixes in the help, and the
+/// file and line of each one that has a line (for annotations), relative to `root`.
+pub fn step_error_in(root: &Utf8Path, problems: Vec<ChartError>) -> StepError {
+    let locations: Vec<SourceLocation> = problems
+        .iter()
+        .filter_map(|p| {
+            let (path, line, message) = match p {
+                ChartError::Field { path, line: Some(line), field, message, .. } => {
+                    (path, *line, format!("`{field}`: {message}"))
+                }
+                ChartError::Yaml { path, line, message, .. } => (path, *line, message.clone()),
+                ChartError::TooLarge { path, line, message } => (path, *line, format!("the YAML {message}")),
+                _ => return None,
+            };
+            let file = path.strip_prefix(root).unwrap_or(path);
+            Some(SourceLocation::new(Some(root), file, usize::try_from(line).ok()?, message))
+        })
+        .collect();
+    step_error(problems).with_locations(locations)
 }
 
 /// Several problems as one step error: one line each, their fixes in the help.

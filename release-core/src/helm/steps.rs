@@ -8,7 +8,7 @@
 
 use camino::Utf8PathBuf;
 
-use super::{ChartError, PackagedChart, PackagedCharts, package, prepare, step_error};
+use super::{ChartError, PackagedChart, PackagedCharts, package, prepare, step_error_in};
 use crate::config::{ChartConfig, Config};
 use crate::error::StepError;
 use crate::plan::{Effect, Stage};
@@ -76,7 +76,7 @@ impl Step for ChartsCheck {
             cx.warn(warning);
         }
         if !problems.is_empty() {
-            return Err(step_error(problems));
+            return Err(step_error_in(&self.root, problems));
         }
         let files: Vec<_> = ready.into_iter().map(|(_, file)| file).collect();
         Ok(Some(files.join(", ")))
@@ -158,7 +158,7 @@ impl Step for PackageChart {
         let version = cx.release().version.clone();
         let dist = cx.release().dist.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let prepared = prepare(&root, &chart, &version).map_err(step_error)?;
+            let prepared = prepare(&root, &chart, &version).map_err(|problems| step_error_in(&root, problems))?;
             let written = package::write(&prepared, &dist)?;
             Ok::<_, StepError>((prepared, written))
         })
@@ -299,6 +299,13 @@ mod tests {
         assert!(lines[1].contains("charts/missing does not exist"), "{err}");
         assert!(lines[2].contains("both package to b-1.0.0.tgz"), "{err}");
         assert!(err.help().unwrap().contains("stamp-version = true"), "{err}");
+        let locations: Vec<String> = err.locations().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            locations,
+            [
+                "charts/a/Chart.yaml:3: `version`: `1.0` is not a SemVer 2 version: unexpected end of input while parsing minor version number"
+            ]
+        );
         assert!(!root.join("dist").exists(), "preflight writes nothing");
     }
 }

@@ -148,6 +148,17 @@ fn a_chart_yaml_helm_cannot_load_fails_preflight_with_line_and_field() {
         .stderr_has("help: write each maintainer as a mapping")
         .stderr_has("write `deprecated: true` or `deprecated: false`, unquoted");
     assert!(!project.exists("dist"), "the build stage never started");
+
+    // Inside GitHub Actions: one annotation on each line of Chart.yaml to change.
+    let annotated = project
+        .release(["run", "--snapshot"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", project.path().as_str())
+        .run();
+    annotated.code(3).stdout_has(
+        "\n::error file=charts/web/Chart.yaml,line=4,title=release%3A preflight%3Acharts::`maintainers[0]`: the string `alice` where Helm expects a mapping (`name`, `email`, `url`)\n",
+    );
+    assert_eq!(annotated.stdout.matches("::error file=charts/web/Chart.yaml,").count(), 2, "{}", annotated.stdout);
 }
 
 #[test]
