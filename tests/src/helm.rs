@@ -73,3 +73,45 @@ pub fn shown_field(shown: &str, field: &str) -> Option<String> {
         Some(value.trim_matches('"').to_owned())
     })
 }
+
+/// What the real Helm makes of a chart directory as written.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct HelmVerdict {
+    /// Helm's error loading it (`helm show chart`), if it cannot.
+    pub load: Option<String>,
+    /// The findings `helm lint` reports with error severity.
+    pub lint_errors: usize,
+    /// Helm's error packaging it (`helm package`), if it refuses.
+    pub package: Option<String>,
+}
+
+impl HelmVerdict {
+    /// Whether Helm refuses the chart in any of the three.
+    pub fn refuses(&self) -> bool {
+        self.load.is_some() || self.lint_errors > 0 || self.package.is_some()
+    }
+}
+
+/// Loads, lints and packages a chart directory as written with the real Helm.
+pub fn helm_verdict(chart_dir: &camino::Utf8Path) -> HelmVerdict {
+    let library = helm_library();
+    assert!(
+        std::path::Path::new(&library).is_file(),
+        "Helm is not installed: {library} is missing; `.ci/run` installs it (the PyPI wheel helm-sdkpy)"
+    );
+    let script = workspace_root().join("tests/helm/show_chart.py");
+    let home = tempfile::tempdir().expect("a HOME for Helm");
+    let output = Command::new("python3")
+        .arg(script.as_str())
+        .arg("--verdict")
+        .arg(&library)
+        .arg(chart_dir.as_str())
+        .env("HOME", home.path())
+        .env("HELM_CONFIG_HOME", home.path().join("config"))
+        .env("HELM_CACHE_HOME", home.path().join("cache"))
+        .env("HELM_DATA_HOME", home.path().join("data"))
+        .output()
+        .expect("python3 runs (`.ci/run` needs python3 with cffi)");
+    assert!(output.status.success(), "Helm could not be run: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("the verdict is JSON")
+}
