@@ -15,6 +15,7 @@ pub mod fault_proxy;
 pub mod ferro;
 pub mod github_rules;
 pub mod github_server;
+pub mod helm;
 pub mod registry;
 pub mod sigstore;
 

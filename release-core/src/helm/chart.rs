@@ -2,10 +2,12 @@
 //! JSON for the OCI config blob).
 //!
 //! Helm requires `apiVersion: v2` (Helm 3 charts), a `name` that is a plain file name, a
-//! SemVer 2 `version`, and a `type` that is empty, `application` or `library`. Every other
-//! field (`description`, `appVersion`, `maintainers`, `dependencies`, `annotations`, and
-//! fields Helm does not know) is kept as written, in the order written, and appears both in
-//! the packaged `Chart.yaml` and in the config JSON under its Chart.yaml name.
+//! SemVer 2 `version`, and a `type` that is empty, `application` or `library`; every field
+//! Helm knows must have the type Helm's loader expects ([`super::metadata`] checks those and
+//! the rest of Helm's rules, each problem with its line). Every field (`description`,
+//! `appVersion`, `maintainers`, `dependencies`, `annotations`, and fields Helm does not
+//! know) is kept as written, in the order written, and appears both in the packaged
+//! `Chart.yaml` and in the config JSON under its Chart.yaml name.
 //!
 //! Like `helm package`, the packaged `Chart.yaml` is written from the parsed metadata, not
 //! copied: comments and formatting do not survive, values do. Fields Helm reads as strings
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ChartError;
+use super::metadata::{self, Node};
 
 pub const CHART_YAML: &str = "Chart.yaml";
 pub const VALUES_YAML: &str = "values.yaml";
@@ -31,45 +34,8 @@ pub const API_VERSION: &str = "v2";
 pub struct ChartYaml {
     path: Utf8PathBuf,
     fields: Vec<(String, Value)>,
-}
-
-/// Top-level fields Helm reads as strings. Read as strings here too, so that a plain
-/// scalar keeps its exact text.
-#[derive(Deserialize)]
-struct StringFields {
-    #[serde(rename = "apiVersion")]
-    api_version: Option<String>,
-    name: Option<String>,
-    version: Option<String>,
-    #[serde(rename = "appVersion")]
-    app_version: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(rename = "kubeVersion")]
-    kube_version: Option<String>,
-    description: Option<String>,
-    home: Option<String>,
-    icon: Option<String>,
-    condition: Option<String>,
-    tags: Option<String>,
-}
-
-impl StringFields {
-    fn into_pairs(self) -> [(&'static str, Option<String>); 11] {
-        [
-            ("apiVersion", self.api_version),
-            ("name", self.name),
-            ("version", self.version),
-            ("appVersion", self.app_version),
-            ("type", self.kind),
-            ("kubeVersion", self.kube_version),
-            ("description", self.description),
-            ("home", self.home),
-            ("icon", self.icon),
-            ("condition", self.condition),
-            ("tags", self.tags),
-        ]
-    }
+    /// Lines, type problems and warnings of the file as written.
+    checked: metadata::Checked,
 }
 
 /// The top-level mapping, keeping the order of its keys.
@@ -124,10 +90,10 @@ impl ChartYaml {
     /// string fields; [`ChartYaml::validate`] checks the values.
     pub fn parse(text: &str, path: &Utf8Path) -> Result<ChartYaml, ChartError> {
         // First the shape, for a clear message when the file is empty or not a mapping.
-        let shape: Value = serde_saphyr::from_str(text).map_err(|err| yaml_error(path, &err))?;
-        match shape {
-            Value::Object(_) => {}
-            Value::Null => {
+        let shape: serde_saphyr::Spanned<Node> = serde_saphyr::from_str(text).map_err(|err| yaml_error(path, &err))?;
+        let checked = match &shape.value {
+            Node::Map(entries) => metadata::check(entries, text),
+            Node::Null => {
                 return Err(field_error(
                     path,
                     "apiVersion",
@@ -144,17 +110,31 @@ impl ChartYaml {
                         .into(),
                 });
             }
-        }
+        };
         let OrderedFields(mut fields) = serde_saphyr::from_str(text).map_err(|err| yaml_error(path, &err))?;
-        let strings: StringFields = serde_saphyr::from_str(text).map_err(|err| yaml_error(path, &err))?;
-        for (key, text) in strings.into_pairs() {
-            if let Some(text) = text
-                && let Some((_, value)) = fields.iter_mut().find(|(k, _)| k == key)
-            {
-                *value = Value::String(text);
+        // Fields Helm reads as strings keep a plain scalar's exact text: `appVersion: 1.10`
+        // stays "1.10".
+        for (key, text) in &checked.texts {
+            if let Some((_, value)) = fields.iter_mut().find(|(k, _)| k == key) {
+                *value = Value::String(text.clone());
             }
         }
-        Ok(ChartYaml { path: path.to_owned(), fields })
+        Ok(ChartYaml { path: path.to_owned(), fields, checked })
+    }
+
+    /// What `helm lint` would warn about (fields Helm does not know), one line each.
+    pub fn warnings(&self) -> &[String] {
+        &self.checked.warnings
+    }
+
+    /// The line a top-level field was written on.
+    pub fn field_line(&self, key: &str) -> Option<u64> {
+        self.checked.lines.iter().find(|(k, _)| k == key).map(|(_, line)| *line)
+    }
+
+    /// The file this was read from.
+    pub fn path(&self) -> &Utf8Path {
+        &self.path
     }
 
     /// A top-level field.
@@ -192,12 +172,15 @@ impl ChartYaml {
     }
 
     /// Sets `version` and/or `appVersion` to the release version.
+    /// A stamped field's value as written no longer matters: its problems go.
     pub fn stamp(&mut self, release_version: &semver::Version, version: bool, app_version: bool) {
         if version {
             self.set("version", Value::String(release_version.to_string()));
+            self.checked.problems.retain(|p| p.field != "version");
         }
         if app_version {
             self.set("appVersion", Value::String(release_version.to_string()));
+            self.checked.problems.retain(|p| p.field != "appVersion");
         }
     }
 
@@ -205,7 +188,16 @@ impl ChartYaml {
     pub fn validate(&self) -> Vec<ChartError> {
         let mut problems = Vec::new();
         let path = &self.path;
-        let mut problem = |field, message: String, help: &str| problems.push(field_error(path, field, message, help));
+        let lines = |field: &str| self.field_line(field);
+        let mut problem = |field: &str, message: String, help: &str| {
+            problems.push(ChartError::Field {
+                path: path.to_owned(),
+                line: lines(field),
+                field: field.to_owned(),
+                message,
+                help: help.to_owned(),
+            });
+        };
 
         match self.present("apiVersion") {
             None => problem(
@@ -245,6 +237,11 @@ impl ChartYaml {
                 "the field is missing".into(),
                 "add `version: 0.1.0` (SemVer 2), or set `stamp-version = true` on this [[chart]] in release.toml to use the release version",
             ),
+            Some("0.0.0-0") => problem(
+                "version",
+                "`0.0.0-0` is the lowest version there is; `helm lint` wants a version above it".into(),
+                "use a version such as 0.1.0",
+            ),
             Some(version) => {
                 if let Err(err) = semver::Version::parse(version) {
                     let hint = if version.starts_with('v') { " (remove the leading `v`)" } else { "" };
@@ -268,8 +265,21 @@ impl ChartYaml {
             );
         }
 
-        // A field of the wrong type (`name: [a]`) is a parse error; a non-string scalar here
-        // can only be a null, which counts as missing.
+        // Fields of the wrong type, and Helm's rules for the other fields, each at its line.
+        // A required field of the wrong type is not also "missing".
+        problems.retain(|p| {
+            !matches!(p, ChartError::Field { field, .. }
+                if self.checked.problems.iter().any(|t| t.field == *field))
+        });
+        for p in &self.checked.problems {
+            problems.push(ChartError::Field {
+                path: path.to_owned(),
+                line: Some(p.line),
+                field: p.field.clone(),
+                message: p.message.clone(),
+                help: p.help.clone(),
+            });
+        }
         problems
     }
 
@@ -323,13 +333,16 @@ pub fn check_values(dir: &Utf8Path) -> Result<(), ChartError> {
     }
 }
 
-fn field_error(path: &Utf8Path, field: &'static str, message: String, help: &str) -> ChartError {
-    ChartError::Field { path: path.to_owned(), field, message, help: help.to_owned() }
+fn field_error(path: &Utf8Path, field: &str, message: String, help: &str) -> ChartError {
+    ChartError::Field { path: path.to_owned(), line: None, field: field.to_owned(), message, help: help.to_owned() }
 }
 
 /// A YAML error as one line with its location.
 fn yaml_error(path: &Utf8Path, err: &serde_saphyr::Error) -> ChartError {
     let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    if let Some(message) = budget_words(err) {
+        return ChartError::TooLarge { path: path.to_owned(), line, message };
+    }
     let text = err.without_snippet().to_string();
     let first = text.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -364,6 +377,36 @@ pub(crate) fn head_from(text: &str, path: &Utf8Path) -> Result<(String, String),
         None => String::new(),
     };
     Ok((name, version))
+}
+
+/// A breach of the parser's budget (the limits that stop a YAML alias bomb) in words:
+/// what the file expands to and the limit, not the parser's `budget breached: Nodes {…}`.
+fn budget_words(err: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = err;
+    while let serde_saphyr::Error::AliasError { error, .. } | serde_saphyr::Error::WithSnippet { error, .. } = inner {
+        inner = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = inner else { return None };
+    let limits = serde_saphyr::Budget::default();
+    const BOMB: &str = "(a YAML alias bomb?)";
+    Some(match breach {
+        BudgetBreach::Nodes { .. } => format!("expands to more than {} nodes {BOMB}", limits.max_nodes),
+        BudgetBreach::Events { .. } => format!("expands to more than {} YAML events {BOMB}", limits.max_events),
+        BudgetBreach::Aliases { .. } => format!("uses more than {} aliases {BOMB}", limits.max_aliases),
+        BudgetBreach::AliasAnchorRatio { aliases, anchors } => format!(
+            "uses {aliases} aliases for {anchors} anchors, more than {} per anchor {BOMB}",
+            limits.alias_anchor_ratio_multiplier
+        ),
+        BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+            format!("expands its anchors to more than {} YAML events {BOMB}", limits.max_recorded_anchor_events)
+        }
+        BudgetBreach::Anchors { .. } => format!("defines more than {} anchors", limits.max_anchors),
+        BudgetBreach::Depth { .. } => format!("nests lists and mappings more than {} levels deep", limits.max_depth),
+        BudgetBreach::Documents { .. } => format!("holds more than {} YAML documents", limits.max_documents),
+        BudgetBreach::MergeKeys { .. } => format!("uses more than {} merge keys (`<<`)", limits.max_merge_keys),
+        other => format!("is larger than the YAML parser allows ({other:?})"),
+    })
 }
 
 #[cfg(test)]
@@ -401,7 +444,7 @@ mod tests {
         let p = problems("name: hello\nversion: 0.1.0\n");
         assert_eq!(p, [format!("{PATH}: `apiVersion`: the field is missing")]);
         let p = problems("apiVersion: v1\nname: hello\nversion: 0.1.0\n");
-        assert_eq!(p, [format!("{PATH}: `apiVersion`: `v1` is not supported, only `v2` (Helm 3 charts)")]);
+        assert_eq!(p, [format!("{PATH}:1: `apiVersion`: `v1` is not supported, only `v2` (Helm 3 charts)")]);
     }
 
     #[test]
@@ -416,7 +459,7 @@ mod tests {
         let err = chart.validate().remove(0);
         assert_eq!(
             err.to_string(),
-            format!("{PATH}: `name`: `charts/hello` is not a valid chart name: it contains a path separator")
+            format!("{PATH}:2: `name`: `charts/hello` is not a valid chart name: it contains a path separator")
         );
         assert_eq!(help_of(&err), "use a plain name such as `hello`");
     }
@@ -429,7 +472,7 @@ mod tests {
         for bad in ["1.0", "1", "v1.2.3", "1.2.3.4", "01.2.3"] {
             let p = problems(&format!("apiVersion: v2\nname: hello\nversion: {bad}\n"));
             assert_eq!(p.len(), 1, "{bad}: {p:?}");
-            assert!(p[0].starts_with(&format!("{PATH}: `version`: `{bad}` is not a SemVer 2 version")), "{p:?}");
+            assert!(p[0].starts_with(&format!("{PATH}:3: `version`: `{bad}` is not a SemVer 2 version")), "{p:?}");
         }
         assert!(problems("apiVersion: v2\nname: hello\nversion: v1.2.3\n")[0].contains("remove the leading `v`"));
         assert!(problems("apiVersion: v2\nname: hello\nversion: 1.2.3-rc.1+build.5\n").is_empty());
@@ -438,7 +481,9 @@ mod tests {
     #[test]
     fn type_must_be_known() {
         let p = problems(&format!("{GOOD}type: app\n"));
-        assert_eq!(p, [format!("{PATH}: `type`: `app` is not a chart type")]);
+        assert_eq!(p, [format!("{PATH}:4: `type`: `app` is not a chart type")]);
+        let p = problems(&format!("{GOOD}type: plugin\n"));
+        assert_eq!(p, [format!("{PATH}:4: `type`: `plugin` is not a chart type")]);
     }
 
     #[test]
@@ -458,8 +503,8 @@ mod tests {
         assert_eq!(err.to_string(), format!("{PATH}: `apiVersion`: the file is empty"));
         let err = parse("- a\n- b\n").unwrap_err();
         assert!(err.to_string().contains("must be a mapping"), "{err}");
-        let err = parse("apiVersion: v2\nname:\n  - a\nversion: 0.1.0\n").unwrap_err();
-        assert!(err.to_string().starts_with(&format!("{PATH}:")), "{err}");
+        let p = problems("apiVersion: v2\nname:\n  - a\nversion: 0.1.0\n");
+        assert_eq!(p, [format!("{PATH}:3: `name`: a list where Helm expects a string")]);
         let err = parse("apiVersion: v2\nname: a\nname: b\n").unwrap_err();
         assert!(err.to_string().contains("duplicate"), "{err}");
     }
@@ -528,6 +573,33 @@ mod tests {
         std::fs::write(dir.join(VALUES_YAML), "a: b\n  c: d: e\n").unwrap();
         let err = check_values(dir).unwrap_err().to_string();
         assert!(err.starts_with(&format!("{dir}/values.yaml:2:")), "{err}");
+    }
+
+    /// A billion laughs: nine levels of ten aliases each.
+    fn alias_bomb(first_line: &str) -> String {
+        let mut text = format!("{first_line}a0: &a0 [lol]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_in_words() {
+        let err = parse(&alias_bomb("apiVersion: v2\nname: hello\nversion: 0.1.0\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with(&format!("{PATH}:")), "{text}");
+        assert!(text.contains("expands to more than") && text.ends_with("(a YAML alias bomb?)"), "{text}");
+        assert!(!text.contains("budget breached"), "{text}");
+        assert!(help_of(&err).contains("anchors"), "{}", help_of(&err));
+
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join(VALUES_YAML), alias_bomb("replicaCount: 1\n")).unwrap();
+        let text = check_values(dir).unwrap_err().to_string();
+        assert!(text.starts_with(&format!("{dir}/values.yaml:")), "{text}");
+        assert!(text.ends_with("(a YAML alias bomb?)"), "{text}");
     }
 
     proptest! {

@@ -1,7 +1,9 @@
 //! Helm charts: validate `Chart.yaml`, package a chart directory into a deterministic
 //! `<name>-<version>.tgz`, natively (no `helm` binary).
 //!
-//! Code map: [`chart`] reads, validates and stamps `Chart.yaml`; [`ignore`] answers
+//! Code map: [`chart`] reads, validates and stamps `Chart.yaml`, with [`metadata`] checking
+//! it as Helm types it (each field's type, Helm's loader and lint rules, with lines) and
+//! [`subcharts`] checking `dependencies` against `charts/`; [`ignore`] answers
 //! `.helmignore` questions; [`files`] walks a chart directory safely (no `..`, no absolute
 //! paths, no symbolic links out of the chart); [`package`] writes the archive; [`identity`]
 //! is the one [`ChartId`] of each `[[chart]]`. [`prepare`] ties the first three together and
@@ -15,13 +17,15 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
 use crate::config::ChartConfig;
-use crate::error::{Diagnose, StepError};
+use crate::error::{Diagnose, SourceLocation, StepError};
 
 pub(crate) mod chart;
 pub(crate) mod files;
 pub(crate) mod identity;
 pub(crate) mod ignore;
+mod metadata;
 pub(crate) mod package;
+pub(crate) mod subcharts;
 
 pub use identity::ChartId;
 
@@ -56,6 +60,14 @@ pub struct PreparedChart {
     pub files: Vec<files::ChartFile>,
     /// Symbolic links inside the chart that were followed, for a warning.
     pub followed_links: Vec<String>,
+}
+
+impl PreparedChart {
+    /// What `helm lint` would warn about, each line naming the file: fields Helm does not
+    /// know (packaged as written, ignored by Helm).
+    pub fn warnings(&self) -> Vec<String> {
+        self.chart.warnings().iter().map(|w| format!("{}: {w}", self.chart.path())).collect()
+    }
 }
 
 impl PreparedChart {
@@ -99,12 +111,36 @@ pub fn prepare(
             problems.push(problem);
         }
     }
+    if let Some(chart) = &chart {
+        problems.extend(subcharts::check(&dir, chart, &walk.files));
+    }
     match chart {
         Some(chart) if problems.is_empty() => {
             Ok(PreparedChart { dir, chart, files: walk.files, followed_links: walk.followed_links })
         }
         _ => Err(problems),
     }
+}
+
+/// Several problems as one step error: one line each, their fixes in the help, and the
+/// file and line of each one that has a line (for annotations), relative to `root`.
+pub fn step_error_in(root: &Utf8Path, problems: Vec<ChartError>) -> StepError {
+    let locations: Vec<SourceLocation> = problems
+        .iter()
+        .filter_map(|p| {
+            let (path, line, message) = match p {
+                ChartError::Field { path, line: Some(line), field, message, .. } => {
+                    (path, *line, format!("`{field}`: {message}"))
+                }
+                ChartError::Yaml { path, line, message, .. } => (path, *line, message.clone()),
+                ChartError::TooLarge { path, line, message } => (path, *line, format!("the YAML {message}")),
+                _ => return None,
+            };
+            let file = path.strip_prefix(root).unwrap_or(path);
+            Some(SourceLocation::new(Some(root), file, usize::try_from(line).ok()?, message))
+        })
+        .collect();
+    step_error(problems).with_locations(locations)
 }
 
 /// Several problems as one step error: one line each, their fixes in the help.
@@ -134,8 +170,10 @@ pub enum ChartError {
     Read { path: Utf8PathBuf, source: std::io::Error },
     #[error("{path}:{line}:{column}: {message}")]
     Yaml { path: Utf8PathBuf, line: u64, column: u64, message: String },
-    #[error("{path}: `{field}`: {message}")]
-    Field { path: Utf8PathBuf, field: &'static str, message: String, help: String },
+    #[error("{path}:{line}: the YAML {message}")]
+    TooLarge { path: Utf8PathBuf, line: u64, message: String },
+    #[error("{path}{}: `{field}`: {message}", at_line(*.line))]
+    Field { path: Utf8PathBuf, line: Option<u64>, field: String, message: String, help: String },
     #[error("{path}:{line}: invalid pattern `{pattern}`: {reason}")]
     Pattern { path: Utf8PathBuf, line: usize, pattern: String, reason: &'static str },
     #[error("{link}: the symbolic link points to {target}, outside the chart directory {chart}")]
@@ -154,6 +192,11 @@ pub enum ChartError {
     DuplicatePackage { first: Utf8PathBuf, second: Utf8PathBuf, file: String },
 }
 
+/// `:LINE` when the line is known.
+fn at_line(line: Option<u64>) -> String {
+    line.map(|l| format!(":{l}")).unwrap_or_default()
+}
+
 impl Diagnose for ChartError {
     fn help(&self) -> Option<String> {
         Some(match self {
@@ -168,6 +211,9 @@ impl Diagnose for ChartError {
             }
             ChartError::Read { .. } => "check that the file exists and is readable".into(),
             ChartError::Yaml { .. } => "fix the YAML syntax at that line".into(),
+            ChartError::TooLarge { .. } => {
+                "write the values out instead of nesting anchors and aliases (`&name`, `*name`) inside each other; Helm charts rarely need more than a few aliases".into()
+            }
             ChartError::Field { help, .. } => help.clone(),
             ChartError::Pattern { .. } => {
                 "fix or remove that line of .helmignore; patterns follow .gitignore syntax (see docs/troubleshooting.md#helm-charts)".into()

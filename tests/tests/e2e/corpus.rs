@@ -6,6 +6,11 @@
 //! `case.toml` with `code`, the `stderr` lines it must contain, and optionally `args`), plus
 //! the cases below that cannot be committed as files: symlinks, non-UTF-8 names, a closed
 //! port. `docs/reliability.md` lists them all with their exit codes.
+//!
+//! A chart case may say what the real Helm makes of its chart as written (`helm`: a piece of
+//! Helm's error, or `loads` when only `helm lint` or `helm package` refuses it): the chart
+//! directory is packed as it is and loaded with Helm's Go SDK, so the corpus's claims about
+//! Helm are Helm's own words.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -25,6 +30,9 @@ struct Case {
     args: Vec<String>,
     code: i32,
     stderr: Vec<String>,
+    /// What the real Helm says loading `charts/hello` as written; `loads` when it takes it.
+    #[serde(default)]
+    helm: Option<String>,
 }
 
 fn run() -> Vec<String> {
@@ -106,7 +114,7 @@ fn every_corpus_directory_fails_with_its_documented_code_cause_and_fix() {
     let corpus = workspace_root().join("tests/corpus");
     let mut names: Vec<String> = corpus.read_dir_utf8().unwrap().map(|e| e.unwrap().file_name().to_owned()).collect();
     names.sort();
-    assert!(names.len() >= 13, "the corpus went missing: {names:?}");
+    assert!(names.len() >= 32, "the corpus went missing: {names:?}");
     for name in &names {
         let dir = corpus.join(name);
         let case: Case = toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap())
@@ -114,6 +122,27 @@ fn every_corpus_directory_fails_with_its_documented_code_cause_and_fix() {
         assert_ne!(case.code, 0, "{name}: a bad input never succeeds");
         let project = Project::copy_of(&dir);
         check(name, &project, &case, |server| command(&project, server, &case.args).run());
+        if let Some(expected) = &case.helm {
+            helm_agrees(name, &dir, expected);
+        }
+    }
+}
+
+/// Packs `charts/hello` of a case as written (plain `tar`, no checks of ours) and loads it
+/// with the real Helm.
+fn helm_agrees(name: &str, case: &Utf8Path, expected: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let tgz = camino::Utf8Path::from_path(tmp.path()).unwrap().join("hello.tgz");
+    let status = std::process::Command::new("tar")
+        .args(["-czf", tgz.as_str(), "-C", case.join("charts").as_str(), "hello"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "case {name}: tar failed");
+    match (release_tests::helm::helm_show_chart(tgz.as_str()), expected) {
+        (Ok(_), "loads") => {}
+        (Ok(shown), _) => panic!("case {name}: Helm loads the chart, expected {expected:?}\n{shown}"),
+        (Err(err), "loads") => panic!("case {name}: Helm refuses the chart: {err}"),
+        (Err(err), _) => assert!(err.contains(expected), "case {name}: Helm says {err:?}, expected {expected:?}"),
     }
 }
 
@@ -129,7 +158,7 @@ fn chart_project() -> Project {
 }
 
 fn case(code: i32, stderr: &[&str]) -> Case {
-    Case { args: run(), code, stderr: stderr.iter().map(|s| (*s).to_owned()).collect() }
+    Case { args: run(), code, stderr: stderr.iter().map(|s| (*s).to_owned()).collect(), helm: None }
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 use base64::Engine as _;
 use release_tests::Project;
+use release_tests::helm::{HelmRegistry, helm_show_chart_with, shown_field};
 use release_tests::registry::{Auth, GhcrLike, RecordingProxy, Registry, User};
 use sha2::Digest;
 
@@ -34,6 +35,23 @@ fn project(host: &str) -> Project {
         .file("charts/hello/values.yaml", "greeting: hello\n")
         .file("charts/hello/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n");
     project
+}
+
+/// Pulls `oci://HOST/charts/NAME:VERSION` with the real Helm (as `helm show chart` does, over
+/// plain HTTP, as `user`) and checks that Helm loads it with the pushed name and version.
+async fn helm_pulls(host: &str, user: Option<&User>, name: &str, version: &str) -> String {
+    let reference = format!("oci://{host}/charts/{name}:{version}");
+    let registry = HelmRegistry { plain_http: true, login: user.map(|u| (u.name.clone(), u.password.clone())) };
+    let shown = tokio::task::spawn_blocking({
+        let reference = reference.clone();
+        move || helm_show_chart_with(&reference, &registry)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|err| panic!("Helm cannot pull and load {reference}: {err}"));
+    assert_eq!(shown_field(&shown, "name").as_deref(), Some(name), "{shown}");
+    assert_eq!(shown_field(&shown, "version").as_deref(), Some(version), "{shown}");
+    shown
 }
 
 fn with_user(command: release_tests::ReleaseCommand, user: &User) -> release_tests::ReleaseCommand {
@@ -95,6 +113,10 @@ async fn htpasswd_registry_refusals_name_the_source_and_the_fix() {
         .stderr_has("did not accept the username and password from environment variables HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD");
 
     with_user(project.release(["preflight"]), &writer()).run_async().await.success();
+
+    // The push with the right credentials, pulled back by Helm with the same ones.
+    with_user(project.release(["run"]), &writer()).run_async().await.success();
+    helm_pulls(&registry.host, Some(&writer()), "hello", "0.1.0").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,6 +130,10 @@ async fn no_auth_registry_accepts_the_probe_anonymously() {
         summary.contains("with anonymous (no credentials found); upload session started and cancelled"),
         "{summary}"
     );
+
+    // The push itself, pulled back by Helm anonymously.
+    project.release(["run"]).run_async().await.success();
+    helm_pulls(&registry.host, None, "hello", "0.1.0").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -254,6 +280,8 @@ async fn writer_pushes_the_packaged_chart_and_a_rerun_is_a_no_op() {
     assert!(tagged.starts_with(&format!("tagged {reference} as {manifest_digest} with ")), "{tagged}");
     let steps = report["steps"].to_string();
     assert!(!steps.contains("oci-signature"), "no [signing], no chart signature: {steps}");
+    let shown = helm_pulls(&registry.host, Some(&reader()), "hello", "0.1.0").await;
+    assert_eq!(shown_field(&shown, "description").as_deref(), Some("Says hello"), "{shown}");
 
     // The same project again: nothing changes in the registry.
     let again = with_user(project.release(["--json", "run"]), &writer()).run_async().await;
@@ -288,6 +316,7 @@ async fn writer_pushes_the_packaged_chart_and_a_rerun_is_a_no_op() {
     let replaced: serde_json::Value = serde_json::from_slice(&replaced).unwrap();
     let tgz = std::fs::read(project.join("dist/hello-0.1.0.tgz")).unwrap();
     assert_eq!(replaced["layers"][0]["digest"], sha256(&tgz).as_str(), "the new package replaced the old one");
+    helm_pulls(&registry.host, Some(&reader()), "hello", "0.1.0").await;
 }
 
 const COSIGN_PASSWORD: &str = "chart signing password";
@@ -365,6 +394,7 @@ async fn a_signed_chart_gets_a_cosign_signature_in_the_registry_that_openssl_ver
     let tagged = summary(&report, "finalize:oci-tag:hello");
     assert!(tagged.starts_with(&format!("tagged {repository}:0.1.0 as {digest}")), "{tagged}");
     assert_eq!(report["outputs"]["chart.hello.reference"], format!("{repository}:0.1.0").as_str());
+    helm_pulls(&registry.host, Some(&reader()), "hello", "0.1.0").await;
 
     let (sig_manifest, layers) = signatures(&registry, &digest).await;
     assert_eq!(layers.len(), 1);

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::StepError;
 use crate::helm::PackagedChart;
 use crate::helm::prepare;
-use crate::helm::{ChartId, package, step_error};
+use crate::helm::{ChartId, package, step_error_in};
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -61,7 +61,7 @@ impl Step for PackageChart {
         let version = cx.release().version.clone();
         let dist = cx.release().dist.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let prepared = prepare(&root, &chart, &version).map_err(step_error)?;
+            let prepared = prepare(&root, &chart, &version).map_err(|problems| step_error_in(&root, problems))?;
             let written = package::write(&prepared, &dist)?;
             Ok::<_, StepError>((prepared, written))
         })
@@ -184,10 +184,17 @@ mod tests {
         let err = step.run(&cx).await.unwrap_err();
         let lines: Vec<&str> = err.message().lines().collect();
         assert_eq!(lines.len(), 3, "{err}");
-        assert!(lines[0].contains("charts/a/Chart.yaml: `version`: `1.0` is not a SemVer 2 version"), "{err}");
+        assert!(lines[0].contains("charts/a/Chart.yaml:3: `version`: `1.0` is not a SemVer 2 version"), "{err}");
         assert!(lines[1].contains("charts/missing does not exist"), "{err}");
         assert!(lines[2].contains("both package to b-1.0.0.tgz"), "{err}");
         assert!(err.help().unwrap().contains("stamp-version = true"), "{err}");
+        let locations: Vec<String> = err.locations().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            locations,
+            [
+                "charts/a/Chart.yaml:3: `version`: `1.0` is not a SemVer 2 version: unexpected end of input while parsing minor version number"
+            ]
+        );
         assert!(!root.join("dist").exists(), "preflight writes nothing");
     }
 }

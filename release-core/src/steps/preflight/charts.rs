@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::StepError;
 use crate::helm::ChartError;
 use crate::helm::prepare;
-use crate::helm::step_error;
+use crate::helm::step_error_in;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -44,10 +44,12 @@ impl Step for ChartsCheck {
         let version = cx.release().version.clone();
         let checked = tokio::task::spawn_blocking(move || {
             let mut problems = Vec::new();
+            let mut warnings = Vec::new();
             let mut ready: Vec<(Utf8PathBuf, String)> = Vec::new();
             for chart in &charts {
                 match prepare(&root, chart, &version) {
                     Ok(prepared) => {
+                        warnings.extend(prepared.warnings());
                         let file = prepared.file_name();
                         if let Some((first, _)) = ready.iter().find(|(_, f)| *f == file) {
                             problems.push(ChartError::DuplicatePackage {
@@ -62,12 +64,16 @@ impl Step for ChartsCheck {
                     Err(found) => problems.extend(found),
                 }
             }
-            (ready, problems)
+            (ready, problems, warnings)
         })
         .await;
-        let (ready, problems) = checked.map_err(|e| StepError::new(format!("the chart check stopped: {e}")))?;
+        let (ready, problems, warnings) =
+            checked.map_err(|e| StepError::new(format!("the chart check stopped: {e}")))?;
+        for warning in warnings {
+            cx.warn(warning);
+        }
         if !problems.is_empty() {
-            return Err(step_error(problems));
+            return Err(step_error_in(&self.root, problems));
         }
         let files: Vec<_> = ready.into_iter().map(|(_, file)| file).collect();
         Ok(Some(files.join(", ")))
