@@ -415,7 +415,7 @@ mod tests {
         let cargo = config.build[0].cargo.as_ref().unwrap();
         assert_eq!((cargo.package.as_str(), cargo.bins.as_slice()), ("acme-cli", ["acme".to_owned()].as_slice()));
         assert!(config.build[0].archives() && config.build[0].sboms());
-        assert_eq!(config.github.unwrap().repository.as_deref(), Some("Acme/app"));
+        assert_eq!(config.github.as_ref().unwrap().repository.as_deref(), Some("Acme/app"));
         assert_eq!(config.charts[0].push.as_deref(), Some("oci://ghcr.io/acme/charts"));
         assert!(config.signing.is_none());
     }

@@ -21,6 +21,41 @@ pub use schema::*;
 pub use template::*;
 pub use triple::*;
 
+/// The resolved configuration: the file layer ([`ConfigFile`], what `release.toml` says, with
+/// its defaults) plus what was resolved from it when it was loaded: where it lives, the
+/// directory paths start from, the version (from `project.version` or a `Cargo.toml`) and the
+/// digest of its text. Command-line overrides are a third layer, applied when a pipeline is
+/// assembled (`Overrides`); credentials are resolved from the environment by the steps that
+/// use them, each by its one documented precedence. Reads of the file layer go through
+/// `Deref` (`config.build`, `config.charts`).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// What the file says.
+    pub layer: ConfigFile,
+    /// The file this was read from.
+    pub file: Utf8PathBuf,
+    /// The directory relative paths start from: the config file's directory.
+    pub root: Utf8PathBuf,
+    /// The version, resolved from `project.version` or `project.version-from`.
+    pub version: Option<semver::Version>,
+    /// Hex sha256 of the config file's text: part of the run journal's fingerprint, so that
+    /// any edit to the config starts the next run afresh.
+    pub text_sha256: String,
+}
+
+impl std::ops::Deref for Config {
+    type Target = ConfigFile;
+    fn deref(&self) -> &ConfigFile {
+        &self.layer
+    }
+}
+
+impl std::ops::DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut ConfigFile {
+        &mut self.layer
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -99,15 +134,20 @@ impl Config {
     /// Parses and validates config text as if read from `path`. Reads the `Cargo.toml` a
     /// version is taken from, if any.
     pub fn parse(text: &str, path: &Utf8Path) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|err| {
+        let layer: ConfigFile = toml::from_str(text).map_err(|err| {
             let (line, column) = err.span().map(|span| line_column(text, span.start)).unwrap_or((1, 1));
             ConfigError::Parse { path: path.to_owned(), line, column, message: err.message().trim_end().to_owned() }
         })?;
-        config.file = path.to_owned();
-        config.text_sha256 = crate::checksum::sha256_hex(text.as_bytes());
-        config.root = match path.parent() {
+        let root = match path.parent() {
             Some(parent) if !parent.as_str().is_empty() => parent.to_owned(),
             _ => Utf8PathBuf::from("."),
+        };
+        let mut config = Config {
+            layer,
+            file: path.to_owned(),
+            root,
+            version: None,
+            text_sha256: crate::checksum::sha256_hex(text.as_bytes()),
         };
         config.version = config.resolve_version()?;
         config.validate()?;
@@ -118,7 +158,7 @@ impl Config {
     /// ([`crate::secret::STANDARD_SECRET_VARIABLES`]) and those the config names. See
     /// [`secret_variables_in`], the one list front ends mask.
     pub fn secret_variables(&self) -> Vec<String> {
-        let table = toml::Table::try_from(self).unwrap_or_default();
+        let table = toml::Table::try_from(&self.layer).unwrap_or_default();
         secret_variables_in(&table)
     }
 

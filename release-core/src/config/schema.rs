@@ -16,9 +16,11 @@ pub const DEFAULT_DIST: &str = "dist";
 /// The default variable holding the signing key's password.
 pub const DEFAULT_PASSWORD_ENV: &str = "COSIGN_PASSWORD";
 
+/// `release.toml` as written: the file layer. [`super::Config`] is this plus what was
+/// resolved from it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
+pub struct ConfigFile {
     pub project: Project,
     #[serde(default)]
     pub build: Vec<BuildCommand>,
@@ -40,20 +42,6 @@ pub struct Config {
     /// Crates to publish to a crate registry (see `docs/crates.md`).
     #[serde(default)]
     pub crates: Option<CratesConfig>,
-
-    /// The file this was read from.
-    #[serde(skip)]
-    pub file: Utf8PathBuf,
-    /// The directory relative paths start from: the config file's directory.
-    #[serde(skip)]
-    pub root: Utf8PathBuf,
-    /// The version, resolved from `project.version` or `project.version-from`.
-    #[serde(skip)]
-    pub version: Option<semver::Version>,
-    /// Hex sha256 of the config file's text: part of the run journal's fingerprint, so that
-    /// any edit to the config starts the next run afresh.
-    #[serde(skip)]
-    pub text_sha256: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
