@@ -33,6 +33,7 @@ mod cargo;
 mod checksum;
 mod config;
 mod crates;
+mod date;
 mod env;
 mod error;
 mod event;

@@ -74,8 +74,7 @@ pub fn sbom(
         }]},
     });
     if let Some(epoch) = source_date_epoch {
-        let (y, mo, d, h, mi, s) = crate::archive::civil_utc(epoch);
-        metadata_value["timestamp"] = json!(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"));
+        metadata_value["timestamp"] = json!(crate::date::rfc3339_utc(epoch));
     }
     if let Some(root) = root {
         metadata_value["component"] = component(root, "application");

@@ -268,23 +268,6 @@ pub fn write(dist: &Utf8Path, name: &ArchiveName, entries: &[Entry], mtime: u64)
     }
 }
 
-/// The UTC calendar date and time of Unix seconds: (year, month, day, hour, minute, second).
-pub fn civil_utc(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Days since 1970-01-01 to a date of the proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year as u64, month as u64, day as u64, secs / 3600, (secs % 3600) / 60, secs % 60)
-}
-
 /// Opens an entry's file and its size.
 fn open(entry: &Entry) -> Result<(std::fs::File, u64), ArchiveError> {
     let read_err = |source| ArchiveError::Read { path: entry.source.clone(), source };

@@ -178,7 +178,7 @@ fn local_header<W: Write>(
 
 /// MS-DOS time and date (UTC) of Unix seconds; before 1980 (the format's first day), 1980-01-01.
 pub(super) fn dos_time(unix: u64) -> (u16, u16) {
-    let (year, month, day, hour, minute, second) = super::civil_utc(unix);
+    let (year, month, day, hour, minute, second) = crate::date::civil_utc(unix);
     if year < 1980 {
         return (0, (1 << 5) | 1);
     }
