@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 
 use camino::Utf8PathBuf;
 
-use super::{BuiltFiles, built_files, host_triple};
+use super::{BuiltFiles, build_meta, built_files, host_triple};
 use crate::archive::{BINARY_MODE, Entry, exe_suffix, raw_binary_name};
 use crate::cargo::{CargoError, Message, build_args, parse_message};
 use crate::config::{BuildCommand, CargoBuild, Config, expand_for};
-use crate::plan::{Effect, Stage, StepId};
 use crate::shell::{display_command, run_reading_stdout};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::build::command::collect_into_dist;
@@ -36,22 +35,8 @@ impl Step for CargoBuildStep {
     fn meta(&self) -> StepMeta {
         let command = display_command(&build_args(&self.cargo, self.target.as_deref()));
         let bins = self.cargo.bins.join(", ");
-        let id = match &self.target {
-            Some(target) => StepId::new(Stage::Build, self.build.name.clone()).with_subject(target.clone()),
-            None => StepId::new(Stage::Build, self.build.name.clone()),
-        };
-        let meta = StepMeta::new(
-            id,
-            Effect::Local,
-            format!("run `{command}` in {}, take {bins} from cargo's messages", self.dir),
-        );
-        // Raw binaries are its whole hand-over; binaries for an archive are handed on to the
-        // package stage, which the journal does not keep.
-        if self.build.archives() {
-            meta.produces(&built_files(&self.build.name, self.target.as_deref()))
-        } else {
-            meta.resumable()
-        }
+        let description = format!("run `{command}` in {}, take {bins} from cargo's messages", self.dir);
+        build_meta(&self.build, self.target.as_deref(), description)
     }
 
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {

@@ -8,9 +8,6 @@ use crate::config::Config;
 use crate::config::artifact_name;
 use crate::config::expand_for;
 use crate::error::StepError;
-use crate::plan::Effect;
-use crate::plan::Stage;
-use crate::plan::StepId;
 use crate::shell::display_command;
 use crate::shell::run_streamed;
 use crate::step::Artifact;
@@ -19,7 +16,7 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::build::built_files;
+use crate::steps::build::{build_meta, built_files};
 
 /// One `[[build]]` for one of its targets (or for this machine): its command, then its
 /// artifacts.
@@ -46,29 +43,13 @@ fn working_dir(config: &Config, build: &BuildCommand) -> Utf8PathBuf {
 #[async_trait::async_trait]
 impl Step for BuildStep {
     fn meta(&self) -> StepMeta {
-        let description: String = {
-            let n = self.build.artifacts.len();
-            let command = display_command(&self.build.command);
-            match &self.target {
-                Some(target) => format!("run `{command}` for {target} in {}, collect {n} artifact(s)", self.dir),
-                None => format!("run `{command}` in {}, collect {n} artifact(s)", self.dir),
-            }
+        let n = self.build.artifacts.len();
+        let command = display_command(&self.build.command);
+        let description = match &self.target {
+            Some(target) => format!("run `{command}` for {target} in {}, collect {n} artifact(s)", self.dir),
+            None => format!("run `{command}` in {}, collect {n} artifact(s)", self.dir),
         };
-        let meta = StepMeta::new(
-            match &self.target {
-                Some(target) => StepId::new(Stage::Build, self.build.name.clone()).with_subject(target.clone()),
-                None => StepId::new(Stage::Build, self.build.name.clone()),
-            },
-            Effect::Local,
-            description,
-        );
-        // Raw artifacts are a build's whole hand-over; files for an archive go to the package
-        // stage as a hand-off, which the journal does not keep.
-        if self.build.archives() {
-            meta.produces(&built_files(&self.build.name, self.target.as_deref()))
-        } else {
-            meta.resumable()
-        }
+        build_meta(&self.build, self.target.as_deref(), description)
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let release = cx.release();
