@@ -12,11 +12,11 @@ use crate::net::NetworkPolicy;
 use crate::net::RetryNotice;
 use crate::net::Retryable;
 use crate::net::Verdict;
-use crate::oci::OciSettings;
 use crate::oci::credentials::Login;
 use crate::oci::credentials::Resolution;
 use crate::oci::error::gave_up_failure;
 use crate::oci::reference::ChartReference;
+use crate::oci::session::RegistrySession;
 
 /// The `Authorization` header value for a raw request, if any.
 pub(crate) fn authorization(token: &Option<String>, login: &Login) -> Option<String> {
@@ -30,17 +30,13 @@ pub(crate) fn authorization(token: &Option<String>, login: &Login) -> Option<Str
     }
 }
 
-/// The [`RateLimitProbe`] for a registry, with the credentials its pushes use.
-pub(crate) fn rate_limit_probe(
-    settings: &OciSettings,
-    host: &str,
-    token: &Option<String>,
-    login: &Login,
-) -> Option<RateLimitProbe> {
+/// The [`RateLimitProbe`] for a registry, with the credentials its pushes use and the run's
+/// HTTP client for that registry.
+pub(crate) fn rate_limit_probe(session: &RegistrySession, token: &Option<String>) -> Option<RateLimitProbe> {
     RateLimitProbe::new(
-        settings.http_client(),
-        &format!("{}://{host}", settings.scheme(host)),
-        authorization(token, login),
+        session.http.clone(),
+        &format!("{}://{}", session.scheme, session.host),
+        authorization(token, &session.credentials.login),
     )
 }
 

@@ -78,7 +78,7 @@ impl Step for ChartTagStep {
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);
         let token = push_token(client, reference, credentials, &what, &retries).await?;
-        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
+        retries.rate_limit = rate_limit_probe(&session, &token);
         let retries = &retries;
         let record = || cx.set_output(format!("chart.{}.reference", pushed.name), reference.to_string());
         let tag_digest = || async move {

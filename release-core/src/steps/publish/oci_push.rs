@@ -66,7 +66,7 @@ impl Step for ChartPushStep {
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);
         let token = push_token(&client, &reference, credentials, &what, &retries).await?;
-        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
+        retries.rate_limit = rate_limit_probe(&session, &token);
         let (client, oci_ref, auth) = (&client, &oci_ref, &auth);
 
         let (manifest, manifest_bytes) = chart_manifest(&chart, cx.env());

@@ -122,7 +122,7 @@ impl Step for ChartSignatureStep {
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);
         let token = push_token(&client, &signature_ref, credentials, &what, &retries).await?;
-        retries.rate_limit = rate_limit_probe(&self.settings, &host, &token, &credentials.login);
+        retries.rate_limit = rate_limit_probe(&session, &token);
         let (client, oci_ref, auth, retries) = (&client, &oci_ref, &auth, &retries);
         let record = || {
             cx.set_output(format!("chart.{}.signature", pushed.name), signature_ref.to_string());
