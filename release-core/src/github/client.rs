@@ -125,7 +125,7 @@ impl Retryable for ApiError {
 }
 
 impl ApiError {
-    fn transport(action: &str, method: &str, url: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn transport(action: &str, method: &str, url: &str, message: impl Into<String>) -> Self {
         ApiError {
             action: action.into(),
             method: method.into(),

@@ -183,13 +183,7 @@ pub fn verify_file(
     let invalid =
         |reason: String| BundleError::Invalid { file: file.to_owned(), bundle: bundle_file.to_owned(), reason };
     let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
-    let mut policy = VerificationPolicy::any_identity();
-    if let Some(identity) = &expected.identity {
-        policy = policy.require_identity(IdentityMatcher::Uri(identity.clone()));
-    }
-    if let Some(issuer) = &expected.issuer {
-        policy = policy.require_issuer(issuer.clone());
-    }
+    let policy = policy_for(expected);
     let reader =
         std::fs::File::open(file).map_err(|e| BundleError::Read { path: file.to_owned(), reason: e.to_string() })?;
     let result = verifier
@@ -255,13 +249,7 @@ pub fn verify_attestation(
     let digest =
         sigstore_verify::types::Sha256Hash::from_hex(&subjects[0].sha256).map_err(|e| invalid(e.to_string()))?;
     let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
-    let mut policy = VerificationPolicy::any_identity();
-    if let Some(identity) = &expected.identity {
-        policy = policy.require_identity(IdentityMatcher::Uri(identity.clone()));
-    }
-    if let Some(issuer) = &expected.issuer {
-        policy = policy.require_issuer(issuer.clone());
-    }
+    let policy = policy_for(expected);
     let result = verifier
         .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy)
         .map_err(|e| invalid(e.to_string()))?;
@@ -274,6 +262,19 @@ pub fn verify_attestation(
         repository: result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone()),
     };
     Ok((verified, subjects))
+}
+
+/// The verification policy for what a caller expects: the certificate's identity (SAN) and
+/// issuer, each when given.
+fn policy_for(expected: &Expected) -> VerificationPolicy {
+    let mut policy = VerificationPolicy::any_identity();
+    if let Some(identity) = &expected.identity {
+        policy = policy.require_identity(IdentityMatcher::Uri(identity.clone()));
+    }
+    if let Some(issuer) = &expected.issuer {
+        policy = policy.require_issuer(issuer.clone());
+    }
+    policy
 }
 
 #[cfg(test)]

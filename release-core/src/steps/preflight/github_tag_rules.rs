@@ -183,9 +183,13 @@ impl GithubTagRules {
                 }
                 let Some(id) = item.get("id").and_then(|i| i.as_u64()) else { continue };
                 let detail = client.get_json("read a ruleset", &format!("{base}/{id}")).await?;
-                let ruleset: Ruleset = serde_json::from_value(detail).map_err(|e| ApiError {
-                    message: format!("unexpected answer for the ruleset {id}: {e}"),
-                    ..not_found_shape(&base)
+                let ruleset: Ruleset = serde_json::from_value(detail).map_err(|e| {
+                    ApiError::transport(
+                        "read a ruleset",
+                        "GET",
+                        &base,
+                        format!("unexpected answer for the ruleset {id}: {e}"),
+                    )
                 })?;
                 out.push(ruleset);
             }
@@ -194,26 +198,6 @@ impl GithubTagRules {
             }
         }
         Ok(out)
-    }
-}
-
-/// An error shape for a body that did not parse.
-fn not_found_shape(url: &str) -> ApiError {
-    ApiError {
-        action: "read a ruleset".into(),
-        method: "GET".into(),
-        url: url.into(),
-        status: None,
-        message: String::new(),
-        codes: Vec::new(),
-        details: Vec::new(),
-        accepted_permissions: None,
-        oauth_scopes: None,
-        accepted_oauth_scopes: None,
-        rate_limit_remaining: None,
-        retry_after: None,
-        retry: crate::net::Verdict::Final,
-        attempts: 1,
     }
 }
 
