@@ -190,19 +190,24 @@ pub fn pipeline(
     // with the same credentials and push scope, so the chart's probe vouches for them too.
     let pushes = oci::chart_pushes(config, &charts);
     let mut chart_tags = Vec::new();
+    let keyless = config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Keyless);
+    let provenance = keyless && config.signing.as_ref().is_some_and(|s| s.provenance);
     if !pushes.is_empty() {
         let settings = oci::OciSettings::from_config(config);
         add(Box::new(OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
-        for push in pushes {
+        for push in pushes.clone() {
             add(Box::new(PushProbe { push: push.clone(), settings: settings.clone() }));
-            // Keyless runs sign the chart package (its bundle); the registry signature in
-            // cosign's legacy layout needs a key of its own.
-            let signed = config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Key);
-            add(Box::new(ChartPushStep { push: push.clone(), settings: settings.clone() }));
-            if signed {
+            // A key signs in cosign's legacy `.sig` layout; keyless runs attach cosign v3
+            // bundles as OCI referrers (signed in the sign stage, below).
+            let signed = config.signing.is_some();
+            add(Box::new(ChartPushStep { push: push.clone(), settings: settings.clone(), pinned: keyless }));
+            if keyless {
+                use crate::steps::publish::oci_referrers::ChartReferrersStep;
+                add(Box::new(ChartReferrersStep { push: push.clone(), settings: settings.clone(), provenance }));
+            } else if signed {
                 add(Box::new(ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
             }
-            chart_tags.push(ChartTagStep { push, settings: settings.clone(), signed });
+            chart_tags.push(ChartTagStep { push, settings: settings.clone(), signed, keyless });
         }
     }
     if let Some(signing) = &config.signing
@@ -213,9 +218,14 @@ pub fn pipeline(
         add(Box::new(id_token::IdTokenCheck { settings: settings.clone() }));
         add(Box::new(keyless::SignKeyless { settings }));
         add(Box::new(bundles::VerifyBundles));
+        for push in &pushes {
+            use crate::steps::{sign::oci_signature::SignChart, verify::oci_signature::VerifyChartSignature};
+            add(Box::new(SignChart { push: push.clone() }));
+            add(Box::new(VerifyChartSignature { push: push.clone() }));
+        }
         if signing.provenance {
-            add(Box::new(crate::steps::sign::provenance::SignProvenance));
-            add(Box::new(crate::steps::verify::provenance::VerifyProvenance));
+            add(Box::new(crate::steps::sign::provenance::SignProvenance { charts: pushes.clone() }));
+            add(Box::new(crate::steps::verify::provenance::VerifyProvenance { charts: pushes.clone() }));
             if let Some(github) = &config.github {
                 use crate::steps::{preflight::attestations, publish::attestation};
                 let (github, network) = (github.clone(), config.network.clone());

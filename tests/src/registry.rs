@@ -213,9 +213,20 @@ impl Registry {
         tag: &str,
         user: Option<&User>,
     ) -> anyhow::Result<(String, Vec<u8>)> {
+        self.manifest_as(repository, tag, "application/vnd.oci.image.manifest.v1+json", user).await
+    }
+
+    /// [`Registry::manifest`] accepting `accept` (an image index, say).
+    pub async fn manifest_as(
+        &self,
+        repository: &str,
+        tag: &str,
+        accept: &str,
+        user: Option<&User>,
+    ) -> anyhow::Result<(String, Vec<u8>)> {
         let request = reqwest::Client::new()
             .get(format!("{}/v2/{repository}/manifests/{tag}", self.url()))
-            .header(header::ACCEPT, "application/vnd.oci.image.manifest.v1+json");
+            .header(header::ACCEPT, accept);
         let response = self.authorize(request, repository, user)?.send().await?;
         let status = response.status();
         let content_type =

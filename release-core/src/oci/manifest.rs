@@ -98,6 +98,39 @@ pub(crate) fn chart_manifest(chart: &PackagedChart, env: &crate::env::Environmen
     (manifest, bytes)
 }
 
+/// The manifest this run pushes for a chart, known before the push (the manifest is
+/// deterministic): what keyless signing and the provenance name the chart by.
+#[derive(Clone, Debug)]
+pub(crate) struct PlannedManifest {
+    pub(crate) reference: crate::oci::reference::ChartReference,
+    /// `sha256:…` of `bytes`.
+    pub(crate) digest: String,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl PlannedManifest {
+    pub(crate) fn new(
+        chart: &PackagedChart,
+        push: &str,
+        env: &crate::env::Environment,
+    ) -> Result<Self, crate::error::StepError> {
+        let reference = crate::oci::reference::PushTarget::parse(push)?.chart(&chart.name, &chart.version)?;
+        let (_, bytes) = chart_manifest(chart, env);
+        Ok(PlannedManifest { reference, digest: sha256_digest(&bytes), bytes })
+    }
+
+    /// `REGISTRY/PATH/NAME`: the chart's subject name in the provenance, as GitHub names an
+    /// image (without tag or digest).
+    pub(crate) fn subject_name(&self) -> String {
+        format!("{}/{}", self.reference.registry, self.reference.repository)
+    }
+
+    /// The digest's hex, as an in-toto subject holds it.
+    pub(crate) fn sha256_hex(&self) -> &str {
+        self.digest.strip_prefix("sha256:").unwrap_or(&self.digest)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ pub(crate) mod error;
 pub(crate) mod manifest;
 pub(crate) mod planned;
 pub(crate) mod reference;
+pub(crate) mod referrers;
 pub(crate) mod retry;
 pub(crate) mod session;
 

@@ -225,9 +225,20 @@ pub fn verify_attestation(
     bundle_file: &Utf8Path,
     expected: &Expected,
 ) -> Result<(Verified, Vec<crate::signing::provenance::Subject>), BundleError> {
-    use base64::Engine as _;
     let text = std::fs::read_to_string(bundle_file)
         .map_err(|e| BundleError::Read { path: bundle_file.to_owned(), reason: e.to_string() })?;
+    verify_attestation_json(root, &text, bundle_file, expected)
+}
+
+/// [`verify_attestation`] of a bundle already read (from a registry, say); `bundle_file` names
+/// it in errors.
+pub fn verify_attestation_json(
+    root: &TrustedRoot,
+    text: &str,
+    bundle_file: &Utf8Path,
+    expected: &Expected,
+) -> Result<(Verified, Vec<crate::signing::provenance::Subject>), BundleError> {
+    use base64::Engine as _;
     // A JSON Lines asset holds one bundle a line; the release's has one.
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
     let not_a_bundle = |reason: String| BundleError::NotABundle { path: bundle_file.to_owned(), reason };
@@ -262,6 +273,16 @@ pub fn verify_attestation(
         repository: result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone()),
     };
     Ok((verified, subjects))
+}
+
+/// The statement inside a DSSE bundle (its decoded payload), unverified: for reading its
+/// predicate type before or after [`verify_attestation_json`].
+pub fn dsse_statement(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let line = text.lines().find(|l| !l.trim().is_empty())?;
+    let raw: serde_json::Value = serde_json::from_str(line).ok()?;
+    let payload = raw.pointer("/dsseEnvelope/payload")?.as_str()?;
+    base64::engine::general_purpose::STANDARD.decode(payload).ok()
 }
 
 /// The verification policy for what a caller expects: the certificate's identity (SAN) and

@@ -85,7 +85,31 @@ pub fn statement(subjects: &[Subject], predicate: Value) -> Vec<u8> {
     serde_json::to_vec(&statement).expect("a statement serialises")
 }
 
-/// The subjects of a statement (for the gate, which checks each against its file).
+/// The predicate type of cosign v3's signature of an OCI manifest (`cosign sign`).
+pub const COSIGN_SIGN_V1: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// The statement `cosign sign` (v3, new bundle format) signs for a manifest: one subject, the
+/// manifest digest; an empty predicate. cosign leaves the subject unnamed; we name it
+/// `REGISTRY/PATH/NAME` (as GitHub names an image subject), because sigstore-python 4.5.1
+/// refuses a statement whose subject has no `name`, and cosign reads only the digest.
+pub fn cosign_sign_statement(name: &str, manifest_sha256: &str) -> Vec<u8> {
+    let statement = json!({
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": manifest_sha256}, "annotations": {}}],
+        "predicateType": COSIGN_SIGN_V1,
+        "predicate": {},
+    });
+    serde_json::to_vec(&statement).expect("a statement serialises")
+}
+
+/// The predicate type of a statement.
+pub fn predicate_type_of(statement: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(statement).ok()?;
+    Some(value.get("predicateType")?.as_str()?.to_owned())
+}
+
+/// The subjects of a statement (for the gate, which checks each against its file). A subject
+/// without a name (cosign's signature of a manifest) has the name `""`.
 pub fn subjects_of(statement: &[u8]) -> Option<Vec<Subject>> {
     let value: Value = serde_json::from_slice(statement).ok()?;
     if value.get("_type").and_then(Value::as_str) != Some(STATEMENT_TYPE) {
@@ -97,7 +121,7 @@ pub fn subjects_of(statement: &[u8]) -> Option<Vec<Subject>> {
         .iter()
         .map(|s| {
             Some(Subject {
-                name: s.get("name")?.as_str()?.to_owned(),
+                name: s.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
                 sha256: s.pointer("/digest/sha256")?.as_str()?.to_owned(),
             })
         })
@@ -133,5 +157,15 @@ mod tests {
         );
         let s = statement(&[Subject { name: "app".into(), sha256: "00".repeat(32) }], p);
         assert_eq!(subjects_of(&s).unwrap()[0].name, "app");
+    }
+
+    #[test]
+    fn cosigns_signature_statement_names_the_manifest() {
+        let s = cosign_sign_statement("ghcr.io/acme/charts/web", &"ab".repeat(32));
+        let subjects = subjects_of(&s).unwrap();
+        assert_eq!(subjects, vec![Subject { name: "ghcr.io/acme/charts/web".into(), sha256: "ab".repeat(32) }]);
+        assert_eq!(predicate_type_of(&s).as_deref(), Some(COSIGN_SIGN_V1));
+        let json: Value = serde_json::from_slice(&s).unwrap();
+        assert_eq!(json["predicate"], json!({}));
     }
 }

@@ -5,10 +5,11 @@
 //! | `built-files:<build>[:<target>]` | `build:<build>[:<target>]` (archived builds) | `package:archive:…`, `package:sbom:…` |
 //! | `packaged-chart:<chart>` | `package:chart:<chart>` | `publish:oci-push:<chart>` |
 //! | `pushed-chart:<chart>` | `publish:oci-push:<chart>` | `publish:oci-signature:<chart>`, `finalize:oci-tag:<chart>` |
-//! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` | `finalize:oci-tag:<chart>` |
+//! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` (key) or `publish:oci-referrers:<chart>` (keyless) | `finalize:oci-tag:<chart>` |
+//! | `chart-signature:<chart>` | `sign:oci-signature:<chart>` (keyless) | `verify:oci-signature:<chart>`, `publish:oci-referrers:<chart>` |
 //! | `signer` | `sign:artifacts` | `publish:oci-signature:<chart>` |
-//! | `keyless-session` | `sign:keyless` | `sign:provenance`, `verify:bundles` |
-//! | `signed-provenance` | `sign:provenance` | `publish:attestation` |
+//! | `keyless-session` | `sign:keyless` | `sign:provenance`, `sign:oci-signature:<chart>`, the keyless verify steps, `publish:oci-referrers:<chart>` |
+//! | `signed-provenance` | `sign:provenance` | `verify:provenance`, `publish:attestation`, `publish:oci-referrers:<chart>` |
 //! | `github-release` | `publish:github-release` | `finalize:github-release` |
 //! | `published-release` | `finalize:github-release` | `finalize:github-release-attestation` |
 //!
@@ -21,6 +22,7 @@ use crate::step::HandOff;
 use crate::steps::publish::github_release::{Outcome, Published};
 use crate::steps::publish::oci_push::PushedChart;
 use crate::steps::sign::keyless::ActiveKeyless;
+use crate::steps::sign::oci_signature::ChartSignature;
 use crate::steps::sign::provenance::Provenance;
 
 /// The chart `chart` as the package stage wrote it.
@@ -33,9 +35,16 @@ pub(crate) fn pushed_chart(chart: &ChartId) -> HandOff<PushedChart> {
     HandOff::of("pushed-chart", "publish:oci-push", chart.label())
 }
 
-/// The chart's signature is in its registry: its version tag may appear.
-pub(crate) fn signed_chart(chart: &ChartId) -> HandOff<String> {
-    HandOff::of("signed-chart", "publish:oci-signature", chart.label())
+/// The chart's signature is in its registry: its version tag may appear. Made by the key
+/// mode's `publish:oci-signature` or the keyless `publish:oci-referrers`.
+pub(crate) fn signed_chart(chart: &ChartId, keyless: bool) -> HandOff<String> {
+    let made_by = if keyless { "publish:oci-referrers" } else { "publish:oci-signature" };
+    HandOff::of("signed-chart", made_by, chart.label())
+}
+
+/// The chart's keyless signature for its registry (cosign v3 bundle over its manifest).
+pub(crate) fn chart_signature(chart: &ChartId) -> HandOff<ChartSignature> {
+    HandOff::of("chart-signature", "sign:oci-signature", chart.label())
 }
 
 /// The run's signer, once it has signed every file.

@@ -14,6 +14,7 @@ mod github_faults;
 mod helm;
 mod interrupt;
 mod keyless;
+mod keyless_charts;
 mod matrix;
 mod oci;
 mod registry_faults;

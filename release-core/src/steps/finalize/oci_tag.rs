@@ -31,6 +31,8 @@ pub struct ChartTagStep {
     pub settings: OciSettings,
     /// `[signing]` is configured: the chart must have its signature from this run.
     pub signed: bool,
+    /// Keyless: the signature is the cosign v3 referrer (`publish:oci-referrers:<chart>`).
+    pub keyless: bool,
 }
 
 #[async_trait::async_trait]
@@ -42,14 +44,14 @@ impl Step for ChartTagStep {
             format!("tag chart {} in {}: the chart version becomes visible", self.push.chart, self.push.push),
         )
         .consumes(&pushed_chart(&self.push.chart));
-        if self.signed { meta.consumes(&signed_chart(&self.push.chart)) } else { meta }
+        if self.signed { meta.consumes(&signed_chart(&self.push.chart, self.keyless)) } else { meta }
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let pushed = cx.handed(&pushed_chart(&self.push.chart))?;
         // With `[signing]`, the signature step of this run handed this over only once the
         // signature was in place: the tag never names an unsigned chart.
         if self.signed {
-            cx.handed(&signed_chart(&self.push.chart))?;
+            cx.handed(&signed_chart(&self.push.chart, self.keyless))?;
         }
         let reference = &pushed.reference;
         let what = format!("the tag of chart `{}`", pushed.name);

@@ -38,6 +38,10 @@ const STREAM_CHUNK: usize = 1 << 20;
 pub struct ChartPushStep {
     pub push: ChartPush,
     pub settings: OciSettings,
+    /// Keyless: the sign stage signed this run's manifest digest, so that manifest is what
+    /// goes under the tag, even where the registry holds the same chart under other
+    /// annotations.
+    pub pinned: bool,
 }
 
 #[async_trait::async_trait]
@@ -101,13 +105,19 @@ impl Step for ChartPushStep {
                     old.config.digest == manifest.config.digest
                         && old.layers.iter().map(|l| &l.digest).eq(manifest.layers.iter().map(|l| &l.digest))
                 });
-                if same_content {
+                if same_content && !self.pinned {
                     record(&existing, &bytes, None)?;
                     return Ok(Some(format!(
                         "{reference}@{existing} holds the same chart already (its annotations differ); left as is"
                     )));
                 }
-                if !chart.allow_overwrite {
+                if same_content {
+                    cx.warn(format!(
+                        "{reference} holds the same chart as {existing} under other annotations; this run signed \
+                         {digest}, which the tag will name after the undraft"
+                    ));
+                    replaces = Some(existing);
+                } else if !chart.allow_overwrite {
                     return Err(OciError::Exists {
                         what: what.clone(),
                         reference: reference.to_string(),
@@ -116,11 +126,12 @@ impl Step for ChartPushStep {
                         index: self.push.chart.index(),
                     }
                     .into());
+                } else {
+                    cx.warn(format!(
+                        "{reference} exists with different content ({existing}); replacing it (allow-overwrite)"
+                    ));
+                    replaces = Some(existing);
                 }
-                cx.warn(format!(
-                    "{reference} exists with different content ({existing}); replacing it (allow-overwrite)"
-                ));
-                replaces = Some(existing);
             }
             Err(gave_up) if is_not_found(&gave_up.error.0) => {}
             Err(gave_up) => return Err(fail(gave_up)),

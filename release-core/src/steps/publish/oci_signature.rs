@@ -83,7 +83,7 @@ impl Step for ChartSignatureStep {
         )
         .consumes(&signer())
         .consumes(&pushed_chart(&self.push.chart))
-        .produces(&signed_chart(&self.push.chart))
+        .produces(&signed_chart(&self.push.chart, false))
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let ActiveSigner(signer) = cx.handed(&signer())?;
@@ -126,7 +126,7 @@ impl Step for ChartSignatureStep {
         let (client, oci_ref, auth, retries) = (&client, &oci_ref, &auth, &retries);
         let record = || {
             cx.set_output(format!("chart.{}.signature", pushed.name), signature_ref.to_string());
-            cx.hand_off(&signed_chart(&self.push.chart), signature_ref.to_string())
+            cx.hand_off(&signed_chart(&self.push.chart, false), signature_ref.to_string())
         };
         let public_key = signer.public_key().cloned();
 

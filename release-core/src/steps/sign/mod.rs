@@ -3,6 +3,7 @@
 
 pub(crate) mod artifacts;
 pub(crate) mod keyless;
+pub(crate) mod oci_signature;
 pub(crate) mod provenance;
 #[cfg(test)]
 mod tests;

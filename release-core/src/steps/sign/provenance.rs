@@ -1,16 +1,20 @@
 //! `sign:provenance`: with `signing.provenance = true`, one in-toto statement whose subjects
-//! are every signed file (artifacts, chart packages, `SHA256SUMS`), with the SLSA provenance
+//! are every signed file (artifacts, chart packages, `SHA256SUMS`) and every chart pushed to a
+//! registry, by the digest of the manifest this run pushes (named `REGISTRY/PATH/NAME`, as
+//! GitHub names an image), with the SLSA provenance
 //! v1 predicate built from the run's token claims, signed as DSSE with the run's certificate,
 //! logged in Rekor and written as the release asset `provenance.intoto.jsonl`.
 
 use crate::checksum::sha256_hex;
 use crate::error::StepError;
 use crate::net::RetryNotice;
+use crate::oci::ChartPush;
+use crate::oci::manifest::PlannedManifest;
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::provenance::{PROVENANCE_ASSET, Subject, predicate, statement};
 use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResult};
-use crate::steps::handoffs::keyless_session;
 use crate::steps::handoffs::signed_provenance;
+use crate::steps::handoffs::{keyless_session, packaged_chart};
 use crate::steps::sign::keyless::ActiveKeyless;
 
 /// The signed provenance of the run, for the steps that publish it: the `signed-provenance` hand-off.
@@ -21,27 +25,35 @@ pub struct Provenance {
 }
 
 #[derive(Debug)]
-pub struct SignProvenance;
+pub struct SignProvenance {
+    /// The charts pushed to registries: subjects by manifest digest.
+    pub charts: Vec<ChartPush>,
+}
 
 #[async_trait::async_trait]
 impl Step for SignProvenance {
     fn meta(&self) -> StepMeta {
-        StepMeta::new(
+        let meta = StepMeta::new(
             StepId::new(Stage::Sign, "provenance"),
             Effect::Local,
             format!("sign SLSA build provenance for every signed file ({PROVENANCE_ASSET})"),
         )
         .consumes(&keyless_session())
-        .produces(&signed_provenance())
+        .produces(&signed_provenance());
+        self.charts.iter().fold(meta, |meta, push| meta.consumes(&packaged_chart(&push.chart)))
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let ActiveKeyless(session) = cx.handed(&keyless_session())?;
-        let subjects: Vec<Subject> = cx
+        let mut subjects: Vec<Subject> = cx
             .artifacts()
             .into_iter()
             .filter(|a| !matches!(a.kind, ArtifactKind::Signature | ArtifactKind::PublicKey))
             .map(|a| Subject { name: a.name, sha256: a.sha256 })
             .collect();
+        for push in &self.charts {
+            let planned = PlannedManifest::new(&cx.handed(&packaged_chart(&push.chart))?, &push.push, cx.env())?;
+            subjects.push(Subject { name: planned.subject_name(), sha256: planned.sha256_hex().to_owned() });
+        }
         let server = cx.env().get("GITHUB_SERVER_URL").unwrap_or("https://github.com").to_owned();
         let body = statement(&subjects, predicate(&session.claims, &server));
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());

@@ -1,27 +1,34 @@
 //! `verify:provenance`: the provenance bundle verifies (chain, SCT, Rekor entry, identity of
-//! this run) and every subject is a file of this release with the digest it has on disk.
+//! this run) and every subject is a file of this release with the digest it has on disk, or a
+//! chart pushed to a registry with the digest of the manifest this run pushes.
 
 use crate::error::StepError;
+use crate::oci::ChartPush;
+use crate::oci::manifest::PlannedManifest;
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, trusted_root, verify_attestation};
 use crate::signing::provenance::PROVENANCE_ASSET;
 use crate::step::{Step, StepContext, StepMeta, StepResult};
-use crate::steps::handoffs::{keyless_session, signed_provenance};
+use crate::steps::handoffs::{keyless_session, packaged_chart, signed_provenance};
 use crate::steps::sign::keyless::ActiveKeyless;
 
 #[derive(Debug)]
-pub struct VerifyProvenance;
+pub struct VerifyProvenance {
+    /// The charts pushed to registries: subjects by manifest digest.
+    pub charts: Vec<ChartPush>,
+}
 
 #[async_trait::async_trait]
 impl Step for VerifyProvenance {
     fn meta(&self) -> StepMeta {
-        StepMeta::new(
+        let meta = StepMeta::new(
             StepId::new(Stage::Verify, "provenance"),
             Effect::Local,
             "verify the provenance bundle and the digest of every subject before anything is published",
         )
         .consumes(&keyless_session())
-        .consumes(&signed_provenance())
+        .consumes(&signed_provenance());
+        self.charts.iter().fold(meta, |meta, push| meta.consumes(&packaged_chart(&push.chart)))
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let ActiveKeyless(session) = cx.handed(&keyless_session())?;
@@ -44,7 +51,25 @@ impl Step for VerifyProvenance {
         })
         .await
         .map_err(|e| StepError::new(format!("verification stopped: {e}")))??;
+        let mut charts = Vec::new();
+        for push in &self.charts {
+            charts.push(PlannedManifest::new(&cx.handed(&packaged_chart(&push.chart))?, &push.push, cx.env())?);
+        }
+        for planned in &charts {
+            let named = subjects.iter().find(|s| s.name == planned.subject_name());
+            if named.map(|s| s.sha256.as_str()) != Some(planned.sha256_hex()) {
+                return Err(StepError::new(format!(
+                    "the provenance does not name {} with the digest this run pushes ({})",
+                    planned.subject_name(),
+                    planned.digest
+                ))
+                .with_help("nothing was published; run the release again"));
+            }
+        }
         for subject in &subjects {
+            if charts.iter().any(|c| c.subject_name() == subject.name) {
+                continue;
+            }
             let artifact = artifacts.iter().find(|a| a.name == subject.name).ok_or_else(|| {
                 StepError::new(format!("the provenance names {}, which is not a file of this release", subject.name))
                     .with_help("nothing was published; run the release again")
@@ -64,8 +89,9 @@ impl Step for VerifyProvenance {
             }
         }
         Ok(Some(format!(
-            "provenance verified: {} subject(s), each matching its file, signed by {}",
+            "provenance verified: {} subject(s), each matching its file{}, signed by {}",
             subjects.len(),
+            if charts.is_empty() { "" } else { " or chart manifest" },
             session.identity
         )))
     }

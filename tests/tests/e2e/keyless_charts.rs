@@ -1,0 +1,257 @@
+//! Keyless charts (issue 13, item 3): the chart's signature and the run's build provenance as
+//! OCI 1.1 referrers in cosign v3's layout, in the real registry (distribution, which has no
+//! referrers API, so the `sha256-<hex>` index lists them), each bundle checked by
+//! sigstore-python against the chart manifest the registry serves; the chart is a subject of
+//! the provenance by its manifest digest; a re-run adds no referrer, attestation or asset.
+
+use camino::Utf8PathBuf;
+use release_tests::registry::{Auth, Registry};
+use release_tests::sigstore::{self, SigstoreServers, Workflow};
+use sha2::Digest;
+
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const SIGN: &str = "https://sigstore.dev/cosign/sign/v1";
+const SLSA: &str = "https://slsa.dev/provenance/v1";
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// The GitHub test project with a chart pushed to `registry` and keyless signing with
+/// provenance against the test Sigstore.
+fn project(servers: &SigstoreServers, registry: &Registry, provenance: bool) -> release_tests::Project {
+    let project = crate::github::project("");
+    let config = project.read("release.toml");
+    let host = &registry.host;
+    project
+        .config(&format!(
+            "{config}\n[[chart]]\npath = \"charts/web\"\npush = \"oci://{host}/charts\"\n\n\
+             [registries.\"{host}\"]\nplain-http = true\n\n\
+             [signing]\nmode = \"keyless\"\nprovenance = {provenance}\n\
+             signing-config = \"sigstore/signing_config.json\"\ntrusted-root = \"sigstore/trusted_root.json\"\n"
+        ))
+        .file("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.4.0\ndescription: The web tier\n")
+        .file("charts/web/values.yaml", "replicaCount: 1\n")
+        .file("charts/web/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n");
+    servers.write_trust_files(&project.join("sigstore"));
+    project
+}
+
+async fn run(
+    project: &release_tests::Project,
+    github: &release_tests::github_server::GithubServer,
+    servers: &SigstoreServers,
+) -> release_tests::Finished {
+    project
+        .release(["--json", "run"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_RUN_ID", "7001")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("GITHUB_API_URL", github.api_url())
+        .env("GITHUB_TOKEN", crate::github::TOKEN)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", servers.token_request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", servers.token_request_token())
+        .run_async()
+        .await
+}
+
+/// The `--json` report: in GitHub Actions progress goes to stdout first, as workflow commands.
+fn json_report(run: &release_tests::Finished) -> serde_json::Value {
+    let start = run.stdout.find("\n{\n").map(|i| i + 1).unwrap_or_else(|| panic!("no report in\n{}", run.stdout));
+    serde_json::from_str(&run.stdout[start..])
+        .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{}", run.stdout))
+}
+
+fn summary(report: &serde_json::Value, id: &str) -> String {
+    let steps = report["steps"].as_array().expect("steps");
+    let step = steps.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {steps:#?}"));
+    step["summary"].as_str().unwrap_or_default().to_owned()
+}
+
+/// One referrer as the registry serves it: its manifest and its bundle.
+struct Served {
+    digest: String,
+    manifest: serde_json::Value,
+    bundle: Vec<u8>,
+}
+
+/// The referrers the `sha256-<hex>` index of `chart_digest` lists, each read back.
+async fn referrers(registry: &Registry, chart_digest: &str) -> Vec<Served> {
+    let tag = chart_digest.replace(':', "-");
+    let (content_type, bytes) = registry.manifest_as("charts/web", &tag, INDEX, None).await.unwrap();
+    assert_eq!(content_type, INDEX, "the fallback tag holds an image index");
+    let index: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let mut served = Vec::new();
+    for entry in index["manifests"].as_array().unwrap() {
+        assert_eq!(entry["artifactType"], BUNDLE, "{entry}");
+        let digest = entry["digest"].as_str().unwrap().to_owned();
+        let (_, bytes) = registry.manifest("charts/web", &digest, None).await.unwrap();
+        assert_eq!(sha256(&bytes), digest);
+        assert_eq!(entry["size"], bytes.len());
+        let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(manifest["artifactType"], BUNDLE);
+        assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+        assert_eq!(
+            registry.blob("charts/web", manifest["config"]["digest"].as_str().unwrap(), None).await.unwrap(),
+            b"{}"
+        );
+        assert_eq!(manifest["subject"]["digest"], chart_digest, "a referrer of the chart manifest");
+        assert_eq!(manifest["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
+        assert_eq!(entry["annotations"], manifest["annotations"], "the index entry carries the annotations");
+        assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+        assert_eq!(manifest["layers"][0]["mediaType"], BUNDLE);
+        let bundle =
+            registry.blob("charts/web", manifest["layers"][0]["digest"].as_str().unwrap(), None).await.unwrap();
+        served.push(Served { digest, manifest, bundle });
+    }
+    served
+}
+
+fn predicate(served: &Served) -> &str {
+    served.manifest["annotations"]["dev.sigstore.bundle.predicateType"].as_str().unwrap_or_default()
+}
+
+/// A whole keyless release with a chart: bundles and the provenance on the GitHub release, the
+/// attestation on GitHub, the chart with its signature and provenance referrers in the real
+/// registry, each verified by sigstore-python against the manifest the registry serves; Helm
+/// pulls the chart; a re-run converges.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keyless_chart_gets_its_signature_and_provenance_as_referrers_and_a_rerun_adds_none() {
+    use release_tests::github_server::{Level, Visibility};
+    let registry = Registry::start(Auth::None).await.unwrap();
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    let project = project(&servers, &registry, true);
+    // The first run fails at the undraft, after everything was published (not visible yet).
+    use release_tests::github_server::{Fault, FaultAction, Route};
+    github.inject(Fault::new(Route::UpdateRelease, 1, FaultAction::status(502)).always());
+    let failed = run(&project, &github, &servers).await;
+    failed.code(1);
+    crate::github::said(&failed, "error: finalize:github-release: cannot publish the release in acme/hello");
+    assert!(registry.manifest("charts/web", "0.4.0", None).await.is_err(), "the chart version is not tagged");
+    let attached = summary(&json_report(&failed), "publish:oci-referrers:web");
+    assert!(attached.contains("as 2 new referrer(s)"), "{attached}");
+    github.clear_faults();
+
+    // The re-run finishes it: new signatures are made (for the draft's assets), but what the
+    // registry holds already is found and kept.
+    let first = run(&project, &github, &servers).await;
+    first.success();
+    let report = json_report(&first);
+
+    // The chart under its tag, and what the run says it signed.
+    let (_, chart_manifest) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
+    let chart_digest = sha256(&chart_manifest);
+    let at = format!("{}/charts/web@{chart_digest}", registry.host);
+    assert!(summary(&report, "sign:oci-signature:web").starts_with(&format!("signed {at} keyless as ")));
+    assert!(
+        summary(&report, "verify:oci-signature:web").starts_with(&format!("the registry signature of {at} verified"))
+    );
+    assert!(
+        attached.starts_with(&format!("attached the signature and provenance of {at} as 2 new referrer(s)")),
+        "{attached}"
+    );
+    assert!(attached.contains(&format!("listed in {}/charts/web:sha256-", registry.host)), "{attached}");
+    assert_eq!(
+        summary(&report, "publish:oci-referrers:web"),
+        format!(
+            "{at} already has its signature and provenance attached (unchanged; listed in {}/charts/web:{})",
+            registry.host,
+            chart_digest.replace(':', "-")
+        )
+    );
+
+    // The referrers, as distribution serves them through the tag schema.
+    let served = referrers(&registry, &chart_digest).await;
+    let mut kinds: Vec<&str> = served.iter().map(predicate).collect();
+    kinds.sort();
+    assert_eq!(kinds, [SIGN, SLSA]);
+    assert_eq!(report["outputs"]["chart.web.signature"], format!("{}/charts/web@{}", registry.host, served[0].digest));
+
+    // sigstore-python checks each bundle against the manifest bytes the registry serves.
+    let dir = tempfile::tempdir().unwrap();
+    let dir = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    let trust = servers.write_trust_files(&dir.join("trust"));
+    let manifest_file = dir.join("chart-manifest.json");
+    std::fs::write(&manifest_file, &chart_manifest).unwrap();
+    let tampered = dir.join("tampered-manifest.json");
+    std::fs::write(&tampered, String::from_utf8_lossy(&chart_manifest).replace("The web tier", "The web tieR"))
+        .unwrap();
+    let san = servers.workflow().san();
+    for referrer in &served {
+        let bundle = dir.join(format!("{}.sigstore.json", referrer.digest.replace(':', "-")));
+        std::fs::write(&bundle, &referrer.bundle).unwrap();
+        let (ok, out) = sigstore::python_verify_github(&trust, &bundle, &san, crate::github::REPO, &manifest_file);
+        assert!(ok, "{}: sigstore-python refuses the referrer's bundle:\n{out}", predicate(referrer));
+        let (ok, _) = sigstore::python_verify_github(&trust, &bundle, &san, "acme/other", &manifest_file);
+        assert!(!ok, "another repository must fail");
+        let (ok, _) = sigstore::python_verify_github(&trust, &bundle, &san, crate::github::REPO, &tampered);
+        assert!(!ok, "a bundle about the manifest does not vouch for other bytes");
+    }
+
+    // The provenance names the chart by its manifest digest, beside the files.
+    let line = project.read("dist/provenance.intoto.jsonl");
+    let bundle: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    use base64::Engine as _;
+    let payload =
+        base64::engine::general_purpose::STANDARD.decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let chart_subject = statement["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == format!("{}/charts/web", registry.host))
+        .expect("the chart is a subject");
+    assert_eq!(chart_subject["digest"]["sha256"], chart_digest.trim_start_matches("sha256:"));
+    assert!(summary(&report, "verify:provenance").contains("or chart manifest"));
+
+    // GitHub: the release and its attestation.
+    let release = crate::github::the_release(&github);
+    assert!(!release.draft);
+    let names: Vec<String> = release.assets.iter().map(|a| a.name.clone()).collect();
+    for expected in ["web-0.4.0.tgz", "web-0.4.0.tgz.sigstore.json", "provenance.intoto.jsonl"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+
+    // The real Helm pulls the chart: the referrers and their tag do not get in its way.
+    let reference = format!("oci://{}/charts/web:0.4.0", registry.host);
+    let shown = tokio::task::spawn_blocking(move || {
+        release_tests::helm::helm_show_chart_with(
+            &reference,
+            &release_tests::helm::HelmRegistry { plain_http: true, login: None },
+        )
+    })
+    .await
+    .unwrap()
+    .expect("Helm pulls and loads the chart");
+    assert_eq!(release_tests::helm::shown_field(&shown, "version").as_deref(), Some("0.4.0"));
+
+    let mut names: Vec<String> = release.assets.iter().map(|a| a.name.clone()).collect();
+    let count = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), count, "no duplicate asset: {names:?}");
+    assert_eq!(github.attestations(crate::github::REPO).len(), 1, "no duplicate attestation");
+}
+
+/// Without provenance the chart still gets its keyless signature, and only that.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_provenance_a_keyless_chart_gets_its_signature_referrer_only() {
+    use release_tests::github_server::Visibility;
+    let registry = Registry::start(Auth::None).await.unwrap();
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(crate::github::TOKEN, crate::github::writer(), Visibility::Public);
+    let project = project(&servers, &registry, false);
+    let run = run(&project, &github, &servers).await;
+    run.success();
+    let (_, chart_manifest) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
+    let served = referrers(&registry, &sha256(&chart_manifest)).await;
+    assert_eq!(served.iter().map(predicate).collect::<Vec<_>>(), [SIGN]);
+    assert!(!json_report(&run)["steps"].to_string().contains("publish:attestation"));
+}
