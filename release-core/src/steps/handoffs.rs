@@ -7,7 +7,7 @@
 //! | `pushed-chart:<chart>` | `publish:oci-push:<chart>` | `publish:oci-signature:<chart>`, `finalize:oci-tag:<chart>` |
 //! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` | `finalize:oci-tag:<chart>` |
 //! | `signer` | `sign:artifacts` | `publish:oci-signature:<chart>` |
-//! | `keyless-session` | `sign:keyless` | `sign:provenance`, `verify:bundles` |
+//! | `keyless-session` | `sign:keyless` | `sign:provenance`, `verify:bundles`, `verify:provenance`, `publish:attestation` |
 //! | `signed-provenance` | `sign:provenance` | `publish:attestation` |
 //! | `github-release` | `publish:github-release` | `finalize:github-release` |
 //! | `published-release` | `finalize:github-release` | `finalize:github-release-attestation` |
