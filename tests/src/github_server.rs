@@ -15,6 +15,18 @@
 //! Unknown tokens get 401 "Bad credentials"; repositories a token cannot see are 404. Drafts
 //! are invisible to `GET /releases/tags/{tag}` and listed only for tokens with push access.
 //!
+//! Attestations (protocols-sigstore.md §6): `POST /repos/{o}/{r}/attestations` stores a bundle
+//! (201 `{"id"}`; 422 for a bundle without a DSSE envelope or whose certificate names another
+//! repository). `GET /repos/{o}/{r}/attestations/{alg}:{hex}` lists every attestation, the
+//! stored ones and GitHub's release attestations (`github_rules.rs`), by any digest of any
+//! subject of its statement, optionally filtered by `predicate_type`; none is a 404. As on
+//! github.com since 2026-07-16 (aaif-goose/goose#10557, denoland/clawpatrol#769), each item is
+//! `{"repository_id", "bundle_url", "initiator", "bundle": null}`: `bundle_url` is a
+//! pre-signed URL on another path of this server (`/blob/attestations/1/…/{id}.json.sn?…sig=…`)
+//! serving the bundle snappy block compressed as `application/x-snappy`, to any caller, with
+//! or without `Authorization` (the recorded headers show what a client sent there).
+//! [`GithubServer::serve_inline_attestation_bundles`] turns back to inline bundles.
+//!
 //! Every request is recorded (method, path, query, headers, body length) and the stored
 //! releases and asset bytes can be read back, so tests assert on what the server received.
 //! Faults are injected per route and occurrence ([`Fault`]): error answers (502, 503, 429
@@ -390,6 +402,8 @@ struct World {
     attestations: Vec<(String, u64, Value)>,
     /// Attestation blobs by path (`/blob/attestations/…`): snappy block compressed bundles.
     blobs: BTreeMap<String, Vec<u8>>,
+    /// List attestations with their bundle inline, as GitHub did before 2026-07-16.
+    inline_bundles: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -488,6 +502,13 @@ impl GithubServer {
     /// The attestations stored for a repository: (id, bundle).
     pub fn attestations(&self, full_name: &str) -> Vec<(u64, Value)> {
         self.world().attestations.iter().filter(|(r, _, _)| r == full_name).map(|(_, id, b)| (*id, b.clone())).collect()
+    }
+
+    /// Lists attestations with the bundle inline and `bundle_url: null`, as GitHub answered
+    /// before 2026-07-16 (and as a GitHub Enterprise Server may still answer).
+    pub fn serve_inline_attestation_bundles(&self) -> &Self {
+        self.world().inline_bundles = true;
+        self
     }
 
     /// The git tags of a repository (made when a release is published).
@@ -1251,6 +1272,12 @@ async fn route(
             }
             let mut items = Vec::new();
             for (id, bundle, initiator) in found {
+                if world.inline_bundles {
+                    items.push(
+                        json!({"repository_id": 1, "bundle_url": null, "initiator": initiator, "bundle": bundle}),
+                    );
+                    continue;
+                }
                 let path = format!("{BLOB_PREFIX}1/2026/07/16/{id}.json.sn");
                 let compressed =
                     snap::raw::Encoder::new().compress_vec(bundle.to_string().as_bytes()).expect("snappy compresses");

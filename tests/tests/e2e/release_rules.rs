@@ -266,6 +266,30 @@ async fn an_immutable_release_is_checked_against_githubs_attestation() {
     let asked: Vec<_> = server.requests().into_iter().filter(|r| r.route == Route::ListAttestations).collect();
     assert!(asked[0].path.contains("/attestations/sha1:"), "{:?}", asked[0].path);
     assert!(asked[0].query.as_deref().unwrap_or("").contains("predicate_type=release"));
+    // GitHub answers `"bundle": null` and a `bundle_url` (since 2026-07-16): the bundle was
+    // downloaded from there, snappy compressed, and without the token.
+    let blobs: Vec<_> = server.requests().into_iter().filter(|r| r.route == Route::GetAttestationBlob).collect();
+    assert_eq!(blobs.len(), 1, "{blobs:?}");
+    assert_eq!(blobs[0].status, 200);
+    assert!(blobs[0].path.ends_with(".json.sn"), "{:?}", blobs[0].path);
+    assert!(blobs[0].header("authorization").is_none(), "the token went to the blob URL: {:?}", blobs[0].headers);
+}
+
+/// A listing with the bundle inline (GitHub before 2026-07-16, or a GitHub Enterprise Server)
+/// is read as it is: the same check passes and no blob is fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inline_release_attestation_is_read_as_well() {
+    let server = server();
+    server.enable_immutable_releases(REPO).serve_inline_attestation_bundles();
+    let project = project("");
+    let good = run(&project, &server).await;
+    good.success();
+    let summary = step_summary(&good.json(), "finalize:github-release-attestation");
+    assert!(
+        summary.starts_with("GitHub's release attestation of v1.2.3 lists the 3 file(s) of SHA256SUMS"),
+        "{summary}"
+    );
+    assert!(server.requests().iter().all(|r| r.route != Route::GetAttestationBlob), "no blob was fetched");
 }
 
 #[tokio::test(flavor = "multi_thread")]
