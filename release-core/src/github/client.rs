@@ -213,6 +213,10 @@ fn codes_of(errors: &[serde_json::Value]) -> Vec<String> {
     errors.iter().filter_map(|e| e.get("code").and_then(|c| c.as_str()).map(str::to_owned)).collect()
 }
 
+/// The action of a failed `bundle_url` download: its status is the storage host's, not the
+/// API's (a 403 or 404 there says nothing about the token or the repository).
+pub const DOWNLOAD_BUNDLE: &str = "download an attestation bundle";
+
 /// The most an attestation bundle may weigh, compressed or not (a bundle is a few KiB; a
 /// provenance over many files, some hundred).
 const MAX_BUNDLE_BYTES: usize = 16 << 20;
@@ -799,7 +803,7 @@ impl<'r> GithubClient<'r> {
     /// Downloads the bundle a `bundle_url` serves, without the token, and reads it: snappy
     /// block compressed (`application/x-snappy`, what GitHub serves), or plain JSON.
     async fn attestation_bundle(&self, blob: &str) -> Result<serde_json::Value, ApiError> {
-        const ACTION: &str = "download an attestation bundle";
+        const ACTION: &str = DOWNLOAD_BUNDLE;
         // The query is the URL's signature: a credential for this blob, kept out of messages.
         let shown = blob.split('?').next().unwrap_or(blob).to_owned();
         let shown = &shown;

@@ -601,3 +601,24 @@ fn provenance_of_another_workflow_is_not_taken_for_this_runs() {
     crate::github::said(&rerun, "build provenance stored as attestation");
     assert_eq!(github.attestations(crate::github::REPO).len(), 2, "this run's provenance is stored too");
 }
+
+/// The look for an earlier attestation only saves a duplicate: when the listing fails, the
+/// step warns and stores the provenance as before.
+#[test]
+fn a_listing_that_fails_does_not_stop_the_attestation() {
+    use release_tests::github_server::{Fault, FaultAction, Level, Route, Visibility};
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    github.inject(Fault::new(Route::ListAttestations, 1, FaultAction::status(502)).always());
+    let project = github_keyless_project(&servers);
+    let run = run_release(&project, &github, &servers);
+    run.success();
+    crate::github::said(&run, "cannot look for an attestation an earlier run stored (");
+    crate::github::said(&run, "502");
+    crate::github::said(&run, "build provenance stored as attestation");
+    assert_eq!(github.attestations(crate::github::REPO).len(), 1);
+}
