@@ -48,7 +48,9 @@
 //!   repository, repositoryId, tag}`, subjects the tag's commit (`{"uri": purl, "digest":
 //!   {"sha1": …}}`) and one `{"name", "digest": {"sha256"}}` per asset. This server does not
 //!   sign the bundle (nothing here checks GitHub's signature); [`Rules::tamper_attestation`]
-//!   makes the next attestation of a repository name a wrong digest for one asset.
+//!   makes the next attestation of a repository name a wrong digest for one asset. The listing
+//!   itself (`bundle: null` and a `bundle_url`, as GitHub answers since 2026-07-16) is
+//!   `github_server.rs`'s, for these and for the attestations stored with `POST`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -132,8 +134,8 @@ pub struct Rules {
     pub organisation_rulesets: BTreeMap<String, Vec<RulesetSpec>>,
     /// Repositories whose rulesets the caller may not read (403).
     pub hidden_rulesets: BTreeSet<String>,
-    /// Release attestations: (repository, commit sha) → statements.
-    pub attestations: BTreeMap<(String, String), Vec<Value>>,
+    /// Release attestations: (repository, commit sha) → (attestation id, statement).
+    pub attestations: BTreeMap<(String, String), Vec<(u64, Value)>>,
     /// Per repository: an asset name whose digest the next attestation gets wrong.
     pub tampered: BTreeMap<String, String>,
 }
@@ -245,7 +247,7 @@ impl Rules {
     }
 
     /// Records GitHub's release attestation of a just published immutable release.
-    pub fn attest(&mut self, repository: &str, release_id: u64, tag: &str, assets: &[(String, String)]) {
+    pub fn attest(&mut self, repository: &str, release_id: u64, id: u64, tag: &str, assets: &[(String, String)]) {
         let commit = commit_of(repository, tag);
         let purl = format!("pkg:github/{repository}@{tag}");
         let tampered = self.tampered.remove(repository);
@@ -263,39 +265,30 @@ impl Rules {
                 "repository": repository, "repositoryId": "1", "tag": tag,
             },
         });
-        self.attestations.entry((repository.to_owned(), commit)).or_default().push(statement);
+        self.attestations.entry((repository.to_owned(), commit)).or_default().push((id, statement));
     }
 
-    /// `GET /repos/{o}/{r}/attestations/{subject_digest}`.
-    pub fn list_attestations(&self, repository: &str, subject_digest: &str) -> (u16, Value) {
-        let sha = subject_digest.strip_prefix("sha1:").unwrap_or(subject_digest);
-        let Some(statements) = self.attestations.get(&(repository.to_owned(), sha.to_owned())) else {
-            return (
-                404,
-                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/repos#list-attestations", "status": "404"}),
-            );
-        };
+    /// Every release attestation of a repository as GitHub stores it: (id, Sigstore bundle).
+    /// The listing (`github_server.rs`) picks them by subject digest and predicate type.
+    pub fn release_bundles(&self, repository: &str) -> Vec<(u64, Value)> {
         let engine = base64::engine::general_purpose::STANDARD;
-        let items: Vec<Value> = statements
+        self.attestations
             .iter()
-            .map(|statement| {
-                json!({
-                    "bundle": {
-                        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-                        "verificationMaterial": {"certificate": {"rawBytes": engine.encode("test server certificate")}},
-                        "dsseEnvelope": {
-                            "payload": engine.encode(statement.to_string()),
-                            "payloadType": "application/vnd.in-toto+json",
-                            "signatures": [{"sig": engine.encode("test server signature")}],
-                        },
+            .filter(|((r, _), _)| r == repository)
+            .flat_map(|(_, statements)| statements.iter())
+            .map(|(id, statement)| {
+                let bundle = json!({
+                    "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                    "verificationMaterial": {"certificate": {"rawBytes": engine.encode("test server certificate")}},
+                    "dsseEnvelope": {
+                        "payload": engine.encode(statement.to_string()),
+                        "payloadType": "application/vnd.in-toto+json",
+                        "signatures": [{"sig": engine.encode("test server signature")}],
                     },
-                    "repository_id": 1,
-                    "bundle_url": null,
-                    "initiator": "github",
-                })
+                });
+                (*id, bundle)
             })
-            .collect();
-        (200, json!({"attestations": items}))
+            .collect()
     }
 }
 

@@ -15,6 +15,18 @@
 //! Unknown tokens get 401 "Bad credentials"; repositories a token cannot see are 404. Drafts
 //! are invisible to `GET /releases/tags/{tag}` and listed only for tokens with push access.
 //!
+//! Attestations (protocols-sigstore.md §6): `POST /repos/{o}/{r}/attestations` stores a bundle
+//! (201 `{"id"}`; 422 for a bundle without a DSSE envelope or whose certificate names another
+//! repository). `GET /repos/{o}/{r}/attestations/{alg}:{hex}` lists every attestation, the
+//! stored ones and GitHub's release attestations (`github_rules.rs`), by any digest of any
+//! subject of its statement, optionally filtered by `predicate_type`; none is a 404. As on
+//! github.com since 2026-07-16 (aaif-goose/goose#10557, denoland/clawpatrol#769), each item is
+//! `{"repository_id", "bundle_url", "initiator", "bundle": null}`: `bundle_url` is a
+//! pre-signed URL on another path of this server (`/blob/attestations/1/…/{id}.json.sn?…sig=…`)
+//! serving the bundle snappy block compressed as `application/x-snappy`, to any caller, with
+//! or without `Authorization` (the recorded headers show what a client sent there).
+//! [`GithubServer::serve_inline_attestation_bundles`] turns back to inline bundles.
+//!
 //! Every request is recorded (method, path, query, headers, body length) and the stored
 //! releases and asset bytes can be read back, so tests assert on what the server received.
 //! Faults are injected per route and occurrence ([`Fault`]): error answers (502, 503, 429
@@ -139,9 +151,14 @@ pub enum Route {
     ListRulesets,
     GetRuleset,
     GetTagRef,
+    /// `GET /repos/{owner}/{repo}/attestations/{subject_digest}`: release attestations and
+    /// the ones stored with `POST`, each as `"bundle": null` and a `bundle_url`.
     ListAttestations,
     /// `POST /repos/{owner}/{repo}/attestations`.
     CreateAttestation,
+    /// `GET /blob/attestations/…`: a `bundle_url`, the bundle snappy block compressed, served
+    /// to anyone who has the URL (a pre-signed blob URL needs no `Authorization`).
+    GetAttestationBlob,
     Unknown,
 }
 
@@ -383,6 +400,10 @@ struct World {
     latency: std::time::Duration,
     /// Stored attestations: (repository, id, bundle).
     attestations: Vec<(String, u64, Value)>,
+    /// Attestation blobs by path (`/blob/attestations/…`): snappy block compressed bundles.
+    blobs: BTreeMap<String, Vec<u8>>,
+    /// List attestations with their bundle inline, as GitHub did before 2026-07-16.
+    inline_bundles: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -481,6 +502,13 @@ impl GithubServer {
     /// The attestations stored for a repository: (id, bundle).
     pub fn attestations(&self, full_name: &str) -> Vec<(u64, Value)> {
         self.world().attestations.iter().filter(|(r, _, _)| r == full_name).map(|(_, id, b)| (*id, b.clone())).collect()
+    }
+
+    /// Lists attestations with the bundle inline and `bundle_url: null`, as GitHub answered
+    /// before 2026-07-16 (and as a GitHub Enterprise Server may still answer).
+    pub fn serve_inline_attestation_bundles(&self) -> &Self {
+        self.world().inline_bundles = true;
+        self
     }
 
     /// The git tags of a repository (made when a release is published).
@@ -596,7 +624,7 @@ impl GithubServer {
             .attestations
             .iter()
             .filter(|((r, _), _)| r == full_name)
-            .flat_map(|(_, s)| s.clone())
+            .flat_map(|(_, s)| s.iter().map(|(_, statement)| statement.clone()))
             .collect()
     }
 }
@@ -650,6 +678,9 @@ struct Target {
 fn parse_target(method: &Method, path: &str) -> Target {
     let unknown =
         Target { route: Route::Unknown, repository: String::new(), release_id: None, asset_id: None, tag: None };
+    if path.starts_with(BLOB_PREFIX) && method == Method::GET {
+        return Target { route: Route::GetAttestationBlob, tag: Some(path.to_owned()), ..unknown };
+    }
     let (uploads, rest) = if let Some(rest) = path.strip_prefix("/api/v3/repos/") {
         (false, rest)
     } else if let Some(rest) = path.strip_prefix("/api/uploads/repos/") {
@@ -741,6 +772,41 @@ fn token_of(headers: &HeaderMap) -> Option<String> {
 }
 
 const CREATE_DOC: &str = "https://docs.github.com/rest/releases/releases#create-a-release";
+
+/// Where attestation blobs are served: another path of this server, outside the API (on
+/// github.com, a storage host: `https://….blob.core.windows.net/attestations/…/N.json.sn?…`).
+const BLOB_PREFIX: &str = "/blob/attestations/";
+
+/// The in-toto statement a bundle's DSSE envelope carries (`Null` when there is none).
+fn statement_of(bundle: &Value) -> Value {
+    bundle
+        .pointer("/dsseEnvelope/payload")
+        .and_then(Value::as_str)
+        .and_then(|p| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, p).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Every `algorithm:hex` digest of a statement's subjects: what it is listed by.
+fn subject_digests(statement: &Value) -> Vec<String> {
+    let subjects = statement.get("subject").and_then(Value::as_array).cloned().unwrap_or_default();
+    subjects
+        .iter()
+        .filter_map(|s| s.get("digest").and_then(Value::as_object))
+        .flat_map(|d| d.iter().filter_map(|(alg, hex)| Some(format!("{alg}:{}", hex.as_str()?))))
+        .collect()
+}
+
+/// The `predicate_type` filter: a whole predicate type URI, or `release` (what `gh release
+/// verify` sends) for GitHub's release predicate, any version. The short name is an
+/// assumption of this server: GitHub does not document which short names it takes.
+fn predicate_matches(filter: &str, statement: &Value) -> bool {
+    let predicate = statement.get("predicateType").and_then(Value::as_str).unwrap_or_default();
+    match filter {
+        "release" => predicate.starts_with("https://in-toto.io/attestation/release/"),
+        uri => predicate == uri,
+    }
+}
 
 fn error_body(status: StatusCode, message: &str, documentation_url: &str) -> Value {
     json!({"message": message, "documentation_url": documentation_url, "status": status.as_u16().to_string()})
@@ -1176,7 +1242,74 @@ async fn route(
     let ok = |response: Response| Ok((response, 0));
     match target.route {
         Route::Unknown => ok(not_found()),
-        Route::ListRulesets | Route::GetRuleset | Route::GetTagRef | Route::ListAttestations => {
+        Route::ListAttestations => {
+            shared.authorize(caller, repo, Level::Read)?;
+            let digest = target.tag.clone().unwrap_or_default();
+            let predicate = query_param(query, "predicate_type");
+            let per_page = query_param(query, "per_page").and_then(|v| v.parse().ok()).unwrap_or(30usize).clamp(1, 100);
+            let mut world = shared.world.lock().unwrap();
+            // GitHub's own release attestations, then the ones stored with POST (by a workflow).
+            let mut found: Vec<(u64, Value, &str)> =
+                world.rules.release_bundles(repo).into_iter().map(|(id, b)| (id, b, "github")).collect();
+            found.extend(
+                world.attestations.iter().filter(|(r, _, _)| r == repo).map(|(_, id, b)| (*id, b.clone(), "user")),
+            );
+            found.retain(|(_, bundle, _)| {
+                let statement = statement_of(bundle);
+                subject_digests(&statement).iter().any(|d| d.eq_ignore_ascii_case(&digest))
+                    && predicate.as_deref().is_none_or(|p| predicate_matches(p, &statement))
+            });
+            found.truncate(per_page);
+            if found.is_empty() {
+                return ok(json_response(
+                    StatusCode::NOT_FOUND,
+                    error_body(
+                        StatusCode::NOT_FOUND,
+                        "Not Found",
+                        "https://docs.github.com/rest/repos/attestations#list-attestations",
+                    ),
+                ));
+            }
+            let mut items = Vec::new();
+            for (id, bundle, initiator) in found {
+                if world.inline_bundles {
+                    items.push(
+                        json!({"repository_id": 1, "bundle_url": null, "initiator": initiator, "bundle": bundle}),
+                    );
+                    continue;
+                }
+                let path = format!("{BLOB_PREFIX}1/2026/07/16/{id}.json.sn");
+                let compressed =
+                    snap::raw::Encoder::new().compress_vec(bundle.to_string().as_bytes()).expect("snappy compresses");
+                // A pre-signed URL: the query authorises the read (its values are decoration
+                // here; the blob store refuses nothing).
+                let signature = hex::encode(&Sha256::digest(&compressed)[..8]);
+                let url = format!(
+                    "{}{path}?sv=2025-01-05&se=2026-07-16T12%3A00%3A00Z&sr=b&sp=r&sig={signature}",
+                    shared.base
+                );
+                world.blobs.insert(path, compressed);
+                items.push(json!({"repository_id": 1, "bundle_url": url, "initiator": initiator, "bundle": null}));
+            }
+            ok(json_response(StatusCode::OK, json!({"attestations": items})))
+        }
+        Route::GetAttestationBlob => {
+            let path = target.tag.clone().unwrap_or_default();
+            let blob = shared.world.lock().unwrap().blobs.get(&path).cloned();
+            let mut response = match blob {
+                Some(bytes) => {
+                    let mut response = (StatusCode::OK, bytes).into_response();
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-snappy"));
+                    response
+                }
+                None => (StatusCode::NOT_FOUND, "BlobNotFound: The specified blob does not exist.").into_response(),
+            };
+            response.headers_mut().insert("x-ms-blob-type", HeaderValue::from_static("BlockBlob"));
+            ok(response)
+        }
+        Route::ListRulesets | Route::GetRuleset | Route::GetTagRef => {
             shared.authorize(caller, repo, Level::Read)?;
             let world = shared.world.lock().unwrap();
             let (status, body) = match target.route {
@@ -1208,7 +1341,7 @@ async fn route(
                         )
                     }
                 }
-                _ => world.rules.list_attestations(repo, target.tag.as_deref().unwrap_or_default()),
+                _ => unreachable!("only the routes of this arm"),
             };
             ok(json_response(StatusCode::from_u16(status).unwrap(), body))
         }
@@ -1404,7 +1537,8 @@ async fn route(
             if publishing && immutable_repository {
                 let (id, assets) =
                     (release.id, release.assets.iter().map(|a| (a.name.clone(), a.sha256())).collect::<Vec<_>>());
-                world.rules.attest(repo, id, &tag, &assets);
+                let attestation = world.new_id();
+                world.rules.attest(repo, id, attestation, &tag, &assets);
             }
             if publishing {
                 let tags = world.tags.entry(repo.to_owned()).or_default();

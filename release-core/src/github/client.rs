@@ -213,6 +213,31 @@ fn codes_of(errors: &[serde_json::Value]) -> Vec<String> {
     errors.iter().filter_map(|e| e.get("code").and_then(|c| c.as_str()).map(str::to_owned)).collect()
 }
 
+/// The action of a failed `bundle_url` download: its status is the storage host's, not the
+/// API's (a 403 or 404 there says nothing about the token or the repository).
+pub const DOWNLOAD_BUNDLE: &str = "download an attestation bundle";
+
+/// The most an attestation bundle may weigh, compressed or not (a bundle is a few KiB; a
+/// provenance over many files, some hundred).
+const MAX_BUNDLE_BYTES: usize = 16 << 20;
+
+/// An attestation from a listing, its bundle resolved (inline or from its `bundle_url`).
+#[derive(Clone, Debug)]
+pub struct ListedAttestation {
+    /// Its id: the item's `id` when the answer has one, else the number its blob is named by
+    /// (`…/N.json.sn`, as GitHub names them; an inference, not documented).
+    pub id: Option<u64>,
+    /// The Sigstore bundle.
+    pub bundle: serde_json::Value,
+}
+
+/// The number a blob URL's file is named by: `…/123.json.sn?…` → 123.
+fn blob_number(url: &str) -> Option<u64> {
+    let path = url.split(['?', '#']).next()?;
+    let file = path.rsplit('/').next()?;
+    file.split('.').next()?.parse().ok()
+}
+
 /// A release as the tool needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteRelease {
@@ -724,6 +749,121 @@ impl<'r> GithubClient<'r> {
             json_or_error::<Created>(response, ACTION, "POST", &url).await.map(|c| c.id)
         })
         .await
+    }
+
+    /// `GET /repos/{owner}/{repo}/attestations/{subject_digest}` (`sha256:<hex>`, `sha1:<hex>`),
+    /// optionally `predicate_type` (a predicate type URI, or GitHub's short `release`), one
+    /// page of 100: the attestations with their bundles. A 404 is none.
+    ///
+    /// Since 2026-07-16 GitHub answers each item with `"bundle": null` and a `bundle_url`
+    /// (protocols-sigstore.md §6): a pre-signed URL on a storage host serving the bundle
+    /// snappy block compressed. It is downloaded **without the token** (the URL itself
+    /// authorises the read; the token goes to the API's host only), decompressed, and read as
+    /// JSON. An inline `bundle` (older answers, GitHub Enterprise Server) is taken as it is.
+    pub async fn list_attestations(
+        &self,
+        subject_digest: &str,
+        predicate_type: Option<&str>,
+    ) -> Result<Vec<ListedAttestation>, ApiError> {
+        const ACTION: &str = "list the attestations";
+        let mut route = format!("{}/attestations/{subject_digest}?per_page=100", self.repo_route());
+        if let Some(predicate) = predicate_type {
+            route.push_str(&format!("&predicate_type={predicate}"));
+        }
+        let answer = match self.get_json(ACTION, &route).await {
+            Ok(answer) => answer,
+            Err(e) if e.status == Some(404) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let url = self.url(&route);
+        let items = answer.get("attestations").and_then(|a| a.as_array()).cloned().ok_or_else(|| {
+            ApiError::transport(ACTION, "GET", &url, format!("unexpected answer: no `attestations` array in {answer}"))
+        })?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let bundle_url = item.get("bundle_url").and_then(|u| u.as_str()).filter(|u| !u.is_empty());
+            let bundle = match (item.get("bundle").filter(|b| !b.is_null()), bundle_url) {
+                (Some(inline), _) => inline.clone(),
+                (None, Some(blob)) => self.attestation_bundle(blob).await?,
+                (None, None) => {
+                    return Err(ApiError::transport(
+                        ACTION,
+                        "GET",
+                        &url,
+                        "unexpected answer: an attestation has neither a `bundle` nor a `bundle_url`",
+                    ));
+                }
+            };
+            let id = item.get("id").and_then(|i| i.as_u64()).or_else(|| bundle_url.and_then(blob_number));
+            out.push(ListedAttestation { id, bundle });
+        }
+        Ok(out)
+    }
+
+    /// Downloads the bundle a `bundle_url` serves, without the token, and reads it: snappy
+    /// block compressed (`application/x-snappy`, what GitHub serves), or plain JSON.
+    async fn attestation_bundle(&self, blob: &str) -> Result<serde_json::Value, ApiError> {
+        const ACTION: &str = DOWNLOAD_BUNDLE;
+        // The query is the URL's signature: a credential for this blob, kept out of messages.
+        let shown = blob.split('?').next().unwrap_or(blob).to_owned();
+        let shown = &shown;
+        let (content_type, bytes) = self
+            .with_retries(&format!("GET {shown}"), |_| async move {
+                let activity = Activity::new();
+                let exchange = async {
+                    let fail = |e: reqwest::Error| {
+                        let transient = net::is_transient(&e);
+                        ApiError::transport(ACTION, "GET", shown, error_chain(&e.without_url())).transient(transient)
+                    };
+                    // No `bearer_auth`: a pre-signed URL needs none, and it is not the API's host.
+                    let response = self.http.get(blob).send().await.map_err(fail)?;
+                    if !response.status().is_success() {
+                        return Err(status_error(response, ACTION, "GET", shown).await);
+                    }
+                    let content_type = response
+                        .headers()
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let mut bytes = Vec::new();
+                    let mut stream = response.bytes_stream();
+                    while let Some(chunk) = stream.next().await {
+                        let chunk = chunk.map_err(fail)?;
+                        activity.touch();
+                        bytes.extend_from_slice(&chunk);
+                        if bytes.len() > MAX_BUNDLE_BYTES {
+                            return Err(ApiError::transport(
+                                ACTION,
+                                "GET",
+                                shown,
+                                format!("the bundle is larger than {MAX_BUNDLE_BYTES} bytes"),
+                            ));
+                        }
+                    }
+                    Ok((content_type, bytes))
+                };
+                net::watch(&activity, self.policy.stall_timeout, exchange)
+                    .await
+                    .map_err(|stalled| ApiError::stalled(ACTION, "GET", shown, stalled))?
+            })
+            .await?;
+        let unreadable = |reason: String| {
+            ApiError::transport(
+                ACTION,
+                "GET",
+                shown,
+                format!("the bundle served ({content_type}) is unreadable: {reason}"),
+            )
+        };
+        // Plain JSON starts with `{`; a snappy block of a bundle never does (its length, a
+        // varint of more than 127, starts with a byte of 128 or more).
+        let json = if content_type.contains("snappy") || bytes.first() != Some(&b'{') {
+            crate::github::snappy::decompress(&bytes, MAX_BUNDLE_BYTES).map_err(unreadable)?
+        } else {
+            bytes
+        };
+        serde_json::from_slice(&json).map_err(|e| unreadable(format!("not JSON: {e}")))
     }
 
     /// Downloads an asset and hashes it on the way, for servers that report no digest.

@@ -118,6 +118,13 @@ impl GithubError {
         let repository = target.full_name();
         let token_source = target.token_source.clone();
         let rate_limited = api.rate_limit_remaining == Some(0) || api.retry_after.is_some();
+        if api.action == crate::github::client::DOWNLOAD_BUNDLE {
+            return GithubError::Api {
+                repository,
+                api,
+                help: Some("GitHub listed the attestation with a pre-signed `bundle_url` on its storage host, which did not serve a readable bundle (the URL expired, or the storage host failed; its answer is quoted): run again later, or check with `gh attestation verify` / `gh release verify`".into()),
+            };
+        }
         match api.status {
             Some(401) => GithubError::BadCredentials { token_source, api },
             Some(404) => GithubError::NotVisible {

@@ -10,14 +10,15 @@
 //! - [`diagnose`]: turning a 401/403/404 into the setting, scope or permission to change;
 //! - [`assets`]: bringing a draft's assets to match the local manifest (the plan, pure; then
 //!   deletes, streamed uploads, read-back);
-//! - [`checks`]: settings checks that need no network, and the write probe's throwaway tag.
+//! - [`checks`]: settings checks that need no network, and the write probe's throwaway tag;
+//! - [`snappy`]: the snappy block decoder for attestation bundles served from `bundle_url`.
 //!
 //! Its steps live in `steps/`: `preflight/github_write.rs` (the throwaway draft created and
 //! deleted), `publish/github_release.rs` (the draft, its uploads and read-back) and
 //! `finalize/github_release.rs` (the undraft, the last step of a run).
 //!
 //! What it must never do: send the token to a host other than the API's (or github.com's
-//! upload host), print anything (it reports through the step context), or make a release
+//! upload host; an attestation's `bundle_url` is fetched without it), print anything (it reports through the step context), or make a release
 //! visible before every asset is uploaded and checked.
 
 // The errors here carry the whole failed exchange (request, status, message, permission
@@ -30,4 +31,5 @@ pub(crate) mod checks;
 pub(crate) mod client;
 pub(crate) mod diagnose;
 pub(crate) mod rulesets;
+pub(crate) mod snappy;
 pub(crate) mod target;

@@ -217,9 +217,9 @@ pub fn verify_file(
     Ok(Verified { identity, issuer, repository })
 }
 
-/// Verifies an attestation bundle (DSSE over an in-toto statement) and returns its
-/// subjects: the signature, log entry and identity are checked against the digest of its
-/// first subject; the caller checks every subject against its file.
+/// Verifies an attestation bundle file (DSSE over an in-toto statement; JSON, or JSON Lines
+/// with the bundle on its first line) and returns its subjects: see
+/// [`verify_attestation_json`].
 pub fn verify_attestation(
     root: &TrustedRoot,
     bundle_file: &Utf8Path,
@@ -230,18 +230,20 @@ pub fn verify_attestation(
     verify_attestation_json(root, &text, bundle_file, expected)
 }
 
-/// [`verify_attestation`] of a bundle already read (from a registry, say); `bundle_file` names
-/// it in errors.
+/// Verifies an attestation bundle given as text (`shown` names it in errors: a file, or
+/// where the bundle came from) and returns its subjects: the signature, log entry and
+/// identity are checked against the digest of its first subject; the caller checks every
+/// subject against its file. A JSON Lines text is read by its first bundle.
 pub fn verify_attestation_json(
     root: &TrustedRoot,
     text: &str,
-    bundle_file: &Utf8Path,
+    shown: &Utf8Path,
     expected: &Expected,
 ) -> Result<(Verified, Vec<crate::signing::provenance::Subject>), BundleError> {
     use base64::Engine as _;
     // A JSON Lines asset holds one bundle a line; the release's has one.
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
-    let not_a_bundle = |reason: String| BundleError::NotABundle { path: bundle_file.to_owned(), reason };
+    let not_a_bundle = |reason: String| BundleError::NotABundle { path: shown.to_owned(), reason };
     let bundle = Bundle::from_json(line).map_err(|e| not_a_bundle(e.to_string()))?;
     let raw: serde_json::Value = serde_json::from_str(line).map_err(|e| not_a_bundle(e.to_string()))?;
     let payload = raw
@@ -254,7 +256,7 @@ pub fn verify_attestation_json(
         .ok_or_else(|| not_a_bundle("its payload is not an in-toto statement with subjects".into()))?;
     let invalid = |reason: String| BundleError::Invalid {
         file: subjects[0].name.clone().into(),
-        bundle: bundle_file.to_owned(),
+        bundle: shown.to_owned(),
         reason,
     };
     let digest =

@@ -8,7 +8,7 @@
 //! | `signed-chart:<chart>` | `publish:oci-signature:<chart>` (key) or `publish:oci-referrers:<chart>` (keyless) | `finalize:oci-tag:<chart>` |
 //! | `chart-signature:<chart>` | `sign:oci-signature:<chart>` (keyless) | `verify:oci-signature:<chart>`, `publish:oci-referrers:<chart>` |
 //! | `signer` | `sign:artifacts` | `publish:oci-signature:<chart>` |
-//! | `keyless-session` | `sign:keyless` | `sign:provenance`, `sign:oci-signature:<chart>`, the keyless verify steps, `publish:oci-referrers:<chart>` |
+//! | `keyless-session` | `sign:keyless` | `sign:provenance`, `sign:oci-signature:<chart>`, the keyless verify steps, `publish:attestation`, `publish:oci-referrers:<chart>` |
 //! | `signed-provenance` | `sign:provenance` | `verify:provenance`, `publish:attestation`, `publish:oci-referrers:<chart>` |
 //! | `github-release` | `publish:github-release` | `finalize:github-release` |
 //! | `published-release` | `finalize:github-release` | `finalize:github-release-attestation` |

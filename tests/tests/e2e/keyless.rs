@@ -509,3 +509,116 @@ fn a_user_owned_private_repository_is_refused_with_githubs_reason() {
     crate::github::said(&run, "signing.provenance = false");
     assert!(!project.exists("dist/app"), "the build must not have run");
 }
+
+/// A re-run converges on one attestation. The first run stores the provenance, then its
+/// undraft fails (the release stays a draft); the re-run signs anew, continues the draft,
+/// finds the first run's attestation by the provenance's first subject (its bundle read from
+/// the pre-signed `bundle_url`, snappy compressed, fetched without the token), verifies it
+/// for this run's identity, and stores nothing. The release ends with one asset per name.
+#[test]
+fn a_rerun_after_a_failed_undraft_stores_the_provenance_once() {
+    use release_tests::github_server::{Fault, FaultAction, Level, Route, Visibility};
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    github.inject(Fault::new(Route::UpdateRelease, 1, FaultAction::status(502)).always());
+    let project = github_keyless_project(&servers);
+    let first = run_release(&project, &github, &servers);
+    first.code(1);
+    crate::github::said(&first, "error: finalize:github-release");
+    crate::github::said(&first, "build provenance stored as attestation");
+    let stored = github.attestations(crate::github::REPO);
+    assert_eq!(stored.len(), 1, "the first run stored one attestation");
+    let first_provenance = project.read("dist/provenance.intoto.jsonl");
+
+    github.clear_faults();
+    let before = github.requests().len();
+    let rerun = run_release(&project, &github, &servers);
+    rerun.success();
+    crate::github::said(&rerun, "continuing the draft release");
+    crate::github::said(&rerun, &format!("build provenance already stored as attestation {}", stored[0].0));
+    crate::github::assert_no_token_shown(&rerun, crate::github::TOKEN);
+    assert_ne!(project.read("dist/provenance.intoto.jsonl"), first_provenance, "the re-run signed anew");
+    assert_eq!(github.attestations(crate::github::REPO), stored, "no second attestation");
+
+    let release = crate::github::the_release(&github);
+    assert!(!release.draft, "published by the re-run");
+    let names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "no duplicate asset names: {names:?}");
+    assert!(unique.contains("provenance.intoto.jsonl"), "{names:?}");
+    for asset in &release.assets {
+        let local = std::fs::read(project.join("dist").join(&asset.name)).expect("the asset is in dist");
+        assert!(asset.bytes == local, "{} is the re-run's", asset.name);
+    }
+
+    let requests = github.requests()[before..].to_vec();
+    let listed: Vec<_> = requests.iter().filter(|r| r.route == Route::ListAttestations).collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].path.contains("/attestations/sha256:"), "{:?}", listed[0].path);
+    assert_eq!(listed[0].status, 200);
+    assert!(
+        listed[0].query.as_deref().unwrap_or_default().contains("predicate_type=https://slsa.dev/provenance/v1"),
+        "{:?}",
+        listed[0].query
+    );
+    let blobs: Vec<_> = requests.iter().filter(|r| r.route == Route::GetAttestationBlob).collect();
+    assert_eq!(blobs.len(), 1, "the bundle was read from its bundle_url");
+    assert_eq!(blobs[0].status, 200);
+    assert!(blobs[0].header("authorization").is_none(), "no token to the blob URL: {:?}", blobs[0].headers);
+}
+
+/// Provenance over the same files signed by another workflow is not this release's: the
+/// re-run says why it does not count and stores its own.
+#[test]
+fn provenance_of_another_workflow_is_not_taken_for_this_runs() {
+    use release_tests::github_server::{Fault, FaultAction, Level, Route, Visibility};
+    let mut other = Workflow::new(crate::github::REPO, "refs/tags/v1.2.3");
+    other.workflow_path = ".github/workflows/other.yml".into();
+    let servers = SigstoreServers::start(other);
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    github.inject(Fault::new(Route::UpdateRelease, 1, FaultAction::status(502)).always());
+    let project = github_keyless_project(&servers);
+    run_release(&project, &github, &servers).code(1);
+    assert_eq!(github.attestations(crate::github::REPO).len(), 1);
+
+    github.clear_faults();
+    servers.set_workflow(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let rerun = run_release(&project, &github, &servers);
+    rerun.success();
+    crate::github::said(
+        &rerun,
+        "GitHub holds provenance over the same files that does not verify for this run's identity https://github.com/acme/hello/.github/workflows/release.yml@refs/tags/v1.2.3",
+    );
+    crate::github::said(&rerun, "other.yml");
+    crate::github::said(&rerun, "build provenance stored as attestation");
+    assert_eq!(github.attestations(crate::github::REPO).len(), 2, "this run's provenance is stored too");
+}
+
+/// The look for an earlier attestation only saves a duplicate: when the listing fails, the
+/// step warns and stores the provenance as before.
+#[test]
+fn a_listing_that_fails_does_not_stop_the_attestation() {
+    use release_tests::github_server::{Fault, FaultAction, Level, Route, Visibility};
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    github.inject(Fault::new(Route::ListAttestations, 1, FaultAction::status(502)).always());
+    let project = github_keyless_project(&servers);
+    let run = run_release(&project, &github, &servers);
+    run.success();
+    crate::github::said(&run, "cannot look for an attestation an earlier run stored (");
+    crate::github::said(&run, "502");
+    crate::github::said(&run, "build provenance stored as attestation");
+    assert_eq!(github.attestations(crate::github::REPO).len(), 1);
+}

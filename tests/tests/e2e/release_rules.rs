@@ -266,6 +266,58 @@ async fn an_immutable_release_is_checked_against_githubs_attestation() {
     let asked: Vec<_> = server.requests().into_iter().filter(|r| r.route == Route::ListAttestations).collect();
     assert!(asked[0].path.contains("/attestations/sha1:"), "{:?}", asked[0].path);
     assert!(asked[0].query.as_deref().unwrap_or("").contains("predicate_type=release"));
+    // GitHub answers `"bundle": null` and a `bundle_url` (since 2026-07-16): the bundle was
+    // downloaded from there, snappy compressed, and without the token.
+    let blobs: Vec<_> = server.requests().into_iter().filter(|r| r.route == Route::GetAttestationBlob).collect();
+    assert_eq!(blobs.len(), 1, "{blobs:?}");
+    assert_eq!(blobs[0].status, 200);
+    assert!(blobs[0].path.ends_with(".json.sn"), "{:?}", blobs[0].path);
+    assert!(blobs[0].header("authorization").is_none(), "the token went to the blob URL: {:?}", blobs[0].headers);
+}
+
+/// A `bundle_url` the storage host refuses (an expired pre-signed URL) is the storage host's
+/// answer, quoted without the URL's signature, not a diagnosis of the token or repository.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_url_that_fails_is_quoted_without_its_signature() {
+    let server = server();
+    server.enable_immutable_releases(REPO);
+    server.inject(
+        Fault::new(
+            Route::GetAttestationBlob,
+            1,
+            FaultAction::Respond {
+                status: 403,
+                headers: vec![],
+                body: serde_json::json!({"message": "AuthenticationFailed: Signed expiry time has to be after signed start time"}),
+            },
+        )
+        .always(),
+    );
+    let project = project("");
+    let failed = run(&project, &server).await;
+    failed.code(1);
+    said(&failed, "error: finalize:github-release-attestation: cannot download an attestation bundle in acme/hello");
+    said(&failed, ".json.sn answered 403 AuthenticationFailed: Signed expiry time");
+    said(&failed, "pre-signed `bundle_url`");
+    assert!(!failed.stderr.contains("sig=") && !failed.stdout.contains("sig="), "{}", failed.stderr);
+    assert!(!failed.stderr.contains("not visible to the token"), "{}", failed.stderr);
+}
+
+/// A listing with the bundle inline (GitHub before 2026-07-16, or a GitHub Enterprise Server)
+/// is read as it is: the same check passes and no blob is fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inline_release_attestation_is_read_as_well() {
+    let server = server();
+    server.enable_immutable_releases(REPO).serve_inline_attestation_bundles();
+    let project = project("");
+    let good = run(&project, &server).await;
+    good.success();
+    let summary = step_summary(&good.json(), "finalize:github-release-attestation");
+    assert!(
+        summary.starts_with("GitHub's release attestation of v1.2.3 lists the 3 file(s) of SHA256SUMS"),
+        "{summary}"
+    );
+    assert!(server.requests().iter().all(|r| r.route != Route::GetAttestationBlob), "no blob was fetched");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,7 +11,9 @@
 //! tag (`GET /repos/{o}/{r}/git/ref/tags/{tag}` → `object.sha`), lists
 //! `GET /repos/{o}/{r}/attestations/sha1:{sha}?predicate_type=release`, keeps the one whose
 //! predicate's `tag` is TAG, verifies its signature against GitHub's trust root and prints the
-//! subjects. This step does the same reading and compares the subjects with `SHA256SUMS`; it
+//! subjects. Since 2026-07-16 the listing holds `"bundle": null` and a `bundle_url`, a
+//! pre-signed storage URL serving the bundle snappy compressed: the client downloads it
+//! without the token (`GithubClient::list_attestations`). This step does the same reading and compares the subjects with `SHA256SUMS`; it
 //! does **not** verify the bundle's signature (that needs GitHub's Sigstore trust root, which
 //! `gh release verify` fetches): it answers "did GitHub lock exactly what this run shipped",
 //! not "is this attestation genuine".
@@ -67,14 +69,13 @@ pub fn expected_subjects(sums_text: &str, sums_sha256: &str) -> BTreeMap<String,
     out
 }
 
-/// The statements in an attestations answer whose predicate is a release of `tag`.
-pub fn release_statements(answer: &serde_json::Value, tag: &str) -> Vec<serde_json::Value> {
+/// The statements of these bundles whose predicate is a release of `tag`.
+pub fn release_statements(bundles: &[serde_json::Value], tag: &str) -> Vec<serde_json::Value> {
     let engine = base64::engine::general_purpose::STANDARD;
-    let items = answer.get("attestations").and_then(|a| a.as_array()).cloned().unwrap_or_default();
-    items
+    bundles
         .iter()
-        .filter_map(|item| {
-            let payload = item.pointer("/bundle/dsseEnvelope/payload")?.as_str()?;
+        .filter_map(|bundle| {
+            let payload = bundle.pointer("/dsseEnvelope/payload")?.as_str()?;
             let bytes = engine.decode(payload).ok()?;
             serde_json::from_slice::<serde_json::Value>(&bytes).ok()
         })
@@ -150,17 +151,14 @@ impl Step for ReleaseAttestationCheck {
             return Err(StepError::new(format!("GitHub's answer for the tag {tag} names no object: {reference}")));
         };
         let algorithm = if sha.len() == 64 { "sha256" } else { "sha1" };
-        let route =
-            format!("{}/attestations/{algorithm}:{sha}?predicate_type=release&per_page=100", client.repository_route());
+        let subject = format!("{algorithm}:{sha}");
         // GitHub attests after publishing: wait a little for it, as the network policy allows.
         let attempts = self.network.attempts.max(1);
         let mut statements = Vec::new();
         for attempt in 1..=attempts {
-            match client.get_json("list the release attestations", &route).await {
-                Ok(answer) => statements = release_statements(&answer, tag),
-                Err(e) if e.status == Some(404) => {}
-                Err(e) => return Err(fail(e)),
-            }
+            let listed = client.list_attestations(&subject, Some("release")).await.map_err(fail)?;
+            let bundles: Vec<serde_json::Value> = listed.into_iter().map(|a| a.bundle).collect();
+            statements = release_statements(&bundles, tag);
             if !statements.is_empty() || attempt == attempts {
                 break;
             }
@@ -229,10 +227,9 @@ mod tests {
         let other_tag = statement("v1.2.2", json!([]));
         let mut provenance = statement("v1.2.3", json!([]));
         provenance["predicateType"] = json!("https://slsa.dev/provenance/v1");
-        let wrap =
-            |s: &serde_json::Value| json!({"bundle": {"dsseEnvelope": {"payload": engine.encode(s.to_string())}}});
-        let answer = json!({"attestations": [wrap(&mine), wrap(&other_tag), wrap(&provenance)]});
-        assert_eq!(release_statements(&answer, "v1.2.3"), vec![mine]);
+        let wrap = |s: &serde_json::Value| json!({"dsseEnvelope": {"payload": engine.encode(s.to_string())}});
+        let bundles = [wrap(&mine), wrap(&other_tag), wrap(&provenance)];
+        assert_eq!(release_statements(&bundles, "v1.2.3"), vec![mine]);
     }
 
     #[test]
