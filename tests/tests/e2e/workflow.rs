@@ -503,7 +503,8 @@ fn keyless_workflows_grant_id_token_and_attestations_exactly_when_needed() {
     let keyless = "[signing]\nmode = \"keyless\"\n";
     let provenance = "[signing]\nmode = \"keyless\"\nprovenance = true\n";
     // (name, config, the block of preflight and release, the block of the matrix's build job)
-    let cases: [(&str, String, &[&str], Option<&[&str]>); 6] = [
+    type Case = (&'static str, String, &'static [&'static str], Option<&'static [&'static str]>);
+    let cases: [Case; 6] = [
         ("keyless", format!("{GITHUB}{keyless}"), &["contents: write", "id-token: write"], None),
         (
             "provenance",
