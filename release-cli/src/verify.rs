@@ -1,10 +1,13 @@
 //! `release verify`: check downloaded release files against their signatures.
 //!
-//! `release verify --key cosign.pub FILE...` checks each FILE against FILE.sig;
-//! `release verify --key cosign.pub --checksums SHA256SUMS` checks the checksums file against
-//! its signature, then every file it lists against both its digest and its own signature.
-//! One line per file (`ok` or `FAILED` with the reason); exit code 0 when every file passed,
-//! 1 when any failed, 2 when nothing could be checked (bad arguments, unreadable key).
+//! `release verify --key cosign.pub FILE...` checks each FILE against the key pair's
+//! signatures beside it: FILE.sig (base64 DER) and FILE.sigstore.json (a Sigstore bundle with
+//! a public-key hint), every one that exists, at least one; `--signature` or `--bundle` name
+//! them elsewhere for one FILE. `release verify --key cosign.pub --checksums SHA256SUMS`
+//! checks the checksums file against its signatures, then every file it lists against both
+//! its digest and its own signatures. One line per file (`ok` or `FAILED` with the reason);
+//! exit code 0 when every file passed, 1 when any failed, 2 when nothing could be checked
+//! (bad arguments, unreadable key).
 //!
 //! Without `--key`, each FILE is checked offline against its Sigstore bundle (FILE.sigstore.json,
 //! or `--bundle`) in the manner of `gh attestation verify`: the certificate chains to the
@@ -17,7 +20,7 @@ use std::io::Write;
 
 use camino::Utf8PathBuf;
 use clap::Args;
-use release_core::signing::{FileVerdict, PublicKey, signature_path};
+use release_core::signing::{FileVerdict, PublicKey, SignatureFile, Signatures};
 use release_core::signing::{verify_checksums, verify_file};
 use release_core::{FailureKind, StepError};
 
@@ -27,8 +30,9 @@ pub struct VerifyArgs {
     /// are checked against their Sigstore bundles (keyless signing).
     #[arg(long, value_name = "PUBLIC_KEY")]
     key: Option<Utf8PathBuf>,
-    /// The Sigstore bundle of the one FILE, instead of FILE.sigstore.json.
-    #[arg(long, value_name = "BUNDLE", conflicts_with_all = ["key", "checksums"])]
+    /// The Sigstore bundle of the one FILE, instead of FILE.sigstore.json: a keyless bundle,
+    /// or with --key a key pair's bundle (public-key hint).
+    #[arg(long, value_name = "BUNDLE", conflicts_with = "checksums")]
     bundle: Option<Utf8PathBuf>,
     /// The exact certificate identity (SAN) that must have signed, e.g.
     /// https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.2.3.
@@ -53,13 +57,15 @@ pub struct VerifyArgs {
     /// not given).
     #[arg(long, value_name = "FILE", conflicts_with = "key")]
     trusted_root: Option<Utf8PathBuf>,
-    /// Verify this SHA256SUMS and its .sig, then every file it lists: digest and .sig.
+    /// With --key: verify this SHA256SUMS and its signatures, then every file it lists: its
+    /// digest and its signatures (.sig, .sigstore.json).
     #[arg(long, value_name = "SHA256SUMS", conflicts_with_all = ["files", "signature"])]
     checksums: Option<Utf8PathBuf>,
-    /// The signature of the one FILE, instead of FILE.sig.
+    /// With --key: the .sig of the one FILE, instead of the signatures beside it.
     #[arg(long, value_name = "SIG")]
     signature: Option<Utf8PathBuf>,
-    /// Files to verify, each against FILE.sig.
+    /// Files to verify, each against its signatures beside it: FILE.sig and
+    /// FILE.sigstore.json with --key, FILE.sigstore.json without.
     #[arg(value_name = "FILE", required_unless_present = "checksums")]
     files: Vec<Utf8PathBuf>,
 }
@@ -77,6 +83,9 @@ pub fn run(args: &VerifyArgs, json: bool) -> i32 {
     let Some(key) = &args.key else {
         return run_bundles(args, json);
     };
+    if args.bundle.is_some() && args.files.len() != 1 {
+        return bundle_for_one_file(args.files.len());
+    }
     let key = match PublicKey::load(key) {
         Ok(key) => key,
         Err(err) => return crate::cli::usage_error(&err.into()),
@@ -90,8 +99,12 @@ pub fn run(args: &VerifyArgs, json: bool) -> i32 {
             .files
             .iter()
             .map(|file| {
-                let signature = args.signature.clone().unwrap_or_else(|| signature_path(file));
-                verify_file(&key, file, &signature, None)
+                // Named signatures replace the ones beside the file; each given must verify.
+                let given: Vec<SignatureFile> = (args.signature.clone().map(SignatureFile::Legacy).into_iter())
+                    .chain(args.bundle.clone().map(SignatureFile::Bundle))
+                    .collect();
+                let signatures = if given.is_empty() { Signatures::Beside } else { Signatures::Given(given) };
+                verify_file(&key, file, &signatures, None)
             })
             .collect(),
     };
@@ -104,7 +117,7 @@ fn print_lines(verdicts: &[FileVerdict], key: &PublicKey, failed: usize) -> std:
     let mut out = std::io::stdout().lock();
     for verdict in verdicts {
         if verdict.passed() {
-            writeln!(out, "ok      {}", verdict.file)?;
+            writeln!(out, "ok      {} ({})", verdict.file, checked_against(verdict))?;
         } else {
             let reasons: Vec<String> = verdict.failures.iter().map(ToString::to_string).collect();
             writeln!(out, "FAILED  {}: {}", verdict.file, reasons.join("; "))?;
@@ -118,6 +131,22 @@ fn print_lines(verdicts: &[FileVerdict], key: &PublicKey, failed: usize) -> std:
     }
 }
 
+/// What a file that passed was checked against: `app.sig and app.sigstore.json`.
+fn checked_against(verdict: &FileVerdict) -> String {
+    let names: Vec<String> = verdict
+        .signatures
+        .iter()
+        .map(|s| {
+            let kind = match s {
+                SignatureFile::Legacy(_) => "signature",
+                SignatureFile::Bundle(_) => "bundle",
+            };
+            format!("{kind} {}", s.path().file_name().unwrap_or(s.path().as_str()))
+        })
+        .collect();
+    names.join(", ")
+}
+
 fn print_json(verdicts: &[FileVerdict]) -> std::io::Result<()> {
     let value: Vec<serde_json::Value> = verdicts
         .iter()
@@ -125,6 +154,7 @@ fn print_json(verdicts: &[FileVerdict]) -> std::io::Result<()> {
             serde_json::json!({
                 "file": v.file,
                 "passed": v.passed(),
+                "signatures": v.signatures.iter().map(SignatureFile::path).collect::<Vec<_>>(),
                 "failures": v.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
             })
         })
@@ -139,15 +169,12 @@ fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
     use release_core::signing::{Expected, bundle_path, trusted_root, verify_bundle as verify_file};
     if args.checksums.is_some() || args.signature.is_some() {
         return crate::cli::usage_error(
-            &StepError::new("--checksums and --signature check .sig files and need --key")
+            &StepError::new("--checksums and --signature check a key pair's signatures and need --key")
                 .with_help("pass --key cosign.pub, or verify keyless files with their bundles: `release verify --repo OWNER/REPO FILE...`"),
         );
     }
     if args.bundle.is_some() && args.files.len() != 1 {
-        return crate::cli::usage_error(
-            &StepError::new(format!("--bundle names the bundle of one file, but {} were given", args.files.len()))
-                .with_help("verify the files one by one, or leave out --bundle to use FILE.sigstore.json"),
-        );
+        return bundle_for_one_file(args.files.len());
     }
     if args.certificate_identity.is_none() && args.certificate_identity_regexp.is_none() && args.repo.is_none() {
         return crate::cli::usage_error(
@@ -229,4 +256,11 @@ fn print_bundle_json(results: &[(Utf8PathBuf, Result<String, String>)]) -> std::
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &value)?;
     writeln!(out)
+}
+
+fn bundle_for_one_file(given: usize) -> i32 {
+    crate::cli::usage_error(
+        &StepError::new(format!("--bundle names the bundle of one file, but {given} were given"))
+            .with_help("verify the files one by one, or leave out --bundle to use FILE.sigstore.json"),
+    )
 }

@@ -182,7 +182,8 @@ fn summarize(audit: &Audit, nothing_needed: bool) {
     if nothing_needed {
         let _ = writeln!(
             stderr,
-            "note: the config needs no token permission (only [github] and chart pushes to ghcr.io do)"
+            "note: the config needs no token permission (only [github], chart pushes to ghcr.io, keyless signing, \
+             build provenance and crates' trusted publishing do)"
         );
     }
     if audit.release_jobs.is_empty() {

@@ -189,6 +189,12 @@ pub fn release_toml(detected: &Detected, targets: &[String]) -> String {
     let _ = writeln!(w, "# [signing]");
     let _ = writeln!(w, "# key = \"cosign.key\"");
     let _ = writeln!(w, "# public-key = \"cosign.pub\"");
+    let _ = writeln!(w, "# Or sign keyless in GitHub Actions (Sigstore; no key to keep). The jobs then need");
+    let _ = writeln!(w, "# `id-token: write`, and `attestations: write` for build provenance: after changing this");
+    let _ = writeln!(w, "# section, `release audit` names what the workflow lacks.");
+    let _ = writeln!(w, "# [signing]");
+    let _ = writeln!(w, "# mode = \"keyless\"");
+    let _ = writeln!(w, "# provenance = true");
     out
 }
 
@@ -208,7 +214,8 @@ fn secret_variables(config: &Config) -> Vec<String> {
         names.extend(registry.username_env.clone());
         names.extend(registry.password_env.clone());
     }
-    if let Some(signing) = &config.signing {
+    // A key pair's password; keyless signing has no key and needs no secret.
+    if let Some(signing) = config.signing.as_ref().filter(|s| s.mode == crate::config::SigningMode::Key) {
         names.insert(signing.password_env.clone());
     }
     // Crates with a stored token: its variable. Trusted publishing needs no secret.
@@ -576,5 +583,6 @@ mod tests {
             &options,
         );
         assert!(provenance.contains("id-token: write") && provenance.contains("attestations: write"), "{provenance}");
+        assert!(!keyless.contains("COSIGN_PASSWORD") && !provenance.contains("COSIGN_PASSWORD"), "no key, no password");
     }
 }

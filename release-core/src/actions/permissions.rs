@@ -3,8 +3,10 @@
 //! What a release needs follows from its config alone: `contents: write` to create the
 //! GitHub release and upload its assets when `[github]` is configured, `packages: write` to
 //! push to `ghcr.io` when a chart is pushed there, `id-token: write` when crates are published
-//! with trusted publishing (`crates.trusted-publishing`), nothing else (keyless signing, which
-//! would also need `id-token: write`, is not supported).
+//! with trusted publishing (`crates.trusted-publishing`) or files are signed keyless
+//! (`signing.mode = "keyless"`; one grant serves both), `attestations: write` when keyless
+//! signing also stores build provenance with GitHub (`signing.provenance` with `[github]`),
+//! nothing else. Key-pair signing needs no permission.
 //!
 //! What a job gets: its own `permissions:` block when it has one, else the workflow's, else
 //! the repository's default ("Settings → Actions → General → Workflow permissions", which

@@ -57,6 +57,10 @@ pub enum BundleError {
     TrustedRoot { path: String, reason: String },
     #[error("{file} does not verify with {bundle}: {reason}")]
     Invalid { file: Utf8PathBuf, bundle: Utf8PathBuf, reason: String },
+    #[error(
+        "{bundle} is a key pair's bundle (public-key hint), not a keyless one: verify it with --key and the release's public key"
+    )]
+    KeyPair { bundle: Utf8PathBuf },
     #[error("{file}: the certificate identity is {actual}, not {expected}")]
     Identity { file: Utf8PathBuf, actual: String, expected: String },
     #[error("{file}: the certificate names the repository {actual}, not {expected}")]
@@ -69,6 +73,7 @@ impl crate::error::Diagnose for BundleError {
             BundleError::Read { .. } => "check the path; a bundle sits beside its file as FILE.sigstore.json, or pass it with --bundle".into(),
             BundleError::NotABundle { .. } => "give the `.sigstore.json` file the release published (Sigstore bundle v0.1–v0.3)".into(),
             BundleError::TrustedRoot { .. } => "give the trusted_root.json of the Sigstore instance that signed (public-good Sigstore when none is given)".into(),
+            BundleError::KeyPair { .. } => "verify it with the release's public key: `release verify --key cosign.pub FILE`".into(),
             BundleError::Invalid { .. } => "the file changed after it was signed, or the bundle belongs to another file or Sigstore instance: download both again".into(),
             BundleError::Identity { .. } | BundleError::Repository { .. } => {
                 "the file was signed by another workflow or repository than the one you expect: do not trust it".into()
@@ -102,29 +107,93 @@ pub fn key_bundle_json(spki_der: &[u8], signature_der: &[u8], digest: &[u8; 32])
         .map_err(|e| e.to_string())
 }
 
-/// Checks a key pair's bundle against the file's digest: the hint names `key`, the digest
-/// is the file's, the signature verifies with `key`.
+/// Why a key pair's bundle (`publicKey` verification material) does not verify a file.
+/// Bundles are named by their file name: the file they were checked for heads the line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyBundleError {
+    #[error("cannot read the bundle {bundle}: {reason}")]
+    Read { bundle: String, reason: String },
+    #[error("{bundle} is not a Sigstore bundle: {reason}")]
+    NotABundle { bundle: String, reason: String },
+    #[error(
+        "the bundle {bundle} holds a certificate (keyless signing), not a key pair's signature: verify it without --key, with --repo OWNER/REPO or --certificate-identity"
+    )]
+    Keyless { bundle: String },
+    #[error("the bundle {bundle} holds a DSSE envelope (an attestation), not a signature over the file")]
+    Envelope { bundle: String },
+    #[error("the bundle {bundle} names another key: its public-key hint is {hint}, the given key's is {expected}")]
+    OtherKey { bundle: String, hint: String, expected: String },
+    #[error(
+        "the bundle {bundle} is for other bytes: it signs SHA-256 {signed}, the file's is {actual} (the file changed after it was signed, or the bundle is for another file)"
+    )]
+    DigestMismatch { bundle: String, signed: String, actual: String },
+    #[error("the bundle {bundle} does not match: the file changed after it was signed, or another key signed it")]
+    SignatureMismatch { bundle: String },
+}
+
+/// Checks a key pair's bundle against a file's SHA-256: it is a bundle of a key pair's
+/// message signature; its hint, when it has one, names `key`; the digest it signs, when it
+/// states one, is the file's; the signature verifies with `key` over the file's digest. A
+/// transparency log entry, when the bundle has one (cosign v3 uploads by default), is not
+/// checked: the signature by the key the caller trusts is the proof.
 pub fn verify_key_bundle(
     key: &crate::signing::PublicKey,
     bundle_file: &Utf8Path,
     digest: &[u8; 32],
-) -> Result<(), String> {
+) -> Result<(), KeyBundleError> {
     use base64::Engine as _;
-    let text = std::fs::read_to_string(bundle_file).map_err(|e| format!("cannot read {bundle_file}: {e}"))?;
+    let bundle = bundle_file.file_name().unwrap_or(bundle_file.as_str()).to_owned();
+    let text = std::fs::read_to_string(bundle_file)
+        .map_err(|e| KeyBundleError::Read { bundle: bundle_file.to_string(), reason: e.to_string() })?;
+    let not_a_bundle = |reason: &str| KeyBundleError::NotABundle { bundle: bundle.clone(), reason: reason.to_owned() };
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{bundle_file} is not JSON: {e}"))?;
-    let field = |pointer: &str| value.pointer(pointer).and_then(serde_json::Value::as_str);
-    let b64 = |pointer: &str| field(pointer).and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok());
-    if field("/verificationMaterial/publicKey/hint") != Some(public_key_hint(key.spki_der()).as_str()) {
-        return Err(format!("the bundle {bundle_file} names another key"));
+        serde_json::from_str(&text).map_err(|e| not_a_bundle(&format!("it is not JSON ({e})")))?;
+    let field = |pointer: &str| value.pointer(pointer);
+    let text_at = |pointer: &str| field(pointer).and_then(serde_json::Value::as_str);
+    let bytes_at =
+        |pointer: &str| text_at(pointer).and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok());
+    if !text_at("/mediaType").is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle")) {
+        return Err(not_a_bundle("its mediaType is not application/vnd.dev.sigstore.bundle…"));
     }
-    if b64("/messageSignature/messageDigest/digest").as_deref() != Some(&digest[..]) {
-        return Err(format!("the bundle {bundle_file} is for another file (its digest differs)"));
+    let material = |name: &str| field(&format!("/verificationMaterial/{name}")).is_some();
+    if material("certificate") || material("x509CertificateChain") {
+        return Err(KeyBundleError::Keyless { bundle });
     }
-    let signature =
-        b64("/messageSignature/signature").ok_or_else(|| format!("the bundle {bundle_file} has no signature"))?;
+    if !material("publicKey") {
+        return Err(not_a_bundle("its verificationMaterial has no publicKey"));
+    }
+    // The hint is optional and proves nothing; one that names another key says which
+    // key to ask for, so it is reported as such rather than as a bad signature.
+    let expected = public_key_hint(key.spki_der());
+    if let Some(hint) = text_at("/verificationMaterial/publicKey/hint").filter(|h| !h.is_empty())
+        && hint != expected
+    {
+        return Err(KeyBundleError::OtherKey { bundle, hint: hint.to_owned(), expected });
+    }
+    if field("/dsseEnvelope").is_some() {
+        return Err(KeyBundleError::Envelope { bundle });
+    }
+    if field("/messageSignature").is_none() {
+        return Err(not_a_bundle("it holds no messageSignature"));
+    }
+    if field("/messageSignature/messageDigest").is_some() {
+        if text_at("/messageSignature/messageDigest/algorithm") != Some("SHA2_256") {
+            return Err(not_a_bundle("its messageDigest is not SHA2_256"));
+        }
+        let signed = bytes_at("/messageSignature/messageDigest/digest")
+            .ok_or_else(|| not_a_bundle("its messageDigest.digest is not base64"))?;
+        if signed != digest[..] {
+            return Err(KeyBundleError::DigestMismatch {
+                bundle,
+                signed: hex::encode(signed),
+                actual: hex::encode(digest),
+            });
+        }
+    }
+    let signature = bytes_at("/messageSignature/signature")
+        .ok_or_else(|| not_a_bundle("its messageSignature.signature is missing or not base64"))?;
     key.verify_sha256(digest, &crate::signing::BlobSignature::from_der(signature))
-        .map_err(|_| format!("the signature in {bundle_file} does not match"))
+        .map_err(|_| KeyBundleError::SignatureMismatch { bundle })
 }
 
 /// Reads a bundle file.
@@ -180,6 +249,9 @@ pub fn verify_file(
     expected: &Expected,
 ) -> Result<Verified, BundleError> {
     let bundle = read_bundle(bundle_file)?;
+    if bundle.signing_certificate().is_none() {
+        return Err(BundleError::KeyPair { bundle: bundle_file.to_owned() });
+    }
     let invalid =
         |reason: String| BundleError::Invalid { file: file.to_owned(), bundle: bundle_file.to_owned(), reason };
     let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;

@@ -39,11 +39,12 @@ pub(crate) mod provenance;
 pub(crate) mod public_key;
 pub(crate) mod verify;
 
+pub use bundle::KeyBundleError;
 pub use bundle::{Expected, bundle_path, trusted_root, verify_file as verify_bundle};
 pub use key::CosignKeyPair;
 pub use keyless::Instance;
 pub use public_key::PublicKey;
-pub use verify::{FileVerdict, VerifyFailure, verify_checksums, verify_file};
+pub use verify::{FileVerdict, SignatureFile, Signatures, VerifyFailure, verify_checksums, verify_file};
 
 /// The hand-off under which `sign:artifacts` leaves the run's signer for later steps (declare
 /// `StepMeta::consumes(&signer_handoff())` to read it).

@@ -211,7 +211,7 @@ mod files {
         std::fs::remove_file(tmp.join("a.tar.gz.sig")).unwrap();
         let verdicts = verify::verify_checksums(pair.public_key(), &tmp.join("SHA256SUMS")).unwrap();
         assert!(verdicts[0].passed());
-        assert!(matches!(verdicts[1].failures[..], [VerifyFailure::SignatureMissing { .. }]), "{verdicts:?}");
+        assert!(matches!(verdicts[1].failures[..], [VerifyFailure::Unsigned { .. }]), "{verdicts:?}");
         assert!(
             matches!(
                 verdicts[2].failures[..],
@@ -232,8 +232,113 @@ mod files {
         std::fs::write(tmp.join("f"), b"f").unwrap();
         std::fs::write(tmp.join("f.sig"), "%%% not base64 %%%").unwrap();
         let key = PublicKey::load(&fixture("sigstore.pub")).unwrap();
-        let verdict = verify::verify_file(&key, &tmp.join("f"), &tmp.join("f.sig"), None);
+        let verdict = verify::verify_file(&key, &tmp.join("f"), &verify::Signatures::Beside, None);
         assert!(matches!(verdict.failures[..], [VerifyFailure::SignatureMalformed { .. }]), "{verdict:?}");
+    }
+
+    /// A key pair's bundle beside a file, as the sign step writes it.
+    fn write_key_bundle(pair: &CosignKeyPair, file: &Utf8Path) {
+        let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(std::fs::read(file).unwrap()).into();
+        let signature = pair.sign_sha256(&digest).unwrap();
+        let json = bundle::key_bundle_json(pair.public_key().spki_der(), signature.der(), &digest).unwrap();
+        std::fs::write(bundle::bundle_path(file), json).unwrap();
+    }
+
+    #[test]
+    fn a_key_bundle_beside_a_file_is_checked_alone_or_with_the_sig() {
+        use verify::{SignatureFile, Signatures};
+        let (_dir, tmp) = temp_dir();
+        let pair = CosignKeyPair::load(&fixture("sigstore.key"), &Secret::new(FIXTURE_PASSWORD), "x").unwrap();
+        let key = pair.public_key();
+        let file = tmp.join("app");
+        std::fs::write(&file, b"the app").unwrap();
+
+        let verdict = verify::verify_file(key, &file, &Signatures::Beside, None);
+        assert!(
+            matches!(&verdict.failures[..], [VerifyFailure::Unsigned { looked_for }] if looked_for.len() == 2),
+            "{verdict:?}"
+        );
+        assert!(verdict.failures[0].to_string().contains("app.sig nor"), "{}", verdict.failures[0]);
+
+        // The bundle alone.
+        write_key_bundle(&pair, &file);
+        let verdict = verify::verify_file(key, &file, &Signatures::Beside, None);
+        assert!(verdict.passed(), "{verdict:?}");
+        assert_eq!(verdict.signatures, [SignatureFile::Bundle(tmp.join("app.sigstore.json"))]);
+
+        // Both: each must verify; a bad .sig fails though the bundle is good.
+        std::fs::write(tmp.join("app.sig"), pair.sign_base64(b"other bytes").unwrap()).unwrap();
+        let verdict = verify::verify_file(key, &file, &Signatures::Beside, None);
+        assert_eq!(verdict.signatures.len(), 2);
+        assert!(matches!(verdict.failures[..], [VerifyFailure::SignatureMismatch { .. }]), "{verdict:?}");
+        std::fs::write(tmp.join("app.sig"), pair.sign_base64(b"the app").unwrap()).unwrap();
+        assert!(verify::verify_file(key, &file, &Signatures::Beside, None).passed());
+
+        // A bundle given elsewhere, and one that does not exist.
+        let elsewhere = tmp.join("elsewhere.json");
+        std::fs::rename(tmp.join("app.sigstore.json"), &elsewhere).unwrap();
+        let given = Signatures::Given(vec![SignatureFile::Bundle(elsewhere.clone())]);
+        assert!(verify::verify_file(key, &file, &given, None).passed());
+        let missing = Signatures::Given(vec![SignatureFile::Bundle(tmp.join("app.sigstore.json"))]);
+        let verdict = verify::verify_file(key, &file, &missing, None);
+        assert!(matches!(verdict.failures[..], [VerifyFailure::SignatureMissing { .. }]), "{verdict:?}");
+    }
+
+    #[test]
+    fn a_key_bundle_of_another_key_file_or_kind_fails_with_its_reason() {
+        use bundle::{KeyBundleError, verify_key_bundle};
+        let (_dir, tmp) = temp_dir();
+        let pair = CosignKeyPair::load(&fixture("sigstore.key"), &Secret::new(FIXTURE_PASSWORD), "x").unwrap();
+        let key = pair.public_key();
+        let file = tmp.join("app");
+        std::fs::write(&file, b"the app").unwrap();
+        write_key_bundle(&pair, &file);
+        let path = bundle::bundle_path(&file);
+        let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(b"the app").into();
+        verify_key_bundle(key, &path, &digest).unwrap();
+
+        // Another key: named by its hint, before any signature is tried.
+        let other = PublicKey::load(&fixture("legacy.pub")).unwrap();
+        let err = verify_key_bundle(&other, &path, &digest).unwrap_err();
+        assert!(
+            matches!(&err, KeyBundleError::OtherKey { hint, .. } if *hint == bundle::public_key_hint(key.spki_der())),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("the bundle app.sigstore.json names another key"), "{err}");
+
+        // Other bytes: a tampered file, or the bundle of another file.
+        let other_digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(b"the app, changed").into();
+        let err = verify_key_bundle(key, &path, &other_digest).unwrap_err();
+        assert!(matches!(err, KeyBundleError::DigestMismatch { .. }), "{err}");
+        assert!(err.to_string().contains(&hex::encode(other_digest)), "{err}");
+
+        // Without the optional hint and digest, the signature decides.
+        let mut value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        value["verificationMaterial"]["publicKey"].as_object_mut().unwrap().remove("hint");
+        value["messageSignature"].as_object_mut().unwrap().remove("messageDigest");
+        std::fs::write(&path, value.to_string()).unwrap();
+        verify_key_bundle(key, &path, &digest).unwrap();
+        let err = verify_key_bundle(&other, &path, &digest).unwrap_err();
+        assert!(matches!(err, KeyBundleError::SignatureMismatch { .. }), "{err}");
+        let err = verify_key_bundle(key, &path, &other_digest).unwrap_err();
+        assert!(matches!(err, KeyBundleError::SignatureMismatch { .. }), "{err}");
+
+        // A keyless bundle, an attestation, and what is no bundle at all.
+        value["verificationMaterial"] = serde_json::json!({"certificate": {"rawBytes": "AAAA"}, "tlogEntries": []});
+        std::fs::write(&path, value.to_string()).unwrap();
+        let err = verify_key_bundle(key, &path, &digest).unwrap_err();
+        assert!(matches!(err, KeyBundleError::Keyless { .. }) && err.to_string().contains("without --key"), "{err}");
+        value["verificationMaterial"] = serde_json::json!({"publicKey": {}});
+        value.as_object_mut().unwrap().remove("messageSignature");
+        value["dsseEnvelope"] =
+            serde_json::json!({"payload": "", "payloadType": "application/vnd.in-toto+json", "signatures": []});
+        std::fs::write(&path, value.to_string()).unwrap();
+        assert!(matches!(verify_key_bundle(key, &path, &digest), Err(KeyBundleError::Envelope { .. })));
+        std::fs::write(&path, "{\"mediaType\": \"text/plain\"}").unwrap();
+        assert!(matches!(verify_key_bundle(key, &path, &digest), Err(KeyBundleError::NotABundle { .. })));
+        std::fs::write(&path, "not json").unwrap();
+        let err = verify_key_bundle(key, &path, &digest).unwrap_err();
+        assert!(err.to_string().starts_with("app.sigstore.json is not a Sigstore bundle: it is not JSON"), "{err}");
     }
 }
 

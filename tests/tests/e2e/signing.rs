@@ -1,6 +1,7 @@
 //! Signing through the binary: `release keygen`, signed snapshot runs, the preflight key
-//! check, and `release verify` for people who downloaded a release. Every signature is also
-//! checked with the machine's `openssl`, not only with the code that made it.
+//! check, and `release verify` for people who downloaded a release (the `.sig` files and the
+//! key pair's Sigstore bundles). Every signature is also checked with the machine's
+//! `openssl`, not only with the code that made it.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use release_tests::{Project, workspace_root};
@@ -47,6 +48,48 @@ fn openssl_verifies(public_key: &Utf8Path, signature: &Utf8Path, file: &Utf8Path
         .output()
         .expect("the tests verify signatures with the machine's `openssl`: install it");
     output.status.success() && String::from_utf8_lossy(&output.stdout).contains("Verified OK")
+}
+
+/// Runs `openssl ARGS` and returns its stdout; a failure to run it fails the test.
+fn openssl(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the tests verify signatures with the machine's `openssl`: install it")
+}
+
+/// A key pair's Sigstore bundle checked field by field with the machine's `openssl`, not
+/// with the code that made it: v0.3, no log entry, the hint is base64(SHA-256(DER public
+/// key)) of `public_key`, the message digest is the file's SHA-256, and the message
+/// signature verifies over the file (`openssl dgst -sha256 -verify`).
+fn openssl_verifies_bundle(public_key: &Utf8Path, bundle: &Utf8Path, file: &Utf8Path) -> bool {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle).unwrap()).unwrap();
+    assert_eq!(value["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json", "{value}");
+    assert!(value["verificationMaterial"].get("tlogEntries").is_none_or(|e| e == &serde_json::json!([])), "{value}");
+    assert_eq!(value["messageSignature"]["messageDigest"]["algorithm"], "SHA2_256", "{value}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let dir = Utf8Path::from_path(dir.path()).unwrap();
+    let der = dir.join("key.der");
+    assert!(
+        openssl(&["pkey", "-pubin", "-in", public_key.as_str(), "-outform", "DER", "-out", der.as_str()])
+            .status
+            .success()
+    );
+    let key_digest = openssl(&["dgst", "-sha256", "-binary", der.as_str()]).stdout;
+    let file_digest = openssl(&["dgst", "-sha256", "-binary", file.as_str()]).stdout;
+    let hint = value["verificationMaterial"]["publicKey"]["hint"].as_str().unwrap_or_default();
+    let signed_digest = b64.decode(value["messageSignature"]["messageDigest"]["digest"].as_str().unwrap()).unwrap();
+    let signature = dir.join("sig.der");
+    std::fs::write(&signature, b64.decode(value["messageSignature"]["signature"].as_str().unwrap()).unwrap()).unwrap();
+    let verified =
+        openssl(&["dgst", "-sha256", "-verify", public_key.as_str(), "-signature", signature.as_str(), file.as_str()]);
+    hint == b64.encode(&key_digest)
+        && signed_digest == file_digest
+        && verified.status.success()
+        && String::from_utf8_lossy(&verified.stdout).contains("Verified OK")
 }
 
 #[test]
@@ -137,6 +180,108 @@ fn release_verify_usage_errors_exit_2() {
         .code(2)
         .stderr_has("--signature names the signature of one file");
     project.release(["verify", "--key", pubkey.as_str(), "--checksums", "SHA256SUMS"]).run().code(2);
+    project
+        .release(["verify", "--key", pubkey.as_str(), "--bundle", "f.sigstore.json", "f", "f"])
+        .run()
+        .code(2)
+        .stderr_has("--bundle names the bundle of one file, but 2 were given");
+}
+
+#[test]
+fn release_verify_checks_the_key_pairs_bundles_and_says_why_one_fails() {
+    let project = signed_project("public-key = \"keys/cosign.pub\"\n");
+    keygen(&project);
+    project.release(["run", "--snapshot"]).env("COSIGN_PASSWORD", PASSWORD).run().success();
+    let public = project.join("keys/cosign.pub");
+    for name in ["app", "SHA256SUMS"] {
+        let dist = project.join("dist");
+        let bundle = dist.join(format!("{name}.sigstore.json"));
+        assert!(openssl_verifies_bundle(&public, &bundle, &dist.join(name)), "openssl rejects the bundle of {name}");
+    }
+
+    // Beside the file, both signatures are checked and named.
+    let verify = project.release(["verify", "--key", "keys/cosign.pub", "dist/app"]).run();
+    verify.success().stdout_has("ok      dist/app (signature app.sig, bundle app.sigstore.json)\n");
+
+    // A download with the bundles only (what cosign v3 users publish): the bundle alone.
+    std::fs::create_dir_all(project.join("download")).unwrap();
+    for name in ["app", "app.sigstore.json", "SHA256SUMS", "SHA256SUMS.sigstore.json"] {
+        std::fs::copy(project.join("dist").join(name), project.join("download").join(name)).unwrap();
+    }
+    let verify = project.release(["verify", "--key", "keys/cosign.pub", "download/app", "download/SHA256SUMS"]).run();
+    verify
+        .success()
+        .stdout_has("ok      download/app (bundle app.sigstore.json)\n")
+        .stdout_has("ok      download/SHA256SUMS (bundle SHA256SUMS.sigstore.json)\n")
+        .stdout_has("all 2 file(s) verified against public key");
+    let verify = project.release(["verify", "--key", "keys/cosign.pub", "--checksums", "download/SHA256SUMS"]).run();
+    verify.success().stdout_has("all 2 file(s)");
+    let verify = project.release(["--json", "verify", "--key", "keys/cosign.pub", "download/app"]).run();
+    verify.success();
+    assert_eq!(verify.json()[0]["signatures"], serde_json::json!(["download/app.sigstore.json"]));
+
+    // Given with --bundle; without it, nothing beside the file is a failure that says so.
+    std::fs::rename(project.join("download/app.sigstore.json"), project.join("app.bundle.json")).unwrap();
+    project
+        .release(["verify", "--key", "keys/cosign.pub", "--bundle", "app.bundle.json", "download/app"])
+        .run()
+        .success()
+        .stdout_has("ok      download/app (bundle app.bundle.json)");
+    project.release(["verify", "--key", "keys/cosign.pub", "download/app"]).run().code(1).stdout_has(
+        "FAILED  download/app: no signature: neither download/app.sig nor download/app.sigstore.json exists",
+    );
+
+    // A bundle whose hint names another key: the hint is named, not a bad signature.
+    project
+        .release(["keygen", "--output-key", "other.key", "--output-pub", "other.pub"])
+        .env("COSIGN_PASSWORD", "x")
+        .run()
+        .success();
+    let verify = project.release(["verify", "--key", "other.pub", "download/SHA256SUMS"]).run();
+    verify
+        .code(1)
+        .stdout_has("FAILED  download/SHA256SUMS: the bundle SHA256SUMS.sigstore.json names another key: its public-key hint is ")
+        .stdout_has("1 of 1 file(s) FAILED");
+    assert!(!openssl_verifies_bundle(
+        &project.join("other.pub"),
+        &project.join("app.bundle.json"),
+        &project.join("download/app")
+    ));
+
+    // The bundle of another file.
+    let verify = project
+        .release([
+            "verify",
+            "--key",
+            "keys/cosign.pub",
+            "--bundle",
+            "download/SHA256SUMS.sigstore.json",
+            "download/app",
+        ])
+        .run();
+    verify
+        .code(1)
+        .stdout_has("FAILED  download/app: the bundle SHA256SUMS.sigstore.json is for other bytes: it signs SHA-256 ");
+
+    // A tampered file: the digests in the message are the bundle's and the file's.
+    let signed = project.read("download/app");
+    project.file("download/app", "the app, with a backdoor\n");
+    assert!(!openssl_verifies_bundle(&public, &project.join("app.bundle.json"), &project.join("download/app")));
+    let verify =
+        project.release(["verify", "--key", "keys/cosign.pub", "--bundle", "app.bundle.json", "download/app"]).run();
+    let sha256 = |text: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    verify.code(1).stdout_has(&format!(
+        "FAILED  download/app: the bundle app.bundle.json is for other bytes: it signs SHA-256 {}, the file's is {} \
+         (the file changed after it was signed, or the bundle is for another file)",
+        sha256(&signed),
+        sha256("the app, with a backdoor\n")
+    ));
+
+    // A key pair's bundle given to the keyless verifier says which flag it needs.
+    let verify = project.release(["verify", "--repo", "acme/hello", "dist/app"]).run();
+    verify.code(1).stdout_has(
+        "FAILED  dist/app: dist/app.sigstore.json is a key pair's bundle (public-key hint), not a keyless one: verify it with --key",
+    );
 }
 
 #[test]

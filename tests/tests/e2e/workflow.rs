@@ -469,3 +469,114 @@ password-env = "REGISTRY_PASSWORD"
     }
     assert_actionlint_passes(&project, ".github/workflows/release-*.yml", 3);
 }
+
+/// The `scope: level` lines of job `job`'s `permissions:` block in a generated workflow,
+/// comments dropped, in file order.
+fn permissions_block(workflow: &str, job: &str) -> Vec<String> {
+    let mut lines = workflow.lines().skip_while(|l| *l != format!("  {job}:")).skip(1);
+    let mut in_block = false;
+    let mut block = Vec::new();
+    for line in lines.by_ref() {
+        if !line.starts_with("    ") {
+            break; // the next job, or the end of `jobs:`
+        }
+        if line == "    permissions:" {
+            in_block = true;
+        } else if in_block && line.starts_with("      ") {
+            block.push(line.split(" #").next().unwrap_or_default().trim().to_owned());
+        } else if in_block {
+            break;
+        }
+    }
+    assert!(in_block, "job `{job}` has no `permissions:` block:\n{workflow}");
+    block
+}
+
+#[test]
+fn keyless_workflows_grant_id_token_and_attestations_exactly_when_needed() {
+    use release_core::actions::{Runner, WorkflowOptions, release_workflow};
+
+    const GITHUB: &str = "[github]\nrepository = \"acme/hello\"\napi-url = \"http://127.0.0.1:9\"\nprobe = false\n";
+    const MATRIX: &str = "[[build]]\nname = \"app\"\ncommand = [\"cargo\", \"build\", \"--target\", \"{target}\"]\n\
+                          targets = [\"x86_64-unknown-linux-gnu\", \"aarch64-apple-darwin\"]\n\
+                          artifacts = [{ path = \"target/{target}/release/app\", name = \"app-{target}\" }]\n";
+    let keyless = "[signing]\nmode = \"keyless\"\n";
+    let provenance = "[signing]\nmode = \"keyless\"\nprovenance = true\n";
+    // (name, config, the block of preflight and release, the block of the matrix's build job)
+    type Case = (&'static str, String, &'static [&'static str], Option<&'static [&'static str]>);
+    let cases: [Case; 6] = [
+        ("keyless", format!("{GITHUB}{keyless}"), &["contents: write", "id-token: write"], None),
+        (
+            "provenance",
+            format!("{GITHUB}{provenance}"),
+            &["contents: write", "id-token: write", "attestations: write"],
+            None,
+        ),
+        // Without [github] there is no release to write and no attestations API to store in.
+        ("keyless-local", keyless.to_owned(), &["contents: read", "id-token: write"], None),
+        ("provenance-local", provenance.to_owned(), &["contents: read", "id-token: write"], None),
+        (
+            "provenance-matrix",
+            format!("{GITHUB}{MATRIX}{provenance}"),
+            &["contents: write", "id-token: write", "attestations: write"],
+            Some(&["contents: read"]),
+        ),
+        ("key", format!("{GITHUB}[signing]\nkey = \"cosign.key\"\n"), &["contents: write"], None),
+    ];
+
+    let lint = Project::new();
+    for (name, extra, release_block, build_block) in &cases {
+        let toml = format!("[project]\nversion = \"1.0.0\"\n{extra}");
+        let config = release_core::Config::parse(&toml, camino::Utf8Path::new("/repo/release.toml")).unwrap();
+        let options = WorkflowOptions {
+            runner: Runner::Install { git_url: release_core::actions::TOOL_REPOSITORY.into() },
+            config_path: None,
+        };
+        let workflow = release_workflow(&config, &options);
+        for job in ["preflight", "release"] {
+            assert_eq!(permissions_block(&workflow, job), *release_block, "{name}: job {job}\n{workflow}");
+        }
+        match build_block {
+            Some(block) => assert_eq!(permissions_block(&workflow, "build"), *block, "{name}\n{workflow}"),
+            None => assert!(!workflow.contains("\n  build:\n"), "{name}\n{workflow}"),
+        }
+        // Keyless signing uses no key, so no password: the jobs get no secret for one.
+        assert_eq!(workflow.contains("COSIGN_PASSWORD"), *name == "key", "{name}\n{workflow}");
+        lint.file(&format!(".github/workflows/release-{name}.yml"), &workflow);
+
+        // The binary's audit of the same config passes the generated workflow.
+        let project = Project::new();
+        project.config(&toml).file(".github/workflows/release.yml", &workflow);
+        project.release(["audit"]).run().success().stderr_has("every release job has the permissions it needs");
+    }
+    assert_actionlint_passes(&lint, ".github/workflows/release-*.yml", cases.len());
+
+    // And fails it without either permission, on the line of the job's block.
+    let toml = format!("[project]\nversion = \"1.0.0\"\n{GITHUB}{provenance}");
+    let config = release_core::Config::parse(&toml, camino::Utf8Path::new("/repo/release.toml")).unwrap();
+    let options =
+        WorkflowOptions { runner: Runner::Install { git_url: "https://example.invalid/x".into() }, config_path: None };
+    let workflow = release_workflow(&config, &options);
+    for (scope, purpose) in [
+        ("id-token", "request the OIDC token keyless signing trades for a Fulcio certificate"),
+        ("attestations", "store the build provenance with GitHub's attestations API"),
+    ] {
+        let without: String = workflow
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(&format!("{scope}: write")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let release_line = without.lines().position(|l| l == "  release:").unwrap();
+        let permissions_line =
+            release_line + 1 + without.lines().skip(release_line).position(|l| l == "    permissions:").unwrap();
+        let project = Project::new();
+        project.config(&toml).file(".github/workflows/release.yml", &without);
+        let audit = project.release(["audit"]).run();
+        audit
+            .code(1)
+            .stdout_has(&format!(
+                ".github/workflows/release.yml:{permissions_line}: job `release` lacks `{scope}: write` (needed to {purpose})\n"
+            ))
+            .stderr_has("2 missing permission(s)");
+    }
+}

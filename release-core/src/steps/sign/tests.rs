@@ -142,7 +142,7 @@ async fn the_gate_stops_a_bundle_of_another_file() {
     std::fs::copy(dist.join("hello-linux.tar.gz.sigstore.json"), dist.join("hello-macos.tar.gz.sigstore.json"))
         .unwrap();
     let err = VerifySignatures::new(fixture_settings()).run(&cx).await.unwrap_err();
-    assert!(err.message().contains("hello-macos.tar.gz.sigstore.json is for another file"), "{err}");
+    assert!(err.message().contains("the bundle hello-macos.tar.gz.sigstore.json is for other bytes"), "{err}");
 }
 
 #[tokio::test]

@@ -5,12 +5,13 @@ use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
 use crate::signing::EPHEMERAL_PUBLIC_KEY_NAME;
-use crate::signing::bundle::{bundle_name, verify_key_bundle};
+use crate::signing::bundle::bundle_name;
 use crate::signing::public_key::PublicKey;
 use crate::signing::signature_name;
 use crate::signing::verify::FileVerdict;
 use crate::signing::verify::VerifyFailure;
 use crate::signing::verify::verify_file;
+use crate::signing::verify::{SignatureFile, Signatures};
 use crate::step::Artifact;
 use crate::step::ArtifactKind;
 use crate::step::Step;
@@ -67,29 +68,26 @@ impl Step for VerifySignatures {
             let verdict = match artifacts.iter().find(|a| a.name == sig_name && a.kind == ArtifactKind::Signature) {
                 None => FileVerdict {
                     file: artifact.path.clone(),
+                    signatures: Vec::new(),
                     failures: vec![VerifyFailure::SignatureMissing { signature: cx.release().dist.join(&sig_name) }],
                 },
                 Some(signature) => {
-                    let (key, item, sig_path) = (key.clone(), artifact.clone(), signature.path.clone());
-                    blocking("verifying", move || Ok(verify_file(&key, &item.path, &sig_path, Some(&item.sha256))))
-                        .await?
+                    // The `.sig` always; the bundle of the same signature when the sign step
+                    // wrote one. One read of the file serves both.
+                    let bundle = bundle_name(&artifact.name);
+                    let mut checked = vec![SignatureFile::Legacy(signature.path.clone())];
+                    if let Some(bundle) =
+                        artifacts.iter().find(|a| a.name == bundle && a.kind == ArtifactKind::Signature)
+                    {
+                        checked.push(SignatureFile::Bundle(bundle.path.clone()));
+                    }
+                    let (key, item) = (key.clone(), artifact.clone());
+                    blocking("verifying", move || {
+                        Ok(verify_file(&key, &item.path, &Signatures::Given(checked), Some(&item.sha256)))
+                    })
+                    .await?
                 }
             };
-            let mut verdict = verdict;
-            let bundle = bundle_name(&artifact.name);
-            if verdict.passed()
-                && let Some(bundle) = artifacts.iter().find(|a| a.name == bundle && a.kind == ArtifactKind::Signature)
-            {
-                let (key, item, bundle_path) = (key.clone(), artifact.clone(), bundle.path.clone());
-                let checked = blocking("verifying", move || {
-                    let (digest, _) = crate::checksum::hash_file_raw(&item.path)?;
-                    Ok(verify_key_bundle(&key, &bundle_path, &digest))
-                })
-                .await?;
-                if let Err(reason) = checked {
-                    verdict.failures.push(VerifyFailure::Bundle { reason });
-                }
-            }
             if !verdict.passed() {
                 failed.push(verdict);
             }
