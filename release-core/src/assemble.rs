@@ -249,7 +249,9 @@ pub fn pipeline(
         if github.probe {
             add(Box::new(GithubTagRules::new(github, &config.network)));
         }
-        add(Box::new(PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref())));
+        add(Box::new(
+            PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref()).keyless(keyless),
+        ));
         add(Box::new(FinalizeRelease::new(github, &config.network)));
     }
     for step in chart_tags {

@@ -868,6 +868,16 @@ impl<'r> GithubClient<'r> {
 
     /// Downloads an asset and hashes it on the way, for servers that report no digest.
     pub async fn download_sha256(&self, asset_id: u64) -> Result<(String, u64), ApiError> {
+        self.download(asset_id, None).await.map(|(sha256, size, _)| (sha256, size))
+    }
+
+    /// Downloads a small asset (at most `limit` bytes; a larger one is an error): its bytes.
+    pub async fn download_small(&self, asset_id: u64, limit: u64) -> Result<Vec<u8>, ApiError> {
+        self.download(asset_id, Some(limit)).await.map(|(_, _, bytes)| bytes)
+    }
+
+    /// Downloads an asset, hashing it on the way; with `keep`, also keeps up to that many bytes.
+    async fn download(&self, asset_id: u64, keep: Option<u64>) -> Result<(String, u64, Vec<u8>), ApiError> {
         const ACTION: &str = "download an asset";
         let url = &self.url(&format!("{}/releases/assets/{asset_id}", self.repo_route()));
         self.with_retries(&format!("GET {url}"), |_| async move {
@@ -890,6 +900,7 @@ impl<'r> GithubClient<'r> {
                 }
                 let mut hasher = Sha256::new();
                 let mut size = 0u64;
+                let mut kept = Vec::new();
                 let mut stream = response.bytes_stream();
                 while let Some(chunk) = stream.next().await {
                     let chunk = chunk.map_err(|e| {
@@ -898,8 +909,19 @@ impl<'r> GithubClient<'r> {
                     activity.touch();
                     size += chunk.len() as u64;
                     hasher.update(&chunk);
+                    if let Some(limit) = keep {
+                        if size > limit {
+                            return Err(ApiError::transport(
+                                ACTION,
+                                "GET",
+                                url,
+                                format!("the asset is larger than the {limit} bytes expected"),
+                            ));
+                        }
+                        kept.extend_from_slice(&chunk);
+                    }
                 }
-                Ok((hex::encode(hasher.finalize()), size))
+                Ok((hex::encode(hasher.finalize()), size, kept))
             };
             net::watch(&activity, self.policy.stall_timeout, exchange)
                 .await

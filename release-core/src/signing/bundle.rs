@@ -302,6 +302,35 @@ pub fn verify_attestation(
     verify_attestation_json(root, &text, bundle_file, expected)
 }
 
+/// Verifies a message-signature bundle given as text (`shown` names it in errors) for the file
+/// `file` whose SHA-256 is `sha256_hex` (a file already hashed, or one not at hand: a
+/// release asset).
+pub fn verify_digest_json(
+    root: &TrustedRoot,
+    text: &str,
+    sha256_hex: &str,
+    file: &Utf8Path,
+    shown: &Utf8Path,
+    expected: &Expected,
+) -> Result<Verified, BundleError> {
+    let bundle = Bundle::from_json(text)
+        .map_err(|e| BundleError::NotABundle { path: shown.to_owned(), reason: e.to_string() })?;
+    let invalid = |reason: String| BundleError::Invalid { file: file.to_owned(), bundle: shown.to_owned(), reason };
+    let digest = sigstore_verify::types::Sha256Hash::from_hex(sha256_hex).map_err(|e| invalid(e.to_string()))?;
+    let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
+    let result = verifier
+        .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy_for(expected))
+        .map_err(|e| invalid(e.to_string()))?;
+    if !result.tlog_verified() || !result.sct_verified() {
+        return Err(invalid("the transparency log entry or the certificate's SCT was not verified".into()));
+    }
+    Ok(Verified {
+        identity: result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default(),
+        issuer: result.issuer().unwrap_or_default().to_owned(),
+        repository: result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone()),
+    })
+}
+
 /// Verifies an attestation bundle given as text (`shown` names it in errors: a file, or
 /// where the bundle came from) and returns its subjects: the signature, log entry and
 /// identity are checked against the digest of its first subject; the caller checks every

@@ -622,3 +622,46 @@ fn a_listing_that_fails_does_not_stop_the_attestation() {
     crate::github::said(&run, "build provenance stored as attestation");
     assert_eq!(github.attestations(crate::github::REPO).len(), 1);
 }
+
+/// A keyless release run again after it succeeded: its new bundles differ in bytes from the
+/// published ones (signatures are randomised), but the published ones verify for the same
+/// files and this workflow, so the run converges and changes nothing. Bundles another signer
+/// made (another Sigstore instance here) are not taken for this build's: that run fails
+/// naming the differing assets, and the release is left as it was.
+#[test]
+fn a_rerun_of_a_published_keyless_release_keeps_its_bundles() {
+    use release_tests::github_server::{Level, Visibility};
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    let project = github_keyless_project(&servers);
+    run_release(&project, &github, &servers).success();
+    let published: Vec<(String, Vec<u8>)> =
+        crate::github::the_release(&github).assets.iter().map(|a| (a.name.clone(), a.bytes.clone())).collect();
+
+    let again = run_release(&project, &github, &servers);
+    again.success();
+    crate::github::said(&again, "Sigstore bundle(s) differ in bytes from this run's but verify for the same files");
+    let local = project.read("dist/app.sigstore.json");
+    let remote = &published.iter().find(|(name, _)| name == "app.sigstore.json").unwrap().1;
+    assert_ne!(local.as_bytes(), remote.as_slice(), "the re-run signed anew");
+    let after: Vec<(String, Vec<u8>)> =
+        crate::github::the_release(&github).assets.iter().map(|a| (a.name.clone(), a.bytes.clone())).collect();
+    assert_eq!(after, published, "the published release is unchanged");
+    assert_eq!(github.attestations(crate::github::REPO).len(), 1, "no second attestation");
+
+    // Another Sigstore instance signs the next run: the published bundles do not verify
+    // against its trusted root.
+    let other = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    other.write_trust_files(&project.join("sigstore"));
+    let refused = run_release(&project, &github, &other);
+    refused.code(1);
+    crate::github::said(&refused, "already has a published release");
+    crate::github::said(&refused, "app.sigstore.json differs");
+    let after: Vec<(String, Vec<u8>)> =
+        crate::github::the_release(&github).assets.iter().map(|a| (a.name.clone(), a.bytes.clone())).collect();
+    assert_eq!(after, published, "the published release is unchanged");
+}

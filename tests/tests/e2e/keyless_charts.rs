@@ -238,6 +238,22 @@ async fn a_keyless_chart_gets_its_signature_and_provenance_as_referrers_and_a_re
     names.dedup();
     assert_eq!(names.len(), count, "no duplicate asset: {names:?}");
     assert_eq!(github.attestations(crate::github::REPO).len(), 1, "no duplicate attestation");
+
+    // Once more, after the release succeeded: nothing changes anywhere.
+    let third = run(&project, &github, &servers).await;
+    third.success();
+    let report = json_report(&third);
+    assert!(summary(&report, "publish:github-release").starts_with("already released: "));
+    assert!(
+        summary(&report, "publish:oci-referrers:web").contains("already has its signature and provenance attached")
+    );
+    let again: Vec<String> = referrers(&registry, &chart_digest).await.into_iter().map(|r| r.digest).collect();
+    assert_eq!(again, served.iter().map(|r| r.digest.clone()).collect::<Vec<_>>(), "no referrer was added");
+    assert_eq!(github.attestations(crate::github::REPO).len(), 1, "no duplicate attestation");
+    let assets: Vec<(String, Vec<u8>)> =
+        crate::github::the_release(&github).assets.iter().map(|a| (a.name.clone(), a.bytes.clone())).collect();
+    let before: Vec<(String, Vec<u8>)> = release.assets.iter().map(|a| (a.name.clone(), a.bytes.clone())).collect();
+    assert_eq!(assets, before, "the published release is unchanged");
 }
 
 /// Without provenance the chart still gets its keyless signature, and only that.

@@ -35,7 +35,7 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::handoffs::github_release;
+use crate::steps::handoffs::{github_release, keyless_session};
 
 /// The run output that holds the release's URL.
 pub const OUTPUT_RELEASE_URL: &str = "github-release-url";
@@ -67,6 +67,9 @@ pub struct PublishRelease {
     pub(crate) network: NetworkConfig,
     pub(crate) root: Utf8PathBuf,
     pub(crate) project_name: Option<String>,
+    /// Keyless signing: a re-run's bundles differ in bytes from the published ones (signatures
+    /// are randomised), and are compared by what they vouch for instead.
+    pub(crate) keyless: bool,
 }
 
 impl PublishRelease {
@@ -76,7 +79,14 @@ impl PublishRelease {
             network: network.clone(),
             root: root.clone(),
             project_name: project_name.map(str::to_owned),
+            keyless: false,
         }
+    }
+
+    /// With keyless signing (see [`PublishRelease::keyless`]).
+    pub fn keyless(mut self, keyless: bool) -> Self {
+        self.keyless = keyless;
+        self
     }
 
     fn title(&self, cx: &StepContext<'_>) -> String {
@@ -130,12 +140,13 @@ impl PublishRelease {
 #[async_trait::async_trait]
 impl Step for PublishRelease {
     fn meta(&self) -> StepMeta {
-        StepMeta::new(
+        let meta = StepMeta::new(
             StepId::new(Stage::Publish, "github-release"),
             Effect::Publish,
             "create or continue the draft GitHub release, upload every artifact, read the assets back",
         )
-        .produces(&github_release())
+        .produces(&github_release());
+        if self.keyless { meta.consumes(&keyless_session()) } else { meta }
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
@@ -151,14 +162,28 @@ impl Step for PublishRelease {
         if let Some(published) = existing.iter().find(|r| !r.draft) {
             let assets = with_digests(&client, &target, published.assets.clone()).await?;
             let plan = AssetPlan::new(&assets, &artifacts);
-            if plan.is_identical() {
+            let resigned = match (plan.is_identical(), self.keyless) {
+                (false, true) => resigned_only(cx, &client, &plan, &artifacts).await?,
+                _ => None,
+            };
+            if plan.is_identical() || resigned.is_some() {
                 cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
                 cx.hand_off(
                     &github_release(),
                     Outcome::AlreadyPublished { url: published.html_url.clone(), immutable: published.immutable },
                 )?;
                 let kind = if published.immutable { " (immutable)" } else { "" };
-                return Ok(Some(format!("already released: {}{kind} has identical assets", published.html_url)));
+                let bundles = match resigned {
+                    Some(n) => format!(
+                        "; its {n} Sigstore bundle(s) differ in bytes from this run's but verify for the same files \
+                         and this workflow's identity, so they are kept"
+                    ),
+                    None => String::new(),
+                };
+                return Ok(Some(format!(
+                    "already released: {}{kind} has identical assets{bundles}",
+                    published.html_url
+                )));
             }
             if !self.config.replace || published.immutable {
                 return Err(GithubError::PublishedDifferent {
@@ -214,4 +239,75 @@ impl Step for PublishRelease {
         cx.hand_off(&github_release(), Outcome::Draft { id: draft.id, url: draft.html_url.clone() })?;
         Ok(Some(format!("draft {}: {summary}, all checked", draft.html_url)))
     }
+}
+
+/// Largest bundle asset read back when comparing a re-run with a published release.
+const MAX_BUNDLE_ASSET: u64 = 4 << 20;
+
+/// With keyless signing, whether the published release differs from this run only in its
+/// Sigstore bundles, each of which verifies (against this run's trusted root, identity and
+/// issuer) for the same file, or, for the provenance, for the same subjects: then the
+/// release is this build already, signed by an earlier run of this workflow. `Some(n)`: `n`
+/// such bundles; `None`: some other difference, or a bundle that does not verify.
+async fn resigned_only(
+    cx: &StepContext<'_>,
+    client: &GithubClient<'_>,
+    plan: &AssetPlan,
+    artifacts: &[crate::step::Artifact],
+) -> Result<Option<usize>, StepError> {
+    use crate::signing::bundle::{
+        BUNDLE_EXTENSION, Expected, dsse_statement, trusted_root, verify_attestation_json, verify_digest_json,
+    };
+    use crate::signing::provenance::{PROVENANCE_ASSET, subjects_of};
+    use crate::step::ArtifactKind;
+    let crate::steps::sign::keyless::ActiveKeyless(session) = cx.handed(&keyless_session())?;
+    let named = |name: &str| plan.upload.iter().find(|a| a.name == name);
+    let differing = plan.delete.iter().all(|(asset, _)| named(&asset.name).is_some())
+        && plan.upload.iter().all(|a| plan.delete.iter().any(|(asset, _)| asset.name == a.name));
+    if !differing || plan.upload.iter().any(|a| a.kind != ArtifactKind::Signature) {
+        return Ok(None);
+    }
+    let root = trusted_root(&session.services().trusted_root_json, "of the signing instance")?;
+    let expected = Expected {
+        identity: Some(session.identity.clone()),
+        issuer: Some(session.issuer.clone()),
+        ..Expected::default()
+    };
+    for (asset, _) in &plan.delete {
+        if asset.state != "uploaded" || asset.size > MAX_BUNDLE_ASSET {
+            return Ok(None);
+        }
+        let ours = named(&asset.name).expect("checked above");
+        let shown = Utf8PathBuf::from(format!("the release asset {}", asset.name));
+        let signed = asset.name.strip_suffix(&format!(".{BUNDLE_EXTENSION}"));
+        let file = signed.and_then(|name| artifacts.iter().find(|a| a.name == name && plan.keep.contains(&a.name)));
+        if file.is_none() && asset.name != PROVENANCE_ASSET {
+            return Ok(None);
+        }
+        let bytes = client
+            .download_small(asset.id, MAX_BUNDLE_ASSET)
+            .await
+            .map_err(|e| crate::github::diagnose::GithubError::classify(e, client.target()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let vouches = match file {
+            Some(file) => verify_digest_json(&root, &text, &file.sha256, &file.path, &shown, &expected).is_ok(),
+            None => {
+                let local = std::fs::read_to_string(&ours.path)
+                    .map_err(|e| StepError::new(format!("cannot read {}: {e}", ours.path)))?;
+                let mut want = dsse_statement(&local).and_then(|s| subjects_of(&s)).unwrap_or_default();
+                match verify_attestation_json(&root, &text, &shown, &expected) {
+                    Ok((_, mut theirs)) => {
+                        want.sort_by(|a, b| a.name.cmp(&b.name));
+                        theirs.sort_by(|a, b| a.name.cmp(&b.name));
+                        !want.is_empty() && want == theirs
+                    }
+                    Err(_) => false,
+                }
+            }
+        };
+        if !vouches {
+            return Ok(None);
+        }
+    }
+    Ok(Some(plan.delete.len()))
 }
