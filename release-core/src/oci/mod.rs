@@ -7,7 +7,8 @@
 //! | `preflight:oci-check` | preflight | check | reference syntax, lowercase names, tag, plain-HTTP settings (no network; runs in snapshot mode too) |
 //! | `preflight:oci-push:<chart>` | preflight | probe | push-scoped token, then `POST /v2/<name>/blobs/uploads/` and `DELETE` of the session |
 //! | `publish:oci-push:<chart>` | publish | publish | config + layer blobs (streamed from disk), the manifest by digest only, read back |
-//! | `publish:oci-signature:<chart>` | publish | publish | with `[signing]` only: the chart's cosign signature under `sha256-<hex>.sig` |
+//! | `publish:oci-signature:<chart>` | publish | publish | key mode only: the chart's cosign signature under `sha256-<hex>.sig` |
+//! | `publish:oci-referrers:<chart>` | publish | publish | keyless only: the signature (and provenance) as OCI 1.1 referrers, `sha256-<hex>` index without the referrers API |
 //! | `finalize:oci-tag:<chart>` | finalize | publish | after the GitHub release's undraft: the same manifest bytes under the version tag, read back |
 //!
 //! Nothing is visible under a chart version until the finalize stage, and with `[signing]` a
@@ -17,7 +18,8 @@
 //! will be pushed as), [`credentials`] (the credential chain), [`session`] (one per registry
 //! per run), [`retry`] (the network policy around oci-client), [`error`] (`OciError`),
 //! [`diagnose`] (every "no push" answer and its fix, pure), [`manifest`] (Helm's manifest),
-//! [`cosign`] (the chart signature in the registry, cosign's tag convention).
+//! [`cosign`] (the key-mode chart signature, cosign's tag convention), [`referrers`] (keyless
+//! bundles as OCI 1.1 referrers, cosign v3's layout).
 //!
 //! Must never: send a GitHub token to a host other than ghcr.io (see [`credentials`]); talk
 //! plain HTTP to a registry that release.toml does not mark `plain-http = true`; print.
