@@ -124,6 +124,28 @@ pub(crate) fn gave_up_failure(
     .into()
 }
 
+/// [`gave_up_failure`] for a step after the chart's push: when the registry kept failing
+/// (retried, not refused), `resume` says where the release stands and how a re-run goes on.
+pub(crate) fn gave_up_after_push(
+    gave_up: GaveUp<OciAttempt>,
+    what: &str,
+    reference: &ChartReference,
+    credentials: &Resolution,
+    resume: impl FnOnce() -> String,
+) -> StepError {
+    let retried = gave_up.attempts > 1;
+    let error = gave_up_failure(gave_up, what, reference, credentials);
+    if retried {
+        error.with_help(format!(
+            "the registry failed, not the configuration: {} (see {})",
+            resume(),
+            crate::oci::planned::TROUBLESHOOTING
+        ))
+    } else {
+        error
+    }
+}
+
 /// An oci-client error as a user reads it; refusals go through [`explain`].
 pub(crate) fn oci_failure(
     err: OciDistributionError,

@@ -5,9 +5,8 @@ use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OciSettings;
 use crate::oci::error::is_not_found;
-use crate::oci::error::{OciError, gave_up_failure};
+use crate::oci::error::{OciError, gave_up_after_push};
 use crate::oci::manifest::put_manifest;
-use crate::oci::planned::TROUBLESHOOTING;
 use crate::oci::retry::OciAttempt;
 use crate::oci::retry::Retries;
 use crate::oci::retry::push_token;
@@ -63,19 +62,15 @@ impl Step for ChartTagStep {
         let oci_ref = &reference.to_oci();
         let digest = &pushed.digest;
         let fail = |gave_up: GaveUp<OciAttempt>| {
-            let retried = gave_up.attempts > 1;
-            let error = gave_up_failure(gave_up, &what, reference, credentials);
-            if !retried {
-                return error;
-            }
-            error.with_help(format!(
-                "the registry failed, not the configuration: the chart is in the registry as {} (with its \
-                 signature, if signed), but not tagged `{}` yet; a GitHub release of this run is already \
-                 published. Run the release again: the release and the chart are found unchanged and only the \
-                 tag is sent (see {TROUBLESHOOTING})",
-                reference.at_digest(digest),
-                reference.tag
-            ))
+            gave_up_after_push(gave_up, &what, reference, credentials, || {
+                format!(
+                    "the chart is in the registry as {} (with its signature, if signed), but not tagged `{}` yet; \
+                     a GitHub release of this run is already published. Run the release again: the release and \
+                     the chart are found unchanged and only the tag is sent",
+                    reference.at_digest(digest),
+                    reference.tag
+                )
+            })
         };
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);

@@ -19,9 +19,8 @@ use oci_client::manifest::{ImageIndexEntry, OciImageIndex, OciImageManifest};
 
 use crate::error::StepError;
 use crate::net::{GaveUp, RetryNotice};
-use crate::oci::error::{gave_up_failure, is_not_found};
+use crate::oci::error::{gave_up_after_push, is_not_found};
 use crate::oci::manifest::put_manifest;
-use crate::oci::planned::TROUBLESHOOTING;
 use crate::oci::reference::ChartReference;
 use crate::oci::referrers::{
     BUNDLE_MEDIA_TYPE, EMPTY_CONTENT, INDEX_MEDIA_TYPE, Referrer, bundles_with, fallback_tag, referrers_api, with_entry,
@@ -112,18 +111,14 @@ impl Step for ChartReferrersStep {
         let auth = &credentials.login.to_oci();
         let client = &session_r.client;
         let fail = |gave_up: GaveUp<OciAttempt>| {
-            let retried = gave_up.attempts > 1;
-            let error = gave_up_failure(gave_up, &what, chart, credentials);
-            if !retried {
-                return error;
-            }
-            error.with_help(format!(
-                "the registry failed, not the configuration: the chart is in the registry as {} but not tagged `{}`, \
-                 so nobody pulls it unsigned (a GitHub release stays a draft). Run the release again: what is \
-                 attached already is found and kept (see {TROUBLESHOOTING})",
-                chart.at_digest(&subject),
-                chart.tag
-            ))
+            gave_up_after_push(gave_up, &what, chart, credentials, || {
+                format!(
+                    "the chart is in the registry as {} but not tagged `{}`, so nobody pulls it unsigned (a GitHub \
+                     release stays a draft). Run the release again: what is attached already is found and kept",
+                    chart.at_digest(&subject),
+                    chart.tag
+                )
+            })
         };
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);

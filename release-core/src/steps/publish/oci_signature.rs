@@ -45,9 +45,8 @@ use crate::oci::cosign::signature_tag;
 use crate::oci::cosign::simple_signing_payload;
 use crate::oci::cosign::vouches;
 use crate::oci::error::is_not_found;
-use crate::oci::error::{OciError, gave_up_failure};
+use crate::oci::error::{OciError, gave_up_after_push};
 use crate::oci::manifest::sha256_digest;
-use crate::oci::planned::TROUBLESHOOTING;
 use crate::oci::reference::ChartReference;
 use crate::oci::retry::OciAttempt;
 use crate::oci::retry::Retries;
@@ -104,18 +103,14 @@ impl Step for ChartSignatureStep {
         let client = session.client.clone();
         // Retries used up: the chart is in the registry already, its signature is not.
         let fail = |gave_up: GaveUp<OciAttempt>| {
-            let retried = gave_up.attempts > 1;
-            let error = gave_up_failure(gave_up, &what, &signature_ref, credentials);
-            if !retried {
-                return error;
-            }
-            error.with_help(format!(
-                "the registry failed, not the configuration: the chart is in the registry as {repository}@{} but \
-                 not tagged `{}`, so nobody pulls it unsigned (a GitHub release stays a draft). Run the release \
-                 again: the chart is found by digest, and only its signature and then its tag are sent (see \
-                 {TROUBLESHOOTING})",
-                pushed.digest, chart.tag
-            ))
+            gave_up_after_push(gave_up, &what, &signature_ref, credentials, || {
+                format!(
+                    "the chart is in the registry as {repository}@{} but not tagged `{}`, so nobody pulls it \
+                     unsigned (a GitHub release stays a draft). Run the release again: the chart is found by \
+                     digest, and only its signature and then its tag are sent",
+                    pushed.digest, chart.tag
+                )
+            })
         };
         // Every registry call runs under the network policy; pushes are by digest or of the
         // same manifest bytes, so repeating them is safe.
