@@ -501,13 +501,23 @@ async fn ghcr_like(State(state): State<GhcrState>, request: Request) -> Response
 
 /// A reverse proxy that records every request and forwards it to `upstream` (a real
 /// registry), so a test can see exactly what a client sent to that registry.
+///
+/// With [`RecordingProxy::start_with_referrers_api`] it also gives the registry behind it
+/// the OCI distribution spec 1.1 referrers API, which distribution lacks: a manifest `PUT`
+/// with a `subject` that the registry stores is answered with `OCI-Subject`, and
+/// `GET /v2/<name>/referrers/<digest>` answers 200 with an image index of the stored
+/// referrers' descriptors (never 404; `artifactType` filters, `OCI-Filters-Applied` says so).
 #[derive(Debug)]
 pub struct RecordingProxy {
     pub addr: SocketAddr,
     pub received: Recorder,
     latency: Arc<Mutex<Duration>>,
+    referrers: Option<Referrers>,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// The referrers the proxy's API lists: (repository, subject digest, descriptor).
+type Referrers = Arc<Mutex<Vec<(String, String, serde_json::Value)>>>;
 
 impl Drop for RecordingProxy {
     fn drop(&mut self) {
@@ -523,10 +533,20 @@ struct ProxyState {
     own: Arc<Mutex<Option<SocketAddr>>>,
     client: reqwest::Client,
     received: Recorder,
+    referrers: Option<Referrers>,
 }
 
 impl RecordingProxy {
     pub async fn start(upstream: &str) -> anyhow::Result<RecordingProxy> {
+        Self::start_with(upstream, None).await
+    }
+
+    /// A proxy that gives `upstream` the referrers API (see [`RecordingProxy`]).
+    pub async fn start_with_referrers_api(upstream: &str) -> anyhow::Result<RecordingProxy> {
+        Self::start_with(upstream, Some(Referrers::default())).await
+    }
+
+    async fn start_with(upstream: &str, referrers: Option<Referrers>) -> anyhow::Result<RecordingProxy> {
         let received = Recorder::default();
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
         let state = ProxyState {
@@ -535,11 +555,19 @@ impl RecordingProxy {
             own: Arc::default(),
             client,
             received: received.clone(),
+            referrers: referrers.clone(),
         };
         let router = axum::Router::new().fallback(forward).with_state(state.clone());
         let (addr, task) = serve(router).await?;
         *state.own.lock().unwrap() = Some(addr);
-        Ok(RecordingProxy { addr, received, latency: state.latency, task })
+        Ok(RecordingProxy { addr, received, latency: state.latency, referrers, task })
+    }
+
+    /// The descriptors the referrers API lists for `subject` in `repository`.
+    pub fn referrers(&self, repository: &str, subject: &str) -> Vec<serde_json::Value> {
+        let Some(referrers) = &self.referrers else { return Vec::new() };
+        let referrers = referrers.lock().unwrap();
+        referrers.iter().filter(|(r, s, _)| r == repository && s == subject).map(|(_, _, d)| d.clone()).collect()
     }
 
     /// Delays every request by `latency` before it is forwarded, as a registry across the
@@ -567,6 +595,46 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         Ok(body) => body,
         Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
     };
+    let path = uri.split('?').next().unwrap_or_default();
+    let repository_and = |marker: &str| {
+        let rest = path.strip_prefix("/v2/")?;
+        let at = rest.find(marker)?;
+        Some((rest[..at].to_owned(), rest[at + marker.len()..].to_owned()))
+    };
+    if let (Some(referrers), Some((repository, subject))) = (&state.referrers, repository_and("/referrers/")) {
+        if method == axum::http::Method::GET {
+            let wanted = uri
+                .split_once("artifactType=")
+                .map(|(_, t)| t.split('&').next().unwrap_or_default().replace("%2B", "+").replace("%2F", "/"));
+            let listed: Vec<serde_json::Value> = referrers
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(r, s, d)| {
+                    r == &repository
+                        && s == &subject
+                        && wanted.as_deref().is_none_or(|t| d["artifactType"].as_str() == Some(t))
+                })
+                .map(|(_, _, d)| d.clone())
+                .collect();
+            let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": listed});
+            let mut response = Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/vnd.oci.image.index.v1+json");
+            if wanted.is_some() {
+                response = response.header("OCI-Filters-Applied", "artifactType");
+            }
+            return response.body(Body::from(index.to_string())).unwrap();
+        }
+    }
+    // A manifest with a subject, stored by the registry behind: listed by the referrers API.
+    let referrer = match (&state.referrers, method == axum::http::Method::PUT, repository_and("/manifests/")) {
+        (Some(_), true, Some((repository, _))) => serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .filter(|m| m.get("subject").is_some())
+            .map(|m| (repository, m)),
+        _ => None,
+    };
     let mut upstream = state.client.request(method, format!("http://{}{uri}", state.upstream));
     for (name, value) in &headers {
         if name != header::HOST && name != header::CONTENT_LENGTH {
@@ -575,7 +643,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
     }
     // The registry builds upload locations from these: they must point back at the proxy.
     upstream = upstream.header("X-Forwarded-Host", own.to_string()).header("X-Forwarded-Proto", "http");
-    let answer = match upstream.body(body).send().await {
+    let answer = match upstream.body(body.clone()).send().await {
         Ok(answer) => answer,
         Err(err) => return (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
     };
@@ -584,6 +652,26 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         if name != header::TRANSFER_ENCODING && name != header::CONNECTION {
             response = response.header(name, value);
         }
+    }
+    if let (Some(referrers), Some((repository, manifest)), true) =
+        (&state.referrers, referrer, answer.status() == StatusCode::CREATED)
+    {
+        let subject = manifest["subject"]["digest"].as_str().unwrap_or_default().to_owned();
+        let digest = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)));
+        let mut descriptor = serde_json::json!({
+            "mediaType": manifest["mediaType"],
+            "digest": digest,
+            "size": body.len(),
+            "artifactType": manifest.get("artifactType").cloned().unwrap_or_else(|| manifest["config"]["mediaType"].clone()),
+        });
+        if let Some(annotations) = manifest.get("annotations") {
+            descriptor["annotations"] = annotations.clone();
+        }
+        let mut stored = referrers.lock().unwrap();
+        if !stored.iter().any(|(r, _, d)| r == &repository && d["digest"] == digest) {
+            stored.push((repository, subject.clone(), descriptor));
+        }
+        response = response.header("OCI-Subject", subject);
     }
     let body = answer.bytes().await.unwrap_or_default();
     response.body(Body::from(body)).unwrap_or_else(|err| (StatusCode::BAD_GATEWAY, err.to_string()).into_response())

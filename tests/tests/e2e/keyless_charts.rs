@@ -271,3 +271,55 @@ async fn without_provenance_a_keyless_chart_gets_its_signature_referrer_only() {
     assert_eq!(served.iter().map(predicate).collect::<Vec<_>>(), [SIGN]);
     assert!(!json_report(&run)["steps"].to_string().contains("publish:attestation"));
 }
+
+/// A registry with the referrers API (the real registry behind a proxy that adds the API as
+/// the OCI distribution spec 1.1 describes it): the referrers are pushed by digest and the
+/// registry lists them; no `sha256-<hex>` fallback tag is written; a re-run finds them through
+/// the API and adds none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_with_the_referrers_api_lists_the_referrers_and_gets_no_fallback_tag() {
+    use release_tests::github_server::{Level, Visibility};
+    use release_tests::registry::RecordingProxy;
+    let registry = Registry::start(Auth::None).await.unwrap();
+    let proxy = RecordingProxy::start_with_referrers_api(&registry.host).await.unwrap();
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    // The project talks to the proxy; the proxy's registry stores everything.
+    let project = project(&servers, &registry, true);
+    project.config(&project.read("release.toml").replace(&registry.host, &proxy.host()));
+    let first = run(&project, &github, &servers).await;
+    first.success();
+    let report = json_report(&first);
+    let (_, chart_manifest) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
+    let chart_digest = sha256(&chart_manifest);
+    let attached = summary(&report, "publish:oci-referrers:web");
+    assert!(
+        attached.contains("as 2 new referrer(s)") && attached.ends_with("the referrers API lists them)"),
+        "{attached}"
+    );
+
+    let listed = proxy.referrers("charts/web", &chart_digest);
+    let mut kinds: Vec<&str> =
+        listed.iter().map(|d| d["annotations"]["dev.sigstore.bundle.predicateType"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, [SIGN, SLSA]);
+    for descriptor in &listed {
+        let (_, bytes) = registry.manifest("charts/web", descriptor["digest"].as_str().unwrap(), None).await.unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(manifest["subject"]["digest"], chart_digest.as_str());
+    }
+    let fallback = registry.manifest_as("charts/web", &chart_digest.replace(':', "-"), INDEX, None).await;
+    assert!(fallback.is_err(), "no fallback tag where the registry has the API: {fallback:?}");
+    let asked: Vec<String> = proxy.received.requests().iter().map(|r| r.uri.clone()).collect();
+    assert!(asked.iter().any(|u| u.starts_with(&format!("/v2/charts/web/referrers/{chart_digest}"))), "{asked:?}");
+
+    let again = run(&project, &github, &servers).await;
+    again.success();
+    let unchanged = summary(&json_report(&again), "publish:oci-referrers:web");
+    assert!(unchanged.contains("already has its signature and provenance attached"), "{unchanged}");
+    assert_eq!(proxy.referrers("charts/web", &chart_digest).len(), 2, "no referrer was added");
+}
