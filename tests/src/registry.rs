@@ -601,31 +601,31 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         let at = rest.find(marker)?;
         Some((rest[..at].to_owned(), rest[at + marker.len()..].to_owned()))
     };
-    if let (Some(referrers), Some((repository, subject))) = (&state.referrers, repository_and("/referrers/")) {
-        if method == axum::http::Method::GET {
-            let wanted = uri
-                .split_once("artifactType=")
-                .map(|(_, t)| t.split('&').next().unwrap_or_default().replace("%2B", "+").replace("%2F", "/"));
-            let listed: Vec<serde_json::Value> = referrers
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(r, s, d)| {
-                    r == &repository
-                        && s == &subject
-                        && wanted.as_deref().is_none_or(|t| d["artifactType"].as_str() == Some(t))
-                })
-                .map(|(_, _, d)| d.clone())
-                .collect();
-            let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": listed});
-            let mut response = Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/vnd.oci.image.index.v1+json");
-            if wanted.is_some() {
-                response = response.header("OCI-Filters-Applied", "artifactType");
-            }
-            return response.body(Body::from(index.to_string())).unwrap();
+    if let (Some(referrers), Some((repository, subject))) = (&state.referrers, repository_and("/referrers/"))
+        && method == axum::http::Method::GET
+    {
+        let wanted = uri
+            .split_once("artifactType=")
+            .map(|(_, t)| t.split('&').next().unwrap_or_default().replace("%2B", "+").replace("%2F", "/"));
+        let listed: Vec<serde_json::Value> = referrers
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(r, s, d)| {
+                r == &repository
+                    && s == &subject
+                    && wanted.as_deref().is_none_or(|t| d["artifactType"].as_str() == Some(t))
+            })
+            .map(|(_, _, d)| d.clone())
+            .collect();
+        let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": listed});
+        let mut response = Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/vnd.oci.image.index.v1+json");
+        if wanted.is_some() {
+            response = response.header("OCI-Filters-Applied", "artifactType");
         }
+        return response.body(Body::from(index.to_string())).unwrap();
     }
     // A manifest with a subject, stored by the registry behind: listed by the referrers API.
     let referrer = match (&state.referrers, method == axum::http::Method::PUT, repository_and("/manifests/")) {
