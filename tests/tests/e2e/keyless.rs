@@ -665,3 +665,25 @@ fn a_rerun_of_a_published_keyless_release_keeps_its_bundles() {
         crate::github::the_release(&github).assets.iter().map(|a| (a.name.clone(), a.bytes.clone())).collect();
     assert_eq!(after, published, "the published release is unchanged");
 }
+
+/// A trusted root whose certificate authorities have all expired (an old `trusted_root.json`
+/// kept in the repository) is refused in preflight, before the build and before any
+/// certificate is asked for, naming the file, what expired and the fix.
+#[test]
+fn an_expired_trusted_root_fails_in_preflight() {
+    let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
+    let project = keyless_project(&servers);
+    let mut root: serde_json::Value = serde_json::from_str(&project.read("sigstore/trusted_root.json")).unwrap();
+    for ca in root["certificateAuthorities"].as_array_mut().unwrap() {
+        ca["validFor"]["end"] = "2025-06-30T00:00:00Z".into();
+    }
+    project.file("sigstore/trusted_root.json", root.to_string());
+    in_actions(project.release(["run", "--snapshot"]), &servers)
+        .run()
+        .code(3)
+        .stderr_has("the Sigstore trusted root")
+        .stderr_has("sigstore/trusted_root.json cannot vouch for a signature made now: every certificate authority (`certificateAuthorities`) in it expired, the last on 2025-06-30T00:00:00Z")
+        .stderr_has("fetch the instance's current trusted_root.json");
+    assert!(!project.exists("dist/app"), "the build must not have run");
+    assert!(servers.fulcio_requests().is_empty(), "no certificate was asked for");
+}

@@ -15,6 +15,7 @@
 
 pub mod services;
 pub mod token;
+pub mod trust;
 
 use std::sync::Arc;
 
@@ -56,6 +57,8 @@ pub enum KeylessError {
     BadAnswer { service: &'static str, url: String, reason: String },
     #[error("cannot read the Sigstore {what} {path}: {reason}")]
     TrustFile { what: &'static str, path: String, reason: String },
+    #[error("the Sigstore trusted root {path} cannot vouch for a signature made now: {reason}")]
+    OutdatedRoot { path: String, reason: String },
     #[error("signing failed: {0}")]
     Crypto(String),
 }
@@ -72,6 +75,7 @@ impl crate::error::Diagnose for KeylessError {
             KeylessError::Rekor { .. } => "Rekor refused the entry; its message says why. Run the release again; if it persists check `signing.signing-config`".into(),
             KeylessError::Unreachable { service, .. } => format!("check the network and the {service} URL in `signing.signing-config` (public-good Sigstore when unset)"),
             KeylessError::BadAnswer { .. } => "the URL may not be a Sigstore service; check `signing.signing-config`".into(),
+            KeylessError::OutdatedRoot { .. } => "nothing was signed: fetch the instance's current trusted_root.json and point `signing.trusted-root` at it (for public-good Sigstore without `signing.trusted-root`: update this release tool, whose built-in root is out of date)".into(),
             KeylessError::TrustFile { .. } => "point `signing.signing-config` and `signing.trusted-root` at the instance's `signing_config.json` and `trusted_root.json` (both, or neither for public-good Sigstore)".into(),
             KeylessError::Crypto(_) => return None,
         })

@@ -80,13 +80,17 @@ impl Services {
                 (config, trust_file("trusted root", trusted_root)?, signing_config.to_string())
             }
         };
-        if let Instance::Files { trusted_root, .. } = instance {
-            TrustedRoot::from_json(&root_json).map_err(|e| KeylessError::TrustFile {
-                what: "trusted root",
-                path: trusted_root.to_string(),
-                reason: e.to_string(),
-            })?;
-        }
+        let root_path = match instance {
+            Instance::Files { trusted_root, .. } => trusted_root.to_string(),
+            Instance::PublicGood => "the public-good trusted root built into this release tool".to_owned(),
+        };
+        let root = TrustedRoot::from_json(&root_json).map_err(|e| KeylessError::TrustFile {
+            what: "trusted root",
+            path: root_path.clone(),
+            reason: e.to_string(),
+        })?;
+        super::trust::check_current(&root, jiff::Timestamp::now())
+            .map_err(|reason| KeylessError::OutdatedRoot { path: root_path, reason })?;
         let fulcio_url = config.fulcio_url().map(|e| e.url.trim_end_matches('/').to_owned()).ok_or_else(|| {
             KeylessError::TrustFile {
                 what: "signing config",
