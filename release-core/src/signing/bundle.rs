@@ -284,8 +284,8 @@ fn check_evidence(
 ) -> Result<(), String> {
     let material = &bundle.verification_material;
     let logged = result.tlog_verified() && !material.tlog_entries.is_empty();
-    let timestamped = !material.timestamp_verification_data.rfc3161_timestamps.is_empty()
-        && !result.verified_timestamps().is_empty();
+    let timestamped =
+        !material.timestamp_verification_data.rfc3161_timestamps.is_empty() && !result.verified_timestamps().is_empty();
     if !logged && !timestamped {
         return Err("it has neither a verified transparency log entry nor a verified RFC 3161 timestamp".into());
     }

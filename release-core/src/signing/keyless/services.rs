@@ -187,7 +187,11 @@ impl Services {
                 }
                 "Rekor" => {
                     let body: Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
-                    seen.push(format!("Rekor {} (tree size {})", self.rekor_url.as_deref().unwrap_or_default(), body["treeSize"]));
+                    seen.push(format!(
+                        "Rekor {} (tree size {})",
+                        self.rekor_url.as_deref().unwrap_or_default(),
+                        body["treeSize"]
+                    ));
                 }
                 _ => {
                     let leaf = text
@@ -272,7 +276,8 @@ impl Services {
         kind: KindVersion,
         on_retry: &(dyn Fn(&RetryNotice) + Send + Sync),
     ) -> Result<TransparencyLogEntry, KeylessError> {
-        let rekor_url = self.rekor_url.as_deref().ok_or_else(|| KeylessError::Crypto("no Rekor v1 log to log in".into()))?;
+        let rekor_url =
+            self.rekor_url.as_deref().ok_or_else(|| KeylessError::Crypto("no Rekor v1 log to log in".into()))?;
         let url = format!("{rekor_url}/api/v1/log/entries");
         let unreachable = |e: reqwest::Error| KeylessError::Unreachable {
             service: "Rekor",
@@ -295,8 +300,7 @@ impl Services {
             let Some(location) = location else {
                 return Err(KeylessError::Rekor { url, status: 409, message: server_message(&text) });
             };
-            let existing =
-                if location.starts_with("http") { location } else { format!("{rekor_url}{location}") };
+            let existing = if location.starts_with("http") { location } else { format!("{rekor_url}{location}") };
             policy
                 .send("fetching the existing Rekor entry", || http.get(&existing).send(), on_retry)
                 .await
@@ -465,7 +469,8 @@ mod tests {
 
         let mut neither = config;
         neither["tsaUrls"] = json!([]);
-        let err = Services::resolve(&files(dir, neither, serde_json::from_str(github).unwrap())).unwrap_err().to_string();
+        let err =
+            Services::resolve(&files(dir, neither, serde_json::from_str(github).unwrap())).unwrap_err().to_string();
         assert!(err.contains("signing_config.json: it lists neither a Rekor v1 log"), "{err}");
         assert!(err.contains("`tsaUrls`"), "{err}");
     }
