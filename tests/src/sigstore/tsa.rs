@@ -152,7 +152,7 @@ impl TimestampAuthority {
 
         let sha256 = tlv(0x30, &tlv(0x06, OID_SHA256));
         let attribute = |oid: &[u8], value: Vec<u8>| tlv(0x30, &[tlv(0x06, oid), tlv(0x31, &value)].concat());
-        let mut attributes = vec![
+        let mut attributes = [
             attribute(OID_CONTENT_TYPE, tlv(0x06, OID_TST_INFO)),
             attribute(OID_MESSAGE_DIGEST, tlv(0x04, &Sha256::digest(&tst_info))),
             // SigningCertificateV2 { certs: [ESSCertIDv2 { certHash }] } (hash algorithm: the default SHA-256)
