@@ -2,11 +2,14 @@
 //! verification against a trusted root (the verify gate and `release verify`).
 //!
 //! A bundle is v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`): the leaf certificate,
-//! one Rekor entry with its inclusion proof, checkpoint and signed entry timestamp, and a
+//! one Rekor entry with its inclusion proof, checkpoint and signed entry timestamp (or an
+//! RFC 3161 timestamp over the signature, where the instance has no Rekor), and a
 //! message signature over the file's SHA-256 (or a DSSE envelope for attestations).
 //! Verification is sigstore-verify's: the chain to the trusted root's CA, the embedded SCT
-//! against its CT logs, the Rekor inclusion proof, checkpoint and SET against its logs, the
-//! signature, and the identity (SAN and OIDC issuer) a caller requires. The file is streamed.
+//! against its CT logs, the Rekor inclusion proof, checkpoint and SET against its logs (or,
+//! on an instance without logs such as GitHub's for private repositories, the RFC 3161
+//! timestamp against its timestamp authorities), the signature, and the identity (SAN and
+//! OIDC issuer) a caller requires. The file is streamed.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use sigstore_verify::types::Bundle;
@@ -255,15 +258,13 @@ pub fn verify_file(
     let invalid =
         |reason: String| BundleError::Invalid { file: file.to_owned(), bundle: bundle_file.to_owned(), reason };
     let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
-    let policy = policy_for(expected);
+    let policy = policy_for(root, expected);
     let reader =
         std::fs::File::open(file).map_err(|e| BundleError::Read { path: file.to_owned(), reason: e.to_string() })?;
     let result = verifier
         .verify_reader(std::io::BufReader::new(reader), &bundle, &policy)
         .map_err(|e| invalid(e.to_string()))?;
-    if !result.tlog_verified() || !result.sct_verified() {
-        return Err(invalid("the transparency log entry or the certificate's SCT was not verified".into()));
-    }
+    check_evidence(root, &bundle, &result).map_err(invalid)?;
     let identity = result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default();
     let issuer = result.issuer().unwrap_or_default().to_owned();
     if let Some(pattern) = &expected.identity_regexp
@@ -319,11 +320,9 @@ pub fn verify_digest_json(
     let digest = sigstore_verify::types::Sha256Hash::from_hex(sha256_hex).map_err(|e| invalid(e.to_string()))?;
     let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
     let result = verifier
-        .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy_for(expected))
+        .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy_for(root, expected))
         .map_err(|e| invalid(e.to_string()))?;
-    if !result.tlog_verified() || !result.sct_verified() {
-        return Err(invalid("the transparency log entry or the certificate's SCT was not verified".into()));
-    }
+    check_evidence(root, &bundle, &result).map_err(invalid)?;
     Ok(Verified {
         identity: result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default(),
         issuer: result.issuer().unwrap_or_default().to_owned(),
@@ -363,19 +362,41 @@ pub fn verify_attestation_json(
     let digest =
         sigstore_verify::types::Sha256Hash::from_hex(&subjects[0].sha256).map_err(|e| invalid(e.to_string()))?;
     let verifier = Verifier::new(root).map_err(|e| invalid(e.to_string()))?;
-    let policy = policy_for(expected);
+    let policy = policy_for(root, expected);
     let result = verifier
         .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy)
         .map_err(|e| invalid(e.to_string()))?;
-    if !result.tlog_verified() || !result.sct_verified() {
-        return Err(invalid("the transparency log entry or the certificate's SCT was not verified".into()));
-    }
+    check_evidence(root, &bundle, &result).map_err(invalid)?;
     let verified = Verified {
         identity: result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default(),
         issuer: result.issuer().unwrap_or_default().to_owned(),
         repository: result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone()),
     };
     Ok((verified, subjects))
+}
+
+/// What a verified bundle must have proven beyond its signature and certificate chain: a
+/// verified transparency log entry or a verified RFC 3161 timestamp (never neither), the
+/// entry whenever the trusted root lists logs, and the SCT whenever it lists CT logs.
+fn check_evidence(
+    root: &TrustedRoot,
+    bundle: &Bundle,
+    result: &sigstore_verify::VerificationResult,
+) -> Result<(), String> {
+    let material = &bundle.verification_material;
+    let logged = result.tlog_verified() && !material.tlog_entries.is_empty();
+    let timestamped =
+        !material.timestamp_verification_data.rfc3161_timestamps.is_empty() && !result.verified_timestamps().is_empty();
+    if !logged && !timestamped {
+        return Err("it has neither a verified transparency log entry nor a verified RFC 3161 timestamp".into());
+    }
+    if !root.tlogs.is_empty() && !logged {
+        return Err("it has no verified transparency log entry, and the trusted root lists transparency logs".into());
+    }
+    if !root.ctlogs.is_empty() && !result.sct_verified() {
+        return Err("the certificate's SCT was not verified, and the trusted root lists CT logs".into());
+    }
+    Ok(())
 }
 
 /// The statement inside a DSSE bundle (its decoded payload), unverified: for reading its
@@ -389,9 +410,17 @@ pub fn dsse_statement(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The verification policy for what a caller expects: the certificate's identity (SAN) and
-/// issuer, each when given.
-fn policy_for(expected: &Expected) -> VerificationPolicy {
+/// issuer, each when given. What the trusted root has decides the rest: a transparency log
+/// entry is required when it lists logs (else the signing time must come from an RFC 3161
+/// timestamp, as on GitHub's private instance), and the certificate's SCT when it lists CT logs.
+fn policy_for(root: &TrustedRoot, expected: &Expected) -> VerificationPolicy {
     let mut policy = VerificationPolicy::any_identity();
+    if root.tlogs.is_empty() {
+        policy = policy.skip_tlog_unsafe();
+    }
+    if root.ctlogs.is_empty() {
+        policy = policy.skip_sct();
+    }
     if let Some(identity) = &expected.identity {
         policy = policy.require_identity(IdentityMatcher::Uri(identity.clone()));
     }

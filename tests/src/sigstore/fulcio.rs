@@ -108,8 +108,10 @@ impl Authority {
         Sha256::digest(&self.ct_spki).into()
     }
 
-    /// Issues a leaf for `point` (an uncompressed P-256 point) and the token's claims.
-    pub fn issue(&self, point: &[u8], claims: &Value, now: u64) -> Vec<u8> {
+    /// Issues a leaf for `point` (an uncompressed P-256 point) and the token's claims, with an
+    /// embedded SCT when `with_sct` (a Fulcio without a CT log, like GitHub's private
+    /// instance, issues the certificate directly, without one).
+    pub fn issue(&self, point: &[u8], claims: &Value, now: u64, with_sct: bool) -> Vec<u8> {
         let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
         let gh = |path: String| format!("https://github.com/{path}");
         let san = gh(claim("job_workflow_ref"));
@@ -163,6 +165,9 @@ impl Authority {
         ];
         let key = ClientKey(point.to_vec());
         let issuer = Issuer::from_params(&self.intermediate_params, &self.intermediate_key);
+        if !with_sct {
+            return params.signed_by(&key, &issuer).expect("the leaf certificate").der().to_vec();
+        }
         // The precertificate's TBS is the final TBS without the SCT extension: rcgen writes
         // custom extensions last and everything else here is fixed, so the TBS of the
         // certificate issued without it is exactly that.

@@ -1,7 +1,14 @@
 //! A private Sigstore for tests, faithful to `shared/protocols-sigstore.md` §11: the GitHub
-//! Actions OIDC token endpoint ([`oidc`]), Fulcio v2 ([`fulcio`]) and Rekor v1 ([`rekor`]),
-//! each on its own loopback port, and the `trusted_root.json`, `signing_config.json` and
-//! sigstore-python `trust_config.json` that describe them.
+//! Actions OIDC token endpoint ([`oidc`]), Fulcio v2 ([`fulcio`]), Rekor v1 ([`rekor`]) and
+//! an RFC 3161 timestamp authority ([`tsa`]), each on its own loopback port, and the
+//! `trusted_root.json`, `signing_config.json` and sigstore-python `trust_config.json` that
+//! describe them.
+//!
+//! Two instances: [`SigstoreServers::start`] is public-good-like (Fulcio with a CT log and
+//! embedded SCTs, Rekor v1, no TSA in the signing config);
+//! [`SigstoreServers::start_github_private`] is like GitHub's instance for private
+//! repositories (Fulcio without a CT log, so no SCT and the detached answer form, and a
+//! TSA; no Rekor, no CT log in the trusted root).
 //!
 //! Requests are recorded (token audiences, Fulcio request shapes and certificates issued,
 //! Rekor entries), and 5xx answers can be injected per service. Everything the servers make
@@ -11,6 +18,7 @@ pub mod der;
 pub mod fulcio;
 pub mod oidc;
 pub mod rekor;
+pub mod tsa;
 
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +41,7 @@ pub enum Service {
     Oidc,
     Fulcio,
     Rekor,
+    Tsa,
 }
 
 /// What a Fulcio request looked like.
@@ -55,6 +64,8 @@ struct World {
     untrusted_tokens: bool,
     /// Rekor requests: (method, path).
     rekor_requests: Vec<(String, String)>,
+    /// Timestamps granted: the hashed message of each.
+    timestamps: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +75,9 @@ struct Shared {
     untrusted: Arc<oidc::TokenIssuer>,
     authority: Arc<fulcio::Authority>,
     log: Arc<Mutex<rekor::Log>>,
+    tsa: Arc<tsa::TimestampAuthority>,
+    /// GitHub's private-repository instance: no CT log (no SCT), no Rekor, a TSA.
+    github_private: bool,
     world: Arc<Mutex<World>>,
     request_token: String,
 }
@@ -86,6 +100,8 @@ pub struct SigstoreServers {
     pub oidc_url: String,
     pub fulcio_url: String,
     pub rekor_url: String,
+    /// The TSA's base URL; its timestamp endpoint is `{tsa_url}/api/v1/timestamp`.
+    pub tsa_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -97,12 +113,24 @@ fn bind() -> (std::net::TcpListener, String) {
 }
 
 impl SigstoreServers {
-    /// Starts the three servers for a workflow run of `repository` at `git_ref`.
+    /// Starts the servers of a public-good-like instance for a workflow run.
     pub fn start(workflow: Workflow) -> Self {
+        Self::launch(workflow, false)
+    }
+
+    /// Starts the servers of an instance like GitHub's for private repositories: Fulcio
+    /// without a CT log and a timestamp authority; the trust files list no Rekor and no CT log.
+    pub fn start_github_private(workflow: Workflow) -> Self {
+        Self::launch(workflow, true)
+    }
+
+    fn launch(workflow: Workflow, github_private: bool) -> Self {
         let shared = Shared {
             issuer: Arc::new(oidc::TokenIssuer::generate()),
             authority: Arc::new(fulcio::Authority::generate()),
             log: Arc::new(Mutex::new(rekor::Log::generate())),
+            tsa: Arc::new(tsa::TimestampAuthority::generate()),
+            github_private,
             world: Arc::new(Mutex::new(World {
                 workflow,
                 audiences: Vec::new(),
@@ -111,6 +139,7 @@ impl SigstoreServers {
                 lost_rekor_answers: 0,
                 untrusted_tokens: false,
                 rekor_requests: Vec::new(),
+                timestamps: Vec::new(),
             })),
             untrusted: Arc::new(oidc::TokenIssuer::generate()),
             request_token: format!("actions-request-{:016x}", rand::random::<u64>()),
@@ -118,6 +147,7 @@ impl SigstoreServers {
         let (oidc_listener, oidc_url) = bind();
         let (fulcio_listener, fulcio_url) = bind();
         let (rekor_listener, rekor_url) = bind();
+        let (tsa_listener, tsa_url) = bind();
         let oidc_app = Router::new()
             .route("/_apis/oidctoken", get(token))
             .route("/.well-known/jwks", get(jwks))
@@ -132,6 +162,10 @@ impl SigstoreServers {
             .route("/api/v1/log/publicKey", get(log_public_key))
             .route("/api/v1/log/entries", post(create_entry).get(entry_by_index))
             .route("/api/v1/log/entries/{uuid}", get(entry_by_uuid))
+            .with_state(shared.clone());
+        let tsa_app = Router::new()
+            .route("/api/v1/timestamp", post(timestamp))
+            .route("/api/v1/timestamp/certchain", get(tsa_certchain))
             .with_state(shared.clone());
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
@@ -151,12 +185,13 @@ impl SigstoreServers {
                         _ = serve(oidc_listener, oidc_app) => {}
                         _ = serve(fulcio_listener, fulcio_app) => {}
                         _ = serve(rekor_listener, rekor_app) => {}
+                        _ = serve(tsa_listener, tsa_app) => {}
                         _ = stopped => {}
                     }
                 });
             })
             .expect("spawn the Sigstore servers");
-        SigstoreServers { shared, oidc_url, fulcio_url, rekor_url, shutdown: Some(shutdown) }
+        SigstoreServers { shared, oidc_url, fulcio_url, rekor_url, tsa_url, shutdown: Some(shutdown) }
     }
 
     /// `ACTIONS_ID_TOKEN_REQUEST_URL`, with the query string GitHub puts on it.
@@ -216,24 +251,67 @@ impl SigstoreServers {
         self.shared.world.lock().expect("world").untrusted_tokens = true;
     }
 
+    /// The hashed messages of the timestamps the TSA granted, in order.
+    pub fn timestamps(&self) -> Vec<Vec<u8>> {
+        self.shared.world.lock().expect("world").timestamps.clone()
+    }
+
+    /// The TSA's certificate chain, leaf first (DER).
+    pub fn tsa_chain(&self) -> Vec<Vec<u8>> {
+        self.shared.tsa.chain().iter().map(|c| c.to_vec()).collect()
+    }
+
+    /// The Fulcio CA's intermediate and root (DER).
+    pub fn fulcio_chain(&self) -> Vec<Vec<u8>> {
+        vec![self.shared.authority.intermediate_der.clone(), self.shared.authority.root_der.clone()]
+    }
+
     /// Rekor requests: (method, path), in order.
     pub fn rekor_requests(&self) -> Vec<(String, String)> {
         self.shared.world.lock().expect("world").rekor_requests.clone()
     }
 
-    /// `trusted_root.json` (protobuf-specs TrustedRoot v0.1).
+    /// `trusted_root.json` (protobuf-specs TrustedRoot v0.1). The GitHub-like private
+    /// instance lists no transparency log and no CT log, and its TSA's chain.
     pub fn trusted_root(&self) -> Value {
         let start = "2020-01-01T00:00:00Z";
         let log = self.shared.log.lock().expect("log");
         let rekor_id = STANDARD.encode(hex::decode(log.log_id_hex()).expect("hex"));
         let a = &self.shared.authority;
-        json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [{
+        let private = self.shared.github_private;
+        let tlogs = if private {
+            json!([])
+        } else {
+            json!([{
                 "baseUrl": self.rekor_url, "hashAlgorithm": "SHA2_256",
                 "publicKey": {"rawBytes": STANDARD.encode(&log.spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": start}},
                 "logId": {"keyId": rekor_id},
-            }],
+            }])
+        };
+        let ctlogs = if private {
+            json!([])
+        } else {
+            json!([{
+                "baseUrl": format!("{}/ct", self.fulcio_url), "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": STANDARD.encode(&a.ct_spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": start}},
+                "logId": {"keyId": STANDARD.encode(a.ct_log_id())},
+            }])
+        };
+        let timestamp_authorities = if private {
+            let chain: Vec<Value> =
+                self.shared.tsa.chain().iter().map(|c| json!({"rawBytes": STANDARD.encode(c)})).collect();
+            json!([{
+                "subject": {"organization": "GitHub, Inc.", "commonName": "Internal Services Root"},
+                "uri": self.tsa_url,
+                "certChain": {"certificates": chain},
+                "validFor": {"start": start},
+            }])
+        } else {
+            json!([])
+        };
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": tlogs,
             "certificateAuthorities": [{
                 "subject": {"organization": "sigstore.dev", "commonName": "sigstore"},
                 "uri": self.fulcio_url,
@@ -243,24 +321,26 @@ impl SigstoreServers {
                 ]},
                 "validFor": {"start": start},
             }],
-            "ctlogs": [{
-                "baseUrl": format!("{}/ct", self.fulcio_url), "hashAlgorithm": "SHA2_256",
-                "publicKey": {"rawBytes": STANDARD.encode(&a.ct_spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": start}},
-                "logId": {"keyId": STANDARD.encode(a.ct_log_id())},
-            }],
-            "timestampAuthorities": [],
+            "ctlogs": ctlogs,
+            "timestampAuthorities": timestamp_authorities,
         })
     }
 
-    /// `signing_config.json` (SigningConfig v0.2): this Fulcio and this Rekor v1, no TSA.
+    /// `signing_config.json` (SigningConfig v0.2): this Fulcio and this Rekor v1, no TSA; for
+    /// the GitHub-like private instance this Fulcio and this TSA, no Rekor.
     pub fn signing_config(&self) -> Value {
         let service = |url: &str, major: u32| json!({"url": url, "majorApiVersion": major, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "release-tests"});
+        let (rekor, tsa) = if self.shared.github_private {
+            (json!([]), json!([service(&format!("{}/api/v1/timestamp", self.tsa_url), 1)]))
+        } else {
+            (json!([service(&self.rekor_url, 1)]), json!([]))
+        };
         json!({
             "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
             "caUrls": [service(&self.fulcio_url, 1)],
             "oidcUrls": [],
-            "rekorTlogUrls": [service(&self.rekor_url, 1)],
-            "tsaUrls": [],
+            "rekorTlogUrls": rekor,
+            "tsaUrls": tsa,
             "rekorTlogConfig": {"selector": "ANY"},
             "tsaConfig": {"selector": "ANY"},
         })
@@ -360,7 +440,7 @@ async fn signing_cert(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
             let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
             fulcio::verify_pop(&point, sub, &pop)?;
         }
-        Ok::<_, fulcio::Refusal>((shape, s.authority.issue(&point, &claims, now)))
+        Ok::<_, fulcio::Refusal>((shape, s.authority.issue(&point, &claims, now, !s.github_private)))
     })();
     match result {
         Err(refusal) => fulcio_error(&refusal),
@@ -370,11 +450,10 @@ async fn signing_cert(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                 .iter()
                 .map(|d| der::pem("CERTIFICATE", d))
                 .collect::<Vec<_>>();
-            (
-                StatusCode::CREATED,
-                axum::Json(json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}})),
-            )
-                .into_response()
+            // Without a CT log Fulcio answers in the detached form, with no SCT
+            // (sigstore/fulcio `pkg/server/grpc_server.go`).
+            let form = if s.github_private { "signedCertificateDetachedSct" } else { "signedCertificateEmbeddedSct" };
+            (StatusCode::CREATED, axum::Json(json!({form: {"chain": {"certificates": chain}}}))).into_response()
         }
     }
 }
@@ -459,6 +538,39 @@ async fn entry_by_index(State(s): State<Shared>, Query(q): Query<Vec<(String, St
         Some(entry) => axum::Json(log.entry_json(entry)).into_response(),
         None => rekor_error(404, "entry not found"),
     }
+}
+
+/// `POST /api/v1/timestamp`: a DER `TimeStampReq` (or sigstore-js's JSON) in, `201` with a
+/// DER `TimeStampResp` out; a malformed request is a 400 with the reason, as
+/// sigstore/timestamp-authority answers.
+async fn timestamp(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(fault) = s.fault(Service::Tsa) {
+        return fault;
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let request = match content_type {
+        "application/timestamp-query" => tsa::parse_request(&body),
+        "application/json" => serde_json::from_slice::<Value>(&body)
+            .map_err(|e| format!("invalid JSON: {e}"))
+            .and_then(|v| tsa::parse_json_request(&v)),
+        other => Err(format!("unsupported content type {other:?}")),
+    };
+    match request {
+        Err(reason) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"code": 400, "message": format!("error parsing timestamp request: {reason}")})),
+        )
+            .into_response(),
+        Ok(request) => {
+            s.world.lock().expect("world").timestamps.push(request.hash.clone());
+            let answer = s.tsa.respond(&request, oidc::now());
+            (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/timestamp-reply")], answer).into_response()
+        }
+    }
+}
+
+async fn tsa_certchain(State(s): State<Shared>) -> Response {
+    ([(header::CONTENT_TYPE, "application/pem-certificate-chain")], s.tsa.chain_pem()).into_response()
 }
 
 /// The sigstore-python 4.5.1 CLI the tests verify with: `$SIGSTORE_PYTHON`, else the venv

@@ -15,6 +15,7 @@ mod helm;
 mod interrupt;
 mod keyless;
 mod keyless_charts;
+mod keyless_private;
 mod matrix;
 mod oci;
 mod registry_faults;

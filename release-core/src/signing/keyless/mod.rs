@@ -1,5 +1,6 @@
 //! Keyless signing: a GitHub Actions OIDC token traded for a short-lived Fulcio certificate,
-//! every signature logged in Rekor v1, every result a Sigstore bundle v0.3.
+//! every signature logged in Rekor v1 (or, on an instance without Rekor, timestamped by an
+//! RFC 3161 timestamp authority), every result a Sigstore bundle v0.3.
 //!
 //! - [`token`]: the Actions token request and the claims Fulcio requires.
 //! - [`services`]: the Sigstore instance (public good by default, or a `signing-config` +
@@ -51,6 +52,8 @@ pub enum KeylessError {
     Fulcio { url: String, status: u16, message: String },
     #[error("Rekor {url} refused the log entry: {status}: {message}")]
     Rekor { url: String, status: u16, message: String },
+    #[error("the timestamp authority {url} refused to timestamp the signature: {status}: {message}")]
+    Tsa { url: String, status: u16, message: String },
     #[error("{service} {url} cannot be reached: {reason}")]
     Unreachable { service: &'static str, url: String, reason: String },
     #[error("{service} {url} answered something unusable: {reason}")]
@@ -73,6 +76,8 @@ impl crate::error::Diagnose for KeylessError {
             KeylessError::Fulcio { status, .. } if *status >= 500 => "Fulcio failed on its side and the retries ran out; run the release again later (https://status.sigstore.dev)".into(),
             KeylessError::Fulcio { .. } => "Fulcio's message says what it refused: the identity token (its issuer, audience `sigstore`, expiry) or the key; check `signing.signing-config` points at the Fulcio that trusts GitHub's tokens".into(),
             KeylessError::Rekor { .. } => "Rekor refused the entry; its message says why. Run the release again; if it persists check `signing.signing-config`".into(),
+            KeylessError::Tsa { status, .. } if *status >= 500 => "the timestamp authority failed on its side and the retries ran out; run the release again later".into(),
+            KeylessError::Tsa { .. } => "the timestamp authority's message says what it refused; check that `tsaUrls` in `signing.signing-config` is the full timestamp endpoint (`https://…/api/v1/timestamp`)".into(),
             KeylessError::Unreachable { service, .. } => format!("check the network and the {service} URL in `signing.signing-config` (public-good Sigstore when unset)"),
             KeylessError::BadAnswer { .. } => "the URL may not be a Sigstore service; check `signing.signing-config`".into(),
             KeylessError::OutdatedRoot { .. } => "nothing was signed: fetch the instance's current trusted_root.json and point `signing.trusted-root` at it (for public-good Sigstore without `signing.trusted-root`: update this release tool, whose built-in root is out of date)".into(),
@@ -135,7 +140,8 @@ impl KeylessSession {
         &self.services
     }
 
-    /// A message-signature bundle over a SHA-256 digest, logged in Rekor as hashedrekord.
+    /// A message-signature bundle over a SHA-256 digest, logged in Rekor as hashedrekord (or,
+    /// without Rekor, with an RFC 3161 timestamp over the signature).
     pub async fn sign_digest(
         &self,
         digest: &[u8; 32],
@@ -143,16 +149,20 @@ impl KeylessSession {
     ) -> Result<Bundle, KeylessError> {
         let hash = Sha256Hash::new(*digest);
         let signature = self.key.sign_digest(&hash).map_err(|e| KeylessError::Crypto(e.to_string()))?;
+        let bundle = BundleV03::with_certificate_and_signature(self.certificate.clone(), signature.clone(), hash);
+        if self.services.rekor_url.is_none() {
+            let token = self.services.timestamp(&self.http, &self.policy, signature.as_bytes(), on_retry).await?;
+            return Ok(bundle.with_rfc3161_timestamp(token).into_bundle());
+        }
         let body = serde_json::to_value(HashedRekord::new(&hash, &signature, &self.certificate))
             .map_err(|e| KeylessError::Crypto(e.to_string()))?;
         let entry =
             self.services.log_entry(&self.http, &self.policy, &body, KindVersion::HashedRekordV001, on_retry).await?;
-        Ok(BundleV03::with_certificate_and_signature(self.certificate.clone(), signature, hash)
-            .with_tlog_entry(entry)
-            .into_bundle())
+        Ok(bundle.with_tlog_entry(entry).into_bundle())
     }
 
-    /// A DSSE bundle over an in-toto statement, logged in Rekor as dsse 0.0.1.
+    /// A DSSE bundle over an in-toto statement, logged in Rekor as dsse 0.0.1 (or, without
+    /// Rekor, with an RFC 3161 timestamp over the envelope's signature).
     pub async fn sign_statement(
         &self,
         statement: &[u8],
@@ -163,8 +173,14 @@ impl KeylessSession {
         let envelope = DsseEnvelope::new(
             IN_TOTO_PAYLOAD_TYPE.to_owned(),
             PayloadBytes::new(statement.to_vec()),
-            DsseSignature::new(signature, KeyId::default()),
+            DsseSignature::new(signature.clone(), KeyId::default()),
         );
+        if self.services.rekor_url.is_none() {
+            let token = self.services.timestamp(&self.http, &self.policy, signature.as_bytes(), on_retry).await?;
+            return Ok(BundleV03::with_certificate_and_dsse(self.certificate.clone(), envelope)
+                .with_rfc3161_timestamp(token)
+                .into_bundle());
+        }
         let request = DsseEntry::new(&envelope, &self.certificate).map_err(|e| KeylessError::Crypto(e.to_string()))?;
         let body = serde_json::to_value(request).map_err(|e| KeylessError::Crypto(e.to_string()))?;
         let entry = self.services.log_entry(&self.http, &self.policy, &body, KindVersion::DsseV001, on_retry).await?;

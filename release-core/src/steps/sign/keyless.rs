@@ -101,11 +101,12 @@ impl Step for SignKeyless {
             });
         }
         let summary = format!(
-            "signed {} file(s) keyless as {} (one Fulcio certificate from {}, each signature logged in Rekor {})",
+            "signed {} file(s) keyless as {} (one Fulcio certificate from {}, each signature {} {})",
             to_sign.len(),
             session.identity,
             session.services().fulcio_url,
-            session.services().rekor_url
+            if session.services().rekor_url.is_some() { "logged in" } else { "timestamped by" },
+            session.services().time_source()
         );
         cx.hand_off(&keyless_session(), ActiveKeyless(session))?;
         Ok(Some(summary))
