@@ -323,3 +323,56 @@ async fn a_registry_with_the_referrers_api_lists_the_referrers_and_gets_no_fallb
     assert!(unchanged.contains("already has its signature and provenance attached"), "{unchanged}");
     assert_eq!(proxy.referrers("charts/web", &chart_digest).len(), 2, "no referrer was added");
 }
+
+/// The version tag holds the same chart under other annotations (pushed earlier with a
+/// `created` time, as Helm writes one): a keyless run signs the manifest it pushes, so it
+/// pushes its own, attaches the referrers to it and moves the tag to it at the finalize
+/// stage, warning once; the chart content is unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_holding_the_chart_under_other_annotations_moves_to_the_signed_manifest() {
+    use release_tests::github_server::{Level, Visibility};
+    let registry = Registry::start(Auth::None).await.unwrap();
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let project = project(&servers, &registry, false);
+    // An earlier, unsigned release of the same chart, its manifest stamped with a time.
+    let keyless = project.read("release.toml");
+    let signing_at = keyless.find("[signing]").unwrap();
+    project.config(&keyless[..signing_at]);
+    let earlier = crate::github::server_with(crate::github::TOKEN, crate::github::writer(), Visibility::Public);
+    let first = project
+        .release(["run"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_API_URL", earlier.api_url())
+        .env("GITHUB_TOKEN", crate::github::TOKEN)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .run_async()
+        .await;
+    first.success();
+    let (_, stamped) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
+    assert!(String::from_utf8_lossy(&stamped).contains("org.opencontainers.image.created"));
+
+    project.config(&keyless);
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    let run = run(&project, &github, &servers).await;
+    run.success();
+    let (_, tagged) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
+    assert_ne!(tagged, stamped, "the tag names the signed manifest now");
+    let digest = sha256(&tagged);
+    crate::github::said(
+        &run,
+        &format!(
+            "{}/charts/web:0.4.0 holds the same chart as {} under other annotations; this run signed {digest}",
+            registry.host,
+            sha256(&stamped)
+        ),
+    );
+    let (old, new): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_slice(&stamped).unwrap(), serde_json::from_slice(&tagged).unwrap());
+    assert_eq!(old["layers"], new["layers"], "the same chart package");
+    let served = referrers(&registry, &digest).await;
+    assert_eq!(served.iter().map(predicate).collect::<Vec<_>>(), [SIGN]);
+}
