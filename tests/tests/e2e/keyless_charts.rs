@@ -376,3 +376,46 @@ async fn a_tag_holding_the_chart_under_other_annotations_moves_to_the_signed_man
     let served = referrers(&registry, &digest).await;
     assert_eq!(served.iter().map(predicate).collect::<Vec<_>>(), [SIGN]);
 }
+
+/// The registry keeps failing the referrers index (503 on every `PUT` of the `sha256-<hex>`
+/// tag): retried, then exit 1 at `publish:oci-referrers`, the chart untagged and nothing
+/// published on GitHub, with the fix; the re-run attaches the referrers, lists each once and
+/// tags the chart. One 503 alone is ridden out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_failing_the_referrers_index_leaves_the_chart_untagged_and_a_rerun_finishes() {
+    use release_tests::fault_proxy::{FaultProxy, ProxyAction, ProxyFault};
+    use release_tests::github_server::{Level, Visibility};
+    let registry = Registry::start(Auth::None).await.unwrap();
+    let proxy = FaultProxy::start(&registry.host);
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    let project = project(&servers, &registry, true);
+    project.config(&project.read("release.toml").replace(&registry.host, &proxy.host()));
+    let index_put = ProxyFault::new("PUT", "/manifests/sha256-", 1, ProxyAction::status(503));
+    proxy.inject(index_put.clone().always());
+    let failed = run(&project, &github, &servers).await;
+    failed.code(1);
+    crate::github::said(&failed, "error: publish:oci-referrers:web: the referrers of chart `web`: ");
+    crate::github::said(&failed, "(gave up after 3 attempts)");
+    crate::github::said(&failed, "but not tagged `0.4.0`, so nobody pulls it unsigned");
+    crate::github::said(&failed, "Run the release again: what is attached already is found and kept");
+    assert!(registry.manifest("charts/web", "0.4.0", None).await.is_err(), "the chart is not tagged");
+    let releases = github.releases(crate::github::REPO);
+    assert!(releases.iter().all(|r| r.draft), "nothing published on GitHub: {releases:#?}");
+
+    proxy.clear_faults();
+    proxy.inject(index_put);
+    let rerun = run(&project, &github, &servers).await;
+    rerun.success();
+    crate::github::said(&rerun, "after 503");
+    let (_, manifest) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
+    let served = referrers(&registry, &sha256(&manifest)).await;
+    let mut kinds: Vec<&str> = served.iter().map(predicate).collect();
+    kinds.sort();
+    assert_eq!(kinds, [SIGN, SLSA], "each listed once");
+    assert!(!crate::github::the_release(&github).draft);
+}
