@@ -419,3 +419,47 @@ async fn a_registry_failing_the_referrers_index_leaves_the_chart_untagged_and_a_
     assert_eq!(kinds, [SIGN, SLSA], "each listed once");
     assert!(!crate::github::the_release(&github).draft);
 }
+
+/// Something other than a referrers index under the chart's `sha256-<hex>` tag (another
+/// tool's manifest) is reported and left alone, as the distribution spec asks: exit 1 before
+/// the chart is tagged, naming the tag and the fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fallback_tag_holding_something_else_is_reported_and_left_alone() {
+    use release_tests::fault_proxy::{FaultProxy, ProxyAction, ProxyFault};
+    use release_tests::github_server::{Level, Visibility};
+    let registry = Registry::start(Auth::None).await.unwrap();
+    let proxy = FaultProxy::start(&registry.host);
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    let project = project(&servers, &registry, false);
+    project.config(&project.read("release.toml").replace(&registry.host, &proxy.host()));
+    // A first run stops before the referrers: the chart is in the registry by digest.
+    proxy.inject(ProxyFault::new("GET", "/referrers/", 1, ProxyAction::status(400)).always());
+    let stopped = run(&project, &github, &servers).await;
+    stopped.code(1);
+    let digest = json_report(&stopped)["outputs"]["chart.web.digest"].as_str().unwrap().to_owned();
+    proxy.clear_faults();
+    // Another tool's manifest under the fallback tag: the chart manifest itself.
+    let (_, manifest) = registry.manifest("charts/web", &digest, None).await.unwrap();
+    let tag = digest.replace(':', "-");
+    let put = reqwest::Client::new()
+        .put(format!("{}/v2/charts/web/manifests/{tag}", registry.url()))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+
+    let refused = run(&project, &github, &servers).await;
+    refused.code(1);
+    crate::github::said(&refused, &format!("{}/charts/web:{tag} ({digest}) is not a referrers index", proxy.host()));
+    crate::github::said(&refused, "Delete that tag in the registry");
+    let (_, still) = registry.manifest("charts/web", &tag, None).await.unwrap();
+    assert_eq!(still, manifest, "the tag is left as it was");
+    assert!(registry.manifest("charts/web", "0.4.0", None).await.is_err(), "the chart is not tagged");
+}

@@ -6,7 +6,11 @@
 //! - Each referrer manifest is pushed by digest (its empty config and its bundle layer first).
 //! - A registry with the referrers API (`GET /v2/<name>/referrers/<digest>` answers 200) lists
 //!   them itself. One without it (404: distribution, GHCR) gets the tag schema: the image index
-//!   under `sha256-<hex>` (the chart digest) lists them, and entries already in it are kept.
+//!   under `sha256-<hex>` (the chart digest) lists them, and entries already in it are kept; a
+//!   tag that holds anything else is reported and left alone, as the distribution spec asks.
+//!   (The spec lets a client decide by the `OCI-Subject` header of the manifest `PUT`; a
+//!   registry that sends it must also answer the `GET` with 200, so asking first decides the
+//!   same and also gives the listing the re-run check needs.)
 //! - Read back: every referrer by digest, and the listing (API or tag) names each.
 //! - A re-run adds nothing: a listed bundle with the same predicate type that verifies for this
 //!   run's identity and issuer and names the chart's digest is this release's already, so the
@@ -33,6 +37,16 @@ use crate::signing::provenance::{COSIGN_SIGN_V1, SLSA_PROVENANCE_V1};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{chart_signature, keyless_session, pushed_chart, signed_chart, signed_provenance};
 use crate::steps::sign::keyless::ActiveKeyless;
+
+/// What the fallback tag is asked for: an index, and anything else, so that a tag holding
+/// something else is seen as such (distribution answers 404 for a manifest type the request
+/// does not accept, which would look like a free tag).
+const ANY_MANIFEST: &[&str] = &[
+    INDEX_MEDIA_TYPE,
+    OCI_MANIFEST_MEDIA_TYPE,
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
 
 /// A bundle larger than this in a listed referrer is not read (ours are a few KiB).
 const MAX_BUNDLE_BYTES: i64 = 1 << 20;
@@ -143,18 +157,26 @@ impl Step for ChartReferrersStep {
             let tag_ref = &index_ref.to_oci();
             let tagged = retries
                 .run(&format!("GET the manifest of {index_ref}"), |_| async move {
-                    client.pull_manifest_raw(tag_ref, auth, &[INDEX_MEDIA_TYPE]).await.map_err(OciAttempt)
+                    client.pull_manifest_raw(tag_ref, auth, ANY_MANIFEST).await.map_err(OciAttempt)
                 })
                 .await;
             match tagged {
-                Ok((bytes, _)) => match serde_json::from_slice::<OciImageIndex>(&bytes) {
-                    Ok(index) => Ok((false, Some(index))),
-                    Err(err) => {
-                        cx.warn(format!(
-                            "{index_ref} is not an image index ({err}); it is replaced by the referrers index"
-                        ));
-                        Ok((false, None))
+                // The distribution spec: a tag that holds something else is reported, never
+                // overwritten (it is not ours to replace).
+                Ok((bytes, digest)) => match serde_json::from_slice::<OciImageIndex>(&bytes) {
+                    Ok(index) if index.media_type.as_deref().is_none_or(|m| m == INDEX_MEDIA_TYPE) => {
+                        Ok((false, Some(index)))
                     }
+                    Ok(_) | Err(_) => Err(StepError::new(format!(
+                        "{index_ref} ({digest}) is not a referrers index, so the referrers of {} cannot be listed there",
+                        chart.at_digest(&subject)
+                    ))
+                    .with_help(format!(
+                        "the tag `{}` is the OCI referrers fallback tag of the chart's digest; something else was \
+                         pushed under it. Delete that tag in the registry (or move what it holds) and run the release \
+                         again: the chart stays untagged until then",
+                        index_ref.tag
+                    ))),
                 },
                 Err(gave_up) if is_not_found(&gave_up.error.0) => Ok((false, None)),
                 Err(gave_up) => Err(fail(gave_up)),
