@@ -30,6 +30,7 @@ use crate::oci::referrers::{
     BUNDLE_MEDIA_TYPE, EMPTY_CONTENT, INDEX_MEDIA_TYPE, Referrer, bundles_with, fallback_tag, referrers_api, with_entry,
 };
 use crate::oci::retry::{OciAttempt, Retries, authorization, push_token, rate_limit_probe};
+use crate::oci::session::RegistrySession;
 use crate::oci::{ChartPush, OCI_MANIFEST_MEDIA_TYPE, OciSettings};
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, trusted_root, verify_attestation_json};
@@ -115,15 +116,8 @@ impl Step for ChartReferrersStep {
         }
 
         let what = format!("the referrers of chart `{}`", pushed.name);
-        let index_ref = ChartReference {
-            registry: chart.registry.clone(),
-            repository: chart.repository.clone(),
-            tag: fallback_tag(&subject),
-        };
-        let session_r = cx.registry(&chart.registry, &self.settings).await;
-        let credentials = &session_r.credentials;
-        let auth = &credentials.login.to_oci();
-        let client = &session_r.client;
+        let registry = cx.registry(&chart.registry, &self.settings).await;
+        let credentials = &registry.credentials;
         let fail = |gave_up: GaveUp<OciAttempt>| {
             gave_up_after_push(gave_up, &what, chart, credentials, || {
                 format!(
@@ -136,56 +130,27 @@ impl Step for ChartReferrersStep {
         };
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let mut retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(client, chart, credentials, &what, &retries).await?;
-        retries.rate_limit = rate_limit_probe(&session_r, &token);
-        let retries = &retries;
-        let header = authorization(&token, &credentials.login);
-        let header = header.as_deref();
-        let repository = chart.repository.as_str();
-
-        // What the registry lists about the chart: its own answer, or the fallback tag's index.
-        let listing = || async {
-            let api = retries
-                .run(&format!("GET the referrers of {}", chart.at_digest(&subject)), |_| {
-                    referrers_api(&session_r, header, repository, &subject)
-                })
-                .await
-                .map_err(fail)?;
-            if let Some(index) = api {
-                return Ok::<_, StepError>((true, Some(index)));
-            }
-            let tag_ref = &index_ref.to_oci();
-            let tagged = retries
-                .run(&format!("GET the manifest of {index_ref}"), |_| async move {
-                    client.pull_manifest_raw(tag_ref, auth, ANY_MANIFEST).await.map_err(OciAttempt)
-                })
-                .await;
-            match tagged {
-                // The distribution spec: a tag that holds something else is reported, never
-                // overwritten (it is not ours to replace).
-                Ok((bytes, digest)) => match serde_json::from_slice::<OciImageIndex>(&bytes) {
-                    Ok(index) if index.media_type.as_deref().is_none_or(|m| m == INDEX_MEDIA_TYPE) => {
-                        Ok((false, Some(index)))
-                    }
-                    Ok(_) | Err(_) => Err(StepError::new(format!(
-                        "{index_ref} ({digest}) is not a referrers index, so the referrers of {} cannot be listed there",
-                        chart.at_digest(&subject)
-                    ))
-                    .with_help(format!(
-                        "the tag `{}` is the OCI referrers fallback tag of the chart's digest; something else was \
-                         pushed under it. Delete that tag in the registry (or move what it holds) and run the release \
-                         again: the chart stays untagged until then",
-                        index_ref.tag
-                    ))),
-                },
-                Err(gave_up) if is_not_found(&gave_up.error.0) => Ok((false, None)),
-                Err(gave_up) => Err(fail(gave_up)),
-            }
+        let token = push_token(&registry.client, chart, credentials, &what, &retries).await?;
+        retries.rate_limit = rate_limit_probe(&registry, &token);
+        let authorization = authorization(&token, &credentials.login);
+        let remote = Remote {
+            registry: &registry,
+            auth: &credentials.login.to_oci(),
+            authorization: authorization.as_deref(),
+            retries: &retries,
+            chart,
+            subject: &subject,
+            index_ref: ChartReference {
+                registry: chart.registry.clone(),
+                repository: chart.repository.clone(),
+                tag: fallback_tag(&subject),
+            },
+            fail: &fail,
         };
-        let (api, index) = listing().await?;
+        let index_ref = &remote.index_ref;
 
-        // A listed bundle of the same kind that verifies for this run's identity and names
-        // this chart: attached already (a re-run).
+        // What is attached already (a re-run), then what is not, pushed and listed.
+        let (api, index) = remote.listing().await?;
         let expected = Expected {
             identity: Some(session.identity.clone()),
             issuer: Some(session.issuer.clone()),
@@ -194,110 +159,18 @@ impl Step for ChartReferrersStep {
         let root = trusted_root(&session.services().trusted_root_json, "of the signing instance")?;
         let mut attached: Vec<(ImageIndexEntry, bool)> = Vec::new();
         for referrer in &ours {
-            let mut found = None;
-            for entry in index.iter().flat_map(|index| bundles_with(index, &referrer.predicate_type)) {
-                if entry.digest == referrer.digest {
-                    found = Some(entry.clone());
-                    break;
-                }
-                let by_digest = &chart.to_oci_digest(&entry.digest);
-                let manifest = retries
-                    .run(&format!("GET the manifest {}", chart.at_digest(&entry.digest)), |_| async move {
-                        client.pull_manifest_raw(by_digest, auth, &[OCI_MANIFEST_MEDIA_TYPE]).await.map_err(OciAttempt)
-                    })
-                    .await;
-                let manifest = match manifest {
-                    Ok((bytes, _)) => serde_json::from_slice::<OciImageManifest>(&bytes).ok(),
-                    Err(gave_up) if is_not_found(&gave_up.error.0) => None,
-                    Err(gave_up) => return Err(fail(gave_up)),
-                };
-                let Some(layer) = manifest.as_ref().and_then(|m| {
-                    let about_chart = m.subject.as_ref().is_some_and(|s| s.digest == subject);
-                    m.layers
-                        .first()
-                        .filter(|l| about_chart && l.media_type == BUNDLE_MEDIA_TYPE && l.size <= MAX_BUNDLE_BYTES)
-                }) else {
-                    continue;
-                };
-                let bundle = retries
-                    .run(&format!("GET the blob {}", layer.digest), |_| async move {
-                        let mut bytes = Vec::new();
-                        client.pull_blob(by_digest, layer, &mut bytes).await.map_err(OciAttempt)?;
-                        Ok(bytes)
-                    })
-                    .await
-                    .map_err(fail)?;
-                let shown = camino::Utf8PathBuf::from(chart.at_digest(&entry.digest));
-                let text = String::from_utf8_lossy(&bundle);
-                let vouches = verify_attestation_json(&root, &text, &shown, &expected).is_ok_and(|(_, subjects)| {
-                    subjects.iter().any(|s| Some(s.sha256.as_str()) == subject.strip_prefix("sha256:"))
-                });
-                if vouches {
-                    found = Some(entry.clone());
-                    break;
-                }
-            }
-            match found {
+            match remote.attached(index.as_ref(), referrer, &root, &expected).await? {
                 Some(entry) => attached.push((entry, false)),
-                None => attached.push((referrer.entry(), true)),
+                None => {
+                    remote.push(referrer).await?;
+                    attached.push((referrer.entry(), true));
+                }
             }
         }
-
-        // The new referrers: blobs, then each manifest by digest, read back.
-        let oci_ref = &chart.to_oci();
-        for (referrer, (_, new)) in ours.iter().zip(&attached) {
-            if !new {
-                continue;
-            }
-            let layer = &referrer.manifest.layers[0];
-            for (blob, digest) in
-                [(EMPTY_CONTENT, &referrer.manifest.config.digest), (&referrer.bundle[..], &layer.digest)]
-            {
-                retries
-                    .run(&format!("the upload of the blob {digest}"), |_| async move {
-                        if client.blob_exists(oci_ref, digest).await.map_err(OciAttempt)? {
-                            return Ok(());
-                        }
-                        client.push_blob(oci_ref, blob.to_vec(), digest).await.map(drop).map_err(OciAttempt)
-                    })
-                    .await
-                    .map_err(fail)?;
-            }
-            let by_digest = &chart.to_oci_digest(&referrer.digest);
-            let where_to = chart.at_digest(&referrer.digest);
-            put_manifest(retries, client, by_digest, &where_to, &referrer.bytes).await.map_err(fail)?;
-            let stored = retries
-                .run(&format!("HEAD the manifest {where_to}"), |_| async move {
-                    client.fetch_manifest_digest(by_digest, auth).await.map_err(OciAttempt)
-                })
-                .await
-                .map_err(fail)?;
-            if stored != referrer.digest {
-                return Err(StepError::new(format!("{where_to} reads back as {stored}"))
-                    .with_help("the registry did not store the referrer as sent; run the release again"));
-            }
+        if !api && attached.iter().any(|(_, new)| *new) {
+            remote.write_index(index, attached.iter().map(|(entry, _)| entry.clone())).await?;
         }
-
-        // Without the referrers API, the fallback tag lists them: entries already there stay.
-        if !api && (attached.iter().any(|(_, new)| *new) || index.is_none()) {
-            let mut updated = index.clone();
-            let mut bytes = Vec::new();
-            for (entry, _) in &attached {
-                let (index, serialised) = with_entry(updated, entry.clone());
-                updated = Some(index);
-                bytes = serialised;
-            }
-            let tag_ref = &index_ref.to_oci();
-            let bytes = &bytes;
-            retries
-                .run(&format!("PUT the manifest of {index_ref}"), |_| async move {
-                    let content_type = reqwest::header::HeaderValue::from_static(INDEX_MEDIA_TYPE);
-                    client.push_manifest_raw(tag_ref, bytes.clone(), content_type).await.map(drop).map_err(OciAttempt)
-                })
-                .await
-                .map_err(fail)?;
-        }
-        let (_, listed) = listing().await?;
+        let (_, listed) = remote.listing().await?;
         let listed: Vec<&str> = listed.iter().flat_map(|i| i.manifests.iter().map(|e| e.digest.as_str())).collect();
         if let Some((missing, _)) = attached.iter().find(|(entry, _)| !listed.contains(&entry.digest.as_str())) {
             let place = if api { "the registry's referrers API".to_owned() } else { index_ref.to_string() };
@@ -329,5 +202,179 @@ impl Step for ChartReferrersStep {
                 digests.join(", ")
             )
         }))
+    }
+}
+
+/// The chart's repository as this step talks to it: every call under the network policy,
+/// with the push credentials, failures told as [`gave_up_after_push`] tells them.
+struct Remote<'a, 'r> {
+    registry: &'a RegistrySession,
+    auth: &'a oci_client::secrets::RegistryAuth,
+    /// The `Authorization` header for the requests oci-client has no API for.
+    authorization: Option<&'a str>,
+    retries: &'a Retries<'r>,
+    chart: &'a ChartReference,
+    /// The chart's manifest digest.
+    subject: &'a str,
+    /// The referrers tag schema's tag of the chart's digest.
+    index_ref: ChartReference,
+    fail: &'a (dyn Fn(GaveUp<OciAttempt>) -> StepError + Sync),
+}
+
+impl Remote<'_, '_> {
+    /// What the registry lists about the chart: `(true, index)` from the referrers API, or
+    /// `(false, index)` from the fallback tag (`None`: no tag yet).
+    async fn listing(&self) -> Result<(bool, Option<OciImageIndex>), StepError> {
+        let (client, auth, index_ref) = (&self.registry.client, self.auth, &self.index_ref);
+        let api = self
+            .retries
+            .run(&format!("GET the referrers of {}", self.chart.at_digest(self.subject)), |_| {
+                referrers_api(self.registry, self.authorization, &self.chart.repository, self.subject)
+            })
+            .await
+            .map_err(self.fail)?;
+        if let Some(index) = api {
+            return Ok((true, Some(index)));
+        }
+        let tag_ref = &index_ref.to_oci();
+        let tagged = self
+            .retries
+            .run(&format!("GET the manifest of {index_ref}"), |_| async move {
+                client.pull_manifest_raw(tag_ref, auth, ANY_MANIFEST).await.map_err(OciAttempt)
+            })
+            .await;
+        match tagged {
+            // The distribution spec: a tag that holds something else is reported, never
+            // overwritten (it is not ours to replace).
+            Ok((bytes, digest)) => match serde_json::from_slice::<OciImageIndex>(&bytes) {
+                Ok(index) if index.media_type.as_deref().is_none_or(|m| m == INDEX_MEDIA_TYPE) => {
+                    Ok((false, Some(index)))
+                }
+                Ok(_) | Err(_) => Err(StepError::new(format!(
+                    "{index_ref} ({digest}) is not a referrers index, so the referrers of {} cannot be listed there",
+                    self.chart.at_digest(self.subject)
+                ))
+                .with_help(format!(
+                    "the tag `{}` is the OCI referrers fallback tag of the chart's digest; something else was \
+                     pushed under it. Delete that tag in the registry (or move what it holds) and run the release \
+                     again: the chart stays untagged until then",
+                    index_ref.tag
+                ))),
+            },
+            Err(gave_up) if is_not_found(&gave_up.error.0) => Ok((false, None)),
+            Err(gave_up) => Err((self.fail)(gave_up)),
+        }
+    }
+
+    /// The listed referrer that is `referrer`'s already: the same bytes, or a bundle of the
+    /// same predicate type about the chart that verifies for this run's identity and issuer
+    /// and names the chart's digest (an earlier run's; signatures are randomised).
+    async fn attached(
+        &self,
+        index: Option<&OciImageIndex>,
+        referrer: &Referrer,
+        root: &sigstore_verify::trust_root::TrustedRoot,
+        expected: &Expected,
+    ) -> Result<Option<ImageIndexEntry>, StepError> {
+        let (client, auth) = (&self.registry.client, self.auth);
+        for entry in index.into_iter().flat_map(|index| bundles_with(index, &referrer.predicate_type)) {
+            if entry.digest == referrer.digest {
+                return Ok(Some(entry.clone()));
+            }
+            let by_digest = &self.chart.to_oci_digest(&entry.digest);
+            let manifest = self
+                .retries
+                .run(&format!("GET the manifest {}", self.chart.at_digest(&entry.digest)), |_| async move {
+                    client.pull_manifest_raw(by_digest, auth, &[OCI_MANIFEST_MEDIA_TYPE]).await.map_err(OciAttempt)
+                })
+                .await;
+            let manifest = match manifest {
+                Ok((bytes, _)) => serde_json::from_slice::<OciImageManifest>(&bytes).ok(),
+                Err(gave_up) if is_not_found(&gave_up.error.0) => None,
+                Err(gave_up) => return Err((self.fail)(gave_up)),
+            };
+            let Some(layer) = manifest.as_ref().and_then(|m| {
+                let about_chart = m.subject.as_ref().is_some_and(|s| s.digest == self.subject);
+                m.layers
+                    .first()
+                    .filter(|l| about_chart && l.media_type == BUNDLE_MEDIA_TYPE && l.size <= MAX_BUNDLE_BYTES)
+            }) else {
+                continue;
+            };
+            let bundle = self
+                .retries
+                .run(&format!("GET the blob {}", layer.digest), |_| async move {
+                    let mut bytes = Vec::new();
+                    client.pull_blob(by_digest, layer, &mut bytes).await.map_err(OciAttempt)?;
+                    Ok(bytes)
+                })
+                .await
+                .map_err(self.fail)?;
+            let shown = camino::Utf8PathBuf::from(self.chart.at_digest(&entry.digest));
+            let text = String::from_utf8_lossy(&bundle);
+            let vouches = verify_attestation_json(root, &text, &shown, expected).is_ok_and(|(_, subjects)| {
+                subjects.iter().any(|s| Some(s.sha256.as_str()) == self.subject.strip_prefix("sha256:"))
+            });
+            if vouches {
+                return Ok(Some(entry.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Pushes a referrer: its blobs, then its manifest by digest, read back.
+    async fn push(&self, referrer: &Referrer) -> Result<(), StepError> {
+        let (client, auth, retries) = (&self.registry.client, self.auth, self.retries);
+        let oci_ref = &self.chart.to_oci();
+        let layer = &referrer.manifest.layers[0];
+        for (blob, digest) in [(EMPTY_CONTENT, &referrer.manifest.config.digest), (&referrer.bundle[..], &layer.digest)]
+        {
+            retries
+                .run(&format!("the upload of the blob {digest}"), |_| async move {
+                    if client.blob_exists(oci_ref, digest).await.map_err(OciAttempt)? {
+                        return Ok(());
+                    }
+                    client.push_blob(oci_ref, blob.to_vec(), digest).await.map(drop).map_err(OciAttempt)
+                })
+                .await
+                .map_err(self.fail)?;
+        }
+        let by_digest = &self.chart.to_oci_digest(&referrer.digest);
+        let where_to = self.chart.at_digest(&referrer.digest);
+        put_manifest(retries, client, by_digest, &where_to, &referrer.bytes).await.map_err(self.fail)?;
+        let stored = retries
+            .run(&format!("HEAD the manifest {where_to}"), |_| async move {
+                client.fetch_manifest_digest(by_digest, auth).await.map_err(OciAttempt)
+            })
+            .await
+            .map_err(self.fail)?;
+        if stored != referrer.digest {
+            return Err(StepError::new(format!("{where_to} reads back as {stored}"))
+                .with_help("the registry did not store the referrer as sent; run the release again"));
+        }
+        Ok(())
+    }
+
+    /// The fallback tag's index with `entries` added (what it listed stays).
+    async fn write_index(
+        &self,
+        index: Option<OciImageIndex>,
+        entries: impl Iterator<Item = ImageIndexEntry>,
+    ) -> Result<(), StepError> {
+        let mut updated = index;
+        let mut bytes = Vec::new();
+        for entry in entries {
+            let (index, serialised) = with_entry(updated, entry);
+            updated = Some(index);
+            bytes = serialised;
+        }
+        let (client, tag_ref, bytes) = (&self.registry.client, &self.index_ref.to_oci(), &bytes);
+        self.retries
+            .run(&format!("PUT the manifest of {}", self.index_ref), |_| async move {
+                let content_type = reqwest::header::HeaderValue::from_static(INDEX_MEDIA_TYPE);
+                client.push_manifest_raw(tag_ref, bytes.clone(), content_type).await.map(drop).map_err(OciAttempt)
+            })
+            .await
+            .map_err(self.fail)
     }
 }
