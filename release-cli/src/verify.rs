@@ -166,7 +166,7 @@ fn print_json(verdicts: &[FileVerdict]) -> std::io::Result<()> {
 
 /// Bundle mode: each FILE against its Sigstore bundle, offline.
 fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
-    use release_core::signing::{Expected, bundle_path, trusted_root, verify_bundle as verify_file};
+    use release_core::signing::{Expected, bundle_path, identity_pattern, trusted_root, verify_bundle as verify_file};
     if args.checksums.is_some() || args.signature.is_some() {
         return crate::cli::usage_error(
             &StepError::new("--checksums and --signature check a key pair's signatures and need --key")
@@ -180,6 +180,12 @@ fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
         return crate::cli::usage_error(
             &StepError::new("a bundle proves who signed only against an expected signer, and none was given")
                 .with_help("pass --repo OWNER/REPO, --certificate-identity SAN or --certificate-identity-regexp REGEXP (or --key for files signed with a key pair)"),
+        );
+    }
+    if let Some(Err(reason)) = args.certificate_identity_regexp.as_deref().map(identity_pattern) {
+        return crate::cli::usage_error(
+            &StepError::new(format!("--certificate-identity-regexp: {reason}"))
+                .with_help("the pattern is a regular expression in RE2 syntax, as cosign's (no look-around); escape `.` as `\\.` for a literal dot"),
         );
     }
     let (root_json, shown) = match &args.trusted_root {
@@ -202,7 +208,7 @@ fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
     };
     let identity_regexp = args.certificate_identity_regexp.clone().or_else(|| {
         (args.certificate_identity.is_none())
-            .then(|| args.repo.as_ref().map(|r| format!("^https://github.com/{}/", r.trim_matches('/'))))
+            .then(|| args.repo.as_ref().map(|r| release_core::signing::repository_identity_pattern(r)))
             .flatten()
     });
     let expected = Expected {

@@ -157,8 +157,13 @@ fn refusing(rule: &Rule, tag: &str) -> Option<String> {
                 "starts_with" => tag.starts_with(pattern),
                 "ends_with" => tag.ends_with(pattern),
                 "contains" => tag.contains(pattern),
-                // A regular expression is not evaluated here: said as a possible refusal.
-                _ => return Some(format!("{described}, not evaluated by this tool")),
+                // GitHub documents RE2 syntax for rulesets, which Rust's `regex` follows (no
+                // look-around); one it cannot read is said as a possible refusal.
+                "regex" => match regex::Regex::new(pattern) {
+                    Ok(re) => re.is_match(tag),
+                    Err(e) => return Some(format!("{described}, which this tool cannot evaluate ({e})")),
+                },
+                _ => return Some(format!("{described}, an operator this tool does not know")),
             };
             (matched == negate).then_some(described)
         }
@@ -353,6 +358,24 @@ mod tests {
         }];
         assert_eq!(evaluate(&r, "v1.0.0", false), Verdict::NotApplicable);
         assert!(matches!(evaluate(&r, "1.0.0", false), Verdict::Refuses { .. }));
+
+        // A regular expression (RE2) is evaluated too: a tag must match it.
+        r.rules[0].parameters =
+            Some(serde_json::json!({"operator": "regex", "pattern": r"^v\d+\.\d+\.\d+$", "negate": false}));
+        assert_eq!(evaluate(&r, "v1.2.3", false), Verdict::NotApplicable);
+        assert!(matches!(evaluate(&r, "v1.2.3-rc.1", false), Verdict::Refuses { .. }));
+        // Negated: the tag must not match.
+        r.rules[0].parameters = Some(serde_json::json!({"operator": "regex", "pattern": "-rc", "negate": true}));
+        assert_eq!(evaluate(&r, "v1.2.3", false), Verdict::NotApplicable);
+        assert!(matches!(evaluate(&r, "v1.2.3-rc.1", false), Verdict::Refuses { .. }));
+        // A look-ahead RE2 does not have: a possible refusal, said so.
+        r.rules[0].parameters = Some(serde_json::json!({"operator": "regex", "pattern": "^(?!x)", "negate": false}));
+        match evaluate(&r, "v1.2.3", false) {
+            Verdict::Refuses { rules, .. } => {
+                assert!(rules[0].contains("which this tool cannot evaluate"), "{rules:?}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

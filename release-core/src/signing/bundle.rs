@@ -211,37 +211,22 @@ pub fn trusted_root(json: &str, shown: &str) -> Result<TrustedRoot, BundleError>
     TrustedRoot::from_json(json).map_err(|e| BundleError::TrustedRoot { path: shown.to_owned(), reason: e.to_string() })
 }
 
-/// A tiny matcher for `--certificate-identity-regexp`: `^`, `$`, `.`, `.*`, `\.` and literal
-/// characters (what identity patterns use); anything else is matched literally.
+/// Checks a `--certificate-identity-regexp` pattern: RE2 syntax (Rust's `regex`, as close to
+/// cosign's Go `regexp` as it gets: no look-around, no back-references).
+pub fn identity_pattern(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(pattern).map_err(|e| format!("`{pattern}` is not a regular expression: {e}"))
+}
+
+/// The identity pattern `--repo OWNER/REPO` stands for: a workflow of that repository
+/// (`^https://github\.com/OWNER/REPO/`), the name escaped (a `.` in it is a dot).
+pub fn repository_identity_pattern(repository: &str) -> String {
+    format!("^https://github\\.com/{}/", regex::escape(repository.trim_matches('/')))
+}
+
+/// Whether `value` contains a match of `pattern` (unanchored, as `regexp.MatchString`);
+/// a pattern that does not compile matches nothing.
 pub fn identity_matches(pattern: &str, value: &str) -> bool {
-    fn here(p: &[char], v: &[char]) -> bool {
-        match p {
-            [] => true,
-            ['$'] => v.is_empty(),
-            ['\\', c, rest @ ..] => v.first() == Some(c) && here(rest, &v[1..]),
-            [c, '*', rest @ ..] => {
-                let mut i = 0;
-                loop {
-                    if here(rest, &v[i..]) {
-                        return true;
-                    }
-                    if i < v.len() && (*c == '.' || v[i] == *c) {
-                        i += 1;
-                    } else {
-                        return false;
-                    }
-                }
-            }
-            ['.', rest @ ..] => !v.is_empty() && here(rest, &v[1..]),
-            [c, rest @ ..] => v.first() == Some(c) && here(rest, &v[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let v: Vec<char> = value.chars().collect();
-    if let Some(anchored) = p.strip_prefix(&['^']) {
-        return here(anchored, &v);
-    }
-    (0..=v.len()).any(|i| here(&p, &v[i..]))
+    identity_pattern(pattern).is_ok_and(|re| re.is_match(value))
 }
 
 /// Verifies `file` (streamed) with `bundle_file` against `root` for `expected`.
@@ -442,6 +427,17 @@ mod tests {
         assert!(identity_matches("release.yml", san));
         assert!(!identity_matches("^https://github.com/acme/other/", san));
         assert!(!identity_matches("^https://github.com/acme/hello/.github/workflows/release.yml$", san));
+        // Real regular expressions: classes, repetition, alternation.
+        assert!(identity_matches(r"@refs/tags/v[0-9]+\.[0-9]+\.[0-9]+$", san));
+        assert!(identity_matches("/(release|publish)\\.yml@", san));
+        assert!(!identity_matches(r"@refs/tags/v[0-9]+$", san));
+        assert!(!identity_matches("(unclosed", san), "a pattern that does not compile matches nothing");
+        assert!(identity_pattern("(unclosed").unwrap_err().contains("is not a regular expression"));
+        // `--repo`: the repository's workflows only; a dot in its name is a dot.
+        let pattern = repository_identity_pattern("acme/hello.js");
+        assert!(identity_matches(&pattern, "https://github.com/acme/hello.js/.github/workflows/r.yml@refs/tags/v1"));
+        assert!(!identity_matches(&pattern, "https://github.com/acme/helloXjs/.github/workflows/r.yml@refs/tags/v1"));
+        assert!(!identity_matches(&pattern, "https://githubXcom/acme/hello.js/.github/workflows/r.yml@refs/tags/v1"));
     }
 
     #[test]

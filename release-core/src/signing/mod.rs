@@ -40,7 +40,9 @@ pub(crate) mod public_key;
 pub(crate) mod verify;
 
 pub use bundle::KeyBundleError;
-pub use bundle::{Expected, bundle_path, trusted_root, verify_file as verify_bundle};
+pub use bundle::{
+    Expected, bundle_path, identity_pattern, repository_identity_pattern, trusted_root, verify_file as verify_bundle,
+};
 pub use key::CosignKeyPair;
 pub use keyless::Instance;
 pub use public_key::PublicKey;

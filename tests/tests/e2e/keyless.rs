@@ -157,6 +157,24 @@ fn a_keyless_run_signs_every_file_with_one_certificate_and_sigstore_python_agree
         ])
         .run()
         .success();
+    // A real regular expression (RE2, as cosign's): classes and repetition, anchored.
+    let strict =
+        r"^https://github\.com/acme/hello/\.github/workflows/(release|publish)\.yml@refs/tags/v[0-9]+\.[0-9]+\.[0-9]+$";
+    project
+        .release(["verify", "--certificate-identity-regexp", strict, "--trusted-root", root, "dist/app"])
+        .run()
+        .success();
+    let rc_only = r"@refs/tags/v[0-9]+\.[0-9]+\.[0-9]+-rc\.[0-9]+$";
+    project
+        .release(["verify", "--certificate-identity-regexp", rc_only, "--trusted-root", root, "dist/app"])
+        .run()
+        .code(1)
+        .stdout_has("FAILED  dist/app");
+    project
+        .release(["verify", "--certificate-identity-regexp", "(unclosed", "--trusted-root", root, "dist/app"])
+        .run()
+        .code(2)
+        .stderr_has("--certificate-identity-regexp: `(unclosed` is not a regular expression");
     project
         .release(["verify", "--repo", "acme/other", "--trusted-root", root, "dist/app"])
         .run()
