@@ -43,8 +43,20 @@ async fn run(
     github: &release_tests::github_server::GithubServer,
     servers: &SigstoreServers,
 ) -> release_tests::Finished {
-    project
-        .release(["--json", "run"])
+    run_with(project, github, servers, &[]).await
+}
+
+async fn run_with(
+    project: &release_tests::Project,
+    github: &release_tests::github_server::GithubServer,
+    servers: &SigstoreServers,
+    extra: &[(&str, &str)],
+) -> release_tests::Finished {
+    let mut command = project.release(["--json", "run"]);
+    for (name, value) in extra {
+        command = command.env(name, *value);
+    }
+    command
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_RUN_ID", "7001")
         .env("GITHUB_RUN_ATTEMPT", "1")
@@ -462,4 +474,38 @@ async fn a_fallback_tag_holding_something_else_is_reported_and_left_alone() {
     let (_, still) = registry.manifest("charts/web", &tag, None).await.unwrap();
     assert_eq!(still, manifest, "the tag is left as it was");
     assert!(registry.manifest("charts/web", "0.4.0", None).await.is_err(), "the chart is not tagged");
+}
+
+/// A registry with token auth (the real registry and our token server): the referrers go
+/// with the same push token as the chart, the referrers API probe included, and a re-run
+/// reads them back with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn referrers_go_with_the_charts_push_token_on_a_token_registry() {
+    use release_tests::github_server::{Level, Visibility};
+    use release_tests::registry::User;
+    let writer = User::new("writer", "writer-password", &["pull", "push"]);
+    let registry = Registry::start(Auth::Token(vec![writer.clone()])).await.unwrap();
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    let project = project(&servers, &registry, true);
+    let login =
+        [("HELM_REGISTRY_USERNAME", writer.name.as_str()), ("HELM_REGISTRY_PASSWORD", writer.password.as_str())];
+    let first = run_with(&project, &github, &servers, &login).await;
+    first.success();
+    let (_, manifest) = registry.manifest("charts/web", "0.4.0", Some(&writer)).await.unwrap();
+    let digest = sha256(&manifest);
+    let tag = digest.replace(':', "-");
+    let (_, index) = registry.manifest_as("charts/web", &tag, INDEX, Some(&writer)).await.unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "{index}");
+    let again = run_with(&project, &github, &servers, &login).await;
+    again.success();
+    assert!(
+        summary(&json_report(&again), "publish:oci-referrers:web")
+            .contains("already has its signature and provenance attached")
+    );
 }
