@@ -36,7 +36,7 @@ impl Step for FinalizeRelease {
         StepMeta::new(
             StepId::new(Stage::Finalize, "github-release"),
             Effect::Publish,
-            "publish the draft GitHub release (undraft): the last step",
+            "publish the draft GitHub release (undraft): the point of no return",
         )
         .consumes(&github_release())
         .produces(&published_release())

@@ -36,7 +36,11 @@ impl Step for SignProvenance {
         let meta = StepMeta::new(
             StepId::new(Stage::Sign, "provenance"),
             Effect::Local,
-            format!("sign SLSA build provenance for every signed file ({PROVENANCE_ASSET})"),
+            if self.charts.is_empty() {
+                format!("sign SLSA build provenance for every signed file ({PROVENANCE_ASSET})")
+            } else {
+                format!("sign SLSA build provenance for every signed file and pushed chart ({PROVENANCE_ASSET})")
+            },
         )
         .consumes(&keyless_session())
         .produces(&signed_provenance());
