@@ -482,3 +482,27 @@ fn an_upload_whose_answer_was_lost_is_sent_again_and_checked_on_the_index() {
     assert_eq!(answers[2], (400, Some("crate version `0.1.0` is already uploaded".into())), "the retry finds it there");
     assert_eq!(answers.len(), 4);
 }
+
+/// Everything preflight can read without side effects is reported at once: a crate set to
+/// trusted publishing only, a dead token and a rate limit that cannot fit, in one failure
+/// before the build; no probe is sent while something is wrong.
+#[test]
+fn every_problem_preflight_can_read_is_reported_at_once() {
+    let server = server();
+    server.add_token("cioRevokedToken000000000000000000", TokenSpec::of("alice").dead());
+    server.add_version("chain-a", "0.0.1", make_crate("chain-a", "0.0.1", ""), "alice");
+    server.set_trustpub_only("chain-a", true);
+    let project = workspace(
+        &server.index_url(),
+        "max-publish-minutes = 5\n\n[crates.rate-limit]\nnew-crates = 1\nnew-crates-every-secs = 600",
+    );
+    let run = run(&project, Some("cioRevokedToken000000000000000000"));
+    run.code(3)
+        .stderr_has("chain-a is set to trusted publishing only (`trustpub_only`)")
+        .stderr_has("test refused the token from environment variable CARGO_REGISTRIES_TEST_TOKEN: 403 \"authentication failed\"")
+        .stderr_has("more than `crates.max-publish-minutes` (5)")
+        .stderr_has("is unknown, revoked or expired")
+        .stderr_has("set `crates.max-publish-minutes` to at least");
+    assert!(!project.exists("built"));
+    assert_eq!(publish_requests(&server), 0, "no probe while something is wrong");
+}

@@ -154,26 +154,73 @@ impl Step for CratesRegistryCheck {
                 ));
             }
         }
+
+        // The stored token's liveness: a read without side effects, so that a dead token is
+        // reported together with everything else that is wrong.
+        if let TokenChoice::Stored { token, source } = &choice {
+            match client.me(token, &announce).await.map_err(|e| registry_error(&e))? {
+                Liveness::Live => cx.progress(format!("the token from {source} is live")),
+                Liveness::Dead { status, detail } => problems.push((
+                    format!("{registry} refused the token from {source}: {status} \"{detail}\""),
+                    help_for(&detail, &choice, &registry, &to_upload_names(&to_upload)),
+                )),
+                Liveness::Unknown { status, .. } => cx.progress(format!(
+                    "{registry} answers GET /api/v1/me with {status}, not the crate registry's 403: the token's liveness cannot be read there, the probe below is the proof"
+                )),
+            }
+        }
+
+        // The rate-limit budget, with the probes this check will send (one per crate that
+        // has a version to re-send, stored token only: they spend from the update bucket).
+        let new_crates = to_upload.iter().filter(|s| s.entries.is_none()).count() as u32;
+        let updates = to_upload.len() as u32 - new_crates;
+        let probes = match &choice {
+            TokenChoice::Stored { .. } if self.settings.config.probe => {
+                to_upload.iter().filter(|s| s.newest().is_some()).count() as u32
+            }
+            _ => 0,
+        };
+        let summary = if choice.is_trusted() {
+            format!(
+                "{} upload(s) with trusted publishing: no per-user rate limit; the token is minted after packaging and again if the uploads outlast {} minutes",
+                to_upload.len(),
+                crate::crates::TP_REMINT_AFTER.as_secs() / 60
+            )
+        } else {
+            let limits = &self.settings.config.rate_limit;
+            let budget = Budget::compute(new_crates, updates + probes, limits);
+            let allowed = std::time::Duration::from_secs(self.settings.config.max_publish_minutes * 60);
+            if budget.total() > allowed {
+                problems.push((
+                    format!(
+                        "publishing {new_crates} new crate(s) and {updates} new version(s) (plus {probes} probe(s)) to {registry} needs about {} minutes of rate-limit waits ({} new crates at once, then one every {} s; {} new versions, then one every {} s), more than `crates.max-publish-minutes` ({})",
+                        minutes(budget.total()),
+                        limits.new_crates,
+                        limits.new_crates_every_secs,
+                        limits.updates,
+                        limits.updates_every_secs,
+                        self.settings.config.max_publish_minutes
+                    ),
+                    format!(
+                        "set `crates.max-publish-minutes` to at least {} to wait it out, publish fewer crates in this release, or ask the registry for a higher limit",
+                        minutes(budget.total())
+                    ),
+                ));
+            }
+            format!(
+                "{new_crates} new crate(s), {updates} new version(s): about {} minute(s) of rate-limit waits",
+                minutes(budget.total())
+            )
+        };
+        // Every problem found so far, at once; the steps with effects below run only when
+        // there is none.
         fail_with(problems)?;
 
-        // The token: liveness, or the trusted publishing exchange; then the probes.
-        let mut probes = 0u32;
+        // What has effects: the publish probes, or the trusted publishing exchange.
         match &choice {
-            TokenChoice::Stored { token, source } => {
-                match client.me(token, &announce).await.map_err(|e| registry_error(&e))? {
-                    Liveness::Live => cx.progress(format!("the token from {source} is live")),
-                    Liveness::Dead { status, detail } => {
-                        return Err(StepError::new(format!(
-                            "{registry} refused the token from {source}: {status} \"{detail}\""
-                        ))
-                        .with_help(help_for(&detail, &choice, &registry, &to_upload_names(&to_upload))));
-                    }
-                    Liveness::Unknown { status, .. } => cx.progress(format!(
-                        "{registry} answers GET /api/v1/me with {status}, not the crate registry's 403: the token's liveness cannot be read there, the probe below is the proof"
-                    )),
-                }
+            TokenChoice::Stored { token, .. } => {
                 if self.settings.config.probe {
-                    probes = self.probe_all(cx, &client, &index, token, &choice, &to_upload).await?;
+                    self.probe_all(cx, &client, &index, token, &choice, &to_upload).await?;
                 }
             }
             TokenChoice::Trusted { request_url, request_token } => {
@@ -192,41 +239,6 @@ impl Step for CratesRegistryCheck {
                 probed?;
             }
         }
-
-        // The rate-limit budget.
-        let new_crates = to_upload.iter().filter(|s| s.entries.is_none()).count() as u32;
-        let updates = to_upload.len() as u32 - new_crates;
-        let summary = if choice.is_trusted() {
-            format!(
-                "{} upload(s) with trusted publishing: no per-user rate limit; the token is minted after packaging and again if the uploads outlast {} minutes",
-                to_upload.len(),
-                crate::crates::TP_REMINT_AFTER.as_secs() / 60
-            )
-        } else {
-            let limits = &self.settings.config.rate_limit;
-            // The probes spent from the same update bucket.
-            let budget = Budget::compute(new_crates, updates + probes, limits);
-            let allowed = std::time::Duration::from_secs(self.settings.config.max_publish_minutes * 60);
-            if budget.total() > allowed {
-                return Err(StepError::new(format!(
-                    "publishing {new_crates} new crate(s) and {updates} new version(s) (plus {probes} probe(s)) to {registry} needs about {} minutes of rate-limit waits ({} new crates at once, then one every {} s; {} new versions, then one every {} s), more than `crates.max-publish-minutes` ({})",
-                    minutes(budget.total()),
-                    limits.new_crates,
-                    limits.new_crates_every_secs,
-                    limits.updates,
-                    limits.updates_every_secs,
-                    self.settings.config.max_publish_minutes
-                ))
-                .with_help(format!(
-                    "set `crates.max-publish-minutes` to at least {} to wait it out, publish fewer crates in this release, or ask the registry for a higher limit",
-                    minutes(budget.total())
-                )));
-            }
-            format!(
-                "{new_crates} new crate(s), {updates} new version(s): about {} minute(s) of rate-limit waits",
-                minutes(budget.total())
-            )
-        };
         cx.progress(summary.clone());
         Ok(Some(format!("{} crate(s) on {registry}, {}; {summary}", planned.len(), choice.describe())))
     }
