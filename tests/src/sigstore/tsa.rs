@@ -272,19 +272,8 @@ fn positive(bytes: &[u8]) -> Vec<u8> {
 
 /// `YYYYMMDDHHMMSSZ` (DER GeneralizedTime: UTC, no fraction).
 pub fn generalized_time(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    let at = jiff::Timestamp::from_second(unix as i64).expect("a time after 1970 and before 9999");
+    at.strftime("%Y%m%d%H%M%SZ").to_string()
 }
 
 #[cfg(test)]

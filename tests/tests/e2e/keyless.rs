@@ -366,6 +366,19 @@ fn provenance_is_one_statement_over_every_file_verified_by_sigstore_python() {
         .stdout_has("FAILED  dist/app");
 }
 
+/// The test Sigstore for `acme/hello` at `v1.2.3`, and a public GitHub repository whose
+/// token may write releases and attestations: the world of a keyless release.
+pub(crate) fn attesting() -> (SigstoreServers, release_tests::github_server::GithubServer) {
+    use release_tests::github_server::{Level, Visibility};
+    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
+    let github = crate::github::server_with(
+        crate::github::TOKEN,
+        crate::github::writer().permission("attestations", Level::Write),
+        Visibility::Public,
+    );
+    (servers, github)
+}
+
 /// A project releasing to the GitHub test server with keyless signing and provenance.
 fn github_keyless_project(servers: &SigstoreServers) -> release_tests::Project {
     let project = crate::github::project("");
@@ -399,13 +412,7 @@ fn run_release(
 /// repository).
 #[test]
 fn a_keyless_release_publishes_bundles_provenance_and_the_attestation() {
-    use release_tests::github_server::{Level, Visibility};
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    let (servers, github) = crate::keyless::attesting();
     let project = github_keyless_project(&servers);
     let run = run_release(&project, &github, &servers);
     run.success();
@@ -535,13 +542,8 @@ fn a_user_owned_private_repository_is_refused_with_githubs_reason() {
 /// for this run's identity, and stores nothing. The release ends with one asset per name.
 #[test]
 fn a_rerun_after_a_failed_undraft_stores_the_provenance_once() {
-    use release_tests::github_server::{Fault, FaultAction, Level, Route, Visibility};
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    use release_tests::github_server::{Fault, FaultAction, Route};
+    let (servers, github) = crate::keyless::attesting();
     github.inject(Fault::new(Route::UpdateRelease, 1, FaultAction::status(502)).always());
     let project = github_keyless_project(&servers);
     let first = run_release(&project, &github, &servers);
@@ -624,13 +626,8 @@ fn provenance_of_another_workflow_is_not_taken_for_this_runs() {
 /// step warns and stores the provenance as before.
 #[test]
 fn a_listing_that_fails_does_not_stop_the_attestation() {
-    use release_tests::github_server::{Fault, FaultAction, Level, Route, Visibility};
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    use release_tests::github_server::{Fault, FaultAction, Route};
+    let (servers, github) = crate::keyless::attesting();
     github.inject(Fault::new(Route::ListAttestations, 1, FaultAction::status(502)).always());
     let project = github_keyless_project(&servers);
     let run = run_release(&project, &github, &servers);
@@ -648,13 +645,7 @@ fn a_listing_that_fails_does_not_stop_the_attestation() {
 /// naming the differing assets, and the release is left as it was.
 #[test]
 fn a_rerun_of_a_published_keyless_release_keeps_its_bundles() {
-    use release_tests::github_server::{Level, Visibility};
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    let (servers, github) = crate::keyless::attesting();
     let project = github_keyless_project(&servers);
     run_release(&project, &github, &servers).success();
     let published: Vec<(String, Vec<u8>)> =

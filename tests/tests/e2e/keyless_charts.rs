@@ -131,14 +131,8 @@ fn predicate(served: &Served) -> &str {
 /// pulls the chart; a re-run converges.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_keyless_chart_gets_its_signature_and_provenance_as_referrers_and_a_rerun_adds_none() {
-    use release_tests::github_server::{Level, Visibility};
     let registry = Registry::start(Auth::None).await.unwrap();
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    let (servers, github) = crate::keyless::attesting();
     let project = project(&servers, &registry, true);
     // The first run fails at the undraft, after everything was published (not visible yet).
     use release_tests::github_server::{Fault, FaultAction, Route};
@@ -290,16 +284,10 @@ async fn without_provenance_a_keyless_chart_gets_its_signature_referrer_only() {
 /// the API and adds none.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_with_the_referrers_api_lists_the_referrers_and_gets_no_fallback_tag() {
-    use release_tests::github_server::{Level, Visibility};
     use release_tests::registry::RecordingProxy;
     let registry = Registry::start(Auth::None).await.unwrap();
     let proxy = RecordingProxy::start_with_referrers_api(&registry.host).await.unwrap();
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    let (servers, github) = crate::keyless::attesting();
     // The project talks to the proxy; the proxy's registry stores everything.
     let project = project(&servers, &registry, true);
     project.config(&project.read("release.toml").replace(&registry.host, &proxy.host()));
@@ -396,15 +384,9 @@ async fn a_tag_holding_the_chart_under_other_annotations_moves_to_the_signed_man
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_failing_the_referrers_index_leaves_the_chart_untagged_and_a_rerun_finishes() {
     use release_tests::fault_proxy::{FaultProxy, ProxyAction, ProxyFault};
-    use release_tests::github_server::{Level, Visibility};
     let registry = Registry::start(Auth::None).await.unwrap();
     let proxy = FaultProxy::start(&registry.host);
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    let (servers, github) = crate::keyless::attesting();
     let project = project(&servers, &registry, true);
     project.config(&project.read("release.toml").replace(&registry.host, &proxy.host()));
     let index_put = ProxyFault::new("PUT", "/manifests/sha256-", 1, ProxyAction::status(503));
@@ -438,15 +420,9 @@ async fn a_registry_failing_the_referrers_index_leaves_the_chart_untagged_and_a_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fallback_tag_holding_something_else_is_reported_and_left_alone() {
     use release_tests::fault_proxy::{FaultProxy, ProxyAction, ProxyFault};
-    use release_tests::github_server::{Level, Visibility};
     let registry = Registry::start(Auth::None).await.unwrap();
     let proxy = FaultProxy::start(&registry.host);
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    let (servers, github) = crate::keyless::attesting();
     let project = project(&servers, &registry, false);
     project.config(&project.read("release.toml").replace(&registry.host, &proxy.host()));
     // A first run stops before the referrers: the chart is in the registry by digest.
@@ -481,16 +457,10 @@ async fn a_fallback_tag_holding_something_else_is_reported_and_left_alone() {
 /// reads them back with it.
 #[tokio::test(flavor = "multi_thread")]
 async fn referrers_go_with_the_charts_push_token_on_a_token_registry() {
-    use release_tests::github_server::{Level, Visibility};
     use release_tests::registry::User;
     let writer = User::new("writer", "writer-password", &["pull", "push"]);
     let registry = Registry::start(Auth::Token(vec![writer.clone()])).await.unwrap();
-    let servers = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
-    let github = crate::github::server_with(
-        crate::github::TOKEN,
-        crate::github::writer().permission("attestations", Level::Write),
-        Visibility::Public,
-    );
+    let (servers, github) = crate::keyless::attesting();
     let project = project(&servers, &registry, true);
     let login =
         [("HELM_REGISTRY_USERNAME", writer.name.as_str()), ("HELM_REGISTRY_PASSWORD", writer.password.as_str())];
