@@ -104,6 +104,19 @@ fn remotes_are_reached_through_the_run_sessions_only() {
     assert!(files_containing(&sources, "fn paced_by").is_empty(), "an unpaced client cannot be made");
 }
 
+/// Imports run one way: domain modules never import a step (only the assembly and the step
+/// folders do), and the hand-off table imports no step either (the values it carries are
+/// domain types), so a new step depends on the table and the domain and nothing depends on it.
+#[test]
+fn imports_run_from_steps_to_the_domain_only() {
+    let sources = sources();
+    let importers: Vec<&str> = files_containing(&sources, "crate::steps::")
+        .into_iter()
+        .filter(|path| !path.starts_with("steps/") || *path == "steps/handoffs.rs")
+        .collect();
+    assert_eq!(importers, ["assemble.rs"], "only the assembly names steps outside steps/");
+}
+
 /// Steps pass values only through declared hand-offs, and a chart has one identity, made in
 /// one place, read from Chart.yaml by the helm module only.
 #[test]

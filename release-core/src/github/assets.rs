@@ -12,10 +12,10 @@ use crate::github::client::GithubClient;
 use crate::github::client::RemoteAsset;
 use crate::github::client::RemoteRelease;
 use crate::github::diagnose::GithubError;
+use crate::github::release::RERUN_HELP;
 use crate::github::target::Target;
 use crate::step::Artifact;
 use crate::step::StepContext;
-use crate::steps::publish::github_release::RERUN_HELP;
 
 /// Fills in the sha256 of assets GitHub reports without a digest (older GitHub Enterprise
 /// Server versions) by downloading them.

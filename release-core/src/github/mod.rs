@@ -30,6 +30,7 @@ pub(crate) mod assets;
 pub(crate) mod checks;
 pub(crate) mod client;
 pub(crate) mod diagnose;
+pub(crate) mod release;
 pub(crate) mod rulesets;
 pub(crate) mod snappy;
 pub(crate) mod target;

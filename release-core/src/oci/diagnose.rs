@@ -9,7 +9,12 @@
 
 use crate::error::StepError;
 use crate::oci::credentials::{Resolution, is_ghcr};
-use crate::oci::error::OciError;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+
+use crate::net::GaveUp;
+use crate::net::Retryable;
+use crate::oci::error::{OciAttempt, OciError, TROUBLESHOOTING};
+use crate::oci::reference::ChartReference;
 
 /// A registry's answer to a write, as far as a diagnosis needs it.
 #[derive(Clone, Debug, Default)]
@@ -201,6 +206,90 @@ pub fn explain(
     help.push(credentials.chain_text());
     help.push("see docs/troubleshooting.md#oci-registries-and-helm-charts".into());
     OciError::Denied { message, help: help.join("\n") }.into()
+}
+
+/// What the push tells when the registry kept failing: the diagnosis, how many attempts were
+/// made, and how to resume.
+pub(crate) fn gave_up_failure(
+    gave_up: GaveUp<OciAttempt>,
+    what: &str,
+    reference: &ChartReference,
+    credentials: &Resolution,
+) -> StepError {
+    let attempts = gave_up.attempts;
+    if attempts <= 1 {
+        return oci_failure(gave_up.error.0, what, reference, credentials);
+    }
+    OciError::GaveUp {
+        what: what.to_owned(),
+        registry: reference.registry.clone(),
+        reason: gave_up.error.reason(),
+        attempts,
+    }
+    .into()
+}
+
+/// [`gave_up_failure`] for a step after the chart's push: when the registry kept failing
+/// (retried, not refused), `resume` says where the release stands and how a re-run goes on.
+pub(crate) fn gave_up_after_push(
+    gave_up: GaveUp<OciAttempt>,
+    what: &str,
+    reference: &ChartReference,
+    credentials: &Resolution,
+    resume: impl FnOnce() -> String,
+) -> StepError {
+    let retried = gave_up.attempts > 1;
+    let error = gave_up_failure(gave_up, what, reference, credentials);
+    if retried {
+        error.with_help(format!("the registry failed, not the configuration: {} (see {})", resume(), TROUBLESHOOTING))
+    } else {
+        error
+    }
+}
+
+/// An oci-client error as a user reads it; refusals go through [`explain`].
+pub(crate) fn oci_failure(
+    err: OciDistributionError,
+    what: &str,
+    reference: &ChartReference,
+    credentials: &Resolution,
+) -> StepError {
+    let host = &reference.registry;
+    let refused = |answer: Answer| {
+        let denial = Denial::classify(&answer);
+        explain(&denial, what, &reference.repository, &server_words(&answer), credentials)
+    };
+    match err {
+        OciDistributionError::AuthenticationFailure(reason) => {
+            let words = server_words(&Answer { status: 401, www_authenticate: None, body: reason });
+            explain(&Denial::TokenRefused, what, &reference.repository, &format!("token service: {words}"), credentials)
+        }
+        OciDistributionError::UnauthorizedError { .. } => {
+            refused(Answer { status: 401, www_authenticate: None, body: String::new() })
+        }
+        OciDistributionError::ServerError { code, message, .. } if matches!(code, 401 | 403 | 405) => {
+            refused(Answer { status: code, www_authenticate: None, body: message })
+        }
+        OciDistributionError::RegistryError { envelope, url } => {
+            let status = match envelope.errors.first().map(|e| &e.code) {
+                Some(OciErrorCode::Denied) => 403,
+                Some(OciErrorCode::Unauthorized) => 401,
+                Some(OciErrorCode::Unsupported) => 405,
+                _ => 0,
+            };
+            let body = serde_json::to_string(&envelope).unwrap_or_default();
+            if status != 0 {
+                refused(Answer { status, www_authenticate: None, body })
+            } else {
+                let words = server_words(&Answer { status: 400, www_authenticate: None, body });
+                OciError::Refused { what: what.to_owned(), url, words }.into()
+            }
+        }
+        OciDistributionError::RequestError(err) => {
+            OciError::Unreachable { what: what.to_owned(), host: host.clone(), error: err.to_string() }.into()
+        }
+        other => OciError::Failed { what: what.to_owned(), host: host.clone(), error: other.to_string() }.into(),
+    }
 }
 
 #[cfg(test)]

@@ -4,19 +4,82 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 
 use camino::Utf8PathBuf;
 
-use crate::error::{Diagnose, StepError};
-use crate::net::GaveUp;
+use crate::error::Diagnose;
+use crate::net;
 use crate::net::Retryable;
-use crate::oci::credentials::Resolution;
-use crate::oci::diagnose::Answer;
-use crate::oci::diagnose::Denial;
-use crate::oci::diagnose::explain;
-use crate::oci::diagnose::server_words;
-use crate::oci::planned::TROUBLESHOOTING;
-use crate::oci::reference::ChartReference;
+use crate::net::Verdict;
 use crate::oci::reference::ReferenceError;
-use crate::oci::retry::OciAttempt;
 use crate::signing::SigningError;
+
+/// Where the registry failures and their fixes are told, for help lines.
+pub(crate) const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";
+
+/// An oci-client failure as the network policy judges it.
+#[derive(Debug)]
+pub(crate) struct OciAttempt(pub(crate) OciDistributionError);
+
+impl Retryable for OciAttempt {
+    fn verdict(&self) -> Verdict {
+        let retry = Verdict::Retry { after: None };
+        match &self.0 {
+            OciDistributionError::RequestError(err)
+                if net::is_transient(err) || err.status().is_some_and(|s| s.is_server_error() || s.as_u16() == 429) =>
+            {
+                retry
+            }
+            OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => retry,
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope.errors.iter().any(|e| e.code == OciErrorCode::Toomanyrequests) =>
+            {
+                retry
+            }
+            _ => Verdict::Final,
+        }
+    }
+
+    fn reason(&self) -> String {
+        match &self.0 {
+            OciDistributionError::ServerError { code, message, .. } => {
+                // The registry's own words: the first entry of an OCI error envelope, else the
+                // start of the body.
+                let envelope: Option<serde_json::Value> = serde_json::from_str(message).ok();
+                let first = envelope.as_ref().and_then(|e| e.get("errors")?.get(0));
+                let words = match first {
+                    Some(error) => format!(
+                        "{} {}",
+                        error.get("code").and_then(|c| c.as_str()).unwrap_or_default(),
+                        error.get("message").and_then(|m| m.as_str()).unwrap_or_default()
+                    ),
+                    None => message.trim().chars().take(100).collect(),
+                };
+                format!("{code} {}", words.trim())
+            }
+            OciDistributionError::RequestError(err) => match err.status() {
+                Some(status) => status.to_string(),
+                None => net::root_cause(err),
+            },
+            other => other.to_string(),
+        }
+    }
+}
+
+impl OciAttempt {
+    /// The URL of a request the registry answered with a rate limit (429, `TOOMANYREQUESTS`).
+    pub(crate) fn rate_limited_url(&self) -> Option<&str> {
+        match &self.0 {
+            OciDistributionError::RequestError(err) if err.status().is_some_and(|s| s.as_u16() == 429) => {
+                err.url().map(reqwest::Url::as_str)
+            }
+            OciDistributionError::ServerError { code: 429, url, .. } => Some(url),
+            OciDistributionError::RegistryError { envelope, url }
+                if envelope.errors.iter().any(|e| e.code == OciErrorCode::Toomanyrequests) =>
+            {
+                Some(url)
+            }
+            _ => None,
+        }
+    }
+}
 
 /// Everything that can stop a chart on its way to a registry. Each message names the chart
 /// (`what`) and the reference, host or field; each help says what to do. Refusals carry the
@@ -103,94 +166,6 @@ impl Diagnose for OciError {
     }
 }
 
-/// What the push tells when the registry kept failing: the diagnosis, how many attempts were
-/// made, and how to resume.
-pub(crate) fn gave_up_failure(
-    gave_up: GaveUp<OciAttempt>,
-    what: &str,
-    reference: &ChartReference,
-    credentials: &Resolution,
-) -> StepError {
-    let attempts = gave_up.attempts;
-    if attempts <= 1 {
-        return oci_failure(gave_up.error.0, what, reference, credentials);
-    }
-    OciError::GaveUp {
-        what: what.to_owned(),
-        registry: reference.registry.clone(),
-        reason: gave_up.error.reason(),
-        attempts,
-    }
-    .into()
-}
-
-/// [`gave_up_failure`] for a step after the chart's push: when the registry kept failing
-/// (retried, not refused), `resume` says where the release stands and how a re-run goes on.
-pub(crate) fn gave_up_after_push(
-    gave_up: GaveUp<OciAttempt>,
-    what: &str,
-    reference: &ChartReference,
-    credentials: &Resolution,
-    resume: impl FnOnce() -> String,
-) -> StepError {
-    let retried = gave_up.attempts > 1;
-    let error = gave_up_failure(gave_up, what, reference, credentials);
-    if retried {
-        error.with_help(format!(
-            "the registry failed, not the configuration: {} (see {})",
-            resume(),
-            crate::oci::planned::TROUBLESHOOTING
-        ))
-    } else {
-        error
-    }
-}
-
-/// An oci-client error as a user reads it; refusals go through [`explain`].
-pub(crate) fn oci_failure(
-    err: OciDistributionError,
-    what: &str,
-    reference: &ChartReference,
-    credentials: &Resolution,
-) -> StepError {
-    let host = &reference.registry;
-    let refused = |answer: Answer| {
-        let denial = Denial::classify(&answer);
-        explain(&denial, what, &reference.repository, &server_words(&answer), credentials)
-    };
-    match err {
-        OciDistributionError::AuthenticationFailure(reason) => {
-            let words = server_words(&Answer { status: 401, www_authenticate: None, body: reason });
-            explain(&Denial::TokenRefused, what, &reference.repository, &format!("token service: {words}"), credentials)
-        }
-        OciDistributionError::UnauthorizedError { .. } => {
-            refused(Answer { status: 401, www_authenticate: None, body: String::new() })
-        }
-        OciDistributionError::ServerError { code, message, .. } if matches!(code, 401 | 403 | 405) => {
-            refused(Answer { status: code, www_authenticate: None, body: message })
-        }
-        OciDistributionError::RegistryError { envelope, url } => {
-            let status = match envelope.errors.first().map(|e| &e.code) {
-                Some(OciErrorCode::Denied) => 403,
-                Some(OciErrorCode::Unauthorized) => 401,
-                Some(OciErrorCode::Unsupported) => 405,
-                _ => 0,
-            };
-            let body = serde_json::to_string(&envelope).unwrap_or_default();
-            if status != 0 {
-                refused(Answer { status, www_authenticate: None, body })
-            } else {
-                let words = server_words(&Answer { status: 400, www_authenticate: None, body });
-                OciError::Refused { what: what.to_owned(), url, words }.into()
-            }
-        }
-        OciDistributionError::RequestError(err) => {
-            OciError::Unreachable { what: what.to_owned(), host: host.clone(), error: err.to_string() }.into()
-        }
-        other => OciError::Failed { what: what.to_owned(), host: host.clone(), error: other.to_string() }.into(),
-    }
-}
-
 pub(crate) fn is_not_found(err: &OciDistributionError) -> bool {
     match err {
         OciDistributionError::ImageManifestNotFoundError(_) => true,
@@ -205,6 +180,7 @@ pub(crate) fn is_not_found(err: &OciDistributionError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StepError;
 
     #[test]
     fn every_failure_names_what_and_says_what_to_do() {

@@ -131,6 +131,23 @@ impl PlannedManifest {
     }
 }
 
+/// A chart the push step pushed (or found unchanged) in this run.
+#[derive(Clone, Debug)]
+pub struct PushedChart {
+    /// `name` from Chart.yaml.
+    pub name: String,
+    /// The tag reference it is published under (with `[signing]`, tagged only after its
+    /// signature exists: `finalize:oci-tag:<chart>`).
+    pub reference: crate::oci::reference::ChartReference,
+    /// The chart's manifest digest (`sha256:…`): what the tag resolves to, or will.
+    pub digest: String,
+    /// The exact manifest bytes behind `digest`, for the tag step's `PUT` by tag.
+    pub manifest: Vec<u8>,
+    /// The digest the tag held at the push step's check, which `allow-overwrite` let this run
+    /// replace; `None` when the tag was absent or already held this chart.
+    pub replaces: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,6 @@ use crate::oci::error::OciError;
 use crate::oci::reference::ChartReference;
 use crate::oci::reference::PushTarget;
 
-pub(crate) const TROUBLESHOOTING: &str = "docs/troubleshooting.md#oci-registries-and-helm-charts";
-
 /// The reference a chart will be pushed as, from release.toml and the chart's Chart.yaml,
 /// with every check that needs no network.
 pub(crate) fn planned_reference(

@@ -38,6 +38,16 @@ pub fn fallback_tag(subject_digest: &str) -> String {
     subject_digest.replace(':', "-")
 }
 
+/// The chart's keyless signature, for the registry: the `chart-signature:<chart>` hand-off.
+#[derive(Clone, Debug)]
+pub struct ChartSignature {
+    /// The manifest it signs (what the push step pushes).
+    pub manifest_digest: String,
+    pub manifest_size: usize,
+    /// The DSSE bundle, as JSON.
+    pub bundle_json: String,
+}
+
 /// One bundle about a chart, ready to be pushed as a referrer.
 #[derive(Clone, Debug)]
 pub struct Referrer {

@@ -3,7 +3,6 @@
 
 use base64::Engine;
 use oci_client::RegistryOperation;
-use oci_client::errors::{OciDistributionError, OciErrorCode};
 
 use crate::error::StepError;
 use crate::net;
@@ -14,7 +13,8 @@ use crate::net::Retryable;
 use crate::net::Verdict;
 use crate::oci::credentials::Login;
 use crate::oci::credentials::Resolution;
-use crate::oci::error::gave_up_failure;
+use crate::oci::diagnose::gave_up_failure;
+pub(crate) use crate::oci::error::OciAttempt;
 use crate::oci::reference::ChartReference;
 use crate::oci::session::RegistrySession;
 
@@ -156,73 +156,6 @@ impl RateLimitProbe {
         let response = request.send().await.ok()?;
         match net::classify(response.status(), response.headers()) {
             Verdict::Retry { after } if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => after,
-            _ => None,
-        }
-    }
-}
-
-/// An oci-client failure as the network policy judges it.
-#[derive(Debug)]
-pub(crate) struct OciAttempt(pub(crate) OciDistributionError);
-
-impl Retryable for OciAttempt {
-    fn verdict(&self) -> Verdict {
-        let retry = Verdict::Retry { after: None };
-        match &self.0 {
-            OciDistributionError::RequestError(err)
-                if net::is_transient(err) || err.status().is_some_and(|s| s.is_server_error() || s.as_u16() == 429) =>
-            {
-                retry
-            }
-            OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => retry,
-            OciDistributionError::RegistryError { envelope, .. }
-                if envelope.errors.iter().any(|e| e.code == OciErrorCode::Toomanyrequests) =>
-            {
-                retry
-            }
-            _ => Verdict::Final,
-        }
-    }
-
-    fn reason(&self) -> String {
-        match &self.0 {
-            OciDistributionError::ServerError { code, message, .. } => {
-                // The registry's own words: the first entry of an OCI error envelope, else the
-                // start of the body.
-                let envelope: Option<serde_json::Value> = serde_json::from_str(message).ok();
-                let first = envelope.as_ref().and_then(|e| e.get("errors")?.get(0));
-                let words = match first {
-                    Some(error) => format!(
-                        "{} {}",
-                        error.get("code").and_then(|c| c.as_str()).unwrap_or_default(),
-                        error.get("message").and_then(|m| m.as_str()).unwrap_or_default()
-                    ),
-                    None => message.trim().chars().take(100).collect(),
-                };
-                format!("{code} {}", words.trim())
-            }
-            OciDistributionError::RequestError(err) => match err.status() {
-                Some(status) => status.to_string(),
-                None => net::root_cause(err),
-            },
-            other => other.to_string(),
-        }
-    }
-}
-
-impl OciAttempt {
-    /// The URL of a request the registry answered with a rate limit (429, `TOOMANYREQUESTS`).
-    fn rate_limited_url(&self) -> Option<&str> {
-        match &self.0 {
-            OciDistributionError::RequestError(err) if err.status().is_some_and(|s| s.as_u16() == 429) => {
-                err.url().map(reqwest::Url::as_str)
-            }
-            OciDistributionError::ServerError { code: 429, url, .. } => Some(url),
-            OciDistributionError::RegistryError { envelope, url }
-                if envelope.errors.iter().any(|e| e.code == OciErrorCode::Toomanyrequests) =>
-            {
-                Some(url)
-            }
             _ => None,
         }
     }

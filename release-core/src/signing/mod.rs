@@ -51,7 +51,7 @@ pub use verify::{FileVerdict, SignatureFile, Signatures, VerifyFailure, verify_c
 /// The hand-off under which `sign:artifacts` leaves the run's signer for later steps (declare
 /// `StepMeta::consumes(&signer_handoff())` to read it).
 pub fn signer_handoff() -> crate::step::HandOff<ActiveSigner> {
-    crate::steps::handoffs::signer()
+    crate::step::HandOff::new("signer", "sign:artifacts")
 }
 
 /// The extension of a signature file: `hello.tar.gz` is signed by `hello.tar.gz.sig`.

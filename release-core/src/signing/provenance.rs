@@ -22,6 +22,13 @@ pub struct Subject {
     pub sha256: String,
 }
 
+/// The signed provenance of the run, for the steps that publish it: the `signed-provenance` hand-off.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    /// The bundle, as JSON.
+    pub bundle_json: String,
+}
+
 /// The SLSA provenance v1 predicate of a GitHub Actions run, from its token's claims.
 pub fn predicate(claims: &Value, server_url: &str) -> Value {
     let server = server_url.trim_end_matches('/');

@@ -16,14 +16,14 @@
 //! Steps declare them in their [`StepMeta`](crate::step::StepMeta); the pipeline refuses a
 //! consumer without an earlier producer when it is assembled.
 
+use crate::github::release::{Outcome, Published};
 use crate::helm::{ChartId, PackagedChart};
+use crate::oci::manifest::PushedChart;
+use crate::oci::referrers::ChartSignature;
 use crate::signing::ActiveSigner;
+use crate::signing::keyless::ActiveKeyless;
+use crate::signing::provenance::Provenance;
 use crate::step::HandOff;
-use crate::steps::publish::github_release::{Outcome, Published};
-use crate::steps::publish::oci_push::PushedChart;
-use crate::steps::sign::keyless::ActiveKeyless;
-use crate::steps::sign::oci_signature::ChartSignature;
-use crate::steps::sign::provenance::Provenance;
 
 /// The chart `chart` as the package stage wrote it.
 pub(crate) fn packaged_chart(chart: &ChartId) -> HandOff<PackagedChart> {
@@ -47,9 +47,10 @@ pub(crate) fn chart_signature(chart: &ChartId) -> HandOff<ChartSignature> {
     HandOff::of("chart-signature", "sign:oci-signature", chart.label())
 }
 
-/// The run's signer, once it has signed every file.
+/// The run's signer, once it has signed every file (public for embedders as
+/// [`crate::signing::signer_handoff`]).
 pub(crate) fn signer() -> HandOff<ActiveSigner> {
-    HandOff::new("signer", "sign:artifacts")
+    crate::signing::signer_handoff()
 }
 
 /// The GitHub release as published (or found published), for the checks after the undraft.

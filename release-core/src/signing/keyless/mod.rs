@@ -189,3 +189,7 @@ impl KeylessSession {
             .into_bundle())
     }
 }
+
+/// The run's keyless session: the `keyless-session` hand-off.
+#[derive(Clone, Debug)]
+pub struct ActiveKeyless(pub std::sync::Arc<KeylessSession>);

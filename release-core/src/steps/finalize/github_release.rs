@@ -3,6 +3,9 @@
 use crate::config::GithubConfig;
 use crate::config::NetworkConfig;
 use crate::github::diagnose::GithubError;
+use crate::github::release::OUTPUT_RELEASE_URL;
+use crate::github::release::RERUN_HELP;
+use crate::github::release::{Outcome, Published};
 use crate::github::target;
 use crate::net::RetryNotice;
 use crate::plan::Effect;
@@ -13,9 +16,6 @@ use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
 use crate::steps::handoffs::{github_release, published_release};
-use crate::steps::publish::github_release::OUTPUT_RELEASE_URL;
-use crate::steps::publish::github_release::RERUN_HELP;
-use crate::steps::publish::github_release::{Outcome, Published};
 
 /// Publishes the checked draft: the very last step of a run.
 #[derive(Debug)]

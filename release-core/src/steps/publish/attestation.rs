@@ -23,11 +23,11 @@ use crate::github::target;
 use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, trusted_root, verify_attestation_json};
+use crate::signing::keyless::ActiveKeyless;
+use crate::signing::provenance::Provenance;
 use crate::signing::provenance::{SLSA_PROVENANCE_V1, Subject, subjects_of};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{keyless_session, signed_provenance};
-use crate::steps::sign::keyless::ActiveKeyless;
-use crate::steps::sign::provenance::Provenance;
 
 #[derive(Debug)]
 pub struct PublishAttestation {

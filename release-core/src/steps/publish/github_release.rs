@@ -26,6 +26,7 @@ use crate::github::client::GithubClient;
 use crate::github::client::NewRelease;
 use crate::github::client::RemoteRelease;
 use crate::github::diagnose::GithubError;
+use crate::github::release::{OUTPUT_RELEASE_URL, Outcome};
 use crate::github::target;
 use crate::net::RetryNotice;
 use crate::plan::Effect;
@@ -36,29 +37,6 @@ use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
 use crate::steps::handoffs::{github_release, keyless_session};
-
-/// The run output that holds the release's URL.
-pub const OUTPUT_RELEASE_URL: &str = "github-release-url";
-
-pub(crate) const RERUN_HELP: &str = "the release stays a draft and nothing is visible yet (no chart version is tagged either); run the release again: it keeps the assets already uploaded and checked, uploads the rest, and finishes the finalize stage";
-
-/// What the publish step left for the finalize step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// A complete, checked draft, to be published.
-    Draft { id: u64, url: String },
-    /// The release was published before this run and now matches this build.
-    AlreadyPublished { url: String, immutable: bool },
-}
-
-/// The release as published, for the steps after the undraft (the attestation check).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Published {
-    pub tag: String,
-    pub url: String,
-    /// GitHub's `immutable`: tag and assets locked, and attested by GitHub.
-    pub immutable: bool,
-}
 
 /// Creates or continues the draft release, uploads every artifact, reads the assets back.
 #[derive(Debug)]
@@ -260,7 +238,7 @@ async fn resigned_only(
     };
     use crate::signing::provenance::{PROVENANCE_ASSET, subjects_of};
     use crate::step::ArtifactKind;
-    let crate::steps::sign::keyless::ActiveKeyless(session) = cx.handed(&keyless_session())?;
+    let crate::signing::keyless::ActiveKeyless(session) = cx.handed(&keyless_session())?;
     let named = |name: &str| plan.upload.iter().find(|a| a.name == name);
     let differing = plan.delete.iter().all(|(asset, _)| named(&asset.name).is_some())
         && plan.upload.iter().all(|a| plan.delete.iter().any(|(asset, _)| asset.name == a.name));

@@ -9,12 +9,13 @@ use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
 use crate::oci::OciSettings;
+use crate::oci::diagnose::gave_up_failure;
+use crate::oci::error::OciError;
 use crate::oci::error::is_not_found;
-use crate::oci::error::{OciError, gave_up_failure};
+use crate::oci::manifest::PushedChart;
 use crate::oci::manifest::chart_manifest;
 use crate::oci::manifest::put_manifest;
 use crate::oci::manifest::sha256_digest;
-use crate::oci::reference::ChartReference;
 use crate::oci::reference::PushTarget;
 use crate::oci::retry::OciAttempt;
 use crate::oci::retry::Retries;
@@ -240,21 +241,4 @@ impl Step for ChartPushStep {
             credentials.source, reference.tag
         )))
     }
-}
-
-/// A chart the push step pushed (or found unchanged) in this run.
-#[derive(Clone, Debug)]
-pub struct PushedChart {
-    /// `name` from Chart.yaml.
-    pub name: String,
-    /// The tag reference it is published under (with `[signing]`, tagged only after its
-    /// signature exists: `finalize:oci-tag:<chart>`).
-    pub reference: ChartReference,
-    /// The chart's manifest digest (`sha256:…`): what the tag resolves to, or will.
-    pub digest: String,
-    /// The exact manifest bytes behind `digest`, for the tag step's `PUT` by tag.
-    pub manifest: Vec<u8>,
-    /// The digest the tag held at the push step's check, which `allow-overwrite` let this run
-    /// replace; `None` when the tag was absent or already held this chart.
-    pub replaces: Option<String>,
 }

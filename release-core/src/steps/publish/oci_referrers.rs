@@ -23,7 +23,8 @@ use oci_client::manifest::{ImageIndexEntry, OciImageIndex, OciImageManifest};
 
 use crate::error::StepError;
 use crate::net::{GaveUp, RetryNotice};
-use crate::oci::error::{gave_up_after_push, is_not_found};
+use crate::oci::diagnose::gave_up_after_push;
+use crate::oci::error::is_not_found;
 use crate::oci::manifest::put_manifest;
 use crate::oci::reference::ChartReference;
 use crate::oci::referrers::{
@@ -34,10 +35,10 @@ use crate::oci::session::RegistrySession;
 use crate::oci::{ChartPush, OCI_MANIFEST_MEDIA_TYPE, OciSettings};
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, trusted_root, verify_attestation_json};
+use crate::signing::keyless::ActiveKeyless;
 use crate::signing::provenance::{COSIGN_SIGN_V1, SLSA_PROVENANCE_V1};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{chart_signature, keyless_session, pushed_chart, signed_chart, signed_provenance};
-use crate::steps::sign::keyless::ActiveKeyless;
 
 /// What the fallback tag is asked for: an index, and anything else, so that a tag holding
 /// something else is seen as such (distribution answers 404 for a manifest type the request

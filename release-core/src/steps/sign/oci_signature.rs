@@ -14,21 +14,12 @@ use crate::error::StepError;
 use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::manifest::PlannedManifest;
+use crate::oci::referrers::ChartSignature;
 use crate::plan::{Effect, Stage, StepId};
+use crate::signing::keyless::ActiveKeyless;
 use crate::signing::provenance::cosign_sign_statement;
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{chart_signature, keyless_session, packaged_chart};
-use crate::steps::sign::keyless::ActiveKeyless;
-
-/// The chart's keyless signature, for the registry: the `chart-signature:<chart>` hand-off.
-#[derive(Clone, Debug)]
-pub struct ChartSignature {
-    /// The manifest it signs (what the push step pushes).
-    pub manifest_digest: String,
-    pub manifest_size: usize,
-    /// The DSSE bundle, as JSON.
-    pub bundle_json: String,
-}
 
 #[derive(Debug)]
 pub struct SignChart {

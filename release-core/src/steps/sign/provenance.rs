@@ -11,18 +11,12 @@ use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::manifest::PlannedManifest;
 use crate::plan::{Effect, Stage, StepId};
+use crate::signing::keyless::ActiveKeyless;
+use crate::signing::provenance::Provenance;
 use crate::signing::provenance::{PROVENANCE_ASSET, Subject, predicate, statement};
 use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::signed_provenance;
 use crate::steps::handoffs::{keyless_session, packaged_chart};
-use crate::steps::sign::keyless::ActiveKeyless;
-
-/// The signed provenance of the run, for the steps that publish it: the `signed-provenance` hand-off.
-#[derive(Clone, Debug)]
-pub struct Provenance {
-    /// The bundle, as JSON.
-    pub bundle_json: String,
-}
 
 #[derive(Debug)]
 pub struct SignProvenance {

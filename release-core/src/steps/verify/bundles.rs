@@ -7,9 +7,9 @@
 use crate::error::StepError;
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, bundle_name, trusted_root, verify_file};
+use crate::signing::keyless::ActiveKeyless;
 use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::keyless_session;
-use crate::steps::sign::keyless::ActiveKeyless;
 
 #[derive(Debug)]
 pub struct VerifyBundles;

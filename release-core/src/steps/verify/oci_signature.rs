@@ -7,10 +7,10 @@ use crate::oci::ChartPush;
 use crate::oci::manifest::PlannedManifest;
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, dsse_statement, trusted_root, verify_attestation_json};
+use crate::signing::keyless::ActiveKeyless;
 use crate::signing::provenance::{COSIGN_SIGN_V1, predicate_type_of};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{chart_signature, keyless_session, packaged_chart};
-use crate::steps::sign::keyless::ActiveKeyless;
 
 #[derive(Debug)]
 pub struct VerifyChartSignature {

@@ -7,10 +7,10 @@ use crate::oci::ChartPush;
 use crate::oci::manifest::PlannedManifest;
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, trusted_root, verify_attestation};
+use crate::signing::keyless::ActiveKeyless;
 use crate::signing::provenance::PROVENANCE_ASSET;
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{keyless_session, packaged_chart, signed_provenance};
-use crate::steps::sign::keyless::ActiveKeyless;
 
 #[derive(Debug)]
 pub struct VerifyProvenance {
