@@ -64,8 +64,13 @@ pub struct VerifyArgs {
     /// With --key: the .sig of the one FILE, instead of the signatures beside it.
     #[arg(long, value_name = "SIG")]
     signature: Option<Utf8PathBuf>,
+    /// Talk plain HTTP to the registry of an `oci://` chart reference (a local registry).
+    #[arg(long, conflicts_with = "key")]
+    plain_http: bool,
     /// Files to verify, each against its signatures beside it: FILE.sig and
-    /// FILE.sigstore.json with --key, FILE.sigstore.json without.
+    /// FILE.sigstore.json with --key, FILE.sigstore.json without. Without --key, a chart in
+    /// its registry too, `oci://REGISTRY/PATH/NAME:VERSION`: against the signature (and build
+    /// provenance) attached to it as OCI referrers.
     #[arg(value_name = "FILE", required_unless_present = "checksums")]
     files: Vec<Utf8PathBuf>,
 }
@@ -217,12 +222,26 @@ fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
         issuer: Some(args.certificate_oidc_issuer.clone()),
         repository: args.repo.clone(),
     };
-    let results: Vec<(Utf8PathBuf, Result<String, String>)> = args
+    let charts = args.files.iter().any(|f| f.as_str().starts_with("oci://"));
+    let runtime = match charts.then(|| tokio::runtime::Builder::new_current_thread().enable_all().build()).transpose() {
+        Ok(runtime) => runtime,
+        Err(err) => return crate::cli::usage_error(&StepError::new(format!("cannot start the async runtime: {err}"))),
+    };
+    let results: Vec<(Utf8PathBuf, Result<Signed, String>)> = args
         .files
         .iter()
         .map(|file| {
-            let bundle = args.bundle.clone().unwrap_or_else(|| bundle_path(file));
-            let verdict = verify_file(&root, file, &bundle, &expected).map(|v| v.identity).map_err(|e| e.to_string());
+            let verdict = match &runtime {
+                Some(runtime) if file.as_str().starts_with("oci://") => runtime
+                    .block_on(release_core::signing::verify_chart(file.as_str(), args.plain_http, &root, &expected))
+                    .map(|v| Signed { identity: v.signed_by, digest: Some(v.digest), provenance_by: v.provenance_by }),
+                _ => {
+                    let bundle = args.bundle.clone().unwrap_or_else(|| bundle_path(file));
+                    verify_file(&root, file, &bundle, &expected)
+                        .map(|v| Signed { identity: v.identity, digest: None, provenance_by: None })
+                        .map_err(|e| e.to_string())
+                }
+            };
             (file.clone(), verdict)
         })
         .collect();
@@ -231,15 +250,27 @@ fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
     if failed == 0 { 0 } else { FailureKind::Step.exit_code() }
 }
 
+/// Who signed a file (or a chart: its digest, and who signed its provenance if attached).
+struct Signed {
+    identity: String,
+    digest: Option<String>,
+    provenance_by: Option<String>,
+}
+
 fn print_bundle_lines(
-    results: &[(Utf8PathBuf, Result<String, String>)],
+    results: &[(Utf8PathBuf, Result<Signed, String>)],
     failed: usize,
     root: &str,
 ) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for (file, verdict) in results {
         match verdict {
-            Ok(identity) => writeln!(out, "ok      {file} (signed by {identity})")?,
+            Ok(Signed { identity, digest, provenance_by }) => {
+                let digest = digest.as_ref().map(|d| format!("{d}, ")).unwrap_or_default();
+                let provenance =
+                    provenance_by.as_ref().map(|p| format!("; build provenance by {p}")).unwrap_or_default();
+                writeln!(out, "ok      {file} ({digest}signed by {identity}{provenance})")?
+            }
             Err(reason) => writeln!(out, "FAILED  {file}: {reason}")?,
         }
     }
@@ -251,11 +282,14 @@ fn print_bundle_lines(
     }
 }
 
-fn print_bundle_json(results: &[(Utf8PathBuf, Result<String, String>)]) -> std::io::Result<()> {
+fn print_bundle_json(results: &[(Utf8PathBuf, Result<Signed, String>)]) -> std::io::Result<()> {
     let value: Vec<serde_json::Value> = results
         .iter()
         .map(|(file, verdict)| match verdict {
-            Ok(identity) => serde_json::json!({"file": file, "passed": true, "identity": identity, "failures": []}),
+            Ok(Signed { identity, digest, provenance_by }) => serde_json::json!({
+                "file": file, "passed": true, "identity": identity, "digest": digest,
+                "provenance_identity": provenance_by, "failures": []
+            }),
             Err(reason) => serde_json::json!({"file": file, "passed": false, "failures": [reason]}),
         })
         .collect();

@@ -34,6 +34,7 @@ pub(crate) mod reference;
 pub(crate) mod referrers;
 pub(crate) mod retry;
 pub(crate) mod session;
+pub(crate) mod verify;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

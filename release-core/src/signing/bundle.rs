@@ -250,6 +250,16 @@ pub fn verify_file(
         .verify_reader(std::io::BufReader::new(reader), &bundle, &policy)
         .map_err(|e| invalid(e.to_string()))?;
     check_evidence(root, &bundle, &result).map_err(invalid)?;
+    signer(&result, expected, file)
+}
+
+/// Who a verified bundle says signed, checked against what the policy cannot express: the
+/// identity pattern and the certificate's source repository.
+fn signer(
+    result: &sigstore_verify::VerificationResult,
+    expected: &Expected,
+    file: &Utf8Path,
+) -> Result<Verified, BundleError> {
     let identity = result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default();
     let issuer = result.issuer().unwrap_or_default().to_owned();
     if let Some(pattern) = &expected.identity_regexp
@@ -308,11 +318,7 @@ pub fn verify_digest_json(
         .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy_for(root, expected))
         .map_err(|e| invalid(e.to_string()))?;
     check_evidence(root, &bundle, &result).map_err(invalid)?;
-    Ok(Verified {
-        identity: result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default(),
-        issuer: result.issuer().unwrap_or_default().to_owned(),
-        repository: result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone()),
-    })
+    signer(&result, expected, file)
 }
 
 /// Verifies an attestation bundle given as text (`shown` names it in errors: a file, or
@@ -352,11 +358,7 @@ pub fn verify_attestation_json(
         .verify(sigstore_verify::types::Artifact::from_digest(digest), &bundle, &policy)
         .map_err(|e| invalid(e.to_string()))?;
     check_evidence(root, &bundle, &result).map_err(invalid)?;
-    let verified = Verified {
-        identity: result.identity().map(|i| i.as_str().to_owned()).unwrap_or_default(),
-        issuer: result.issuer().unwrap_or_default().to_owned(),
-        repository: result.certificate().and_then(|c| c.ci_claims.source_repository_uri.clone()),
-    };
+    let verified = signer(&result, expected, Utf8Path::new(&subjects[0].name))?;
     Ok((verified, subjects))
 }
 

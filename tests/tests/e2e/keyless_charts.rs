@@ -121,6 +121,15 @@ async fn referrers(registry: &Registry, chart_digest: &str) -> Vec<Served> {
     served
 }
 
+/// `release verify --repo acme/hello … oci://HOST/charts/web:0.4.0`, as a user checks a chart.
+fn verify_chart(project: &release_tests::Project, host: &str, repo: &str) -> release_tests::Finished {
+    let root = project.join("sigstore/trusted_root.json");
+    project
+        .release(["verify", "--plain-http", "--repo", repo, "--trusted-root", root.as_str()])
+        .arg(format!("oci://{host}/charts/web:0.4.0"))
+        .run()
+}
+
 fn predicate(served: &Served) -> &str {
     served.manifest["annotations"]["dev.sigstore.bundle.predicateType"].as_str().unwrap_or_default()
 }
@@ -238,6 +247,18 @@ async fn a_keyless_chart_gets_its_signature_and_provenance_as_referrers_and_a_re
     .expect("Helm pulls and loads the chart");
     assert_eq!(release_tests::helm::shown_field(&shown, "version").as_deref(), Some("0.4.0"));
 
+    // Users check the chart where it is, with `release verify`: the signature and the
+    // provenance attached to it, for this repository's workflow; another repository fails.
+    let san = servers.workflow().san();
+    verify_chart(&project, &registry.host, crate::github::REPO).success().stdout_has(&format!(
+        "ok      oci://{}/charts/web:0.4.0 ({chart_digest}, signed by {san}; build provenance by {san})",
+        registry.host
+    ));
+    verify_chart(&project, &registry.host, "acme/other").code(1).stdout_has(&format!(
+        "FAILED  oci://{}/charts/web:0.4.0: no signature of {chart_digest} verifies",
+        registry.host
+    ));
+
     let mut names: Vec<String> = release.assets.iter().map(|a| a.name.clone()).collect();
     let count = names.len();
     names.sort();
@@ -276,6 +297,9 @@ async fn without_provenance_a_keyless_chart_gets_its_signature_referrer_only() {
     let served = referrers(&registry, &sha256(&chart_manifest)).await;
     assert_eq!(served.iter().map(predicate).collect::<Vec<_>>(), [SIGN]);
     assert!(!json_report(&run)["steps"].to_string().contains("publish:attestation"));
+    let verified = verify_chart(&project, &registry.host, crate::github::REPO);
+    verified.success().stdout_has(&format!("signed by {})", servers.workflow().san()));
+    assert!(!verified.stdout.contains("build provenance"), "{}", verified.stdout);
 }
 
 /// A registry with the referrers API (the real registry behind a proxy that adds the API as
@@ -322,6 +346,8 @@ async fn a_registry_with_the_referrers_api_lists_the_referrers_and_gets_no_fallb
     let unchanged = summary(&json_report(&again), "publish:oci-referrers:web");
     assert!(unchanged.contains("already has its signature and provenance attached"), "{unchanged}");
     assert_eq!(proxy.referrers("charts/web", &chart_digest).len(), 2, "no referrer was added");
+    // `release verify` finds them through the API too.
+    verify_chart(&project, &proxy.host(), crate::github::REPO).success().stdout_has("build provenance by");
 }
 
 /// The version tag holds the same chart under other annotations (pushed earlier with a
@@ -350,6 +376,11 @@ async fn a_tag_holding_the_chart_under_other_annotations_moves_to_the_signed_man
     first.success();
     let (_, stamped) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
     assert!(String::from_utf8_lossy(&stamped).contains("org.opencontainers.image.created"));
+    project.config(&keyless);
+    verify_chart(&project, &registry.host, crate::github::REPO).code(1).stdout_has(&format!(
+        "{} has no signature attached (no Sigstore bundle of https://sigstore.dev/cosign/sign/v1 among its referrers)",
+        sha256(&stamped)
+    ));
 
     project.config(&keyless);
     let github = crate::github::server_with(

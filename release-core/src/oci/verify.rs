@@ -1,0 +1,143 @@
+//! `release verify oci://REGISTRY/PATH/NAME:VERSION`: a chart in its registry against the
+//! keyless signature a release attached to it in cosign v3's layout (and its build
+//! provenance, when attached), as `cosign verify` would check it. The registry is read
+//! anonymously (public charts); the bundles are verified offline against a trusted root.
+//!
+//! The chart's manifest is fetched and hashed here (its digest is not taken from a header),
+//! its referrers listed (the referrers API, else the `sha256-<hex>` tag: oci-client does the
+//! fallback), and each Sigstore bundle among them read and verified: the certificate chain,
+//! SCT and log entry (or timestamp), the identity the caller expects, and that the
+//! statement's subject is this manifest's digest.
+
+use oci_client::Reference;
+use oci_client::manifest::OciImageManifest;
+use oci_client::secrets::RegistryAuth;
+use sigstore_verify::trust_root::TrustedRoot;
+
+use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
+use crate::oci::manifest::sha256_digest;
+use crate::oci::referrers::{BUNDLE_MEDIA_TYPE, bundles_with};
+use crate::signing::bundle::{Expected, verify_attestation_json};
+use crate::signing::provenance::{COSIGN_SIGN_V1, SLSA_PROVENANCE_V1};
+
+/// A bundle larger than this is not read (a release's are a few KiB).
+const MAX_BUNDLE_BYTES: i64 = 1 << 20;
+
+/// What `verify_chart` found: the chart's manifest digest and who signed it.
+#[derive(Clone, Debug)]
+pub struct ChartVerdict {
+    /// `sha256:…` of the manifest the reference resolves to.
+    pub digest: String,
+    /// The identity of the verified signature.
+    pub signed_by: String,
+    /// The identity of the verified build provenance, when one is attached.
+    pub provenance_by: Option<String>,
+}
+
+/// Verifies the chart `reference` (`oci://REGISTRY/PATH/NAME:TAG` or `…@sha256:…`) against its
+/// attached Sigstore bundles. `plain_http`: talk HTTP to this registry (a local one).
+pub async fn verify_chart(
+    reference: &str,
+    plain_http: bool,
+    root: &TrustedRoot,
+    expected: &Expected,
+) -> Result<ChartVerdict, String> {
+    let bare = reference
+        .strip_prefix("oci://")
+        .ok_or_else(|| format!("`{reference}` is not a chart reference: it must start with `oci://`"))?;
+    let parsed: Reference = bare.parse().map_err(|e| format!("`{reference}` is not an OCI reference: {e}"))?;
+    let registry = parsed.registry().to_owned();
+    let protocol = if plain_http {
+        oci_client::client::ClientProtocol::HttpsExcept(vec![registry.clone()])
+    } else {
+        oci_client::client::ClientProtocol::Https
+    };
+    let client = oci_client::Client::new(oci_client::client::ClientConfig { protocol, ..Default::default() });
+    let auth = RegistryAuth::Anonymous;
+
+    let (bytes, _) = client
+        .pull_manifest_raw(&parsed, &auth, &[OCI_MANIFEST_MEDIA_TYPE])
+        .await
+        .map_err(|e| format!("cannot read the manifest of {bare}: {e}"))?;
+    let digest = sha256_digest(&bytes);
+    if let Some(pinned) = parsed.digest()
+        && pinned != digest
+    {
+        return Err(format!("{bare} served a manifest whose digest is {digest}"));
+    }
+    let subject = Reference::with_digest(registry, parsed.repository().to_owned(), digest.clone());
+    let index = client
+        .pull_referrers(&subject, Some(BUNDLE_MEDIA_TYPE))
+        .await
+        .map_err(|e| format!("cannot read the referrers of {digest}: {e}"))?;
+
+    let signature = signature_of(&client, &auth, &subject, &digest, &index, root, expected, COSIGN_SIGN_V1).await?;
+    let provenance =
+        signature_of(&client, &auth, &subject, &digest, &index, root, expected, SLSA_PROVENANCE_V1).await?;
+    let signed_by = signature.map_err(|why| match why {
+        Some(reasons) => format!("no signature of {digest} verifies: {reasons}"),
+        None => {
+            format!("{digest} has no signature attached (no Sigstore bundle of {COSIGN_SIGN_V1} among its referrers)")
+        }
+    })?;
+    let provenance_by = match provenance {
+        Ok(identity) => Some(identity),
+        Err(None) => None,
+        Err(Some(reasons)) => {
+            return Err(format!("the build provenance attached to {digest} does not verify: {reasons}"));
+        }
+    };
+    Ok(ChartVerdict { digest, signed_by, provenance_by })
+}
+
+/// The identity of the first bundle of `predicate` attached to `digest` that verifies: outer
+/// `Err`, the registry could not be read; `Err(None)`, no such bundle is attached;
+/// `Err(Some(reasons))`, none of those attached verifies.
+#[allow(clippy::too_many_arguments)]
+async fn signature_of(
+    client: &oci_client::Client,
+    auth: &RegistryAuth,
+    subject: &Reference,
+    digest: &str,
+    index: &oci_client::manifest::OciImageIndex,
+    root: &TrustedRoot,
+    expected: &Expected,
+    predicate: &str,
+) -> Result<Result<String, Option<String>>, String> {
+    let mut reasons = Vec::new();
+    for entry in bundles_with(index, predicate) {
+        let by_digest = Reference::with_digest(
+            subject.registry().to_owned(),
+            subject.repository().to_owned(),
+            entry.digest.clone(),
+        );
+        let (bytes, _) = client
+            .pull_manifest_raw(&by_digest, auth, &[OCI_MANIFEST_MEDIA_TYPE])
+            .await
+            .map_err(|e| format!("cannot read the referrer {}: {e}", entry.digest))?;
+        let manifest = serde_json::from_slice::<OciImageManifest>(&bytes).ok();
+        let Some(layer) = manifest.as_ref().and_then(|m| {
+            let about = m.subject.as_ref().is_some_and(|s| s.digest == digest);
+            m.layers.first().filter(|l| about && l.media_type == BUNDLE_MEDIA_TYPE && l.size <= MAX_BUNDLE_BYTES)
+        }) else {
+            reasons.push(format!("{} is not a bundle about {digest}", entry.digest));
+            continue;
+        };
+        let mut bundle = Vec::new();
+        client
+            .pull_blob(&by_digest, layer, &mut bundle)
+            .await
+            .map_err(|e| format!("cannot read the bundle {}: {e}", layer.digest))?;
+        let shown = camino::Utf8PathBuf::from(format!("the referrer {}", entry.digest));
+        match verify_attestation_json(root, &String::from_utf8_lossy(&bundle), &shown, expected) {
+            Ok((verified, subjects))
+                if subjects.iter().any(|s| Some(s.sha256.as_str()) == digest.strip_prefix("sha256:")) =>
+            {
+                return Ok(Ok(verified.identity));
+            }
+            Ok(_) => reasons.push(format!("{} does not name {digest}", entry.digest)),
+            Err(e) => reasons.push(e.to_string()),
+        }
+    }
+    Ok(Err(if reasons.is_empty() { None } else { Some(reasons.join("; ")) }))
+}
