@@ -63,7 +63,7 @@ fn sigstore_python_signs_and_verifies_against_the_test_servers() {
 
 /// A project with one build artifact and keyless signing against the test servers; the
 /// trust files are copied into the project.
-fn keyless_project(servers: &SigstoreServers) -> release_tests::Project {
+pub(crate) fn keyless_project(servers: &SigstoreServers) -> release_tests::Project {
     let project = release_tests::Project::new();
     project
         .config(
@@ -76,7 +76,10 @@ fn keyless_project(servers: &SigstoreServers) -> release_tests::Project {
 }
 
 /// The environment of a GitHub Actions job with `permissions: id-token: write`.
-fn in_actions(command: release_tests::ReleaseCommand, servers: &SigstoreServers) -> release_tests::ReleaseCommand {
+pub(crate) fn in_actions(
+    command: release_tests::ReleaseCommand,
+    servers: &SigstoreServers,
+) -> release_tests::ReleaseCommand {
     command
         .env("GITHUB_ACTIONS", "true")
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", servers.token_request_url())

@@ -14,24 +14,16 @@ use release_tests::sigstore::{self, SigstoreServers, Workflow, der};
 use serde_json::Value;
 use sha2::Digest as _;
 
+/// The keyless project of `keyless.rs`, with provenance.
 fn keyless_project(servers: &SigstoreServers) -> release_tests::Project {
-    let project = release_tests::Project::new();
-    project
-        .config(
-            "[project]\nversion = \"1.2.3\"\n\n[[build]]\nname = \"app\"\ncommand = [\"cp\", \"src/app.txt\", \"out/app\"]\nartifacts = [\"out/app\"]\n\n[signing]\nmode = \"keyless\"\nsigning-config = \"sigstore/signing_config.json\"\ntrusted-root = \"sigstore/trusted_root.json\"\nprovenance = true\n",
-        )
-        .file("src/app.txt", "the app\n")
-        .file("out/.keep", "");
-    servers.write_trust_files(&project.join("sigstore"));
+    let project = crate::keyless::keyless_project(servers);
+    let config = project.read("release.toml");
+    project.config(&format!("{config}provenance = true\n"));
     project
 }
 
 fn in_actions(command: release_tests::ReleaseCommand, servers: &SigstoreServers) -> release_tests::ReleaseCommand {
-    command
-        .env("GITHUB_ACTIONS", "true")
-        .env("ACTIONS_ID_TOKEN_REQUEST_URL", servers.token_request_url())
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", servers.token_request_token())
-        .env("GITHUB_SERVER_URL", "https://github.com")
+    crate::keyless::in_actions(command, servers).env("GITHUB_SERVER_URL", "https://github.com")
 }
 
 fn openssl(args: &[&str]) -> (bool, String) {
