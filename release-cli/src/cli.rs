@@ -196,7 +196,7 @@ pub fn main() -> i32 {
             }
         }
         Command::Keygen(ref args) => crate::keygen::run(args, &env),
-        Command::Verify(ref args) => crate::verify::run(args, cli.json),
+        Command::Verify(ref args) => crate::verify::run(args, &env, cli.json),
         Command::Init(ref args) => crate::workflow::init(&cli.config, args),
         Command::Audit(_) => crate::workflow::audit(&cli.config, &env, cli.json),
     }

@@ -75,7 +75,7 @@ pub struct VerifyArgs {
     files: Vec<Utf8PathBuf>,
 }
 
-pub fn run(args: &VerifyArgs, json: bool) -> i32 {
+pub fn run(args: &VerifyArgs, env: &release_core::Environment, json: bool) -> i32 {
     if args.signature.is_some() && args.files.len() != 1 {
         return crate::cli::usage_error(
             &StepError::new(format!(
@@ -86,7 +86,7 @@ pub fn run(args: &VerifyArgs, json: bool) -> i32 {
         );
     }
     let Some(key) = &args.key else {
-        return run_bundles(args, json);
+        return run_bundles(args, env, json);
     };
     if args.bundle.is_some() && args.files.len() != 1 {
         return bundle_for_one_file(args.files.len());
@@ -170,7 +170,7 @@ fn print_json(verdicts: &[FileVerdict]) -> std::io::Result<()> {
 }
 
 /// Bundle mode: each FILE against its Sigstore bundle, offline.
-fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
+fn run_bundles(args: &VerifyArgs, env: &release_core::Environment, json: bool) -> i32 {
     use release_core::signing::{Expected, bundle_path, identity_pattern, trusted_root, verify_bundle as verify_file};
     if args.checksums.is_some() || args.signature.is_some() {
         return crate::cli::usage_error(
@@ -233,7 +233,14 @@ fn run_bundles(args: &VerifyArgs, json: bool) -> i32 {
         .map(|file| {
             let verdict = match &runtime {
                 Some(runtime) if file.as_str().starts_with("oci://") => runtime
-                    .block_on(release_core::signing::verify_chart(file.as_str(), args.plain_http, &root, &expected))
+                    .block_on(release_core::signing::verify_chart(
+                        file.as_str(),
+                        args.plain_http,
+                        env,
+                        &crate::redact::redactor(),
+                        &root,
+                        &expected,
+                    ))
                     .map(|v| Signed { identity: v.signed_by, digest: Some(v.digest), provenance_by: v.provenance_by }),
                 _ => {
                     let bundle = args.bundle.clone().unwrap_or_else(|| bundle_path(file));

@@ -1,7 +1,9 @@
 //! `release verify oci://REGISTRY/PATH/NAME:VERSION`: a chart in its registry against the
 //! keyless signature a release attached to it in cosign v3's layout (and its build
-//! provenance, when attached), as `cosign verify` would check it. The registry is read
-//! anonymously (public charts); the bundles are verified offline against a trusted root.
+//! provenance, when attached), as `cosign verify` would check it. The registry is read with
+//! the credential chain a release pushes with (`HELM_REGISTRY_*`, docker `config.json` and
+//! its helpers, `GITHUB_TOKEN` for ghcr.io only), anonymously when it finds nothing; the
+//! bundles are verified offline against a trusted root.
 //!
 //! The chart's manifest is fetched and hashed here (its digest is not taken from a header),
 //! its referrers listed (the referrers API, else the `sha256-<hex>` tag: oci-client does the
@@ -35,10 +37,13 @@ pub struct ChartVerdict {
 }
 
 /// Verifies the chart `reference` (`oci://REGISTRY/PATH/NAME:TAG` or `…@sha256:…`) against its
-/// attached Sigstore bundles. `plain_http`: talk HTTP to this registry (a local one).
+/// attached Sigstore bundles. `plain_http`: talk HTTP to this registry (a local one); `env`
+/// and `secrets`: where the credential chain looks, and who hears of a secret it finds.
 pub async fn verify_chart(
     reference: &str,
     plain_http: bool,
+    env: &crate::env::Environment,
+    secrets: &dyn crate::secret::SecretSink,
     root: &TrustedRoot,
     expected: &Expected,
 ) -> Result<ChartVerdict, String> {
@@ -47,13 +52,13 @@ pub async fn verify_chart(
         .ok_or_else(|| format!("`{reference}` is not a chart reference: it must start with `oci://`"))?;
     let parsed: Reference = bare.parse().map_err(|e| format!("`{reference}` is not an OCI reference: {e}"))?;
     let registry = parsed.registry().to_owned();
-    let protocol = if plain_http {
-        oci_client::client::ClientProtocol::HttpsExcept(vec![registry.clone()])
-    } else {
-        oci_client::client::ClientProtocol::Https
-    };
-    let client = oci_client::Client::new(oci_client::client::ClientConfig { protocol, ..Default::default() });
-    let auth = RegistryAuth::Anonymous;
+    let mut settings = crate::oci::OciSettings::default();
+    if plain_http {
+        let plain = crate::config::RegistryConfig { plain_http: true, username_env: None, password_env: None };
+        settings.registries.insert(registry.clone(), plain);
+    }
+    let session = crate::oci::session::RegistrySession::open(&registry, &settings, env, secrets).await;
+    let (client, auth) = (session.client, session.credentials.login.to_oci());
 
     let (bytes, _) = client
         .pull_manifest_raw(&parsed, &auth, &[OCI_MANIFEST_MEDIA_TYPE])

@@ -509,4 +509,21 @@ async fn referrers_go_with_the_charts_push_token_on_a_token_registry() {
         summary(&json_report(&again), "publish:oci-referrers:web")
             .contains("already has its signature and provenance attached")
     );
+
+    // `release verify` reads the private registry with the same credential chain; without
+    // credentials the registry refuses, and that is what the line says.
+    let root = project.join("sigstore/trusted_root.json");
+    let chart = format!("oci://{}/charts/web:0.4.0", registry.host);
+    let verify = || {
+        project
+            .release(["verify", "--plain-http", "--repo", crate::github::REPO, "--trusted-root", root.as_str()])
+            .arg(&chart)
+    };
+    verify()
+        .env("HELM_REGISTRY_USERNAME", &writer.name)
+        .env("HELM_REGISTRY_PASSWORD", &writer.password)
+        .run()
+        .success()
+        .stdout_has(&format!("ok      {chart} ({digest}, signed by "));
+    verify().run().code(1).stdout_has(&format!("FAILED  {chart}: cannot read the manifest of "));
 }
