@@ -129,6 +129,36 @@ pub fn bundles_with<'a>(
     })
 }
 
+/// A bundle larger than this in a listed referrer is not read (a release's are a few KiB).
+pub const MAX_BUNDLE_BYTES: i64 = 1 << 20;
+
+/// The bundle layer of a listed referrer's manifest, if it is a Sigstore bundle about
+/// `subject` (a manifest digest) of a size worth reading.
+pub fn bundle_layer<'m>(manifest: &'m OciImageManifest, subject: &str) -> Option<&'m OciDescriptor> {
+    let about = manifest.subject.as_ref().is_some_and(|s| s.digest == subject);
+    manifest.layers.first().filter(|l| about && l.media_type == BUNDLE_MEDIA_TYPE && l.size <= MAX_BUNDLE_BYTES)
+}
+
+/// Whether a referrer's bundle vouches for `subject`: it verifies against `root` for
+/// `expected` and its statement names the digest. The signer's identity, or why not.
+pub fn vouches_for(
+    bundle: &[u8],
+    subject: &str,
+    shown: &str,
+    root: &sigstore_verify::trust_root::TrustedRoot,
+    expected: &crate::signing::bundle::Expected,
+) -> Result<String, String> {
+    let shown = camino::Utf8PathBuf::from(shown);
+    let (verified, subjects) =
+        crate::signing::bundle::verify_attestation_json(root, &String::from_utf8_lossy(bundle), &shown, expected)
+            .map_err(|e| e.to_string())?;
+    if subjects.iter().any(|s| Some(s.sha256.as_str()) == subject.strip_prefix("sha256:")) {
+        Ok(verified.identity)
+    } else {
+        Err(format!("{shown} does not name {subject}"))
+    }
+}
+
 /// `index` with `entry` added (once: an entry with its digest is kept as it is), as bytes.
 pub fn with_entry(index: Option<OciImageIndex>, entry: ImageIndexEntry) -> (OciImageIndex, Vec<u8>) {
     let mut index = index.unwrap_or_else(empty_index);
@@ -213,6 +243,20 @@ mod tests {
         assert_eq!(json["annotations"][PREDICATE_ANNOTATION], "https://slsa.dev/provenance/v1");
         assert_eq!(referrer.digest, sha256_digest(&referrer.bytes));
         assert_eq!(fallback_tag(&subject), format!("sha256-{}", "ab".repeat(32)));
+    }
+
+    #[test]
+    fn only_a_bundle_about_the_chart_is_read() {
+        let subject = format!("sha256:{}", "ef".repeat(32));
+        let referrer = Referrer::new(b"b".to_vec(), "https://slsa.dev/provenance/v1", &subject, 1, "t");
+        assert_eq!(bundle_layer(&referrer.manifest, &subject).map(|l| l.digest.clone()), Some(sha256_digest(b"b")));
+        assert!(bundle_layer(&referrer.manifest, &format!("sha256:{}", "00".repeat(32))).is_none(), "another subject");
+        let mut huge = referrer.manifest.clone();
+        huge.layers[0].size = MAX_BUNDLE_BYTES + 1;
+        assert!(bundle_layer(&huge, &subject).is_none(), "too large to read");
+        let mut other = referrer.manifest;
+        other.layers[0].media_type = "application/octet-stream".into();
+        assert!(bundle_layer(&other, &subject).is_none(), "not a bundle");
     }
 
     #[test]

@@ -18,12 +18,9 @@ use sigstore_verify::trust_root::TrustedRoot;
 
 use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
 use crate::oci::manifest::sha256_digest;
-use crate::oci::referrers::{BUNDLE_MEDIA_TYPE, bundles_with};
-use crate::signing::bundle::{Expected, verify_attestation_json};
+use crate::oci::referrers::{BUNDLE_MEDIA_TYPE, bundle_layer, bundles_with, vouches_for};
+use crate::signing::bundle::Expected;
 use crate::signing::provenance::{COSIGN_SIGN_V1, SLSA_PROVENANCE_V1};
-
-/// A bundle larger than this is not read (a release's are a few KiB).
-const MAX_BUNDLE_BYTES: i64 = 1 << 20;
 
 /// What `verify_chart` found: the chart's manifest digest and who signed it.
 #[derive(Clone, Debug)]
@@ -121,10 +118,7 @@ async fn signature_of(
             .await
             .map_err(|e| format!("cannot read the referrer {}: {e}", entry.digest))?;
         let manifest = serde_json::from_slice::<OciImageManifest>(&bytes).ok();
-        let Some(layer) = manifest.as_ref().and_then(|m| {
-            let about = m.subject.as_ref().is_some_and(|s| s.digest == digest);
-            m.layers.first().filter(|l| about && l.media_type == BUNDLE_MEDIA_TYPE && l.size <= MAX_BUNDLE_BYTES)
-        }) else {
+        let Some(layer) = manifest.as_ref().and_then(|m| bundle_layer(m, digest)) else {
             reasons.push(format!("{} is not a bundle about {digest}", entry.digest));
             continue;
         };
@@ -133,15 +127,9 @@ async fn signature_of(
             .pull_blob(&by_digest, layer, &mut bundle)
             .await
             .map_err(|e| format!("cannot read the bundle {}: {e}", layer.digest))?;
-        let shown = camino::Utf8PathBuf::from(format!("the referrer {}", entry.digest));
-        match verify_attestation_json(root, &String::from_utf8_lossy(&bundle), &shown, expected) {
-            Ok((verified, subjects))
-                if subjects.iter().any(|s| Some(s.sha256.as_str()) == digest.strip_prefix("sha256:")) =>
-            {
-                return Ok(Ok(verified.identity));
-            }
-            Ok(_) => reasons.push(format!("{} does not name {digest}", entry.digest)),
-            Err(e) => reasons.push(e.to_string()),
+        match vouches_for(&bundle, digest, &format!("the referrer {}", entry.digest), root, expected) {
+            Ok(identity) => return Ok(Ok(identity)),
+            Err(reason) => reasons.push(reason),
         }
     }
     Ok(Err(if reasons.is_empty() { None } else { Some(reasons.join("; ")) }))

@@ -28,13 +28,14 @@ use crate::oci::error::is_not_found;
 use crate::oci::manifest::put_manifest;
 use crate::oci::reference::ChartReference;
 use crate::oci::referrers::{
-    BUNDLE_MEDIA_TYPE, EMPTY_CONTENT, INDEX_MEDIA_TYPE, Referrer, bundles_with, fallback_tag, referrers_api, with_entry,
+    EMPTY_CONTENT, INDEX_MEDIA_TYPE, Referrer, bundle_layer, bundles_with, fallback_tag, referrers_api, vouches_for,
+    with_entry,
 };
 use crate::oci::retry::{OciAttempt, Retries, authorization, push_token, rate_limit_probe};
 use crate::oci::session::RegistrySession;
 use crate::oci::{ChartPush, OCI_MANIFEST_MEDIA_TYPE, OciSettings};
 use crate::plan::{Effect, Stage, StepId};
-use crate::signing::bundle::{Expected, trusted_root, verify_attestation_json};
+use crate::signing::bundle::{Expected, trusted_root};
 use crate::signing::keyless::ActiveKeyless;
 use crate::signing::provenance::{COSIGN_SIGN_V1, SLSA_PROVENANCE_V1};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
@@ -49,9 +50,6 @@ const ANY_MANIFEST: &[&str] = &[
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];
-
-/// A bundle larger than this in a listed referrer is not read (ours are a few KiB).
-const MAX_BUNDLE_BYTES: i64 = 1 << 20;
 
 #[derive(Debug)]
 pub struct ChartReferrersStep {
@@ -294,12 +292,7 @@ impl Remote<'_, '_> {
                 Err(gave_up) if is_not_found(&gave_up.error.0) => None,
                 Err(gave_up) => return Err((self.fail)(gave_up)),
             };
-            let Some(layer) = manifest.as_ref().and_then(|m| {
-                let about_chart = m.subject.as_ref().is_some_and(|s| s.digest == self.subject);
-                m.layers
-                    .first()
-                    .filter(|l| about_chart && l.media_type == BUNDLE_MEDIA_TYPE && l.size <= MAX_BUNDLE_BYTES)
-            }) else {
+            let Some(layer) = manifest.as_ref().and_then(|m| bundle_layer(m, self.subject)) else {
                 continue;
             };
             let bundle = self
@@ -311,12 +304,8 @@ impl Remote<'_, '_> {
                 })
                 .await
                 .map_err(self.fail)?;
-            let shown = camino::Utf8PathBuf::from(self.chart.at_digest(&entry.digest));
-            let text = String::from_utf8_lossy(&bundle);
-            let vouches = verify_attestation_json(root, &text, &shown, expected).is_ok_and(|(_, subjects)| {
-                subjects.iter().any(|s| Some(s.sha256.as_str()) == self.subject.strip_prefix("sha256:"))
-            });
-            if vouches {
+            let shown = self.chart.at_digest(&entry.digest);
+            if vouches_for(&bundle, self.subject, &shown, root, expected).is_ok() {
                 return Ok(Some(entry.clone()));
             }
         }
