@@ -268,8 +268,26 @@ impl Finished {
         self
     }
 
-    /// Stdout parsed as JSON.
+    /// Stdout parsed as JSON: the whole of it, or in GitHub Actions (where progress goes to
+    /// stdout first, as workflow commands) the report that follows them.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        let report = match serde_json::from_str(&self.stdout) {
+            Ok(value) => return value,
+            Err(e) => self.stdout.find("\n{\n").map(|at| &self.stdout[at + 1..]).ok_or(e),
+        };
+        report.and_then(serde_json::from_str).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
+}
+
+/// The summary of step `id` in a `--json` report (`""` when the step has none).
+#[track_caller]
+pub fn step_summary(report: &serde_json::Value, id: &str) -> String {
+    let steps = report["steps"].as_array().expect("steps");
+    let step = steps.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {report:#}"));
+    step["summary"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `sha256:<hex>` of `bytes`, as registries name content.
+pub fn oci_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)))
 }

@@ -7,16 +7,12 @@
 use camino::Utf8PathBuf;
 use release_tests::registry::{Auth, Registry};
 use release_tests::sigstore::{self, SigstoreServers, Workflow};
-use sha2::Digest;
+use release_tests::{Finished, oci_digest as sha256, step_summary as summary};
 
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const SIGN: &str = "https://sigstore.dev/cosign/sign/v1";
 const SLSA: &str = "https://slsa.dev/provenance/v1";
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
 
 /// The GitHub test project with a chart pushed to `registry` and keyless signing with
 /// provenance against the test Sigstore.
@@ -67,19 +63,6 @@ async fn run_with(
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", servers.token_request_token())
         .run_async()
         .await
-}
-
-/// The `--json` report: in GitHub Actions progress goes to stdout first, as workflow commands.
-fn json_report(run: &release_tests::Finished) -> serde_json::Value {
-    let start = run.stdout.find("\n{\n").map(|i| i + 1).unwrap_or_else(|| panic!("no report in\n{}", run.stdout));
-    serde_json::from_str(&run.stdout[start..])
-        .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{}", run.stdout))
-}
-
-fn summary(report: &serde_json::Value, id: &str) -> String {
-    let steps = report["steps"].as_array().expect("steps");
-    let step = steps.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {steps:#?}"));
-    step["summary"].as_str().unwrap_or_default().to_owned()
 }
 
 /// One referrer as the registry serves it: its manifest and its bundle.
@@ -150,7 +133,7 @@ async fn a_keyless_chart_gets_its_signature_and_provenance_as_referrers_and_a_re
     failed.code(1);
     crate::github::said(&failed, "error: finalize:github-release: cannot publish the release in acme/hello");
     assert!(registry.manifest("charts/web", "0.4.0", None).await.is_err(), "the chart version is not tagged");
-    let attached = summary(&json_report(&failed), "publish:oci-referrers:web");
+    let attached = summary(&Finished::json(&failed), "publish:oci-referrers:web");
     assert!(attached.contains("as 2 new referrer(s)"), "{attached}");
     github.clear_faults();
 
@@ -158,7 +141,7 @@ async fn a_keyless_chart_gets_its_signature_and_provenance_as_referrers_and_a_re
     // registry holds already is found and kept.
     let first = run(&project, &github, &servers).await;
     first.success();
-    let report = json_report(&first);
+    let report = Finished::json(&first);
 
     // The chart under its tag, and what the run says it signed.
     let (_, chart_manifest) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
@@ -269,7 +252,7 @@ async fn a_keyless_chart_gets_its_signature_and_provenance_as_referrers_and_a_re
     // Once more, after the release succeeded: nothing changes anywhere.
     let third = run(&project, &github, &servers).await;
     third.success();
-    let report = json_report(&third);
+    let report = Finished::json(&third);
     assert!(summary(&report, "publish:github-release").starts_with("already released: "));
     assert!(
         summary(&report, "publish:oci-referrers:web").contains("already has its signature and provenance attached")
@@ -296,7 +279,7 @@ async fn without_provenance_a_keyless_chart_gets_its_signature_referrer_only() {
     let (_, chart_manifest) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
     let served = referrers(&registry, &sha256(&chart_manifest)).await;
     assert_eq!(served.iter().map(predicate).collect::<Vec<_>>(), [SIGN]);
-    assert!(!json_report(&run)["steps"].to_string().contains("publish:attestation"));
+    assert!(!Finished::json(&run)["steps"].to_string().contains("publish:attestation"));
     let verified = verify_chart(&project, &registry.host, crate::github::REPO);
     verified.success().stdout_has(&format!("signed by {})", servers.workflow().san()));
     assert!(!verified.stdout.contains("build provenance"), "{}", verified.stdout);
@@ -317,7 +300,7 @@ async fn a_registry_with_the_referrers_api_lists_the_referrers_and_gets_no_fallb
     project.config(&project.read("release.toml").replace(&registry.host, &proxy.host()));
     let first = run(&project, &github, &servers).await;
     first.success();
-    let report = json_report(&first);
+    let report = Finished::json(&first);
     let (_, chart_manifest) = registry.manifest("charts/web", "0.4.0", None).await.unwrap();
     let chart_digest = sha256(&chart_manifest);
     let attached = summary(&report, "publish:oci-referrers:web");
@@ -343,7 +326,7 @@ async fn a_registry_with_the_referrers_api_lists_the_referrers_and_gets_no_fallb
 
     let again = run(&project, &github, &servers).await;
     again.success();
-    let unchanged = summary(&json_report(&again), "publish:oci-referrers:web");
+    let unchanged = summary(&Finished::json(&again), "publish:oci-referrers:web");
     assert!(unchanged.contains("already has its signature and provenance attached"), "{unchanged}");
     assert_eq!(proxy.referrers("charts/web", &chart_digest).len(), 2, "no referrer was added");
     // `release verify` finds them through the API too.
@@ -460,7 +443,7 @@ async fn a_fallback_tag_holding_something_else_is_reported_and_left_alone() {
     proxy.inject(ProxyFault::new("GET", "/referrers/", 1, ProxyAction::status(400)).always());
     let stopped = run(&project, &github, &servers).await;
     stopped.code(1);
-    let digest = json_report(&stopped)["outputs"]["chart.web.digest"].as_str().unwrap().to_owned();
+    let digest = Finished::json(&stopped)["outputs"]["chart.web.digest"].as_str().unwrap().to_owned();
     proxy.clear_faults();
     // Another tool's manifest under the fallback tag: the chart manifest itself.
     let (_, manifest) = registry.manifest("charts/web", &digest, None).await.unwrap();
@@ -506,7 +489,7 @@ async fn referrers_go_with_the_charts_push_token_on_a_token_registry() {
     let again = run_with(&project, &github, &servers, &login).await;
     again.success();
     assert!(
-        summary(&json_report(&again), "publish:oci-referrers:web")
+        summary(&Finished::json(&again), "publish:oci-referrers:web")
             .contains("already has its signature and provenance attached")
     );
 

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use release_tests::Project;
 use release_tests::helm::{HelmRegistry, helm_show_chart_with, shown_field};
 use release_tests::registry::{Auth, GhcrLike, RecordingProxy, Registry, User};
-use sha2::Digest;
+use release_tests::{oci_digest as sha256, step_summary as summary};
 
 const CHART_YAML: &str = "apiVersion: v2\nname: hello\nversion: 0.1.0\ndescription: Says hello\ntype: application\n";
 
@@ -221,17 +221,6 @@ async fn uppercase_reference_is_refused_in_snapshot_mode_too_with_the_fixed_name
 }
 
 // ---- the push itself, through the binary ----------------------------------------------
-
-/// The summary of step `id` in a `--json` report.
-fn summary(report: &serde_json::Value, id: &str) -> String {
-    let steps = report["steps"].as_array().expect("steps");
-    let step = steps.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {report:#}"));
-    step["summary"].as_str().unwrap_or_else(|| panic!("step {id} has no summary: {step:#}")).to_owned()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writer_pushes_the_packaged_chart_and_a_rerun_is_a_no_op() {
@@ -474,7 +463,7 @@ async fn two_charts_that_share_a_directory_name_each_push_their_own_package() {
         let manifest: serde_json::Value = serde_json::from_slice(manifest).unwrap();
         manifest["layers"][0]["digest"].as_str().unwrap().to_owned()
     };
-    let digest = |file: &str| format!("sha256:{}", hex::encode(sha2::Sha256::digest(project.read_bytes(file))));
+    let digest = |file: &str| sha256(&project.read_bytes(file));
     assert_eq!(layer(&first), digest("dist/web-1.0.0.tgz"), "charts/web pushed its own package");
     assert_eq!(layer(&second), digest("dist/old-web-0.9.0.tgz"), "legacy/web pushed its own package");
 }

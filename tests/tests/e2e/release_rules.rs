@@ -7,7 +7,7 @@
 use release_tests::github_rules::{Bypass, RulesetSpec};
 use release_tests::github_server::{Fault, FaultAction, GithubServer, Route};
 use release_tests::registry::{Auth, Registry};
-use release_tests::{Finished, Project};
+use release_tests::{Finished, Project, step_summary};
 
 use crate::github::{
     REPO, TOKEN, assert_matches_dist, project, run_in_actions, said, server_with, the_release, writer,
@@ -213,7 +213,7 @@ async fn an_undraft_that_fails_leaves_nothing_visible_and_a_rerun_finishes_the_r
     assert_published_with_chart(&project, &server);
     assert_eq!(registry_tags(&registry).await, vec![CHART_TAG.to_owned()]);
     let (_, manifest) = registry.manifest(CHART_REPOSITORY, CHART_TAG, None).await.unwrap();
-    assert_eq!(format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&manifest))), digest);
+    assert_eq!(release_tests::oci_digest(&manifest), digest);
     // The undraft came before the tag.
     let order: Vec<String> =
         rerun.json()["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
@@ -240,12 +240,6 @@ fn assert_published_with_chart(project: &Project, server: &GithubServer) {
         assert!(asset.bytes == local, "{} differs from dist/{}", asset.name, asset.name);
     }
     assert_eq!(server.tags(REPO), vec!["v1.2.3".to_owned()]);
-}
-
-fn step_summary(report: &serde_json::Value, id: &str) -> String {
-    let steps = report["steps"].as_array().expect("steps");
-    let step = steps.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {report:#}"));
-    step["summary"].as_str().unwrap_or_default().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
