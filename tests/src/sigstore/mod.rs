@@ -602,20 +602,7 @@ pub fn python_verify_identity(
     identity: &str,
     file: &Utf8Path,
 ) -> (bool, String) {
-    run_sigstore_python(&[
-        "--trust-config",
-        trust.trust_config.as_str(),
-        "verify",
-        "identity",
-        "--offline",
-        "--bundle",
-        bundle.as_str(),
-        "--cert-identity",
-        identity,
-        "--cert-oidc-issuer",
-        oidc::ISSUER,
-        file.as_str(),
-    ])
+    python_verify(trust, "identity", bundle, identity, &["--cert-oidc-issuer", oidc::ISSUER], file)
 }
 
 /// `sigstore verify github --offline`: identity plus the repository the certificate names.
@@ -626,20 +613,32 @@ pub fn python_verify_github(
     repository: &str,
     file: &Utf8Path,
 ) -> (bool, String) {
-    run_sigstore_python(&[
+    python_verify(trust, "github", bundle, identity, &["--repository", repository], file)
+}
+
+/// `sigstore --trust-config … verify KIND --offline --bundle … --cert-identity … POLICY… FILE`.
+fn python_verify(
+    trust: &TrustFiles,
+    kind: &str,
+    bundle: &Utf8Path,
+    identity: &str,
+    policy: &[&str],
+    file: &Utf8Path,
+) -> (bool, String) {
+    let mut args = vec![
         "--trust-config",
         trust.trust_config.as_str(),
         "verify",
-        "github",
+        kind,
         "--offline",
         "--bundle",
         bundle.as_str(),
         "--cert-identity",
         identity,
-        "--repository",
-        repository,
-        file.as_str(),
-    ])
+    ];
+    args.extend_from_slice(policy);
+    args.push(file.as_str());
+    run_sigstore_python(&args)
 }
 
 /// The source repository a Fulcio certificate names (extension 1.3.6.1.4.1.57264.1.12,
