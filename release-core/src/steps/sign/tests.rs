@@ -43,6 +43,27 @@ fn with_password() -> Environment {
     Environment::empty().with("COSIGN_PASSWORD", FIXTURE_PASSWORD)
 }
 
+/// A run whose dist directory is [`built`], with the fixture key's password set.
+struct BuiltRun {
+    _dir: tempfile::TempDir,
+    state: RunState,
+    recorder: Recorder,
+}
+
+impl BuiltRun {
+    fn new() -> Self {
+        let (dir, tmp) = temp_dir();
+        BuiltRun { state: state(&tmp, with_password()), _dir: dir, recorder: Recorder::default() }
+    }
+
+    /// The context of step `id` in this run, after the dist directory was built.
+    async fn cx(&self, id: &'static str) -> StepContext<'_> {
+        let cx = StepContext::detached(&self.state, id, &self.recorder);
+        built(&cx).await;
+        cx
+    }
+}
+
 /// A dist directory with two binaries and their SHA256SUMS, as the build and package
 /// stages leave it.
 async fn built(cx: &StepContext<'_>) {
@@ -66,11 +87,8 @@ fn names(cx: &StepContext<'_>, kind: ArtifactKind) -> Vec<String> {
 
 #[tokio::test]
 async fn every_artifact_is_signed_and_an_independent_verifier_agrees() {
-    let (_dir, tmp) = temp_dir();
-    let state = state(&tmp, with_password());
-    let recorder = Recorder::default();
-    let cx = StepContext::detached(&state, "sign:artifacts", &recorder);
-    built(&cx).await;
+    let run = BuiltRun::new();
+    let cx = run.cx("sign:artifacts").await;
 
     let summary = SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap().unwrap();
     assert!(summary.starts_with("signed 3 file(s) with key "), "{summary}");
@@ -115,11 +133,8 @@ async fn every_artifact_is_signed_and_an_independent_verifier_agrees() {
 
 #[tokio::test]
 async fn the_gate_stops_a_tampered_artifact() {
-    let (_dir, tmp) = temp_dir();
-    let state = state(&tmp, with_password());
-    let recorder = Recorder::default();
-    let cx = StepContext::detached(&state, "verify:signatures", &recorder);
-    built(&cx).await;
+    let run = BuiltRun::new();
+    let cx = run.cx("verify:signatures").await;
     SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap();
 
     std::fs::write(cx.release().dist.join("hello-macos.tar.gz"), b"macos bytes, backdoored").unwrap();
@@ -132,11 +147,8 @@ async fn the_gate_stops_a_tampered_artifact() {
 
 #[tokio::test]
 async fn the_gate_stops_a_bundle_of_another_file() {
-    let (_dir, tmp) = temp_dir();
-    let state = state(&tmp, with_password());
-    let recorder = Recorder::default();
-    let cx = StepContext::detached(&state, "verify:signatures", &recorder);
-    built(&cx).await;
+    let run = BuiltRun::new();
+    let cx = run.cx("verify:signatures").await;
     SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap();
     let dist = cx.release().dist.clone();
     std::fs::copy(dist.join("hello-linux.tar.gz.sigstore.json"), dist.join("hello-macos.tar.gz.sigstore.json"))
@@ -147,11 +159,8 @@ async fn the_gate_stops_a_bundle_of_another_file() {
 
 #[tokio::test]
 async fn the_gate_stops_a_missing_or_foreign_signature() {
-    let (_dir, tmp) = temp_dir();
-    let state = state(&tmp, with_password());
-    let recorder = Recorder::default();
-    let cx = StepContext::detached(&state, "verify:signatures", &recorder);
-    built(&cx).await;
+    let run = BuiltRun::new();
+    let cx = run.cx("verify:signatures").await;
     SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap();
     let dist = cx.release().dist.clone();
 
@@ -172,11 +181,8 @@ async fn the_gate_stops_a_missing_or_foreign_signature() {
 
 #[tokio::test]
 async fn signing_refuses_a_file_that_changed_after_it_was_checksummed() {
-    let (_dir, tmp) = temp_dir();
-    let state = state(&tmp, with_password());
-    let recorder = Recorder::default();
-    let cx = StepContext::detached(&state, "sign:artifacts", &recorder);
-    built(&cx).await;
+    let run = BuiltRun::new();
+    let cx = run.cx("sign:artifacts").await;
     std::fs::write(cx.release().dist.join("hello-linux.tar.gz"), b"rewritten").unwrap();
     let err = SignArtifacts::new(fixture_settings()).run(&cx).await.unwrap_err();
     assert!(err.message().contains("hello-linux.tar.gz changed after it was collected"), "{err}");
