@@ -1,12 +1,15 @@
 //! From config to pipeline: which built-in steps a release has, in which stages.
 //!
-//! Pure: every constructor here only copies data out of the config; nothing touches the
-//! disk or the network until the runner runs a step. This is the one place where step ids'
+//! Pure but for one read-only check: every constructor here only copies data out of the
+//! config, and nothing touches the network or writes until the runner runs a step. The one
+//! read is [`crate::dist::guard`]: a dist directory that must never be emptied (the project
+//! root, a repository, a directory holding tracked files, …) is refused here, with the
+//! config, before any plan is shown or run. This is the one place where step ids'
 //! subjects and chart identities ([`ChartId`]) are made, and where the order of the built-in
 //! steps within a stage is written down (commented, below); the hand-offs between them are
 //! declared by the steps and checked by [`Pipeline::check`].
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::actions::required_permissions;
 use crate::config::{Config, ConfigError, expand};
@@ -29,6 +32,7 @@ use crate::steps::package::checksums::WriteChecksums;
 use crate::steps::package::manifest::WriteBuildManifest;
 use crate::steps::preflight::build_tools::BuildToolsCheck;
 use crate::steps::preflight::charts::ChartsCheck;
+use crate::steps::preflight::dist::DistCheck;
 use crate::steps::preflight::gathered_builds::GatheredCheck;
 use crate::steps::preflight::github_tag_rules::GithubTagRules;
 use crate::steps::preflight::github_write::GithubPreflight;
@@ -86,6 +90,37 @@ pub fn release(config: &Config, overrides: &Overrides) -> Result<Release, Config
     Ok(Release { version, tag, root: config.root.clone(), dist })
 }
 
+/// Refuses, with the config, a dist directory that must never be emptied, and a gather
+/// directory that overlaps it (`build:prepare-dist` would empty what is to be gathered).
+fn guard_paths(config: &Config, env: &Environment, overrides: &Overrides, dist: &Utf8Path) -> Result<(), ConfigError> {
+    let protected = crate::dist::Protected { root: &config.root, config_file: &config.file, env };
+    let as_config_error = |err: crate::dist::DistError| {
+        let help = crate::error::Diagnose::help(&err);
+        match &overrides.dist {
+            Some(_) => ConfigError::Flag { flag: "--dist".into(), message: err.to_string(), help },
+            None => ConfigError::Invalid {
+                path: config.file.clone(),
+                field: "project.dist".into(),
+                message: err.to_string(),
+                help,
+            },
+        }
+    };
+    let shown = overrides.dist.as_ref().map_or_else(|| config.project.dist.to_string(), |d| d.to_string());
+    crate::dist::guard(dist, &shown, protected).map_err(as_config_error)?;
+    if let Scope::Gather { dir, .. } = &overrides.scope {
+        let (gather, dist) = (crate::dist::resolve(dir), crate::dist::resolve(dist));
+        if gather.starts_with(&dist) || dist.starts_with(&gather) {
+            return Err(ConfigError::Flag {
+                flag: "--gather".into(),
+                message: format!("the gather directory {dir} overlaps the dist directory {dist}"),
+                help: Some("download the runners' builds into a directory of their own (such as `builds/`): the dist directory is emptied before they are gathered into it".into()),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The pipeline for a config: every built-in step, filed by stage.
 pub fn pipeline(
     config: &Config,
@@ -94,10 +129,11 @@ pub fn pipeline(
     overrides: &Overrides,
 ) -> Result<Pipeline, ConfigError> {
     let release = release(config, overrides)?;
-    // Journal beside the dist directory. Its fingerprint covers, besides the plan, the
+    guard_paths(config, env, overrides, &release.dist)?;
+    // The journal inside the dist directory. Its fingerprint covers, besides the plan, the
     // config's exact text and the commit being released (when the CI says which).
     let journal = JournalSettings {
-        path: JournalSettings::beside(&release.dist),
+        path: JournalSettings::in_dist(&release.dist),
         context: format!("config {}\ncommit {}", config.text_sha256, env.get("GITHUB_SHA").unwrap_or("")),
         fresh: overrides.fresh,
     };
@@ -134,6 +170,7 @@ pub fn pipeline(
         for check in planned.checks {
             add(check);
         }
+        add(Box::new(DistCheck));
         add(Box::new(PrepareDist));
         for step in planned.builds {
             add(step);
@@ -165,6 +202,7 @@ pub fn pipeline(
     if env.in_github_actions() && mode != Mode::Snapshot && !needed.is_empty() {
         add(Box::new(WorkflowPermissionsCheck::new(config.root.clone(), needed)));
     }
+    add(Box::new(DistCheck));
     add(Box::new(PrepareDist));
     if let Scope::Gather { plan, dir } = &overrides.scope {
         add(Box::new(Gather { plan: plan.clone(), dir: dir.clone() }));

@@ -17,10 +17,11 @@
 //!   server: remote steps re-check the remote state themselves (the GitHub publish step
 //!   keeps the assets whose sha256 matches and uploads the rest).
 //!
-//! Where it lives: beside the dist directory, as `.release-journal.json` in the dist
-//! directory's parent. Not inside the dist directory, because `build:prepare-dist` empties
-//! that (and everything in it may be published); next to it, because the artifacts it
-//! records live there, so a `--dist` elsewhere gets a journal of its own.
+//! Where it lives: inside the dist directory, as `.release-journal.json`: a directory the tool
+//! owns ([`crate::dist`]), so a run leaves nothing in the repository, and a `--dist`
+//! elsewhere gets a journal of its own. `build:prepare-dist` removes only the files the
+//! directory's marker lists, never the journal, and nothing scans the dist directory for what
+//! to publish: published files are the run's artifacts.
 //!
 //! What it must never hold: a secret value, or anything a later run trusts without checking.
 
@@ -36,8 +37,7 @@ use crate::step::Artifact;
 
 /// The journal's format version; a journal of another version is ignored.
 pub const JOURNAL_SCHEMA: u32 = 1;
-/// The journal's file name, in the dist directory's parent.
-pub const JOURNAL_FILE: &str = ".release-journal.json";
+pub use crate::dist::JOURNAL_FILE;
 
 /// Where a pipeline keeps its journal, and whether to resume from it.
 #[derive(Clone, Debug, Default)]
@@ -52,10 +52,9 @@ pub struct JournalSettings {
 }
 
 impl JournalSettings {
-    /// The journal of a dist directory: `.release-journal.json` in its parent.
-    pub fn beside(dist: &Utf8Path) -> Utf8PathBuf {
-        let parent = dist.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
-        parent.join(JOURNAL_FILE)
+    /// The journal of a dist directory: `.release-journal.json` inside it.
+    pub fn in_dist(dist: &Utf8Path) -> Utf8PathBuf {
+        dist.join(JOURNAL_FILE)
     }
 }
 
@@ -112,6 +111,8 @@ impl std::fmt::Display for Stale {
 pub enum JournalError {
     #[error("cannot write the run journal {path}: {source}")]
     Write { path: Utf8PathBuf, source: std::io::Error },
+    #[error("cannot write the run journal {path}: {source}")]
+    Directory { path: Utf8PathBuf, source: crate::dist::DistError },
 }
 
 /// The fingerprint of a plan in a context: any change to the steps, their commands, the
@@ -155,8 +156,9 @@ impl Journal {
     /// run killed while writing leaves the previous journal, never half of one.
     pub fn save(&self, path: &Utf8Path) -> Result<(), JournalError> {
         let err = |source| JournalError::Write { path: path.to_owned(), source };
+        // A directory made for the journal is made as the tool's own, with its marker.
         if let Some(parent) = path.parent().filter(|p| !p.as_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(err)?;
+            crate::dist::ensure(parent).map_err(|source| JournalError::Directory { path: path.to_owned(), source })?;
         }
         let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
         let text = serde_json::to_vec_pretty(self).expect("a journal serialises");

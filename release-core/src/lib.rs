@@ -34,6 +34,7 @@ mod checksum;
 mod config;
 mod crates;
 mod date;
+mod dist;
 mod env;
 mod error;
 mod event;

@@ -188,18 +188,19 @@ impl Pipeline {
         let started = Instant::now();
         if let Err(problems) = self.check() {
             let failures = problems.into_iter().map(|p| ("pipeline".to_owned(), StepError::from(p))).collect();
-            let report = RunReport {
-                mode: self.mode,
-                version: self.release.version.to_string(),
-                tag: self.release.tag.clone(),
-                dist: self.release.dist.clone(),
-                success: false,
-                elapsed_ms: 0,
-                steps: Vec::new(),
-                artifacts: Vec::new(),
-                outputs: BTreeMap::new(),
-            };
-            return Err(RunFailure { kind: FailureKind::Usage, failures, report });
+            return Err(RunFailure { kind: FailureKind::Usage, failures, report: self.empty_report() });
+        }
+        // A pipeline with a journal writes into the dist directory (the journal lives there,
+        // and `build:prepare-dist` empties it): the directory must be the tool's own, or
+        // nothing runs (crate::dist).
+        if self.journal.is_some()
+            && let Err(err) = crate::dist::inspect(&self.release.dist)
+        {
+            return Err(RunFailure {
+                kind: FailureKind::Usage,
+                failures: vec![("dist".to_owned(), StepError::from(err))],
+                report: self.empty_report(),
+            });
         }
         let state = RunState::new(self.release.clone(), self.env.clone(), cancel.clone());
         let mut records = Vec::new();
@@ -271,6 +272,21 @@ impl Pipeline {
                 let kind = if cancel.is_cancelled() { FailureKind::Interrupted } else { FailureKind::Step };
                 Err(RunFailure { kind, failures: vec![failure], report })
             }
+        }
+    }
+
+    /// The report of a run refused before anything ran.
+    fn empty_report(&self) -> RunReport {
+        RunReport {
+            mode: self.mode,
+            version: self.release.version.to_string(),
+            tag: self.release.tag.clone(),
+            dist: self.release.dist.clone(),
+            success: false,
+            elapsed_ms: 0,
+            steps: Vec::new(),
+            artifacts: Vec::new(),
+            outputs: BTreeMap::new(),
         }
     }
 

@@ -120,6 +120,8 @@ pub enum ArchiveError {
     Changed { path: Utf8PathBuf, size: u64 },
     #[error("two files would be `{name}` in {archive}: {first} and {second}")]
     Duplicate { archive: String, name: String, first: Utf8PathBuf, second: Utf8PathBuf },
+    #[error(transparent)]
+    Dist(#[from] crate::dist::DistError),
     #[error("{path} is {size} bytes: a .zip archive over 4 GiB needs zip64, which is not written")]
     TooLarge { path: Utf8PathBuf, size: u64 },
 }
@@ -137,6 +139,7 @@ impl crate::error::Diagnose for ArchiveError {
                     "rename one of them: an included file may not have a binary's name, and two `include` patterns may not pick files of the same name"
                 }
                 ArchiveError::TooLarge { .. } => "publish this file without an archive (`archive = false`)",
+                ArchiveError::Dist(err) => return crate::error::Diagnose::help(err),
             }
             .into(),
         )
@@ -243,7 +246,10 @@ pub fn write(dist: &Utf8Path, name: &ArchiveName, entries: &[Entry], mtime: u64)
             });
         }
     }
-    std::fs::create_dir_all(dist).map_err(write_err)?;
+    // Both names are claimed before either exists (crate::dist): a partial file left by a
+    // killed run is the tool's to remove.
+    let partial_name = format!(".{}.partial", name.file_name());
+    crate::dist::claim(dist, &[&name.file_name(), &partial_name])?;
     let file = std::fs::File::create(&partial).map_err(write_err)?;
     let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let result = match name.format {

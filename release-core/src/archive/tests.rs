@@ -98,7 +98,7 @@ fn zip_entries_inflate_to_their_files() {
     let (_keep, root) = temp();
     let list = entries(&root);
     let name = archive_name("hello", "x86_64-pc-windows-msvc", "0.3.1");
-    let written = write(&root, &name, &list, 0).unwrap();
+    let written = write(&root.join("out"), &name, &list, 0).unwrap();
     let again = write(&root.join("again"), &name, &list, 0).unwrap();
     assert_eq!(written.sha256, again.sha256);
     let bytes = std::fs::read(&written.path).unwrap();

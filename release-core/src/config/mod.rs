@@ -67,6 +67,9 @@ pub enum ConfigError {
     /// Several problems of one file, each on its own line.
     #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Several { problems: Vec<ConfigError> },
+    /// A command-line value the run cannot use.
+    #[error("{flag}: {message}")]
+    Flag { flag: String, message: String, help: Option<String> },
     /// The config's absolute location is not UTF-8 (shown with escapes).
     #[error("the config file {path} is in a directory whose path is not valid UTF-8")]
     NotUtf8 { path: String },
@@ -79,7 +82,7 @@ impl Diagnose for ConfigError {
                 Some("run from the repository root or pass --config PATH to the release.toml".into())
             }
             ConfigError::Parse { .. } => Some("every field is documented in docs/config.md".into()),
-            ConfigError::Invalid { help, .. } => help.clone(),
+            ConfigError::Invalid { help, .. } | ConfigError::Flag { help, .. } => help.clone(),
             ConfigError::Several { problems } => {
                 let mut helps: Vec<String> = Vec::new();
                 for help in problems.iter().filter_map(Diagnose::help) {

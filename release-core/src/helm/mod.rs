@@ -188,6 +188,8 @@ pub enum ChartError {
     NonUtf8Name { path: String },
     #[error("cannot write {path}: {source}")]
     Write { path: Utf8PathBuf, source: std::io::Error },
+    #[error("{message}")]
+    Dist { dist: Utf8PathBuf, message: String },
     #[error("the charts {first} and {second} both package to {file}")]
     DuplicatePackage { first: Utf8PathBuf, second: Utf8PathBuf, file: String },
 }
@@ -226,6 +228,7 @@ impl Diagnose for ChartError {
             }
             ChartError::NonUtf8Name { .. } => "rename the file, or add it to the chart's .helmignore".into(),
             ChartError::Write { .. } => "check that the dist directory is writable and the disk is not full".into(),
+            ChartError::Dist { dist, .. } => format!("release writes only into a dist directory it owns: move what it did not write out of {dist}, or set `project.dist` to a new directory"),
             ChartError::DuplicatePackage { .. } => {
                 "give the charts distinct `name`s or versions in their Chart.yaml, or remove one [[chart]] from release.toml".into()
             }

@@ -34,7 +34,10 @@ pub fn write(prepared: &PreparedChart, dist: &Utf8Path) -> Result<Written, Chart
     let path = dist.join(prepared.file_name());
     let partial = dist.join(format!(".{}.partial", prepared.file_name()));
     let write_err = |source| ChartError::Write { path: path.clone(), source };
-    std::fs::create_dir_all(dist).map_err(write_err)?;
+    // Both names are claimed before either exists (crate::dist).
+    let partial_name = format!(".{}.partial", prepared.file_name());
+    crate::dist::claim(dist, &[&prepared.file_name(), &partial_name])
+        .map_err(|e| ChartError::Dist { dist: dist.to_owned(), message: e.to_string() })?;
     let file = std::fs::File::create(&partial).map_err(write_err)?;
     let result = write_to(prepared, HashingWriter::new(file)).and_then(|hashing| {
         let (file, digest, size) = hashing.finish();

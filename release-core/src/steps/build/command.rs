@@ -119,8 +119,10 @@ where
     let check = std::sync::Arc::new(check);
     let dist = &cx.release().dist;
     let jobs = files.into_iter().enumerate().map(|(index, (source, name, kind))| {
-        let (target, check) = (dist.join(&name), check.clone());
+        let (dist, target, check) = (dist.clone(), dist.join(&name), check.clone());
         tokio::task::spawn_blocking(move || -> Result<Artifact, StepError> {
+            // Claimed before it is created: an earlier run's leftovers are the tool's to remove.
+            crate::dist::claim(&dist, &[&name])?;
             let (sha256, size) = copy_and_hash(&source, &target)?;
             let artifact = Artifact { name, path: target, kind, size, sha256 };
             check(index, &source, &artifact).inspect_err(|_| {

@@ -1,6 +1,7 @@
-//! `build:prepare-dist`: empty the dist directory so that nothing from an earlier run is published.
+//! `build:prepare-dist`: empty the dist directory of what earlier runs wrote there, so that
+//! nothing from an earlier run is published. It removes only the files the directory's marker
+//! lists ([`crate::dist`]); anything else there was refused before any step ran.
 
-use crate::error::StepError;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -9,25 +10,26 @@ use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
 
-/// Empties the dist directory so that nothing from an earlier run is published.
+/// Empties the dist directory of the files earlier runs wrote there.
 #[derive(Debug)]
 pub struct PrepareDist;
 
 #[async_trait::async_trait]
 impl Step for PrepareDist {
     fn meta(&self) -> StepMeta {
-        StepMeta::new(StepId::new(Stage::Build, "prepare-dist"), Effect::Local, "empty the dist directory").resumable()
+        StepMeta::new(
+            StepId::new(Stage::Build, "prepare-dist"),
+            Effect::Local,
+            "empty the dist directory of what earlier runs wrote there",
+        )
+        .resumable()
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let dist = &cx.release().dist;
-        let err = |e: std::io::Error| {
-            StepError::new(format!("cannot prepare the dist directory {dist}: {e}"))
-                .with_help("check the permissions of the directory, or set `project.dist` to another path")
-        };
-        if dist.exists() {
-            std::fs::remove_dir_all(dist).map_err(err)?;
-        }
-        std::fs::create_dir_all(dist).map_err(err)?;
-        Ok(Some(dist.to_string()))
+        let removed = crate::dist::empty(dist)?;
+        Ok(Some(match removed {
+            0 => dist.to_string(),
+            n => format!("{dist} ({n} file(s) of an earlier run removed)"),
+        }))
     }
 }

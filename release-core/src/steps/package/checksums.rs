@@ -2,7 +2,6 @@
 
 use crate::checksum::sha256_hex;
 use crate::checksum::sha256sums;
-use crate::error::StepError;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -41,8 +40,7 @@ impl Step for WriteChecksums {
             })
             .collect();
         let text = sha256sums(&listed);
-        let path = cx.release().dist.join(CHECKSUMS_FILE);
-        std::fs::write(&path, &text).map_err(|e| StepError::new(format!("cannot write {path}: {e}")))?;
+        let path = crate::dist::write_file(&cx.release().dist, CHECKSUMS_FILE, text.as_bytes())?;
         cx.add_artifact(Artifact {
             name: CHECKSUMS_FILE.into(),
             path,

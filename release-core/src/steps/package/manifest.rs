@@ -4,7 +4,6 @@ use crate::matrix::BUILD_KIND;
 use crate::matrix::BuildManifest;
 use crate::matrix::BuiltArtifact;
 use crate::matrix::MANIFEST_SCHEMA;
-use crate::matrix::MatrixError;
 use crate::matrix::build_manifest_name;
 use crate::plan::Effect;
 use crate::plan::Stage;
@@ -45,9 +44,8 @@ impl Step for WriteBuildManifest {
             target: self.target.clone(),
             artifacts,
         };
-        let path = cx.release().dist.join(build_manifest_name(&self.target));
         let text = serde_json::to_string_pretty(&manifest).expect("a manifest serialises") + "\n";
-        std::fs::write(&path, text).map_err(|source| MatrixError::Write { path: path.clone(), source })?;
+        let path = crate::dist::write_file(&cx.release().dist, &build_manifest_name(&self.target), text.as_bytes())?;
         Ok(Some(path.to_string()))
     }
 }

@@ -9,7 +9,6 @@ use crate::archive::{archive_name, mtime_from};
 use crate::cargo::{CargoError, lock_checksums, parse_metadata};
 use crate::checksum::sha256_hex;
 use crate::config::{BuildCommand, CargoBuild, Config};
-use crate::error::StepError;
 use crate::plan::{Effect, Stage, StepId};
 use crate::sbom::{sbom, sbom_name};
 use crate::shell::run_captured;
@@ -68,11 +67,7 @@ impl Step for SbomStep {
         let text = serde_json::to_string_pretty(&bom).expect("JSON serialises") + "\n";
         let version = cx.release().version.to_string();
         let name = sbom_name(&archive_name(self.build.archive_base(), &built.triple, &version).file_name());
-        let path = cx.release().dist.join(&name);
-        std::fs::write(&path, &text).map_err(|e| {
-            StepError::new(format!("cannot write {path}: {e}"))
-                .with_help("check the permissions and free space of the dist directory, or set `project.dist`")
-        })?;
+        let path = crate::dist::write_file(&cx.release().dist, &name, text.as_bytes())?;
         cx.add_artifact(Artifact {
             name: name.clone(),
             path,

@@ -7,6 +7,7 @@ pub(crate) mod cargo;
 pub(crate) mod charts;
 pub(crate) mod crates_manifests;
 pub(crate) mod crates_registry;
+pub(crate) mod dist;
 pub(crate) mod gathered_builds;
 pub(crate) mod github_tag_rules;
 pub(crate) mod github_write;

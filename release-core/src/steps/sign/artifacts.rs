@@ -12,7 +12,6 @@ use crate::signing::BlobSignature;
 use crate::signing::EPHEMERAL_PUBLIC_KEY_NAME;
 use crate::signing::PUBLIC_KEY_NAME;
 use crate::signing::Signer;
-use crate::signing::SigningError;
 use crate::signing::bundle::{bundle_name, key_bundle_json};
 use crate::signing::signature_name;
 use crate::step::Artifact;
@@ -79,8 +78,7 @@ impl Step for SignArtifacts {
             let (item, worker) = (artifact.clone(), signer.clone());
             let (signature, digest) = blocking("signing", move || sign_artifact(&*worker, &item)).await?;
             let text = signature.to_base64();
-            let path = dist.join(&sig_name);
-            std::fs::write(&path, &text).map_err(|source| SigningError::Write { path: path.clone(), source })?;
+            let path = crate::dist::write_file(&dist, &sig_name, text.as_bytes())?;
             cx.add_artifact(Artifact {
                 name: sig_name,
                 path,
@@ -94,8 +92,7 @@ impl Step for SignArtifacts {
                 let name = bundle_name(&artifact.name);
                 let json = key_bundle_json(public_key.spki_der(), signature.der(), &digest)
                     .map_err(|e| StepError::new(format!("cannot make the bundle of {}: {e}", artifact.name)))?;
-                let path = dist.join(&name);
-                std::fs::write(&path, &json).map_err(|source| SigningError::Write { path: path.clone(), source })?;
+                let path = crate::dist::write_file(&dist, &name, json.as_bytes())?;
                 cx.add_artifact(Artifact {
                     name,
                     path,
@@ -110,8 +107,7 @@ impl Step for SignArtifacts {
         if let Some(public_key) = signer.public_key() {
             let name = if ephemeral { EPHEMERAL_PUBLIC_KEY_NAME } else { PUBLIC_KEY_NAME };
             let pem = public_key.to_pem();
-            let path = dist.join(name);
-            std::fs::write(&path, &pem).map_err(|source| SigningError::Write { path: path.clone(), source })?;
+            let path = crate::dist::write_file(&dist, name, pem.as_bytes())?;
             cx.add_artifact(Artifact {
                 name: name.into(),
                 path,

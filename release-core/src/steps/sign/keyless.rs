@@ -87,8 +87,7 @@ impl Step for SignKeyless {
             let json = bundle
                 .to_json()
                 .map_err(|e| StepError::new(format!("cannot write the bundle of {}: {e}", artifact.name)))?;
-            let out = dist.join(&name);
-            std::fs::write(&out, &json).map_err(|e| StepError::new(format!("cannot write {out}: {e}")))?;
+            let out = crate::dist::write_file(&dist, &name, json.as_bytes())?;
             cx.add_artifact(Artifact {
                 name,
                 path: out,

@@ -58,8 +58,7 @@ impl Step for SignProvenance {
         let bundle = session.sign_statement(&body, &announce).await?;
         let json = bundle.to_json().map_err(|e| StepError::new(format!("cannot write the provenance bundle: {e}")))?;
         let line = format!("{json}\n");
-        let path = cx.release().dist.join(PROVENANCE_ASSET);
-        std::fs::write(&path, &line).map_err(|e| StepError::new(format!("cannot write {path}: {e}")))?;
+        let path = crate::dist::write_file(&cx.release().dist, PROVENANCE_ASSET, line.as_bytes())?;
         cx.add_artifact(Artifact {
             name: PROVENANCE_ASSET.into(),
             path,

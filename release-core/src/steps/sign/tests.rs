@@ -68,8 +68,7 @@ impl BuiltRun {
 /// stages leave it.
 async fn built(cx: &StepContext<'_>) {
     for (name, bytes) in [("hello-linux.tar.gz", &b"linux bytes"[..]), ("hello-macos.tar.gz", &b"macos bytes"[..])] {
-        let path = cx.release().dist.join(name);
-        std::fs::write(&path, bytes).unwrap();
+        let path = crate::dist::write_file(&cx.release().dist, name, bytes).unwrap();
         cx.add_artifact(Artifact {
             name: name.into(),
             path,
