@@ -191,11 +191,41 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// The files `patterns` pick in `dir` (regular files only, sorted by path), and the patterns
-/// that picked nothing.
-pub fn expand_include(dir: &Utf8Path, patterns: &[String]) -> (Vec<Utf8PathBuf>, Vec<String>) {
-    let mut files = Vec::new();
-    let mut unmatched = Vec::new();
+/// What an archive's `include` patterns pick in a build's directory.
+#[derive(Debug, Default, PartialEq)]
+pub struct Included {
+    /// The regular files to archive, in pattern order, each once.
+    pub files: Vec<Utf8PathBuf>,
+    /// The patterns that matched no file.
+    pub unmatched: Vec<String>,
+    /// Files that resolve, through a symbolic link, to a file outside the project: never
+    /// archived. Each with the file it resolves to.
+    pub outside: Vec<(Utf8PathBuf, Utf8PathBuf)>,
+}
+
+impl Included {
+    /// The message for the files that resolve outside `root`, one per file; `None` when
+    /// every file is inside.
+    pub fn outside_message(&self, build: &str, root: &Utf8Path) -> Option<String> {
+        let lines: Vec<String> = self
+            .outside
+            .iter()
+            .map(|(path, target)| format!("{path} is a symbolic link to {target}, outside the project {root}"))
+            .collect();
+        (!lines.is_empty())
+            .then(|| format!("build `{build}`: an `include`d file leaves the project: {}", lines.join("; ")))
+    }
+}
+
+/// The help for an `include`d file that leaves the project.
+pub const OUTSIDE_HELP: &str = "copy the file into the project, or point the link at a file inside it: archives never ship a file from outside the project (see docs/troubleshooting.md#archives)";
+
+/// The regular files `patterns` pick in `dir`, in pattern order, each once. A file that
+/// resolves (through a symbolic link, of the file or of a directory on its way) to a file
+/// outside `root` is set apart in [`Included::outside`], never among the files.
+pub fn expand_include(dir: &Utf8Path, root: &Utf8Path, patterns: &[String]) -> Included {
+    let mut included = Included::default();
+    let root_real = std::fs::canonicalize(root).ok();
     for pattern in patterns {
         let (parent, name) = match pattern.rsplit_once('/') {
             Some((parent, name)) => (dir.join(parent), name),
@@ -211,16 +241,26 @@ pub fn expand_include(dir: &Utf8Path, patterns: &[String]) -> (Vec<Utf8PathBuf>,
             .map(|e| e.into_path())
             .collect();
         if found.is_empty() {
-            unmatched.push(pattern.clone());
+            included.unmatched.push(pattern.clone());
         }
         found.sort();
         for file in found {
-            if !files.contains(&file) {
-                files.push(file);
+            let real = std::fs::canonicalize(&file).ok().and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
+            let inside = match (&real, &root_real) {
+                (Some(real), Some(root)) => real.as_std_path().starts_with(root),
+                _ => false,
+            };
+            if !inside {
+                let target = real.unwrap_or_else(|| file.clone());
+                if !included.outside.iter().any(|(p, _)| *p == file) {
+                    included.outside.push((file, target));
+                }
+            } else if !included.files.contains(&file) {
+                included.files.push(file);
             }
         }
     }
-    (files, unmatched)
+    included
 }
 
 /// `SOURCE_DATE_EPOCH` as seconds, else 0.

@@ -47,10 +47,34 @@ fn include_reports_patterns_that_match_nothing() {
     let (_keep, root) = temp();
     entries(&root);
     std::fs::create_dir(root.join("README.d")).unwrap();
-    let (files, unmatched) =
-        expand_include(&root, &["README*".into(), "LICENSE*".into(), "CHANGELOG*".into(), "README*".into()]);
-    assert_eq!(files, [root.join("README.md"), root.join("LICENSE")], "files only, each once");
-    assert_eq!(unmatched, ["CHANGELOG*"]);
+    let included =
+        expand_include(&root, &root, &["README*".into(), "LICENSE*".into(), "CHANGELOG*".into(), "README*".into()]);
+    assert_eq!(included.files, [root.join("README.md"), root.join("LICENSE")], "files only, each once");
+    assert_eq!(included.unmatched, ["CHANGELOG*"]);
+    assert!(included.outside.is_empty());
+}
+
+#[test]
+fn an_included_link_out_of_the_project_is_set_apart_and_one_inside_is_kept() {
+    let (_keep, base) = temp();
+    let root = base.join("project");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(base.join("secret.txt"), "not for publishing").unwrap();
+    std::fs::write(root.join("LICENSE"), "MIT").unwrap();
+    std::os::unix::fs::symlink(base.join("secret.txt"), root.join("README.md")).unwrap();
+    std::os::unix::fs::symlink("LICENSE", root.join("COPYING")).unwrap();
+    let included = expand_include(&root, &root, &["README*".into(), "LICENSE".into(), "COPYING".into()]);
+    assert_eq!(included.files, [root.join("LICENSE"), root.join("COPYING")]);
+    let real = camino::Utf8PathBuf::from_path_buf(std::fs::canonicalize(base.join("secret.txt")).unwrap()).unwrap();
+    assert_eq!(included.outside, [(root.join("README.md"), real.clone())]);
+    let message = included.outside_message("hello", &root).unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "build `hello`: an `include`d file leaves the project: {}/README.md is a symbolic link to {real}, outside the project {root}",
+            root
+        )
+    );
 }
 
 #[test]

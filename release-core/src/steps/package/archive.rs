@@ -16,12 +16,14 @@ pub struct ArchiveStep {
     pub(crate) build: BuildCommand,
     pub(crate) dir: Utf8PathBuf,
     pub(crate) target: Option<String>,
+    /// The project root: an `include`d file that resolves outside it is refused.
+    pub(crate) root: Utf8PathBuf,
 }
 
 impl ArchiveStep {
     pub fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
         let dir = build.dir.as_ref().map_or_else(|| config.root.clone(), |d| config.root.join(d));
-        ArchiveStep { build: build.clone(), dir, target: target.map(str::to_owned) }
+        ArchiveStep { build: build.clone(), dir, target: target.map(str::to_owned), root: config.root.clone() }
     }
 }
 
@@ -53,10 +55,15 @@ impl Step for ArchiveStep {
         let built = cx.handed(&built_files(&self.build.name, self.target.as_deref()))?;
         let version = cx.release().version.to_string();
         let name = archive_name(self.build.archive_base(), &built.triple, &version);
-        // A pattern that matches nothing was warned about in preflight (`preflight:archives`).
-        let (included, _) = expand_include(&self.dir, &self.build.include_patterns());
+        // A pattern that matches nothing was warned about in preflight (`preflight:archives`),
+        // and a file leaving the project refused there; refused again here, should a link
+        // have changed since.
+        let included = expand_include(&self.dir, &self.root, &self.build.include_patterns());
+        if let Some(message) = included.outside_message(&self.build.name, &self.root) {
+            return Err(StepError::new(message).with_help(archive::OUTSIDE_HELP));
+        }
         let mut entries = built.files.clone();
-        for path in included {
+        for path in included.files {
             let file_name = path.file_name().unwrap_or(path.as_str()).to_owned();
             entries.push(Entry { source: path, name: file_name, mode: FILE_MODE });
         }

@@ -1,10 +1,12 @@
 //! `preflight:archives`: each archived build's `include` patterns, checked before the build:
-//! a pattern that matches no file is a warning (the archive is still made).
+//! a pattern that matches no file is a warning (the archive is still made); a file that
+//! resolves through a symbolic link to a file outside the project is refused.
 
 use camino::Utf8PathBuf;
 
-use crate::archive::expand_include;
+use crate::archive::{OUTSIDE_HELP, expand_include};
 use crate::config::Config;
+use crate::error::StepError;
 use crate::plan::{Effect, Stage, StepId};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::package::archive::unmatched_warning;
@@ -13,6 +15,8 @@ use crate::steps::package::archive::unmatched_warning;
 pub struct IncludeCheck {
     /// Build name, its directory, its patterns.
     builds: Vec<(String, Utf8PathBuf, Vec<String>)>,
+    /// The project root no included file may leave.
+    root: Utf8PathBuf,
 }
 
 impl IncludeCheck {
@@ -26,7 +30,7 @@ impl IncludeCheck {
                 builds.push((build.name.clone(), dir, build.include_patterns()));
             }
         }
-        (!builds.is_empty()).then_some(IncludeCheck { builds })
+        (!builds.is_empty()).then_some(IncludeCheck { builds, root: config.root.clone() })
     }
 }
 
@@ -36,17 +40,22 @@ impl Step for IncludeCheck {
         StepMeta::new(
             StepId::new(Stage::Preflight, "archives"),
             Effect::Check,
-            "check that every archive's `include` patterns find files",
+            "check that every archive's `include` patterns find files inside the project",
         )
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let mut files = 0;
+        let mut outside = Vec::new();
         for (name, dir, patterns) in &self.builds {
-            let (found, unmatched) = expand_include(dir, patterns);
-            files += found.len();
-            for pattern in unmatched {
-                cx.warn(unmatched_warning(name, &pattern, dir));
+            let included = expand_include(dir, &self.root, patterns);
+            files += included.files.len();
+            for pattern in &included.unmatched {
+                cx.warn(unmatched_warning(name, pattern, dir));
             }
+            outside.extend(included.outside_message(name, &self.root));
+        }
+        if !outside.is_empty() {
+            return Err(StepError::new(outside.join("\n")).with_help(OUTSIDE_HELP));
         }
         Ok(Some(format!("{files} file(s) to include in {} build(s)' archives", self.builds.len())))
     }
