@@ -201,6 +201,61 @@ pub(crate) fn tracked_files(dir: &Utf8Path, env: &Environment) -> Option<String>
     listed.split('\0').find(|f| !f.is_empty()).map(str::to_owned)
 }
 
+/// What git makes of a path, for the front ends that write a file into a work tree
+/// (`release keygen`, `release init`, `release plan --manifest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitPath {
+    /// Not inside a git work tree (or git is not installed).
+    Outside,
+    /// Inside a work tree, and `.gitignore` (or `.git/info/exclude`) ignores it.
+    Ignored,
+    /// Git tracks it.
+    Tracked,
+    /// Inside a work tree, neither tracked nor ignored: the next `git add .` takes it.
+    Untracked,
+}
+
+/// Asks git about `path` (which need not exist), from its nearest existing directory.
+pub fn git_path(path: &Utf8Path, env: &Environment) -> GitPath {
+    let mut base = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    while !base.is_dir() {
+        match base.parent().filter(|p| !p.as_str().is_empty()) {
+            Some(parent) => base = parent,
+            None => {
+                base = Utf8Path::new(".");
+                break;
+            }
+        }
+    }
+    let rel = path.strip_prefix(base).unwrap_or(path);
+    let rel = if rel.as_str().is_empty() { Utf8Path::new(".") } else { rel };
+    let git = |args: &[&str]| {
+        let argv: Vec<String> = std::iter::once("git").chain(args.iter().copied()).map(String::from).collect();
+        crate::shell::capture_blocking(&argv, base, env, &Default::default()).is_ok()
+    };
+    if !git(&["rev-parse", "--is-inside-work-tree"]) {
+        GitPath::Outside
+    } else if git(&["ls-files", "--error-unmatch", "--", rel.as_str()]) {
+        GitPath::Tracked
+    } else if git(&["check-ignore", "-q", "--", rel.as_str()]) {
+        GitPath::Ignored
+    } else {
+        GitPath::Untracked
+    }
+}
+
+/// Whether git tracks `path` and it is unchanged since the last commit (`git diff --quiet
+/// HEAD`): then replacing it loses nothing git cannot give back.
+pub fn git_committed_unchanged(path: &Utf8Path, env: &Environment) -> bool {
+    if git_path(path, env) != GitPath::Tracked {
+        return false;
+    }
+    let dir = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    let name = path.file_name().unwrap_or(path.as_str());
+    let argv = ["git", "diff", "--quiet", "HEAD", "--", name].map(String::from);
+    crate::shell::capture_blocking(&argv, dir, env, &Default::default()).is_ok()
+}
+
 /// Whether a name is one of the tool's own bookkeeping files in the directory (the marker,
 /// the journal, and their temporary files while they are replaced).
 fn is_bookkeeping(name: &str) -> bool {
@@ -227,6 +282,8 @@ pub enum Found {
 pub fn inspect(dist: &Utf8Path) -> Result<Found, DistError> {
     match dist.symlink_metadata() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Absent),
+        // A file on the way (`VERSION/dist`): preflight names it (`preflight:dist`).
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(Found::NotADirectory),
         Err(e) => return Err(io("read", dist)(e)),
         Ok(_) if !dist.is_dir() => return Ok(Found::NotADirectory),
         Ok(_) => {}

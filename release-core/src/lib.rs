@@ -61,6 +61,7 @@ pub mod signing;
 pub use assemble::{Overrides, Scope, pipeline};
 pub use config::{Config, ConfigError, DEFAULT_PASSWORD_ENV, secret_variables_in};
 pub use crates::plan_lines as crate_publish_order;
+pub use dist::{GitPath, JOURNAL_FILE, MARKER_FILE, git_committed_unchanged, git_path};
 pub use env::Environment;
 pub use matrix::{PlanManifest, job_plan};
 

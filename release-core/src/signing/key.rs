@@ -175,7 +175,8 @@ impl CosignKeyPair {
     }
 
     /// Writes the pair as `cosign generate-key-pair` does: the encrypted private key (mode
-    /// 0600) and the public key. Refuses to replace an existing file unless `overwrite`; both
+    /// 0600) and the public key. Refuses to replace an existing file unless `overwrite`, and
+    /// even then replaces only a key file of the same kind, never a symbolic link; both
     /// paths are checked before either file is written.
     pub fn write(
         &self,
@@ -184,11 +185,15 @@ impl CosignKeyPair {
         password: &Secret,
         overwrite: bool,
     ) -> Result<(), SigningError> {
-        if !overwrite {
-            for path in [key_path, public_key_path] {
-                if path.symlink_metadata().is_ok() {
+        for (path, label, what) in [
+            (key_path, "ENCRYPTED SIGSTORE PRIVATE KEY", "cosign private key"),
+            (public_key_path, "PUBLIC KEY", "public key"),
+        ] {
+            if path.symlink_metadata().is_ok() {
+                if !overwrite {
                     return Err(SigningError::Exists { path: path.to_owned() });
                 }
+                replaceable(path, label, what)?;
             }
         }
         let private = self.encrypted_private_key_pem(password)?;
@@ -237,6 +242,39 @@ fn read_key_file(path: &Utf8Path) -> Result<Vec<u8>, SigningError> {
         std::io::ErrorKind::NotFound => SigningError::KeyMissing { path: path.to_owned(), ephemeral_possible: false },
         _ => SigningError::Read { path: path.to_owned(), source },
     })
+}
+
+/// `--force` replaces a file only when it is a key file of the kind about to be written: a
+/// regular file (never a symbolic link) that starts with the PEM header `-----BEGIN LABEL-----`
+/// (cosign's older `ENCRYPTED COSIGN PRIVATE KEY` label counts for a private key).
+fn replaceable(path: &Utf8Path, label: &str, what: &'static str) -> Result<(), SigningError> {
+    let refuse = |found: String| SigningError::NotReplaceable { path: path.to_owned(), what, found };
+    let meta = path.symlink_metadata().map_err(|source| SigningError::Read { path: path.to_owned(), source })?;
+    if meta.file_type().is_symlink() {
+        return Err(refuse("it is a symbolic link".into()));
+    }
+    if !meta.is_file() {
+        return Err(refuse("it is a directory or another special file".into()));
+    }
+    let mut head = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).map_err(|source| SigningError::Read { path: path.to_owned(), source })?,
+            64,
+        ),
+        &mut head,
+    )
+    .map_err(|source| SigningError::Read { path: path.to_owned(), source })?;
+    let head = String::from_utf8_lossy(&head);
+    let mut labels = vec![label];
+    if label == "ENCRYPTED SIGSTORE PRIVATE KEY" {
+        labels.push("ENCRYPTED COSIGN PRIVATE KEY");
+    }
+    if labels.iter().any(|l| head.starts_with(&format!("-----BEGIN {l}-----"))) {
+        Ok(())
+    } else {
+        Err(refuse(format!("it does not start with `-----BEGIN {label}-----` ({} bytes)", meta.len())))
+    }
 }
 
 fn write_file(path: &Utf8Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<(), SigningError> {

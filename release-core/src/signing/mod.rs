@@ -157,6 +157,12 @@ pub enum SigningError {
     Write { path: Utf8PathBuf, source: std::io::Error },
     #[error("{path} already exists")]
     Exists { path: Utf8PathBuf },
+    #[error(
+        "{path} already exists and is not a {what}: {found}; --force replaces only a key file release or cosign wrote"
+    )]
+    NotReplaceable { path: Utf8PathBuf, what: &'static str, found: String },
+    #[error("{path} {why}: a private key there would be committed with the next `git add`")]
+    KeyInGit { path: Utf8PathBuf, why: String, ignore_line: String },
     #[error("the password for the signing key {key} is not set: the environment variable {variable} is empty or unset")]
     PasswordMissing { key: Utf8PathBuf, variable: String },
     #[error("wrong password for {key} (from {source_name})")]
@@ -187,6 +193,12 @@ impl crate::error::Diagnose for SigningError {
             SigningError::Exists { .. } => {
                 Some("pass --force to replace it, or choose another path with --output-key/--output-pub".into())
             }
+            SigningError::NotReplaceable { .. } => {
+                Some("move that file away yourself, or choose another path with --output-key/--output-pub".into())
+            }
+            SigningError::KeyInGit { ignore_line, .. } => Some(format!(
+                "add `{ignore_line}` to .gitignore (and, if git already tracks it, `git rm --cached` it and rotate the key), or write the key outside the repository with --output-key"
+            )),
             SigningError::PasswordMissing { variable, .. } => Some(format!(
                 "set {variable} to the key's password (in GitHub Actions: `env: {variable}: ${{{{ secrets.{variable} }}}}`), or name another variable in `signing.password-env`"
             )),
