@@ -197,7 +197,7 @@ pub fn main() -> i32 {
         }
         Command::Keygen(ref args) => crate::keygen::run(args, &env),
         Command::Verify(ref args) => crate::verify::run(args, &env, cli.json),
-        Command::Init(ref args) => crate::workflow::init(&cli.config, args),
+        Command::Init(ref args) => crate::workflow::init(&cli.config, args, &env),
         Command::Audit(_) => crate::workflow::audit(&cli.config, &env, cli.json),
     }
 }
@@ -424,7 +424,7 @@ fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
         }
         FailureKind::Step => writeln!(
             err,
-            "release failed: later steps did not run; run the same command again to resume from the failed step (--fresh to start over)"
+            "release failed: later steps did not run; once the cause above is fixed, the same command resumes from the failed step (--fresh to start over)"
         ),
         FailureKind::Interrupted => {
             writeln!(err, "interrupted: nothing further ran; run the same command again to resume")

@@ -12,7 +12,7 @@ use clap::Args;
 use release_core::actions::{
     self, Audit, Finding, Runner, Severity, WORKFLOWS_DIR, WorkflowOptions, required_permissions,
 };
-use release_core::{Config, Environment, FailureKind, StepError};
+use release_core::{Config, Environment, FailureKind, GitPath, StepError, git_committed_unchanged, git_path};
 
 use crate::actions::{escape_data, escape_property};
 
@@ -21,7 +21,8 @@ const WORKFLOW_FILE: &str = ".github/workflows/release.yml";
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Replace release.toml and .github/workflows/release.yml when they exist.
+    /// Replace release.toml and .github/workflows/release.yml when they exist, provided git
+    /// holds them as committed (or they already say what would be written).
     #[arg(long)]
     force: bool,
     /// Build every binary for this target on a runner of its own (repeat for each target):
@@ -34,22 +35,22 @@ pub struct InitArgs {
 pub struct AuditArgs {}
 
 /// `release init`: detect, generate, refuse to overwrite, write.
-pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
+pub fn init(config_arg: &Utf8Path, args: &InitArgs, env: &Environment) -> i32 {
     let root = match std::env::current_dir().map(Utf8PathBuf::from_path_buf) {
         Ok(Ok(dir)) => dir,
         _ => return fail("the current directory is not a readable UTF-8 path", None, FailureKind::Usage),
     };
     let config_file = root.join(config_arg);
     let workflow_file = root.join(WORKFLOW_FILE);
-    if !args.force {
-        for (shown, path) in [(config_arg.as_str(), &config_file), (WORKFLOW_FILE, &workflow_file)] {
-            if path.exists() {
-                return fail(
-                    &format!("refusing to overwrite {shown}: it already exists"),
-                    Some("pass --force to replace it (its content is lost), or move it away first"),
-                    FailureKind::Usage,
-                );
-            }
+    for (shown, path) in [(config_arg.as_str(), &config_file), (WORKFLOW_FILE, &workflow_file)] {
+        if path.symlink_metadata().is_ok() && !args.force {
+            return fail(
+                &format!("refusing to overwrite {shown}: it already exists"),
+                Some(
+                    "pass --force to replace it once it is committed (git keeps the old content), or move it away first",
+                ),
+                FailureKind::Usage,
+            );
         }
     }
     let detected = match actions::detect(&root) {
@@ -78,12 +79,43 @@ pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
     let config_path = (config_arg != "release.toml").then(|| config_arg.to_string());
     let workflow = actions::release_workflow(&config, &WorkflowOptions { runner: runner.clone(), config_path });
 
+    // --force replaces a file only when nothing is lost: git holds it as committed, or it
+    // already says what would be written. Both are checked before either is written.
+    let shown_of =
+        |path: &Utf8Path| if path == config_file { config_arg.to_string() } else { WORKFLOW_FILE.to_owned() };
+    for (path, text) in [(&config_file, &toml), (&workflow_file, &workflow)] {
+        let Ok(meta) = path.symlink_metadata() else { continue };
+        let shown = shown_of(path);
+        if meta.file_type().is_symlink() || !meta.is_file() {
+            return fail(
+                &format!("refusing to overwrite {shown}: it is a symbolic link or not a regular file"),
+                Some("replace it with a regular file, or move it away first"),
+                FailureKind::Usage,
+            );
+        }
+        let same = std::fs::read_to_string(path).is_ok_and(|old| old == *text);
+        if !same && !git_committed_unchanged(path, env) {
+            let why = match git_path(path, env) {
+                GitPath::Tracked => "it has changes git has not committed",
+                _ => "git does not hold a copy of it",
+            };
+            return fail(
+                &format!("refusing to overwrite {shown} with --force: {why}, so its content would be lost"),
+                Some("commit it first (then --force replaces it and git keeps the old one), or move it away"),
+                FailureKind::Usage,
+            );
+        }
+    }
     for (path, text) in [(&config_file, &toml), (&workflow_file, &workflow)] {
         let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(path, text));
         if let Err(err) = written {
             return fail(&format!("cannot write {path}: {err}"), None, FailureKind::Step);
         }
     }
+    let ignored = match ignore_dist(&root, &config.project.dist, env) {
+        Ok(ignored) => ignored,
+        Err(err) => return fail(&format!("cannot update {root}/.gitignore: {err}"), None, FailureKind::Step),
+    };
 
     let mut stderr = std::io::stderr().lock();
     let found = format!(
@@ -112,6 +144,12 @@ pub fn init(config_arg: &Utf8Path, args: &InitArgs) -> i32 {
         let _ =
             writeln!(stderr, "note: the workflow runs the xtask, which reads its own config file, not {config_arg}");
     }
+    let _ = match ignored {
+        Some(line) => {
+            writeln!(stderr, "added `{line}` to .gitignore: the dist directory, with the run journal inside it")
+        }
+        None => writeln!(stderr, ".gitignore already ignores the dist directory"),
+    };
     let _ = writeln!(stderr, "next: review both files, then `release plan` and `release run --snapshot`");
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{config_file}\n{workflow_file}");
@@ -211,6 +249,42 @@ fn summarize(audit: &Audit, nothing_needed: bool) {
             (e, w) => format!("{e} missing permission(s), {w} warning(s)"),
         }
     );
+}
+
+/// Adds the dist directory to the repository's `.gitignore` (created if missing) unless a
+/// line already names it; returns the line added. The journal lives inside dist, so one
+/// line covers both.
+fn ignore_dist(root: &Utf8Path, dist: &Utf8Path, env: &Environment) -> std::io::Result<Option<String>> {
+    let path = root.join(".gitignore");
+    // Already ignored by any rule (asked of git, for the journal and for an artifact).
+    if [release_core::JOURNAL_FILE, "SHA256SUMS"]
+        .iter()
+        .all(|name| git_path(&root.join(dist).join(name), env) == GitPath::Ignored)
+    {
+        return Ok(None);
+    }
+    let dist = dist.as_str().trim_start_matches("./").trim_end_matches('/');
+    let line = format!("/{dist}/");
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(err),
+    };
+    let names = |l: &str| {
+        let l = l.trim();
+        [format!("/{dist}/"), format!("/{dist}"), format!("{dist}/"), dist.to_owned()].iter().any(|n| n == l)
+    };
+    if existing.lines().any(names) {
+        return Ok(None);
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&line);
+    text.push('\n');
+    std::fs::write(&path, text)?;
+    Ok(Some(line))
 }
 
 fn fail(message: &str, help: Option<&str>, kind: FailureKind) -> i32 {

@@ -128,6 +128,8 @@ pub enum MatrixError {
     Read { path: Utf8PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
     Write { path: Utf8PathBuf, source: std::io::Error },
+    #[error("refusing to write the plan manifest to {path}: it {found}")]
+    Occupied { path: Utf8PathBuf, found: String },
     #[error("{path} is not a {expected} manifest: {message}")]
     Parse { path: Utf8PathBuf, expected: &'static str, message: String },
     #[error("{path} has manifest schema {found}; this release tool reads schema {MANIFEST_SCHEMA}")]
@@ -165,6 +167,9 @@ impl Diagnose for MatrixError {
                 "download the plan manifest the plan job wrote (`release plan --matrix --manifest FILE`) before this step"
             }
             MatrixError::Write { .. } => "check that the directory exists and is writable",
+            MatrixError::Occupied { .. } => {
+                "name a new file for --manifest (such as release-plan.json); an existing file is replaced only when it is a plan manifest"
+            }
             MatrixError::Parse { .. } => "pass the file `release plan --manifest` or `release build` wrote, unchanged",
             MatrixError::Schema { .. } => {
                 "run every job of the release with the same version of the release tool, and make the plan again"
@@ -277,7 +282,26 @@ impl PlanManifest {
         Ok(manifest)
     }
 
+    /// Writes the manifest to `path`. An existing file there is replaced only when it is a
+    /// plan manifest (an earlier plan's); a directory, a symbolic link or any other file is
+    /// refused, untouched.
     pub fn write(&self, path: &Utf8Path) -> Result<(), MatrixError> {
+        if let Ok(meta) = path.symlink_metadata() {
+            let occupied = |found: String| MatrixError::Occupied { path: path.to_owned(), found };
+            if meta.file_type().is_symlink() {
+                return Err(occupied("is a symbolic link".into()));
+            }
+            if meta.is_dir() {
+                return Err(occupied("is a directory".into()));
+            }
+            let kind = std::fs::read(path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned));
+            if kind.as_deref() != Some(PLAN_KIND) {
+                return Err(occupied(format!("already exists and is not a plan manifest ({} bytes)", meta.len())));
+            }
+        }
         let text = serde_json::to_string_pretty(self).expect("a manifest serialises") + "\n";
         std::fs::write(path, text).map_err(|source| MatrixError::Write { path: path.to_owned(), source })
     }
