@@ -83,6 +83,7 @@ fn snapshot_writes_a_stamped_package_before_the_checksums() {
         [
             "preflight:build-tools",
             "preflight:charts",
+            "preflight:dist",
             "build:prepare-dist",
             "build:app",
             "package:chart:web",

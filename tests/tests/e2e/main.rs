@@ -8,6 +8,7 @@
 
 mod corpus;
 mod crates;
+mod dist_safety;
 mod foundation;
 mod github;
 mod github_faults;

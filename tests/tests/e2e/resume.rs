@@ -54,9 +54,14 @@ fn statuses(run: &Finished) -> Vec<(String, String)> {
 #[test]
 fn a_rerun_after_a_failed_build_reuses_the_finished_one() {
     let project = project("");
-    project.release(["run", "--snapshot"]).run().code(1).stderr_has("run the same command again to resume");
+    project
+        .release(["run", "--snapshot"])
+        .run()
+        .code(1)
+        .stderr_has("once the cause above is fixed, the same command resumes from the failed step");
     assert_eq!(runs(&project), 1);
-    assert!(project.exists(".release-journal.json"), "the journal lives beside dist");
+    assert!(project.exists("dist/.release-journal.json"), "the journal lives inside dist");
+    assert!(!project.exists(".release-journal.json"), "nothing beside dist");
 
     project.file("ok", "");
     let rerun = project.release(["--json", "run", "--snapshot"]).run();
