@@ -218,7 +218,7 @@ impl Included {
 }
 
 /// The help for an `include`d file that leaves the project.
-pub const OUTSIDE_HELP: &str = "copy the file into the project, or point the link at a file inside it: archives never ship a file from outside the project (see docs/troubleshooting.md#archives)";
+pub const OUTSIDE_HELP: &str = "copy the file into the project, or point the link at a file inside it: archives never ship a file from outside the project";
 
 /// The regular files `patterns` pick in `dir`, in pattern order, each once. A file that
 /// resolves (through a symbolic link, of the file or of a directory on its way) to a file

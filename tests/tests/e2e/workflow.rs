@@ -126,6 +126,25 @@ fn init_refuses_to_overwrite_without_force() {
     project.file("release.toml", "# mine too\n");
     project.release(["init"]).run().code(2).stderr_has("refusing to overwrite release.toml");
 
+    // --force replaces only what git would give back: not these uncommitted files.
+    project
+        .release(["init", "--force"])
+        .run()
+        .code(2)
+        .stderr_has("refusing to overwrite release.toml with --force: git does not hold a copy of it");
+    assert_eq!(project.read("release.toml"), "# mine too\n");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=m", "-c", "user.email=m@example.com"])
+            .args(args)
+            .current_dir(project.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "mine"]);
     project.release(["init", "--force"]).run().success();
     assert!(project.read(".github/workflows/release.yml").contains("packages: write"));
     assert!(project.read("release.toml").contains("[github]"));
