@@ -162,9 +162,16 @@ mod keys {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::write(&key_path, "old").unwrap();
+            std::fs::write(&key_path, "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\nold\n").unwrap();
             std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
+        #[cfg(not(unix))]
+        std::fs::write(&key_path, "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\nold\n").unwrap();
+        // Even with overwrite, a file that is not a key of its kind is kept.
+        let err = pair.write(&key_path, &pub_path, &password(), true).unwrap_err();
+        assert!(matches!(err, SigningError::NotReplaceable { ref path, .. } if *path == pub_path), "{err:?}");
+        assert_eq!(std::fs::read_to_string(&pub_path).unwrap(), "precious");
+        std::fs::write(&pub_path, "-----BEGIN PUBLIC KEY-----\nold\n-----END PUBLIC KEY-----\n").unwrap();
         pair.write(&key_path, &pub_path, &password(), true).unwrap();
         assert_eq!(&PublicKey::load(&pub_path).unwrap(), pair.public_key());
         #[cfg(unix)]
