@@ -233,7 +233,7 @@ fn run_bundles(args: &VerifyArgs, env: &release_core::Environment, json: bool) -
         .map(|file| {
             let verdict = match &runtime {
                 Some(runtime) if file.as_str().starts_with("oci://") => runtime
-                    .block_on(release_core::signing::verify_chart(
+                    .block_on(release_core::verify_chart(
                         file.as_str(),
                         args.plain_http,
                         env,

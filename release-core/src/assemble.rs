@@ -364,3 +364,32 @@ impl RustBuilds {
         planned
     }
 }
+
+/// This job's plan: the shared manifest at `path`, checked against the manifest this job
+/// computes from its own checkout, or without a shared one, that computed manifest. A shared
+/// manifest also gives the version when `overrides` does not.
+pub fn job_plan(
+    config: &Config,
+    env: &Environment,
+    overrides: &mut Overrides,
+    path: Option<&Utf8Path>,
+) -> Result<PlanManifest, crate::error::StepError> {
+    let shared = path.map(PlanManifest::load).transpose()?;
+    if let (Some(shared), None) = (&shared, &overrides.version) {
+        let version = semver::Version::parse(&shared.version).map_err(|err| crate::matrix::MatrixError::Parse {
+            path: path.expect("a shared plan has a path").to_owned(),
+            expected: crate::matrix::PLAN_KIND,
+            message: format!("its version `{}` is not SemVer: {err}", shared.version),
+        })?;
+        overrides.version = Some(version);
+    }
+    let release = release(config, overrides)?;
+    let current = PlanManifest::new(config, &release, env)?;
+    match (shared, path) {
+        (Some(shared), Some(path)) => {
+            shared.agrees_with(&current, path)?;
+            Ok(shared)
+        }
+        _ => Ok(current),
+    }
+}

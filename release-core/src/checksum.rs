@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
-use crate::step::Artifact;
+use crate::artifact::Artifact;
 
 /// Read buffer for hashing and copying: large enough that syscalls do not dominate.
 const BUFFER: usize = 1 << 20;
@@ -131,7 +131,7 @@ mod tests {
         let a = |name: &str, sha: &str| Artifact {
             name: name.into(),
             path: name.into(),
-            kind: crate::step::ArtifactKind::Binary,
+            kind: crate::artifact::ArtifactKind::Binary,
             size: 1,
             sha256: sha.into(),
         };

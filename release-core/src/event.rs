@@ -167,11 +167,11 @@ impl Event {
 /// Masks secret values in every event before another reporter shows it: the one place a
 /// front end needs to wrap (a build command may print its environment, a server may echo a
 /// header back). A [`Event::SecretFound`] adds its value to the redactor (which, made with
-/// [`crate::secret::Redactor::for_run`], masks it in GitHub Actions) before the event, or
+/// [`crate::redact::Redactor::for_run`], masks it in GitHub Actions) before the event, or
 /// anything after it, reaches the inner reporter.
 pub struct Redacting<R> {
     pub inner: R,
-    pub redactor: crate::secret::Redactor,
+    pub redactor: crate::redact::Redactor,
 }
 
 impl<R> std::fmt::Debug for Redacting<R> {
@@ -226,7 +226,8 @@ fn redact_locations(locations: &mut [crate::error::SourceLocation], f: &impl Fn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::{Redactor, Secret};
+    use crate::redact::Redactor;
+    use crate::secret::Secret;
 
     #[test]
     fn a_found_secret_is_masked_from_its_own_event_on_and_never_serialised() {

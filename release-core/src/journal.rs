@@ -31,9 +31,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::artifact::Artifact;
 use crate::checksum::hash_file;
 use crate::plan::Plan;
-use crate::step::Artifact;
 
 /// The journal's format version; a journal of another version is ignored.
 pub const JOURNAL_SCHEMA: u32 = 1;
@@ -195,8 +195,8 @@ impl JournalStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifact::ArtifactKind;
     use crate::plan::{Mode, PLAN_SCHEMA};
-    use crate::step::ArtifactKind;
 
     fn plan(version: &str) -> Plan {
         Plan {

@@ -27,6 +27,7 @@
 
 // The engine. Private: its items change without notice.
 mod archive;
+mod artifact;
 mod assemble;
 mod cancel;
 mod cargo;
@@ -40,11 +41,13 @@ mod error;
 mod event;
 mod github;
 mod helm;
+mod io;
 mod journal;
 mod matrix;
 mod net;
 mod oci;
 mod plan;
+mod redact;
 mod runner;
 mod sbom;
 mod secret;
@@ -58,12 +61,12 @@ pub mod actions;
 pub mod signing;
 
 // Configuration and assembly.
-pub use assemble::{Overrides, Scope, pipeline};
+pub use assemble::{Overrides, Scope, job_plan, pipeline};
 pub use config::{Config, ConfigError, DEFAULT_PASSWORD_ENV, secret_variables_in};
 pub use crates::plan_lines as crate_publish_order;
 pub use dist::{GitPath, JOURNAL_FILE, MARKER_FILE, git_committed_unchanged, git_path};
 pub use env::Environment;
-pub use matrix::{PlanManifest, job_plan};
+pub use matrix::PlanManifest;
 
 // Steps and the pipeline.
 pub use cancel::Cancellation;
@@ -82,7 +85,9 @@ pub use event::{Event, Recorder, Redacting, Reporter, Silent};
 
 // Secrets and files.
 pub use checksum::{hash_file, sha256_hex};
-pub use secret::{Redactor, Secret, SecretSink, Source, scrub_url_credentials};
+pub use oci::verify::{ChartVerdict, verify_chart};
+pub use redact::Redactor;
+pub use secret::{Secret, SecretSink, Source, scrub_url_credentials};
 
 /// The guide to embedding `release-core` in another repository's xtask; its examples are
 /// compiled and run as doctests.

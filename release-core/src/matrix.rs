@@ -23,11 +23,11 @@ use std::collections::BTreeSet;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::{ArtifactKind, Release};
 use crate::checksum::sha256_hex;
 use crate::config::Config;
 use crate::env::Environment;
-use crate::error::{Diagnose, StepError};
-use crate::step::{ArtifactKind, Release};
+use crate::error::Diagnose;
 
 /// The manifests' format version. A job refuses a manifest of another version.
 pub const MANIFEST_SCHEMA: u32 = 1;
@@ -458,35 +458,6 @@ pub(crate) fn scan(plan: &PlanManifest, dir: &Utf8Path) -> Result<Vec<Found>, Ma
         return Err(MatrixError::Missing { dir: dir.to_owned(), missing: missing.join(", ") });
     }
     Ok(found)
-}
-
-/// This job's plan: the shared manifest at `path`, checked against the manifest this job
-/// computes from its own checkout, or without a shared one, that computed manifest. A shared
-/// manifest also gives the version when `overrides` does not.
-pub fn job_plan(
-    config: &Config,
-    env: &Environment,
-    overrides: &mut crate::assemble::Overrides,
-    path: Option<&Utf8Path>,
-) -> Result<PlanManifest, StepError> {
-    let shared = path.map(PlanManifest::load).transpose()?;
-    if let (Some(shared), None) = (&shared, &overrides.version) {
-        let version = semver::Version::parse(&shared.version).map_err(|err| MatrixError::Parse {
-            path: path.expect("a shared plan has a path").to_owned(),
-            expected: PLAN_KIND,
-            message: format!("its version `{}` is not SemVer: {err}", shared.version),
-        })?;
-        overrides.version = Some(version);
-    }
-    let release = crate::assemble::release(config, overrides)?;
-    let current = PlanManifest::new(config, &release, env)?;
-    match (shared, path) {
-        (Some(shared), Some(path)) => {
-            shared.agrees_with(&current, path)?;
-            Ok(shared)
-        }
-        _ => Ok(current),
-    }
 }
 
 #[cfg(test)]

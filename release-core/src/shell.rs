@@ -16,7 +16,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::env::Environment;
-use crate::step::StepContext;
+use crate::io::Io;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
@@ -49,27 +49,27 @@ pub fn display_command(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// Runs `argv` in `dir` with the run's environment ([`StepContext::env`]) plus `env`,
+/// Runs `argv` in `dir` with the run's environment ([`Io::env`]) plus `env`,
 /// streaming its stdout and stderr lines to the step's reporter. Fails on a non-zero exit.
 pub async fn run_streamed(
-    cx: &StepContext<'_>,
+    io: &dyn Io,
     argv: &[String],
     dir: &Utf8Path,
     env: &BTreeMap<String, String>,
 ) -> Result<(), ShellError> {
-    run_reading_stdout(cx, argv, dir, env, &mut |line| cx.output_line(line)).await
+    run_reading_stdout(io, argv, dir, env, &mut |line| io.output_line(line.to_owned())).await
 }
 
 /// Runs `argv` like [`run_streamed`] and returns its stdout instead of showing it (stderr is
 /// still streamed to the reporter): for commands whose output is data (`cargo metadata`).
 pub async fn run_captured(
-    cx: &StepContext<'_>,
+    io: &dyn Io,
     argv: &[String],
     dir: &Utf8Path,
     env: &BTreeMap<String, String>,
 ) -> Result<String, ShellError> {
     let mut out = String::new();
-    run_reading_stdout(cx, argv, dir, env, &mut |line| {
+    run_reading_stdout(io, argv, dir, env, &mut |line| {
         out.push_str(line);
         out.push('\n');
     })
@@ -80,7 +80,7 @@ pub async fn run_captured(
 /// Runs `argv` like [`run_streamed`], handing each stdout line to `on_stdout` (cargo's JSON
 /// messages) while stderr lines stream to the reporter.
 pub async fn run_reading_stdout(
-    cx: &StepContext<'_>,
+    io: &dyn Io,
     argv: &[String],
     dir: &Utf8Path,
     env: &BTreeMap<String, String>,
@@ -88,17 +88,17 @@ pub async fn run_reading_stdout(
 ) -> Result<(), ShellError> {
     let command_text = display_command(argv);
     let spawn_err = |source| ShellError::Spawn { command: command_text.clone(), dir: dir.to_owned(), source };
-    let mut command = command(&argv[0], dir, cx.env());
+    let mut command = command(&argv[0], dir, io.env());
     command.args(&argv[1..]).envs(env).current_dir(dir);
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cx.progress(format!("$ {command_text}"));
+    io.progress(format!("$ {command_text}"));
     let mut child = command.spawn().map_err(spawn_err)?;
     let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
     let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
     let (mut out_open, mut err_open) = (true, true);
     while out_open || err_open {
         tokio::select! {
-            () = cx.cancelled() => {
+            () = io.cancellation().cancelled() => {
                 let _ = child.kill().await;
                 return Err(ShellError::Interrupted { command: command_text });
             },
@@ -107,7 +107,7 @@ pub async fn run_reading_stdout(
                 _ => out_open = false,
             },
             line = stderr.next_line(), if err_open => match line {
-                Ok(Some(line)) => cx.output_line(line),
+                Ok(Some(line)) => io.output_line(line),
                 _ => err_open = false,
             },
         }
@@ -243,17 +243,17 @@ pub(crate) fn checker(program: &str) -> std::process::Command {
 /// streamed to the step's reporter (so `cargo metadata`'s JSON is read while cargo's
 /// messages still show). Fails on a non-zero exit.
 pub async fn capture(
-    cx: &StepContext<'_>,
+    io: &dyn Io,
     argv: &[String],
     dir: &Utf8Path,
     env: &BTreeMap<String, String>,
 ) -> Result<String, ShellError> {
     let command_text = display_command(argv);
     let spawn_err = |source| ShellError::Spawn { command: command_text.clone(), dir: dir.to_owned(), source };
-    let mut command = command(&argv[0], dir, cx.env());
+    let mut command = command(&argv[0], dir, io.env());
     command.args(&argv[1..]).envs(env).current_dir(dir);
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cx.progress(format!("$ {command_text}"));
+    io.progress(format!("$ {command_text}"));
     let mut child = command.spawn().map_err(spawn_err)?;
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
@@ -263,14 +263,14 @@ pub async fn capture(
         let read_out = stdout.read_to_end(&mut out);
         let read_err = async {
             while let Ok(Some(line)) = stderr.next_line().await {
-                cx.output_line(line);
+                io.output_line(line);
             }
         };
         let (read, ()) = tokio::join!(read_out, read_err);
         read
     };
     tokio::select! {
-        () = cx.cancelled() => {
+        () = io.cancellation().cancelled() => {
             let _ = child.kill().await;
             return Err(ShellError::Interrupted { command: command_text });
         }

@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use camino::Utf8PathBuf;
-use serde::{Deserialize, Serialize};
-
+pub use crate::artifact::{Artifact, ArtifactKind, Release};
 use crate::cancel::Cancellation;
 use crate::env::Environment;
 use crate::error::StepError;
@@ -148,49 +146,6 @@ impl std::fmt::Display for HandOffKey {
         }
         Ok(())
     }
-}
-
-/// The release being made: fixed before the first step runs.
-#[derive(Clone, Debug, Serialize)]
-pub struct Release {
-    pub version: semver::Version,
-    pub tag: String,
-    /// The directory `release.toml` lives in; relative paths in the config start here.
-    pub root: Utf8PathBuf,
-    /// Where artifacts, checksums and signatures are collected.
-    pub dist: Utf8PathBuf,
-}
-
-/// What kind of file an artifact is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ArtifactKind {
-    /// Produced by a build command.
-    Binary,
-    /// A packaged Helm chart.
-    Chart,
-    /// The `SHA256SUMS` file.
-    Checksums,
-    /// A `.sig` signature.
-    Signature,
-    /// The public key that verifies the signatures.
-    PublicKey,
-    /// A `.tar.gz` or `.zip` of a build's binaries for one target.
-    Archive,
-    /// A CycloneDX SBOM beside an archive.
-    Sbom,
-}
-
-/// A file in the dist directory that will be published.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Artifact {
-    /// File name in the dist directory and the asset name on the release.
-    pub name: String,
-    pub path: Utf8PathBuf,
-    pub kind: ArtifactKind,
-    pub size: u64,
-    /// Lowercase hex SHA-256 of the file's bytes.
-    pub sha256: String,
 }
 
 /// State shared by every step of one run.
@@ -392,6 +347,28 @@ impl<'a> StepContext<'a> {
     /// point at: GitHub Actions shows a `::warning file=…,line=…` on each.
     pub fn warn_at(&self, message: impl Into<String>, locations: Vec<crate::error::SourceLocation>) {
         self.reporter.report(&Event::Warning { id: self.step_id.to_owned(), message: message.into(), locations });
+    }
+}
+
+/// The step's context is how domain code (`shell`, `crates`, `github::assets`) reports.
+impl crate::io::Io for StepContext<'_> {
+    fn env(&self) -> &Environment {
+        &self.state.env
+    }
+    fn cancellation(&self) -> &Cancellation {
+        &self.state.cancel
+    }
+    fn progress(&self, message: String) {
+        StepContext::progress(self, message)
+    }
+    fn output_line(&self, line: String) {
+        StepContext::output_line(self, line)
+    }
+    fn bytes(&self, done: u64, total: Option<u64>) {
+        StepContext::bytes(self, done, total)
+    }
+    fn warn(&self, message: String) {
+        StepContext::warn(self, message)
     }
 }
 

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use crate::config::{Config, CratesConfig, NetworkConfig};
 use crate::env::Environment;
 use crate::error::StepError;
+use crate::io::Io;
 use crate::secret::{Secret, Source};
-use crate::step::StepContext;
 
 pub use client::{Liveness, RegistryClient};
 pub use workspace::{Metadata, Planned};
@@ -109,7 +109,7 @@ impl CratesSettings {
     }
 
     /// Reads the workspace with `cargo metadata`.
-    pub async fn metadata(&self, cx: &StepContext<'_>) -> Result<Metadata, StepError> {
+    pub async fn metadata(&self, cx: &dyn Io) -> Result<Metadata, StepError> {
         let json = crate::shell::capture(cx, &self.metadata_argv(), &self.root, &self.cargo_env()).await?;
         Ok(workspace::parse_metadata(&json)?)
     }
@@ -121,7 +121,7 @@ impl CratesSettings {
     }
 
     /// The crates this release publishes, in order.
-    pub async fn planned(&self, cx: &StepContext<'_>) -> Result<(Metadata, Vec<Planned>), StepError> {
+    pub async fn planned(&self, cx: &dyn Io) -> Result<(Metadata, Vec<Planned>), StepError> {
         let metadata = self.metadata(cx).await?;
         let planned = workspace::publish_order(&metadata, &self.config)?;
         Ok((metadata, planned))
@@ -133,7 +133,7 @@ impl CratesSettings {
     /// its siblings' new versions), then each `.crate`'s bytes and SHA-256, in order.
     pub async fn package(
         &self,
-        cx: &StepContext<'_>,
+        cx: &dyn Io,
         metadata: &Metadata,
         planned: &[Planned],
         verify: bool,

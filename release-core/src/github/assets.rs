@@ -6,6 +6,7 @@ use futures_util::stream::FuturesUnordered;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::artifact::Artifact;
 use crate::error::StepError;
 use crate::github::client::ApiError;
 use crate::github::client::GithubClient;
@@ -14,8 +15,7 @@ use crate::github::client::RemoteRelease;
 use crate::github::diagnose::GithubError;
 use crate::github::release::RERUN_HELP;
 use crate::github::target::Target;
-use crate::step::Artifact;
-use crate::step::StepContext;
+use crate::io::Io;
 
 /// Fills in the sha256 of assets GitHub reports without a digest (older GitHub Enterprise
 /// Server versions) by downloading them.
@@ -115,7 +115,7 @@ pub(crate) fn short(sha: &str) -> &str {
 /// in flight finish), so a broken connection or a refusal does not turn into a burst of
 /// doomed requests; the release stays a draft and a re-run uploads the rest.
 pub(crate) async fn converge(
-    cx: &StepContext<'_>,
+    cx: &dyn Io,
     client: &GithubClient<'_>,
     release: &RemoteRelease,
     plan: &AssetPlan,
@@ -161,7 +161,7 @@ pub(crate) async fn converge(
 }
 
 pub(crate) async fn upload_reporting(
-    cx: &StepContext<'_>,
+    cx: &dyn Io,
     client: &GithubClient<'_>,
     release: &RemoteRelease,
     artifact: &Artifact,
@@ -245,7 +245,7 @@ pub(crate) async fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::ArtifactKind;
+    use crate::artifact::ArtifactKind;
 
     fn local(name: &str, size: u64, sha: char) -> Artifact {
         Artifact {

@@ -502,7 +502,7 @@ async fn run_helper(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Redactor;
+    use crate::redact::Redactor;
 
     fn env() -> Environment {
         Environment::empty().with("GITHUB_TOKEN", "ghs_token").with("GITHUB_ACTOR", "octocat")

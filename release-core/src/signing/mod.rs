@@ -39,7 +39,6 @@ pub(crate) mod provenance;
 pub(crate) mod public_key;
 pub(crate) mod verify;
 
-pub use crate::oci::verify::{ChartVerdict, verify_chart};
 pub use bundle::KeyBundleError;
 pub use bundle::{
     Expected, bundle_path, identity_pattern, repository_identity_pattern, trusted_root, verify_file as verify_bundle,
