@@ -130,3 +130,238 @@ fn hand_offs_are_typed_and_charts_have_one_identity() {
         .collect();
     assert!(yaml_readers.is_empty(), "YAML parsed outside helm/ and the workflow reader: {yaml_readers:?}");
 }
+
+/// The file a `crate::` path names: the longest prefix of it that is a file of `src/`.
+fn file_of(path: &[&str], sources: &BTreeMap<Utf8PathBuf, String>) -> Option<Utf8PathBuf> {
+    for len in (1..=path.len()).rev() {
+        let base = path[..len].join("/");
+        for candidate in [format!("{base}.rs"), format!("{base}/mod.rs")] {
+            if sources.contains_key(Utf8Path::new(&candidate)) {
+                return Some(candidate.into());
+            }
+        }
+    }
+    None
+}
+
+/// Every `crate::…` path in `code` (outside comments), with `crate::a::{b, c::d}` groups
+/// spelled out.
+fn crate_paths(code: &str) -> Vec<Vec<String>> {
+    fn expand(prefix: &[String], text: &str, out: &mut Vec<Vec<String>>) {
+        // `text` starts right after a `::` or a `{`: a path, maybe ending in a group.
+        let mut depth = 0;
+        let mut items = Vec::new();
+        let mut start = 0;
+        for (i, c) in text.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    items.push(&text[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        items.push(&text[start..]);
+        for item in items {
+            let item = item.trim();
+            let (head, group) = match item.find('{') {
+                Some(at) => (&item[..at], Some(&item[at + 1..item.rfind('}').unwrap_or(item.len())])),
+                None => (item, None),
+            };
+            let mut path = prefix.to_vec();
+            path.extend(
+                head.split("::")
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty() && *s != "self")
+                    .map(|s| s.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_owned()),
+            );
+            match group {
+                Some(group) => expand(&path, group, out),
+                None => out.push(path),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for line in code.lines() {
+        let line = line.trim_start();
+        if line.starts_with("//") {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            let after = &rest[at + "crate::".len()..];
+            let end = if after.starts_with('{') || after.contains("::{") && after.find("::{") < after.find(';') {
+                // A group: up to its closing brace (on this line; `use` groups spanning
+                // lines are joined below).
+                let mut depth = 0;
+                let mut end = after.len();
+                for (i, c) in after.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = i + 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                end
+            } else {
+                after.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(after.len())
+            };
+            let text = after[..end].trim_start_matches('{');
+            let text = if after.starts_with('{') { text.trim_end_matches('}') } else { text };
+            expand(&[], text, &mut out);
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+/// The file → file import graph of `src/`, from `crate::` paths (unit tests left out).
+fn import_graph() -> BTreeMap<Utf8PathBuf, std::collections::BTreeSet<Utf8PathBuf>> {
+    let sources = sources();
+    let mut graph = BTreeMap::new();
+    for (file, code) in &sources {
+        // Multi-line `use crate::x::{…};` groups read as one line.
+        let joined = join_use_groups(code);
+        let mut targets = std::collections::BTreeSet::new();
+        for path in crate_paths(&joined) {
+            let parts: Vec<&str> = path.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+            if let Some(target) = file_of(&parts, &sources)
+                && target != *file
+                && target != "lib.rs"
+            {
+                targets.insert(target);
+            }
+        }
+        graph.insert(file.clone(), targets);
+    }
+    graph
+}
+
+fn join_use_groups(code: &str) -> String {
+    let mut out = String::new();
+    let mut open = 0i32;
+    for line in code.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("//") {
+            out.push('\n');
+            continue;
+        }
+        out.push_str(line);
+        open += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+        let in_use_group = open > 0
+            && (trimmed.starts_with("use crate::")
+                || trimmed.starts_with("pub use crate::")
+                || trimmed.starts_with("pub(crate) use crate::"));
+        if in_use_group
+            || (!out.ends_with(';')
+                && out.rsplit('\n').next().is_some_and(|l| l.trim_start().contains("use crate::") && !l.contains(';')))
+        {
+            out.push(' ');
+        } else {
+            out.push('\n');
+            open = 0;
+        }
+    }
+    out
+}
+
+/// The strongly connected components of the graph with more than one file (Tarjan).
+fn import_circles(graph: &BTreeMap<Utf8PathBuf, std::collections::BTreeSet<Utf8PathBuf>>) -> Vec<Vec<Utf8PathBuf>> {
+    struct Walk<'a> {
+        graph: &'a BTreeMap<Utf8PathBuf, std::collections::BTreeSet<Utf8PathBuf>>,
+        index: BTreeMap<&'a Utf8PathBuf, (usize, usize)>,
+        stack: Vec<&'a Utf8PathBuf>,
+        on_stack: std::collections::BTreeSet<&'a Utf8PathBuf>,
+        next: usize,
+        out: Vec<Vec<Utf8PathBuf>>,
+    }
+    impl<'a> Walk<'a> {
+        fn visit(&mut self, v: &'a Utf8PathBuf) {
+            self.index.insert(v, (self.next, self.next));
+            self.next += 1;
+            self.stack.push(v);
+            self.on_stack.insert(v);
+            for w in self.graph.get(v).into_iter().flatten() {
+                let Some((w, _)) = self.graph.get_key_value(w) else { continue };
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let low = self.index[w].1.min(self.index[v].1);
+                    self.index.get_mut(v).unwrap().1 = low;
+                } else if self.on_stack.contains(w) {
+                    let low = self.index[w].0.min(self.index[v].1);
+                    self.index.get_mut(v).unwrap().1 = low;
+                }
+            }
+            if self.index[v].0 == self.index[v].1 {
+                let mut component = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    self.on_stack.remove(w);
+                    component.push(w.clone());
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 {
+                    component.sort();
+                    self.out.push(component);
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        graph,
+        index: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: Default::default(),
+        next: 0,
+        out: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !walk.index.contains_key(v) {
+            walk.visit(v);
+        }
+    }
+    walk.out
+}
+
+/// `cargo test -p release-core --test layout no_two_modules -- --nocapture` prints every
+/// import circle among the files of `src/`, and there may be none: the base files, the
+/// domain, the steps and the assembly import downwards only.
+#[test]
+fn no_two_modules_import_each_other_even_through_others() {
+    let graph = import_graph();
+    let edges: usize = graph.values().map(|t| t.len()).sum();
+    assert!(edges > 200, "the imports were read: {edges}");
+    let circles = import_circles(&graph);
+    for circle in &circles {
+        println!(
+            "circle of {} files: {}",
+            circle.len(),
+            circle.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    println!("{} import circle(s), {} imports among {} files", circles.len(), edges, graph.len());
+    assert!(circles.is_empty(), "import circles: {circles:?}");
+}
+
+/// The step API is imported by the steps, the runner and the assembly only (and by the
+/// signing module for its public `signer` hand-off): domain code takes plain data
+/// (`artifact.rs`) and reports through `io::Io`.
+#[test]
+fn only_the_steps_runner_and_assembly_import_the_step_api() {
+    let graph = import_graph();
+    let importers: Vec<&str> = graph
+        .iter()
+        .filter(|(file, targets)| !file.starts_with("steps/") && targets.iter().any(|t| t == "step.rs"))
+        .map(|(file, _)| file.as_str())
+        .collect();
+    assert_eq!(importers, ["assemble.rs", "runner.rs", "signing/mod.rs"]);
+}
