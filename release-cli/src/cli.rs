@@ -60,6 +60,10 @@ struct ReleaseArgs {
     /// Collect artifacts here instead of the config's dist directory.
     #[arg(long, value_name = "DIR", value_parser = utf8_path())]
     dist: Option<Utf8PathBuf>,
+    /// Release a work tree with uncommitted changes to tracked files, or a directory outside
+    /// git, as it is (the run's report says so).
+    #[arg(long)]
+    allow_dirty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -203,7 +207,12 @@ pub fn main() -> i32 {
 }
 
 fn overrides(args: &ReleaseArgs) -> Overrides {
-    Overrides { version: args.release_version.clone(), dist: args.dist.clone(), ..Overrides::default() }
+    Overrides {
+        version: args.release_version.clone(),
+        dist: args.dist.clone(),
+        allow_dirty: args.allow_dirty,
+        ..Overrides::default()
+    }
 }
 
 fn load(path: &Utf8Path) -> Result<Config, StepError> {
@@ -227,12 +236,34 @@ fn plan(cli: &Cli, env: &Environment, mode: Mode, args: &ReleaseArgs) -> i32 {
         return code;
     }
     let plan = pipeline.plan();
+    // What the release claims to be, and where each part was read (git, cargo, the charts).
+    let identity = match release_core::identity(&config, env, &overrides(args)) {
+        Ok(identity) => identity,
+        Err(err) => return usage_error(&StepError::from(err)),
+    };
     let mut out = std::io::stdout().lock();
     let written = if cli.json {
-        write_json(&mut out, &plan)
+        #[derive(serde::Serialize)]
+        struct Shown<'a> {
+            #[serde(flatten)]
+            plan: &'a release_core::Plan,
+            identity: &'a release_core::Identity,
+        }
+        write_json(&mut out, &Shown { plan: &plan, identity: &identity })
     } else {
         (|| {
             writeln!(out, "release {} ({}), tag {}, {} mode", plan.version, plan.dist, plan.tag, plan.mode.name())?;
+            for line in identity.lines() {
+                writeln!(out, "  {}", redact(&line))?;
+            }
+            // What `preflight:identity` will say of it.
+            let (refusals, warnings) = identity.verdict(mode, args.allow_dirty);
+            for refusal in &refusals {
+                writeln!(out, "  refused   {}", redact(&refusal.message))?;
+            }
+            for warning in &warnings {
+                writeln!(out, "  warning   {}", redact(warning))?;
+            }
             for (i, step) in plan.steps.iter().enumerate() {
                 let skipped = step.skipped.as_deref().map(|s| format!("  [skipped: {s}]")).unwrap_or_default();
                 let line =

@@ -15,6 +15,7 @@ use crate::actions::required_permissions;
 use crate::config::{Config, ConfigError, expand};
 use crate::env::Environment;
 use crate::helm::ChartId;
+use crate::identity::IdentitySettings;
 use crate::journal::JournalSettings;
 use crate::matrix::PlanManifest;
 use crate::oci;
@@ -36,6 +37,7 @@ use crate::steps::preflight::dist::DistCheck;
 use crate::steps::preflight::gathered_builds::GatheredCheck;
 use crate::steps::preflight::github_tag_rules::GithubTagRules;
 use crate::steps::preflight::github_write::GithubPreflight;
+use crate::steps::preflight::identity::IdentityCheck;
 use crate::steps::preflight::oci_check::OciCheck;
 use crate::steps::preflight::oci_push_probe::PushProbe;
 use crate::steps::preflight::signing_key::SigningKeyCheck;
@@ -58,6 +60,8 @@ pub struct Overrides {
     pub fresh: bool,
     /// How much of the release this run makes (see [`crate::matrix`]).
     pub scope: Scope,
+    /// Release a work tree with tracked changes, or a directory outside git (`--allow-dirty`).
+    pub allow_dirty: bool,
 }
 
 /// How much of a release one run makes.
@@ -88,6 +92,15 @@ pub fn release(config: &Config, overrides: &Overrides) -> Result<Release, Config
     let tag = expand(&config.project.tag, &version.to_string(), "", "");
     let dist = overrides.dist.clone().unwrap_or_else(|| config.root.join(&config.project.dist));
     Ok(Release { version, tag, root: config.root.clone(), dist })
+}
+
+/// What the release claims to be against what the trigger, git and the tree say (what
+/// `preflight:identity` checks and `release plan` shows at its top). Reads git and runs
+/// `cargo metadata`.
+pub fn identity(config: &Config, env: &Environment, overrides: &Overrides) -> Result<crate::Identity, ConfigError> {
+    let release = release(config, overrides)?;
+    let settings = IdentitySettings::new(config, overrides.version.is_some(), overrides.allow_dirty);
+    Ok(crate::identity::read(&settings, &release.version, &release.tag, env))
 }
 
 /// Refuses, with the config, a dist directory that must never be emptied, and a gather
@@ -166,6 +179,7 @@ pub fn pipeline(
     if let Scope::Target { target, plan_id } = &overrides.scope {
         // One runner's share: the target's builds, their archives and SBOMs, and the manifest
         // that hands them on; nothing is signed or published.
+        add(Box::new(identity_check(config, overrides, mode)));
         add(Box::new(BuildToolsCheck::for_steps(&planned.command_builds)));
         for check in planned.checks {
             add(check);
@@ -181,6 +195,7 @@ pub fn pipeline(
         add(Box::new(WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
         return Ok(pipeline);
     }
+    add(Box::new(identity_check(config, overrides, mode)));
     if let Scope::Gather { plan, dir } = &overrides.scope {
         add(Box::new(GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
     }
@@ -285,7 +300,7 @@ pub fn pipeline(
         add(Box::new(GithubPreflight::new(github, &config.network, &config.root)));
         // It reads the network: `probe = false` (preflight without the network) leaves it out.
         if github.probe {
-            add(Box::new(GithubTagRules::new(github, &config.network)));
+            add(Box::new(GithubTagRules::new(github, &config.network, &config.root)));
         }
         add(Box::new(
             PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref()).keyless(keyless),
@@ -310,6 +325,11 @@ pub fn pipeline(
         add(Box::new(publish::crates::PublishCrates { settings }));
     }
     Ok(pipeline)
+}
+
+/// `preflight:identity`, first of every run: the tag, the commit, the versions in the tree.
+fn identity_check(config: &Config, overrides: &Overrides, mode: Mode) -> IdentityCheck {
+    IdentityCheck { settings: IdentitySettings::new(config, overrides.version.is_some(), overrides.allow_dirty), mode }
 }
 
 /// The build steps of a run in config order (`command` builds and `cargo` builds), the

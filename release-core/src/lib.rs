@@ -31,6 +31,7 @@ mod artifact;
 mod assemble;
 mod cancel;
 mod cargo;
+mod changelog;
 mod checksum;
 mod config;
 mod crates;
@@ -41,6 +42,7 @@ mod error;
 mod event;
 mod github;
 mod helm;
+mod identity;
 mod io;
 mod journal;
 mod matrix;
@@ -61,11 +63,12 @@ pub mod actions;
 pub mod signing;
 
 // Configuration and assembly.
-pub use assemble::{Overrides, Scope, job_plan, pipeline};
+pub use assemble::{Overrides, Scope, identity, job_plan, pipeline};
 pub use config::{Config, ConfigError, DEFAULT_PASSWORD_ENV, secret_variables_in};
 pub use crates::plan_lines as crate_publish_order;
 pub use dist::{GitPath, JOURNAL_FILE, MARKER_FILE, git_committed_unchanged, git_path};
 pub use env::Environment;
+pub use identity::Identity;
 pub use matrix::PlanManifest;
 
 // Steps and the pipeline.

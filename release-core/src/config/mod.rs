@@ -38,6 +38,9 @@ pub struct Config {
     pub root: Utf8PathBuf,
     /// The version, resolved from `project.version` or `project.version-from`.
     pub version: Option<semver::Version>,
+    /// Where [`Config::version`] was read, for reports: `project.version in release.toml`, or
+    /// the `Cargo.toml` and its field.
+    pub version_source: Option<String>,
     /// Hex sha256 of the config file's text: part of the run journal's fingerprint, so that
     /// any edit to the config starts the next run afresh.
     pub text_sha256: String,
@@ -150,9 +153,13 @@ impl Config {
             file: path.to_owned(),
             root,
             version: None,
+            version_source: None,
             text_sha256: crate::checksum::sha256_hex(text.as_bytes()),
         };
-        config.version = config.resolve_version()?;
+        if let Some((version, source)) = config.resolve_version()? {
+            config.version = Some(version);
+            config.version_source = Some(source);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -165,7 +172,7 @@ impl Config {
         secret_variables_in(&table)
     }
 
-    fn resolve_version(&self) -> Result<Option<semver::Version>, ConfigError> {
+    fn resolve_version(&self) -> Result<Option<(semver::Version, String)>, ConfigError> {
         let project = &self.project;
         let (text, field) = match (&project.version, &project.version_from) {
             (Some(_), Some(_)) => {
@@ -193,7 +200,11 @@ impl Config {
             }
             (None, None) => return Ok(None),
         };
-        semver::Version::parse(text.trim_start_matches('v')).map(Some).map_err(|err| {
+        let source = match &project.version_from {
+            Some(_) => field.clone(),
+            None => format!("project.version in {}", self.file),
+        };
+        semver::Version::parse(text.trim_start_matches('v')).map(|v| Some((v, source))).map_err(|err| {
             ConfigError::invalid(
                 &self.file,
                 &field,

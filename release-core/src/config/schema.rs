@@ -227,6 +227,11 @@ pub struct GithubConfig {
     /// Ask GitHub to generate the release notes.
     #[serde(default)]
     pub generate_notes: bool,
+    /// Without `notes-file` and `generate-notes`, the release notes are the version's section
+    /// of `CHANGELOG.md` beside the config, when there is one (default true); a release
+    /// whose changelog has no section for its version is refused in preflight.
+    #[serde(default = "yes")]
+    pub notes_from_changelog: bool,
     #[serde(default)]
     pub prerelease: bool,
     /// Replace the assets of an already published release whose assets differ.
@@ -453,6 +458,11 @@ pub struct CratesConfig {
     /// variable is set: the workflow must grant `id-token: write`.
     #[serde(default)]
     pub trusted_publishing: bool,
+    /// The crates keep versions of their own (a workspace of libraries released apart): a
+    /// crate whose version is not the release's is published at its own with a warning. By
+    /// default such a crate is refused in preflight.
+    #[serde(default)]
+    pub own_versions: bool,
     /// Prove the publish right in preflight by re-sending a version the index already has
     /// (the registry refuses it after every permission check). With a stored token each probe
     /// spends one token of the registry's update rate limit.

@@ -122,6 +122,20 @@ pub fn prepare(
     }
 }
 
+/// Chart.yaml's path, `version` and `appVersion`, each value with its line.
+pub(crate) type ChartVersions = (Utf8PathBuf, (String, Option<usize>), Option<(String, Option<usize>)>);
+
+/// A chart's Chart.yaml path, its `version` and its `appVersion` (when it states one), each
+/// with its line: what `crate::identity` compares with the release. The chart check reports
+/// a Chart.yaml that cannot be read; this says only that it could not.
+pub(crate) fn versions(root: &Utf8Path, configured: &Utf8Path) -> Result<ChartVersions, String> {
+    let dir = files::chart_dir(root, configured).map_err(|e| e.to_string())?;
+    let chart = chart::ChartYaml::load(&dir).map_err(|e| e.to_string())?;
+    let line = |key: &str| chart.field_line(key).map(|l| l as usize);
+    let app = chart.get_str("appVersion").map(|v| (v.to_owned(), line("appVersion")));
+    Ok((chart.path().to_owned(), (chart.version().to_owned(), line("version")), app))
+}
+
 /// Several problems as one step error: one line each, their fixes in the help, and the
 /// file and line of each one that has a line (for annotations), relative to `root`.
 pub fn step_error_in(root: &Utf8Path, problems: Vec<ChartError>) -> StepError {

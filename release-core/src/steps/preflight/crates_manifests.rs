@@ -37,6 +37,22 @@ impl Step for CratesManifestsCheck {
             .filter(|p| p.version() != release)
             .map(|p| format!("{} {}", p.name(), p.version()))
             .collect();
+        if !off_version.is_empty() && !self.settings.config.own_versions {
+            let files: Vec<String> = planned
+                .iter()
+                .filter(|p| p.version() != release)
+                .map(|p| {
+                    format!("{}: `package.version` of crate {} is {}", p.package.manifest_path, p.name(), p.version())
+                })
+                .collect();
+            return Err(StepError::new(format!(
+                "{}, but the release is {release}: the crates would be published at other versions than the release's",
+                files.join("; ")
+            ))
+            .with_help(format!(
+                "set their version to {release}, or list only the crates of this release in `crates.packages`; a workspace whose crates keep versions of their own sets `crates.own-versions = true`"
+            )));
+        }
         if !off_version.is_empty() {
             cx.warn(format!(
                 "the crates {} are not at the release version {release}: they are published at their own versions",

@@ -8,8 +8,10 @@
 //! 1. its releases: a published **immutable** release cannot be changed, so
 //!    `github.replace = true` is refused now (release a new version instead); without
 //!    `replace` the run goes on and succeeds only if this build is identical to it;
-//! 2. whether the tag exists (`GET /repos/{o}/{r}/git/ref/tags/{tag}`): publishing creates
-//!    only a missing tag, and only a creation is refused by `creation` rules;
+//! 2. whether the tag exists (`GET /repos/{o}/{r}/git/ref/tags/{tag}`, an annotated tag
+//!    followed to its commit): one at another commit than the one being released
+//!    (`GITHUB_SHA`, else `HEAD`) is refused; publishing creates only a missing tag, and
+//!    only a creation is refused by `creation` rules;
 //! 3. the **tag rulesets**, the repository's and those inherited from its organisation
 //!    (`GET /repos/{o}/{r}/rulesets?includes_parents=true`, then each by id): one that covers
 //!    the tag, would refuse its creation (`creation`, an unmet `tag_name_pattern`) and that the
@@ -35,11 +37,28 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 pub struct GithubTagRules {
     pub config: GithubConfig,
     pub network: NetworkConfig,
+    /// The config's directory: where git says which commit is released.
+    pub root: camino::Utf8PathBuf,
 }
 
 impl GithubTagRules {
-    pub fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
-        GithubTagRules { config: config.clone(), network: network.clone() }
+    pub fn new(config: &GithubConfig, network: &NetworkConfig, root: &camino::Utf8Path) -> Self {
+        GithubTagRules { config: config.clone(), network: network.clone(), root: root.to_owned() }
+    }
+}
+
+/// The commit a tag's ref points at: the ref's object, or for an annotated tag the object
+/// of the tag object it names (`GET …/git/tags/{sha}`). `None` when GitHub does not say.
+async fn tagged_commit(client: &GithubClient<'_>, found: &serde_json::Value) -> Option<String> {
+    let object = found.get("object")?;
+    let sha = object.get("sha")?.as_str()?.to_owned();
+    match object.get("type").and_then(|t| t.as_str()) {
+        Some("tag") => {
+            let route = format!("{}/git/tags/{sha}", client.repository_route());
+            let annotated = client.get_json("read the annotated tag", &route).await.ok()?;
+            annotated.get("object")?.get("sha")?.as_str().map(str::to_owned)
+        }
+        _ => Some(sha),
     }
 }
 
@@ -77,6 +96,38 @@ impl Step for GithubTagRules {
             return Err(StepError::new(format!("the check of the tag {tag} was stopped: the run was interrupted"))
                 .with_help("it only reads; run the release again"));
         }
+        // 2. Does the tag exist, and at the commit being released? Only a missing tag is
+        // created (so only a creation can be refused by a ruleset), and an existing tag at
+        // another commit means this run would publish other code under it.
+        let route = format!("{}/git/ref/tags/{}", client.repository_route(), encode_tag(&tag));
+        let tag_ref = match client.get_json("read the tag", &route).await {
+            Ok(found) => Some(found),
+            Err(e) if e.status == Some(404) => None,
+            Err(e) => {
+                cx.warn(format!("could not read the tag {tag} ({e}); checking the rulesets as if it did not exist"));
+                None
+            }
+        };
+        if let Some(found) = &tag_ref {
+            let tagged = tagged_commit(&client, found).await;
+            let root = self.root.clone();
+            let env = cx.env().clone();
+            let released =
+                tokio::task::spawn_blocking(move || crate::identity::commit(&env, &root)).await.ok().flatten();
+            if let (Some(tagged), Some(released)) = (tagged, released)
+                && tagged != released.sha
+            {
+                return Err(StepError::new(format!(
+                    "the tag {tag} exists on GitHub ({repository}) at commit {}, but the commit being released is {} ({})",
+                    &tagged[..tagged.len().min(12)],
+                    &released.sha[..released.sha.len().min(12)],
+                    released.source
+                ))
+                .with_help(format!(
+                    "release the tagged commit (check out {tag}), or bump the version for a new release; a tag that is wrong and has no published release can be deleted on GitHub (`git push --delete origin {tag}`)"
+                )));
+            }
+        }
         if let Some(published) = existing.iter().find(|r| !r.draft) {
             if published.immutable && self.config.replace {
                 return Err(StepError::new(format!(
@@ -103,16 +154,7 @@ impl Step for GithubTagRules {
             return Ok(Some(format!("{repository}: {tag} is already released ({kind}); nothing to create")));
         }
 
-        // 2. Does the tag exist? Only a missing tag is created, and only a creation is refused.
-        let route = format!("{}/git/ref/tags/{}", client.repository_route(), encode_tag(&tag));
-        let tag_exists = match client.get_json("read the tag", &route).await {
-            Ok(_) => true,
-            Err(e) if e.status == Some(404) => false,
-            Err(e) => {
-                cx.warn(format!("could not read the tag {tag} ({e}); checking the rulesets as if it did not exist"));
-                false
-            }
-        };
+        let tag_exists = tag_ref.is_some();
 
         // 3. Tag rulesets.
         if tag_exists {

@@ -12,6 +12,7 @@ pub(crate) mod gathered_builds;
 pub(crate) mod github_tag_rules;
 pub(crate) mod github_write;
 pub(crate) mod id_token;
+pub(crate) mod identity;
 pub(crate) mod oci_check;
 pub(crate) mod oci_push_probe;
 pub(crate) mod signing_key;

@@ -85,7 +85,8 @@ impl PublishRelease {
         let tag = cx.release().tag.clone();
         // The commit the tag is created at when the draft is published, if the tag does not
         // exist yet; GitHub ignores it for an existing tag.
-        let target_commitish = cx.env().get("GITHUB_SHA").map(str::to_owned);
+        // The commit being released: `GITHUB_SHA` in Actions, else the repository's HEAD.
+        let target_commitish = crate::identity::commit(cx.env(), &self.root).map(|c| c.sha);
         let body = if let Some(file) = &self.config.notes_file {
             let path = self.root.join(file);
             Some(std::fs::read_to_string(&path).map_err(|e| {
@@ -98,6 +99,10 @@ impl PublishRelease {
                     .await
                     .map_err(|e| GithubError::classify(e, target))?,
             )
+        } else if self.config.notes_from_changelog
+            && let Some(section) = changelog_notes(&self.root, &cx.release().version)?
+        {
+            Some(section)
         } else {
             None
         };
@@ -288,4 +293,18 @@ async fn resigned_only(
         }
     }
     Ok(Some(plan.delete.len()))
+}
+
+/// The version's section of `CHANGELOG.md` beside the config, when there is one; a changelog
+/// without it was refused in preflight (`preflight:identity`).
+fn changelog_notes(root: &camino::Utf8Path, version: &semver::Version) -> Result<Option<String>, StepError> {
+    let file = root.join(crate::changelog::CHANGELOG_FILE);
+    let Ok(text) = std::fs::read_to_string(&file) else { return Ok(None) };
+    match crate::changelog::section(&text, version) {
+        Some(section) => Ok(Some(section.body)),
+        None => Err(StepError::new(format!("{file} has no section for {version}, and the release notes come from it"))
+            .with_help(format!(
+                "add a section `## [{version}] - YYYY-MM-DD` to {file}, or set `github.notes-from-changelog = false`"
+            ))),
+    }
 }
