@@ -247,8 +247,14 @@ impl Rules {
     }
 
     /// Records GitHub's release attestation of a just published immutable release.
-    pub fn attest(&mut self, repository: &str, release_id: u64, id: u64, tag: &str, assets: &[(String, String)]) {
-        let commit = commit_of(repository, tag);
+    pub fn attest(
+        &mut self,
+        repository: &str,
+        release_id: u64,
+        id: u64,
+        (tag, commit): (&str, &str),
+        assets: &[(String, String)],
+    ) {
         let purl = format!("pkg:github/{repository}@{tag}");
         let tampered = self.tampered.remove(repository);
         let mut subjects = vec![json!({"uri": purl, "digest": {"sha1": commit}})];
@@ -265,7 +271,7 @@ impl Rules {
                 "repository": repository, "repositoryId": "1", "tag": tag,
             },
         });
-        self.attestations.entry((repository.to_owned(), commit)).or_default().push((id, statement));
+        self.attestations.entry((repository.to_owned(), commit.to_owned())).or_default().push((id, statement));
     }
 
     /// Every release attestation of a repository as GitHub stores it: (id, Sigstore bundle).

@@ -151,6 +151,8 @@ pub enum Route {
     ListRulesets,
     GetRuleset,
     GetTagRef,
+    /// `GET /repos/{owner}/{repo}/git/tags/{sha}`: an annotated tag object.
+    GetTagObject,
     /// `GET /repos/{owner}/{repo}/attestations/{subject_digest}`: release attestations and
     /// the ones stored with `POST`, each as `"bundle": null` and a `bundle_url`.
     ListAttestations,
@@ -382,6 +384,31 @@ impl StoredAsset {
     }
 }
 
+fn is_commit_id(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl World {
+    /// The commit a tag points at.
+    fn tag_commit(&self, repo: &str, tag: &str) -> String {
+        self.tag_commits
+            .get(&(repo.to_owned(), tag.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| crate::github_rules::commit_of(repo, tag))
+    }
+
+    /// Creates a tag (publishing a release) at `commitish` when that is a commit id.
+    fn create_tag(&mut self, repo: &str, tag: &str, commitish: &str) {
+        let tags = self.tags.entry(repo.to_owned()).or_default();
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_owned());
+            if is_commit_id(commitish) {
+                self.tag_commits.insert((repo.to_owned(), tag.to_owned()), commitish.to_owned());
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct World {
     repositories: BTreeMap<String, Visibility>,
@@ -389,6 +416,11 @@ struct World {
     releases: Vec<StoredRelease>,
     /// Git tags: created when a release is published.
     tags: BTreeMap<String, Vec<String>>,
+    /// The commit of a tag, by repository and tag: the release's `target_commitish` when it
+    /// was a commit id, or what a test seeded; other tags point at [`crate::github_rules::commit_of`].
+    tag_commits: BTreeMap<(String, String), String>,
+    /// Annotated tags: the tag object's id, by repository and tag.
+    annotated: BTreeMap<(String, String), String>,
     next_id: u64,
     requests: Vec<RecordedRequest>,
     route_counts: BTreeMap<String, usize>,
@@ -514,6 +546,36 @@ impl GithubServer {
     /// The git tags of a repository (made when a release is published).
     pub fn tags(&self, full_name: &str) -> Vec<String> {
         self.world().tags.get(full_name).cloned().unwrap_or_default()
+    }
+
+    /// Creates a tag directly, as if pushed earlier, at `commit`; `annotated` makes it an
+    /// annotated tag (its ref names a tag object, which names the commit).
+    pub fn seed_tag(&self, full_name: &str, tag: &str, commit: &str, annotated: bool) -> &Self {
+        let mut world = self.world();
+        world.create_tag(full_name, tag, commit);
+        let key = (full_name.to_owned(), tag.to_owned());
+        world.tag_commits.insert(key.clone(), commit.to_owned());
+        if annotated {
+            let object =
+                hex::encode(sha2::Sha256::digest(format!("tag object {full_name}@{tag}").as_bytes()))[..40].to_owned();
+            world.annotated.insert(key, object);
+        }
+        drop(world);
+        self
+    }
+
+    /// The commit a tag points at (for a tag a release created: its `target_commitish`).
+    pub fn tag_commit(&self, full_name: &str, tag: &str) -> String {
+        self.world().tag_commit(full_name, tag)
+    }
+
+    /// The body (release notes) of the release of `tag`.
+    pub fn release_body(&self, full_name: &str, tag: &str) -> Option<String> {
+        self.world()
+            .releases
+            .iter()
+            .find(|r| r.repository == full_name && r.tag_name == tag)
+            .and_then(|r| r.body.clone())
     }
 
     /// Stores a release directly, as if made earlier by someone else; returns its id.
@@ -729,6 +791,10 @@ fn parse_target(method: &Method, path: &str) -> Target {
         (false, Method::GET, ["git", "ref", "tags", tag @ ..]) if !tag.is_empty() => {
             target.tag = Some(tag.join("/"));
             Route::GetTagRef
+        }
+        (false, Method::GET, ["git", "tags", sha]) => {
+            target.tag = Some((*sha).to_owned());
+            Route::GetTagObject
         }
         (false, Method::GET, ["attestations", digest]) => {
             target.tag = Some((*digest).to_owned());
@@ -1299,7 +1365,7 @@ async fn route(
             response.headers_mut().insert("x-ms-blob-type", HeaderValue::from_static("BlockBlob"));
             ok(response)
         }
-        Route::ListRulesets | Route::GetRuleset | Route::GetTagRef => {
+        Route::ListRulesets | Route::GetRuleset | Route::GetTagRef | Route::GetTagObject => {
             shared.authorize(caller, repo, Level::Read)?;
             let world = shared.world.lock().unwrap();
             let (status, body) = match target.route {
@@ -1311,13 +1377,17 @@ async fn route(
                 Route::GetTagRef => {
                     let tag = target.tag.clone().unwrap_or_default();
                     if world.tags.get(repo).is_some_and(|t| t.contains(&tag)) {
-                        let sha = crate::github_rules::commit_of(repo, &tag);
+                        let (sha, kind) = match world.annotated.get(&(repo.to_owned(), tag.clone())) {
+                            Some(object) => (object.clone(), "tag"),
+                            None => (world.tag_commit(repo, &tag), "commit"),
+                        };
+                        let plural = if kind == "tag" { "tags" } else { "commits" };
                         (
                             200,
                             json!({
                                 "ref": format!("refs/tags/{tag}"), "node_id": "REF_1",
                                 "url": format!("{}/api/v3/repos/{repo}/git/refs/tags/{tag}", shared.base),
-                                "object": {"sha": sha, "type": "commit", "url": format!("{}/api/v3/repos/{repo}/git/commits/{sha}", shared.base)},
+                                "object": {"sha": sha, "type": kind, "url": format!("{}/api/v3/repos/{repo}/git/{plural}/{sha}", shared.base)},
                             }),
                         )
                     } else {
@@ -1329,6 +1399,28 @@ async fn route(
                                 "https://docs.github.com/rest/git/refs#get-a-reference",
                             ),
                         )
+                    }
+                }
+                Route::GetTagObject => {
+                    let sha = target.tag.clone().unwrap_or_default();
+                    let found = world.annotated.iter().find(|((r, _), object)| r == repo && **object == sha);
+                    match found {
+                        Some(((_, tag), _)) => (
+                            200,
+                            json!({
+                                "node_id": "TAG_1", "sha": sha, "tag": tag, "message": format!("{tag}\n"),
+                                "url": format!("{}/api/v3/repos/{repo}/git/tags/{sha}", shared.base),
+                                "object": {"sha": world.tag_commit(repo, tag), "type": "commit"},
+                            }),
+                        ),
+                        None => (
+                            404,
+                            error_body(
+                                StatusCode::NOT_FOUND,
+                                "Not Found",
+                                "https://docs.github.com/rest/git/tags#get-a-tag",
+                            ),
+                        ),
                     }
                 }
                 _ => unreachable!("only the routes of this arm"),
@@ -1475,7 +1567,8 @@ async fn route(
                 immutable,
             };
             if !draft {
-                world.tags.entry(repo.to_owned()).or_default().push(tag.to_owned());
+                let commitish = release.target_commitish.clone();
+                world.create_tag(repo, tag, &commitish);
             }
             let json = shared.release_json(&release);
             world.releases.push(release);
@@ -1524,17 +1617,15 @@ async fn route(
                 release.immutable = immutable_repository;
             }
             let json = shared.release_json(release);
-            if publishing && immutable_repository {
-                let (id, assets) =
-                    (release.id, release.assets.iter().map(|a| (a.name.clone(), a.sha256())).collect::<Vec<_>>());
-                let attestation = world.new_id();
-                world.rules.attest(repo, id, attestation, &tag, &assets);
-            }
+            let (id, commitish) = (release.id, release.target_commitish.clone());
+            let assets: Vec<(String, String)> = release.assets.iter().map(|a| (a.name.clone(), a.sha256())).collect();
             if publishing {
-                let tags = world.tags.entry(repo.to_owned()).or_default();
-                if !tags.contains(&tag) {
-                    tags.push(tag);
-                }
+                world.create_tag(repo, &tag, &commitish);
+            }
+            if publishing && immutable_repository {
+                let attestation = world.new_id();
+                let commit = world.tag_commit(repo, &tag);
+                world.rules.attest(repo, id, attestation, (&tag, &commit), &assets);
             }
             Ok((json_response(StatusCode::OK, json), read))
         }

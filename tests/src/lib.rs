@@ -64,7 +64,16 @@ pub fn workspace_root() -> &'static Utf8Path {
 pub struct Project {
     dir: tempfile::TempDir,
     root: Utf8PathBuf,
+    /// Whether the harness keeps the project a git repository with everything committed
+    /// (see [`Project::release`]): undecided until the first run, then managed or not.
+    git: std::sync::atomic::AtomicU8,
+    /// Files written with [`Project::file`] since the harness last committed.
+    written: std::sync::Mutex<Vec<String>>,
 }
+
+const GIT_UNDECIDED: u8 = 0;
+const GIT_MANAGED: u8 = 1;
+const GIT_LEFT_ALONE: u8 = 2;
 
 impl Default for Project {
     fn default() -> Self {
@@ -76,7 +85,91 @@ impl Project {
     pub fn new() -> Self {
         let dir = tempfile::Builder::new().prefix("release-e2e-").tempdir().expect("temp dir");
         let root = Utf8PathBuf::from_path_buf(dir.path().canonicalize().expect("canonical")).expect("UTF-8 temp dir");
-        Project { dir, root }
+        Project {
+            dir,
+            root,
+            git: std::sync::atomic::AtomicU8::new(GIT_UNDECIDED),
+            written: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A project the harness does not make a git repository: for what `release` does outside
+    /// one.
+    pub fn without_git(self) -> Self {
+        self.git.store(GIT_LEFT_ALONE, std::sync::atomic::Ordering::SeqCst);
+        self
+    }
+
+    /// From now on the harness commits nothing before a run: the test changes the work tree
+    /// to see what a run does with uncommitted changes.
+    pub fn leave_tree_as_is(&self) {
+        self.git.store(GIT_LEFT_ALONE, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Runs git in the project (a test's own commits, tags, changes), panicking on failure;
+    /// returns stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = git_command(&self.root).args(args).output().expect("git runs");
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// The commit a run would release now: everything the test wrote is committed first
+    /// (see [`Project::commit_for_run`]).
+    pub fn head(&self) -> String {
+        self.commit_for_run();
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// A release run needs a repository whose work tree is committed (`preflight:identity`),
+    /// as a maintainer's is. Unless the test made its own repository before the first run, or
+    /// asked for [`Project::without_git`], the harness makes one at the first run and commits
+    /// whatever the test wrote before each run. Dist directories (they hold the tool's
+    /// marker), `target/` and the private HOME stay out of it.
+    fn commit_for_run(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut first = false;
+        if self.git.load(SeqCst) == GIT_UNDECIDED {
+            let state = if self.root.join(".git").exists() { GIT_LEFT_ALONE } else { GIT_MANAGED };
+            self.git.store(state, SeqCst);
+            if state == GIT_MANAGED {
+                self.git(&["init", "-q", "-b", "main"]);
+                first = true;
+            }
+        }
+        let written: Vec<String> = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
+        if self.git.load(SeqCst) != GIT_MANAGED {
+            return;
+        }
+        // Private keys the tests make with `release keygen` are ignored, as `release keygen`
+        // asks of a maintainer.
+        let mut exclude = String::from("/.home/\ntarget/\n*.key\n");
+        for dir in dirs_with_marker(&self.root, 3) {
+            if let Ok(rel) = dir.strip_prefix(&self.root) {
+                exclude.push_str(&format!("/{rel}/\n"));
+            }
+        }
+        std::fs::write(self.root.join(".git/info/exclude"), exclude).expect("write .git/info/exclude");
+        if first {
+            // Everything the test set up before the first run.
+            self.git(&["add", "-A"]);
+        } else {
+            // Later, what the test changed: tracked files and those written with `file`; what
+            // a build wrote into the project stays untracked, as a maintainer's would.
+            self.git(&["add", "-u"]);
+            let mut add = vec!["add", "--"];
+            let ignored = |rel: &str| {
+                git_command(&self.root).args(["check-ignore", "-q", "--", rel]).status().is_ok_and(|s| s.success())
+            };
+            add.extend(written.iter().map(String::as_str).filter(|rel| self.root.join(rel).exists() && !ignored(rel)));
+            if add.len() > 2 {
+                self.git(&add);
+            }
+        }
+        let staged = git_command(&self.root).args(["diff", "--cached", "--quiet"]).status().expect("git runs");
+        if !staged.success() {
+            self.git(&["commit", "-q", "-m", "the test's files"]);
+        }
     }
 
     /// A copy of a directory under `examples/`.
@@ -106,6 +199,7 @@ impl Project {
         let path = self.root.join(rel);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, contents).expect("write");
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).push(rel.to_owned());
         self
     }
 
@@ -132,6 +226,7 @@ impl Project {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        self.commit_for_run();
         ReleaseCommand {
             cwd: self.root.clone(),
             args: args.into_iter().map(Into::into).collect(),
@@ -149,6 +244,42 @@ impl Project {
     pub fn keep(self) -> PathBuf {
         self.dir.keep()
     }
+}
+
+/// `git` in `dir` with a fixed identity and no user or system config.
+pub fn git_command(dir: &Utf8Path) -> std::process::Command {
+    let mut git = std::process::Command::new("git");
+    git.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Release Tests")
+        .env("GIT_AUTHOR_EMAIL", "tests@release.invalid")
+        .env("GIT_COMMITTER_NAME", "Release Tests")
+        .env("GIT_COMMITTER_EMAIL", "tests@release.invalid");
+    git
+}
+
+/// Directories holding the tool's dist marker, `depth` levels down at most.
+fn dirs_with_marker(dir: &Utf8Path, depth: usize) -> Vec<Utf8PathBuf> {
+    let mut found = Vec::new();
+    if dir.join(".release-dist.json").is_file() {
+        found.push(dir.to_owned());
+        return found;
+    }
+    if depth == 0 {
+        return found;
+    }
+    let Ok(entries) = dir.read_dir_utf8() else { return found };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name == ".git" || name == "target" || name == ".home" {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(dirs_with_marker(entry.path(), depth - 1));
+        }
+    }
+    found
 }
 
 fn toolchain_dir(var: &str, under_home: &str) -> String {

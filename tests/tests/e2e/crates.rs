@@ -376,11 +376,13 @@ fn against_a_real_registry_cargo_and_the_stage_agree() {
             .expect("cargo runs");
         assert!(output.status.success(), "cargo {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     };
+    // Cargo packages the commit it is in (`.cargo_vcs_info.json`), as the release will.
+    project.head();
     cargo(&["publish", "--registry", "test", "--no-verify", "-p", "chain-a"]);
     // An older chain-b, for the publish probe to re-send.
     let b = project.read("b/Cargo.toml");
     project.file("b/Cargo.toml", b.replace("version.workspace = true", "version = \"0.0.9\""));
-    cargo(&["publish", "--registry", "test", "--no-verify", "-p", "chain-b"]);
+    cargo(&["publish", "--registry", "test", "--no-verify", "--allow-dirty", "-p", "chain-b"]);
     project.file("b/Cargo.toml", b);
     let run = project.release(["run", "--verbose"]).env(TOKEN_VAR, "any-token").run();
     run.success()

@@ -43,10 +43,17 @@ fn plan_json_lists_steps_in_stage_order() {
     let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
-        ["preflight:build-tools", "preflight:dist", "build:prepare-dist", "build:app", "package:checksums"]
+        [
+            "preflight:identity",
+            "preflight:build-tools",
+            "preflight:dist",
+            "build:prepare-dist",
+            "build:app",
+            "package:checksums"
+        ]
     );
     let stages: Vec<&str> = steps.iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["preflight", "preflight", "build", "build", "package"]);
+    assert_eq!(stages, ["preflight", "preflight", "preflight", "build", "build", "package"]);
     assert_eq!(plan["version"], "1.2.3");
     assert_eq!(plan["tag"], "v1.2.3");
     assert!(!project.exists("out/app") && !project.exists("dist"), "planning ran nothing");

@@ -253,6 +253,8 @@ fn a_published_release_with_different_assets_is_an_error_unless_replace() {
     let server = server_with(TOKEN, writer(), Visibility::Public);
     server.seed_release(REPO, "v1.2.3", false, &[("app", b"an older app\n")]);
     let project = project("");
+    // The earlier release was made from the commit being released.
+    server.seed_tag(REPO, "v1.2.3", &project.head(), false);
     let run = run_in_actions(&project, &server, TOKEN);
     run.code(1)
         .stderr_has("the tag v1.2.3 already has a published release")
@@ -262,6 +264,7 @@ fn a_published_release_with_different_assets_is_an_error_unless_replace() {
     assert_eq!(the_release(&server).assets[0].bytes, b"an older app\n", "nothing was changed");
 
     let project = self::project("replace = true");
+    server.seed_tag(REPO, "v1.2.3", &project.head(), false);
     run_in_actions(&project, &server, TOKEN).success();
     assert_matches_dist(&project, &the_release(&server));
 }
@@ -354,7 +357,7 @@ fn generated_notes_and_the_plan() {
     plan.success();
     let ids: Vec<String> =
         plan.json()["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(ids.first().map(String::as_str), Some("preflight:build-tools"));
+    assert_eq!(ids[..2], ["preflight:identity", "preflight:build-tools"]);
     assert!(ids.contains(&"preflight:github-release-write".to_owned()));
     assert_eq!(ids.last().map(String::as_str), Some("finalize:github-release-attestation"), "{ids:?}");
     assert!(ids.contains(&"preflight:github-tag-rules".to_owned()));

@@ -669,6 +669,9 @@ fn a_rerun_of_a_published_keyless_release_keeps_its_bundles() {
     // against its trusted root.
     let other = SigstoreServers::start(Workflow::new(crate::github::REPO, "refs/tags/v1.2.3"));
     other.write_trust_files(&project.join("sigstore"));
+    // The new trust files are a new commit; say the tag was moved to it, so that the run gets
+    // as far as comparing the assets (a tag at another commit is refused in preflight).
+    github.seed_tag(crate::github::REPO, "v1.2.3", &project.head(), false);
     let refused = run_release(&project, &github, &other);
     refused.code(1);
     crate::github::said(&refused, "already has a published release");

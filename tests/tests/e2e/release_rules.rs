@@ -129,6 +129,8 @@ async fn replace_on_an_immutable_release_fails_preflight_and_the_already_release
     let id = server.seed_release(REPO, "v1.2.3", false, &[("app", b"an older app\n")]);
     server.make_immutable(id);
     let project = with_chart("replace = true", &registry);
+    // The earlier release was made from the commit being released.
+    server.seed_tag(REPO, "v1.2.3", &project.head(), false);
     let failed = run(&project, &server).await;
     failed.code(3);
     said(&failed, "error: preflight:github-tag-rules: the tag v1.2.3 already has an immutable release");
@@ -142,6 +144,7 @@ async fn replace_on_an_immutable_release_fails_preflight_and_the_already_release
     // Without `replace`: the build runs, the differing immutable release is refused at publish,
     // and the help does not suggest `replace`.
     let project = with_chart("", &registry);
+    server.seed_tag(REPO, "v1.2.3", &project.head(), false);
     let differs = run(&project, &server).await;
     differs.code(1);
     said(&differs, "already has an immutable published release");

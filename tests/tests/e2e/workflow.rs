@@ -259,7 +259,7 @@ fn audit_json_lists_findings() {
 #[test]
 fn audit_without_workflows_is_a_usage_error() {
     let project = Project::new();
-    project.config(CONFIG).file(".git/HEAD", "ref: refs/heads/main\n");
+    project.config(CONFIG);
     project.release(["audit"]).run().code(2).stderr_has("no .github/workflows directory").stderr_has("release init");
 }
 
@@ -319,7 +319,6 @@ fn preflight_inside_actions_annotates_each_missing_permission_on_its_line() {
             "ci/release.toml",
             "[project]\nversion = \"1.0.0\"\n[github]\nrepository = \"acme/hello\"\napi-url = \"http://127.0.0.1:9\"\nprobe = false\n",
         )
-        .file(".git/HEAD", "ref: refs/heads/main\n")
         .file(".github/workflows/release.yml", LACKS_CONTENTS);
     let preflight = in_actions(&project, project.release(["--config", "ci/release.toml", "preflight"])).run();
     preflight
@@ -354,7 +353,6 @@ fn preflight_inside_actions_annotates_a_job_on_the_repository_default_as_a_warni
             "release.toml",
             "[project]\nversion = \"1.0.0\"\n[github]\nrepository = \"acme/hello\"\napi-url = \"http://127.0.0.1:9\"\nprobe = false\n",
         )
-        .file(".git/HEAD", "ref: refs/heads/main\n")
         .file(
             ".github/workflows/release.yml",
             "on: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n      - run: release run\n",
