@@ -13,6 +13,7 @@ mod foundation;
 mod github;
 mod github_faults;
 mod helm;
+mod identity;
 mod interrupt;
 mod keyless;
 mod keyless_charts;
