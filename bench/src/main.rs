@@ -264,6 +264,30 @@ impl Measured {
 }
 
 impl Bench {
+    /// Makes `dir` a git repository with everything but `ignored` committed, as a
+    /// maintainer's checkout is (a release refuses uncommitted changes and a directory
+    /// outside git). Idempotent: a later call commits what changed.
+    fn commit_tree(&self, dir: &Utf8Path, ignored: &str) -> anyhow::Result<()> {
+        let _dir = self.sh.push_dir(dir);
+        self.sh.write_file(dir.join(".gitignore"), format!("/dist/\n/.home/\n{ignored}"))?;
+        let git = |args: &[&str]| {
+            cmd!(self.sh, "git {args...}")
+                .env("GIT_AUTHOR_NAME", "bench")
+                .env("GIT_AUTHOR_EMAIL", "bench@release.invalid")
+                .env("GIT_COMMITTER_NAME", "bench")
+                .env("GIT_COMMITTER_EMAIL", "bench@release.invalid")
+                .quiet()
+                .ignore_stdout()
+                .run()
+        };
+        if !dir.join(".git").exists() {
+            git(&["init", "-q"])?;
+        }
+        git(&["add", "-A"])?;
+        git(&["commit", "-q", "--allow-empty", "-m", "bench"])?;
+        Ok(())
+    }
+
     /// Runs `release --json -q ARGS` in `dir` under `/usr/bin/time -v`, with a clean
     /// environment (`PATH`, a private `HOME`, and `env`), and fails unless it succeeded.
     fn release(&self, dir: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Measured> {
