@@ -11,7 +11,7 @@ fn cargo() -> String {
 }
 
 /// Cargo's target directory for the workspace in `sh`'s directory.
-pub fn target_directory(sh: &Shell) -> anyhow::Result<Utf8PathBuf> {
+pub(crate) fn target_directory(sh: &Shell) -> anyhow::Result<Utf8PathBuf> {
     let cargo = cargo();
     let metadata = cmd!(sh, "{cargo} metadata --format-version 1 --no-deps").quiet().read()?;
     target_directory_of(&metadata)
@@ -28,7 +28,7 @@ fn target_directory_of(metadata: &str) -> anyhow::Result<Utf8PathBuf> {
 
 /// Builds `package` (`--release` when `release`) and returns the path of its executable
 /// `bin`, from cargo's JSON messages.
-pub fn build_binary(sh: &Shell, package: &str, bin: &str, release: bool) -> anyhow::Result<Utf8PathBuf> {
+pub(crate) fn build_binary(sh: &Shell, package: &str, bin: &str, release: bool) -> anyhow::Result<Utf8PathBuf> {
     let cargo = cargo();
     let profile = release.then_some("--release");
     let messages =

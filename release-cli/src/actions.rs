@@ -7,13 +7,13 @@ use std::io::Write;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use release_core::actions::{append_github_output, output_line};
-pub use release_core::actions::{escape_data, escape_property};
+pub(crate) use release_core::actions::{escape_data, escape_property};
 use release_core::{Environment, Event, Reporter, SourceLocation};
 use release_core::{RunReport, StepStatus, format_duration};
 
 /// Workflow commands on stdout, where the runner reads them.
 #[derive(Debug)]
-pub struct ActionsReporter {
+pub(crate) struct ActionsReporter {
     pub verbose: bool,
     /// `GITHUB_WORKSPACE`, the checkout: annotations name files relative to it.
     pub workspace: Option<Utf8PathBuf>,
@@ -71,7 +71,7 @@ impl Reporter for ActionsReporter {
 }
 
 /// `::error file=F,line=N,title=T::MESSAGE` for one line of a file a failure is about.
-pub fn location_annotation(location: &SourceLocation, workspace: Option<&Utf8Path>, title: &str) -> String {
+pub(crate) fn location_annotation(location: &SourceLocation, workspace: Option<&Utf8Path>, title: &str) -> String {
     format!(
         "::error file={},line={},title={}::{}",
         escape_property(annotation_path(location, workspace).as_str()),
@@ -105,7 +105,7 @@ fn annotation_path(location: &SourceLocation, workspace: Option<&Utf8Path>) -> U
 
 /// Appends the step table to `$GITHUB_STEP_SUMMARY` and the outputs to `$GITHUB_OUTPUT`,
 /// secret values masked.
-pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::io::Result<()> {
+pub(crate) fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::io::Result<()> {
     if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
         let mut file = Redacted(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
         writeln!(file, "### release {} ({}), {}\n", report.version, report.tag, report.mode.name())?;
@@ -133,7 +133,7 @@ pub fn write_summary_and_outputs(env: &Environment, report: &RunReport) -> std::
 }
 
 /// Appends one `name=value` output to `$GITHUB_OUTPUT`, when there is one.
-pub fn write_output(env: &Environment, name: &str, value: &str) -> std::io::Result<()> {
+pub(crate) fn write_output(env: &Environment, name: &str, value: &str) -> std::io::Result<()> {
     append_github_output(env, &crate::redact::redact(&output_line(name, value)))
 }
 

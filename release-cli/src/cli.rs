@@ -15,7 +15,7 @@ use release_core::Redacting;
 
 #[derive(Debug, Parser)]
 #[command(name = "release", version, about = "Plan, prove, build, sign and publish a release", long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The release configuration file.
     #[arg(long, global = true, default_value = "release.toml", value_name = "PATH", value_parser = utf8_path())]
     config: Utf8PathBuf,
@@ -135,7 +135,7 @@ fn utf8_path() -> impl clap::builder::TypedValueParser<Value = Utf8PathBuf> {
     })
 }
 
-pub fn main() -> i32 {
+pub(crate) fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -14,7 +14,7 @@ use release_core::{Environment, FailureKind, GitPath, StepError, git_path};
 const PASSWORD_VARIABLE: &str = release_core::DEFAULT_PASSWORD_ENV;
 
 #[derive(Debug, Args)]
-pub struct KeygenArgs {
+pub(crate) struct KeygenArgs {
     /// Where to write the encrypted private key.
     #[arg(long, default_value = "cosign.key", value_name = "PATH")]
     output_key: Utf8PathBuf,
@@ -26,7 +26,7 @@ pub struct KeygenArgs {
     force: bool,
 }
 
-pub fn run(args: &KeygenArgs, env: &Environment) -> i32 {
+pub(crate) fn run(args: &KeygenArgs, env: &Environment) -> i32 {
     let Some((password, source)) = env.secret(PASSWORD_VARIABLE) else {
         return crate::cli::usage_error(
             &StepError::new(format!("{PASSWORD_VARIABLE} is not set: the new private key needs a password"))

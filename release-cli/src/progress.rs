@@ -11,14 +11,14 @@ use release_core::format_duration;
 use release_core::{Environment, Event, Reporter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verbosity {
+pub(crate) enum Verbosity {
     Quiet,
     Normal,
     Verbose,
 }
 
 /// The reporter for this process's stderr.
-pub fn reporter_for_stderr(verbosity: Verbosity, env: &Environment) -> Box<dyn Reporter> {
+pub(crate) fn reporter_for_stderr(verbosity: Verbosity, env: &Environment) -> Box<dyn Reporter> {
     let color = env.get("NO_COLOR").is_none();
     if env.in_github_actions() && verbosity != Verbosity::Quiet {
         return Box::new(crate::actions::ActionsReporter {
@@ -34,7 +34,7 @@ pub fn reporter_for_stderr(verbosity: Verbosity, env: &Environment) -> Box<dyn R
 }
 
 /// The line that says a run resumes an earlier one, and how not to.
-pub fn resuming_line(journal: &str, done: &[String]) -> String {
+pub(crate) fn resuming_line(journal: &str, done: &[String]) -> String {
     format!(
         "resuming the failed run recorded in {journal}: {} step(s) finished then are reused if their files are unchanged (--fresh runs everything again)",
         done.len()
@@ -42,7 +42,7 @@ pub fn resuming_line(journal: &str, done: &[String]) -> String {
 }
 
 /// One line per event, nothing rewritten in place.
-pub struct PlainReporter {
+pub(crate) struct PlainReporter {
     verbosity: Verbosity,
 }
 
@@ -84,7 +84,7 @@ impl Reporter for PlainReporter {
 }
 
 /// Spinners for running steps, a line for each finished one.
-pub struct TerminalReporter {
+pub(crate) struct TerminalReporter {
     verbosity: Verbosity,
     color: bool,
     multi: MultiProgress,

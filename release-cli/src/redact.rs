@@ -23,7 +23,7 @@ static REDACTOR: OnceLock<Redactor> = OnceLock::new();
 /// Makes the run's redactor (the standard variables, and those the config at `config_path`
 /// names, if it can be read) and, in GitHub Actions, registers each value with
 /// `::add-mask::`. Call once, before anything is printed.
-pub fn install(env: &Environment, config_path: &Utf8Path) -> &'static Redactor {
+pub(crate) fn install(env: &Environment, config_path: &Utf8Path) -> &'static Redactor {
     REDACTOR.get_or_init(|| {
         // The raw TOML, not a validated config: a config with an error still has its secrets
         // masked in the error output.
@@ -33,14 +33,14 @@ pub fn install(env: &Environment, config_path: &Utf8Path) -> &'static Redactor {
 }
 
 /// One line on stdout, where the runner reads workflow commands.
-pub fn print_workflow_command(line: &str) {
+pub(crate) fn print_workflow_command(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
 /// `text` with every secret value masked and URL credentials removed.
-pub fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     match REDACTOR.get() {
         Some(redactor) => redactor.redact(text),
         None => scrub_url_credentials(text),
@@ -49,13 +49,13 @@ pub fn redact(text: &str) -> String {
 
 /// The run's redactor (a handle: values found later are masked by every clone), for
 /// wrapping a reporter.
-pub fn redactor() -> Redactor {
+pub(crate) fn redactor() -> Redactor {
     REDACTOR.get().cloned().unwrap_or_default()
 }
 
 /// A panic prints where it happened and its message, redacted, and asks for a report. It
 /// never prints the environment, and a message that quotes a secret by mistake is masked.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let _ = writeln!(std::io::stderr().lock(), "{}", redactor().crash_message("release", info));
     }));

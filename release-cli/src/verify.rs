@@ -25,7 +25,7 @@ use release_core::signing::{verify_checksums, verify_file};
 use release_core::{FailureKind, StepError};
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// The public key (PEM, `cosign.pub`) the release was signed with; without it, files
     /// are checked against their Sigstore bundles (keyless signing).
     #[arg(long, value_name = "PUBLIC_KEY")]
@@ -75,7 +75,7 @@ pub struct VerifyArgs {
     files: Vec<Utf8PathBuf>,
 }
 
-pub fn run(args: &VerifyArgs, env: &release_core::Environment, json: bool) -> i32 {
+pub(crate) fn run(args: &VerifyArgs, env: &release_core::Environment, json: bool) -> i32 {
     if args.signature.is_some() && args.files.len() != 1 {
         return crate::cli::usage_error(
             &StepError::new(format!(

@@ -20,7 +20,7 @@ use crate::actions::{escape_data, escape_property};
 const WORKFLOW_FILE: &str = ".github/workflows/release.yml";
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Replace release.toml and .github/workflows/release.yml when they exist, provided git
     /// holds them as committed (or they already say what would be written).
     #[arg(long)]
@@ -32,10 +32,10 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {}
+pub(crate) struct AuditArgs {}
 
 /// `release init`: detect, generate, refuse to overwrite, write.
-pub fn init(config_arg: &Utf8Path, args: &InitArgs, env: &Environment) -> i32 {
+pub(crate) fn init(config_arg: &Utf8Path, args: &InitArgs, env: &Environment) -> i32 {
     let root = match std::env::current_dir().map(Utf8PathBuf::from_path_buf) {
         Ok(Ok(dir)) => dir,
         _ => return fail("the current directory is not a readable UTF-8 path", None, FailureKind::Usage),
@@ -158,7 +158,7 @@ pub fn init(config_arg: &Utf8Path, args: &InitArgs, env: &Environment) -> i32 {
 
 /// `release audit`: findings on stdout, a summary on stderr; exit 1 when a release job lacks
 /// a permission.
-pub fn audit(config_arg: &Utf8Path, env: &Environment, json: bool) -> i32 {
+pub(crate) fn audit(config_arg: &Utf8Path, env: &Environment, json: bool) -> i32 {
     let config = match Config::load(config_arg) {
         Ok(config) => config,
         Err(err) => return fail_with(&StepError::from(err), FailureKind::Usage),

@@ -80,7 +80,7 @@ pub enum Scope {
 }
 
 /// The release a config describes: version, tag, directories.
-pub fn release(config: &Config, overrides: &Overrides) -> Result<Release, ConfigError> {
+pub(crate) fn release(config: &Config, overrides: &Overrides) -> Result<Release, ConfigError> {
     let version = overrides.version.clone().or_else(|| config.version.clone()).ok_or_else(|| ConfigError::Invalid {
         path: config.file.clone(),
         field: "project.version".into(),

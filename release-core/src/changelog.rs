@@ -7,11 +7,11 @@
 //! out. `## [Unreleased]` names no version, so it is never a release's section.
 
 /// The file the release notes come from by default, in the config's directory.
-pub const CHANGELOG_FILE: &str = "CHANGELOG.md";
+pub(crate) const CHANGELOG_FILE: &str = "CHANGELOG.md";
 
 /// A version's section.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Section {
+pub(crate) struct Section {
     /// The heading's line, 1-based.
     pub line: usize,
     /// The heading as written, without `## `.
@@ -35,7 +35,7 @@ fn is_link_definition(line: &str) -> bool {
 }
 
 /// The section of `version` in a changelog's text, if it has one.
-pub fn section(text: &str, version: &semver::Version) -> Option<Section> {
+pub(crate) fn section(text: &str, version: &semver::Version) -> Option<Section> {
     let wanted = version.to_string();
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.iter().position(|line| heading_version(line) == Some(wanted.as_str()))?;
@@ -56,7 +56,7 @@ pub fn section(text: &str, version: &semver::Version) -> Option<Section> {
 }
 
 /// The versions a changelog has sections for, as written, for an error that lists them.
-pub fn versions(text: &str) -> Vec<String> {
+pub(crate) fn versions(text: &str) -> Vec<String> {
     text.lines().filter_map(heading_version).filter(|v| semver::Version::parse(v).is_ok()).map(str::to_owned).collect()
 }
 

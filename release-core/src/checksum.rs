@@ -23,19 +23,19 @@ impl crate::error::Diagnose for ChecksumError {}
 /// A writer that hashes and counts every byte on its way to `inner`: the one place where
 /// bytes are streamed through SHA-256 (file hashing, artifact collection, chart archives).
 #[derive(Debug)]
-pub struct HashingWriter<W> {
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     size: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         HashingWriter { inner, hasher: Sha256::new(), size: 0 }
     }
 
     /// The writer back, the SHA-256 and the number of bytes written.
-    pub fn finish(self) -> (W, [u8; 32], u64) {
+    pub(crate) fn finish(self) -> (W, [u8; 32], u64) {
         (self.inner, self.hasher.finalize().into(), self.size)
     }
 }
@@ -78,12 +78,12 @@ pub fn hash_file(path: &Utf8Path) -> Result<(String, u64), ChecksumError> {
 }
 
 /// SHA-256 and size of a file, streamed through a fixed buffer.
-pub fn hash_file_raw(path: &Utf8Path) -> Result<([u8; 32], u64), ChecksumError> {
+pub(crate) fn hash_file_raw(path: &Utf8Path) -> Result<([u8; 32], u64), ChecksumError> {
     pump(path, std::io::sink(), path).map(|(_, digest, size)| (digest, size))
 }
 
 /// Copies `from` to `to` and hashes the bytes on the way: one read of the source.
-pub fn copy_and_hash(from: &Utf8Path, to: &Utf8Path) -> Result<(String, u64), ChecksumError> {
+pub(crate) fn copy_and_hash(from: &Utf8Path, to: &Utf8Path) -> Result<(String, u64), ChecksumError> {
     let dst = std::fs::File::create(to).map_err(|source| ChecksumError::Write { path: to.to_owned(), source })?;
     let (_, digest, size) = pump(from, dst, to)?;
     // Keep the executable bit of built binaries.
@@ -100,14 +100,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The text of a `SHA256SUMS` file in the format `sha256sum -c` reads: the digest, two
 /// spaces (text mode), the file name; one line each, sorted by name.
-pub fn sha256sums(artifacts: &[Artifact]) -> String {
+pub(crate) fn sha256sums(artifacts: &[Artifact]) -> String {
     let mut lines: Vec<_> = artifacts.iter().map(|a| format!("{}  {}\n", a.sha256, a.name)).collect();
     lines.sort_by(|a, b| a[66..].cmp(&b[66..]));
     lines.concat()
 }
 
 /// Parses a `SHA256SUMS` file into (digest, name) pairs, binary-mode `*name` included.
-pub fn parse_sha256sums(text: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_sha256sums(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|line| {
             let (digest, rest) = line.split_once(' ')?;

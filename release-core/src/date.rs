@@ -3,7 +3,7 @@
 //! `SOURCE_DATE_EPOCH`, so that the same input gives the same bytes.
 
 /// The UTC calendar date and time of Unix seconds: (year, month, day, hour, minute, second).
-pub fn civil_utc(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
+pub(crate) fn civil_utc(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
     let days = (unix / 86_400) as i64;
     let secs = unix % 86_400;
     // Days since 1970-01-01 to a date of the proleptic Gregorian calendar.
@@ -20,7 +20,7 @@ pub fn civil_utc(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn rfc3339_utc(unix: u64) -> String {
+pub(crate) fn rfc3339_utc(unix: u64) -> String {
     let (year, month, day, hour, minute, second) = civil_utc(unix);
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }

@@ -53,7 +53,7 @@ impl Marker {
 
 /// Why a directory may not be used or emptied.
 #[derive(Debug, thiserror::Error)]
-pub enum DistError {
+pub(crate) enum DistError {
     #[error("refusing to use {shown} as the dist directory: {resolved} {why}")]
     Protected { shown: String, resolved: Utf8PathBuf, why: String },
     #[error("the dist directory {dist} holds {}, which release did not write there", list(found))]
@@ -103,7 +103,7 @@ fn io<'a>(action: &'static str, path: &'a Utf8Path) -> impl FnOnce(std::io::Erro
 /// `path` as it resolves on this machine: absolute (relative to the current directory),
 /// every symbolic link of an existing prefix followed, `..` applied to the real parent. The
 /// part below the deepest existing directory is taken as written.
-pub fn resolve(path: &Utf8Path) -> Utf8PathBuf {
+pub(crate) fn resolve(path: &Utf8Path) -> Utf8PathBuf {
     let mut resolved = if path.is_absolute() {
         Utf8PathBuf::from("/")
     } else {
@@ -134,7 +134,7 @@ fn resolve_existing(path: &Utf8Path) -> Utf8PathBuf {
 
 /// What [`guard`] compares a dist directory with.
 #[derive(Debug, Clone, Copy)]
-pub struct Protected<'a> {
+pub(crate) struct Protected<'a> {
     /// The project root: the config file's directory.
     pub root: &'a Utf8Path,
     pub config_file: &'a Utf8Path,
@@ -143,7 +143,7 @@ pub struct Protected<'a> {
 
 /// Refuses a directory that must never be emptied (rule 1). `shown` is the path as the
 /// user wrote it. A path that is an existing file passes here: preflight reports it.
-pub fn guard(dir: &Utf8Path, shown: &str, protected: Protected<'_>) -> Result<(), DistError> {
+pub(crate) fn guard(dir: &Utf8Path, shown: &str, protected: Protected<'_>) -> Result<(), DistError> {
     let refuse = |resolved: &Utf8Path, why: String| {
         Err(DistError::Protected { shown: shown.to_owned(), resolved: resolved.to_owned(), why })
     };
@@ -266,7 +266,7 @@ fn is_bookkeeping(name: &str) -> bool {
 
 /// What [`inspect`] found.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Found {
+pub(crate) enum Found {
     /// Nothing there yet.
     Absent,
     /// A file (or something else that is not a directory): preflight reports it.
@@ -279,7 +279,7 @@ pub enum Found {
 
 /// Reads the dist directory and refuses it when it holds anything the tool did not write
 /// (rule 2). Reads only.
-pub fn inspect(dist: &Utf8Path) -> Result<Found, DistError> {
+pub(crate) fn inspect(dist: &Utf8Path) -> Result<Found, DistError> {
     match dist.symlink_metadata() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Absent),
         // A file on the way (`VERSION/dist`): preflight names it (`preflight:dist`).
@@ -369,7 +369,7 @@ static MARKER_LOCK: Mutex<()> = Mutex::new(());
 /// Makes `dist` ready for a run (`build:prepare-dist`): created with a marker when absent,
 /// a marker written into an empty directory, or the files its marker lists removed. Refuses
 /// whatever [`inspect`] refuses. The journal is kept (the run rewrites it).
-pub fn empty(dist: &Utf8Path) -> Result<usize, DistError> {
+pub(crate) fn empty(dist: &Utf8Path) -> Result<usize, DistError> {
     let _lock = MARKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let removed = match inspect(dist)? {
         Found::NotADirectory => return Err(DistError::NotADirectory { dist: dist.to_owned() }),
@@ -399,7 +399,7 @@ pub fn empty(dist: &Utf8Path) -> Result<usize, DistError> {
 /// Records `names` in the marker of `dist` before they are written there (rule 2), creating
 /// the directory (with its marker) when it does not exist yet. Refuses a name that is not a
 /// plain file name (rule 3), and a directory the tool does not own.
-pub fn claim(dist: &Utf8Path, names: &[&str]) -> Result<(), DistError> {
+pub(crate) fn claim(dist: &Utf8Path, names: &[&str]) -> Result<(), DistError> {
     if let Some(bad) = names.iter().find(|name| !is_plain_name(name)) {
         return Err(DistError::BadName { dist: dist.to_owned(), name: (*bad).to_owned() });
     }
@@ -425,7 +425,7 @@ pub fn claim(dist: &Utf8Path, names: &[&str]) -> Result<(), DistError> {
 }
 
 /// Writes `bytes` as the file `name` of `dist`, claimed first; returns its path.
-pub fn write_file(dist: &Utf8Path, name: &str, bytes: &[u8]) -> Result<Utf8PathBuf, DistError> {
+pub(crate) fn write_file(dist: &Utf8Path, name: &str, bytes: &[u8]) -> Result<Utf8PathBuf, DistError> {
     claim(dist, &[name])?;
     let path = dist.join(name);
     std::fs::write(&path, bytes).map_err(io("write", &path))?;
@@ -434,7 +434,7 @@ pub fn write_file(dist: &Utf8Path, name: &str, bytes: &[u8]) -> Result<Utf8PathB
 
 /// Makes `dir` for the tool's own bookkeeping (the journal): created with a marker when
 /// absent; an existing directory is left as it is.
-pub fn ensure(dir: &Utf8Path) -> Result<(), DistError> {
+pub(crate) fn ensure(dir: &Utf8Path) -> Result<(), DistError> {
     if dir.exists() {
         return Ok(());
     }

@@ -35,7 +35,7 @@ use crate::shell::capture_blocking;
 
 /// What identity checks need of the config and the command line, copied at assembly.
 #[derive(Clone, Debug)]
-pub struct IdentitySettings {
+pub(crate) struct IdentitySettings {
     pub root: Utf8PathBuf,
     pub project: Option<String>,
     pub tag_template: String,
@@ -52,7 +52,7 @@ pub struct IdentitySettings {
 }
 
 impl IdentitySettings {
-    pub fn new(config: &Config, from_flag: bool, allow_dirty: bool) -> Self {
+    pub(crate) fn new(config: &Config, from_flag: bool, allow_dirty: bool) -> Self {
         let mut cargo_packages: Vec<(Utf8PathBuf, Vec<String>)> = Vec::new();
         for build in &config.build {
             let Some(cargo) = &build.cargo else { continue };
@@ -83,7 +83,7 @@ impl IdentitySettings {
 
 /// The changelog the GitHub release notes come from: `CHANGELOG.md` beside the config, when
 /// there is a `[github]` section that names no other source and has not turned it off.
-pub fn notes_changelog(config: &Config) -> Option<Utf8PathBuf> {
+pub(crate) fn notes_changelog(config: &Config) -> Option<Utf8PathBuf> {
     let github = config.github.as_ref()?;
     if github.notes_file.is_some() || github.generate_notes || !github.notes_from_changelog {
         return None;
@@ -129,7 +129,7 @@ pub struct Commit {
 }
 
 /// The commit being released: `GITHUB_SHA` in GitHub Actions, else git's `HEAD` in `root`.
-pub fn commit(env: &Environment, root: &Utf8Path) -> Option<Commit> {
+pub(crate) fn commit(env: &Environment, root: &Utf8Path) -> Option<Commit> {
     if env.in_github_actions()
         && let Some(sha) = env.get("GITHUB_SHA").filter(|s| !s.is_empty())
     {
@@ -239,7 +239,7 @@ pub struct Refusal {
 }
 
 /// Reads the identity of the release of `version` under `tag`. Blocking (git and cargo).
-pub fn read(settings: &IdentitySettings, version: &semver::Version, tag: &str, env: &Environment) -> Identity {
+pub(crate) fn read(settings: &IdentitySettings, version: &semver::Version, tag: &str, env: &Environment) -> Identity {
     let root = &settings.root;
     let tree = match git(root, env, &["rev-parse", "--is-inside-work-tree"]) {
         Some(out) if out.trim() == "true" => {

@@ -7,7 +7,7 @@ use crate::cancel::Cancellation;
 use crate::env::Environment;
 use crate::secret::SecretSink;
 
-pub trait Io: SecretSink + Sync {
+pub(crate) trait Io: SecretSink + Sync {
     /// The run's environment: what subprocesses inherit and credentials are read from.
     fn env(&self) -> &Environment;
     /// Interruption: stop at the next safe point once it is cancelled.

@@ -8,7 +8,7 @@
 //! How the runner uses it ([`crate::runner`]):
 //! - only a journal of a run that did *not* finish, with the same fingerprint, is resumed; a
 //!   changed config or plan, a finished run, or `--fresh` starts afresh;
-//! - a local step that opts in ([`crate::step::Step::resumable`]) and finished in the earlier
+//! - a local step that opts in (`StepMeta::resumable`) and finished in the earlier
 //!   run is skipped as "done in an earlier run" when every file it recorded still exists
 //!   with the recorded size and sha256; its artifacts and outputs are restored for the
 //!   steps after it. The first local step that runs again ends the resume: every local
@@ -36,8 +36,8 @@ use crate::checksum::hash_file;
 use crate::plan::Plan;
 
 /// The journal's format version; a journal of another version is ignored.
-pub const JOURNAL_SCHEMA: u32 = 1;
-pub use crate::dist::JOURNAL_FILE;
+pub(crate) const JOURNAL_SCHEMA: u32 = 1;
+pub(crate) use crate::dist::JOURNAL_FILE;
 
 /// Where a pipeline keeps its journal, and whether to resume from it.
 #[derive(Clone, Debug, Default)]
@@ -60,7 +60,7 @@ impl JournalSettings {
 
 /// What a run did, step by step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Journal {
+pub(crate) struct Journal {
     pub schema: u32,
     /// Hex sha256 of the plan and the [`JournalSettings::context`].
     pub fingerprint: String,
@@ -70,7 +70,7 @@ pub struct Journal {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JournalStep {
+pub(crate) struct JournalStep {
     pub id: String,
     pub status: JournalStatus,
     /// The artifacts this step added or replaced, in order.
@@ -83,7 +83,7 @@ pub struct JournalStep {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum JournalStatus {
+pub(crate) enum JournalStatus {
     /// The step finished (in this run, or in an earlier one it was resumed from).
     Done,
     Failed,
@@ -91,7 +91,7 @@ pub enum JournalStatus {
 
 /// Why a recorded step cannot be reused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stale {
+pub(crate) enum Stale {
     /// The earlier run did not finish this step.
     NotDone,
     /// A recorded file is gone or differs.
@@ -108,7 +108,7 @@ impl std::fmt::Display for Stale {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum JournalError {
+pub(crate) enum JournalError {
     #[error("cannot write the run journal {path}: {source}")]
     Write { path: Utf8PathBuf, source: std::io::Error },
     #[error("cannot write the run journal {path}: {source}")]
@@ -117,7 +117,7 @@ pub enum JournalError {
 
 /// The fingerprint of a plan in a context: any change to the steps, their commands, the
 /// version, tag, dist directory, mode or context gives another one.
-pub fn fingerprint(plan: &Plan, context: &str) -> String {
+pub(crate) fn fingerprint(plan: &Plan, context: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(JOURNAL_SCHEMA.to_le_bytes());
     hasher.update(serde_json::to_vec(plan).expect("a plan serialises"));
@@ -127,25 +127,25 @@ pub fn fingerprint(plan: &Plan, context: &str) -> String {
 }
 
 impl Journal {
-    pub fn new(fingerprint: String) -> Self {
+    pub(crate) fn new(fingerprint: String) -> Self {
         Journal { schema: JOURNAL_SCHEMA, fingerprint, finished: false, steps: Vec::new() }
     }
 
     /// The journal at `path` if it is one this run may resume from: same schema and
     /// fingerprint, and not finished. Anything else (no file, unreadable, another plan) is
     /// `None`: the run starts afresh.
-    pub fn resumable(path: &Utf8Path, fingerprint: &str) -> Option<Journal> {
+    pub(crate) fn resumable(path: &Utf8Path, fingerprint: &str) -> Option<Journal> {
         let text = std::fs::read(path).ok()?;
         let journal: Journal = serde_json::from_slice(&text).ok()?;
         (journal.schema == JOURNAL_SCHEMA && journal.fingerprint == fingerprint && !journal.finished).then_some(journal)
     }
 
-    pub fn step(&self, id: &str) -> Option<&JournalStep> {
+    pub(crate) fn step(&self, id: &str) -> Option<&JournalStep> {
         self.steps.iter().find(|s| s.id == id)
     }
 
     /// Records a step's outcome, replacing an earlier record of the same step.
-    pub fn record(&mut self, step: JournalStep) {
+    pub(crate) fn record(&mut self, step: JournalStep) {
         match self.steps.iter_mut().find(|s| s.id == step.id) {
             Some(existing) => *existing = step,
             None => self.steps.push(step),
@@ -154,7 +154,7 @@ impl Journal {
 
     /// Writes the journal atomically: a temporary file renamed over the old one, so that a
     /// run killed while writing leaves the previous journal, never half of one.
-    pub fn save(&self, path: &Utf8Path) -> Result<(), JournalError> {
+    pub(crate) fn save(&self, path: &Utf8Path) -> Result<(), JournalError> {
         let err = |source| JournalError::Write { path: path.to_owned(), source };
         // A directory made for the journal is made as the tool's own, with its marker.
         if let Some(parent) = path.parent().filter(|p| !p.as_str().is_empty()) {
@@ -173,7 +173,7 @@ impl Journal {
 impl JournalStep {
     /// Whether this record can stand in for running the step again: it is done, and every
     /// file it recorded still has the recorded size and sha256.
-    pub fn verify(&self) -> Result<(), Stale> {
+    pub(crate) fn verify(&self) -> Result<(), Stale> {
         if self.status != JournalStatus::Done {
             return Err(Stale::NotDone);
         }

@@ -64,12 +64,17 @@ pub mod signing;
 
 // Configuration and assembly.
 pub use assemble::{Overrides, Scope, identity, job_plan, pipeline};
-pub use config::{Config, ConfigError, DEFAULT_PASSWORD_ENV, secret_variables_in};
+pub use config::{
+    ArtifactSpec, BuildCommand, CargoBuild, ChartConfig, Config, ConfigError, ConfigFile, CratesConfig,
+    DEFAULT_PASSWORD_ENV, GithubConfig, NetworkConfig, Project, RateLimitConfig, RegistryConfig, SigningConfig,
+    SigningMode, secret_variables_in,
+};
 pub use crates::plan_lines as crate_publish_order;
 pub use dist::{GitPath, JOURNAL_FILE, MARKER_FILE, git_committed_unchanged, git_path};
 pub use env::Environment;
-pub use identity::Identity;
-pub use matrix::PlanManifest;
+pub use identity::{Commit, Identity, Notes, NotesSection, Refusal, Rule, Tree, Trigger, Written};
+pub use journal::JournalSettings;
+pub use matrix::{Matrix, MatrixEntry, MatrixError, PlanManifest, PlannedTarget};
 
 // Steps and the pipeline.
 pub use cancel::Cancellation;
@@ -87,7 +92,7 @@ pub use error::{Diagnose, FailureKind, SourceLocation, StepError};
 pub use event::{Event, Recorder, Redacting, Reporter, Silent};
 
 // Secrets and files.
-pub use checksum::{hash_file, sha256_hex};
+pub use checksum::{ChecksumError, hash_file, sha256_hex};
 pub use oci::verify::{ChartVerdict, verify_chart};
 pub use redact::Redactor;
 pub use secret::{Secret, SecretSink, Source, scrub_url_credentials};

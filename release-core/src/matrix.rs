@@ -9,8 +9,8 @@
 //!    that target's artifacts into its dist directory beside a [`BuildManifest`]
 //!    (`release-build-T.json`: the plan's id, and each artifact's size and SHA-256);
 //! 3. the final job downloads every runner's directory and runs `release run --plan
-//!    release-plan.json --gather DIR`: [`GatheredCheck`] proves in preflight that every
-//!    planned target was built once, from this plan; [`Gather`] copies each artifact into the
+//!    release-plan.json --gather DIR`: [`GatheredCheck`](crate::steps::preflight::gathered_builds::GatheredCheck) proves in preflight that every
+//!    planned target was built once, from this plan; [`Gather`](crate::steps::build::gather::Gather) copies each artifact into the
 //!    dist directory, checking its digest as it is read, and then sign, package and publish
 //!    run as in any release.
 //!
@@ -30,13 +30,13 @@ use crate::env::Environment;
 use crate::error::Diagnose;
 
 /// The manifests' format version. A job refuses a manifest of another version.
-pub const MANIFEST_SCHEMA: u32 = 1;
+pub(crate) const MANIFEST_SCHEMA: u32 = 1;
 /// `kind` of a [`PlanManifest`].
-pub const PLAN_KIND: &str = "release-plan";
+pub(crate) const PLAN_KIND: &str = "release-plan";
 /// `kind` of a [`BuildManifest`].
-pub const BUILD_KIND: &str = "release-build";
+pub(crate) const BUILD_KIND: &str = "release-build";
 /// The plan manifest's file name in the generated workflow.
-pub const PLAN_FILE: &str = "release-plan.json";
+pub(crate) const PLAN_FILE: &str = "release-plan.json";
 
 /// What every job of a matrix release agrees on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +87,7 @@ pub struct Matrix {
 
 /// What `release build --target T` leaves beside its artifacts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuildManifest {
+pub(crate) struct BuildManifest {
     /// Always [`BUILD_KIND`].
     pub kind: String,
     pub schema: u32,
@@ -98,7 +98,7 @@ pub struct BuildManifest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuiltArtifact {
+pub(crate) struct BuiltArtifact {
     /// The file's name, in the manifest's directory, and its published name.
     pub name: String,
     /// A binary, or an archive and its SBOM; binary when absent.
@@ -114,7 +114,7 @@ fn binary() -> ArtifactKind {
 }
 
 /// The build manifest's file name for a target.
-pub fn build_manifest_name(target: &str) -> String {
+pub(crate) fn build_manifest_name(target: &str) -> String {
     format!("{BUILD_KIND}-{target}.json")
 }
 
@@ -338,7 +338,7 @@ impl PlanManifest {
 }
 
 impl BuildManifest {
-    pub fn load(path: &Utf8Path) -> Result<BuildManifest, MatrixError> {
+    pub(crate) fn load(path: &Utf8Path) -> Result<BuildManifest, MatrixError> {
         read_manifest(path, BUILD_KIND)
     }
 }

@@ -34,10 +34,10 @@ use crate::config::NetworkConfig;
 
 /// The longest the policy will wait before one retry; a server asking for longer fails the
 /// call with its own words instead of holding the release for an hour.
-pub const MAX_WAIT: Duration = Duration::from_secs(120);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Clone, Debug)]
-pub struct NetworkPolicy {
+pub(crate) struct NetworkPolicy {
     /// Attempts per call, the first included.
     pub attempts: u32,
     /// The first backoff; doubled per attempt, with full jitter.
@@ -71,7 +71,7 @@ impl From<&NetworkConfig> for NetworkPolicy {
 
 /// What to do with an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Keep it: success, or a failure that retrying cannot fix.
     Final,
     /// Try again, after at least this long if the server said so.
@@ -79,7 +79,7 @@ pub enum Verdict {
 }
 
 /// Classifies an HTTP answer by status and headers.
-pub fn classify(status: StatusCode, headers: &HeaderMap) -> Verdict {
+pub(crate) fn classify(status: StatusCode, headers: &HeaderMap) -> Verdict {
     let retry_after = retry_after(headers);
     if status.is_server_error() {
         return Verdict::Retry { after: retry_after };
@@ -124,7 +124,7 @@ fn ratelimit_reset(headers: &HeaderMap) -> Option<Duration> {
 impl NetworkPolicy {
     /// The wait before retry number `attempt` (1-based): full jitter over an exponentially
     /// growing window, or what the server asked for, whichever is longer.
-    pub fn delay(&self, attempt: u32, asked: Option<Duration>) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32, asked: Option<Duration>) -> Duration {
         let window = self.base_delay.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(self.max_delay);
         let jittered = window.mul_f64(rand::random::<f64>());
         asked.map_or(jittered, |asked| asked.max(jittered))
@@ -136,7 +136,7 @@ impl NetworkPolicy {
     /// call should first look at what the failed attempt left on the server. Each retry is
     /// announced to `on_retry` before the wait. A wait the server asks for that is longer
     /// than [`MAX_WAIT`] is not waited out: the failure is returned at once.
-    pub async fn retry<T, E, F, Fut>(
+    pub(crate) async fn retry<T, E, F, Fut>(
         &self,
         what: &str,
         mut operation: F,
@@ -177,7 +177,7 @@ impl NetworkPolicy {
     ///
     /// Returns the last answer, successful or not, or the last transport error. `on_retry`
     /// is told about each retry.
-    pub async fn send<F, Fut>(
+    pub(crate) async fn send<F, Fut>(
         &self,
         what: &str,
         mut attempt: F,
@@ -238,7 +238,7 @@ impl Retryable for SendFailure {
 }
 
 /// A failure the policy can judge.
-pub trait Retryable {
+pub(crate) trait Retryable {
     /// Whether another attempt may succeed, and after how long at least.
     fn verdict(&self) -> Verdict;
     /// A few words for the retry notice: `502 Bad Gateway`, `connection reset by peer`.
@@ -247,14 +247,14 @@ pub trait Retryable {
 
 /// The failure [`NetworkPolicy::retry`] ended with, and how many attempts were made.
 #[derive(Debug)]
-pub struct GaveUp<E> {
+pub(crate) struct GaveUp<E> {
     pub error: E,
     pub attempts: u32,
 }
 
 /// One retry, announced before its wait.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetryNotice {
+pub(crate) struct RetryNotice {
     /// What is retried: `the upload of app.tar.gz`, `POST https://…/releases`.
     pub what: String,
     /// Why: the status or transport error of the failed attempt.
@@ -283,11 +283,11 @@ impl fmt::Display for RetryNotice {
 }
 
 /// A retry announcer that ignores every notice.
-pub fn ignore_retries(_: &RetryNotice) {}
+pub(crate) fn ignore_retries(_: &RetryNotice) {}
 
 /// When a transfer last moved: touched for every chunk of a body sent or received.
 #[derive(Clone, Debug)]
-pub struct Activity(Arc<Mutex<tokio::time::Instant>>);
+pub(crate) struct Activity(Arc<Mutex<tokio::time::Instant>>);
 
 impl Default for Activity {
     fn default() -> Self {
@@ -297,11 +297,11 @@ impl Default for Activity {
 
 impl Activity {
     /// Starts counting now.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = tokio::time::Instant::now();
     }
 
@@ -314,7 +314,11 @@ impl Activity {
 /// `timeout`: a body that stopped flowing (the server stopped reading, so the connection
 /// stopped taking bytes) and a server that never answers end alike. The transfer is
 /// dropped, which closes its connection.
-pub async fn watch<F: Future>(activity: &Activity, timeout: Duration, transfer: F) -> Result<F::Output, Stalled> {
+pub(crate) async fn watch<F: Future>(
+    activity: &Activity,
+    timeout: Duration,
+    transfer: F,
+) -> Result<F::Output, Stalled> {
     let mut transfer = std::pin::pin!(transfer);
     loop {
         let deadline = activity.last() + timeout;
@@ -338,25 +342,25 @@ pub async fn watch<F: Future>(activity: &Activity, timeout: Duration, transfer: 
 /// then sleeps until it, so no lock is held across the wait and a caller that gives up
 /// (its future dropped) only leaves a gap. An interval of zero never waits.
 #[derive(Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     interval: Duration,
     /// The earliest start of the next request; `None` before the first.
     next: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Pacer {
-    pub fn new(interval: Duration) -> Self {
+    pub(crate) fn new(interval: Duration) -> Self {
         Pacer { interval, next: Mutex::new(None) }
     }
 
     #[cfg(test)]
-    pub fn interval(&self) -> Duration {
+    pub(crate) fn interval(&self) -> Duration {
         self.interval
     }
 
     /// Waits for this request's turn. Call it right before sending each mutating request
     /// (every attempt: a retry is a request too).
-    pub async fn pace(&self) {
+    pub(crate) async fn pace(&self) {
         if self.interval.is_zero() {
             return;
         }
@@ -372,13 +376,13 @@ impl Pacer {
 }
 
 /// Connection errors, timeouts and bodies cut off mid-way are worth another attempt.
-pub fn is_transient(err: &reqwest::Error) -> bool {
+pub(crate) fn is_transient(err: &reqwest::Error) -> bool {
     err.is_connect() || err.is_timeout() || err.is_request() || err.is_body() || err.is_decode()
 }
 
 /// The innermost cause of an error, the words that say what happened: "Connection reset by
 /// peer (os error 104)", "operation timed out".
-pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = err;
     while let Some(inner) = cause.source() {
         cause = inner;
@@ -389,18 +393,18 @@ pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// The error a stalled transfer ends with.
 #[derive(Debug, thiserror::Error)]
 #[error("the transfer stalled: no data moved for {0:?}")]
-pub struct Stalled(pub Duration);
+pub(crate) struct Stalled(pub Duration);
 
 /// Wraps a byte stream so that it fails with [`Stalled`] when no chunk arrives for
 /// `timeout`. Used for upload bodies, so that one stalled upload cannot hold a release.
-pub fn stall_guard<S, T, E>(inner: S, timeout: Duration) -> StallGuard<S>
+pub(crate) fn stall_guard<S, T, E>(inner: S, timeout: Duration) -> StallGuard<S>
 where
     S: Stream<Item = Result<T, E>>,
 {
     StallGuard { inner, timeout, deadline: Box::pin(tokio::time::sleep(timeout)) }
 }
 
-pub struct StallGuard<S> {
+pub(crate) struct StallGuard<S> {
     inner: S,
     timeout: Duration,
     deadline: Pin<Box<tokio::time::Sleep>>,

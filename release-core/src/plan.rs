@@ -158,7 +158,7 @@ impl Mode {
 
 /// The plan's format version. Jobs that share a plan (a matrix build and its publish job)
 /// refuse a plan of another version.
-pub const PLAN_SCHEMA: u32 = 1;
+pub(crate) const PLAN_SCHEMA: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {

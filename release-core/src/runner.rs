@@ -6,7 +6,7 @@
 //! later stages can only be run with a [`ProbesPassed`] token, which only the preflight phase
 //! can mint.
 //!
-//! The runner also keeps the run's [journal](crate::journal): after a failure, the next run
+//! The runner also keeps the run's [journal](mod@crate::journal): after a failure, the next run
 //! skips the local steps the failed one finished (when their files are unchanged) and
 //! starts from the first step that needs doing; remote steps always run and re-check the
 //! remote state themselves.

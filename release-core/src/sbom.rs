@@ -18,18 +18,18 @@ use serde_json::{Value, json};
 use crate::cargo::{Metadata, Package, linked_packages};
 
 /// The SBOM's file name beside its archive.
-pub fn sbom_name(archive_file: &str) -> String {
+pub(crate) fn sbom_name(archive_file: &str) -> String {
     format!("{archive_file}.cdx.json")
 }
 
 /// `pkg:cargo/NAME@VERSION`.
-pub fn purl(name: &str, version: &str) -> String {
+pub(crate) fn purl(name: &str, version: &str) -> String {
     format!("pkg:cargo/{name}@{}", version.replace('+', "%2B"))
 }
 
 /// The SBOM of `root_id`'s binaries. `checksums` are `Cargo.lock`'s; `source_date_epoch`
 /// sets the timestamp.
-pub fn sbom(
+pub(crate) fn sbom(
     metadata: &Metadata,
     root_id: &str,
     checksums: &BTreeMap<(String, String), String>,
@@ -109,7 +109,7 @@ pub fn sbom(
 }
 
 /// A crate's `license` as an SPDX expression: `/` (the old separator) is `OR`.
-pub fn license_expression(license: &str) -> String {
+pub(crate) fn license_expression(license: &str) -> String {
     license.split('/').map(str::trim).collect::<Vec<_>>().join(" OR ")
 }
 

@@ -19,7 +19,7 @@ use std::fmt;
 /// Variables that hold a secret whatever the config says: the GitHub tokens (`GH_TOKEN`,
 /// `GITHUB_TOKEN`, and `GITHUB_PAT`, a common name for a personal access token), Helm's
 /// registry password and API key, and the signing key's password.
-pub const STANDARD_SECRET_VARIABLES: [&str; 7] = [
+pub(crate) const STANDARD_SECRET_VARIABLES: [&str; 7] = [
     "GH_TOKEN",
     "GITHUB_TOKEN",
     "GITHUB_PAT",
@@ -32,10 +32,10 @@ pub const STANDARD_SECRET_VARIABLES: [&str; 7] = [
 
 /// Values shorter than this are not masked: replacing every `a` or `42` in a log would make
 /// it unreadable and hide nothing, since no real token or password is that short.
-pub const MIN_MASKED_LEN: usize = 4;
+pub(crate) const MIN_MASKED_LEN: usize = 4;
 
 /// What a masked value is replaced with.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// A token or password. `Debug` and `Display` print `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use crate::env::Environment;
 use crate::io::Io;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ShellError {
+pub(crate) enum ShellError {
     #[error("cannot start `{command}` in {dir}: {source}")]
     Spawn { command: String, dir: Utf8PathBuf, source: std::io::Error },
     #[error("`{command}` was stopped: the run was interrupted")]
@@ -42,7 +42,7 @@ impl crate::error::Diagnose for ShellError {
 }
 
 /// A command line for messages: arguments that need it are quoted.
-pub fn display_command(argv: &[String]) -> String {
+pub(crate) fn display_command(argv: &[String]) -> String {
     argv.iter()
         .map(|a| if a.is_empty() || a.contains(char::is_whitespace) { format!("'{a}'") } else { a.clone() })
         .collect::<Vec<_>>()
@@ -51,7 +51,7 @@ pub fn display_command(argv: &[String]) -> String {
 
 /// Runs `argv` in `dir` with the run's environment ([`Io::env`]) plus `env`,
 /// streaming its stdout and stderr lines to the step's reporter. Fails on a non-zero exit.
-pub async fn run_streamed(
+pub(crate) async fn run_streamed(
     io: &dyn Io,
     argv: &[String],
     dir: &Utf8Path,
@@ -62,7 +62,7 @@ pub async fn run_streamed(
 
 /// Runs `argv` like [`run_streamed`] and returns its stdout instead of showing it (stderr is
 /// still streamed to the reporter): for commands whose output is data (`cargo metadata`).
-pub async fn run_captured(
+pub(crate) async fn run_captured(
     io: &dyn Io,
     argv: &[String],
     dir: &Utf8Path,
@@ -79,7 +79,7 @@ pub async fn run_captured(
 
 /// Runs `argv` like [`run_streamed`], handing each stdout line to `on_stdout` (cargo's JSON
 /// messages) while stderr lines stream to the reporter.
-pub async fn run_reading_stdout(
+pub(crate) async fn run_reading_stdout(
     io: &dyn Io,
     argv: &[String],
     dir: &Utf8Path,
@@ -145,7 +145,7 @@ fn std_command(program: &str, dir: &Utf8Path, env: &Environment) -> std::process
 
 /// Why [`run_with_input`] got no answer. The words are a clause: callers prefix the program.
 #[derive(Debug, thiserror::Error)]
-pub enum CaptureError {
+pub(crate) enum CaptureError {
     #[error("cannot start it: {0}")]
     Spawn(std::io::Error),
     #[error("cannot write to it: {0}")]
@@ -159,7 +159,7 @@ pub enum CaptureError {
 /// Runs `program args` (a path, as [`find_program`] gives) with `input` on its stdin, seeing
 /// exactly `env`, and returns its output, whatever its exit status; killed after `timeout`.
 /// For short helpers that answer on stdout (docker credential helpers).
-pub async fn run_with_input(
+pub(crate) async fn run_with_input(
     program: &Utf8Path,
     args: &[&str],
     input: &[u8],
@@ -187,7 +187,7 @@ fn has_separator(program: &str) -> bool {
 /// a `\`) relative to `dir`, or a name looked up in the directories of `env`'s `PATH`
 /// ([`Environment::path_dirs`]). On Windows a name without an extension is also tried with
 /// each extension of `PATHEXT`, as `cmd.exe` does.
-pub fn find_program(program: &str, dir: &Utf8Path, env: &Environment) -> Option<Utf8PathBuf> {
+pub(crate) fn find_program(program: &str, dir: &Utf8Path, env: &Environment) -> Option<Utf8PathBuf> {
     let extensions = executable_extensions(program, env);
     let candidates = |base: Utf8PathBuf| extensions.iter().map(move |ext| Utf8PathBuf::from(format!("{base}{ext}")));
     if has_separator(program) {
@@ -242,7 +242,7 @@ pub(crate) fn checker(program: &str) -> std::process::Command {
 /// Runs `argv` in `dir` with extra `env` and returns its stdout; its stderr lines are
 /// streamed to the step's reporter (so `cargo metadata`'s JSON is read while cargo's
 /// messages still show). Fails on a non-zero exit.
-pub async fn capture(
+pub(crate) async fn capture(
     io: &dyn Io,
     argv: &[String],
     dir: &Utf8Path,
@@ -285,7 +285,7 @@ pub async fn capture(
 
 /// [`capture`] for front ends outside a run (`release plan`): blocking, stderr kept and
 /// returned in the error.
-pub fn capture_blocking(
+pub(crate) fn capture_blocking(
     argv: &[String],
     dir: &Utf8Path,
     base: &Environment,

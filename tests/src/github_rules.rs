@@ -31,7 +31,7 @@
 //!   (`include`/`exclude`, `~ALL`, `refs/tags/…` fnmatch patterns), `rules` (`creation`,
 //!   `update`, `deletion`, `non_fast_forward`, …), `enforcement` and
 //!   `current_user_can_bypass` (`always`, `pull_requests_only`, `never`). A token without
-//!   read access to them gets a 403 (modelled with [`Rules::hide_rulesets`]). Publishing a
+//!   read access to them gets a 403 (modelled with [`GithubServer::hide_rulesets`](crate::github_server::GithubServer::hide_rulesets)). Publishing a
 //!   draft creates its tag; an active ruleset with `creation` that covers the tag and that the
 //!   caller cannot bypass answers (googleapis/release-please-action#1194):
 //!   `{"message":"Validation Failed","errors":[{"resource":"Release","code":"custom",
@@ -47,7 +47,7 @@
 //!   `https://in-toto.io/attestation/release/v0.1`, predicate `{ownerId, purl, releaseId,
 //!   repository, repositoryId, tag}`, subjects the tag's commit (`{"uri": purl, "digest":
 //!   {"sha1": …}}`) and one `{"name", "digest": {"sha256"}}` per asset. This server does not
-//!   sign the bundle (nothing here checks GitHub's signature); [`Rules::tamper_attestation`]
+//!   sign the bundle (nothing here checks GitHub's signature); [`GithubServer::tamper_attestation`](crate::github_server::GithubServer::tamper_attestation)
 //!   makes the next attestation of a repository name a wrong digest for one asset. The listing
 //!   itself (`bundle: null` and a `bundle_url`, as GitHub answers since 2026-07-16) is
 //!   `github_server.rs`'s, for these and for the attestations stored with `POST`.

@@ -115,7 +115,7 @@ impl Project {
     }
 
     /// The commit a run would release now: everything the test wrote is committed first
-    /// (see [`Project::commit_for_run`]).
+    /// (see `Project::commit_for_run`).
     pub fn head(&self) -> String {
         self.commit_for_run();
         self.git(&["rev-parse", "HEAD"])

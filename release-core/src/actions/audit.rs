@@ -19,7 +19,7 @@
 //! (`owner/repo/.github/workflows/x.yml@ref`) is not in the checkout; such calls are listed
 //! in [`Audit::external_calls`], not judged.
 //!
-//! [`WorkflowPermissionsCheck`] runs the same audit as a preflight check inside GitHub
+//! [`WorkflowPermissionsCheck`](crate::steps::preflight::workflow_permissions::WorkflowPermissionsCheck) runs the same audit as a preflight check inside GitHub
 //! Actions, so that a release whose publish job would be refused fails before the build.
 //! This module reads files and never prints.
 
@@ -114,7 +114,7 @@ impl Diagnose for AuditError {
 
 /// The repository root holding `.github/workflows`: `start` or the nearest directory above
 /// it that has one, not leaving the git repository `start` is in.
-pub fn find_repository_root(start: &Utf8Path) -> Option<Utf8PathBuf> {
+pub(crate) fn find_repository_root(start: &Utf8Path) -> Option<Utf8PathBuf> {
     let mut dir = Some(start);
     while let Some(candidate) = dir {
         if candidate.join(WORKFLOWS_DIR).is_dir() {
@@ -150,7 +150,7 @@ pub fn audit_repository(start: &Utf8Path, needed: &[Requirement]) -> Result<Audi
 
 /// Audits the given workflow files (relative to `root`) and the workflows of the same
 /// repository that their jobs call.
-pub fn audit_files(root: &Utf8Path, files: &[Utf8PathBuf], needed: &[Requirement]) -> Result<Audit, AuditError> {
+pub(crate) fn audit_files(root: &Utf8Path, files: &[Utf8PathBuf], needed: &[Requirement]) -> Result<Audit, AuditError> {
     let mut auditor = Auditor::new(WorkflowSource::Disk(root), needed);
     for file in files {
         auditor.audit_file(file)?;
@@ -576,7 +576,7 @@ pub(crate) fn runs_the_release(job: &Positioned) -> bool {
 /// The workflow file a job runs from, from `GITHUB_WORKFLOW_REF`
 /// (`owner/repo/.github/workflows/release.yml@refs/tags/v1.0.0`), relative to the
 /// repository root.
-pub fn current_workflow_file(env: &Environment) -> Option<Utf8PathBuf> {
+pub(crate) fn current_workflow_file(env: &Environment) -> Option<Utf8PathBuf> {
     let reference = env.get("GITHUB_WORKFLOW_REF")?;
     let path = reference.split('@').next()?;
     let start = path.find(WORKFLOWS_DIR)?;

@@ -14,7 +14,7 @@ pub fn escape_property(text: &str) -> String {
 
 /// The command that makes the runner hide `value` in every log line after it. The one
 /// sanctioned way a secret value is printed.
-pub fn add_mask(value: &str) -> String {
+pub(crate) fn add_mask(value: &str) -> String {
     format!("::add-mask::{}", escape_data(value))
 }
 

@@ -264,7 +264,7 @@ fn origin_remote(root: &Utf8Path) -> Option<String> {
 }
 
 /// A remote's URL from git-config text.
-pub fn remote_url(config: &str, remote: &str) -> Option<String> {
+pub(crate) fn remote_url(config: &str, remote: &str) -> Option<String> {
     let wanted = format!("[remote \"{remote}\"]");
     let mut in_section = false;
     for line in config.lines() {
@@ -283,7 +283,7 @@ pub fn remote_url(config: &str, remote: &str) -> Option<String> {
 
 /// `owner/repo` from a github.com remote URL in any of git's forms: `https://`,
 /// `ssh://git@`, scp-like `git@github.com:owner/repo.git`, `git://`.
-pub fn github_remote(url: &str) -> Option<GithubRemote> {
+pub(crate) fn github_remote(url: &str) -> Option<GithubRemote> {
     let rest = if let Some((scheme, rest)) = url.split_once("://") {
         if !matches!(scheme, "https" | "http" | "ssh" | "git" | "git+ssh") {
             return None;

@@ -1,5 +1,5 @@
 //! The files `release init` writes, as pure functions of data: a commented `release.toml`
-//! from what [`super::detect`] found, and `.github/workflows/release.yml` from a loaded
+//! from what [`super::detect`](mod@super::detect) found, and `.github/workflows/release.yml` from a loaded
 //! [`Config`].
 //!
 //! The workflow's permissions come from [`required_permissions`], the function

@@ -12,7 +12,7 @@
 //! - [`audit`]: the jobs that run the release (also inside reusable workflows of the same
 //!   repository, capped by the jobs that call them), their missing permissions as findings,
 //!   and the preflight check that runs the audit inside Actions.
-//! - [`detect`]: what `release init` finds in a repository (binaries, charts, remote, xtask).
+//! - [`detect`](mod@detect): what `release init` finds in a repository (binaries, charts, remote, xtask).
 //! - [`generate`]: pure functions from that data and a config to `release.toml` and
 //!   `.github/workflows/release.yml`.
 //! - [`commands`]: workflow commands as text (escaping, `::add-mask::`) for front ends to print.
@@ -28,8 +28,8 @@ pub(crate) mod generate;
 pub(crate) mod permissions;
 pub(crate) mod yaml;
 
-pub use audit::{Audit, Finding, Severity, WORKFLOWS_DIR, audit_repository, audit_texts, audit_workflow};
+pub use audit::{Audit, AuditError, Finding, Severity, WORKFLOWS_DIR, audit_repository, audit_texts, audit_workflow};
 pub use commands::{append_github_output, escape_data, escape_property, output_line};
-pub use detect::{Detected, Xtask, detect};
+pub use detect::{Binary, Chart, DetectError, Detected, GithubRemote, Xtask, detect};
 pub use generate::{Runner, TOOL_REPOSITORY, WorkflowOptions, release_toml, release_workflow, tag_pattern};
-pub use permissions::{Requirement, required_permissions};
+pub use permissions::{Level, Requirement, required_permissions};

@@ -50,14 +50,14 @@ impl Level {
 }
 
 /// The scope a GitHub release is written with.
-pub const CONTENTS: &str = "contents";
+pub(crate) const CONTENTS: &str = "contents";
 /// The scope a push to `ghcr.io` is authorised with.
-pub const PACKAGES: &str = "packages";
+pub(crate) const PACKAGES: &str = "packages";
 /// The scope that lets a job request GitHub OIDC tokens (keyless signing, crates' trusted
 /// publishing).
-pub const ID_TOKEN: &str = "id-token";
+pub(crate) const ID_TOKEN: &str = "id-token";
 /// The scope that lets a job store artifact attestations (build provenance).
-pub const ATTESTATIONS: &str = "attestations";
+pub(crate) const ATTESTATIONS: &str = "attestations";
 
 /// One permission the release needs, and what for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -114,7 +114,7 @@ pub fn required_permissions(config: &Config) -> Vec<Requirement> {
 }
 
 /// Whether an `oci://HOST/PATH` push target is GitHub's container registry.
-pub fn pushes_to_ghcr(target: &str) -> bool {
+pub(crate) fn pushes_to_ghcr(target: &str) -> bool {
     let rest = target.strip_prefix("oci://").unwrap_or(target);
     let host = rest.split('/').next().unwrap_or_default();
     host.eq_ignore_ascii_case("ghcr.io")
@@ -122,7 +122,7 @@ pub fn pushes_to_ghcr(target: &str) -> bool {
 
 /// The permissions a `permissions:` block grants: a level for every scope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Permissions {
+pub(crate) struct Permissions {
     /// The level of every scope the block does not list.
     pub unlisted: Level,
     pub listed: BTreeMap<String, Level>,
@@ -132,7 +132,7 @@ impl Permissions {
     /// Reads a `permissions:` value: `read-all`, `write-all`, or a mapping of scope to
     /// level. Anything GitHub would reject grants nothing, which is what the job would get
     /// if it ran at all (actionlint reports the syntax itself).
-    pub fn from_yaml(value: &Positioned) -> Permissions {
+    pub(crate) fn from_yaml(value: &Positioned) -> Permissions {
         match &value.node {
             Node::Scalar(text) if text == "read-all" => Permissions { unlisted: Level::Read, listed: BTreeMap::new() },
             Node::Scalar(text) if text == "write-all" => {
@@ -151,18 +151,18 @@ impl Permissions {
         }
     }
 
-    pub fn level(&self, scope: &str) -> Level {
+    pub(crate) fn level(&self, scope: &str) -> Level {
         self.listed.get(scope).copied().unwrap_or(self.unlisted)
     }
 
-    pub fn satisfies(&self, requirement: &Requirement) -> bool {
+    pub(crate) fn satisfies(&self, requirement: &Requirement) -> bool {
         self.level(requirement.scope) >= requirement.level
     }
 }
 
 /// Where a job's token permissions come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Grant {
+pub(crate) enum Grant {
     /// The job's own `permissions:` block, whose key is on `line`.
     Job { permissions: Permissions, line: usize },
     /// The workflow-level `permissions:` block, whose key is on `line`.
@@ -176,7 +176,10 @@ pub enum Grant {
 impl Grant {
     /// The job-level block replaces the workflow-level one entirely; without either, the
     /// repository default applies.
-    pub fn effective(job_block: Option<(&Positioned, usize)>, workflow_block: Option<(&Positioned, usize)>) -> Grant {
+    pub(crate) fn effective(
+        job_block: Option<(&Positioned, usize)>,
+        workflow_block: Option<(&Positioned, usize)>,
+    ) -> Grant {
         match (job_block, workflow_block) {
             (Some((value, line)), _) => Grant::Job { permissions: Permissions::from_yaml(value), line },
             (None, Some((value, line))) => Grant::Workflow { permissions: Permissions::from_yaml(value), line },
@@ -185,7 +188,7 @@ impl Grant {
     }
 
     /// The permissions a block in the file grants; `None` when no block decides.
-    pub fn permissions(&self) -> Option<&Permissions> {
+    pub(crate) fn permissions(&self) -> Option<&Permissions> {
         match self {
             Grant::Job { permissions, .. } | Grant::Workflow { permissions, .. } => Some(permissions),
             Grant::RepositoryDefault => None,
@@ -195,7 +198,7 @@ impl Grant {
 
 /// The `permissions:` block that grants exactly `needed` (plus `contents: read` to check the
 /// repository out), in flow style: `{ contents: write, packages: write }`.
-pub fn least_privilege_block(needed: &[Requirement]) -> String {
+pub(crate) fn least_privilege_block(needed: &[Requirement]) -> String {
     let mut scopes: BTreeMap<&str, Level> = BTreeMap::new();
     scopes.insert(CONTENTS, Level::Read);
     for requirement in needed {

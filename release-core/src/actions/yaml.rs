@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 /// A YAML node. Scalars keep their text (numbers and booleans as they would print);
 /// mappings keep their keys in file order, with the line of each key.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Node {
+pub(crate) enum Node {
     Null,
     Scalar(String),
     Sequence(Vec<Positioned>),
@@ -22,14 +22,14 @@ pub enum Node {
 
 /// A node and the 1-based line it starts on.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Positioned {
+pub(crate) struct Positioned {
     pub line: usize,
     pub node: Node,
 }
 
 /// A mapping key and the 1-based line it is written on.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Key {
+pub(crate) struct Key {
     pub line: usize,
     pub text: String,
 }
@@ -37,13 +37,13 @@ pub struct Key {
 /// Why a file is not YAML we can read.
 #[derive(Debug, thiserror::Error)]
 #[error("line {line}: {message}")]
-pub struct YamlError {
+pub(crate) struct YamlError {
     pub line: usize,
     pub message: String,
 }
 
 /// Parses one YAML document.
-pub fn parse(text: &str) -> Result<Positioned, YamlError> {
+pub(crate) fn parse(text: &str) -> Result<Positioned, YamlError> {
     let mut options = serde_saphyr::Options::default();
     // YAML 1.2 booleans: `on:` (the trigger key) stays the string it looks like.
     options.strict_booleans = true;
@@ -62,7 +62,7 @@ fn positioned(spanned: Spanned<Node>) -> Positioned {
 
 impl Positioned {
     /// The value of `key` in a mapping, with the key's line.
-    pub fn get(&self, key: &str) -> Option<(&Key, &Positioned)> {
+    pub(crate) fn get(&self, key: &str) -> Option<(&Key, &Positioned)> {
         match &self.node {
             Node::Mapping(entries) => entries.iter().find(|(k, _)| k.text == key).map(|(k, v)| (k, v)),
             _ => None,
@@ -70,7 +70,7 @@ impl Positioned {
     }
 
     /// The entries of a mapping; empty for anything else.
-    pub fn entries(&self) -> &[(Key, Positioned)] {
+    pub(crate) fn entries(&self) -> &[(Key, Positioned)] {
         match &self.node {
             Node::Mapping(entries) => entries,
             _ => &[],
@@ -78,14 +78,14 @@ impl Positioned {
     }
 
     /// The items of a sequence; empty for anything else.
-    pub fn items(&self) -> &[Positioned] {
+    pub(crate) fn items(&self) -> &[Positioned] {
         match &self.node {
             Node::Sequence(items) => items,
             _ => &[],
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.node {
             Node::Scalar(text) => Some(text),
             _ => None,

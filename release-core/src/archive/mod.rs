@@ -23,25 +23,25 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::checksum::HashingWriter;
 
 /// Mode of binaries in an archive.
-pub const BINARY_MODE: u32 = 0o755;
+pub(crate) const BINARY_MODE: u32 = 0o755;
 /// Mode of every other file.
-pub const FILE_MODE: u32 = 0o644;
+pub(crate) const FILE_MODE: u32 = 0o644;
 /// Mode of the archive's directory.
-pub const DIR_MODE: u32 = 0o755;
+pub(crate) const DIR_MODE: u32 = 0o755;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     TarGz,
     Zip,
 }
 
 impl Format {
     /// `.zip` for Windows targets, `.tar.gz` for every other.
-    pub fn for_target(target: &str) -> Format {
+    pub(crate) fn for_target(target: &str) -> Format {
         if crate::config::target_os(target) == "windows" { Format::Zip } else { Format::TarGz }
     }
 
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::TarGz => "tar.gz",
             Format::Zip => "zip",
@@ -49,7 +49,7 @@ impl Format {
     }
 
     /// cargo-binstall's `pkg-fmt` for this format.
-    pub fn binstall_pkg_fmt(self) -> &'static str {
+    pub(crate) fn binstall_pkg_fmt(self) -> &'static str {
         match self {
             Format::TarGz => "tgz",
             Format::Zip => "zip",
@@ -59,42 +59,42 @@ impl Format {
 
 /// An archive's name, the directory inside it, and its format.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArchiveName {
+pub(crate) struct ArchiveName {
     /// `{name}-{target}-v{version}`.
     pub stem: String,
     pub format: Format,
 }
 
 impl ArchiveName {
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         format!("{}.{}", self.stem, self.format.extension())
     }
 
     /// The one directory inside the archive.
-    pub fn dir(&self) -> &str {
+    pub(crate) fn dir(&self) -> &str {
         &self.stem
     }
 }
 
 /// The archive of `name` (the cargo package) built for `target` at `version`.
-pub fn archive_name(name: &str, target: &str, version: &str) -> ArchiveName {
+pub(crate) fn archive_name(name: &str, target: &str, version: &str) -> ArchiveName {
     ArchiveName { stem: format!("{name}-{target}-v{version}"), format: Format::for_target(target) }
 }
 
 /// A binary published without an archive (`archive = false`): `{bin}-{target}-v{version}`,
 /// with `.exe` for Windows targets.
-pub fn raw_binary_name(bin: &str, target: &str, version: &str) -> String {
+pub(crate) fn raw_binary_name(bin: &str, target: &str, version: &str) -> String {
     format!("{bin}-{target}-v{version}{}", exe_suffix(target))
 }
 
 /// `.exe` for Windows targets.
-pub fn exe_suffix(target: &str) -> &'static str {
+pub(crate) fn exe_suffix(target: &str) -> &'static str {
     if crate::config::target_os(target) == "windows" { ".exe" } else { "" }
 }
 
 /// One file to put into an archive.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub source: Utf8PathBuf,
     /// Its name inside the archive's directory: a plain file name.
     pub name: String,
@@ -103,7 +103,7 @@ pub struct Entry {
 
 /// The archive written: its digest and size.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     pub path: Utf8PathBuf,
     /// Lowercase hex SHA-256.
     pub sha256: String,
@@ -111,7 +111,7 @@ pub struct Written {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
+pub(crate) enum ArchiveError {
     #[error("cannot read {path}: {source}")]
     Read { path: Utf8PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
@@ -147,7 +147,7 @@ impl crate::error::Diagnose for ArchiveError {
 }
 
 /// Checks an `include` pattern: relative, no `..`, wildcards in the file name only.
-pub fn check_pattern(pattern: &str) -> Result<(), &'static str> {
+pub(crate) fn check_pattern(pattern: &str) -> Result<(), &'static str> {
     if pattern.is_empty() {
         return Err("is empty");
     }
@@ -168,7 +168,7 @@ pub fn check_pattern(pattern: &str) -> Result<(), &'static str> {
 }
 
 /// `*` (any run of characters) and `?` (one character) against a file name.
-pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+pub(crate) fn wildcard_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     let (mut pi, mut ni) = (0, 0);
     let (mut star, mut mark) = (None, 0);
@@ -193,7 +193,7 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
 
 /// What an archive's `include` patterns pick in a build's directory.
 #[derive(Debug, Default, PartialEq)]
-pub struct Included {
+pub(crate) struct Included {
     /// The regular files to archive, in pattern order, each once.
     pub files: Vec<Utf8PathBuf>,
     /// The patterns that matched no file.
@@ -206,7 +206,7 @@ pub struct Included {
 impl Included {
     /// The message for the files that resolve outside `root`, one per file; `None` when
     /// every file is inside.
-    pub fn outside_message(&self, build: &str, root: &Utf8Path) -> Option<String> {
+    pub(crate) fn outside_message(&self, build: &str, root: &Utf8Path) -> Option<String> {
         let lines: Vec<String> = self
             .outside
             .iter()
@@ -218,12 +218,12 @@ impl Included {
 }
 
 /// The help for an `include`d file that leaves the project.
-pub const OUTSIDE_HELP: &str = "copy the file into the project, or point the link at a file inside it: archives never ship a file from outside the project";
+pub(crate) const OUTSIDE_HELP: &str = "copy the file into the project, or point the link at a file inside it: archives never ship a file from outside the project";
 
 /// The regular files `patterns` pick in `dir`, in pattern order, each once. A file that
 /// resolves (through a symbolic link, of the file or of a directory on its way) to a file
 /// outside `root` is set apart in [`Included::outside`], never among the files.
-pub fn expand_include(dir: &Utf8Path, root: &Utf8Path, patterns: &[String]) -> Included {
+pub(crate) fn expand_include(dir: &Utf8Path, root: &Utf8Path, patterns: &[String]) -> Included {
     let mut included = Included::default();
     let root_real = std::fs::canonicalize(root).ok();
     for pattern in patterns {
@@ -264,13 +264,18 @@ pub fn expand_include(dir: &Utf8Path, root: &Utf8Path, patterns: &[String]) -> I
 }
 
 /// `SOURCE_DATE_EPOCH` as seconds, else 0.
-pub fn mtime_from(source_date_epoch: Option<&str>) -> u64 {
+pub(crate) fn mtime_from(source_date_epoch: Option<&str>) -> u64 {
     source_date_epoch.and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }
 
 /// Writes the archive `name` of `entries` into `dist` and returns its digest. The file
 /// appears under its final name only once complete.
-pub fn write(dist: &Utf8Path, name: &ArchiveName, entries: &[Entry], mtime: u64) -> Result<Written, ArchiveError> {
+pub(crate) fn write(
+    dist: &Utf8Path,
+    name: &ArchiveName,
+    entries: &[Entry],
+    mtime: u64,
+) -> Result<Written, ArchiveError> {
     let path = dist.join(name.file_name());
     let partial = dist.join(format!(".{}.partial", name.file_name()));
     let write_err = |source| ArchiveError::Write { path: path.clone(), source };

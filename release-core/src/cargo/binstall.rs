@@ -9,7 +9,7 @@ use crate::archive::{ArchiveName, exe_suffix};
 
 /// What one target's archive holds, for the check.
 #[derive(Clone, Debug)]
-pub struct Published<'a> {
+pub(crate) struct Published<'a> {
     /// The crate name (`{ name }`).
     pub name: &'a str,
     pub version: &'a str,
@@ -24,7 +24,7 @@ pub struct Published<'a> {
 
 /// Checks the `binstall` value of a package's `metadata` against one target's archive. The
 /// error is one sentence naming the key.
-pub fn check(binstall: &serde_json::Value, published: &Published<'_>) -> Result<(), String> {
+pub(crate) fn check(binstall: &serde_json::Value, published: &Published<'_>) -> Result<(), String> {
     let overrides = binstall.get("overrides").and_then(|o| o.get(published.target));
     let key = |name: &str| -> Option<(String, &str)> {
         if let Some(value) = overrides.and_then(|o| o.get(name)).and_then(|v| v.as_str()) {
@@ -105,7 +105,7 @@ pub fn check(binstall: &serde_json::Value, published: &Published<'_>) -> Result<
 }
 
 /// Renders a cargo-binstall template (`{ var }`, `\{` and `\}` for braces).
-pub fn render(template: &str, values: &[(&str, String)]) -> Result<String, String> {
+pub(crate) fn render(template: &str, values: &[(&str, String)]) -> Result<String, String> {
     let mut out = String::new();
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {

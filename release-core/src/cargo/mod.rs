@@ -3,7 +3,7 @@
 //! `Cargo.lock` checksums and `rustc -vV`. Pure: the steps run the commands (through
 //! [`crate::shell`]) and hand the text here.
 
-pub mod binstall;
+pub(crate) mod binstall;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +14,7 @@ use crate::config::CargoBuild;
 
 /// `cargo metadata --format-version 1` (with or without `--no-deps`).
 #[derive(Clone, Debug, Deserialize)]
-pub struct Metadata {
+pub(crate) struct Metadata {
     pub packages: Vec<Package>,
     pub workspace_members: Vec<String>,
     #[serde(default)]
@@ -23,7 +23,7 @@ pub struct Metadata {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct Package {
+pub(crate) struct Package {
     pub name: String,
     pub version: String,
     pub id: String,
@@ -43,50 +43,50 @@ pub struct Package {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct Target {
+pub(crate) struct Target {
     pub name: String,
     pub kind: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct Resolve {
+pub(crate) struct Resolve {
     pub nodes: Vec<Node>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct Node {
+pub(crate) struct Node {
     pub id: String,
     #[serde(default)]
     pub deps: Vec<NodeDep>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct NodeDep {
+pub(crate) struct NodeDep {
     pub pkg: String,
     #[serde(default)]
     pub dep_kinds: Vec<DepKind>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct DepKind {
+pub(crate) struct DepKind {
     /// `null` for a normal dependency, `"build"`, `"dev"`.
     pub kind: Option<String>,
 }
 
 impl Package {
     /// Names of its binary targets.
-    pub fn bins(&self) -> Vec<&str> {
+    pub(crate) fn bins(&self) -> Vec<&str> {
         self.targets.iter().filter(|t| t.kind.iter().any(|k| k == "bin")).map(|t| t.name.as_str()).collect()
     }
 
     /// Whether it is a proc-macro crate: it runs inside the compiler, nothing of it is linked.
-    pub fn is_proc_macro(&self) -> bool {
+    pub(crate) fn is_proc_macro(&self) -> bool {
         self.targets.iter().any(|t| t.kind.iter().any(|k| k == "proc-macro"))
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CargoError {
+pub(crate) enum CargoError {
     #[error("`cargo metadata` printed something that is not its JSON: {message}")]
     Metadata { message: String },
     #[error("{field}: the workspace at {root} has no package `{package}` (its packages: {known})")]
@@ -118,19 +118,19 @@ impl crate::error::Diagnose for CargoError {
 }
 
 /// Parses `cargo metadata` output.
-pub fn parse_metadata(text: &str) -> Result<Metadata, CargoError> {
+pub(crate) fn parse_metadata(text: &str) -> Result<Metadata, CargoError> {
     serde_json::from_str(text).map_err(|e| CargoError::Metadata { message: e.to_string() })
 }
 
 impl Metadata {
     /// The workspace member named `name`.
-    pub fn member(&self, name: &str) -> Option<&Package> {
+    pub(crate) fn member(&self, name: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.name == name && self.workspace_members.contains(&p.id))
     }
 
     /// Checks a `cargo = {...}` against the workspace: the package, its binaries and features
     /// exist. `field` is the build's field prefix (`build[0].cargo`).
-    pub fn check_build(&self, cargo: &CargoBuild, field: &str) -> Result<&Package, CargoError> {
+    pub(crate) fn check_build(&self, cargo: &CargoBuild, field: &str) -> Result<&Package, CargoError> {
         let package = self.member(&cargo.package).ok_or_else(|| {
             let mut known: Vec<&str> = self
                 .packages
@@ -178,7 +178,7 @@ fn list(names: &[&str]) -> String {
 }
 
 /// The arguments of `cargo build` for a build and target.
-pub fn build_args(cargo: &CargoBuild, target: Option<&str>) -> Vec<String> {
+pub(crate) fn build_args(cargo: &CargoBuild, target: Option<&str>) -> Vec<String> {
     let mut args: Vec<String> = vec!["cargo".into(), "build".into()];
     match &cargo.profile {
         Some(profile) => args.extend(["--profile".into(), profile.clone()]),
@@ -203,7 +203,7 @@ pub fn build_args(cargo: &CargoBuild, target: Option<&str>) -> Vec<String> {
 
 /// One line of cargo's JSON messages, as far as a release needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Message {
+pub(crate) enum Message {
     /// A binary was built: its target name and where cargo put it.
     Executable { name: String, manifest_path: Utf8PathBuf, path: Utf8PathBuf },
     /// A message the release ignores (other artifacts, build scripts, `build-finished`).
@@ -213,7 +213,7 @@ pub enum Message {
 }
 
 /// Reads one stdout line of `cargo build --message-format=json-render-diagnostics`.
-pub fn parse_message(line: &str) -> Message {
+pub(crate) fn parse_message(line: &str) -> Message {
     #[derive(Deserialize)]
     struct Raw {
         reason: String,
@@ -236,12 +236,12 @@ pub fn parse_message(line: &str) -> Message {
 }
 
 /// The host triple in `rustc -vV` output.
-pub fn host_triple(rustc_vv: &str) -> Result<String, CargoError> {
+pub(crate) fn host_triple(rustc_vv: &str) -> Result<String, CargoError> {
     rustc_vv.lines().find_map(|l| l.strip_prefix("host: ")).map(|h| h.trim().to_owned()).ok_or(CargoError::NoHost)
 }
 
 /// `Cargo.lock`'s `checksum` per `(name, version)` (registry packages only).
-pub fn lock_checksums(lockfile: &str) -> BTreeMap<(String, String), String> {
+pub(crate) fn lock_checksums(lockfile: &str) -> BTreeMap<(String, String), String> {
     #[derive(Deserialize)]
     struct Lock {
         #[serde(default)]
@@ -261,7 +261,7 @@ pub fn lock_checksums(lockfile: &str) -> BTreeMap<(String, String), String> {
 /// reach, transitively. Build and dev dependencies are not followed (they run at build time
 /// or in tests), nor proc-macro crates and what only they use (they run inside the
 /// compiler). With `--filter-platform`, dependencies of other platforms are already gone.
-pub fn linked_packages<'m>(metadata: &'m Metadata, root: &str) -> Vec<&'m Package> {
+pub(crate) fn linked_packages<'m>(metadata: &'m Metadata, root: &str) -> Vec<&'m Package> {
     let Some(resolve) = &metadata.resolve else { return Vec::new() };
     let nodes: BTreeMap<&str, &Node> = resolve.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let packages: BTreeMap<&str, &Package> = metadata.packages.iter().map(|p| (p.id.as_str(), p)).collect();

@@ -18,8 +18,8 @@ mod triple;
 mod validate;
 
 pub use schema::*;
-pub use template::*;
-pub use triple::*;
+pub(crate) use template::*;
+pub(crate) use triple::*;
 
 /// The resolved configuration: the file layer ([`ConfigFile`], what `release.toml` says, with
 /// its defaults) plus what was resolved from it when it was loaded: where it lives, the
@@ -247,7 +247,7 @@ pub fn secret_variables_in(table: &toml::Table) -> Vec<String> {
 
 /// [`secret_variables_in`] of a config file's text; the standard variables when it is not
 /// TOML at all.
-pub fn secret_variables_of_text(text: &str) -> Vec<String> {
+pub(crate) fn secret_variables_of_text(text: &str) -> Vec<String> {
     secret_variables_in(&text.parse::<toml::Table>().unwrap_or_default())
 }
 

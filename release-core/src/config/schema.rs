@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::{ConfigError, artifact_name};
 
 /// The default tag template.
-pub const DEFAULT_TAG: &str = "v{version}";
+pub(crate) const DEFAULT_TAG: &str = "v{version}";
 /// The default dist directory, relative to the config's directory.
-pub const DEFAULT_DIST: &str = "dist";
+pub(crate) const DEFAULT_DIST: &str = "dist";
 /// The default variable holding the signing key's password.
 pub const DEFAULT_PASSWORD_ENV: &str = "COSIGN_PASSWORD";
 
@@ -36,7 +36,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub network: NetworkConfig,
     /// The GitHub Actions runner label per build target, for `release plan --matrix`; a
-    /// target not listed gets [`default_runner`].
+    /// target not listed gets [`default_runner`](super::triple::default_runner).
     #[serde(default)]
     pub runners: BTreeMap<String, String>,
     /// Crates to publish to a crate registry (see `docs/crates.md`).
@@ -111,7 +111,7 @@ pub struct BuildCommand {
 }
 
 /// The files an archive includes when `include` is not given.
-pub const DEFAULT_INCLUDE: [&str; 3] = ["README*", "LICENSE*", "CHANGELOG*"];
+pub(crate) const DEFAULT_INCLUDE: [&str; 3] = ["README*", "LICENSE*", "CHANGELOG*"];
 
 /// `cargo = { package = "hello", bins = ["hello"] }`: what `cargo build` builds.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -430,9 +430,9 @@ impl Default for NetworkConfig {
 // ---- [crates] (issue 16) -------------------------------------------------------------------
 
 /// The crate registry's sparse index, the default of `crates.index`.
-pub const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";
+pub(crate) const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";
 /// The variable cargo reads the crate registry's token from.
-pub const CARGO_REGISTRY_TOKEN: &str = "CARGO_REGISTRY_TOKEN";
+pub(crate) const CARGO_REGISTRY_TOKEN: &str = "CARGO_REGISTRY_TOKEN";
 
 /// `[crates]`: which workspace packages go to which crate registry, with which token.
 #[derive(Clone, Debug, Deserialize, Serialize)]

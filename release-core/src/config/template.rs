@@ -5,7 +5,7 @@ use super::*;
 
 /// The published name of an artifact built for `target` (or for this machine): its `name`
 /// template, or its file name.
-pub fn artifact_name(spec: &ArtifactSpec, version: Option<&semver::Version>, target: Option<&str>) -> String {
+pub(crate) fn artifact_name(spec: &ArtifactSpec, version: Option<&semver::Version>, target: Option<&str>) -> String {
     let version = version.map(|v| v.to_string());
     let version = version.as_deref().unwrap_or("0.0.0");
     match spec.name_template() {
@@ -19,13 +19,13 @@ pub fn artifact_name(spec: &ArtifactSpec, version: Option<&semver::Version>, tar
 
 /// Replaces the placeholders of a template: `{version}`, `{tag}`, `{dist}`, and `{os}`,
 /// `{arch}`, `{exe}` of this machine.
-pub fn expand(template: &str, version: &str, tag: &str, dist: &str) -> String {
+pub(crate) fn expand(template: &str, version: &str, tag: &str, dist: &str) -> String {
     expand_for(template, version, tag, dist, None)
 }
 
 /// [`expand`] for a build target: `{target}` is the target, and `{os}`, `{arch}` and `{exe}`
 /// (`.exe` for Windows, else empty) are the target's, not this machine's.
-pub fn expand_for(template: &str, version: &str, tag: &str, dist: &str, target: Option<&str>) -> String {
+pub(crate) fn expand_for(template: &str, version: &str, tag: &str, dist: &str, target: Option<&str>) -> String {
     let (os, arch) = match target {
         Some(target) => (target_os(target), target_arch(target)),
         None => (std::env::consts::OS, std::env::consts::ARCH),

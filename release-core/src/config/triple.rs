@@ -2,7 +2,7 @@
 
 /// The runner a target builds on when `[runners]` does not say: GitHub's hosted runner for
 /// its operating system and architecture.
-pub fn default_runner(target: &str) -> &'static str {
+pub(crate) fn default_runner(target: &str) -> &'static str {
     match (target_os(target), target_arch(target)) {
         ("macos" | "ios", "x86_64") => "macos-13",
         ("macos" | "ios", _) => "macos-latest",
@@ -14,13 +14,13 @@ pub fn default_runner(target: &str) -> &'static str {
 }
 
 /// A target's architecture, as `std::env::consts::ARCH` names it: its first component.
-pub fn target_arch(target: &str) -> &str {
+pub(crate) fn target_arch(target: &str) -> &str {
     target.split('-').next().unwrap_or(target)
 }
 
 /// A target's operating system, as `std::env::consts::OS` names it (`linux`, `macos`,
 /// `windows`, ...).
-pub fn target_os(target: &str) -> &str {
+pub(crate) fn target_os(target: &str) -> &str {
     let parts: Vec<&str> = target.split('-').collect();
     let known =
         ["android", "linux", "windows", "ios", "freebsd", "netbsd", "openbsd", "dragonfly", "illumos", "solaris"];

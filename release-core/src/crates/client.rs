@@ -14,7 +14,7 @@ const USER_AGENT: &str = concat!("release-orchestrator/", env!("CARGO_PKG_VERSIO
 
 /// A failed call: the registry's answer (status and its own words) or the transport error.
 #[derive(Clone, Debug, thiserror::Error)]
-pub enum RegistryError {
+pub(crate) enum RegistryError {
     #[error("{what} ({url}) failed: {cause}")]
     Transport { what: String, url: String, cause: String },
     #[error("{what} ({url}) was refused: {status} {detail}")]
@@ -30,14 +30,14 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             RegistryError::Refused { status, .. } => Some(*status),
             RegistryError::Transport { .. } => None,
         }
     }
 
-    pub fn detail(&self) -> &str {
+    pub(crate) fn detail(&self) -> &str {
         match self {
             RegistryError::Refused { detail, .. } => detail,
             RegistryError::Transport { cause, .. } => cause,
@@ -47,7 +47,7 @@ impl RegistryError {
 
 /// One line of a crate's index file.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct IndexEntry {
+pub(crate) struct IndexEntry {
     pub name: String,
     pub vers: String,
     pub cksum: String,
@@ -57,7 +57,7 @@ pub struct IndexEntry {
 
 impl IndexEntry {
     /// The same version, build metadata ignored (`1.0.0+a` is `1.0.0` to the registry).
-    pub fn is_version(&self, version: &str) -> bool {
+    pub(crate) fn is_version(&self, version: &str) -> bool {
         without_build(&self.vers) == without_build(version)
     }
 }
@@ -67,7 +67,7 @@ fn without_build(v: &str) -> &str {
 }
 
 /// The sparse index path of a crate (lowercased): `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd…`.
-pub fn index_path(name: &str) -> String {
+pub(crate) fn index_path(name: &str) -> String {
     let n = name.to_lowercase();
     match n.len() {
         1 => format!("1/{n}"),
@@ -79,14 +79,14 @@ pub fn index_path(name: &str) -> String {
 
 /// The index's `config.json`.
 #[derive(Clone, Debug, Deserialize)]
-pub struct IndexConfig {
+pub(crate) struct IndexConfig {
     pub dl: String,
     pub api: Option<String>,
 }
 
 impl IndexConfig {
     /// The download URL of a version, from the `dl` template (A6).
-    pub fn download_url(&self, name: &str, vers: &str, cksum: &str) -> String {
+    pub(crate) fn download_url(&self, name: &str, vers: &str, cksum: &str) -> String {
         let markers = ["{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}"];
         if !markers.iter().any(|m| self.dl.contains(m)) {
             return format!("{}/{name}/{vers}/download", self.dl.trim_end_matches('/'));
@@ -104,7 +104,7 @@ impl IndexConfig {
 
 /// What `GET /api/v1/me` says about an API token (A4.1): same status, different detail.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Liveness {
+pub(crate) enum Liveness {
     /// 403 "this action can only be performed on the … website": the token authenticated.
     Live,
     /// 403 "authentication failed" (unknown, revoked or expired), or a 401 (not a token of
@@ -116,13 +116,13 @@ pub enum Liveness {
 
 /// The crate's public record: whether it exists and `trustpub_only`.
 #[derive(Clone, Debug, Default)]
-pub struct CrateRecord {
+pub(crate) struct CrateRecord {
     pub trustpub_only: bool,
 }
 
 /// A client of one registry: its index and its API.
 #[derive(Clone, Debug)]
-pub struct RegistryClient {
+pub(crate) struct RegistryClient {
     http: reqwest::Client,
     /// The index URL without `sparse+`, ending in `/`.
     index: String,
@@ -132,7 +132,7 @@ pub struct RegistryClient {
 }
 
 /// How a step hears about retries.
-pub type Announce<'a> = &'a (dyn Fn(&RetryNotice) + Send + Sync);
+pub(crate) type Announce<'a> = &'a (dyn Fn(&RetryNotice) + Send + Sync);
 
 fn transport(what: &str, url: &str, err: &reqwest::Error) -> RegistryError {
     RegistryError::Transport { what: what.into(), url: url.into(), cause: net::root_cause(err) }
@@ -151,7 +151,7 @@ async fn refused(what: &str, url: &str, response: reqwest::Response) -> Registry
 }
 
 /// `Retry-After` as a point in time: an HTTP-date, or seconds from now.
-pub fn parse_retry_after(value: &str) -> Option<SystemTime> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<SystemTime> {
     match value.parse::<u64>() {
         Ok(secs) => Some(SystemTime::now() + Duration::from_secs(secs)),
         Err(_) => httpdate::parse_http_date(value).ok(),
@@ -159,7 +159,7 @@ pub fn parse_retry_after(value: &str) -> Option<SystemTime> {
 }
 
 /// The registry's `{"errors":[{"detail":…}]}`, every detail joined; else the body's text.
-pub fn error_detail(body: &str) -> String {
+pub(crate) fn error_detail(body: &str) -> String {
     let details: Vec<String> = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("errors").and_then(|e| e.as_array()).cloned())
@@ -178,7 +178,7 @@ pub fn error_detail(body: &str) -> String {
 impl RegistryClient {
     /// A client for the index at `index_url` (`sparse+https://…/`). The API base is set by
     /// [`RegistryClient::with_api`] once `config.json` was read.
-    pub fn new(index_url: &str, policy: NetworkPolicy) -> Self {
+    pub(crate) fn new(index_url: &str, policy: NetworkPolicy) -> Self {
         let mut index = index_url.trim_start_matches("sparse+").to_owned();
         if !index.ends_with('/') {
             index.push('/');
@@ -192,13 +192,13 @@ impl RegistryClient {
         RegistryClient { http, index, api: String::new(), policy }
     }
 
-    pub fn with_api(mut self, api: &str) -> Self {
+    pub(crate) fn with_api(mut self, api: &str) -> Self {
         self.api = api.trim_end_matches('/').to_owned();
         self
     }
 
     /// The trusted-publishing audience: the API's host (and port), no scheme (A9.1).
-    pub fn audience(&self) -> String {
+    pub(crate) fn audience(&self) -> String {
         let rest = self.api.split_once("://").map_or(self.api.as_str(), |(_, rest)| rest);
         rest.split('/').next().unwrap_or(rest).to_owned()
     }
@@ -211,7 +211,7 @@ impl RegistryClient {
     }
 
     /// `config.json` of the index.
-    pub async fn config(&self, announce: Announce<'_>) -> Result<IndexConfig, RegistryError> {
+    pub(crate) async fn config(&self, announce: Announce<'_>) -> Result<IndexConfig, RegistryError> {
         let url = format!("{}config.json", self.index);
         let what = "reading the index's config.json";
         let response = self.get(what, &url, announce).await?;
@@ -227,7 +227,7 @@ impl RegistryClient {
     }
 
     /// Every version the index lists for a crate; `None` when the index has no such crate.
-    pub async fn index_entries(
+    pub(crate) async fn index_entries(
         &self,
         name: &str,
         announce: Announce<'_>,
@@ -248,7 +248,11 @@ impl RegistryClient {
 
     /// The crate's record (`GET /api/v1/crates/{name}`); `None` when the API does not know it
     /// (or this registry has no such endpoint).
-    pub async fn crate_record(&self, name: &str, announce: Announce<'_>) -> Result<Option<CrateRecord>, RegistryError> {
+    pub(crate) async fn crate_record(
+        &self,
+        name: &str,
+        announce: Announce<'_>,
+    ) -> Result<Option<CrateRecord>, RegistryError> {
         let url = format!("{}/api/v1/crates/{name}", self.api);
         let what = format!("reading the record of `{name}`");
         let response = self.get(&what, &url, announce).await?;
@@ -261,7 +265,7 @@ impl RegistryClient {
     }
 
     /// `GET /api/v1/me` with the token: liveness by the 403's detail.
-    pub async fn me(&self, token: &Secret, announce: Announce<'_>) -> Result<Liveness, RegistryError> {
+    pub(crate) async fn me(&self, token: &Secret, announce: Announce<'_>) -> Result<Liveness, RegistryError> {
         let url = format!("{}/api/v1/me", self.api);
         let what = "checking the token (GET /api/v1/me)";
         let response = self
@@ -280,7 +284,7 @@ impl RegistryClient {
     }
 
     /// Downloads a version's `.crate`.
-    pub async fn download(&self, url: &str, announce: Announce<'_>) -> Result<Vec<u8>, RegistryError> {
+    pub(crate) async fn download(&self, url: &str, announce: Announce<'_>) -> Result<Vec<u8>, RegistryError> {
         let what = "downloading the .crate";
         let response = self.get(what, url, announce).await?;
         if !response.status().is_success() {
@@ -291,7 +295,7 @@ impl RegistryClient {
 
     /// One publish request (`PUT /api/v1/crates/new`), not retried here: the caller decides,
     /// after looking at what the failed attempt left.
-    pub async fn publish(&self, token: &Secret, body: Vec<u8>, what: &str) -> Result<(), RegistryError> {
+    pub(crate) async fn publish(&self, token: &Secret, body: Vec<u8>, what: &str) -> Result<(), RegistryError> {
         let url = format!("{}/api/v1/crates/new", self.api);
         let response = self
             .http
@@ -311,7 +315,7 @@ impl RegistryClient {
     }
 
     /// The GitHub Actions OIDC token for the registry's audience (A9.1).
-    pub async fn oidc_token(
+    pub(crate) async fn oidc_token(
         &self,
         request_url: &str,
         request_token: &Secret,
@@ -342,7 +346,7 @@ impl RegistryClient {
 
     /// Exchanges the OIDC token for a 30-minute publish token (A9.2). Not retried on a 4xx:
     /// a refused exchange does not use up the JWT, but the refusal is final.
-    pub async fn exchange(&self, jwt: &Secret, announce: Announce<'_>) -> Result<Secret, RegistryError> {
+    pub(crate) async fn exchange(&self, jwt: &Secret, announce: Announce<'_>) -> Result<Secret, RegistryError> {
         let url = format!("{}/api/v1/trusted_publishing/tokens", self.api);
         let what = "the trusted publishing exchange";
         let body = json!({ "jwt": jwt.expose() });
@@ -363,7 +367,7 @@ impl RegistryClient {
     }
 
     /// Revokes a trusted-publishing token (204 whatever its state).
-    pub async fn revoke(&self, token: &Secret, announce: Announce<'_>) -> Result<(), RegistryError> {
+    pub(crate) async fn revoke(&self, token: &Secret, announce: Announce<'_>) -> Result<(), RegistryError> {
         let url = format!("{}/api/v1/trusted_publishing/tokens", self.api);
         let what = "revoking the trusted publishing token";
         let response = self
@@ -384,7 +388,7 @@ impl RegistryClient {
 
 /// The publish request's body (A1): u32 LE length of the JSON metadata, the JSON, u32 LE
 /// length of the `.crate`, the `.crate`.
-pub fn publish_body(metadata: &Value, krate: &[u8]) -> Vec<u8> {
+pub(crate) fn publish_body(metadata: &Value, krate: &[u8]) -> Vec<u8> {
     let json = metadata.to_string();
     let mut body = Vec::with_capacity(8 + json.len() + krate.len());
     body.extend_from_slice(&(json.len() as u32).to_le_bytes());
@@ -397,7 +401,7 @@ pub fn publish_body(metadata: &Value, krate: &[u8]) -> Vec<u8> {
 /// True when a publish refusal says the version is already there: the crate registry's
 /// `crate version `V` is already uploaded` (400), or another registry's 409/400 "already
 /// exists".
-pub fn is_already_uploaded(err: &RegistryError) -> bool {
+pub(crate) fn is_already_uploaded(err: &RegistryError) -> bool {
     matches!(err, RegistryError::Refused { status: 400 | 409, detail, .. }
         if detail.contains("already uploaded") || detail.contains("already exists"))
 }

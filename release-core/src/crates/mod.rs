@@ -9,8 +9,8 @@
 //!
 //! The steps are in `steps/preflight/crates*.rs` and `steps/publish/crates.rs`.
 
-pub mod client;
-pub mod workspace;
+pub(crate) mod client;
+pub(crate) mod workspace;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,16 +24,16 @@ use crate::error::StepError;
 use crate::io::Io;
 use crate::secret::{Secret, Source};
 
-pub use client::{Liveness, RegistryClient};
-pub use workspace::{Metadata, Planned};
+pub(crate) use client::{Liveness, RegistryClient};
+pub(crate) use workspace::{Metadata, Planned};
 
 /// A trusted-publishing token lives 30 minutes (A9.4); one older than this is minted again
 /// before the next upload.
-pub const TP_REMINT_AFTER: Duration = Duration::from_secs(25 * 60);
+pub(crate) const TP_REMINT_AFTER: Duration = Duration::from_secs(25 * 60);
 
 /// What the crate steps need from the config.
 #[derive(Clone, Debug)]
-pub struct CratesSettings {
+pub(crate) struct CratesSettings {
     pub config: CratesConfig,
     pub network: NetworkConfig,
     /// The config's directory.
@@ -41,7 +41,7 @@ pub struct CratesSettings {
 }
 
 impl CratesSettings {
-    pub fn from_config(config: &Config) -> Option<Self> {
+    pub(crate) fn from_config(config: &Config) -> Option<Self> {
         Some(CratesSettings {
             config: config.crates.clone()?,
             network: config.network.clone(),
@@ -49,20 +49,20 @@ impl CratesSettings {
         })
     }
 
-    pub fn manifest(&self) -> Utf8PathBuf {
+    pub(crate) fn manifest(&self) -> Utf8PathBuf {
         self.root.join(&self.config.manifest)
     }
 
-    pub fn registry(&self) -> &str {
+    pub(crate) fn registry(&self) -> &str {
         self.config.registry_name()
     }
 
-    pub fn to_crates_io(&self) -> bool {
+    pub(crate) fn to_crates_io(&self) -> bool {
         self.config.registry.is_none()
     }
 
     /// The environment cargo needs to know an alternative registry by name.
-    pub fn cargo_env(&self) -> BTreeMap<String, String> {
+    pub(crate) fn cargo_env(&self) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
         if let (Some(name), Some(index)) = (&self.config.registry, &self.config.index) {
             env.insert(format!("CARGO_REGISTRIES_{}_INDEX", name.to_uppercase().replace('-', "_")), index.clone());
@@ -71,20 +71,20 @@ impl CratesSettings {
     }
 
     /// `--registry NAME` for cargo, for an alternative registry.
-    pub fn registry_args(&self) -> Vec<String> {
+    pub(crate) fn registry_args(&self) -> Vec<String> {
         match &self.config.registry {
             Some(name) => vec!["--registry".into(), name.clone()],
             None => Vec::new(),
         }
     }
 
-    pub fn client(&self) -> RegistryClient {
+    pub(crate) fn client(&self) -> RegistryClient {
         RegistryClient::new(self.config.index_url(), crate::net::NetworkPolicy::from(&self.network))
     }
 
     /// The client with its API base: `crates.api`, else the index's `config.json`; with the
     /// index config (for download URLs).
-    pub async fn connect(
+    pub(crate) async fn connect(
         &self,
         announce: client::Announce<'_>,
     ) -> Result<(RegistryClient, client::IndexConfig), StepError> {
@@ -109,7 +109,7 @@ impl CratesSettings {
     }
 
     /// Reads the workspace with `cargo metadata`.
-    pub async fn metadata(&self, cx: &dyn Io) -> Result<Metadata, StepError> {
+    pub(crate) async fn metadata(&self, cx: &dyn Io) -> Result<Metadata, StepError> {
         let json = crate::shell::capture(cx, &self.metadata_argv(), &self.root, &self.cargo_env()).await?;
         Ok(workspace::parse_metadata(&json)?)
     }
@@ -121,7 +121,7 @@ impl CratesSettings {
     }
 
     /// The crates this release publishes, in order.
-    pub async fn planned(&self, cx: &dyn Io) -> Result<(Metadata, Vec<Planned>), StepError> {
+    pub(crate) async fn planned(&self, cx: &dyn Io) -> Result<(Metadata, Vec<Planned>), StepError> {
         let metadata = self.metadata(cx).await?;
         let planned = workspace::publish_order(&metadata, &self.config)?;
         Ok((metadata, planned))
@@ -131,7 +131,7 @@ impl CratesSettings {
 impl CratesSettings {
     /// `cargo package` of every planned crate in one call (so that each is packaged against
     /// its siblings' new versions), then each `.crate`'s bytes and SHA-256, in order.
-    pub async fn package(
+    pub(crate) async fn package(
         &self,
         cx: &dyn Io,
         metadata: &Metadata,
@@ -165,7 +165,7 @@ impl CratesSettings {
 }
 
 /// The message and help of a version the index has with other bytes.
-pub fn burned(krate: &Planned, registry: &str, theirs: &str, ours: &str, when: &str) -> StepError {
+pub(crate) fn burned(krate: &Planned, registry: &str, theirs: &str, ours: &str, when: &str) -> StepError {
     StepError::new(format!(
         "{} {} is already on {registry} with other bytes (index cksum {theirs}, our .crate {ours}): that version is burned, it can never be published again; {when}",
         krate.name(),
@@ -192,7 +192,7 @@ pub fn plan_lines(config: &Config, env: &crate::env::Environment) -> Option<Resu
 /// The token the uploads use, by the one precedence: `crates.token-env` → the registry's
 /// standard variable → trusted publishing in GitHub Actions.
 #[derive(Clone, Debug)]
-pub enum TokenChoice {
+pub(crate) enum TokenChoice {
     Stored {
         token: Secret,
         source: Source,
@@ -205,20 +205,20 @@ pub enum TokenChoice {
 }
 
 impl TokenChoice {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             TokenChoice::Stored { source, .. } => format!("token from {source}"),
             TokenChoice::Trusted { .. } => "trusted publishing (GitHub Actions OIDC)".into(),
         }
     }
 
-    pub fn is_trusted(&self) -> bool {
+    pub(crate) fn is_trusted(&self) -> bool {
         matches!(self, TokenChoice::Trusted { .. })
     }
 }
 
 /// Resolves the token. Never shows a value.
-pub fn resolve_token(config: &CratesConfig, env: &Environment) -> Result<TokenChoice, StepError> {
+pub(crate) fn resolve_token(config: &CratesConfig, env: &Environment) -> Result<TokenChoice, StepError> {
     let standard = config.standard_token_env();
     for name in config.token_env.iter().chain(std::iter::once(&standard)) {
         if let Some((token, source)) = env.secret(name) {
@@ -251,7 +251,7 @@ pub fn resolve_token(config: &CratesConfig, env: &Environment) -> Result<TokenCh
 /// The rate-limit budget of a release (A5): the time the uploads must wait for the registry's
 /// buckets, assuming they are full when the release starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Budget {
+pub(crate) struct Budget {
     pub new_crates: u32,
     pub updates: u32,
     /// Wait for the new-crate bucket.
@@ -261,7 +261,7 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn compute(new_crates: u32, updates: u32, limits: &crate::config::RateLimitConfig) -> Budget {
+    pub(crate) fn compute(new_crates: u32, updates: u32, limits: &crate::config::RateLimitConfig) -> Budget {
         let over = |n: u32, burst: u32, every: u64| Duration::from_secs(u64::from(n.saturating_sub(burst)) * every);
         Budget {
             new_crates,
@@ -272,18 +272,18 @@ impl Budget {
     }
 
     /// Both buckets' waits, one after the other (the uploads are sequential).
-    pub fn total(&self) -> Duration {
+    pub(crate) fn total(&self) -> Duration {
         self.new_wait + self.update_wait
     }
 }
 
 /// Minutes, rounded up, for messages.
-pub fn minutes(d: Duration) -> u64 {
+pub(crate) fn minutes(d: Duration) -> u64 {
     d.as_secs().div_ceil(60)
 }
 
 /// What to do about a refusal of the registry, by its own words (A2).
-pub fn help_for(detail: &str, choice: &TokenChoice, registry: &str, krate: &str) -> String {
+pub(crate) fn help_for(detail: &str, choice: &TokenChoice, registry: &str, krate: &str) -> String {
     let variable = match choice {
         TokenChoice::Stored { source, .. } => source.to_string(),
         TokenChoice::Trusted { .. } => "the trusted publishing config".into(),
@@ -326,7 +326,7 @@ pub fn help_for(detail: &str, choice: &TokenChoice, registry: &str, krate: &str)
 /// The JSON metadata of a publish request, from the package as cargo describes it. The
 /// crate registry reads `name`, `vers`, `readme` and `readme_file`; other registries read the
 /// rest (A1).
-pub fn publish_metadata(package: &workspace::Package, registry_index: Option<&str>) -> Value {
+pub(crate) fn publish_metadata(package: &workspace::Package, registry_index: Option<&str>) -> Value {
     let readme = package.readme.as_ref().and_then(|path| {
         let path = if path.is_absolute() { path.clone() } else { package.dir().join(path) };
         std::fs::read_to_string(path).ok()

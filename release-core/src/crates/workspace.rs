@@ -13,7 +13,7 @@ use crate::config::CratesConfig;
 
 /// What `cargo metadata --format-version 1 --no-deps` says, the parts used here.
 #[derive(Clone, Debug, Deserialize)]
-pub struct Metadata {
+pub(crate) struct Metadata {
     pub packages: Vec<Package>,
     pub workspace_members: Vec<String>,
     pub target_directory: Utf8PathBuf,
@@ -21,7 +21,7 @@ pub struct Metadata {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct Package {
+pub(crate) struct Package {
     pub name: String,
     pub version: semver::Version,
     pub id: String,
@@ -50,7 +50,7 @@ pub struct Package {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct Dependency {
+pub(crate) struct Dependency {
     /// The package name (not the alias).
     pub name: String,
     pub req: String,
@@ -77,36 +77,36 @@ fn yes() -> bool {
 impl Dependency {
     /// Normal and build dependencies: what the published crate needs at build time, and
     /// what orders the uploads.
-    pub fn is_build_time(&self) -> bool {
+    pub(crate) fn is_build_time(&self) -> bool {
         self.kind.as_deref() != Some("dev")
     }
 }
 
 impl Package {
     /// The directory of its `Cargo.toml`.
-    pub fn dir(&self) -> Utf8PathBuf {
+    pub(crate) fn dir(&self) -> Utf8PathBuf {
         self.manifest_path.parent().map(Into::into).unwrap_or_default()
     }
 }
 
 /// One crate to publish.
 #[derive(Clone, Debug)]
-pub struct Planned {
+pub(crate) struct Planned {
     pub package: Package,
 }
 
 impl Planned {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.package.name
     }
-    pub fn version(&self) -> String {
+    pub(crate) fn version(&self) -> String {
         self.package.version.to_string()
     }
 }
 
 /// Why the workspace cannot be published as configured.
 #[derive(Debug, thiserror::Error)]
-pub enum WorkspaceError {
+pub(crate) enum WorkspaceError {
     #[error("`cargo metadata` printed something that is not its JSON: {0}")]
     Metadata(String),
     #[error("`crates.packages` names `{name}`, which is not a package of the workspace {manifest}")]
@@ -145,16 +145,16 @@ impl crate::error::Diagnose for WorkspaceError {
 }
 
 /// The `publish` name of the crate registry.
-pub const CRATES_IO: &str = "crates-io";
+pub(crate) const CRATES_IO: &str = "crates-io";
 
 /// Parses `cargo metadata` output.
-pub fn parse_metadata(json: &str) -> Result<Metadata, WorkspaceError> {
+pub(crate) fn parse_metadata(json: &str) -> Result<Metadata, WorkspaceError> {
     serde_json::from_str(json).map_err(|e| WorkspaceError::Metadata(e.to_string()))
 }
 
 /// The packages to publish, in dependency order (a crate after every selected crate it
 /// needs at build time; otherwise in the workspace's order).
-pub fn publish_order(metadata: &Metadata, config: &CratesConfig) -> Result<Vec<Planned>, WorkspaceError> {
+pub(crate) fn publish_order(metadata: &Metadata, config: &CratesConfig) -> Result<Vec<Planned>, WorkspaceError> {
     let registry = config.registry.clone().unwrap_or_else(|| CRATES_IO.to_owned());
     let manifest = metadata.workspace_root.join("Cargo.toml");
     let members: Vec<&Package> =
@@ -214,7 +214,7 @@ pub fn publish_order(metadata: &Metadata, config: &CratesConfig) -> Result<Vec<P
 
 /// One thing the registry would refuse in a manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetadataProblem {
+pub(crate) struct MetadataProblem {
     pub krate: String,
     pub manifest: Utf8PathBuf,
     /// The manifest field, `package.description`.
@@ -232,7 +232,7 @@ impl std::fmt::Display for MetadataProblem {
 /// 13-14): missing description or licence, over-long description, too many or malformed
 /// keywords and categories, URLs that are not http(s), dependencies without a version, and —
 /// for the crate registry — dependencies from another registry.
-pub fn metadata_problems(package: &Package, to_crates_io: bool) -> Vec<MetadataProblem> {
+pub(crate) fn metadata_problems(package: &Package, to_crates_io: bool) -> Vec<MetadataProblem> {
     let mut out = Vec::new();
     let mut push = |field: &str, problem: String| {
         out.push(MetadataProblem {

@@ -37,7 +37,7 @@ pub(crate) async fn with_digests(
 
 /// How the assets on GitHub are brought to match the local manifest.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AssetPlan {
+pub(crate) struct AssetPlan {
     /// Names that already match.
     pub keep: Vec<String>,
     /// Remote assets to delete, with the reason.
@@ -48,7 +48,7 @@ pub struct AssetPlan {
 
 impl AssetPlan {
     /// Compares remote assets (with digests) with the local artifacts. Pure.
-    pub fn new(remote: &[RemoteAsset], local: &[Artifact]) -> AssetPlan {
+    pub(crate) fn new(remote: &[RemoteAsset], local: &[Artifact]) -> AssetPlan {
         let mut plan = AssetPlan::default();
         let local_by_name: BTreeMap<&str, &Artifact> = local.iter().map(|a| (a.name.as_str(), a)).collect();
         for asset in remote {
@@ -72,12 +72,12 @@ impl AssetPlan {
         plan
     }
 
-    pub fn is_identical(&self) -> bool {
+    pub(crate) fn is_identical(&self) -> bool {
         self.delete.is_empty() && self.upload.is_empty()
     }
 
     /// One line per difference, for messages.
-    pub fn differences(&self) -> Vec<String> {
+    pub(crate) fn differences(&self) -> Vec<String> {
         let mut lines: Vec<String> =
             self.delete.iter().map(|(asset, reason)| format!("{} {reason}", asset.name)).collect();
         for artifact in &self.upload {

@@ -18,7 +18,7 @@ pub(crate) const PROBE_DRAFT_NAME: &str = "release preflight probe (safe to dele
 /// its attempt, so a retried job never meets its own leftovers under a surprising name;
 /// elsewhere a random nonce. (Drafts may share a tag, so even two probes of one run cannot
 /// collide: each deletes its own draft by id.)
-pub fn probe_tag(env: &Environment) -> String {
+pub(crate) fn probe_tag(env: &Environment) -> String {
     match (env.in_github_actions(), env.get("GITHUB_RUN_ID"), env.get("GITHUB_RUN_ATTEMPT")) {
         (true, Some(run), Some(attempt)) => format!("release-preflight-run{run}-attempt{attempt}"),
         (true, Some(run), None) => format!("release-preflight-run{run}-attempt1"),

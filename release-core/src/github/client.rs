@@ -14,21 +14,21 @@
 //! status, GitHub's message and error codes, and the headers `X-Accepted-GitHub-Permissions`,
 //! `X-OAuth-Scopes`, `X-Accepted-OAuth-Scopes`. The token is never part of any of them.
 //!
-//! Every call goes through the [`NetworkPolicy`](crate::net::NetworkPolicy) (`[network]`):
+//! Every call goes through the [`crate::net::NetworkPolicy`] (`[network]`):
 //! octocrab's own retry layer is not used (it is not enabled, and it would not honour
 //! `Retry-After` or re-check a mutation); instead each call here is wrapped in
 //! [`NetworkPolicy::retry`](crate::net::NetworkPolicy::retry), and a mutating call looks at
 //! what a failed attempt left before it tries again: a create that lost its answer adopts the
 //! draft it made, a delete that finds nothing left succeeds. octocrab's read timeout (the stall
 //! timeout) ends a JSON call whose server stopped answering; uploads and downloads are watched
-//! by [`net::watch`](crate::net::watch) instead, because reqwest's read timeout runs from the
+//! by [`crate::net::watch`] instead, because reqwest's read timeout runs from the
 //! start of the request and would cut a long upload that is still moving.
 //!
 //! Every mutating request (POST, PATCH, DELETE, asset uploads included), every attempt of it,
 //! first waits for its turn at the client's [`Pacer`]: GitHub asks integrations to leave about
 //! a second between mutating requests of one token, or risk its secondary rate limit. Reads
 //! are not paced. Steps share one pacer per API and token for the whole run
-//! ([`shared_pacer`]), so the probe's delete, the publish step's create and its uploads are
+//! (one pacer per token, shared through the run's sessions), so the probe's delete, the publish step's create and its uploads are
 //! spaced as one stream of requests.
 
 use std::fmt;
@@ -55,7 +55,7 @@ const USER_AGENT: &str = concat!("release-orchestrator/", env!("CARGO_PKG_VERSIO
 
 /// A failed GitHub request, with everything a diagnosis reads from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// What we were doing, as a verb phrase: "create a draft release".
     pub action: String,
     pub method: String,
@@ -187,18 +187,18 @@ impl ApiError {
     }
 
     /// Whether GitHub said a resource of this kind already exists (422 `already_exists`).
-    pub fn already_exists(&self) -> bool {
+    pub(crate) fn already_exists(&self) -> bool {
         self.status == Some(422) && self.codes.iter().any(|c| c == "already_exists")
     }
 
     /// A 422 saying the tag belonged to a deleted immutable release (a burned tag).
-    pub fn tag_burned(&self) -> bool {
+    pub(crate) fn tag_burned(&self) -> bool {
         self.status == Some(422) && self.details.iter().any(|d| d.contains("used by an immutable release"))
     }
 
     /// A 422 saying a repository rule refused the tag (`pre_receive Repository rule
     /// violations found`).
-    pub fn rule_violation(&self) -> bool {
+    pub(crate) fn rule_violation(&self) -> bool {
         self.status == Some(422)
             && (self.details.iter().any(|d| d.contains("Repository rule violations"))
                 || self.message.contains("Repository rule violations"))
@@ -215,7 +215,7 @@ fn codes_of(errors: &[serde_json::Value]) -> Vec<String> {
 
 /// The action of a failed `bundle_url` download: its status is the storage host's, not the
 /// API's (a 403 or 404 there says nothing about the token or the repository).
-pub const DOWNLOAD_BUNDLE: &str = "download an attestation bundle";
+pub(crate) const DOWNLOAD_BUNDLE: &str = "download an attestation bundle";
 
 /// The most an attestation bundle may weigh, compressed or not (a bundle is a few KiB; a
 /// provenance over many files, some hundred).
@@ -223,7 +223,7 @@ const MAX_BUNDLE_BYTES: usize = 16 << 20;
 
 /// An attestation from a listing, its bundle resolved (inline or from its `bundle_url`).
 #[derive(Clone, Debug)]
-pub struct ListedAttestation {
+pub(crate) struct ListedAttestation {
     /// Its id: the item's `id` when the answer has one, else the number its blob is named by
     /// (`…/N.json.sn`, as GitHub names them; an inference, not documented).
     pub id: Option<u64>,
@@ -240,7 +240,7 @@ fn blob_number(url: &str) -> Option<u64> {
 
 /// A release as the tool needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RemoteRelease {
+pub(crate) struct RemoteRelease {
     pub id: u64,
     pub tag: String,
     pub draft: bool,
@@ -255,7 +255,7 @@ pub struct RemoteRelease {
 
 /// An asset of a release.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RemoteAsset {
+pub(crate) struct RemoteAsset {
     pub id: u64,
     pub name: String,
     pub size: u64,
@@ -293,13 +293,13 @@ impl From<octocrab::models::repos::Release> for RemoteRelease {
 }
 
 /// `sha256:<hex>` → `<hex>`.
-pub fn parse_digest(digest: &str) -> Option<String> {
+pub(crate) fn parse_digest(digest: &str) -> Option<String> {
     digest.strip_prefix("sha256:").filter(|hex| hex.len() == 64).map(str::to_ascii_lowercase)
 }
 
 /// What the repository endpoint tells about the token without writing anything.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RepositoryAccess {
+pub(crate) struct RepositoryAccess {
     pub private: bool,
     /// `permissions.push`, when GitHub reports it (it does for user tokens).
     pub push: Option<bool>,
@@ -309,7 +309,7 @@ pub struct RepositoryAccess {
 
 /// A release to create.
 #[derive(Clone, Debug, Default)]
-pub struct NewRelease {
+pub(crate) struct NewRelease {
     pub tag: String,
     pub name: String,
     pub body: Option<String>,
@@ -319,11 +319,11 @@ pub struct NewRelease {
 }
 
 /// Something told about every retry: a step turns it into a warning event.
-pub type RetryObserver<'r> = &'r (dyn Fn(&RetryNotice) + Send + Sync);
+pub(crate) type RetryObserver<'r> = &'r (dyn Fn(&RetryNotice) + Send + Sync);
 
 /// A client for one repository.
 #[derive(Clone)]
-pub struct GithubClient<'r> {
+pub(crate) struct GithubClient<'r> {
     crab: Octocrab,
     /// For uploads and downloads: no read timeout (a transfer is watched by
     /// [`net::watch`] instead), a connect timeout.
@@ -383,7 +383,7 @@ impl GithubClient<'static> {
 
 impl<'r> GithubClient<'r> {
     /// The same client, telling `observer` about every retry.
-    pub fn announcing<'o>(self, observer: RetryObserver<'o>) -> GithubClient<'o> {
+    pub(crate) fn announcing<'o>(self, observer: RetryObserver<'o>) -> GithubClient<'o> {
         GithubClient {
             crab: self.crab,
             http: self.http,
@@ -394,17 +394,17 @@ impl<'r> GithubClient<'r> {
         }
     }
 
-    pub fn target(&self) -> &Target {
+    pub(crate) fn target(&self) -> &Target {
         &self.target
     }
 
-    pub fn policy(&self) -> &NetworkPolicy {
+    pub(crate) fn policy(&self) -> &NetworkPolicy {
         &self.policy
     }
 
     /// Runs `operation` under the network policy; the error says how many attempts were made.
     /// `operation` gets the attempt number, so that a mutation can re-check first.
-    pub async fn with_retries<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, ApiError>
+    pub(crate) async fn with_retries<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, ApiError>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -425,7 +425,7 @@ impl<'r> GithubClient<'r> {
     }
 
     /// Reads the repository: visibility, push permission, and a classic token's scopes.
-    pub async fn repository(&self) -> Result<RepositoryAccess, ApiError> {
+    pub(crate) async fn repository(&self) -> Result<RepositoryAccess, ApiError> {
         const ACTION: &str = "read the repository";
         let route = &self.repo_route();
         let url = &self.url(route);
@@ -459,7 +459,7 @@ impl<'r> GithubClient<'r> {
 
     /// Every release whose tag is `tag`, drafts included (drafts are listed only for tokens
     /// with push access, and `GET /releases/tags/{tag}` never finds them).
-    pub async fn releases_for_tag(&self, tag: &str) -> Result<Vec<RemoteRelease>, ApiError> {
+    pub(crate) async fn releases_for_tag(&self, tag: &str) -> Result<Vec<RemoteRelease>, ApiError> {
         const ACTION: &str = "list the releases";
         let url = &self.url(&format!("{}/releases", self.repo_route()));
         let mut found = Vec::new();
@@ -493,7 +493,7 @@ impl<'r> GithubClient<'r> {
     /// second one. Callers create a draft only when the tag had none of that name (the publish
     /// step continues an existing draft; the probe's draft has a name of its own), so a draft
     /// found there is this call's.
-    pub async fn create_release(&self, release: &NewRelease) -> Result<RemoteRelease, ApiError> {
+    pub(crate) async fn create_release(&self, release: &NewRelease) -> Result<RemoteRelease, ApiError> {
         let action = if release.draft { "create a draft release" } else { "create a release" };
         let url = &self.url(&format!("{}/releases", self.repo_route()));
         self.with_retries(&format!("POST {url}"), |attempt| async move {
@@ -522,7 +522,7 @@ impl<'r> GithubClient<'r> {
 
     /// A GET of an API route (`/repos/…`) as JSON, under the network policy; a 404 is an
     /// error like any other status (callers that expect one look at `status`).
-    pub async fn get_json(&self, action: &str, route: &str) -> Result<serde_json::Value, ApiError> {
+    pub(crate) async fn get_json(&self, action: &str, route: &str) -> Result<serde_json::Value, ApiError> {
         let url = &self.url(route);
         self.with_retries(&format!("GET {url}"), |_| async move {
             let fail = |e| ApiError::from_octocrab(e, action, "GET", url);
@@ -536,12 +536,12 @@ impl<'r> GithubClient<'r> {
     }
 
     /// `/repos/{owner}/{repo}`, for routes under it.
-    pub fn repository_route(&self) -> String {
+    pub(crate) fn repository_route(&self) -> String {
         self.repo_route()
     }
 
     /// Release notes generated by GitHub for a tag (writes nothing).
-    pub async fn generate_notes(&self, tag: &str, target_commitish: Option<&str>) -> Result<String, ApiError> {
+    pub(crate) async fn generate_notes(&self, tag: &str, target_commitish: Option<&str>) -> Result<String, ApiError> {
         let url = &self.url(&format!("{}/releases/generate-notes", self.repo_route()));
         self.with_retries(&format!("POST {url}"), |_| async move {
             // It writes nothing, but it is a POST, and GitHub paces by method.
@@ -562,7 +562,7 @@ impl<'r> GithubClient<'r> {
     }
 
     /// Deletes a release. A 404 on a retry means an earlier attempt did it.
-    pub async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
+    pub(crate) async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
         let url = &self.url(&format!("{}/releases/{id}", self.repo_route()));
         self.with_retries(&format!("DELETE {url}"), |attempt| async move {
             self.pacer.pace().await;
@@ -580,7 +580,7 @@ impl<'r> GithubClient<'r> {
 
     /// Publishes a draft: `PATCH {"draft": false}`. Repeating it is harmless, so it is
     /// retried as it is.
-    pub async fn publish_release(&self, id: u64) -> Result<RemoteRelease, ApiError> {
+    pub(crate) async fn publish_release(&self, id: u64) -> Result<RemoteRelease, ApiError> {
         let url = &self.url(&format!("{}/releases/{id}", self.repo_route()));
         self.with_retries(&format!("PATCH {url}"), |_| async move {
             self.pacer.pace().await;
@@ -597,7 +597,7 @@ impl<'r> GithubClient<'r> {
         .await
     }
 
-    pub async fn list_assets(&self, release_id: u64) -> Result<Vec<RemoteAsset>, ApiError> {
+    pub(crate) async fn list_assets(&self, release_id: u64) -> Result<Vec<RemoteAsset>, ApiError> {
         let url = &self.url(&format!("{}/releases/{release_id}/assets", self.repo_route()));
         let mut assets = Vec::new();
         for page in 1..=MAX_PAGES {
@@ -625,7 +625,7 @@ impl<'r> GithubClient<'r> {
     }
 
     /// Deletes an asset. A 404 on a retry means an earlier attempt did it.
-    pub async fn delete_asset(&self, asset_id: u64) -> Result<(), ApiError> {
+    pub(crate) async fn delete_asset(&self, asset_id: u64) -> Result<(), ApiError> {
         let url = &self.url(&format!("{}/releases/assets/{asset_id}", self.repo_route()));
         self.with_retries(&format!("DELETE {url}"), |attempt| async move {
             self.pacer.pace().await;
@@ -646,7 +646,7 @@ impl<'r> GithubClient<'r> {
     /// this one left (nothing, an unfinished `starter` asset, or a complete asset whose
     /// answer was lost), which only it can judge. A stalled attempt (no byte accepted and no
     /// answer for the stall timeout) fails as transient.
-    pub async fn upload_asset_once(
+    pub(crate) async fn upload_asset_once(
         &self,
         upload_url: &str,
         name: &str,
@@ -724,7 +724,7 @@ impl<'r> GithubClient<'r> {
     /// `POST /repos/{owner}/{repo}/attestations` with `{"bundle": …}` (a Sigstore bundle with
     /// a DSSE envelope); returns the attestation's id. The preflight sends a bundle that
     /// cannot be stored to prove the permission without storing anything.
-    pub async fn create_attestation(&self, bundle: &serde_json::Value) -> Result<u64, ApiError> {
+    pub(crate) async fn create_attestation(&self, bundle: &serde_json::Value) -> Result<u64, ApiError> {
         const ACTION: &str = "store an attestation";
         let url = self.url(&format!("{}/attestations", self.repo_route()));
         let body = serde_json::json!({ "bundle": bundle });
@@ -760,7 +760,7 @@ impl<'r> GithubClient<'r> {
     /// snappy block compressed. It is downloaded **without the token** (the URL itself
     /// authorises the read; the token goes to the API's host only), decompressed, and read as
     /// JSON. An inline `bundle` (older answers, GitHub Enterprise Server) is taken as it is.
-    pub async fn list_attestations(
+    pub(crate) async fn list_attestations(
         &self,
         subject_digest: &str,
         predicate_type: Option<&str>,
@@ -867,12 +867,12 @@ impl<'r> GithubClient<'r> {
     }
 
     /// Downloads an asset and hashes it on the way, for servers that report no digest.
-    pub async fn download_sha256(&self, asset_id: u64) -> Result<(String, u64), ApiError> {
+    pub(crate) async fn download_sha256(&self, asset_id: u64) -> Result<(String, u64), ApiError> {
         self.download(asset_id, None).await.map(|(sha256, size, _)| (sha256, size))
     }
 
     /// Downloads a small asset (at most `limit` bytes; a larger one is an error): its bytes.
-    pub async fn download_small(&self, asset_id: u64, limit: u64) -> Result<Vec<u8>, ApiError> {
+    pub(crate) async fn download_small(&self, asset_id: u64, limit: u64) -> Result<Vec<u8>, ApiError> {
         self.download(asset_id, Some(limit)).await.map(|(_, _, bytes)| bytes)
     }
 

@@ -22,7 +22,7 @@ use crate::secret::Source;
 const TOKEN_PERMISSIONS_DOC: &str = "https://docs.github.com/actions/security-for-github-actions/security-guides/automatic-token-authentication#modifying-the-permissions-for-the-github_token";
 
 #[derive(Debug, thiserror::Error)]
-pub enum GithubError {
+pub(crate) enum GithubError {
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error("the GitHub token from {token_source} was rejected as bad credentials: {api}")]
@@ -114,7 +114,7 @@ impl Diagnose for GithubError {
 
 impl GithubError {
     /// Classifies a failed request made with `target`'s token.
-    pub fn classify(api: ApiError, target: &Target) -> GithubError {
+    pub(crate) fn classify(api: ApiError, target: &Target) -> GithubError {
         let repository = target.full_name();
         let token_source = target.token_source.clone();
         let rate_limited = api.rate_limit_remaining == Some(0) || api.retry_after.is_some();
@@ -167,7 +167,7 @@ impl GithubError {
     }
 
     /// Replaces the help line of a generic API failure (one that is not about permissions).
-    pub fn with_api_help(self, help: impl Into<String>) -> GithubError {
+    pub(crate) fn with_api_help(self, help: impl Into<String>) -> GithubError {
         match self {
             GithubError::Api { repository, api, .. } => GithubError::Api { repository, api, help: Some(help.into()) },
             other => other,
@@ -182,7 +182,7 @@ fn wanted(api: &ApiError) -> String {
 
 /// `contents=write` → `"Contents" to "Read and write"`; alternative sets (`a; b`) are joined
 /// with "or".
-pub fn human_permissions(header: &str) -> String {
+pub(crate) fn human_permissions(header: &str) -> String {
     header
         .split(';')
         .map(|set| {
@@ -211,7 +211,7 @@ pub fn human_permissions(header: &str) -> String {
 
 /// The scope a classic token lacks to write releases, if any: `repo` for a private
 /// repository; `public_repo` (or `repo`) for a public one.
-pub fn missing_classic_scope(scopes: &str, private: bool) -> Option<&'static str> {
+pub(crate) fn missing_classic_scope(scopes: &str, private: bool) -> Option<&'static str> {
     let has = |wanted: &str| scopes.split(',').any(|s| s.trim() == wanted);
     match (private, has("repo"), has("public_repo")) {
         (_, true, _) => None,

@@ -3,13 +3,13 @@
 //! run output naming it, and the help every failure before the undraft shares.
 
 /// The run output that holds the release's URL.
-pub const OUTPUT_RELEASE_URL: &str = "github-release-url";
+pub(crate) const OUTPUT_RELEASE_URL: &str = "github-release-url";
 
 pub(crate) const RERUN_HELP: &str = "the release stays a draft and nothing is visible yet (no chart version is tagged either); run the release again: it keeps the assets already uploaded and checked, uploads the rest, and finishes the finalize stage";
 
 /// What the publish step left for the finalize step.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A complete, checked draft, to be published.
     Draft { id: u64, url: String },
     /// The release was published before this run and now matches this build.
@@ -18,7 +18,7 @@ pub enum Outcome {
 
 /// The release as published, for the steps after the undraft (the attestation check).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Published {
+pub(crate) struct Published {
     pub tag: String,
     pub url: String,
     /// GitHub's `immutable`: tag and assets locked, and attested by GitHub.

@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 /// A ruleset as `GET /repos/{owner}/{repo}/rulesets/{id}` returns it (the fields used here).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct Ruleset {
+pub(crate) struct Ruleset {
     pub id: u64,
     pub name: String,
     #[serde(default)]
@@ -48,13 +48,13 @@ pub struct Ruleset {
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-pub struct Conditions {
+pub(crate) struct Conditions {
     #[serde(default)]
     pub ref_name: Option<RefName>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-pub struct RefName {
+pub(crate) struct RefName {
     #[serde(default)]
     pub include: Vec<String>,
     #[serde(default)]
@@ -62,7 +62,7 @@ pub struct RefName {
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]
@@ -70,19 +70,19 @@ pub struct Rule {
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-pub struct Links {
+pub(crate) struct Links {
     #[serde(default)]
     pub html: Option<Href>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-pub struct Href {
+pub(crate) struct Href {
     pub href: String,
 }
 
 /// Whether the caller may bypass a ruleset (`current_user_can_bypass`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Bypass {
+pub(crate) enum Bypass {
     /// `always` (or `exempt`): the rules do not apply to this token.
     Always,
     /// `pull_requests_only`: only when merging a pull request, which creating a tag is not.
@@ -94,7 +94,7 @@ pub enum Bypass {
 }
 
 impl Bypass {
-    pub fn of(value: Option<&str>) -> Bypass {
+    pub(crate) fn of(value: Option<&str>) -> Bypass {
         match value {
             Some("always" | "exempt") => Bypass::Always,
             Some("pull_requests_only") => Bypass::PullRequestsOnly,
@@ -106,7 +106,7 @@ impl Bypass {
 
 /// What a ruleset means for publishing the release's tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// It does not apply: another target, not enforced, the tag not covered, the tag exists
     /// already, or no rule of it refuses a creation.
     NotApplicable,
@@ -120,7 +120,7 @@ pub enum Verdict {
 
 /// Evaluates one ruleset for publishing a release of `tag`; `tag_exists`: the tag is already
 /// in the repository (publishing then creates nothing).
-pub fn evaluate(ruleset: &Ruleset, tag: &str, tag_exists: bool) -> Verdict {
+pub(crate) fn evaluate(ruleset: &Ruleset, tag: &str, tag_exists: bool) -> Verdict {
     let is_tag_ruleset = ruleset.target.as_deref().is_none_or(|t| t == "tag");
     let active = ruleset.enforcement.as_deref().is_none_or(|e| e == "active");
     if !is_tag_ruleset || !active || tag_exists {
@@ -173,7 +173,7 @@ fn refusing(rule: &Rule, tag: &str) -> Option<String> {
 
 /// Whether `conditions.ref_name` covers `refs/tags/<tag>`: some `include` matches and no
 /// `exclude` does. Patterns without a `refs/` prefix are matched against the bare tag name.
-pub fn covers(ref_name: &RefName, tag: &str) -> bool {
+pub(crate) fn covers(ref_name: &RefName, tag: &str) -> bool {
     let full = format!("refs/tags/{tag}");
     let matches = |pattern: &String| match pattern.as_str() {
         "~ALL" => true,
@@ -185,7 +185,7 @@ pub fn covers(ref_name: &RefName, tag: &str) -> bool {
 }
 
 /// `File.fnmatch(pattern, text, File::FNM_PATHNAME)` as GitHub uses it for rulesets.
-pub fn fnmatch(pattern: &str, text: &str) -> bool {
+pub(crate) fn fnmatch(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     matches(&p, &t)
@@ -244,7 +244,7 @@ fn matches(p: &[char], t: &[char]) -> bool {
 
 /// Where a ruleset is changed: its own `_links.html` when GitHub gave one, else the settings
 /// page of the repository or of the organisation it comes from.
-pub fn settings_url(ruleset: &Ruleset, web_url: &str, repository: &str) -> String {
+pub(crate) fn settings_url(ruleset: &Ruleset, web_url: &str, repository: &str) -> String {
     if let Some(href) = ruleset.links.as_ref().and_then(|l| l.html.as_ref()) {
         return href.href.clone();
     }
@@ -255,7 +255,7 @@ pub fn settings_url(ruleset: &Ruleset, web_url: &str, repository: &str) -> Strin
 }
 
 /// "the repository's ruleset" / "the organisation acme's ruleset".
-pub fn owner_of(ruleset: &Ruleset) -> String {
+pub(crate) fn owner_of(ruleset: &Ruleset) -> String {
     match (ruleset.source_type.as_deref(), ruleset.source.as_deref()) {
         (Some("Organization"), Some(org)) => format!("organisation {org}"),
         (Some("Enterprise"), Some(enterprise)) => format!("enterprise {enterprise}"),

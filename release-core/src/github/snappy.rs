@@ -17,7 +17,7 @@
 //! allocation past `limit`.
 
 /// Decompresses a snappy block of at most `limit` bytes uncompressed.
-pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+pub(crate) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     let (length, mut at) = varint(input)?;
     if length > limit as u64 {
         return Err(format!("it would decompress to {length} bytes, more than the {limit} allowed"));

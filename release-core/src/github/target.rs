@@ -20,13 +20,13 @@ use crate::error::Diagnose;
 use crate::secret::{Secret, Source};
 
 /// The variables a token is taken from when `github.token-env` is not set, in order.
-pub const TOKEN_VARIABLES: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
+pub(crate) const TOKEN_VARIABLES: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
 /// The API base when neither the config nor `GITHUB_API_URL` gives one.
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// Everything needed to talk to one repository's releases.
 #[derive(Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub owner: String,
     pub repo: String,
     /// Where `owner/repo` came from (`github.repository`, `GITHUB_REPOSITORY`).
@@ -51,13 +51,13 @@ impl fmt::Debug for Target {
 
 impl Target {
     /// `owner/repo`.
-    pub fn full_name(&self) -> String {
+    pub(crate) fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.repo)
     }
 
     /// The web UI's base: `https://github.com` for github.com, the API host without
     /// `/api/v3` for GitHub Enterprise Server.
-    pub fn web_url(&self) -> String {
+    pub(crate) fn web_url(&self) -> String {
         if self.api_url == DEFAULT_API_URL {
             "https://github.com".into()
         } else {
@@ -67,7 +67,7 @@ impl Target {
 
     /// Whether a URL is one this token may be sent to: the API's own scheme, host and port,
     /// or `uploads.github.com` when the API is github.com's.
-    pub fn may_receive_token(&self, url: &reqwest::Url) -> bool {
+    pub(crate) fn may_receive_token(&self, url: &reqwest::Url) -> bool {
         let Ok(api) = reqwest::Url::parse(&self.api_url) else { return false };
         let same_origin = url.scheme() == api.scheme()
             && url.host_str() == api.host_str()
@@ -80,7 +80,7 @@ impl Target {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     #[error("no GitHub token: `github.token-env` names {variable}, which is unset or empty")]
     ConfiguredTokenMissing { variable: String },
     #[error("no GitHub token: neither GH_TOKEN nor GITHUB_TOKEN is set")]
@@ -117,7 +117,7 @@ impl Diagnose for TargetError {
 }
 
 /// The token, by the documented precedence, with its source.
-pub fn resolve_token(config: &GithubConfig, env: &Environment) -> Result<(Secret, Source), TargetError> {
+pub(crate) fn resolve_token(config: &GithubConfig, env: &Environment) -> Result<(Secret, Source), TargetError> {
     if let Some(variable) = &config.token_env {
         return env.secret(variable).ok_or_else(|| TargetError::ConfiguredTokenMissing { variable: variable.clone() });
     }
@@ -128,7 +128,7 @@ pub fn resolve_token(config: &GithubConfig, env: &Environment) -> Result<(Secret
 }
 
 /// The repository, API base and token for a `[github]` section.
-pub fn resolve(config: &GithubConfig, env: &Environment) -> Result<Target, TargetError> {
+pub(crate) fn resolve(config: &GithubConfig, env: &Environment) -> Result<Target, TargetError> {
     let (repository, repository_source) = match (&config.repository, env.get("GITHUB_REPOSITORY")) {
         (Some(value), _) => (value.clone(), "`github.repository`".to_owned()),
         (None, Some(value)) => (value.to_owned(), "GITHUB_REPOSITORY".to_owned()),

@@ -23,15 +23,15 @@ use serde_json::Value;
 use super::ChartError;
 use super::metadata::{self, Node};
 
-pub const CHART_YAML: &str = "Chart.yaml";
-pub const VALUES_YAML: &str = "values.yaml";
+pub(crate) const CHART_YAML: &str = "Chart.yaml";
+pub(crate) const VALUES_YAML: &str = "values.yaml";
 
 /// The `apiVersion` this packager supports.
-pub const API_VERSION: &str = "v2";
+pub(crate) const API_VERSION: &str = "v2";
 
 /// A chart's `Chart.yaml`: every top-level field in file order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ChartYaml {
+pub(crate) struct ChartYaml {
     path: Utf8PathBuf,
     fields: Vec<(String, Value)>,
     /// Lines, type problems and warnings of the file as written.
@@ -76,7 +76,7 @@ impl Serialize for FieldsOut<'_> {
 
 impl ChartYaml {
     /// Reads `Chart.yaml` from a chart directory.
-    pub fn load(dir: &Utf8Path) -> Result<ChartYaml, ChartError> {
+    pub(crate) fn load(dir: &Utf8Path) -> Result<ChartYaml, ChartError> {
         let path = dir.join(CHART_YAML);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -88,7 +88,7 @@ impl ChartYaml {
 
     /// Parses `Chart.yaml` text read from `path`. Checks the YAML and the types of the
     /// string fields; [`ChartYaml::validate`] checks the values.
-    pub fn parse(text: &str, path: &Utf8Path) -> Result<ChartYaml, ChartError> {
+    pub(crate) fn parse(text: &str, path: &Utf8Path) -> Result<ChartYaml, ChartError> {
         // First the shape, for a clear message when the file is empty or not a mapping.
         let shape: serde_saphyr::Spanned<Node> = serde_saphyr::from_str(text).map_err(|err| yaml_error(path, &err))?;
         let checked = match &shape.value {
@@ -123,48 +123,48 @@ impl ChartYaml {
     }
 
     /// What `helm lint` would warn about (fields Helm does not know), one line each.
-    pub fn warnings(&self) -> &[String] {
+    pub(crate) fn warnings(&self) -> &[String] {
         &self.checked.warnings
     }
 
     /// The line a top-level field was written on.
-    pub fn field_line(&self, key: &str) -> Option<u64> {
+    pub(crate) fn field_line(&self, key: &str) -> Option<u64> {
         self.checked.lines.iter().find(|(k, _)| k == key).map(|(_, line)| *line)
     }
 
     /// The file this was read from.
-    pub fn path(&self) -> &Utf8Path {
+    pub(crate) fn path(&self) -> &Utf8Path {
         &self.path
     }
 
     /// A top-level field.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// A top-level string field; `None` when absent, null or not a string.
-    pub fn get_str(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get_str(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(Value::as_str)
     }
 
     /// `name`, or `""` when missing (only after [`ChartYaml::validate`] passed is it valid).
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.get_str("name").unwrap_or_default()
     }
 
     /// `version`, or `""` when missing.
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         self.get_str("version").unwrap_or_default()
     }
 
     /// Every top-level field, in file order.
     #[cfg(test)]
-    pub fn fields(&self) -> &[(String, Value)] {
+    pub(crate) fn fields(&self) -> &[(String, Value)] {
         &self.fields
     }
 
     /// Sets a top-level field, in place if present, else at the end.
-    pub fn set(&mut self, key: &str, value: Value) {
+    pub(crate) fn set(&mut self, key: &str, value: Value) {
         match self.fields.iter_mut().find(|(k, _)| k == key) {
             Some((_, existing)) => *existing = value,
             None => self.fields.push((key.to_owned(), value)),
@@ -173,7 +173,7 @@ impl ChartYaml {
 
     /// Sets `version` and/or `appVersion` to the release version.
     /// A stamped field's value as written no longer matters: its problems go.
-    pub fn stamp(&mut self, release_version: &semver::Version, version: bool, app_version: bool) {
+    pub(crate) fn stamp(&mut self, release_version: &semver::Version, version: bool, app_version: bool) {
         if version {
             self.set("version", Value::String(release_version.to_string()));
             self.checked.problems.retain(|p| p.field != "version");
@@ -185,7 +185,7 @@ impl ChartYaml {
     }
 
     /// Every problem with the required fields; empty when the chart can be packaged.
-    pub fn validate(&self) -> Vec<ChartError> {
+    pub(crate) fn validate(&self) -> Vec<ChartError> {
         let mut problems = Vec::new();
         let path = &self.path;
         let lines = |field: &str| self.field_line(field);
@@ -289,18 +289,18 @@ impl ChartYaml {
     }
 
     /// The packaged `Chart.yaml`.
-    pub fn to_yaml(&self) -> String {
+    pub(crate) fn to_yaml(&self) -> String {
         serde_saphyr::to_string(&FieldsOut(&self.fields)).expect("JSON values always serialise as YAML")
     }
 
     /// The Chart.yaml metadata as JSON: Helm's OCI config blob.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string(&FieldsOut(&self.fields)).expect("JSON values always serialise")
     }
 }
 
 /// Why a chart name is invalid: Helm uses it as a directory and file name.
-pub fn check_name(name: &str) -> Result<(), &'static str> {
+pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         Err("it is empty")
     } else if name == "." || name == ".." {
@@ -315,7 +315,7 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
 }
 
 /// `values.yaml`, when present, must be a YAML mapping: Helm refuses to package otherwise.
-pub fn check_values(dir: &Utf8Path) -> Result<(), ChartError> {
+pub(crate) fn check_values(dir: &Utf8Path) -> Result<(), ChartError> {
     let path = dir.join(VALUES_YAML);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,

@@ -17,7 +17,7 @@ use super::ignore::{HELMIGNORE, Rules};
 
 /// One file to package.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChartFile {
+pub(crate) struct ChartFile {
     /// The path inside the chart, `/`-separated (`templates/deployment.yaml`).
     pub archive_path: String,
     /// Where its bytes are read from (a link's target for a followed link).
@@ -26,7 +26,7 @@ pub struct ChartFile {
 
 /// What a walk found: the files, the links it followed, and every problem.
 #[derive(Debug, Default)]
-pub struct Walk {
+pub(crate) struct Walk {
     /// Sorted by archive path; `Chart.yaml` of the chart directory is not among them.
     pub files: Vec<ChartFile>,
     pub followed_links: Vec<String>,
@@ -34,7 +34,7 @@ pub struct Walk {
 }
 
 /// The chart directory for a configured `path`: relative to `root`, without `..`.
-pub fn chart_dir(root: &Utf8Path, configured: &Utf8Path) -> Result<Utf8PathBuf, ChartError> {
+pub(crate) fn chart_dir(root: &Utf8Path, configured: &Utf8Path) -> Result<Utf8PathBuf, ChartError> {
     let reject = |reason| Err(ChartError::ChartPath { path: configured.to_owned(), reason });
     if configured.as_str().is_empty() {
         return reject("is empty");
@@ -55,7 +55,7 @@ pub fn chart_dir(root: &Utf8Path, configured: &Utf8Path) -> Result<Utf8PathBuf, 
 
 /// Checks a path that will be written into the archive: relative, `/`-separated, every
 /// component a normal name (no empty, `.` or `..` component).
-pub fn check_archive_path(path: &str) -> Result<(), &'static str> {
+pub(crate) fn check_archive_path(path: &str) -> Result<(), &'static str> {
     if path.is_empty() {
         return Err("is empty");
     }
@@ -77,7 +77,7 @@ pub fn check_archive_path(path: &str) -> Result<(), &'static str> {
 /// Checks that `name` in the chart directory, if it exists, is not a symbolic link out of
 /// the chart; the files Helm reads by name (`Chart.yaml`, `values.yaml`) are read only after
 /// this passed, even when `.helmignore` hides them from the walk.
-pub fn check_inside(dir: &Utf8Path, name: &str) -> Result<(), ChartError> {
+pub(crate) fn check_inside(dir: &Utf8Path, name: &str) -> Result<(), ChartError> {
     let path = dir.join(name);
     match std::fs::symlink_metadata(&path) {
         Ok(meta) if meta.file_type().is_symlink() => {}
@@ -93,7 +93,7 @@ pub fn check_inside(dir: &Utf8Path, name: &str) -> Result<(), ChartError> {
 }
 
 /// Walks a chart directory: every file to package, with `.helmignore` applied.
-pub fn collect(dir: &Utf8Path) -> Walk {
+pub(crate) fn collect(dir: &Utf8Path) -> Walk {
     let mut walk = Walk::default();
     let root = match dir.canonicalize_utf8() {
         Ok(root) => root,

@@ -10,7 +10,7 @@ use crate::config::ChartConfig;
 /// One configured chart: its position in `[[chart]]` (for messages: `chart[0]`) and its label,
 /// unique in the run (for step ids and hand-offs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ChartId {
+pub(crate) struct ChartId {
     index: usize,
     label: String,
 }
@@ -20,7 +20,7 @@ impl ChartId {
     /// its whole path where two charts share a directory name, or (for a list with the same
     /// path twice, which config validation refuses but an embedder's hand-made config may
     /// have) that with `#<position>`.
-    pub fn all(charts: &[ChartConfig]) -> Vec<ChartId> {
+    pub(crate) fn all(charts: &[ChartConfig]) -> Vec<ChartId> {
         let base = |c: &ChartConfig| {
             let path = c.path.as_str().trim_end_matches('/');
             path.rsplit('/').next().filter(|s| !s.is_empty() && *s != ".").unwrap_or(path).to_owned()
@@ -45,12 +45,12 @@ impl ChartId {
     }
 
     /// Position in `[[chart]]`.
-    pub fn index(&self) -> usize {
+    pub(crate) fn index(&self) -> usize {
         self.index
     }
 
     /// Unique in the run: the subject of the chart's step ids and hand-offs.
-    pub fn label(&self) -> &str {
+    pub(crate) fn label(&self) -> &str {
         &self.label
     }
 }

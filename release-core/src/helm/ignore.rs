@@ -15,20 +15,20 @@
 //! file inside an ignored directory cannot be re-included).
 
 /// The rule Helm always adds: dot files directly in `templates/` are not templates.
-pub const DEFAULT_RULES: &str = "templates/.?*";
+pub(crate) const DEFAULT_RULES: &str = "templates/.?*";
 
 /// The file name Helm reads ignore rules from.
-pub const HELMIGNORE: &str = ".helmignore";
+pub(crate) const HELMIGNORE: &str = ".helmignore";
 
 /// A parsed `.helmignore` plus Helm's default rule.
 #[derive(Clone, Debug, Default)]
-pub struct Rules {
+pub(crate) struct Rules {
     rules: Vec<Rule>,
 }
 
 /// A line that is not a valid pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PatternError {
+pub(crate) struct PatternError {
     /// 1-based line number in the file.
     pub line: usize,
     pub pattern: String,
@@ -68,12 +68,12 @@ enum Token {
 
 impl Rules {
     /// Helm's default rule alone: what applies when a chart has no `.helmignore`.
-    pub fn defaults() -> Rules {
+    pub(crate) fn defaults() -> Rules {
         Rules::parse("").expect("no user rules")
     }
 
     /// Helm's default rule followed by the rules of a `.helmignore` text.
-    pub fn parse(text: &str) -> Result<Rules, PatternError> {
+    pub(crate) fn parse(text: &str) -> Result<Rules, PatternError> {
         let mut rules = vec![Rule::parse(DEFAULT_RULES).expect("the default rule is valid").expect("not blank")];
         for (index, line) in text.lines().enumerate() {
             match Rule::parse(line) {
@@ -87,7 +87,7 @@ impl Rules {
 
     /// Whether `path` (relative to the chart directory, `/`-separated, no `.` or `..`
     /// components) is ignored. `is_dir` says whether it names a directory.
-    pub fn is_ignored(&self, path: &str, is_dir: bool) -> bool {
+    pub(crate) fn is_ignored(&self, path: &str, is_dir: bool) -> bool {
         let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         if components.is_empty() {
             // The chart directory itself is never ignored.

@@ -27,11 +27,11 @@ mod metadata;
 pub(crate) mod package;
 pub(crate) mod subcharts;
 
-pub use identity::ChartId;
+pub(crate) use identity::ChartId;
 
 /// A chart packaged by the package stage; the OCI push reads these from the step context.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PackagedChart {
+pub(crate) struct PackagedChart {
     /// `name` from Chart.yaml.
     pub name: String,
     /// The chart version actually packaged (after stamping).
@@ -51,7 +51,7 @@ pub struct PackagedChart {
 
 /// A chart directory read, validated and stamped, ready to be packaged.
 #[derive(Clone, Debug)]
-pub struct PreparedChart {
+pub(crate) struct PreparedChart {
     /// The chart directory.
     pub dir: Utf8PathBuf,
     /// `Chart.yaml` as it will be packaged (stamped).
@@ -65,14 +65,14 @@ pub struct PreparedChart {
 impl PreparedChart {
     /// What `helm lint` would warn about, each line naming the file: fields Helm does not
     /// know (packaged as written, ignored by Helm).
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         self.chart.warnings().iter().map(|w| format!("{}: {w}", self.chart.path())).collect()
     }
 }
 
 impl PreparedChart {
     /// `<name>-<version>.tgz`.
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         format!("{}-{}.tgz", self.chart.name(), self.chart.version())
     }
 }
@@ -80,7 +80,7 @@ impl PreparedChart {
 /// Reads and checks one configured chart: its path, `Chart.yaml` (stamped with
 /// `release_version` as configured), `values.yaml`, `.helmignore` and every file that will
 /// be packaged. Returns every problem found, not just the first.
-pub fn prepare(
+pub(crate) fn prepare(
     root: &Utf8Path,
     config: &ChartConfig,
     release_version: &semver::Version,
@@ -138,7 +138,7 @@ pub(crate) fn versions(root: &Utf8Path, configured: &Utf8Path) -> Result<ChartVe
 
 /// Several problems as one step error: one line each, their fixes in the help, and the
 /// file and line of each one that has a line (for annotations), relative to `root`.
-pub fn step_error_in(root: &Utf8Path, problems: Vec<ChartError>) -> StepError {
+pub(crate) fn step_error_in(root: &Utf8Path, problems: Vec<ChartError>) -> StepError {
     let locations: Vec<SourceLocation> = problems
         .iter()
         .filter_map(|p| {
@@ -158,7 +158,7 @@ pub fn step_error_in(root: &Utf8Path, problems: Vec<ChartError>) -> StepError {
 }
 
 /// Several problems as one step error: one line each, their fixes in the help.
-pub fn step_error(problems: Vec<ChartError>) -> StepError {
+pub(crate) fn step_error(problems: Vec<ChartError>) -> StepError {
     let message = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
     let mut helps: Vec<String> = Vec::new();
     for help in problems.iter().filter_map(Diagnose::help) {
@@ -173,7 +173,7 @@ pub fn step_error(problems: Vec<ChartError>) -> StepError {
 /// Everything that can be wrong with a chart. Each message names the file (and field or
 /// line); each help says what to change.
 #[derive(Debug, thiserror::Error)]
-pub enum ChartError {
+pub(crate) enum ChartError {
     #[error("chart path `{path}` {reason}")]
     ChartPath { path: Utf8PathBuf, reason: &'static str },
     #[error("the chart directory {dir} does not exist")]

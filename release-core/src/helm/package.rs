@@ -17,11 +17,11 @@ use crate::checksum::HashingWriter;
 use crate::helm::chart::CHART_YAML;
 
 /// The mode of every file in the archive.
-pub const FILE_MODE: u32 = 0o644;
+pub(crate) const FILE_MODE: u32 = 0o644;
 
 /// The archive written: where, its digest and size.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     pub path: Utf8PathBuf,
     /// Lowercase hex SHA-256.
     pub sha256: String,
@@ -30,7 +30,7 @@ pub struct Written {
 
 /// Writes the chart's archive into `dist` (created if needed). The file appears under its
 /// final name only once complete.
-pub fn write(prepared: &PreparedChart, dist: &Utf8Path) -> Result<Written, ChartError> {
+pub(crate) fn write(prepared: &PreparedChart, dist: &Utf8Path) -> Result<Written, ChartError> {
     let path = dist.join(prepared.file_name());
     let partial = dist.join(format!(".{}.partial", prepared.file_name()));
     let write_err = |source| ChartError::Write { path: path.clone(), source };
@@ -56,7 +56,7 @@ pub fn write(prepared: &PreparedChart, dist: &Utf8Path) -> Result<Written, Chart
 }
 
 /// Writes the archive into any writer; returns the writer.
-pub fn write_to<W: Write>(prepared: &PreparedChart, out: W) -> Result<W, ChartError> {
+pub(crate) fn write_to<W: Write>(prepared: &PreparedChart, out: W) -> Result<W, ChartError> {
     let name = prepared.chart.name();
     let shown = prepared.dir.join(prepared.file_name());
     let io_err = |source| ChartError::Write { path: shown.clone(), source };

@@ -18,7 +18,7 @@ use super::chart::{CHART_YAML, ChartYaml};
 use super::files::ChartFile;
 
 /// Every problem between `chart`'s `dependencies` and the subcharts among `files`.
-pub fn check(dir: &Utf8Path, chart: &ChartYaml, files: &[ChartFile]) -> Vec<ChartError> {
+pub(crate) fn check(dir: &Utf8Path, chart: &ChartYaml, files: &[ChartFile]) -> Vec<ChartError> {
     let mut problems = Vec::new();
     let mut present: Vec<(String, String)> = Vec::new(); // (subchart name, where)
     let mut seen_dirs: Vec<&str> = Vec::new();

@@ -13,24 +13,24 @@ use crate::signing::public_key::PublicKey;
 pub(crate) const MAX_PAYLOAD_BYTES: i64 = 64 * 1024;
 
 /// The media type of cosign's signed payload.
-pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub(crate) const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The layer annotation that holds the base64 signature over the payload.
-pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+pub(crate) const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The config media type of a signature manifest.
-pub const OCI_IMAGE_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+pub(crate) const OCI_IMAGE_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 /// The `type` cosign writes into, and checks in, every payload.
-pub const SIMPLE_SIGNING_TYPE: &str = "cosign container image signature";
+pub(crate) const SIMPLE_SIGNING_TYPE: &str = "cosign container image signature";
 /// Older cosign releases wrote `.sig` manifests with Docker's media type; they are read too.
 pub(crate) const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// The tag cosign looks under for the signatures of `digest`: `sha256:ab…` → `sha256-ab….sig`.
-pub fn signature_tag(digest: &str) -> String {
+pub(crate) fn signature_tag(digest: &str) -> String {
     format!("{}.sig", digest.replace(':', "-"))
 }
 
 /// Cosign's "simple signing" payload for a manifest digest in a repository
 /// (`REGISTRY/PATH/NAME`). Field order and `"optional":null` as cosign writes them.
-pub fn simple_signing_payload(repository: &str, digest: &str) -> Vec<u8> {
+pub(crate) fn simple_signing_payload(repository: &str, digest: &str) -> Vec<u8> {
     #[derive(Serialize)]
     struct Payload<'a> {
         critical: Critical<'a>,

@@ -40,23 +40,23 @@ use crate::shell::{find_program, run_with_input};
 const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The only host GitHub tokens are sent to.
-pub const GHCR: &str = "ghcr.io";
+pub(crate) const GHCR: &str = "ghcr.io";
 
 /// Whether `host` is GitHub's container registry.
-pub fn is_ghcr(host: &str) -> bool {
+pub(crate) fn is_ghcr(host: &str) -> bool {
     host.eq_ignore_ascii_case(GHCR) || host.eq_ignore_ascii_case("ghcr.io:443")
 }
 
 /// What is sent to the registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Login {
+pub(crate) enum Login {
     Anonymous,
     Basic { username: String, password: Secret },
 }
 
 impl Login {
     /// The form oci-client takes. The value leaves the [`Secret`] here only.
-    pub fn to_oci(&self) -> oci_client::secrets::RegistryAuth {
+    pub(crate) fn to_oci(&self) -> oci_client::secrets::RegistryAuth {
         match self {
             Login::Anonymous => oci_client::secrets::RegistryAuth::Anonymous,
             Login::Basic { username, password } => {
@@ -68,7 +68,7 @@ impl Login {
 
 /// What happened to one source of the chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// This source gave the credentials.
     Used,
     /// Nothing set.
@@ -83,7 +83,7 @@ pub enum Outcome {
 
 /// One source and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Considered {
+pub(crate) struct Considered {
     /// The source's name as a user sets it (`HELM_REGISTRY_USERNAME/HELM_REGISTRY_PASSWORD`).
     pub name: String,
     pub outcome: Outcome,
@@ -93,7 +93,7 @@ pub struct Considered {
 /// never on the words of the [`Source`] (a `password-env = "MY_GITHUB_TOKEN"` is a
 /// release.toml pair, not the workflow's `GITHUB_TOKEN`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// `[registries."HOST"] username-env` / `password-env`.
     Config,
     /// `HELM_REGISTRY_USERNAME` / `HELM_REGISTRY_PASSWORD`.
@@ -111,7 +111,7 @@ pub enum Origin {
 
 /// The credentials for one registry and how they were chosen.
 #[derive(Clone, Debug)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     pub host: String,
     pub login: Login,
     /// Where the credentials came from; `anonymous` when none were found.
@@ -123,22 +123,22 @@ pub struct Resolution {
 }
 
 impl Resolution {
-    pub fn is_anonymous(&self) -> bool {
+    pub(crate) fn is_anonymous(&self) -> bool {
         self.login == Login::Anonymous
     }
 
     /// Whether the credentials are `GITHUB_TOKEN`, taken by the chain for ghcr.io.
-    pub fn is_github_token(&self) -> bool {
+    pub(crate) fn is_github_token(&self) -> bool {
         self.origin == Origin::GithubToken
     }
 
     /// Whether the credentials are `GITHUB_PAT`, taken by the chain for ghcr.io.
-    pub fn is_github_pat(&self) -> bool {
+    pub(crate) fn is_github_pat(&self) -> bool {
         self.origin == Origin::GithubPat
     }
 
     /// Every source, in order, with its outcome: what an error message lists.
-    pub fn chain_text(&self) -> String {
+    pub(crate) fn chain_text(&self) -> String {
         let lines: Vec<String> = self
             .considered
             .iter()
@@ -158,7 +158,7 @@ impl Resolution {
     }
 
     /// Problems worth a warning even when the run goes on (half-set pairs, failing helpers).
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         self.considered
             .iter()
             .filter_map(|c| match &c.outcome {
@@ -171,7 +171,7 @@ impl Resolution {
 
 /// Resolves the credentials for `host`. Every secret value found on the way is given to
 /// `secrets` before this returns (see the module documentation).
-pub async fn resolve(
+pub(crate) async fn resolve(
     host: &str,
     registry: Option<&RegistryConfig>,
     env: &Environment,
@@ -318,7 +318,7 @@ fn found_basic(secrets: &dyn SecretSink, source: &Source, username: &str, passwo
 }
 
 /// `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
-pub fn docker_config_path(env: &Environment) -> Option<Utf8PathBuf> {
+pub(crate) fn docker_config_path(env: &Environment) -> Option<Utf8PathBuf> {
     if let Some(dir) = env.get("DOCKER_CONFIG") {
         return Some(Utf8Path::new(dir).join("config.json"));
     }

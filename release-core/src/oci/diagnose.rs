@@ -18,7 +18,7 @@ use crate::oci::reference::ChartReference;
 
 /// A registry's answer to a write, as far as a diagnosis needs it.
 #[derive(Clone, Debug, Default)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub www_authenticate: Option<String>,
     pub body: String,
@@ -26,7 +26,7 @@ pub struct Answer {
 
 /// Why a push is not allowed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Denial {
+pub(crate) enum Denial {
     /// GHCR: 403 `DENIED permission_denied: write_package`, or "installation not allowed to
     /// Write organization package".
     GhcrWritePackage,
@@ -53,7 +53,7 @@ pub enum Denial {
 }
 
 impl Denial {
-    pub fn classify(answer: &Answer) -> Denial {
+    pub(crate) fn classify(answer: &Answer) -> Denial {
         let body = answer.body.to_ascii_lowercase();
         let challenge = answer.www_authenticate.as_deref().unwrap_or("").to_ascii_lowercase();
         match answer.status {
@@ -72,7 +72,7 @@ impl Denial {
 }
 
 /// The server's own words: the `errors` of an OCI error body, else the body itself, short.
-pub fn server_words(answer: &Answer) -> String {
+pub(crate) fn server_words(answer: &Answer) -> String {
     #[derive(serde::Deserialize)]
     struct Envelope {
         errors: Vec<Entry>,
@@ -113,7 +113,7 @@ fn challenge_error(challenge: &str) -> Option<&str> {
 
 /// The error for a refused push: what, why (the server's words), what to do, and the
 /// credential chain.
-pub fn explain(
+pub(crate) fn explain(
     denial: &Denial,
     what: &str,
     repository: &str,

@@ -83,10 +83,10 @@ impl OciAttempt {
 
 /// Everything that can stop a chart on its way to a registry. Each message names the chart
 /// (`what`) and the reference, host or field; each help says what to do. Refusals carry the
-/// diagnosis of [`explain`] (the server's words, who was refused, the fix).
+/// diagnosis of [`explain`](super::diagnose::explain) (the server's words, who was refused, the fix).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum OciError {
-    /// The registry refused the login or the push: diagnosed by [`explain`].
+    /// The registry refused the login or the push: diagnosed by [`explain`](super::diagnose::explain).
     #[error("{message}")]
     Denied { message: String, help: String },
     #[error("{what}: {registry} kept failing: {reason} (gave up after {attempts} attempts)")]

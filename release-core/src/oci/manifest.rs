@@ -133,7 +133,7 @@ impl PlannedManifest {
 
 /// A chart the push step pushed (or found unchanged) in this run.
 #[derive(Clone, Debug)]
-pub struct PushedChart {
+pub(crate) struct PushedChart {
     /// `name` from Chart.yaml.
     pub name: String,
     /// The tag reference it is published under (with `[signing]`, tagged only after its

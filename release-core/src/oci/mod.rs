@@ -14,7 +14,7 @@
 //! Nothing is visible under a chart version until the finalize stage, and with `[signing]` a
 //! chart version never shows without its signature.
 //!
-//! Submodules: [`reference`] (parsing and checks, pure), [`planned`] (the reference a chart
+//! Submodules: [`reference`](mod@reference) (parsing and checks, pure), [`planned`] (the reference a chart
 //! will be pushed as), [`credentials`] (the credential chain), [`session`] (one per registry
 //! per run), [`retry`] (the network policy around oci-client), [`error`] (`OciError`),
 //! [`diagnose`] (every "no push" answer and its fix, pure), [`manifest`] (Helm's manifest),
@@ -45,15 +45,15 @@ use crate::config::{Config, NetworkConfig, RegistryConfig};
 use crate::helm::ChartId;
 
 /// Helm's config blob media type: the Chart.yaml metadata as JSON.
-pub const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
+pub(crate) const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
 /// Helm's layer media type: the chart `.tgz`.
-pub const HELM_CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+pub(crate) const HELM_CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// The manifest media type Helm sends.
-pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// One `[[chart]]` with `push` set, as the steps need it. Built from the config without I/O.
 #[derive(Clone, Debug)]
-pub struct ChartPush {
+pub(crate) struct ChartPush {
     /// The chart's one identity: its position in `[[chart]]` (for messages: `chart[0].push`)
     /// and its label (step ids, hand-offs).
     pub chart: ChartId,
@@ -66,34 +66,34 @@ pub struct ChartPush {
 
 /// Registry settings and network limits, shared by every OCI step.
 #[derive(Clone, Debug, Default)]
-pub struct OciSettings {
+pub(crate) struct OciSettings {
     pub registries: BTreeMap<String, RegistryConfig>,
     pub network: NetworkConfig,
 }
 
 impl OciSettings {
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         OciSettings { registries: config.registries.clone(), network: config.network.clone() }
     }
 
     /// The `[registries."HOST"]` table for a registry, if any.
-    pub fn registry(&self, host: &str) -> Option<&RegistryConfig> {
+    pub(crate) fn registry(&self, host: &str) -> Option<&RegistryConfig> {
         self.registries
             .get(host)
             .or_else(|| self.registries.iter().find(|(k, _)| k.eq_ignore_ascii_case(host)).map(|(_, v)| v))
     }
 
     /// Plain HTTP only where release.toml says so for exactly this host.
-    pub fn plain_http(&self, host: &str) -> bool {
+    pub(crate) fn plain_http(&self, host: &str) -> bool {
         self.registry(host).is_some_and(|r| r.plain_http)
     }
 
-    pub fn scheme(&self, host: &str) -> &'static str {
+    pub(crate) fn scheme(&self, host: &str) -> &'static str {
         if self.plain_http(host) { "http" } else { "https" }
     }
 
     /// An oci-client for one registry, plain HTTP only if configured for it.
-    pub fn oci_client(&self, host: &str) -> oci_client::Client {
+    pub(crate) fn oci_client(&self, host: &str) -> oci_client::Client {
         let protocol = if self.plain_http(host) {
             oci_client::client::ClientProtocol::HttpsExcept(vec![host.to_owned()])
         } else {
@@ -114,7 +114,7 @@ impl OciSettings {
     /// A plain HTTP client for the requests oci-client has no API for. Redirects are not
     /// followed: an upload location is requested explicitly, with credentials only for the
     /// registry's own host.
-    pub fn http_client(&self) -> reqwest::Client {
+    pub(crate) fn http_client(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .read_timeout(Duration::from_secs(self.network.stall_timeout_secs.max(1)))
@@ -125,7 +125,7 @@ impl OciSettings {
 }
 
 /// Every `[[chart]]` with `push` set. Pure.
-pub fn chart_pushes(config: &Config, ids: &[ChartId]) -> Vec<ChartPush> {
+pub(crate) fn chart_pushes(config: &Config, ids: &[ChartId]) -> Vec<ChartPush> {
     let mut pushes: Vec<ChartPush> = Vec::new();
     for (id, chart) in ids.iter().zip(&config.charts) {
         let Some(push) = &chart.push else { continue };

@@ -15,7 +15,7 @@ const MAX_TAG_LEN: usize = 128;
 
 /// Where `[[chart]] push` says charts go: a registry host and a namespace within it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PushTarget {
+pub(crate) struct PushTarget {
     /// `host` or `host:port`, lowercase, exactly as the `[registries."HOST"]` key is written.
     pub registry: String,
     /// The path under the registry, without leading or trailing `/`; may be empty.
@@ -24,7 +24,7 @@ pub struct PushTarget {
 
 /// One chart's full reference: `registry/namespace/name:tag`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChartReference {
+pub(crate) struct ChartReference {
     pub registry: String,
     /// `namespace/name` (or `name` alone when the namespace is empty).
     pub repository: String,
@@ -39,24 +39,24 @@ impl fmt::Display for ChartReference {
 
 impl ChartReference {
     /// The reference as oci-client takes it.
-    pub fn to_oci(&self) -> oci_client::Reference {
+    pub(crate) fn to_oci(&self) -> oci_client::Reference {
         oci_client::Reference::with_tag(self.registry.clone(), self.repository.clone(), self.tag.clone())
     }
 
     /// The same repository addressed by a manifest digest (`sha256:…`): oci-client then puts
     /// the digest, not the tag, in `/v2/<name>/manifests/<reference>`.
-    pub fn to_oci_digest(&self, digest: &str) -> oci_client::Reference {
+    pub(crate) fn to_oci_digest(&self, digest: &str) -> oci_client::Reference {
         oci_client::Reference::with_digest(self.registry.clone(), self.repository.clone(), digest.to_owned())
     }
 
     /// `REGISTRY/PATH/NAME@sha256:…`, for messages.
-    pub fn at_digest(&self, digest: &str) -> String {
+    pub(crate) fn at_digest(&self, digest: &str) -> String {
         format!("{}/{}@{digest}", self.registry, self.repository)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReferenceError {
+pub(crate) enum ReferenceError {
     #[error("`{value}` is not an OCI reference: it must start with `oci://`")]
     NotOci { value: String },
     #[error("`{value}` names no registry")]
@@ -113,7 +113,7 @@ impl crate::error::Diagnose for ReferenceError {
 
 impl PushTarget {
     /// Parses `oci://REGISTRY[/PATH]`. A trailing `/` is ignored.
-    pub fn parse(value: &str) -> Result<PushTarget, ReferenceError> {
+    pub(crate) fn parse(value: &str) -> Result<PushTarget, ReferenceError> {
         let err_value = || value.to_owned();
         let rest = value.strip_prefix("oci://").ok_or_else(|| ReferenceError::NotOci { value: err_value() })?;
         let rest = rest.trim_end_matches('/');
@@ -155,7 +155,7 @@ impl PushTarget {
     }
 
     /// The full reference of a chart pushed here.
-    pub fn chart(&self, name: &str, version: &str) -> Result<ChartReference, ReferenceError> {
+    pub(crate) fn chart(&self, name: &str, version: &str) -> Result<ChartReference, ReferenceError> {
         if name.chars().any(|c| c.is_ascii_uppercase()) {
             let fixed = name.to_ascii_lowercase();
             if valid_component(&fixed) {
@@ -176,7 +176,7 @@ impl PushTarget {
 
 /// The tag Helm uses for a chart version: SemVer build metadata's `+` is not allowed in
 /// tags, so it becomes `_`.
-pub fn tag_for_version(version: &str) -> Result<String, ReferenceError> {
+pub(crate) fn tag_for_version(version: &str) -> Result<String, ReferenceError> {
     let tag = version.replace('+', "_");
     let mut chars = tag.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');

@@ -20,27 +20,27 @@ use crate::oci::retry::OciAttempt;
 use crate::oci::session::RegistrySession;
 
 /// The artifact and layer media type of a Sigstore bundle v0.3.
-pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+pub(crate) const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /// The OCI empty descriptor's media type, and its content `{}`.
-pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-pub const EMPTY_CONTENT: &[u8] = b"{}";
+pub(crate) const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+pub(crate) const EMPTY_CONTENT: &[u8] = b"{}";
 /// The media type of the referrers index (API answer and fallback tag alike).
-pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 /// The annotation naming what the bundle holds (`dsse-envelope`).
-pub const CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
+pub(crate) const CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
 /// The annotation naming the statement's predicate type.
-pub const PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+pub(crate) const PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 /// The creation time annotation cosign sets.
-pub const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
+pub(crate) const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
 
 /// The referrers tag schema's tag for a subject digest: `sha256:ab…` → `sha256-ab…`.
-pub fn fallback_tag(subject_digest: &str) -> String {
+pub(crate) fn fallback_tag(subject_digest: &str) -> String {
     subject_digest.replace(':', "-")
 }
 
 /// The chart's keyless signature, for the registry: the `chart-signature:<chart>` hand-off.
 #[derive(Clone, Debug)]
-pub struct ChartSignature {
+pub(crate) struct ChartSignature {
     /// The manifest it signs (what the push step pushes).
     pub manifest_digest: String,
     pub manifest_size: usize,
@@ -50,7 +50,7 @@ pub struct ChartSignature {
 
 /// One bundle about a chart, ready to be pushed as a referrer.
 #[derive(Clone, Debug)]
-pub struct Referrer {
+pub(crate) struct Referrer {
     /// The manifest, and its exact bytes (their digest is the referrer's digest).
     pub manifest: OciImageManifest,
     pub bytes: Vec<u8>,
@@ -63,7 +63,7 @@ pub struct Referrer {
 impl Referrer {
     /// The referrer manifest for `bundle` (a DSSE bundle whose statement has
     /// `predicate_type`) about the chart manifest `subject_digest` of `subject_size` bytes.
-    pub fn new(
+    pub(crate) fn new(
         bundle: Vec<u8>,
         predicate_type: &str,
         subject_digest: &str,
@@ -105,7 +105,7 @@ impl Referrer {
     }
 
     /// The entry that lists this referrer in a referrers index.
-    pub fn entry(&self) -> ImageIndexEntry {
+    pub(crate) fn entry(&self) -> ImageIndexEntry {
         ImageIndexEntry {
             media_type: OCI_MANIFEST_MEDIA_TYPE.into(),
             digest: self.digest.clone(),
@@ -118,7 +118,7 @@ impl Referrer {
 }
 
 /// The entries of `index` that are Sigstore bundles with `predicate_type`.
-pub fn bundles_with<'a>(
+pub(crate) fn bundles_with<'a>(
     index: &'a OciImageIndex,
     predicate_type: &'a str,
 ) -> impl Iterator<Item = &'a ImageIndexEntry> {
@@ -130,18 +130,18 @@ pub fn bundles_with<'a>(
 }
 
 /// A bundle larger than this in a listed referrer is not read (a release's are a few KiB).
-pub const MAX_BUNDLE_BYTES: i64 = 1 << 20;
+pub(crate) const MAX_BUNDLE_BYTES: i64 = 1 << 20;
 
 /// The bundle layer of a listed referrer's manifest, if it is a Sigstore bundle about
 /// `subject` (a manifest digest) of a size worth reading.
-pub fn bundle_layer<'m>(manifest: &'m OciImageManifest, subject: &str) -> Option<&'m OciDescriptor> {
+pub(crate) fn bundle_layer<'m>(manifest: &'m OciImageManifest, subject: &str) -> Option<&'m OciDescriptor> {
     let about = manifest.subject.as_ref().is_some_and(|s| s.digest == subject);
     manifest.layers.first().filter(|l| about && l.media_type == BUNDLE_MEDIA_TYPE && l.size <= MAX_BUNDLE_BYTES)
 }
 
 /// Whether a referrer's bundle vouches for `subject`: it verifies against `root` for
 /// `expected` and its statement names the digest. The signer's identity, or why not.
-pub fn vouches_for(
+pub(crate) fn vouches_for(
     bundle: &[u8],
     subject: &str,
     shown: &str,
@@ -160,7 +160,7 @@ pub fn vouches_for(
 }
 
 /// `index` with `entry` added (once: an entry with its digest is kept as it is), as bytes.
-pub fn with_entry(index: Option<OciImageIndex>, entry: ImageIndexEntry) -> (OciImageIndex, Vec<u8>) {
+pub(crate) fn with_entry(index: Option<OciImageIndex>, entry: ImageIndexEntry) -> (OciImageIndex, Vec<u8>) {
     let mut index = index.unwrap_or_else(empty_index);
     if !index.manifests.iter().any(|e| e.digest == entry.digest) {
         index.manifests.push(entry);
@@ -170,7 +170,7 @@ pub fn with_entry(index: Option<OciImageIndex>, entry: ImageIndexEntry) -> (OciI
     (index, bytes)
 }
 
-pub fn empty_index() -> OciImageIndex {
+pub(crate) fn empty_index() -> OciImageIndex {
     OciImageIndex {
         schema_version: 2,
         media_type: Some(INDEX_MEDIA_TYPE.into()),

@@ -18,10 +18,10 @@ use sigstore_verify::{IdentityMatcher, VerificationPolicy, Verifier};
 use sigstore_verify::trust_root::TrustedRoot;
 
 /// The extension of a bundle file: `hello.tar.gz` is signed by `hello.tar.gz.sigstore.json`.
-pub const BUNDLE_EXTENSION: &str = "sigstore.json";
+pub(crate) const BUNDLE_EXTENSION: &str = "sigstore.json";
 
 /// The bundle name for an artifact name.
-pub fn bundle_name(artifact_name: &str) -> String {
+pub(crate) fn bundle_name(artifact_name: &str) -> String {
     format!("{artifact_name}.{BUNDLE_EXTENSION}")
 }
 
@@ -87,7 +87,7 @@ impl crate::error::Diagnose for BundleError {
 
 /// The hint cosign v3 and sigstore-go put in a key pair's bundle: base64(SHA-256(DER SPKI)).
 /// It names the key; it proves nothing (the verifier brings the key).
-pub fn public_key_hint(spki_der: &[u8]) -> String {
+pub(crate) fn public_key_hint(spki_der: &[u8]) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(spki_der))
@@ -96,7 +96,7 @@ pub fn public_key_hint(spki_der: &[u8]) -> String {
 /// A v0.3 bundle of a key pair's signature over a file's SHA-256: `publicKey.hint`, a
 /// message signature with its digest, and no transparency log entry (key mode logs
 /// nothing); what `cosign sign-blob --key … --bundle … --tlog-upload=false` writes.
-pub fn key_bundle_json(spki_der: &[u8], signature_der: &[u8], digest: &[u8; 32]) -> Result<String, String> {
+pub(crate) fn key_bundle_json(spki_der: &[u8], signature_der: &[u8], digest: &[u8; 32]) -> Result<String, String> {
     use sigstore_sign::bundle::{BundleV03, VerificationMaterialV03};
     use sigstore_sign::types::bundle::MessageDigest;
     use sigstore_sign::types::{HashAlgorithm, MessageSignature, Sha256Hash, SignatureBytes, SignatureContent};
@@ -139,7 +139,7 @@ pub enum KeyBundleError {
 /// states one, is the file's; the signature verifies with `key` over the file's digest. A
 /// transparency log entry, when the bundle has one (cosign v3 uploads by default), is not
 /// checked: the signature by the key the caller trusts is the proof.
-pub fn verify_key_bundle(
+pub(crate) fn verify_key_bundle(
     key: &crate::signing::PublicKey,
     bundle_file: &Utf8Path,
     digest: &[u8; 32],
@@ -200,7 +200,7 @@ pub fn verify_key_bundle(
 }
 
 /// Reads a bundle file.
-pub fn read_bundle(path: &Utf8Path) -> Result<Bundle, BundleError> {
+pub(crate) fn read_bundle(path: &Utf8Path) -> Result<Bundle, BundleError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| BundleError::Read { path: path.to_owned(), reason: e.to_string() })?;
     Bundle::from_json(&text).map_err(|e| BundleError::NotABundle { path: path.to_owned(), reason: e.to_string() })
@@ -225,7 +225,7 @@ pub fn repository_identity_pattern(repository: &str) -> String {
 
 /// Whether `value` contains a match of `pattern` (unanchored, as `regexp.MatchString`);
 /// a pattern that does not compile matches nothing.
-pub fn identity_matches(pattern: &str, value: &str) -> bool {
+pub(crate) fn identity_matches(pattern: &str, value: &str) -> bool {
     identity_pattern(pattern).is_ok_and(|re| re.is_match(value))
 }
 
@@ -288,7 +288,7 @@ fn signer(
 /// Verifies an attestation bundle file (DSSE over an in-toto statement; JSON, or JSON Lines
 /// with the bundle on its first line) and returns its subjects: see
 /// [`verify_attestation_json`].
-pub fn verify_attestation(
+pub(crate) fn verify_attestation(
     root: &TrustedRoot,
     bundle_file: &Utf8Path,
     expected: &Expected,
@@ -301,7 +301,7 @@ pub fn verify_attestation(
 /// Verifies a message-signature bundle given as text (`shown` names it in errors) for the file
 /// `file` whose SHA-256 is `sha256_hex` (a file already hashed, or one not at hand: a
 /// release asset).
-pub fn verify_digest_json(
+pub(crate) fn verify_digest_json(
     root: &TrustedRoot,
     text: &str,
     sha256_hex: &str,
@@ -325,7 +325,7 @@ pub fn verify_digest_json(
 /// where the bundle came from) and returns its subjects: the signature, log entry and
 /// identity are checked against the digest of its first subject; the caller checks every
 /// subject against its file. A JSON Lines text is read by its first bundle.
-pub fn verify_attestation_json(
+pub(crate) fn verify_attestation_json(
     root: &TrustedRoot,
     text: &str,
     shown: &Utf8Path,
@@ -388,7 +388,7 @@ fn check_evidence(
 
 /// The statement inside a DSSE bundle (its decoded payload), unverified: for reading its
 /// predicate type before or after [`verify_attestation_json`].
-pub fn dsse_statement(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn dsse_statement(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     let line = text.lines().find(|l| !l.trim().is_empty())?;
     let raw: serde_json::Value = serde_json::from_str(line).ok()?;

@@ -39,13 +39,13 @@ pub(crate) mod provenance;
 pub(crate) mod public_key;
 pub(crate) mod verify;
 
-pub use bundle::KeyBundleError;
+pub use bundle::{BundleError, KeyBundleError, Verified};
 pub use bundle::{
     Expected, bundle_path, identity_pattern, repository_identity_pattern, trusted_root, verify_file as verify_bundle,
 };
-pub use key::CosignKeyPair;
+pub use key::{CosignKeyPair, KeyOrigin, PasswordSource};
 pub use keyless::Instance;
-pub use public_key::PublicKey;
+pub use public_key::{PublicKey, SignatureMismatch};
 pub use verify::{FileVerdict, SignatureFile, Signatures, VerifyFailure, verify_checksums, verify_file};
 
 /// The hand-off under which `sign:artifacts` leaves the run's signer for later steps (declare

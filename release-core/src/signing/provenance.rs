@@ -7,30 +7,30 @@
 use serde_json::{Value, json};
 
 /// The statement type.
-pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+pub(crate) const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The predicate type of SLSA provenance v1.
-pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+pub(crate) const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 /// GitHub's build type for workflow runs.
-pub const BUILD_TYPE: &str = "https://actions.github.io/buildtypes/workflow/v1";
+pub(crate) const BUILD_TYPE: &str = "https://actions.github.io/buildtypes/workflow/v1";
 /// The release asset holding the provenance bundle (JSON Lines, one bundle a line).
-pub const PROVENANCE_ASSET: &str = "provenance.intoto.jsonl";
+pub(crate) const PROVENANCE_ASSET: &str = "provenance.intoto.jsonl";
 
 /// A subject: a file name (or a chart reference) and its SHA-256.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subject {
+pub(crate) struct Subject {
     pub name: String,
     pub sha256: String,
 }
 
 /// The signed provenance of the run, for the steps that publish it: the `signed-provenance` hand-off.
 #[derive(Clone, Debug)]
-pub struct Provenance {
+pub(crate) struct Provenance {
     /// The bundle, as JSON.
     pub bundle_json: String,
 }
 
 /// The SLSA provenance v1 predicate of a GitHub Actions run, from its token's claims.
-pub fn predicate(claims: &Value, server_url: &str) -> Value {
+pub(crate) fn predicate(claims: &Value, server_url: &str) -> Value {
     let server = server_url.trim_end_matches('/');
     let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
     let repository = claim("repository");
@@ -80,7 +80,7 @@ pub fn predicate(claims: &Value, server_url: &str) -> Value {
 }
 
 /// The statement over `subjects`, as the bytes that are signed.
-pub fn statement(subjects: &[Subject], predicate: Value) -> Vec<u8> {
+pub(crate) fn statement(subjects: &[Subject], predicate: Value) -> Vec<u8> {
     let subjects: Vec<Value> =
         subjects.iter().map(|s| json!({"name": s.name, "digest": {"sha256": s.sha256}})).collect();
     let statement = json!({
@@ -93,13 +93,13 @@ pub fn statement(subjects: &[Subject], predicate: Value) -> Vec<u8> {
 }
 
 /// The predicate type of cosign v3's signature of an OCI manifest (`cosign sign`).
-pub const COSIGN_SIGN_V1: &str = "https://sigstore.dev/cosign/sign/v1";
+pub(crate) const COSIGN_SIGN_V1: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// The statement `cosign sign` (v3, new bundle format) signs for a manifest: one subject, the
 /// manifest digest; an empty predicate. cosign leaves the subject unnamed; we name it
 /// `REGISTRY/PATH/NAME` (as GitHub names an image subject), because sigstore-python 4.5.1
 /// refuses a statement whose subject has no `name`, and cosign reads only the digest.
-pub fn cosign_sign_statement(name: &str, manifest_sha256: &str) -> Vec<u8> {
+pub(crate) fn cosign_sign_statement(name: &str, manifest_sha256: &str) -> Vec<u8> {
     let statement = json!({
         "_type": STATEMENT_TYPE,
         "subject": [{"name": name, "digest": {"sha256": manifest_sha256}, "annotations": {}}],
@@ -110,14 +110,14 @@ pub fn cosign_sign_statement(name: &str, manifest_sha256: &str) -> Vec<u8> {
 }
 
 /// The predicate type of a statement.
-pub fn predicate_type_of(statement: &[u8]) -> Option<String> {
+pub(crate) fn predicate_type_of(statement: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(statement).ok()?;
     Some(value.get("predicateType")?.as_str()?.to_owned())
 }
 
 /// The subjects of a statement (for the gate, which checks each against its file). A subject
 /// without a name (cosign's signature of a manifest) has the name `""`.
-pub fn subjects_of(statement: &[u8]) -> Option<Vec<Subject>> {
+pub(crate) fn subjects_of(statement: &[u8]) -> Option<Vec<Subject>> {
     let value: Value = serde_json::from_slice(statement).ok()?;
     if value.get("_type").and_then(Value::as_str) != Some(STATEMENT_TYPE) {
         return None;

@@ -91,7 +91,7 @@ fn split(n: usize) -> usize {
     k
 }
 
-/// RFC 6962 PATH(m, D[n]).
+/// RFC 6962 PATH(m, D\[n\]).
 fn path(m: usize, leaves: &[[u8; 32]]) -> Vec<[u8; 32]> {
     let n = leaves.len();
     if n <= 1 {

@@ -198,7 +198,7 @@ mod chart_yaml_variants {
             .prop_map(move |v| if v.is_empty() { String::new() } else { format!("{name}: {v}\n") })
     }
 
-    pub fn chart_yaml() -> impl Strategy<Value = (String, bool)> {
+    pub(super) fn chart_yaml() -> impl Strategy<Value = (String, bool)> {
         let head = (
             field("apiVersion", &["v2"], &["", "v1", "[v2]"]),
             field("name", &["hello", "hello-2", "\"hello\""], &["Hello", "my_chart", "[hello]", "", "\"\"", "a/b"]),

@@ -14,9 +14,9 @@
 //! sigstore-rust's (`sigstore-sign` 0.15.1 and the crates it re-exports); its `Signer` makes a
 //! new key and certificate per call, so the session drives the pieces itself.
 
-pub mod services;
-pub mod token;
-pub mod trust;
+pub(crate) mod services;
+pub(crate) mod token;
+pub(crate) mod trust;
 
 use std::sync::Arc;
 
@@ -27,17 +27,18 @@ use sigstore_sign::types::{
     Bundle, DerCertificate, DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, Sha256Hash,
 };
 
-pub use services::{Instance, Services};
-pub use token::{IdToken, TokenRequest};
+pub use services::Instance;
+pub(crate) use services::Services;
+pub(crate) use token::{IdToken, TokenRequest};
 
 use crate::net::{NetworkPolicy, RetryNotice};
 
 /// The media type of an in-toto statement in a DSSE envelope.
-pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub(crate) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 /// Everything that stops keyless signing, each with the fix.
 #[derive(Debug, thiserror::Error)]
-pub enum KeylessError {
+pub(crate) enum KeylessError {
     #[error("keyless signing needs a GitHub Actions OIDC token, and this is not a GitHub Actions job")]
     NotInActions,
     #[error("the job cannot request an OIDC token: {missing} is not set")]
@@ -88,7 +89,7 @@ impl crate::error::Diagnose for KeylessError {
 }
 
 /// The certificate of a run and the key that goes with it.
-pub struct KeylessSession {
+pub(crate) struct KeylessSession {
     key: KeyPair,
     certificate: DerCertificate,
     /// The certificate's identity as the token said it would be.
@@ -113,7 +114,7 @@ impl std::fmt::Debug for KeylessSession {
 
 impl KeylessSession {
     /// Generates the run's key and asks Fulcio for its certificate with a fresh token.
-    pub async fn start(
+    pub(crate) async fn start(
         token: &IdToken,
         services: Arc<Services>,
         http: reqwest::Client,
@@ -136,13 +137,13 @@ impl KeylessSession {
         })
     }
 
-    pub fn services(&self) -> &Services {
+    pub(crate) fn services(&self) -> &Services {
         &self.services
     }
 
     /// A message-signature bundle over a SHA-256 digest, logged in Rekor as hashedrekord (or,
     /// without Rekor, with an RFC 3161 timestamp over the signature).
-    pub async fn sign_digest(
+    pub(crate) async fn sign_digest(
         &self,
         digest: &[u8; 32],
         on_retry: &(dyn Fn(&RetryNotice) + Send + Sync),
@@ -163,7 +164,7 @@ impl KeylessSession {
 
     /// A DSSE bundle over an in-toto statement, logged in Rekor as dsse 0.0.1 (or, without
     /// Rekor, with an RFC 3161 timestamp over the envelope's signature).
-    pub async fn sign_statement(
+    pub(crate) async fn sign_statement(
         &self,
         statement: &[u8],
         on_retry: &(dyn Fn(&RetryNotice) + Send + Sync),
@@ -192,4 +193,4 @@ impl KeylessSession {
 
 /// The run's keyless session: the `keyless-session` hand-off.
 #[derive(Clone, Debug)]
-pub struct ActiveKeyless(pub std::sync::Arc<KeylessSession>);
+pub(crate) struct ActiveKeyless(pub std::sync::Arc<KeylessSession>);

@@ -29,7 +29,7 @@ use super::token::IdToken;
 use crate::net::{NetworkPolicy, RetryNotice};
 
 /// Seconds since the epoch.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
@@ -51,7 +51,7 @@ impl Instance {
 
 /// The resolved services and the trust material of an instance.
 #[derive(Debug, Clone)]
-pub struct Services {
+pub(crate) struct Services {
     pub fulcio_url: String,
     /// The Rekor v1 log every signature is logged in, when the instance has one.
     pub rekor_url: Option<String>,
@@ -74,7 +74,7 @@ fn trust_file(what: &'static str, path: &Utf8Path) -> Result<String, KeylessErro
 
 impl Services {
     /// Reads and checks the instance's files (no network).
-    pub fn resolve(instance: &Instance) -> Result<Self, KeylessError> {
+    pub(crate) fn resolve(instance: &Instance) -> Result<Self, KeylessError> {
         let (config, root_json, config_name) = match instance {
             Instance::PublicGood => {
                 let config =
@@ -138,7 +138,7 @@ impl Services {
 
     /// Where the signing time of a signature comes from, for summaries: `Rekor URL` or
     /// `the timestamp authority URL`.
-    pub fn time_source(&self) -> String {
+    pub(crate) fn time_source(&self) -> String {
         match (&self.rekor_url, &self.tsa_url) {
             (Some(rekor), _) => format!("Rekor {rekor}"),
             (None, Some(tsa)) => format!("the timestamp authority {tsa}"),
@@ -147,7 +147,7 @@ impl Services {
     }
 
     #[cfg(test)]
-    pub fn trusted_root(&self) -> Result<TrustedRoot, KeylessError> {
+    pub(crate) fn trusted_root(&self) -> Result<TrustedRoot, KeylessError> {
         TrustedRoot::from_json(&self.trusted_root_json).map_err(|e| KeylessError::TrustFile {
             what: "trusted root",
             path: "(resolved)".into(),
@@ -158,7 +158,7 @@ impl Services {
     /// Side-effect-free reads proving the services answer: `GET /api/v2/configuration` on
     /// Fulcio, then `GET /api/v1/log` on Rekor or, without Rekor, `GET …/certchain` on the
     /// timestamp authority, whose certificate must be one the trusted root lists.
-    pub async fn check_reachable(
+    pub(crate) async fn check_reachable(
         &self,
         http: &reqwest::Client,
         policy: &NetworkPolicy,
@@ -218,7 +218,7 @@ impl Services {
 
     /// `POST /api/v2/signingCert` with the token in the body and a proof of possession over
     /// the token's `sub`; returns the leaf certificate.
-    pub async fn request_certificate(
+    pub(crate) async fn request_certificate(
         &self,
         http: &reqwest::Client,
         policy: &NetworkPolicy,
@@ -270,7 +270,7 @@ impl Services {
 
     /// `POST /api/v1/log/entries`; a 409 fetches the existing entry. Returns the bundle's
     /// form of the entry.
-    pub async fn log_entry(
+    pub(crate) async fn log_entry(
         &self,
         http: &reqwest::Client,
         policy: &NetworkPolicy,
@@ -330,7 +330,7 @@ impl Services {
     /// for), `201` with a DER `TimeStampResp`. The answer is checked against the trusted
     /// root's `timestampAuthorities` (signature, chain, message imprint) before it goes into
     /// a bundle.
-    pub async fn timestamp(
+    pub(crate) async fn timestamp(
         &self,
         http: &reqwest::Client,
         policy: &NetworkPolicy,

@@ -17,16 +17,16 @@ use crate::env::Environment;
 use crate::net::{NetworkPolicy, RetryNotice};
 use crate::secret::Secret;
 
-pub const REQUEST_URL_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
-pub const REQUEST_TOKEN_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+pub(crate) const REQUEST_URL_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
+pub(crate) const REQUEST_TOKEN_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
 /// The audience Fulcio accepts for GitHub tokens.
-pub const AUDIENCE: &str = "sigstore";
+pub(crate) const AUDIENCE: &str = "sigstore";
 /// GitHub's issuer on github.com.
-pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+pub(crate) const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// The claims Fulcio's GitHub principal requires, non-empty (sigstore/fulcio
 /// `pkg/identity/github/principal.go`).
-pub const FULCIO_REQUIRED_CLAIMS: [&str; 16] = [
+pub(crate) const FULCIO_REQUIRED_CLAIMS: [&str; 16] = [
     "job_workflow_ref",
     "sha",
     "event_name",
@@ -47,14 +47,14 @@ pub const FULCIO_REQUIRED_CLAIMS: [&str; 16] = [
 
 /// Where the token comes from: the two variables of a job with `id-token: write`.
 #[derive(Debug, Clone)]
-pub struct TokenRequest {
+pub(crate) struct TokenRequest {
     pub url: String,
     pub token: Secret,
 }
 
 impl TokenRequest {
     /// The request variables, or the reason there are none.
-    pub fn from_env(env: &Environment) -> Result<Self, KeylessError> {
+    pub(crate) fn from_env(env: &Environment) -> Result<Self, KeylessError> {
         if !env.in_github_actions() {
             return Err(KeylessError::NotInActions);
         }
@@ -74,7 +74,7 @@ impl TokenRequest {
     }
 
     /// Fetches one token for `audience` (under the network policy).
-    pub async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         http: &reqwest::Client,
         policy: &NetworkPolicy,
@@ -121,13 +121,13 @@ impl TokenRequest {
 
 /// An OIDC identity token and its (unverified) claims.
 #[derive(Debug, Clone)]
-pub struct IdToken {
+pub(crate) struct IdToken {
     jwt: Secret,
     claims: Value,
 }
 
 impl IdToken {
-    pub fn parse(jwt: &str) -> Result<Self, KeylessError> {
+    pub(crate) fn parse(jwt: &str) -> Result<Self, KeylessError> {
         let payload = jwt.split('.').nth(1).ok_or_else(|| KeylessError::BadToken("it is not a JWT".into()))?;
         let bytes = URL_SAFE_NO_PAD
             .decode(payload.trim_end_matches('='))
@@ -140,27 +140,27 @@ impl IdToken {
         Ok(IdToken { jwt: Secret::new(jwt), claims })
     }
 
-    pub fn jwt(&self) -> &Secret {
+    pub(crate) fn jwt(&self) -> &Secret {
         &self.jwt
     }
 
     /// A string claim.
-    pub fn claim(&self, name: &str) -> Option<&str> {
+    pub(crate) fn claim(&self, name: &str) -> Option<&str> {
         self.claims.get(name).and_then(Value::as_str)
     }
 
-    pub fn claims(&self) -> &Value {
+    pub(crate) fn claims(&self) -> &Value {
         &self.claims
     }
 
     /// The certificate identity Fulcio will issue: `https://github.com/<job_workflow_ref>`.
-    pub fn identity(&self, server_url: &str) -> Option<String> {
+    pub(crate) fn identity(&self, server_url: &str) -> Option<String> {
         self.claim("job_workflow_ref").map(|r| format!("{}/{r}", server_url.trim_end_matches('/')))
     }
 
     /// Checks what Fulcio checks before it issues a certificate: issuer, audience, expiry
     /// and the claims of its GitHub principal.
-    pub fn check_for_fulcio(&self, now: u64) -> Result<(), KeylessError> {
+    pub(crate) fn check_for_fulcio(&self, now: u64) -> Result<(), KeylessError> {
         let iss = self.claim("iss").unwrap_or_default();
         if !iss.starts_with("https://token.actions.") {
             return Err(KeylessError::Claims(format!("its issuer is {iss:?}, not GitHub Actions ({GITHUB_ISSUER})")));

@@ -9,7 +9,7 @@ use sigstore_types::TimeRange;
 
 /// `Ok` when `root` has a current entry of every kind it lists (and at least one certificate
 /// authority); otherwise which kind has none and when the last one ended.
-pub fn check_current(root: &TrustedRoot, now: Timestamp) -> Result<(), String> {
+pub(crate) fn check_current(root: &TrustedRoot, now: Timestamp) -> Result<(), String> {
     if root.certificate_authorities.is_empty() {
         return Err("it lists no certificate authority (`certificateAuthorities`)".into());
     }

@@ -16,7 +16,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::build::command::collect_into_dist;
 
 #[derive(Debug)]
-pub struct CargoBuildStep {
+pub(crate) struct CargoBuildStep {
     pub(crate) build: BuildCommand,
     pub(crate) cargo: CargoBuild,
     pub(crate) dir: Utf8PathBuf,
@@ -24,7 +24,7 @@ pub struct CargoBuildStep {
 }
 
 impl CargoBuildStep {
-    pub fn new(config: &Config, build: &BuildCommand, cargo: &CargoBuild, target: Option<&str>) -> Self {
+    pub(crate) fn new(config: &Config, build: &BuildCommand, cargo: &CargoBuild, target: Option<&str>) -> Self {
         let dir = build.dir.as_ref().map_or_else(|| config.root.clone(), |d| config.root.join(d));
         CargoBuildStep { build: build.clone(), cargo: cargo.clone(), dir, target: target.map(str::to_owned) }
     }

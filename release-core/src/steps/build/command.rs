@@ -21,14 +21,14 @@ use crate::steps::build::{build_meta, built_files};
 /// One `[[build]]` for one of its targets (or for this machine): its command, then its
 /// artifacts.
 #[derive(Debug)]
-pub struct BuildStep {
+pub(crate) struct BuildStep {
     pub(crate) build: BuildCommand,
     pub(crate) dir: Utf8PathBuf,
     pub(crate) target: Option<String>,
 }
 
 impl BuildStep {
-    pub fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
+    pub(crate) fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
         BuildStep { build: build.clone(), dir: working_dir(config, build), target: target.map(str::to_owned) }
     }
 }

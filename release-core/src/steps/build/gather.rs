@@ -17,7 +17,7 @@ use crate::steps::build::command::collect_kinds_into_dist;
 /// Build stage of the final job: every runner's artifacts into the dist directory, each
 /// checked against the digest its build recorded while it is copied.
 #[derive(Debug)]
-pub struct Gather {
+pub(crate) struct Gather {
     pub plan: PlanManifest,
     pub dir: Utf8PathBuf,
 }

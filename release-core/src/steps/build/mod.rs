@@ -18,7 +18,7 @@ use crate::step::{HandOff, StepContext, StepMeta};
 
 /// One build's binaries for one target, waiting to be archived.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuiltFiles {
+pub(crate) struct BuiltFiles {
     /// The target triple the files were built for (the host's for a build without targets).
     pub triple: String,
     /// The files, under their names in the archive.
@@ -37,7 +37,7 @@ pub(crate) fn built_files(build: &str, target: Option<&str>) -> HandOff<BuiltFil
 }
 
 /// The host's target triple, from `rustc -vV` run in `dir`.
-pub async fn host_triple(cx: &StepContext<'_>, dir: &Utf8Path) -> Result<String, StepError> {
+pub(crate) async fn host_triple(cx: &StepContext<'_>, dir: &Utf8Path) -> Result<String, StepError> {
     let argv = ["rustc".to_owned(), "-vV".to_owned()];
     let text = run_captured(cx, &argv, dir, &BTreeMap::new()).await?;
     Ok(crate::cargo::host_triple(&text)?)

@@ -12,7 +12,7 @@ use crate::step::StepResult;
 
 /// Empties the dist directory of the files earlier runs wrote there.
 #[derive(Debug)]
-pub struct PrepareDist;
+pub(crate) struct PrepareDist;
 
 #[async_trait::async_trait]
 impl Step for PrepareDist {

@@ -19,13 +19,13 @@ use crate::steps::handoffs::{github_release, published_release};
 
 /// Publishes the checked draft: the very last step of a run.
 #[derive(Debug)]
-pub struct FinalizeRelease {
+pub(crate) struct FinalizeRelease {
     pub(crate) config: GithubConfig,
     pub(crate) network: NetworkConfig,
 }
 
 impl FinalizeRelease {
-    pub fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
+    pub(crate) fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
         FinalizeRelease { config: config.clone(), network: network.clone() }
     }
 }

@@ -39,24 +39,24 @@ use crate::steps::handoffs::published_release;
 use crate::steps::package::checksums::CHECKSUMS_FILE;
 
 /// The predicate type of GitHub's release attestations (`v0.1`; later versions accepted).
-pub const RELEASE_PREDICATE: &str = "https://in-toto.io/attestation/release/";
+pub(crate) const RELEASE_PREDICATE: &str = "https://in-toto.io/attestation/release/";
 
 /// Reads GitHub's release attestation of the published release and compares it with
 /// `SHA256SUMS`.
 #[derive(Debug)]
-pub struct ReleaseAttestationCheck {
+pub(crate) struct ReleaseAttestationCheck {
     pub config: GithubConfig,
     pub network: NetworkConfig,
 }
 
 impl ReleaseAttestationCheck {
-    pub fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
+    pub(crate) fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
         ReleaseAttestationCheck { config: config.clone(), network: network.clone() }
     }
 }
 
 /// `SHA256SUMS` as name → sha256, plus the file itself.
-pub fn expected_subjects(sums_text: &str, sums_sha256: &str) -> BTreeMap<String, String> {
+pub(crate) fn expected_subjects(sums_text: &str, sums_sha256: &str) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = sums_text
         .lines()
         .filter_map(|line| {
@@ -70,7 +70,7 @@ pub fn expected_subjects(sums_text: &str, sums_sha256: &str) -> BTreeMap<String,
 }
 
 /// The statements of these bundles whose predicate is a release of `tag`.
-pub fn release_statements(bundles: &[serde_json::Value], tag: &str) -> Vec<serde_json::Value> {
+pub(crate) fn release_statements(bundles: &[serde_json::Value], tag: &str) -> Vec<serde_json::Value> {
     let engine = base64::engine::general_purpose::STANDARD;
     bundles
         .iter()
@@ -87,7 +87,7 @@ pub fn release_statements(bundles: &[serde_json::Value], tag: &str) -> Vec<serde
 }
 
 /// Every difference between the attested subjects and the expected ones.
-pub fn differences(statement: &serde_json::Value, expected: &BTreeMap<String, String>) -> Vec<String> {
+pub(crate) fn differences(statement: &serde_json::Value, expected: &BTreeMap<String, String>) -> Vec<String> {
     let attested: BTreeMap<String, String> = statement
         .get("subject")
         .and_then(|s| s.as_array())

@@ -26,7 +26,7 @@ use crate::steps::handoffs::{pushed_chart, signed_chart};
 /// by digest, so `helm pull` of the version finds nothing (and with `[signing]`, never finds it
 /// unsigned: the signature step ran in the publish stage).
 #[derive(Debug)]
-pub struct ChartTagStep {
+pub(crate) struct ChartTagStep {
     pub push: ChartPush,
     pub settings: OciSettings,
     /// `[signing]` is configured: the chart must have its signature from this run.

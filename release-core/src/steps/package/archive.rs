@@ -1,5 +1,5 @@
 //! `package:archive:<build>[:<target>]`: the binaries a build handed on (see
-//! [`crate::steps::build::Built`]) and the `include`d files, into one archive in the dist
+//! [`crate::steps::build::BuiltFiles`]) and the `include`d files, into one archive in the dist
 //! directory, written and hashed in one pass (see [`crate::archive`]).
 
 use camino::Utf8PathBuf;
@@ -12,7 +12,7 @@ use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResul
 use crate::steps::build::built_files;
 
 #[derive(Debug)]
-pub struct ArchiveStep {
+pub(crate) struct ArchiveStep {
     pub(crate) build: BuildCommand,
     pub(crate) dir: Utf8PathBuf,
     pub(crate) target: Option<String>,
@@ -21,14 +21,14 @@ pub struct ArchiveStep {
 }
 
 impl ArchiveStep {
-    pub fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
+    pub(crate) fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
         let dir = build.dir.as_ref().map_or_else(|| config.root.clone(), |d| config.root.join(d));
         ArchiveStep { build: build.clone(), dir, target: target.map(str::to_owned), root: config.root.clone() }
     }
 }
 
 /// The message for an `include` pattern that picks no file.
-pub fn unmatched_warning(build: &str, pattern: &str, dir: &camino::Utf8Path) -> String {
+pub(crate) fn unmatched_warning(build: &str, pattern: &str, dir: &camino::Utf8Path) -> String {
     format!("build `{build}`: the `include` pattern `{pattern}` matches no file in {dir}")
 }
 

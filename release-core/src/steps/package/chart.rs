@@ -21,7 +21,7 @@ use crate::steps::handoffs::packaged_chart;
 
 /// Packages one chart into `<name>-<version>.tgz` in the dist directory.
 #[derive(Debug)]
-pub struct PackageChart {
+pub(crate) struct PackageChart {
     root: Utf8PathBuf,
     chart: ChartConfig,
     id: ChartId,

@@ -13,10 +13,10 @@ use crate::step::StepMeta;
 use crate::step::StepResult;
 
 /// The name of the checksums file in the dist directory and on the release.
-pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
+pub(crate) const CHECKSUMS_FILE: &str = "SHA256SUMS";
 
 #[derive(Debug)]
-pub struct WriteChecksums;
+pub(crate) struct WriteChecksums;
 
 #[async_trait::async_trait]
 impl Step for WriteChecksums {

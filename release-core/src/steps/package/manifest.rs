@@ -16,7 +16,7 @@ use crate::step::StepResult;
 
 /// `release build --target T`, last step: the target's manifest beside its artifacts.
 #[derive(Debug)]
-pub struct WriteBuildManifest {
+pub(crate) struct WriteBuildManifest {
     pub target: String,
     pub plan_id: String,
 }

@@ -16,7 +16,7 @@ use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResul
 use crate::steps::build::built_files;
 
 #[derive(Debug)]
-pub struct SbomStep {
+pub(crate) struct SbomStep {
     pub(crate) build: BuildCommand,
     pub(crate) cargo: CargoBuild,
     pub(crate) dir: Utf8PathBuf,
@@ -24,7 +24,7 @@ pub struct SbomStep {
 }
 
 impl SbomStep {
-    pub fn new(config: &Config, build: &BuildCommand, cargo: &CargoBuild, target: Option<&str>) -> Self {
+    pub(crate) fn new(config: &Config, build: &BuildCommand, cargo: &CargoBuild, target: Option<&str>) -> Self {
         let dir = build.dir.as_ref().map_or_else(|| config.root.clone(), |d| config.root.join(d));
         SbomStep { build: build.clone(), cargo: cargo.clone(), dir, target: target.map(str::to_owned) }
     }

@@ -12,7 +12,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::package::archive::unmatched_warning;
 
 #[derive(Debug)]
-pub struct IncludeCheck {
+pub(crate) struct IncludeCheck {
     /// Build name, its directory, its patterns.
     builds: Vec<(String, Utf8PathBuf, Vec<String>)>,
     /// The project root no included file may leave.
@@ -21,7 +21,7 @@ pub struct IncludeCheck {
 
 impl IncludeCheck {
     /// The check for the archived builds among `indexes`; `None` when there is none.
-    pub fn new(config: &Config, indexes: &[usize]) -> Option<Self> {
+    pub(crate) fn new(config: &Config, indexes: &[usize]) -> Option<Self> {
         let mut builds: Vec<(String, Utf8PathBuf, Vec<String>)> = Vec::new();
         for &i in indexes {
             let build = &config.build[i];

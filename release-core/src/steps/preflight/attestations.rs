@@ -15,7 +15,7 @@ use crate::plan::{Effect, Stage, StepId};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
-pub struct AttestationsCheck {
+pub(crate) struct AttestationsCheck {
     pub github: GithubConfig,
     pub network: NetworkConfig,
 }

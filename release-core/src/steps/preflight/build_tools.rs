@@ -15,13 +15,13 @@ use crate::steps::build::command::BuildStep;
 
 /// Checks, before anything runs, that every build command's program can be found.
 #[derive(Debug)]
-pub struct BuildToolsCheck {
+pub(crate) struct BuildToolsCheck {
     pub(crate) commands: Vec<(String, String, Utf8PathBuf)>,
 }
 
 impl BuildToolsCheck {
     /// The check for the builds one run makes: each command once, however many targets.
-    pub fn for_steps(steps: &[BuildStep]) -> Self {
+    pub(crate) fn for_steps(steps: &[BuildStep]) -> Self {
         let mut commands: Vec<(String, String, Utf8PathBuf)> = Vec::new();
         for step in steps {
             if !commands.iter().any(|(name, ..)| *name == step.build.name) {

@@ -28,7 +28,7 @@ struct Checked {
 }
 
 #[derive(Debug)]
-pub struct CargoCheck {
+pub(crate) struct CargoCheck {
     file: Utf8PathBuf,
     builds: Vec<Checked>,
 }
@@ -36,7 +36,7 @@ pub struct CargoCheck {
 impl CargoCheck {
     /// The check for `builds` (indexes into `config.build`, each with the targets this run
     /// builds); `None` when none of them is a cargo build.
-    pub fn new(config: &Config, builds: &[(usize, Vec<String>)]) -> Option<Self> {
+    pub(crate) fn new(config: &Config, builds: &[(usize, Vec<String>)]) -> Option<Self> {
         let mut checked: Vec<Checked> = Vec::new();
         for (index, targets) in builds {
             let build = &config.build[*index];

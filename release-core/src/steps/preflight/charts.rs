@@ -18,13 +18,13 @@ use crate::step::StepResult;
 
 /// Checks, before anything is built, that every configured chart can be packaged.
 #[derive(Debug)]
-pub struct ChartsCheck {
+pub(crate) struct ChartsCheck {
     pub(crate) root: Utf8PathBuf,
     pub(crate) charts: Vec<ChartConfig>,
 }
 
 impl ChartsCheck {
-    pub fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         ChartsCheck { root: config.root.clone(), charts: config.charts.clone() }
     }
 }

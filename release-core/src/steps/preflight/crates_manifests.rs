@@ -11,7 +11,7 @@ use crate::plan::{Effect, Stage, StepId};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
-pub struct CratesManifestsCheck {
+pub(crate) struct CratesManifestsCheck {
     pub settings: CratesSettings,
 }
 

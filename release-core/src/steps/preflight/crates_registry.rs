@@ -27,7 +27,7 @@ use crate::secret::{Secret, SecretSink, Source};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
-pub struct CratesRegistryCheck {
+pub(crate) struct CratesRegistryCheck {
     pub settings: CratesSettings,
 }
 

@@ -13,7 +13,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 /// Proves the dist directory writable.
 #[derive(Debug)]
-pub struct DistCheck;
+pub(crate) struct DistCheck;
 
 #[async_trait::async_trait]
 impl Step for DistCheck {

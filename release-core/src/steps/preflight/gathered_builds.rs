@@ -15,7 +15,7 @@ use crate::step::StepResult;
 /// Preflight of the final job: every planned target was built once, for this plan, and
 /// every artifact it lists is there with its recorded size. Reads no artifact.
 #[derive(Debug)]
-pub struct GatheredCheck {
+pub(crate) struct GatheredCheck {
     pub plan: PlanManifest,
     pub dir: Utf8PathBuf,
 }

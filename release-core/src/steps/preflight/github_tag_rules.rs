@@ -34,7 +34,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 /// Reads the tag's releases, the tag, and the rulesets that would refuse publishing it.
 #[derive(Debug)]
-pub struct GithubTagRules {
+pub(crate) struct GithubTagRules {
     pub config: GithubConfig,
     pub network: NetworkConfig,
     /// The config's directory: where git says which commit is released.
@@ -42,7 +42,7 @@ pub struct GithubTagRules {
 }
 
 impl GithubTagRules {
-    pub fn new(config: &GithubConfig, network: &NetworkConfig, root: &camino::Utf8Path) -> Self {
+    pub(crate) fn new(config: &GithubConfig, network: &NetworkConfig, root: &camino::Utf8Path) -> Self {
         GithubTagRules { config: config.clone(), network: network.clone(), root: root.to_owned() }
     }
 }

@@ -44,14 +44,14 @@ use crate::step::StepResult;
 /// The preflight step for `[github]`. With `probe = false` it only checks the settings
 /// (token, repository, notes file) without touching the network.
 #[derive(Debug)]
-pub struct GithubPreflight {
+pub(crate) struct GithubPreflight {
     pub(crate) config: GithubConfig,
     pub(crate) network: NetworkConfig,
     pub(crate) root: Utf8PathBuf,
 }
 
 impl GithubPreflight {
-    pub fn new(config: &GithubConfig, network: &NetworkConfig, root: &Utf8PathBuf) -> Self {
+    pub(crate) fn new(config: &GithubConfig, network: &NetworkConfig, root: &Utf8PathBuf) -> Self {
         GithubPreflight { config: config.clone(), network: network.clone(), root: root.clone() }
     }
 }

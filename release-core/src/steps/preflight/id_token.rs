@@ -22,13 +22,13 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 /// The settings of keyless signing for one run, resolved against the config's directory.
 #[derive(Clone, Debug)]
-pub struct KeylessSettings {
+pub(crate) struct KeylessSettings {
     pub instance: Instance,
     pub network: NetworkConfig,
 }
 
 impl KeylessSettings {
-    pub fn new(config: &crate::config::Config, signing: &crate::config::SigningConfig) -> Self {
+    pub(crate) fn new(config: &crate::config::Config, signing: &crate::config::SigningConfig) -> Self {
         let instance = match (&signing.signing_config, &signing.trusted_root) {
             (Some(s), Some(t)) => {
                 Instance::Files { signing_config: config.root.join(s), trusted_root: config.root.join(t) }
@@ -38,11 +38,11 @@ impl KeylessSettings {
         KeylessSettings { instance, network: config.network.clone() }
     }
 
-    pub fn policy(&self) -> NetworkPolicy {
+    pub(crate) fn policy(&self) -> NetworkPolicy {
         NetworkPolicy::from(&self.network)
     }
 
-    pub fn http(&self) -> Result<reqwest::Client, StepError> {
+    pub(crate) fn http(&self) -> Result<reqwest::Client, StepError> {
         reqwest::Client::builder()
             .user_agent(concat!("release/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
@@ -54,7 +54,7 @@ impl KeylessSettings {
 
 /// Preflight: the OIDC token, its claims, Fulcio and Rekor.
 #[derive(Debug)]
-pub struct IdTokenCheck {
+pub(crate) struct IdTokenCheck {
     pub settings: KeylessSettings,
 }
 

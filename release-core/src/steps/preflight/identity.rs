@@ -9,7 +9,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 /// Refuses a release whose tag, commit, versions, tree or notes disagree.
 #[derive(Debug)]
-pub struct IdentityCheck {
+pub(crate) struct IdentityCheck {
     pub settings: IdentitySettings,
     pub mode: Mode,
 }

@@ -16,7 +16,7 @@ use crate::step::StepResult;
 /// `preflight:oci-check`: every push target is a valid reference with lowercase names and a
 /// valid tag, and plain HTTP is used only where configured. No network; runs in every mode.
 #[derive(Debug)]
-pub struct OciCheck {
+pub(crate) struct OciCheck {
     pub pushes: Vec<ChartPush>,
     pub settings: OciSettings,
 }

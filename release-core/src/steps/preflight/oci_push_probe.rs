@@ -26,7 +26,7 @@ use crate::step::StepResult;
 /// `preflight:oci-push:<chart>`: proves the credentials may push to the chart's repository by
 /// starting an upload session and cancelling it.
 #[derive(Debug)]
-pub struct PushProbe {
+pub(crate) struct PushProbe {
     pub push: ChartPush,
     pub settings: OciSettings,
 }

@@ -15,12 +15,12 @@ use crate::steps::sign::{SigningSettings, blocking};
 
 /// Preflight: the key opens and matches its public key.
 #[derive(Debug)]
-pub struct SigningKeyCheck {
+pub(crate) struct SigningKeyCheck {
     settings: SigningSettings,
 }
 
 impl SigningKeyCheck {
-    pub fn new(settings: SigningSettings) -> Self {
+    pub(crate) fn new(settings: SigningSettings) -> Self {
         SigningKeyCheck { settings }
     }
 }

@@ -23,13 +23,13 @@ use crate::step::StepResult;
 /// will run the release without the permissions it needs fails the release now, not after
 /// the build.
 #[derive(Debug)]
-pub struct WorkflowPermissionsCheck {
+pub(crate) struct WorkflowPermissionsCheck {
     root: Utf8PathBuf,
     needed: Vec<Requirement>,
 }
 
 impl WorkflowPermissionsCheck {
-    pub fn new(root: Utf8PathBuf, needed: Vec<Requirement>) -> Self {
+    pub(crate) fn new(root: Utf8PathBuf, needed: Vec<Requirement>) -> Self {
         WorkflowPermissionsCheck { root, needed }
     }
 }

@@ -30,7 +30,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{keyless_session, signed_provenance};
 
 #[derive(Debug)]
-pub struct PublishAttestation {
+pub(crate) struct PublishAttestation {
     pub github: GithubConfig,
     pub network: NetworkConfig,
 }

@@ -35,7 +35,7 @@ use crate::secret::Secret;
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
-pub struct PublishCrates {
+pub(crate) struct PublishCrates {
     pub settings: CratesSettings,
 }
 

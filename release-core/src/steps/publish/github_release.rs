@@ -1,6 +1,6 @@
 //! The release itself: a draft, its assets uploaded and read back, then published last.
 //!
-//! [`PublishRelease`] (publish stage) makes the draft complete and checked; [`FinalizeRelease`]
+//! [`PublishRelease`] (publish stage) makes the draft complete and checked; [`FinalizeRelease`](crate::steps::finalize::github_release::FinalizeRelease)
 //! (finalize stage, the very last step of a run) undrafts it. Between the two nothing is
 //! visible to readers: a draft has no git tag and is listed only for tokens with push access.
 //!
@@ -40,7 +40,7 @@ use crate::steps::handoffs::{github_release, keyless_session};
 
 /// Creates or continues the draft release, uploads every artifact, reads the assets back.
 #[derive(Debug)]
-pub struct PublishRelease {
+pub(crate) struct PublishRelease {
     pub(crate) config: GithubConfig,
     pub(crate) network: NetworkConfig,
     pub(crate) root: Utf8PathBuf,
@@ -51,7 +51,12 @@ pub struct PublishRelease {
 }
 
 impl PublishRelease {
-    pub fn new(config: &GithubConfig, network: &NetworkConfig, root: &Utf8PathBuf, project_name: Option<&str>) -> Self {
+    pub(crate) fn new(
+        config: &GithubConfig,
+        network: &NetworkConfig,
+        root: &Utf8PathBuf,
+        project_name: Option<&str>,
+    ) -> Self {
         PublishRelease {
             config: config.clone(),
             network: network.clone(),
@@ -62,7 +67,7 @@ impl PublishRelease {
     }
 
     /// With keyless signing (see [`PublishRelease::keyless`]).
-    pub fn keyless(mut self, keyless: bool) -> Self {
+    pub(crate) fn keyless(mut self, keyless: bool) -> Self {
         self.keyless = keyless;
         self
     }

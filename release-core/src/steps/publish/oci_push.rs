@@ -36,7 +36,7 @@ const STREAM_CHUNK: usize = 1 << 20;
 /// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types, by digest
 /// only; `finalize:oci-tag:<chart>` tags it in the finalize stage.
 #[derive(Debug)]
-pub struct ChartPushStep {
+pub(crate) struct ChartPushStep {
     pub push: ChartPush,
     pub settings: OciSettings,
     /// Keyless: the sign stage signed this run's manifest digest, so that manifest is what

@@ -52,7 +52,7 @@ const ANY_MANIFEST: &[&str] = &[
 ];
 
 #[derive(Debug)]
-pub struct ChartReferrersStep {
+pub(crate) struct ChartReferrersStep {
     pub push: ChartPush,
     pub settings: OciSettings,
     /// `signing.provenance`: the provenance is attached too.

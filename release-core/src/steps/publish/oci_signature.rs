@@ -65,7 +65,7 @@ use crate::steps::handoffs::{pushed_chart, signed_chart, signer};
 
 /// `publish:oci-signature:<chart>`: attaches the chart's signature in the registry.
 #[derive(Debug)]
-pub struct ChartSignatureStep {
+pub(crate) struct ChartSignatureStep {
     pub push: ChartPush,
     pub settings: OciSettings,
 }

@@ -25,12 +25,12 @@ use crate::steps::sign::{SigningSettings, blocking, signed, stop_if_interrupted}
 
 /// Sign stage: a `.sig` for every artifact, and the public key.
 #[derive(Debug)]
-pub struct SignArtifacts {
+pub(crate) struct SignArtifacts {
     settings: SigningSettings,
 }
 
 impl SignArtifacts {
-    pub fn new(settings: SigningSettings) -> Self {
+    pub(crate) fn new(settings: SigningSettings) -> Self {
         SignArtifacts { settings }
     }
 }

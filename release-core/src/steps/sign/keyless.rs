@@ -21,7 +21,7 @@ use crate::steps::preflight::id_token::KeylessSettings;
 
 /// Sign stage: a Sigstore bundle for every artifact.
 #[derive(Debug)]
-pub struct SignKeyless {
+pub(crate) struct SignKeyless {
     pub settings: KeylessSettings,
 }
 

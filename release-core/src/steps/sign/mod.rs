@@ -19,7 +19,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 /// The signing settings of one run, resolved against the config's directory.
 #[derive(Clone, Debug)]
-pub struct SigningSettings {
+pub(crate) struct SigningSettings {
     pub key: Utf8PathBuf,
     pub public_key: Option<Utf8PathBuf>,
     pub password_env: String,
@@ -29,7 +29,7 @@ pub struct SigningSettings {
 
 impl SigningSettings {
     /// Pure: copies paths out of the config.
-    pub fn new(config: &Config, signing: &SigningConfig, mode: Mode) -> Self {
+    pub(crate) fn new(config: &Config, signing: &SigningConfig, mode: Mode) -> Self {
         SigningSettings {
             key: config.root.join(signing.key.as_deref().unwrap_or(Utf8Path::new(DEFAULT_KEY_FILE))),
             public_key: signing.public_key.as_ref().map(|p| config.root.join(p)),

@@ -22,7 +22,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{chart_signature, keyless_session, packaged_chart};
 
 #[derive(Debug)]
-pub struct SignChart {
+pub(crate) struct SignChart {
     pub push: ChartPush,
 }
 

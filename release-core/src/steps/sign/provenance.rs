@@ -19,7 +19,7 @@ use crate::steps::handoffs::signed_provenance;
 use crate::steps::handoffs::{keyless_session, packaged_chart};
 
 #[derive(Debug)]
-pub struct SignProvenance {
+pub(crate) struct SignProvenance {
     /// The charts pushed to registries: subjects by manifest digest.
     pub charts: Vec<ChartPush>,
 }

@@ -12,7 +12,7 @@ use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResul
 use crate::steps::handoffs::keyless_session;
 
 #[derive(Debug)]
-pub struct VerifyBundles;
+pub(crate) struct VerifyBundles;
 
 #[async_trait::async_trait]
 impl Step for VerifyBundles {

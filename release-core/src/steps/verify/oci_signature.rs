@@ -13,7 +13,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{chart_signature, keyless_session, packaged_chart};
 
 #[derive(Debug)]
-pub struct VerifyChartSignature {
+pub(crate) struct VerifyChartSignature {
     pub push: ChartPush,
 }
 

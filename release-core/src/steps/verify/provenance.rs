@@ -13,7 +13,7 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{keyless_session, packaged_chart, signed_provenance};
 
 #[derive(Debug)]
-pub struct VerifyProvenance {
+pub(crate) struct VerifyProvenance {
     /// The charts pushed to registries: subjects by manifest digest.
     pub charts: Vec<ChartPush>,
 }

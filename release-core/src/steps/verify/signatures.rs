@@ -22,12 +22,12 @@ use crate::steps::sign::{SigningSettings, blocking, signed, stop_if_interrupted}
 
 /// Verify stage: the gate. Nothing is published unless every signature verifies.
 #[derive(Debug)]
-pub struct VerifySignatures {
+pub(crate) struct VerifySignatures {
     settings: SigningSettings,
 }
 
 impl VerifySignatures {
-    pub fn new(settings: SigningSettings) -> Self {
+    pub(crate) fn new(settings: SigningSettings) -> Self {
         VerifySignatures { settings }
     }
 }
