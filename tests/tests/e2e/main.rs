@@ -25,5 +25,6 @@ mod release_rules;
 mod resume;
 mod rust;
 mod secrets;
+mod shown;
 mod signing;
 mod workflow;
