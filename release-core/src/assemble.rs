@@ -21,31 +21,31 @@ use crate::matrix::PlanManifest;
 use crate::oci;
 use crate::plan::Mode;
 use crate::runner::Pipeline;
+use crate::signing::settings::SigningSettings;
 use crate::step::{Release, Step};
-use crate::steps::build::command::BuildStep;
-use crate::steps::build::gather::Gather;
-use crate::steps::build::prepare_dist::PrepareDist;
-use crate::steps::finalize::github_release::FinalizeRelease;
-use crate::steps::finalize::github_release_attestation::ReleaseAttestationCheck;
-use crate::steps::finalize::oci_tag::ChartTagStep;
+use crate::steps::build::command::BuildCommand;
+use crate::steps::build::gather::BuildGather;
+use crate::steps::build::prepare_dist::BuildPrepareDist;
+use crate::steps::finalize::github_release::FinalizeGithubRelease;
+use crate::steps::finalize::github_release_attestation::FinalizeGithubReleaseAttestation;
+use crate::steps::finalize::oci_tag::FinalizeOciTag;
 use crate::steps::package::chart::PackageChart;
-use crate::steps::package::checksums::WriteChecksums;
-use crate::steps::package::manifest::WriteBuildManifest;
-use crate::steps::preflight::build_tools::BuildToolsCheck;
-use crate::steps::preflight::charts::ChartsCheck;
-use crate::steps::preflight::dist::DistCheck;
-use crate::steps::preflight::gathered_builds::GatheredCheck;
-use crate::steps::preflight::github_tag_rules::GithubTagRules;
-use crate::steps::preflight::github_write::GithubPreflight;
-use crate::steps::preflight::identity::IdentityCheck;
-use crate::steps::preflight::oci_check::OciCheck;
-use crate::steps::preflight::oci_push_probe::PushProbe;
-use crate::steps::preflight::signing_key::SigningKeyCheck;
-use crate::steps::preflight::workflow_permissions::WorkflowPermissionsCheck;
-use crate::steps::publish::github_release::PublishRelease;
-use crate::steps::publish::oci_push::ChartPushStep;
-use crate::steps::publish::oci_signature::ChartSignatureStep;
-use crate::steps::sign::SigningSettings;
+use crate::steps::package::checksums::PackageChecksums;
+use crate::steps::package::manifest::PackageManifest;
+use crate::steps::preflight::build_tools::PreflightBuildTools;
+use crate::steps::preflight::charts::PreflightCharts;
+use crate::steps::preflight::dist::PreflightDist;
+use crate::steps::preflight::gathered_builds::PreflightGatheredBuilds;
+use crate::steps::preflight::github_release_write::PreflightGithubReleaseWrite;
+use crate::steps::preflight::github_tag_rules::PreflightGithubTagRules;
+use crate::steps::preflight::identity::PreflightIdentity;
+use crate::steps::preflight::oci_check::PreflightOciCheck;
+use crate::steps::preflight::oci_push::PreflightOciPush;
+use crate::steps::preflight::signing_key::PreflightSigningKey;
+use crate::steps::preflight::workflow_permissions::PreflightWorkflowPermissions;
+use crate::steps::publish::github_release::PublishGithubRelease;
+use crate::steps::publish::oci_push::PublishOciPush;
+use crate::steps::publish::oci_signature::PublishOciSignature;
 use crate::steps::sign::artifacts::SignArtifacts;
 use crate::steps::verify::signatures::VerifySignatures;
 
@@ -180,27 +180,27 @@ pub fn pipeline(
         // One runner's share: the target's builds, their archives and SBOMs, and the manifest
         // that hands them on; nothing is signed or published.
         add(Box::new(identity_check(config, overrides, mode)));
-        add(Box::new(BuildToolsCheck::for_steps(&planned.command_builds)));
+        add(Box::new(PreflightBuildTools::for_commands(&planned.command_builds)));
         for check in planned.checks {
             add(check);
         }
-        add(Box::new(DistCheck));
-        add(Box::new(PrepareDist));
+        add(Box::new(PreflightDist));
+        add(Box::new(BuildPrepareDist));
         for step in planned.builds {
             add(step);
         }
         for step in planned.packages {
             add(step);
         }
-        add(Box::new(WriteBuildManifest { target: target.clone(), plan_id: plan_id.clone() }));
+        add(Box::new(PackageManifest { target: target.clone(), plan_id: plan_id.clone() }));
         return Ok(pipeline);
     }
     add(Box::new(identity_check(config, overrides, mode)));
     if let Scope::Gather { plan, dir } = &overrides.scope {
-        add(Box::new(GatheredCheck { plan: plan.clone(), dir: dir.clone() }));
+        add(Box::new(PreflightGatheredBuilds { plan: plan.clone(), dir: dir.clone() }));
     }
     if !planned.command_builds.is_empty() {
-        add(Box::new(BuildToolsCheck::for_steps(&planned.command_builds)));
+        add(Box::new(PreflightBuildTools::for_commands(&planned.command_builds)));
     }
     let RustBuilds { checks, builds, packages, .. } = planned;
     for check in checks {
@@ -208,19 +208,19 @@ pub fn pipeline(
     }
     let charts = ChartId::all(&config.charts);
     if !config.charts.is_empty() {
-        add(Box::new(ChartsCheck::new(config)));
+        add(Box::new(PreflightCharts::new(config)));
     }
     // Inside GitHub Actions, a job of this workflow that would be refused at publish time
     // fails the release now. Outside Actions there is no token whose grant a file decides,
     // and a snapshot publishes nothing, so neither runs the check.
     let needed = required_permissions(config);
     if env.in_github_actions() && mode != Mode::Snapshot && !needed.is_empty() {
-        add(Box::new(WorkflowPermissionsCheck::new(config.root.clone(), needed)));
+        add(Box::new(PreflightWorkflowPermissions::new(config.root.clone(), needed)));
     }
-    add(Box::new(DistCheck));
-    add(Box::new(PrepareDist));
+    add(Box::new(PreflightDist));
+    add(Box::new(BuildPrepareDist));
     if let Scope::Gather { plan, dir } = &overrides.scope {
-        add(Box::new(Gather { plan: plan.clone(), dir: dir.clone() }));
+        add(Box::new(BuildGather { plan: plan.clone(), dir: dir.clone() }));
     }
     for step in builds {
         add(step);
@@ -234,7 +234,7 @@ pub fn pipeline(
     for (id, chart) in charts.iter().zip(&config.charts) {
         add(Box::new(PackageChart::new(config, id.clone(), chart)));
     }
-    add(Box::new(WriteChecksums));
+    add(Box::new(PackageChecksums));
 
     // Helm charts to OCI registries: checks without network (every mode), a push probe per
     // chart in preflight, the push by digest in the publish stage (with `[signing]` then the
@@ -247,34 +247,34 @@ pub fn pipeline(
     let provenance = keyless && config.signing.as_ref().is_some_and(|s| s.provenance);
     if !pushes.is_empty() {
         let settings = oci::OciSettings::from_config(config);
-        add(Box::new(OciCheck { pushes: pushes.clone(), settings: settings.clone() }));
+        add(Box::new(PreflightOciCheck { pushes: pushes.clone(), settings: settings.clone() }));
         for push in pushes.clone() {
-            add(Box::new(PushProbe { push: push.clone(), settings: settings.clone() }));
+            add(Box::new(PreflightOciPush { push: push.clone(), settings: settings.clone() }));
             // A key signs in cosign's legacy `.sig` layout; keyless runs attach cosign v3
             // bundles as OCI referrers (signed in the sign stage, below).
             let signed = config.signing.is_some();
-            add(Box::new(ChartPushStep { push: push.clone(), settings: settings.clone(), pinned: keyless }));
+            add(Box::new(PublishOciPush { push: push.clone(), settings: settings.clone(), pinned: keyless }));
             if keyless {
-                use crate::steps::publish::oci_referrers::ChartReferrersStep;
-                add(Box::new(ChartReferrersStep { push: push.clone(), settings: settings.clone(), provenance }));
+                use crate::steps::publish::oci_referrers::PublishOciReferrers;
+                add(Box::new(PublishOciReferrers { push: push.clone(), settings: settings.clone(), provenance }));
             } else if signed {
-                add(Box::new(ChartSignatureStep { push: push.clone(), settings: settings.clone() }));
+                add(Box::new(PublishOciSignature { push: push.clone(), settings: settings.clone() }));
             }
-            chart_tags.push(ChartTagStep { push, settings: settings.clone(), signed, keyless });
+            chart_tags.push(FinalizeOciTag { push, settings: settings.clone(), signed, keyless });
         }
     }
     if let Some(signing) = &config.signing
         && signing.mode == crate::config::SigningMode::Keyless
     {
         use crate::steps::{preflight::id_token, sign::keyless, verify::bundles};
-        let settings = id_token::KeylessSettings::new(config, signing);
-        add(Box::new(id_token::IdTokenCheck { settings: settings.clone() }));
+        let settings = crate::signing::keyless::settings::KeylessSettings::new(config, signing);
+        add(Box::new(id_token::PreflightIdToken { settings: settings.clone() }));
         add(Box::new(keyless::SignKeyless { settings }));
         add(Box::new(bundles::VerifyBundles));
         for push in &pushes {
-            use crate::steps::{sign::oci_signature::SignChart, verify::oci_signature::VerifyChartSignature};
-            add(Box::new(SignChart { push: push.clone() }));
-            add(Box::new(VerifyChartSignature { push: push.clone() }));
+            use crate::steps::{sign::oci_signature::SignOciSignature, verify::oci_signature::VerifyOciSignature};
+            add(Box::new(SignOciSignature { push: push.clone() }));
+            add(Box::new(VerifyOciSignature { push: push.clone() }));
         }
         if signing.provenance {
             add(Box::new(crate::steps::sign::provenance::SignProvenance { charts: pushes.clone() }));
@@ -282,13 +282,13 @@ pub fn pipeline(
             if let Some(github) = &config.github {
                 use crate::steps::{preflight::attestations, publish::attestation};
                 let (github, network) = (github.clone(), config.network.clone());
-                add(Box::new(attestations::AttestationsCheck { github: github.clone(), network: network.clone() }));
+                add(Box::new(attestations::PreflightAttestations { github: github.clone(), network: network.clone() }));
                 add(Box::new(attestation::PublishAttestation { github, network }));
             }
         }
     } else if let Some(signing) = &config.signing {
         let settings = SigningSettings::new(config, signing, mode);
-        add(Box::new(SigningKeyCheck::new(settings.clone())));
+        add(Box::new(PreflightSigningKey::new(settings.clone())));
         add(Box::new(SignArtifacts::new(settings.clone())));
         add(Box::new(VerifySignatures::new(settings)));
     }
@@ -297,15 +297,16 @@ pub fn pipeline(
     // GitHub may still refuse), then the chart version tags, then the check of GitHub's release
     // attestation. See docs/reliability.md.
     if let Some(github) = &config.github {
-        add(Box::new(GithubPreflight::new(github, &config.network, &config.root)));
+        add(Box::new(PreflightGithubReleaseWrite::new(github, &config.network, &config.root)));
         // It reads the network: `probe = false` (preflight without the network) leaves it out.
         if github.probe {
-            add(Box::new(GithubTagRules::new(github, &config.network, &config.root)));
+            add(Box::new(PreflightGithubTagRules::new(github, &config.network, &config.root)));
         }
         add(Box::new(
-            PublishRelease::new(github, &config.network, &config.root, config.project.name.as_deref()).keyless(keyless),
+            PublishGithubRelease::new(github, &config.network, &config.root, config.project.name.as_deref())
+                .keyless(keyless),
         ));
-        add(Box::new(FinalizeRelease::new(github, &config.network)));
+        add(Box::new(FinalizeGithubRelease::new(github, &config.network)));
     }
     for step in chart_tags {
         add(Box::new(step));
@@ -313,30 +314,33 @@ pub fn pipeline(
     // GitHub's attestation of an immutable release against SHA256SUMS, after every other
     // finalize step, so that its verdict is about a release that is otherwise complete.
     if let Some(github) = &config.github {
-        add(Box::new(ReleaseAttestationCheck::new(github, &config.network)));
+        add(Box::new(FinalizeGithubReleaseAttestation::new(github, &config.network)));
     }
     // Crates: proven in preflight; published last in the publish stage, after every other
     // upload was read back (the draft release, the charts) and before the finalize stage
     // makes the release visible: a crate version is public and permanent once uploaded.
     if let Some(settings) = crate::crates::CratesSettings::from_config(config) {
         use crate::steps::{preflight, publish};
-        add(Box::new(preflight::crates_manifests::CratesManifestsCheck { settings: settings.clone() }));
-        add(Box::new(preflight::crates_registry::CratesRegistryCheck { settings: settings.clone() }));
+        add(Box::new(preflight::crates_manifests::PreflightCratesManifests { settings: settings.clone() }));
+        add(Box::new(preflight::crates_registry::PreflightCratesRegistry { settings: settings.clone() }));
         add(Box::new(publish::crates::PublishCrates { settings }));
     }
     Ok(pipeline)
 }
 
 /// `preflight:identity`, first of every run: the tag, the commit, the versions in the tree.
-fn identity_check(config: &Config, overrides: &Overrides, mode: Mode) -> IdentityCheck {
-    IdentityCheck { settings: IdentitySettings::new(config, overrides.version.is_some(), overrides.allow_dirty), mode }
+fn identity_check(config: &Config, overrides: &Overrides, mode: Mode) -> PreflightIdentity {
+    PreflightIdentity {
+        settings: IdentitySettings::new(config, overrides.version.is_some(), overrides.allow_dirty),
+        mode,
+    }
 }
 
 /// The build steps of a run in config order (`command` builds and `cargo` builds), the
 /// archive and SBOM steps of the archived ones, and their preflight checks.
 struct RustBuilds {
     /// The `command` builds, for the build tools check.
-    command_builds: Vec<BuildStep>,
+    command_builds: Vec<(String, String, Utf8PathBuf)>,
     checks: Vec<Box<dyn crate::step::Step>>,
     builds: Vec<Box<dyn crate::step::Step>>,
     packages: Vec<Box<dyn crate::step::Step>>,
@@ -344,27 +348,27 @@ struct RustBuilds {
 
 impl RustBuilds {
     fn new(config: &Config, pairs: &[(usize, Option<String>)]) -> Self {
-        use crate::steps::build::cargo::CargoBuildStep;
-        use crate::steps::package::{archive::ArchiveStep, sbom::SbomStep};
-        use crate::steps::preflight::{archives::IncludeCheck, cargo::CargoCheck};
+        use crate::steps::build::cargo::BuildCargo;
+        use crate::steps::package::{archive::PackageArchive, sbom::PackageSbom};
+        use crate::steps::preflight::{archives::PreflightArchives, cargo::PreflightCargo};
         let mut planned =
             RustBuilds { command_builds: Vec::new(), checks: Vec::new(), builds: Vec::new(), packages: Vec::new() };
         for (i, target) in pairs {
             let b = &config.build[*i];
             let target = target.as_deref();
             match &b.cargo {
-                Some(cargo) => planned.builds.push(Box::new(CargoBuildStep::new(config, b, cargo, target))),
+                Some(cargo) => planned.builds.push(Box::new(BuildCargo::new(config, b, cargo, target))),
                 None => {
-                    let step = BuildStep::new(config, b, target);
-                    planned.command_builds.push(BuildStep::new(config, b, target));
+                    let step = BuildCommand::new(config, b, target);
+                    planned.command_builds.push((b.name.clone(), b.program().to_owned(), step.dir.clone()));
                     planned.builds.push(Box::new(step));
                 }
             }
             if b.archives() {
-                planned.packages.push(Box::new(ArchiveStep::new(config, b, target)));
+                planned.packages.push(Box::new(PackageArchive::new(config, b, target)));
             }
             if let (true, Some(cargo)) = (b.sboms(), &b.cargo) {
-                planned.packages.push(Box::new(SbomStep::new(config, b, cargo, target)));
+                planned.packages.push(Box::new(PackageSbom::new(config, b, cargo, target)));
             }
         }
         let mut targets_of: Vec<(usize, Vec<String>)> = Vec::new();
@@ -374,11 +378,11 @@ impl RustBuilds {
                 None => targets_of.push((*i, target.iter().cloned().collect())),
             }
         }
-        if let Some(check) = CargoCheck::new(config, &targets_of) {
+        if let Some(check) = PreflightCargo::new(config, &targets_of) {
             planned.checks.push(Box::new(check));
         }
         let indexes: Vec<usize> = targets_of.iter().map(|(i, _)| *i).collect();
-        if let Some(check) = IncludeCheck::new(config, &indexes) {
+        if let Some(check) = PreflightArchives::new(config, &indexes) {
             planned.checks.push(Box::new(check));
         }
         planned

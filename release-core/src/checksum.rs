@@ -2,6 +2,9 @@
 
 use std::io::{Read, Write};
 
+/// The checksum file every release publishes.
+pub(crate) const CHECKSUMS_FILE: &str = "SHA256SUMS";
+
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 

@@ -96,6 +96,7 @@ pub use checksum::{ChecksumError, hash_file, sha256_hex};
 pub use oci::verify::{ChartVerdict, verify_chart};
 pub use redact::Redactor;
 pub use secret::{Secret, SecretSink, Source, scrub_url_credentials};
+pub use steps::handoffs::signer_handoff;
 
 /// The guide to embedding `release-core` in another repository's xtask; its examples are
 /// compiled and run as doctests.

@@ -9,8 +9,8 @@
 //!    that target's artifacts into its dist directory beside a [`BuildManifest`]
 //!    (`release-build-T.json`: the plan's id, and each artifact's size and SHA-256);
 //! 3. the final job downloads every runner's directory and runs `release run --plan
-//!    release-plan.json --gather DIR`: [`GatheredCheck`](crate::steps::preflight::gathered_builds::GatheredCheck) proves in preflight that every
-//!    planned target was built once, from this plan; [`Gather`](crate::steps::build::gather::Gather) copies each artifact into the
+//!    release-plan.json --gather DIR`: `preflight:gathered-builds` proves in preflight that every
+//!    planned target was built once, from this plan; `build:gather` copies each artifact into the
 //!    dist directory, checking its digest as it is read, and then sign, package and publish
 //!    run as in any release.
 //!

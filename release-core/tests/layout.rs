@@ -352,8 +352,8 @@ fn no_two_modules_import_each_other_even_through_others() {
     assert!(circles.is_empty(), "import circles: {circles:?}");
 }
 
-/// The step API is imported by the steps, the runner and the assembly only (and by the
-/// signing module for its public `signer` hand-off): domain code takes plain data
+/// The step API is imported by the steps, the runner and the assembly only: no domain
+/// module imports it. Domain code takes plain data
 /// (`artifact.rs`) and reports through `io::Io`.
 #[test]
 fn only_the_steps_runner_and_assembly_import_the_step_api() {
@@ -363,5 +363,82 @@ fn only_the_steps_runner_and_assembly_import_the_step_api() {
         .filter(|(file, targets)| !file.starts_with("steps/") && targets.iter().any(|t| t == "step.rs"))
         .map(|(file, _)| file.as_str())
         .collect();
-    assert_eq!(importers, ["assemble.rs", "runner.rs", "signing/mod.rs"]);
+    assert_eq!(importers, ["assemble.rs", "runner.rs"]);
+}
+
+/// `Build` + `prepare_dist` → `BuildPrepareDist`.
+fn camel(words: &str) -> String {
+    words
+        .split(['_', '-'])
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The text of a file before its `#[cfg(test)]` part.
+fn non_test(text: &str) -> &str {
+    text.split("#[cfg(test)]").next().unwrap_or(text)
+}
+
+/// One naming rule: `steps/<stage>/<kind>.rs` holds `struct <Stage><Kind>` whose id is
+/// `<stage>:<kind>[:<subject>]`. The two build steps are the exception the plan already
+/// has: their kind is the user's build name (`build:app`), so only their file and struct
+/// follow the rule.
+#[test]
+fn a_step_is_named_by_its_file_its_struct_and_its_id_alike() {
+    let sources = sources();
+    let mut checked = 0;
+    for (path, text) in &sources {
+        let parts: Vec<&str> = path.as_str().split('/').collect();
+        let (3, Some("steps")) = (parts.len(), parts.first().copied()) else { continue };
+        let Some(stem) = parts[2].strip_suffix(".rs") else { continue };
+        if ["mod", "tests"].contains(&stem) || !text.contains("impl Step for ") {
+            continue;
+        }
+        let (_, variant) = STAGES.iter().find(|(f, _)| *f == parts[1]).expect("a stage folder");
+        let structs: Vec<&str> = text
+            .match_indices("impl Step for ")
+            .map(|(at, needle)| text[at + needle.len()..].split([' ', '{', '<']).next().unwrap_or(""))
+            .collect();
+        let wanted = format!("{variant}{}", camel(stem));
+        assert_eq!(structs, [wanted.as_str()], "{path}: the step is `struct {wanted}`");
+        let kind = stem.replace('_', "-");
+        if parts[1] != "build" || !["cargo", "command"].contains(&stem) {
+            // `StepId::new(Stage::Preflight, "kind")`, or the kind chosen there by a setting.
+            let id = format!("StepId::new(Stage::{variant}, ");
+            let named = text.contains(&format!("{id}\"{kind}\")")) || text.contains(&format!("\"{kind}\""));
+            assert!(text.contains(&id) && named, "{path}: the id is `{}:{kind}`", parts[1]);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 40, "every step file was checked ({checked})");
+}
+
+/// A step file imports from its own stage's folder, the hand-off table, the shared step
+/// helpers (`steps/mod.rs`) and the domain, never from another stage's folder: what two
+/// stages share lives in the domain (settings, helpers) or in `steps/handoffs.rs`.
+#[test]
+fn no_step_file_imports_another_stages_folder() {
+    let sources = sources();
+    let mut found = Vec::new();
+    for (path, text) in &sources {
+        let parts: Vec<&str> = path.as_str().split('/').collect();
+        if parts.len() != 3 || parts[0] != "steps" || parts[2] == "tests.rs" {
+            continue;
+        }
+        let code = non_test(text);
+        for (folder, _) in STAGES {
+            if folder == parts[1] {
+                continue;
+            }
+            for needle in [format!("crate::steps::{folder}"), format!("super::super::{folder}")] {
+                if code.contains(&needle) {
+                    found.push(format!("{path} uses {needle}"));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
 }

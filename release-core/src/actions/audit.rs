@@ -19,7 +19,7 @@
 //! (`owner/repo/.github/workflows/x.yml@ref`) is not in the checkout; such calls are listed
 //! in [`Audit::external_calls`], not judged.
 //!
-//! [`WorkflowPermissionsCheck`](crate::steps::preflight::workflow_permissions::WorkflowPermissionsCheck) runs the same audit as a preflight check inside GitHub
+//! `preflight:workflow-permissions` runs the same audit as a preflight check inside GitHub
 //! Actions, so that a release whose publish job would be refused fails before the build.
 //! This module reads files and never prints.
 
@@ -587,7 +587,7 @@ pub(crate) fn current_workflow_file(env: &Environment) -> Option<Utf8PathBuf> {
 mod tests {
     use super::*;
     use crate::actions::permissions::{CONTENTS, Level, PACKAGES};
-    use crate::steps::preflight::workflow_permissions::WorkflowPermissionsCheck;
+    use crate::steps::preflight::workflow_permissions::PreflightWorkflowPermissions;
 
     fn needs_both() -> Vec<Requirement> {
         vec![
@@ -960,7 +960,7 @@ mod tests {
             dist: root.join("dist"),
         };
         let mut pipeline = crate::runner::Pipeline::new(release, env, crate::plan::Mode::DryRun);
-        pipeline.add_step(WorkflowPermissionsCheck::new(root.to_owned(), needs_both())).unwrap();
+        pipeline.add_step(PreflightWorkflowPermissions::new(root.to_owned(), needs_both())).unwrap();
         pipeline
     }
 

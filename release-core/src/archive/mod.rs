@@ -364,3 +364,8 @@ impl<W: Write> Write for Counting<W> {
 
 #[cfg(test)]
 mod tests;
+
+/// The message for an `include` pattern that picks no file.
+pub(crate) fn unmatched_warning(build: &str, pattern: &str, dir: &camino::Utf8Path) -> String {
+    format!("build `{build}`: the `include` pattern `{pattern}` matches no file in {dir}")
+}

@@ -13,7 +13,7 @@
 //! - [`checks`]: settings checks that need no network, and the write probe's throwaway tag;
 //! - [`snappy`]: the snappy block decoder for attestation bundles served from `bundle_url`.
 //!
-//! Its steps live in `steps/`: `preflight/github_write.rs` (the throwaway draft created and
+//! Its steps live in `steps/`: `preflight/github_release_write.rs` (the throwaway draft created and
 //! deleted), `publish/github_release.rs` (the draft, its uploads and read-back) and
 //! `finalize/github_release.rs` (the undraft, the last step of a run).
 //!

@@ -37,6 +37,7 @@ pub(crate) mod key;
 pub(crate) mod keyless;
 pub(crate) mod provenance;
 pub(crate) mod public_key;
+pub(crate) mod settings;
 pub(crate) mod verify;
 
 pub use bundle::{BundleError, KeyBundleError, Verified};
@@ -47,12 +48,6 @@ pub use key::{CosignKeyPair, KeyOrigin, PasswordSource};
 pub use keyless::Instance;
 pub use public_key::{PublicKey, SignatureMismatch};
 pub use verify::{FileVerdict, SignatureFile, Signatures, VerifyFailure, verify_checksums, verify_file};
-
-/// The hand-off under which `sign:artifacts` leaves the run's signer for later steps (declare
-/// `StepMeta::consumes(&signer_handoff())` to read it).
-pub fn signer_handoff() -> crate::step::HandOff<ActiveSigner> {
-    crate::step::HandOff::new("signer", "sign:artifacts")
-}
 
 /// The extension of a signature file: `hello.tar.gz` is signed by `hello.tar.gz.sig`.
 pub const SIGNATURE_EXTENSION: &str = "sig";
@@ -106,7 +101,7 @@ pub trait Signer: Send + Sync + fmt::Debug {
 
 /// The signer of the current run, stored in the step context by the sign step so that later
 /// steps (attaching a chart's signature in the registry) sign with the same key:
-/// the `signer` hand-off ([`signer_handoff`]).
+/// the `signer` hand-off (`release_core::signer_handoff`).
 #[derive(Clone, Debug)]
 pub struct ActiveSigner(pub Arc<dyn Signer>);
 

@@ -16,6 +16,7 @@
 //! Steps declare them in their [`StepMeta`](crate::step::StepMeta); the pipeline refuses a
 //! consumer without an earlier producer when it is assembled.
 
+use crate::archive::Entry;
 use crate::github::release::{Outcome, Published};
 use crate::helm::{ChartId, PackagedChart};
 use crate::oci::manifest::PushedChart;
@@ -47,10 +48,11 @@ pub(crate) fn chart_signature(chart: &ChartId) -> HandOff<ChartSignature> {
     HandOff::of("chart-signature", "sign:oci-signature", chart.label())
 }
 
-/// The run's signer, once it has signed every file (public for embedders as
-/// [`crate::signing::signer_handoff`]).
-pub(crate) fn signer() -> HandOff<ActiveSigner> {
-    crate::signing::signer_handoff()
+/// The hand-off under which `sign:artifacts` leaves the run's signer, once it has signed
+/// every file, for later steps: public for embedders, who declare
+/// `StepMeta::consumes(&signer_handoff())` to read it.
+pub fn signer_handoff() -> HandOff<ActiveSigner> {
+    HandOff::new("signer", "sign:artifacts")
 }
 
 /// The GitHub release as published (or found published), for the checks after the undraft.
@@ -71,4 +73,24 @@ pub(crate) fn keyless_session() -> HandOff<ActiveKeyless> {
 /// The run's signed build provenance, for the steps that publish it.
 pub(crate) fn signed_provenance() -> HandOff<Provenance> {
     HandOff::new("signed-provenance", "sign:provenance")
+}
+
+/// One build's binaries for one target, waiting to be archived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BuiltFiles {
+    /// The target triple the files were built for (the host's for a build without targets).
+    pub triple: String,
+    /// The files, under their names in the archive.
+    pub files: Vec<Entry>,
+}
+
+/// What one build hands `package:archive` and `package:sbom` for one target: the hand-off
+/// `built-files:<build>[:<target>]`. Not journaled: the build steps that make it are not
+/// resumable.
+pub(crate) fn built_files(build: &str, target: Option<&str>) -> HandOff<BuiltFiles> {
+    let subject = match target {
+        Some(target) => format!("{build}:{target}"),
+        None => build.to_owned(),
+    };
+    HandOff::of("built-files", "build:<build>", subject)
 }

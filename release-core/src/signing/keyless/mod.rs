@@ -15,6 +15,7 @@
 //! new key and certificate per call, so the session drives the pieces itself.
 
 pub(crate) mod services;
+pub(crate) mod settings;
 pub(crate) mod token;
 pub(crate) mod trust;
 

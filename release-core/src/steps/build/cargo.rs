@@ -7,31 +7,33 @@ use std::collections::BTreeMap;
 
 use camino::Utf8PathBuf;
 
-use super::{BuiltFiles, build_meta, built_files, host_triple};
+use super::build_meta;
 use crate::archive::{BINARY_MODE, Entry, exe_suffix, raw_binary_name};
 use crate::cargo::{CargoError, Message, build_args, parse_message};
 use crate::config::{BuildCommand, CargoBuild, Config, expand_for};
 use crate::shell::{display_command, run_reading_stdout};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::build::command::collect_into_dist;
+use crate::steps::handoffs::{BuiltFiles, built_files};
+use crate::steps::host_triple;
 
 #[derive(Debug)]
-pub(crate) struct CargoBuildStep {
+pub(crate) struct BuildCargo {
     pub(crate) build: BuildCommand,
     pub(crate) cargo: CargoBuild,
     pub(crate) dir: Utf8PathBuf,
     pub(crate) target: Option<String>,
 }
 
-impl CargoBuildStep {
+impl BuildCargo {
     pub(crate) fn new(config: &Config, build: &BuildCommand, cargo: &CargoBuild, target: Option<&str>) -> Self {
         let dir = build.dir.as_ref().map_or_else(|| config.root.clone(), |d| config.root.join(d));
-        CargoBuildStep { build: build.clone(), cargo: cargo.clone(), dir, target: target.map(str::to_owned) }
+        BuildCargo { build: build.clone(), cargo: cargo.clone(), dir, target: target.map(str::to_owned) }
     }
 }
 
 #[async_trait::async_trait]
-impl Step for CargoBuildStep {
+impl Step for BuildCargo {
     fn meta(&self) -> StepMeta {
         let command = display_command(&build_args(&self.cargo, self.target.as_deref()));
         let bins = self.cargo.bins.join(", ");

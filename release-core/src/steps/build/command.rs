@@ -3,7 +3,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::checksum::copy_and_hash;
-use crate::config::BuildCommand;
+use crate::config::BuildCommand as BuildConfig;
 use crate::config::Config;
 use crate::config::artifact_name;
 use crate::config::expand_for;
@@ -16,24 +16,25 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::build::{build_meta, built_files};
+use crate::steps::build::build_meta;
+use crate::steps::handoffs::built_files;
 
 /// One `[[build]]` for one of its targets (or for this machine): its command, then its
 /// artifacts.
 #[derive(Debug)]
-pub(crate) struct BuildStep {
-    pub(crate) build: BuildCommand,
+pub(crate) struct BuildCommand {
+    pub(crate) build: BuildConfig,
     pub(crate) dir: Utf8PathBuf,
     pub(crate) target: Option<String>,
 }
 
-impl BuildStep {
-    pub(crate) fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
-        BuildStep { build: build.clone(), dir: working_dir(config, build), target: target.map(str::to_owned) }
+impl BuildCommand {
+    pub(crate) fn new(config: &Config, build: &BuildConfig, target: Option<&str>) -> Self {
+        BuildCommand { build: build.clone(), dir: working_dir(config, build), target: target.map(str::to_owned) }
     }
 }
 
-fn working_dir(config: &Config, build: &BuildCommand) -> Utf8PathBuf {
+fn working_dir(config: &Config, build: &BuildConfig) -> Utf8PathBuf {
     match &build.dir {
         Some(dir) => config.root.join(dir),
         None => config.root.clone(),
@@ -41,7 +42,7 @@ fn working_dir(config: &Config, build: &BuildCommand) -> Utf8PathBuf {
 }
 
 #[async_trait::async_trait]
-impl Step for BuildStep {
+impl Step for BuildCommand {
     fn meta(&self) -> StepMeta {
         let n = self.build.artifacts.len();
         let command = display_command(&self.build.command);
@@ -75,14 +76,14 @@ impl Step for BuildStep {
             // Into the archive under their published names, as they are (mode 0755).
             let triple = match target {
                 Some(target) => target.to_owned(),
-                None => crate::steps::build::host_triple(cx, &self.dir).await?,
+                None => crate::steps::host_triple(cx, &self.dir).await?,
             };
             let files: Vec<crate::archive::Entry> = files
                 .into_iter()
                 .map(|(source, name)| crate::archive::Entry { source, name, mode: crate::archive::BINARY_MODE })
                 .collect();
             let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-            cx.hand_off(&built_files(&self.build.name, target), crate::steps::build::BuiltFiles { triple, files })?;
+            cx.hand_off(&built_files(&self.build.name, target), crate::steps::handoffs::BuiltFiles { triple, files })?;
             return Ok(Some(format!("{} for the archive", names.join(", "))));
         }
         let collected = collect_into_dist(cx, files, |_, _, _| Ok(())).await?;
@@ -140,7 +141,7 @@ where
     Ok(collected)
 }
 
-fn check_artifact(path: &Utf8Path, build: &BuildCommand, argv: &[String]) -> Result<(), StepError> {
+fn check_artifact(path: &Utf8Path, build: &BuildConfig, argv: &[String]) -> Result<(), StepError> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => Ok(()),
         Ok(_) => Err(StepError::new(format!("build `{}`: the artifact {path} is a directory, not a file", build.name))

@@ -17,13 +17,13 @@ use crate::steps::build::command::collect_kinds_into_dist;
 /// Build stage of the final job: every runner's artifacts into the dist directory, each
 /// checked against the digest its build recorded while it is copied.
 #[derive(Debug)]
-pub(crate) struct Gather {
+pub(crate) struct BuildGather {
     pub plan: PlanManifest,
     pub dir: Utf8PathBuf,
 }
 
 #[async_trait::async_trait]
-impl Step for Gather {
+impl Step for BuildGather {
     fn meta(&self) -> StepMeta {
         let description: String = {
             let targets: Vec<&str> = self.plan.targets.iter().map(|t| t.target.as_str()).collect();

@@ -12,10 +12,10 @@ use crate::step::StepResult;
 
 /// Empties the dist directory of the files earlier runs wrote there.
 #[derive(Debug)]
-pub(crate) struct PrepareDist;
+pub(crate) struct BuildPrepareDist;
 
 #[async_trait::async_trait]
-impl Step for PrepareDist {
+impl Step for BuildPrepareDist {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Build, "prepare-dist"),

@@ -19,19 +19,19 @@ use crate::steps::handoffs::{github_release, published_release};
 
 /// Publishes the checked draft: the very last step of a run.
 #[derive(Debug)]
-pub(crate) struct FinalizeRelease {
+pub(crate) struct FinalizeGithubRelease {
     pub(crate) config: GithubConfig,
     pub(crate) network: NetworkConfig,
 }
 
-impl FinalizeRelease {
+impl FinalizeGithubRelease {
     pub(crate) fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
-        FinalizeRelease { config: config.clone(), network: network.clone() }
+        FinalizeGithubRelease { config: config.clone(), network: network.clone() }
     }
 }
 
 #[async_trait::async_trait]
-impl Step for FinalizeRelease {
+impl Step for FinalizeGithubRelease {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Finalize, "github-release"),

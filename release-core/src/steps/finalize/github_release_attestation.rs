@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use base64::Engine;
 
+use crate::checksum::CHECKSUMS_FILE;
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
 use crate::github::diagnose::GithubError;
@@ -36,7 +37,6 @@ use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
 use crate::step::{ArtifactKind, Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::published_release;
-use crate::steps::package::checksums::CHECKSUMS_FILE;
 
 /// The predicate type of GitHub's release attestations (`v0.1`; later versions accepted).
 pub(crate) const RELEASE_PREDICATE: &str = "https://in-toto.io/attestation/release/";
@@ -44,14 +44,14 @@ pub(crate) const RELEASE_PREDICATE: &str = "https://in-toto.io/attestation/relea
 /// Reads GitHub's release attestation of the published release and compares it with
 /// `SHA256SUMS`.
 #[derive(Debug)]
-pub(crate) struct ReleaseAttestationCheck {
+pub(crate) struct FinalizeGithubReleaseAttestation {
     pub config: GithubConfig,
     pub network: NetworkConfig,
 }
 
-impl ReleaseAttestationCheck {
+impl FinalizeGithubReleaseAttestation {
     pub(crate) fn new(config: &GithubConfig, network: &NetworkConfig) -> Self {
-        ReleaseAttestationCheck { config: config.clone(), network: network.clone() }
+        FinalizeGithubReleaseAttestation { config: config.clone(), network: network.clone() }
     }
 }
 
@@ -110,7 +110,7 @@ pub(crate) fn differences(statement: &serde_json::Value, expected: &BTreeMap<Str
 }
 
 #[async_trait::async_trait]
-impl Step for ReleaseAttestationCheck {
+impl Step for FinalizeGithubReleaseAttestation {
     fn meta(&self) -> StepMeta {
         // Reads only, but about what was published: it runs when publishing runs.
         StepMeta::new(

@@ -26,7 +26,7 @@ use crate::steps::handoffs::{pushed_chart, signed_chart};
 /// by digest, so `helm pull` of the version finds nothing (and with `[signing]`, never finds it
 /// unsigned: the signature step ran in the publish stage).
 #[derive(Debug)]
-pub(crate) struct ChartTagStep {
+pub(crate) struct FinalizeOciTag {
     pub push: ChartPush,
     pub settings: OciSettings,
     /// `[signing]` is configured: the chart must have its signature from this run.
@@ -36,7 +36,7 @@ pub(crate) struct ChartTagStep {
 }
 
 #[async_trait::async_trait]
-impl Step for ChartTagStep {
+impl Step for FinalizeOciTag {
     fn meta(&self) -> StepMeta {
         let meta = StepMeta::new(
             StepId::new(Stage::Finalize, "oci-tag").with_subject(self.push.chart.label()),

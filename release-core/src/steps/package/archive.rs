@@ -1,5 +1,5 @@
 //! `package:archive:<build>[:<target>]`: the binaries a build handed on (see
-//! [`crate::steps::build::BuiltFiles`]) and the `include`d files, into one archive in the dist
+//! [`crate::steps::handoffs::BuiltFiles`]) and the `include`d files, into one archive in the dist
 //! directory, written and hashed in one pass (see [`crate::archive`]).
 
 use camino::Utf8PathBuf;
@@ -9,10 +9,10 @@ use crate::config::{BuildCommand, Config};
 use crate::error::StepError;
 use crate::plan::{Effect, Stage, StepId};
 use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResult};
-use crate::steps::build::built_files;
+use crate::steps::handoffs::built_files;
 
 #[derive(Debug)]
-pub(crate) struct ArchiveStep {
+pub(crate) struct PackageArchive {
     pub(crate) build: BuildCommand,
     pub(crate) dir: Utf8PathBuf,
     pub(crate) target: Option<String>,
@@ -20,20 +20,15 @@ pub(crate) struct ArchiveStep {
     pub(crate) root: Utf8PathBuf,
 }
 
-impl ArchiveStep {
+impl PackageArchive {
     pub(crate) fn new(config: &Config, build: &BuildCommand, target: Option<&str>) -> Self {
         let dir = build.dir.as_ref().map_or_else(|| config.root.clone(), |d| config.root.join(d));
-        ArchiveStep { build: build.clone(), dir, target: target.map(str::to_owned), root: config.root.clone() }
+        PackageArchive { build: build.clone(), dir, target: target.map(str::to_owned), root: config.root.clone() }
     }
 }
 
-/// The message for an `include` pattern that picks no file.
-pub(crate) fn unmatched_warning(build: &str, pattern: &str, dir: &camino::Utf8Path) -> String {
-    format!("build `{build}`: the `include` pattern `{pattern}` matches no file in {dir}")
-}
-
 #[async_trait::async_trait]
-impl Step for ArchiveStep {
+impl Step for PackageArchive {
     fn meta(&self) -> StepMeta {
         let subject = match &self.target {
             Some(target) => format!("{}:{target}", self.build.name),

@@ -118,7 +118,7 @@ mod tests {
     }
 
     use crate::event::Silent;
-    use crate::steps::preflight::charts::ChartsCheck;
+    use crate::steps::preflight::charts::PreflightCharts;
 
     #[tokio::test]
     async fn package_step_adds_the_artifact_and_the_packaged_chart() {
@@ -164,7 +164,7 @@ mod tests {
         write_file(&root.join("charts/a/Chart.yaml"), "apiVersion: v2\nname: a\nversion: 1.0\n");
         write_file(&root.join("charts/b/Chart.yaml"), "apiVersion: v2\nname: b\nversion: 1.0.0\n");
         write_file(&root.join("charts/b2/Chart.yaml"), "apiVersion: v2\nname: b\nversion: 1.0.0\n");
-        let step = ChartsCheck {
+        let step = PreflightCharts {
             root: root.clone(),
             charts: vec![
                 chart_config("charts/a"),

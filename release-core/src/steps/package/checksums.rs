@@ -13,13 +13,13 @@ use crate::step::StepMeta;
 use crate::step::StepResult;
 
 /// The name of the checksums file in the dist directory and on the release.
-pub(crate) const CHECKSUMS_FILE: &str = "SHA256SUMS";
+use crate::checksum::CHECKSUMS_FILE;
 
 #[derive(Debug)]
-pub(crate) struct WriteChecksums;
+pub(crate) struct PackageChecksums;
 
 #[async_trait::async_trait]
-impl Step for WriteChecksums {
+impl Step for PackageChecksums {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Package, "checksums"),

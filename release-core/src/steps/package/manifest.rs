@@ -16,13 +16,13 @@ use crate::step::StepResult;
 
 /// `release build --target T`, last step: the target's manifest beside its artifacts.
 #[derive(Debug)]
-pub(crate) struct WriteBuildManifest {
+pub(crate) struct PackageManifest {
     pub target: String,
     pub plan_id: String,
 }
 
 #[async_trait::async_trait]
-impl Step for WriteBuildManifest {
+impl Step for PackageManifest {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Package, "manifest"),

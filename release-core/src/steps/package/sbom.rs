@@ -13,25 +13,25 @@ use crate::plan::{Effect, Stage, StepId};
 use crate::sbom::{sbom, sbom_name};
 use crate::shell::run_captured;
 use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResult};
-use crate::steps::build::built_files;
+use crate::steps::handoffs::built_files;
 
 #[derive(Debug)]
-pub(crate) struct SbomStep {
+pub(crate) struct PackageSbom {
     pub(crate) build: BuildCommand,
     pub(crate) cargo: CargoBuild,
     pub(crate) dir: Utf8PathBuf,
     pub(crate) target: Option<String>,
 }
 
-impl SbomStep {
+impl PackageSbom {
     pub(crate) fn new(config: &Config, build: &BuildCommand, cargo: &CargoBuild, target: Option<&str>) -> Self {
         let dir = build.dir.as_ref().map_or_else(|| config.root.clone(), |d| config.root.join(d));
-        SbomStep { build: build.clone(), cargo: cargo.clone(), dir, target: target.map(str::to_owned) }
+        PackageSbom { build: build.clone(), cargo: cargo.clone(), dir, target: target.map(str::to_owned) }
     }
 }
 
 #[async_trait::async_trait]
-impl Step for SbomStep {
+impl Step for PackageSbom {
     fn meta(&self) -> StepMeta {
         let subject = match &self.target {
             Some(target) => format!("{}:{target}", self.build.name),

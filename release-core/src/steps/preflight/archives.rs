@@ -4,22 +4,22 @@
 
 use camino::Utf8PathBuf;
 
+use crate::archive::unmatched_warning;
 use crate::archive::{OUTSIDE_HELP, expand_include};
 use crate::config::Config;
 use crate::error::StepError;
 use crate::plan::{Effect, Stage, StepId};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
-use crate::steps::package::archive::unmatched_warning;
 
 #[derive(Debug)]
-pub(crate) struct IncludeCheck {
+pub(crate) struct PreflightArchives {
     /// Build name, its directory, its patterns.
     builds: Vec<(String, Utf8PathBuf, Vec<String>)>,
     /// The project root no included file may leave.
     root: Utf8PathBuf,
 }
 
-impl IncludeCheck {
+impl PreflightArchives {
     /// The check for the archived builds among `indexes`; `None` when there is none.
     pub(crate) fn new(config: &Config, indexes: &[usize]) -> Option<Self> {
         let mut builds: Vec<(String, Utf8PathBuf, Vec<String>)> = Vec::new();
@@ -30,12 +30,12 @@ impl IncludeCheck {
                 builds.push((build.name.clone(), dir, build.include_patterns()));
             }
         }
-        (!builds.is_empty()).then_some(IncludeCheck { builds, root: config.root.clone() })
+        (!builds.is_empty()).then_some(PreflightArchives { builds, root: config.root.clone() })
     }
 }
 
 #[async_trait::async_trait]
-impl Step for IncludeCheck {
+impl Step for PreflightArchives {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "archives"),

@@ -15,13 +15,13 @@ use crate::plan::{Effect, Stage, StepId};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
-pub(crate) struct AttestationsCheck {
+pub(crate) struct PreflightAttestations {
     pub github: GithubConfig,
     pub network: NetworkConfig,
 }
 
 #[async_trait::async_trait]
-impl Step for AttestationsCheck {
+impl Step for PreflightAttestations {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "attestations"),

@@ -11,29 +11,29 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::build::command::BuildStep;
 
 /// Checks, before anything runs, that every build command's program can be found.
 #[derive(Debug)]
-pub(crate) struct BuildToolsCheck {
+pub(crate) struct PreflightBuildTools {
     pub(crate) commands: Vec<(String, String, Utf8PathBuf)>,
 }
 
-impl BuildToolsCheck {
-    /// The check for the builds one run makes: each command once, however many targets.
-    pub(crate) fn for_steps(steps: &[BuildStep]) -> Self {
+impl PreflightBuildTools {
+    /// The check for the `command` builds one run makes, each `(name, program, directory)`:
+    /// each command once, however many targets.
+    pub(crate) fn for_commands(builds: &[(String, String, Utf8PathBuf)]) -> Self {
         let mut commands: Vec<(String, String, Utf8PathBuf)> = Vec::new();
-        for step in steps {
-            if !commands.iter().any(|(name, ..)| *name == step.build.name) {
-                commands.push((step.build.name.clone(), step.build.program().to_owned(), step.dir.clone()));
+        for build in builds {
+            if !commands.iter().any(|(name, ..)| *name == build.0) {
+                commands.push(build.clone());
             }
         }
-        BuildToolsCheck { commands }
+        PreflightBuildTools { commands }
     }
 }
 
 #[async_trait::async_trait]
-impl Step for BuildToolsCheck {
+impl Step for PreflightBuildTools {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "build-tools"),

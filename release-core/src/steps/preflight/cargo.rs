@@ -15,7 +15,7 @@ use crate::error::{Diagnose, StepError};
 use crate::plan::{Effect, Stage, StepId};
 use crate::shell::run_captured;
 use crate::step::{Step, StepContext, StepMeta, StepResult};
-use crate::steps::build::host_triple;
+use crate::steps::host_triple;
 
 #[derive(Debug)]
 struct Checked {
@@ -28,12 +28,12 @@ struct Checked {
 }
 
 #[derive(Debug)]
-pub(crate) struct CargoCheck {
+pub(crate) struct PreflightCargo {
     file: Utf8PathBuf,
     builds: Vec<Checked>,
 }
 
-impl CargoCheck {
+impl PreflightCargo {
     /// The check for `builds` (indexes into `config.build`, each with the targets this run
     /// builds); `None` when none of them is a cargo build.
     pub(crate) fn new(config: &Config, builds: &[(usize, Vec<String>)]) -> Option<Self> {
@@ -53,12 +53,12 @@ impl CargoCheck {
                 targets: targets.clone(),
             });
         }
-        (!checked.is_empty()).then(|| CargoCheck { file: config.file.clone(), builds: checked })
+        (!checked.is_empty()).then(|| PreflightCargo { file: config.file.clone(), builds: checked })
     }
 }
 
 #[async_trait::async_trait]
-impl Step for CargoCheck {
+impl Step for PreflightCargo {
     fn meta(&self) -> StepMeta {
         let description: String = {
             "check every cargo build's package, binaries and features, and its binstall metadata, with `cargo metadata`"

@@ -18,19 +18,19 @@ use crate::step::StepResult;
 
 /// Checks, before anything is built, that every configured chart can be packaged.
 #[derive(Debug)]
-pub(crate) struct ChartsCheck {
+pub(crate) struct PreflightCharts {
     pub(crate) root: Utf8PathBuf,
     pub(crate) charts: Vec<ChartConfig>,
 }
 
-impl ChartsCheck {
+impl PreflightCharts {
     pub(crate) fn new(config: &Config) -> Self {
-        ChartsCheck { root: config.root.clone(), charts: config.charts.clone() }
+        PreflightCharts { root: config.root.clone(), charts: config.charts.clone() }
     }
 }
 
 #[async_trait::async_trait]
-impl Step for ChartsCheck {
+impl Step for PreflightCharts {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "charts"),

@@ -11,12 +11,12 @@ use crate::plan::{Effect, Stage, StepId};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
-pub(crate) struct CratesManifestsCheck {
+pub(crate) struct PreflightCratesManifests {
     pub settings: CratesSettings,
 }
 
 #[async_trait::async_trait]
-impl Step for CratesManifestsCheck {
+impl Step for PreflightCratesManifests {
     fn meta(&self) -> StepMeta {
         let description: String = {
             format!(
@@ -132,7 +132,7 @@ fn section_line(manifest: &camino::Utf8Path, field: &str) -> usize {
     header.map_or(1, |i| i + 1)
 }
 
-impl CratesManifestsCheck {
+impl PreflightCratesManifests {
     /// The files `cargo package --list` names, added up; when that is over the limit, the
     /// packed `.crate` (compression usually halves it).
     async fn packaged_size(

@@ -23,11 +23,11 @@ use crate::crates::{Budget, CratesSettings, Liveness, RegistryClient, TokenChoic
 use crate::error::StepError;
 use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
-use crate::secret::{Secret, SecretSink, Source};
+use crate::secret::Secret;
 use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
-pub(crate) struct CratesRegistryCheck {
+pub(crate) struct PreflightCratesRegistry {
     pub settings: CratesSettings,
 }
 
@@ -58,7 +58,7 @@ impl CrateState {
 }
 
 #[async_trait::async_trait]
-impl Step for CratesRegistryCheck {
+impl Step for PreflightCratesRegistry {
     fn meta(&self) -> StepMeta {
         let description: String = {
             let probe = if self.settings.config.probe {
@@ -224,7 +224,8 @@ impl Step for CratesRegistryCheck {
                 }
             }
             TokenChoice::Trusted { request_url, request_token } => {
-                let token = exchange(cx, &client, request_url, request_token, &registry).await?;
+                let token =
+                    crate::crates::trusted::exchange(cx, &client, request_url, request_token, &registry).await?;
                 let probed = if self.settings.config.probe {
                     self.probe_all(cx, &client, &index, &token, &choice, &to_upload).await
                 } else {
@@ -244,7 +245,7 @@ impl Step for CratesRegistryCheck {
     }
 }
 
-impl CratesRegistryCheck {
+impl PreflightCratesRegistry {
     /// The replay probe of every existing crate that gets a new version; the number sent.
     async fn probe_all(
         &self,
@@ -323,39 +324,6 @@ impl CratesRegistryCheck {
         }
         Ok(sent)
     }
-}
-
-/// The trusted-publishing exchange: the job's OIDC token, then the registry's token; a
-/// refusal is quoted with the setting to change.
-pub(crate) async fn exchange(
-    cx: &StepContext<'_>,
-    client: &RegistryClient,
-    request_url: &str,
-    request_token: &Secret,
-    registry: &str,
-) -> Result<Secret, StepError> {
-    let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-    let jwt = client.oidc_token(request_url, request_token, &announce).await.map_err(|e| {
-        StepError::new(format!("cannot get the GitHub Actions OIDC token for {registry}: {e}"))
-            .with_help("grant the job `permissions: id-token: write`")
-    })?;
-    // Values found at run time: masked by the front end before they are used.
-    cx.secret_found(&Source("the GitHub Actions OIDC token".into()), &jwt);
-    let token = client.exchange(&jwt, &announce).await.map_err(|err| {
-        StepError::new(format!(
-            "{registry} refused the trusted publishing exchange: {} \"{}\"",
-            err.status().map(|s| s.to_string()).unwrap_or_default(),
-            err.detail()
-        ))
-        .with_help(
-            "make the crate's trusted publishing config on the registry name exactly this repository, its owner, the workflow file that runs the release (the calling workflow) and the job's environment; or fix the job to match the config",
-        )
-    })?;
-    cx.secret_found(&Source(format!("the trusted publishing token of {registry}")), &token);
-    cx.progress(format!(
-        "{registry} accepted the trusted publishing exchange (repository, owner, workflow and environment match)"
-    ));
-    Ok(token)
 }
 
 fn to_upload_names(states: &[&CrateState]) -> String {

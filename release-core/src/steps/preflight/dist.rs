@@ -13,10 +13,10 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 /// Proves the dist directory writable.
 #[derive(Debug)]
-pub(crate) struct DistCheck;
+pub(crate) struct PreflightDist;
 
 #[async_trait::async_trait]
-impl Step for DistCheck {
+impl Step for PreflightDist {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "dist"),

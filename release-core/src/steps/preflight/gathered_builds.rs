@@ -15,13 +15,13 @@ use crate::step::StepResult;
 /// Preflight of the final job: every planned target was built once, for this plan, and
 /// every artifact it lists is there with its recorded size. Reads no artifact.
 #[derive(Debug)]
-pub(crate) struct GatheredCheck {
+pub(crate) struct PreflightGatheredBuilds {
     pub plan: PlanManifest,
     pub dir: Utf8PathBuf,
 }
 
 #[async_trait::async_trait]
-impl Step for GatheredCheck {
+impl Step for PreflightGatheredBuilds {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "gathered-builds"),

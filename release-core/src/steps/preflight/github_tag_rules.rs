@@ -34,16 +34,16 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 /// Reads the tag's releases, the tag, and the rulesets that would refuse publishing it.
 #[derive(Debug)]
-pub(crate) struct GithubTagRules {
+pub(crate) struct PreflightGithubTagRules {
     pub config: GithubConfig,
     pub network: NetworkConfig,
     /// The config's directory: where git says which commit is released.
     pub root: camino::Utf8PathBuf,
 }
 
-impl GithubTagRules {
+impl PreflightGithubTagRules {
     pub(crate) fn new(config: &GithubConfig, network: &NetworkConfig, root: &camino::Utf8Path) -> Self {
-        GithubTagRules { config: config.clone(), network: network.clone(), root: root.to_owned() }
+        PreflightGithubTagRules { config: config.clone(), network: network.clone(), root: root.to_owned() }
     }
 }
 
@@ -73,7 +73,7 @@ fn encode_tag(tag: &str) -> String {
 }
 
 #[async_trait::async_trait]
-impl Step for GithubTagRules {
+impl Step for PreflightGithubTagRules {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "github-tag-rules"),
@@ -208,7 +208,7 @@ impl Step for GithubTagRules {
     }
 }
 
-impl GithubTagRules {
+impl PreflightGithubTagRules {
     /// Every ruleset that applies to the repository, with its conditions and rules.
     async fn rulesets(&self, client: &GithubClient<'_>) -> Result<Vec<Ruleset>, ApiError> {
         let base = format!("{}/rulesets", client.repository_route());

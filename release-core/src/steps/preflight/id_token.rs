@@ -9,57 +9,22 @@
 //! 3. Fulcio and Rekor answer side-effect-free reads. No certificate is requested: it would
 //!    land in a public CT log.
 
-use std::time::Duration;
-
-use crate::config::NetworkConfig;
-use crate::error::StepError;
-use crate::net::{NetworkPolicy, RetryNotice};
+use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
 use crate::secret::{SecretSink, Source};
+use crate::signing::keyless::settings::KeylessSettings;
 use crate::signing::keyless::token::{AUDIENCE, REQUEST_URL_VAR};
-use crate::signing::keyless::{Instance, Services, TokenRequest};
+use crate::signing::keyless::{Services, TokenRequest};
 use crate::step::{Step, StepContext, StepMeta, StepResult};
-
-/// The settings of keyless signing for one run, resolved against the config's directory.
-#[derive(Clone, Debug)]
-pub(crate) struct KeylessSettings {
-    pub instance: Instance,
-    pub network: NetworkConfig,
-}
-
-impl KeylessSettings {
-    pub(crate) fn new(config: &crate::config::Config, signing: &crate::config::SigningConfig) -> Self {
-        let instance = match (&signing.signing_config, &signing.trusted_root) {
-            (Some(s), Some(t)) => {
-                Instance::Files { signing_config: config.root.join(s), trusted_root: config.root.join(t) }
-            }
-            _ => Instance::PublicGood,
-        };
-        KeylessSettings { instance, network: config.network.clone() }
-    }
-
-    pub(crate) fn policy(&self) -> NetworkPolicy {
-        NetworkPolicy::from(&self.network)
-    }
-
-    pub(crate) fn http(&self) -> Result<reqwest::Client, StepError> {
-        reqwest::Client::builder()
-            .user_agent(concat!("release/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| StepError::new(format!("cannot set up an HTTP client: {e}")))
-    }
-}
 
 /// Preflight: the OIDC token, its claims, Fulcio and Rekor.
 #[derive(Debug)]
-pub(crate) struct IdTokenCheck {
+pub(crate) struct PreflightIdToken {
     pub settings: KeylessSettings,
 }
 
 #[async_trait::async_trait]
-impl Step for IdTokenCheck {
+impl Step for PreflightIdToken {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "id-token"),

@@ -9,13 +9,13 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 /// Refuses a release whose tag, commit, versions, tree or notes disagree.
 #[derive(Debug)]
-pub(crate) struct IdentityCheck {
+pub(crate) struct PreflightIdentity {
     pub settings: IdentitySettings,
     pub mode: Mode,
 }
 
 #[async_trait::async_trait]
-impl Step for IdentityCheck {
+impl Step for PreflightIdentity {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "identity"),

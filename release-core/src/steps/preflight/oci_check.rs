@@ -16,13 +16,13 @@ use crate::step::StepResult;
 /// `preflight:oci-check`: every push target is a valid reference with lowercase names and a
 /// valid tag, and plain HTTP is used only where configured. No network; runs in every mode.
 #[derive(Debug)]
-pub(crate) struct OciCheck {
+pub(crate) struct PreflightOciCheck {
     pub pushes: Vec<ChartPush>,
     pub settings: OciSettings,
 }
 
 #[async_trait::async_trait]
-impl Step for OciCheck {
+impl Step for PreflightOciCheck {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "oci-check"),

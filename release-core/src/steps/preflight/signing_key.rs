@@ -7,26 +7,27 @@ use crate::signing::EPHEMERAL_PUBLIC_KEY_NAME;
 use crate::signing::SigningError;
 use crate::signing::key::PasswordSource;
 use crate::signing::public_key::PublicKey;
+use crate::signing::settings::SigningSettings;
 use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::sign::{SigningSettings, blocking};
+use crate::steps::blocking;
 
 /// Preflight: the key opens and matches its public key.
 #[derive(Debug)]
-pub(crate) struct SigningKeyCheck {
+pub(crate) struct PreflightSigningKey {
     settings: SigningSettings,
 }
 
-impl SigningKeyCheck {
+impl PreflightSigningKey {
     pub(crate) fn new(settings: SigningSettings) -> Self {
-        SigningKeyCheck { settings }
+        PreflightSigningKey { settings }
     }
 }
 
 #[async_trait::async_trait]
-impl Step for SigningKeyCheck {
+impl Step for PreflightSigningKey {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "signing-key"),

@@ -23,19 +23,19 @@ use crate::step::StepResult;
 /// will run the release without the permissions it needs fails the release now, not after
 /// the build.
 #[derive(Debug)]
-pub(crate) struct WorkflowPermissionsCheck {
+pub(crate) struct PreflightWorkflowPermissions {
     root: Utf8PathBuf,
     needed: Vec<Requirement>,
 }
 
-impl WorkflowPermissionsCheck {
+impl PreflightWorkflowPermissions {
     pub(crate) fn new(root: Utf8PathBuf, needed: Vec<Requirement>) -> Self {
-        WorkflowPermissionsCheck { root, needed }
+        PreflightWorkflowPermissions { root, needed }
     }
 }
 
 #[async_trait::async_trait]
-impl Step for WorkflowPermissionsCheck {
+impl Step for PreflightWorkflowPermissions {
     fn meta(&self) -> StepMeta {
         let description: String = {
             let needed: Vec<String> = self.needed.iter().map(|r| format!("`{r}`")).collect();

@@ -116,14 +116,7 @@ impl Step for PublishCrates {
         let mut token = match &choice {
             TokenChoice::Stored { token, .. } => UploadToken::Stored(token.clone()),
             TokenChoice::Trusted { request_url, request_token } => UploadToken::Trusted {
-                token: super::super::preflight::crates_registry::exchange(
-                    cx,
-                    &client,
-                    request_url,
-                    request_token,
-                    &registry,
-                )
-                .await?,
+                token: crate::crates::trusted::exchange(cx, &client, request_url, request_token, &registry).await?,
                 minted: Instant::now(),
                 request_url: request_url.clone(),
                 request_token: request_token.clone(),
@@ -299,14 +292,8 @@ impl PublishCrates {
         if let UploadToken::Trusted { token: old, .. } = token {
             let _ = client.revoke(old, &announce).await;
         }
-        let fresh = super::super::preflight::crates_registry::exchange(
-            cx,
-            client,
-            request_url,
-            request_token,
-            self.settings.registry(),
-        )
-        .await?;
+        let fresh =
+            crate::crates::trusted::exchange(cx, client, request_url, request_token, self.settings.registry()).await?;
         *token = UploadToken::Trusted {
             token: fresh,
             minted: Instant::now(),

@@ -1,6 +1,6 @@
 //! The release itself: a draft, its assets uploaded and read back, then published last.
 //!
-//! [`PublishRelease`] (publish stage) makes the draft complete and checked; [`FinalizeRelease`](crate::steps::finalize::github_release::FinalizeRelease)
+//! [`PublishGithubRelease`] (publish stage) makes the draft complete and checked; `finalize:github-release`
 //! (finalize stage, the very last step of a run) undrafts it. Between the two nothing is
 //! visible to readers: a draft has no git tag and is listed only for tokens with push access.
 //!
@@ -40,7 +40,7 @@ use crate::steps::handoffs::{github_release, keyless_session};
 
 /// Creates or continues the draft release, uploads every artifact, reads the assets back.
 #[derive(Debug)]
-pub(crate) struct PublishRelease {
+pub(crate) struct PublishGithubRelease {
     pub(crate) config: GithubConfig,
     pub(crate) network: NetworkConfig,
     pub(crate) root: Utf8PathBuf,
@@ -50,14 +50,14 @@ pub(crate) struct PublishRelease {
     pub(crate) keyless: bool,
 }
 
-impl PublishRelease {
+impl PublishGithubRelease {
     pub(crate) fn new(
         config: &GithubConfig,
         network: &NetworkConfig,
         root: &Utf8PathBuf,
         project_name: Option<&str>,
     ) -> Self {
-        PublishRelease {
+        PublishGithubRelease {
             config: config.clone(),
             network: network.clone(),
             root: root.clone(),
@@ -66,7 +66,7 @@ impl PublishRelease {
         }
     }
 
-    /// With keyless signing (see [`PublishRelease::keyless`]).
+    /// With keyless signing (see [`PublishGithubRelease::keyless`]).
     pub(crate) fn keyless(mut self, keyless: bool) -> Self {
         self.keyless = keyless;
         self
@@ -126,7 +126,7 @@ impl PublishRelease {
 }
 
 #[async_trait::async_trait]
-impl Step for PublishRelease {
+impl Step for PublishGithubRelease {
     fn meta(&self) -> StepMeta {
         let meta = StepMeta::new(
             StepId::new(Stage::Publish, "github-release"),

@@ -36,7 +36,7 @@ const STREAM_CHUNK: usize = 1 << 20;
 /// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types, by digest
 /// only; `finalize:oci-tag:<chart>` tags it in the finalize stage.
 #[derive(Debug)]
-pub(crate) struct ChartPushStep {
+pub(crate) struct PublishOciPush {
     pub push: ChartPush,
     pub settings: OciSettings,
     /// Keyless: the sign stage signed this run's manifest digest, so that manifest is what
@@ -46,7 +46,7 @@ pub(crate) struct ChartPushStep {
 }
 
 #[async_trait::async_trait]
-impl Step for ChartPushStep {
+impl Step for PublishOciPush {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Publish, "oci-push").with_subject(self.push.chart.label()),

@@ -52,7 +52,7 @@ const ANY_MANIFEST: &[&str] = &[
 ];
 
 #[derive(Debug)]
-pub(crate) struct ChartReferrersStep {
+pub(crate) struct PublishOciReferrers {
     pub push: ChartPush,
     pub settings: OciSettings,
     /// `signing.provenance`: the provenance is attached too.
@@ -60,7 +60,7 @@ pub(crate) struct ChartReferrersStep {
 }
 
 #[async_trait::async_trait]
-impl Step for ChartReferrersStep {
+impl Step for PublishOciReferrers {
     fn meta(&self) -> StepMeta {
         let attached = if self.provenance { "signature and build provenance" } else { "signature" };
         let meta = StepMeta::new(

@@ -61,17 +61,17 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::handoffs::{pushed_chart, signed_chart, signer};
+use crate::steps::handoffs::{pushed_chart, signed_chart, signer_handoff as signer};
 
 /// `publish:oci-signature:<chart>`: attaches the chart's signature in the registry.
 #[derive(Debug)]
-pub(crate) struct ChartSignatureStep {
+pub(crate) struct PublishOciSignature {
     pub push: ChartPush,
     pub settings: OciSettings,
 }
 
 #[async_trait::async_trait]
-impl Step for ChartSignatureStep {
+impl Step for PublishOciSignature {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Publish, "oci-signature").with_subject(self.push.chart.label()),

@@ -13,6 +13,7 @@ use crate::signing::EPHEMERAL_PUBLIC_KEY_NAME;
 use crate::signing::PUBLIC_KEY_NAME;
 use crate::signing::Signer;
 use crate::signing::bundle::{bundle_name, key_bundle_json};
+use crate::signing::settings::{SigningSettings, signed};
 use crate::signing::signature_name;
 use crate::step::Artifact;
 use crate::step::ArtifactKind;
@@ -20,8 +21,8 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::handoffs::signer as signer_handoff;
-use crate::steps::sign::{SigningSettings, blocking, signed, stop_if_interrupted};
+use crate::steps::handoffs::signer_handoff;
+use crate::steps::{blocking, stop_if_interrupted};
 
 /// Sign stage: a `.sig` for every artifact, and the public key.
 #[derive(Debug)]

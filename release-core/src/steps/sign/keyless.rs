@@ -13,11 +13,11 @@ use crate::plan::{Effect, Stage, StepId};
 use crate::secret::{SecretSink, Source};
 use crate::signing::bundle::bundle_name;
 use crate::signing::keyless::ActiveKeyless;
+use crate::signing::keyless::settings::KeylessSettings;
 use crate::signing::keyless::token::{AUDIENCE, REQUEST_TOKEN_VAR, REQUEST_URL_VAR};
 use crate::signing::keyless::{KeylessSession, Services, TokenRequest};
 use crate::step::{Artifact, ArtifactKind, Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::keyless_session;
-use crate::steps::preflight::id_token::KeylessSettings;
 
 /// Sign stage: a Sigstore bundle for every artifact.
 #[derive(Debug)]

@@ -22,12 +22,12 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{chart_signature, keyless_session, packaged_chart};
 
 #[derive(Debug)]
-pub(crate) struct SignChart {
+pub(crate) struct SignOciSignature {
     pub push: ChartPush,
 }
 
 #[async_trait::async_trait]
-impl Step for SignChart {
+impl Step for SignOciSignature {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Sign, "oci-signature").with_subject(self.push.chart.label()),

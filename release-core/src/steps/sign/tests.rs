@@ -9,12 +9,12 @@ use crate::event::{Event, Recorder};
 use crate::plan::{Mode, Stage};
 use crate::signing::Signer;
 use crate::signing::key::CosignKeyPair;
+use crate::signing::settings::SigningSettings;
 use crate::signing::test_support::{FIXTURE_PASSWORD, fixture, openssl_verifies, temp_dir};
 use crate::step::{Artifact, ArtifactKind, Release, RunState, Step, StepContext, StepResult};
-use crate::steps::handoffs::signer;
-use crate::steps::package::checksums::WriteChecksums;
-use crate::steps::preflight::signing_key::SigningKeyCheck;
-use crate::steps::sign::SigningSettings;
+use crate::steps::handoffs::signer_handoff as signer;
+use crate::steps::package::checksums::PackageChecksums;
+use crate::steps::preflight::signing_key::PreflightSigningKey;
 use crate::steps::sign::artifacts::SignArtifacts;
 use crate::steps::verify::signatures::VerifySignatures;
 
@@ -77,7 +77,7 @@ async fn built(cx: &StepContext<'_>) {
             sha256: sha256_hex(bytes),
         });
     }
-    WriteChecksums.run(cx).await.unwrap();
+    PackageChecksums.run(cx).await.unwrap();
 }
 
 fn names(cx: &StepContext<'_>, kind: ArtifactKind) -> Vec<String> {
@@ -209,7 +209,7 @@ async fn preflight(settings: SigningSettings, env: Environment) -> StepResult {
     let state = state(&tmp, env);
     let recorder = Recorder::default();
     let cx = StepContext::detached(&state, "preflight:signing-key", &recorder);
-    SigningKeyCheck::new(settings).run(&cx).await
+    PreflightSigningKey::new(settings).run(&cx).await
 }
 
 #[tokio::test]

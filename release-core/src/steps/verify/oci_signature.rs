@@ -13,12 +13,12 @@ use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{chart_signature, keyless_session, packaged_chart};
 
 #[derive(Debug)]
-pub(crate) struct VerifyChartSignature {
+pub(crate) struct VerifyOciSignature {
     pub push: ChartPush,
 }
 
 #[async_trait::async_trait]
-impl Step for VerifyChartSignature {
+impl Step for VerifyOciSignature {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Verify, "oci-signature").with_subject(self.push.chart.label()),

@@ -7,6 +7,7 @@ use crate::plan::StepId;
 use crate::signing::EPHEMERAL_PUBLIC_KEY_NAME;
 use crate::signing::bundle::bundle_name;
 use crate::signing::public_key::PublicKey;
+use crate::signing::settings::{SigningSettings, signed};
 use crate::signing::signature_name;
 use crate::signing::verify::FileVerdict;
 use crate::signing::verify::VerifyFailure;
@@ -18,7 +19,7 @@ use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
-use crate::steps::sign::{SigningSettings, blocking, signed, stop_if_interrupted};
+use crate::steps::{blocking, stop_if_interrupted};
 
 /// Verify stage: the gate. Nothing is published unless every signature verifies.
 #[derive(Debug)]

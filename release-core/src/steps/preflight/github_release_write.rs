@@ -44,20 +44,20 @@ use crate::step::StepResult;
 /// The preflight step for `[github]`. With `probe = false` it only checks the settings
 /// (token, repository, notes file) without touching the network.
 #[derive(Debug)]
-pub(crate) struct GithubPreflight {
+pub(crate) struct PreflightGithubReleaseWrite {
     pub(crate) config: GithubConfig,
     pub(crate) network: NetworkConfig,
     pub(crate) root: Utf8PathBuf,
 }
 
-impl GithubPreflight {
+impl PreflightGithubReleaseWrite {
     pub(crate) fn new(config: &GithubConfig, network: &NetworkConfig, root: &Utf8PathBuf) -> Self {
-        GithubPreflight { config: config.clone(), network: network.clone(), root: root.clone() }
+        PreflightGithubReleaseWrite { config: config.clone(), network: network.clone(), root: root.clone() }
     }
 }
 
 #[async_trait::async_trait]
-impl Step for GithubPreflight {
+impl Step for PreflightGithubReleaseWrite {
     fn meta(&self) -> StepMeta {
         let description: String = {
             let repo = self.config.repository.as_deref().unwrap_or("$GITHUB_REPOSITORY");
@@ -154,7 +154,7 @@ impl Step for GithubPreflight {
     }
 }
 
-impl GithubPreflight {
+impl PreflightGithubReleaseWrite {
     /// Says up front what the publish step will find for the tag being released.
     async fn report_existing(
         &self,

@@ -26,7 +26,7 @@ use crate::step::StepResult;
 /// `preflight:oci-push:<chart>`: proves the credentials may push to the chart's repository by
 /// starting an upload session and cancelling it.
 #[derive(Debug)]
-pub(crate) struct PushProbe {
+pub(crate) struct PreflightOciPush {
     pub push: ChartPush,
     pub settings: OciSettings,
 }
@@ -37,7 +37,7 @@ fn resolve_location(base: &str, location: &str) -> Option<reqwest::Url> {
 }
 
 #[async_trait::async_trait]
-impl Step for PushProbe {
+impl Step for PreflightOciPush {
     fn meta(&self) -> StepMeta {
         StepMeta::new(
             StepId::new(Stage::Preflight, "oci-push").with_subject(self.push.chart.label()),
