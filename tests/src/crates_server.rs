@@ -761,35 +761,7 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
     // 5-7. Authentication: a trusted-publishing token, or an API token.
     let token = bare_token(authorization)?;
     let token_used = token.clone();
-    let user: Option<String> = match token {
-        Some(token) if token.starts_with("cio_tp_") => {
-            let live =
-                world.tp_tokens.get(&token).filter(|t| t.expires > SystemTime::now() && t.uploads_left != Some(0));
-            let Some(tp) = live else { return Err(Refusal::new(403, "Invalid authentication token")) };
-            if !exists {
-                return Err(Refusal::new(
-                    403,
-                    "Trusted Publishing tokens do not support creating new crates. Publish the crate manually, first",
-                ));
-            }
-            if !tp.crates.contains(&key) {
-                return Err(Refusal::new(403, format!("The provided access token is not valid for crate `{name}`")));
-            }
-            None
-        }
-        _ => {
-            let spec = authenticate(world, authorization)?.clone();
-            let scope = if exists { PUBLISH_UPDATE } else { PUBLISH_NEW };
-            let endpoint_ok = spec.endpoint_scopes.as_ref().is_none_or(|s| s.iter().any(|s| s == scope));
-            if !endpoint_ok || !crate_scope_matches(&spec.crate_scopes, name) {
-                return Err(Refusal::new(
-                    403,
-                    "this token does not have the required permissions to perform this action",
-                ));
-            }
-            Some(spec.user)
-        }
-    };
+    let user = publisher(world, authorization, token, exists, &key, name)?;
     // 8. trustpub_only.
     if let Some(krate) = world.crates.get(&key)
         && krate.trustpub_only
@@ -815,40 +787,8 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
     let tarball =
         body.get(8 + json_len..8 + json_len + tar_len).ok_or_else(|| Refusal::new(400, "invalid tarball length"))?;
     let manifest = manifest_of(tarball, name, vers)?;
-    // 12. Manifest against metadata.
-    let package = &manifest["package"];
-    if package["name"].as_str() != Some(name) {
-        return Err(Refusal::new(
-            400,
-            format!("metadata name `{name}` does not match manifest name `{}`", package["name"].as_str().unwrap_or("")),
-        ));
-    }
-    if package["version"].as_str() != Some(vers) {
-        return Err(Refusal::new(
-            400,
-            format!(
-                "metadata version `{vers}` does not match manifest version `{}`",
-                package["version"].as_str().unwrap_or("")
-            ),
-        ));
-    }
-    // 13. Required metadata.
-    let mut missing = Vec::new();
-    if package["description"].as_str().is_none_or(|d| d.trim().is_empty()) {
-        missing.push("description");
-    }
-    if package["license"].as_str().is_none_or(|d| d.trim().is_empty()) && package["license-file"].as_str().is_none() {
-        missing.push("license");
-    }
-    if !missing.is_empty() {
-        return Err(Refusal::new(
-            400,
-            format!(
-                "missing or empty metadata fields: {}. Please see https://doc.rust-lang.org/cargo/reference/manifest.html for more information on configuring these fields",
-                missing.join(", ")
-            ),
-        ));
-    }
+    // 12, 13. The manifest against the metadata, and the required fields.
+    check_manifest(&manifest, name, vers)?;
     // 16. Ownership, 19. the version.
     if let (Some(krate), Some(user)) = (world.crates.get(&key), &user)
         && !krate.owners.contains(user)
@@ -901,6 +841,87 @@ fn publish(world: &mut World, authorization: Option<&str>, body: &Bytes) -> Resu
         "warnings": {"invalid_categories": [], "invalid_badges": [], "other": []},
     }))
     .into_response())
+}
+
+/// Steps 5-7 of a publish: who publishes, by a trusted-publishing token (`None`: no user) or
+/// an API token with the scope for this crate.
+fn publisher(
+    world: &World,
+    authorization: Option<&str>,
+    token: Option<String>,
+    exists: bool,
+    key: &str,
+    name: &str,
+) -> Result<Option<String>, Refusal> {
+    let user: Option<String> = match token {
+        Some(token) if token.starts_with("cio_tp_") => {
+            let live =
+                world.tp_tokens.get(&token).filter(|t| t.expires > SystemTime::now() && t.uploads_left != Some(0));
+            let Some(tp) = live else { return Err(Refusal::new(403, "Invalid authentication token")) };
+            if !exists {
+                return Err(Refusal::new(
+                    403,
+                    "Trusted Publishing tokens do not support creating new crates. Publish the crate manually, first",
+                ));
+            }
+            if !tp.crates.iter().any(|c| c == key) {
+                return Err(Refusal::new(403, format!("The provided access token is not valid for crate `{name}`")));
+            }
+            None
+        }
+        _ => {
+            let spec = authenticate(world, authorization)?.clone();
+            let scope = if exists { PUBLISH_UPDATE } else { PUBLISH_NEW };
+            let endpoint_ok = spec.endpoint_scopes.as_ref().is_none_or(|s| s.iter().any(|s| s == scope));
+            if !endpoint_ok || !crate_scope_matches(&spec.crate_scopes, name) {
+                return Err(Refusal::new(
+                    403,
+                    "this token does not have the required permissions to perform this action",
+                ));
+            }
+            Some(spec.user)
+        }
+    };
+    Ok(user)
+}
+
+/// Steps 12 and 13 of a publish: the packaged manifest names the crate and version of the
+/// metadata, and has the fields the registry requires.
+fn check_manifest(manifest: &Value, name: &str, vers: &str) -> Result<(), Refusal> {
+    let package = &manifest["package"];
+    if package["name"].as_str() != Some(name) {
+        return Err(Refusal::new(
+            400,
+            format!("metadata name `{name}` does not match manifest name `{}`", package["name"].as_str().unwrap_or("")),
+        ));
+    }
+    if package["version"].as_str() != Some(vers) {
+        return Err(Refusal::new(
+            400,
+            format!(
+                "metadata version `{vers}` does not match manifest version `{}`",
+                package["version"].as_str().unwrap_or("")
+            ),
+        ));
+    }
+    // 13. Required metadata.
+    let mut missing = Vec::new();
+    if package["description"].as_str().is_none_or(|d| d.trim().is_empty()) {
+        missing.push("description");
+    }
+    if package["license"].as_str().is_none_or(|d| d.trim().is_empty()) && package["license-file"].as_str().is_none() {
+        missing.push("license");
+    }
+    if !missing.is_empty() {
+        return Err(Refusal::new(
+            400,
+            format!(
+                "missing or empty metadata fields: {}. Please see https://doc.rust-lang.org/cargo/reference/manifest.html for more information on configuring these fields",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The `Cargo.toml` inside a `.crate`, as JSON.
