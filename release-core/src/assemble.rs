@@ -152,180 +152,208 @@ pub fn pipeline(
     };
     let mut pipeline = Pipeline::new(release, env.clone(), mode);
     pipeline.set_journal(journal);
-    let mut add = |step: Box<dyn Step>| {
-        pipeline.add_boxed(step).expect("built-in steps have distinct ids, valid effects and no resumable producers")
-    };
-
-    // The (build, target) pairs this run builds.
-    let pairs: Vec<(usize, Option<String>)> = match &overrides.scope {
-        Scope::Whole => config
-            .build
-            .iter()
-            .enumerate()
-            .flat_map(|(i, b)| b.target_list().into_iter().map(move |t| (i, t.map(str::to_owned))))
-            .collect(),
-        Scope::Target { target, .. } => config
-            .build
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.targets.contains(target))
-            .map(|(i, _)| (i, Some(target.clone())))
-            .collect(),
-        Scope::Gather { .. } => {
-            config.build.iter().enumerate().filter(|(_, b)| b.targets.is_empty()).map(|(i, _)| (i, None)).collect()
-        }
-    };
-    let planned = RustBuilds::new(config, &pairs);
+    let planned = RustBuilds::new(config, &build_pairs(config, &overrides.scope));
+    // One call per feature, in this order. The runner files steps by stage and keeps this
+    // order within each stage, so it decides, for instance, that charts are packaged before
+    // SHA256SUMS lists them and that crates are the last uploads of the publish stage.
+    let mut steps = Steps::default();
+    steps.add(identity_check(config, overrides, mode));
     if let Scope::Target { target, plan_id } = &overrides.scope {
-        // One runner's share: the target's builds, their archives and SBOMs, and the manifest
-        // that hands them on; nothing is signed or published.
-        add(Box::new(identity_check(config, overrides, mode)));
-        add(Box::new(PreflightBuildTools::for_commands(&planned.command_builds)));
-        for check in planned.checks {
-            add(check);
+        runner_share(&mut steps, planned, target, plan_id);
+    } else {
+        builds(&mut steps, config, env, mode, &overrides.scope, planned);
+        let charts = ChartId::all(&config.charts);
+        let pushes = oci::chart_pushes(config, &charts);
+        let chart_tags = chart_pushes(&mut steps, config, &pushes);
+        signing(&mut steps, config, mode, &pushes);
+        github(&mut steps, config, keyless(config));
+        // The chart version tags follow the undraft, and GitHub's attestation of an immutable
+        // release is checked last, about a release that is otherwise complete.
+        for step in chart_tags {
+            steps.add(step);
         }
-        add(Box::new(PreflightDist));
-        add(Box::new(BuildPrepareDist));
-        for step in planned.builds {
-            add(step);
+        if let Some(github) = &config.github {
+            steps.add(FinalizeGithubReleaseAttestation::new(github, &config.network));
         }
-        for step in planned.packages {
-            add(step);
-        }
-        add(Box::new(PackageManifest { target: target.clone(), plan_id: plan_id.clone() }));
-        return Ok(pipeline);
+        crates(&mut steps, config);
     }
-    add(Box::new(identity_check(config, overrides, mode)));
-    if let Scope::Gather { plan, dir } = &overrides.scope {
-        add(Box::new(PreflightGatheredBuilds { plan: plan.clone(), dir: dir.clone() }));
+    for step in steps.0 {
+        pipeline.add_boxed(step).expect("built-in steps have distinct ids, valid effects and no resumable producers");
+    }
+    Ok(pipeline)
+}
+
+/// The built-in steps of a run, in the order they are added.
+#[derive(Default)]
+struct Steps(Vec<Box<dyn Step>>);
+
+impl Steps {
+    fn add(&mut self, step: impl Step + 'static) {
+        self.0.push(Box::new(step));
+    }
+    fn extend(&mut self, steps: Vec<Box<dyn Step>>) {
+        self.0.extend(steps);
+    }
+}
+
+fn keyless(config: &Config) -> bool {
+    config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Keyless)
+}
+
+/// The (build, target) pairs a run of `scope` builds.
+fn build_pairs(config: &Config, scope: &Scope) -> Vec<(usize, Option<String>)> {
+    let builds = config.build.iter().enumerate();
+    match scope {
+        Scope::Whole => {
+            builds.flat_map(|(i, b)| b.target_list().into_iter().map(move |t| (i, t.map(str::to_owned)))).collect()
+        }
+        Scope::Target { target, .. } => {
+            builds.filter(|(_, b)| b.targets.contains(target)).map(|(i, _)| (i, Some(target.clone()))).collect()
+        }
+        Scope::Gather { .. } => builds.filter(|(_, b)| b.targets.is_empty()).map(|(i, _)| (i, None)).collect(),
+    }
+}
+
+/// One runner's share of a matrix release: the target's builds, their archives and SBOMs,
+/// and the manifest that hands them on; nothing is signed or published.
+fn runner_share(steps: &mut Steps, planned: RustBuilds, target: &str, plan_id: &str) {
+    steps.add(PreflightBuildTools::for_commands(&planned.command_builds));
+    steps.extend(planned.checks);
+    steps.add(PreflightDist);
+    steps.add(BuildPrepareDist);
+    steps.extend(planned.builds);
+    steps.extend(planned.packages);
+    steps.add(PackageManifest { target: target.to_owned(), plan_id: plan_id.to_owned() });
+}
+
+/// Everything up to `SHA256SUMS`: the checks of the builds, charts and workflow, the dist
+/// directory, the builds (or the gathered ones), the archives, SBOMs and chart packages.
+fn builds(steps: &mut Steps, config: &Config, env: &Environment, mode: Mode, scope: &Scope, planned: RustBuilds) {
+    if let Scope::Gather { plan, dir } = scope {
+        steps.add(PreflightGatheredBuilds { plan: plan.clone(), dir: dir.clone() });
     }
     if !planned.command_builds.is_empty() {
-        add(Box::new(PreflightBuildTools::for_commands(&planned.command_builds)));
+        steps.add(PreflightBuildTools::for_commands(&planned.command_builds));
     }
     let RustBuilds { checks, builds, packages, .. } = planned;
-    for check in checks {
-        add(check);
-    }
-    let charts = ChartId::all(&config.charts);
+    steps.extend(checks);
     if !config.charts.is_empty() {
-        add(Box::new(PreflightCharts::new(config)));
+        steps.add(PreflightCharts::new(config));
     }
     // Inside GitHub Actions, a job of this workflow that would be refused at publish time
     // fails the release now. Outside Actions there is no token whose grant a file decides,
     // and a snapshot publishes nothing, so neither runs the check.
     let needed = required_permissions(config);
     if env.in_github_actions() && mode != Mode::Snapshot && !needed.is_empty() {
-        add(Box::new(PreflightWorkflowPermissions::new(config.root.clone(), needed)));
+        steps.add(PreflightWorkflowPermissions::new(config.root.clone(), needed));
     }
-    add(Box::new(PreflightDist));
-    add(Box::new(BuildPrepareDist));
-    if let Scope::Gather { plan, dir } = &overrides.scope {
-        add(Box::new(BuildGather { plan: plan.clone(), dir: dir.clone() }));
+    steps.add(PreflightDist);
+    steps.add(BuildPrepareDist);
+    if let Scope::Gather { plan, dir } = scope {
+        steps.add(BuildGather { plan: plan.clone(), dir: dir.clone() });
     }
-    for step in builds {
-        add(step);
-    }
+    steps.extend(builds);
     // Archives, SBOMs and charts are packaged before SHA256SUMS is written, so that it lists
     // them.
-    for step in packages {
-        add(step);
+    steps.extend(packages);
+    for (id, chart) in ChartId::all(&config.charts).iter().zip(&config.charts) {
+        steps.add(PackageChart::new(config, id.clone(), chart));
     }
-    // Charts are packaged before SHA256SUMS is written, so that it lists them.
-    for (id, chart) in charts.iter().zip(&config.charts) {
-        add(Box::new(PackageChart::new(config, id.clone(), chart)));
-    }
-    add(Box::new(PackageChecksums));
+    steps.add(PackageChecksums);
+}
 
-    // Helm charts to OCI registries: checks without network (every mode), a push probe per
-    // chart in preflight, the push by digest in the publish stage (with `[signing]` then the
-    // chart's signature), and the version tag in the finalize stage, after the GitHub
-    // release's undraft (added below). The signature and the tag go to the chart's repository
-    // with the same credentials and push scope, so the chart's probe vouches for them too.
-    let pushes = oci::chart_pushes(config, &charts);
+/// Helm charts to OCI registries: checks without network (every mode), a push probe per
+/// chart in preflight, the push by digest in the publish stage (with `[signing]` then the
+/// chart's signature). The version tags, returned, are added after the GitHub release's
+/// undraft. The signature and the tag go to the chart's repository with the same credentials
+/// and push scope, so the chart's probe vouches for them too.
+fn chart_pushes(steps: &mut Steps, config: &Config, pushes: &[oci::ChartPush]) -> Vec<FinalizeOciTag> {
     let mut chart_tags = Vec::new();
-    let keyless = config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Keyless);
+    if pushes.is_empty() {
+        return chart_tags;
+    }
+    let keyless = keyless(config);
     let provenance = keyless && config.signing.as_ref().is_some_and(|s| s.provenance);
-    if !pushes.is_empty() {
-        let settings = oci::OciSettings::from_config(config);
-        add(Box::new(PreflightOciCheck { pushes: pushes.clone(), settings: settings.clone() }));
-        for push in pushes.clone() {
-            add(Box::new(PreflightOciPush { push: push.clone(), settings: settings.clone() }));
-            // A key signs in cosign's legacy `.sig` layout; keyless runs attach cosign v3
-            // bundles as OCI referrers (signed in the sign stage, below).
-            let signed = config.signing.is_some();
-            add(Box::new(PublishOciPush { push: push.clone(), settings: settings.clone(), pinned: keyless }));
-            if keyless {
-                use crate::steps::publish::oci_referrers::PublishOciReferrers;
-                add(Box::new(PublishOciReferrers { push: push.clone(), settings: settings.clone(), provenance }));
-            } else if signed {
-                add(Box::new(PublishOciSignature { push: push.clone(), settings: settings.clone() }));
-            }
-            chart_tags.push(FinalizeOciTag { push, settings: settings.clone(), signed, keyless });
+    let settings = oci::OciSettings::from_config(config);
+    steps.add(PreflightOciCheck { pushes: pushes.to_vec(), settings: settings.clone() });
+    for push in pushes.iter().cloned() {
+        steps.add(PreflightOciPush { push: push.clone(), settings: settings.clone() });
+        // A key signs in cosign's legacy `.sig` layout; keyless runs attach cosign v3
+        // bundles as OCI referrers (signed in the sign stage, see `signing`).
+        let signed = config.signing.is_some();
+        steps.add(PublishOciPush { push: push.clone(), settings: settings.clone(), pinned: keyless });
+        if keyless {
+            use crate::steps::publish::oci_referrers::PublishOciReferrers;
+            steps.add(PublishOciReferrers { push: push.clone(), settings: settings.clone(), provenance });
+        } else if signed {
+            steps.add(PublishOciSignature { push: push.clone(), settings: settings.clone() });
         }
+        chart_tags.push(FinalizeOciTag { push, settings: settings.clone(), signed, keyless });
     }
-    if let Some(signing) = &config.signing
-        && signing.mode == crate::config::SigningMode::Keyless
-    {
-        use crate::steps::{preflight::id_token, sign::keyless, verify::bundles};
-        let settings = crate::signing::keyless::settings::KeylessSettings::new(config, signing);
-        add(Box::new(id_token::PreflightIdToken { settings: settings.clone() }));
-        add(Box::new(keyless::SignKeyless { settings }));
-        add(Box::new(bundles::VerifyBundles));
-        for push in &pushes {
-            use crate::steps::{sign::oci_signature::SignOciSignature, verify::oci_signature::VerifyOciSignature};
-            add(Box::new(SignOciSignature { push: push.clone() }));
-            add(Box::new(VerifyOciSignature { push: push.clone() }));
-        }
-        if signing.provenance {
-            add(Box::new(crate::steps::sign::provenance::SignProvenance { charts: pushes.clone() }));
-            add(Box::new(crate::steps::verify::provenance::VerifyProvenance { charts: pushes.clone() }));
-            if let Some(github) = &config.github {
-                use crate::steps::{preflight::attestations, publish::attestation};
-                let (github, network) = (github.clone(), config.network.clone());
-                add(Box::new(attestations::PreflightAttestations { github: github.clone(), network: network.clone() }));
-                add(Box::new(attestation::PublishAttestation { github, network }));
-            }
-        }
-    } else if let Some(signing) = &config.signing {
+    chart_tags
+}
+
+/// `[signing]`: keyless (the OIDC token, the run's signing session and bundles, the charts'
+/// signatures, the provenance and its attestation) or with a key (the key's check, the
+/// signatures, their verification).
+fn signing(steps: &mut Steps, config: &Config, mode: Mode, pushes: &[oci::ChartPush]) {
+    let Some(signing) = &config.signing else { return };
+    if signing.mode != crate::config::SigningMode::Keyless {
         let settings = SigningSettings::new(config, signing, mode);
-        add(Box::new(PreflightSigningKey::new(settings.clone())));
-        add(Box::new(SignArtifacts::new(settings.clone())));
-        add(Box::new(VerifySignatures::new(settings)));
+        steps.add(PreflightSigningKey::new(settings.clone()));
+        steps.add(SignArtifacts::new(settings.clone()));
+        steps.add(VerifySignatures::new(settings));
+        return;
     }
-    // One point of no return: the publish stage above made nothing visible (charts by digest,
-    // the release a draft); the finalize stage flips visibility, the undraft first (the step
-    // GitHub may still refuse), then the chart version tags, then the check of GitHub's release
-    // attestation. See docs/reliability.md.
-    if let Some(github) = &config.github {
-        add(Box::new(PreflightGithubReleaseWrite::new(github, &config.network, &config.root)));
-        // It reads the network: `probe = false` (preflight without the network) leaves it out.
-        if github.probe {
-            add(Box::new(PreflightGithubTagRules::new(github, &config.network, &config.root)));
+    use crate::steps::{preflight::id_token, sign::keyless, verify::bundles};
+    let settings = crate::signing::keyless::settings::KeylessSettings::new(config, signing);
+    steps.add(id_token::PreflightIdToken { settings: settings.clone() });
+    steps.add(keyless::SignKeyless { settings });
+    steps.add(bundles::VerifyBundles);
+    for push in pushes {
+        use crate::steps::{sign::oci_signature::SignOciSignature, verify::oci_signature::VerifyOciSignature};
+        steps.add(SignOciSignature { push: push.clone() });
+        steps.add(VerifyOciSignature { push: push.clone() });
+    }
+    if signing.provenance {
+        steps.add(crate::steps::sign::provenance::SignProvenance { charts: pushes.to_vec() });
+        steps.add(crate::steps::verify::provenance::VerifyProvenance { charts: pushes.to_vec() });
+        if let Some(github) = &config.github {
+            use crate::steps::{preflight::attestations, publish::attestation};
+            let (github, network) = (github.clone(), config.network.clone());
+            steps.add(attestations::PreflightAttestations { github: github.clone(), network: network.clone() });
+            steps.add(attestation::PublishAttestation { github, network });
         }
-        add(Box::new(
-            PublishGithubRelease::new(github, &config.network, &config.root, config.project.name.as_deref())
-                .keyless(keyless),
-        ));
-        add(Box::new(FinalizeGithubRelease::new(github, &config.network)));
     }
-    for step in chart_tags {
-        add(Box::new(step));
+}
+
+/// `[github]`: the write probe and the tag rules in preflight, the draft with every asset in
+/// the publish stage, and the one point of no return, the undraft, first in the finalize stage
+/// (the step GitHub may still refuse). The publish stage made nothing visible before it: charts
+/// by digest, the release a draft. See docs/reliability.md.
+fn github(steps: &mut Steps, config: &Config, keyless: bool) {
+    let Some(github) = &config.github else { return };
+    steps.add(PreflightGithubReleaseWrite::new(github, &config.network, &config.root));
+    // It reads the network: `probe = false` (preflight without the network) leaves it out.
+    if github.probe {
+        steps.add(PreflightGithubTagRules::new(github, &config.network, &config.root));
     }
-    // GitHub's attestation of an immutable release against SHA256SUMS, after every other
-    // finalize step, so that its verdict is about a release that is otherwise complete.
-    if let Some(github) = &config.github {
-        add(Box::new(FinalizeGithubReleaseAttestation::new(github, &config.network)));
-    }
-    // Crates: proven in preflight; published last in the publish stage, after every other
-    // upload was read back (the draft release, the charts) and before the finalize stage
-    // makes the release visible: a crate version is public and permanent once uploaded.
-    if let Some(settings) = crate::crates::CratesSettings::from_config(config) {
-        use crate::steps::{preflight, publish};
-        add(Box::new(preflight::crates_manifests::PreflightCratesManifests { settings: settings.clone() }));
-        add(Box::new(preflight::crates_registry::PreflightCratesRegistry { settings: settings.clone() }));
-        add(Box::new(publish::crates::PublishCrates { settings }));
-    }
-    Ok(pipeline)
+    steps.add(
+        PublishGithubRelease::new(github, &config.network, &config.root, config.project.name.as_deref())
+            .keyless(keyless),
+    );
+    steps.add(FinalizeGithubRelease::new(github, &config.network));
+}
+
+/// Crates: proven in preflight; published last in the publish stage, after every other upload
+/// was read back (the draft release, the charts) and before the finalize stage makes the
+/// release visible: a crate version is public and permanent once uploaded.
+fn crates(steps: &mut Steps, config: &Config) {
+    let Some(settings) = crate::crates::CratesSettings::from_config(config) else { return };
+    use crate::steps::{preflight, publish};
+    steps.add(preflight::crates_manifests::PreflightCratesManifests { settings: settings.clone() });
+    steps.add(preflight::crates_registry::PreflightCratesRegistry { settings: settings.clone() });
+    steps.add(publish::crates::PublishCrates { settings });
 }
 
 /// `preflight:identity`, first of every run: the tag, the commit, the versions in the tree.
