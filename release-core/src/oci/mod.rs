@@ -24,6 +24,7 @@
 //! Must never: send a GitHub token to a host other than ghcr.io (see [`credentials`]); talk
 //! plain HTTP to a registry that release.toml does not mark `plain-http = true`; print.
 
+pub(crate) mod blobs;
 pub(crate) mod cosign;
 pub(crate) mod credentials;
 pub(crate) mod diagnose;

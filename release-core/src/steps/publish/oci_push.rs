@@ -1,14 +1,12 @@
 //! `publish:oci-push:<chart>`: the packaged chart to its registry, with Helm's media types.
 
-use futures_util::StreamExt;
-use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciImageManifest;
 
-use crate::net;
 use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
 use crate::oci::OciSettings;
+use crate::oci::blobs::{ensure_chart_blobs, manifest_digest};
 use crate::oci::diagnose::gave_up_failure;
 use crate::oci::error::OciError;
 use crate::oci::error::is_not_found;
@@ -29,9 +27,6 @@ use crate::step::StepContext;
 use crate::step::StepMeta;
 use crate::step::StepResult;
 use crate::steps::handoffs::{packaged_chart, pushed_chart};
-
-/// Read size when streaming a chart package to the registry (the body of one PUT).
-const STREAM_CHUNK: usize = 1 << 20;
 
 /// `publish:oci-push:<chart>`: pushes the packaged chart with Helm's media types, by digest
 /// only; `finalize:oci-tag:<chart>` tags it in the finalize stage.
@@ -59,10 +54,8 @@ impl Step for PublishOciPush {
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
         let chart = cx.handed(&packaged_chart(&self.push.chart))?;
         let what = format!("chart `{}`", chart.name);
-        let target = PushTarget::parse(&self.push.push)?;
-        let reference = target.chart(&chart.name, &chart.version)?;
-        let host = reference.registry.clone();
-        let session = cx.registry(&host, &self.settings).await;
+        let reference = PushTarget::parse(&self.push.push)?.chart(&chart.name, &chart.version)?;
+        let session = cx.registry(&reference.registry.clone(), &self.settings).await;
         let credentials = &session.credentials;
         let auth = credentials.login.to_oci();
         let oci_ref = reference.to_oci();
@@ -140,90 +133,26 @@ impl Step for PublishOciPush {
 
         // The manifest goes by digest, untagged until the finalize stage; a run that failed
         // after this push finds it here and sends nothing again.
-        let by_digest = &reference.to_oci_digest(&digest);
-        let target = by_digest;
+        let target = &reference.to_oci_digest(&digest);
         let where_to = reference.at_digest(&digest);
-        {
-            let present = retries
-                .run(&format!("HEAD the manifest {where_to}"), |_| async move {
-                    client.fetch_manifest_digest(by_digest, auth).await.map_err(OciAttempt)
-                })
-                .await;
-            match present {
-                Ok(stored) if stored == digest => {
-                    record(&digest, &manifest_bytes, replaces)?;
-                    return Ok(Some(format!(
-                        "{where_to} unchanged (already in the registry by digest; tagged `{}` in the finalize stage)",
-                        reference.tag
-                    )));
-                }
-                Ok(_) => {}
-                Err(gave_up) if is_not_found(&gave_up.error.0) => {}
-                Err(gave_up) => return Err(fail(gave_up)),
-            }
+        let shown = where_to.to_string();
+        if manifest_digest(&retries, client, target, auth, &shown).await.map_err(fail)?.as_deref() == Some(&digest) {
+            record(&digest, &manifest_bytes, replaces)?;
+            return Ok(Some(format!(
+                "{where_to} unchanged (already in the registry by digest; tagged `{}` in the finalize stage)",
+                reference.tag
+            )));
         }
-
-        // Blobs are addressed by digest, so a push is safe to repeat; before a retry the
-        // registry is asked whether the failed attempt got the blob in after all.
-        let layer = &manifest.layers[0];
         let retries = &retries;
-        let has_blob = |digest: String| async move {
-            retries
-                .run(&format!("HEAD the blob {digest}"), |_| {
-                    let digest = digest.clone();
-                    async move { client.blob_exists(oci_ref, &digest).await.map_err(OciAttempt) }
-                })
-                .await
-        };
-        if has_blob(layer.digest.clone()).await.map_err(fail)? {
-            cx.progress(format!("layer {} already in the registry", layer.digest));
-        } else {
-            cx.progress(format!("uploading {} ({} bytes)", chart.path, chart.size));
-            let (path, digest, size) = (&chart.path, &layer.digest, chart.size);
-            let stall = retries.policy.stall_timeout;
-            retries
-                .run(
-                    &format!("the upload of {}", chart.path.file_name().unwrap_or("the chart")),
-                    |attempt| async move {
-                        if attempt > 1 && client.blob_exists(oci_ref, digest).await.map_err(OciAttempt)? {
-                            return Ok(());
-                        }
-                        let file = tokio::fs::File::open(path).await.map_err(|e| OciAttempt(e.into()))?;
-                        // The stream fails if reading the file itself stalls; a registry that stops
-                        // reading or answering is ended by oci-client's read timeout.
-                        let stream =
-                            net::stall_guard(tokio_util::io::ReaderStream::with_capacity(file, STREAM_CHUNK), stall)
-                                .map(|chunk| chunk.map_err(OciDistributionError::from));
-                        client.push_blob_stream(oci_ref, stream, digest, Some(size)).await.map(drop).map_err(OciAttempt)
-                    },
-                )
-                .await
-                .map_err(fail)?;
-            cx.bytes(chart.size, Some(chart.size));
-        }
-        let config_digest = &manifest.config.digest;
-        if !has_blob(config_digest.clone()).await.map_err(fail)? {
-            let config = chart.config_json.as_bytes();
-            retries
-                .run(&format!("the upload of the chart's config blob {config_digest}"), |attempt| async move {
-                    if attempt > 1 && client.blob_exists(oci_ref, config_digest).await.map_err(OciAttempt)? {
-                        return Ok(());
-                    }
-                    client.push_blob(oci_ref, config.to_vec(), config_digest).await.map(drop).map_err(OciAttempt)
-                })
-                .await
-                .map_err(fail)?;
-        }
+        ensure_chart_blobs(cx, retries, client, oci_ref, &chart, &manifest).await.map_err(fail)?;
         // A manifest PUT (by tag or by its own digest) is idempotent for the same bytes.
         put_manifest(retries, client, target, &where_to, &manifest_bytes).await.map_err(fail)?;
 
-        // Read back: the tag (or digest) must now resolve to exactly this manifest.
-        let stored = retries
-            .run(&format!("HEAD the manifest of {where_to}"), |_| async move {
-                client.fetch_manifest_digest(target, auth).await.map_err(OciAttempt)
-            })
+        // Read back: the digest must now resolve to exactly this manifest.
+        let stored = manifest_digest(retries, client, target, auth, &shown)
             .await
-            .map_err(fail)?;
+            .map_err(fail)?
+            .unwrap_or_else(|| "nothing".to_owned());
         if stored != digest {
             return Err(OciError::Raced {
                 what,

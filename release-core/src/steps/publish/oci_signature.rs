@@ -35,6 +35,7 @@ use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
 use crate::oci::OciSettings;
+use crate::oci::blobs::ensure_blob;
 use crate::oci::cosign::DOCKER_MANIFEST_MEDIA_TYPE;
 use crate::oci::cosign::MAX_PAYLOAD_BYTES;
 use crate::oci::cosign::SIGNATURE_ANNOTATION;
@@ -128,58 +129,29 @@ impl Step for PublishOciSignature {
 
         // What is under the `.sig` tag already: a signature by this key for this digest is
         // kept as it is; signatures by other keys stay next to ours.
-        let mut layers = Vec::new();
-        let existing = retries
-            .run(&format!("GET the manifest of {signature_ref}"), |_| async move {
-                client
-                    .pull_manifest_raw(oci_ref, auth, &[OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE])
-                    .await
-                    .map_err(OciAttempt)
-            })
-            .await;
-        match existing {
-            Ok((bytes, existing)) => match serde_json::from_slice::<OciImageManifest>(&bytes) {
-                Ok(manifest) => {
-                    for layer in &manifest.layers {
-                        let Some(signature) = layer.annotations.as_ref().and_then(|a| a.get(SIGNATURE_ANNOTATION))
-                        else {
-                            continue;
-                        };
-                        let Some(key) = &public_key else { continue };
-                        if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE || layer.size > MAX_PAYLOAD_BYTES {
-                            continue;
-                        }
-                        let payload = retries
-                            .run(&format!("GET the blob {}", layer.digest), |_| async move {
-                                let mut payload = Vec::new();
-                                client.pull_blob(oci_ref, layer, &mut payload).await.map_err(OciAttempt)?;
-                                Ok(payload)
-                            })
-                            .await
-                            .map_err(fail)?;
-                        if vouches(key, &payload, signature, &pushed.digest) {
-                            record()?;
-                            return Ok(Some(format!(
-                                "{signature_ref}@{existing} already holds a signature of {repository}@{} by {} \
-                                 (unchanged)",
-                                pushed.digest,
-                                signer.describe()
-                            )));
-                        }
-                    }
-                    cx.progress(format!(
-                        "{signature_ref} holds {} signature(s), none by this key: adding ours",
-                        manifest.layers.len()
-                    ));
-                    layers = manifest.layers;
-                }
-                Err(err) => cx.warn(format!(
-                    "{signature_ref} ({existing}) is not an image manifest ({err}); replacing it with the signature"
-                )),
-            },
-            Err(gave_up) if is_not_found(&gave_up.error.0) => {}
-            Err(gave_up) => return Err(fail(gave_up)),
-        }
+        let mut layers = match existing_signatures(
+            cx,
+            retries,
+            client,
+            oci_ref,
+            auth,
+            &signature_ref,
+            &public_key,
+            &pushed.digest,
+            &fail,
+        )
+        .await?
+        {
+            Existing::Kept(existing) => {
+                record()?;
+                return Ok(Some(format!(
+                    "{signature_ref}@{existing} already holds a signature of {repository}@{} by {} (unchanged)",
+                    pushed.digest,
+                    signer.describe()
+                )));
+            }
+            Existing::Others(layers) => layers,
+        };
 
         let payload = simple_signing_payload(&repository, &pushed.digest);
         let signature = signer.sign_base64(&payload).map_err(|error| OciError::Sign { what: what.clone(), error })?;
@@ -194,16 +166,7 @@ impl Step for PublishOciSignature {
         let digest = sha256_digest(&manifest_bytes);
 
         for (blob, descriptor) in [(payload, manifest.layers.last().expect("ours")), (config, &manifest.config)] {
-            let (blob, digest) = (&blob, &descriptor.digest);
-            retries
-                .run(&format!("the upload of the blob {digest}"), |_| async move {
-                    if client.blob_exists(oci_ref, digest).await.map_err(OciAttempt)? {
-                        return Ok(());
-                    }
-                    client.push_blob(oci_ref, blob.clone(), digest).await.map(drop).map_err(OciAttempt)
-                })
-                .await
-                .map_err(fail)?;
+            ensure_blob(retries, client, oci_ref, &blob, &descriptor.digest).await.map_err(fail)?;
         }
         let manifest_bytes = &manifest_bytes;
         retries
@@ -238,4 +201,70 @@ impl Step for PublishOciSignature {
             signer.describe()
         )))
     }
+}
+
+/// What the `.sig` tag of a chart holds.
+enum Existing {
+    /// A signature by this key for this digest, in the manifest of this digest.
+    Kept(String),
+    /// The layers of other signatures (none when the tag is free), kept beside ours.
+    Others(Vec<oci_client::manifest::OciDescriptor>),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn existing_signatures(
+    cx: &StepContext<'_>,
+    retries: &Retries<'_>,
+    client: &oci_client::Client,
+    oci_ref: &oci_client::Reference,
+    auth: &oci_client::secrets::RegistryAuth,
+    signature_ref: &ChartReference,
+    public_key: &Option<crate::signing::PublicKey>,
+    chart_digest: &str,
+    fail: &(dyn Fn(GaveUp<OciAttempt>) -> crate::error::StepError + Sync),
+) -> Result<Existing, crate::error::StepError> {
+    let existing = retries
+        .run(&format!("GET the manifest of {signature_ref}"), |_| async move {
+            client
+                .pull_manifest_raw(oci_ref, auth, &[OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE])
+                .await
+                .map_err(OciAttempt)
+        })
+        .await;
+    let (bytes, existing) = match existing {
+        Ok(found) => found,
+        Err(gave_up) if is_not_found(&gave_up.error.0) => return Ok(Existing::Others(Vec::new())),
+        Err(gave_up) => return Err(fail(gave_up)),
+    };
+    let manifest = match serde_json::from_slice::<OciImageManifest>(&bytes) {
+        Ok(manifest) => manifest,
+        Err(err) => {
+            cx.warn(format!(
+                "{signature_ref} ({existing}) is not an image manifest ({err}); replacing it with the signature"
+            ));
+            return Ok(Existing::Others(Vec::new()));
+        }
+    };
+    for layer in &manifest.layers {
+        let Some(signature) = layer.annotations.as_ref().and_then(|a| a.get(SIGNATURE_ANNOTATION)) else {
+            continue;
+        };
+        let Some(key) = public_key else { continue };
+        if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE || layer.size > MAX_PAYLOAD_BYTES {
+            continue;
+        }
+        let payload = retries
+            .run(&format!("GET the blob {}", layer.digest), |_| async move {
+                let mut payload = Vec::new();
+                client.pull_blob(oci_ref, layer, &mut payload).await.map_err(OciAttempt)?;
+                Ok(payload)
+            })
+            .await
+            .map_err(fail)?;
+        if vouches(key, &payload, signature, chart_digest) {
+            return Ok(Existing::Kept(existing));
+        }
+    }
+    cx.progress(format!("{signature_ref} holds {} signature(s), none by this key: adding ours", manifest.layers.len()));
+    Ok(Existing::Others(manifest.layers))
 }
