@@ -389,6 +389,13 @@ impl Identity {
                 refusals.push(Refusal { message, help });
             }
         }
+        self.tree_verdict(snapshot, allow_dirty, &mut refusals, &mut warnings);
+        self.notes_verdict(snapshot, &mut refusals, &mut warnings);
+        (refusals, warnings)
+    }
+
+    /// Tracked changes, or no repository: refused for a release unless `--allow-dirty`.
+    fn tree_verdict(&self, snapshot: bool, allow_dirty: bool, refusals: &mut Vec<Refusal>, warnings: &mut Vec<String>) {
         match &self.tree {
             Tree::Repository { changed } if !changed.is_empty() => {
                 let shown = changed.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
@@ -425,6 +432,10 @@ impl Identity {
                 }
             }
         }
+    }
+
+    /// The changelog section the notes come from.
+    fn notes_verdict(&self, snapshot: bool, refusals: &mut Vec<Refusal>, warnings: &mut Vec<String>) {
         if let Some(notes) = &self.notes
             && notes.section.is_none()
         {
@@ -449,7 +460,6 @@ impl Identity {
                 });
             }
         }
-        (refusals, warnings)
     }
 
     /// The lines `release plan` prints at its top.

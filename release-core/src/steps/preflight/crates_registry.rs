@@ -131,29 +131,8 @@ impl Step for PreflightCratesRegistry {
         }
 
         // Refusals that public data predicts.
-        let mut problems: Vec<(String, String)> = Vec::new();
         let to_upload: Vec<&CrateState> = states.iter().filter(|s| s.released().is_none()).collect();
-        for state in &to_upload {
-            if choice.is_trusted() && state.entries.is_none() {
-                problems.push((
-                    format!(
-                        "{} {} is a new crate, and {registry} refuses to create one with a trusted publishing token: \"Trusted Publishing tokens do not support creating new crates. Publish the crate manually, first\"",
-                        state.name, state.version
-                    ),
-                    help_for("do not support creating new crates", &choice, &registry, &state.name),
-                ));
-            }
-            if !choice.is_trusted() && state.trustpub_only {
-                problems.push((
-                    format!(
-                        "{} is set to trusted publishing only (`trustpub_only`), and this release would use a {}: {registry} will refuse it with \"New versions of this crate can only be published using Trusted Publishing\"",
-                        state.name,
-                        choice.describe()
-                    ),
-                    help_for("can only be published using Trusted Publishing", &choice, &registry, &state.name),
-                ));
-            }
-        }
+        let mut problems = predicted_refusals(&choice, &registry, &to_upload);
 
         // The stored token's liveness: a read without side effects, so that a dead token is
         // reported together with everything else that is wrong.
@@ -170,48 +149,7 @@ impl Step for PreflightCratesRegistry {
             }
         }
 
-        // The rate-limit budget, with the probes this check will send (one per crate that
-        // has a version to re-send, stored token only: they spend from the update bucket).
-        let new_crates = to_upload.iter().filter(|s| s.entries.is_none()).count() as u32;
-        let updates = to_upload.len() as u32 - new_crates;
-        let probes = match &choice {
-            TokenChoice::Stored { .. } if self.settings.config.probe => {
-                to_upload.iter().filter(|s| s.newest().is_some()).count() as u32
-            }
-            _ => 0,
-        };
-        let summary = if choice.is_trusted() {
-            format!(
-                "{} upload(s) with trusted publishing: no per-user rate limit; the token is minted after packaging and again if the uploads outlast {} minutes",
-                to_upload.len(),
-                crate::crates::TP_REMINT_AFTER.as_secs() / 60
-            )
-        } else {
-            let limits = &self.settings.config.rate_limit;
-            let budget = Budget::compute(new_crates, updates + probes, limits);
-            let allowed = std::time::Duration::from_secs(self.settings.config.max_publish_minutes * 60);
-            if budget.total() > allowed {
-                problems.push((
-                    format!(
-                        "publishing {new_crates} new crate(s) and {updates} new version(s) (plus {probes} probe(s)) to {registry} needs about {} minutes of rate-limit waits ({} new crates at once, then one every {} s; {} new versions, then one every {} s), more than `crates.max-publish-minutes` ({})",
-                        minutes(budget.total()),
-                        limits.new_crates,
-                        limits.new_crates_every_secs,
-                        limits.updates,
-                        limits.updates_every_secs,
-                        self.settings.config.max_publish_minutes
-                    ),
-                    format!(
-                        "set `crates.max-publish-minutes` to at least {} to wait it out, publish fewer crates in this release, or ask the registry for a higher limit",
-                        minutes(budget.total())
-                    ),
-                ));
-            }
-            format!(
-                "{new_crates} new crate(s), {updates} new version(s): about {} minute(s) of rate-limit waits",
-                minutes(budget.total())
-            )
-        };
+        let summary = self.budget(&choice, &registry, &to_upload, &mut problems);
         // Every problem found so far, at once; the steps with effects below run only when
         // there is none.
         fail_with(problems)?;
@@ -243,6 +181,90 @@ impl Step for PreflightCratesRegistry {
         cx.progress(summary.clone());
         Ok(Some(format!("{} crate(s) on {registry}, {}; {summary}", planned.len(), choice.describe())))
     }
+}
+
+impl PreflightCratesRegistry {
+    /// The rate-limit budget of the uploads, with the probes this check will send (one per
+    /// crate that has a version to re-send, stored token only: they spend from the update
+    /// bucket); a budget over `crates.max-publish-minutes` is a problem. Returns the summary.
+    fn budget(
+        &self,
+        choice: &TokenChoice,
+        registry: &str,
+        to_upload: &[&CrateState],
+        problems: &mut Vec<(String, String)>,
+    ) -> String {
+        // The rate-limit budget, with the probes this check will send (one per crate that
+        // has a version to re-send, stored token only: they spend from the update bucket).
+        let new_crates = to_upload.iter().filter(|s| s.entries.is_none()).count() as u32;
+        let updates = to_upload.len() as u32 - new_crates;
+        let probes = match choice {
+            TokenChoice::Stored { .. } if self.settings.config.probe => {
+                to_upload.iter().filter(|s| s.newest().is_some()).count() as u32
+            }
+            _ => 0,
+        };
+        if choice.is_trusted() {
+            format!(
+                "{} upload(s) with trusted publishing: no per-user rate limit; the token is minted after packaging and again if the uploads outlast {} minutes",
+                to_upload.len(),
+                crate::crates::TP_REMINT_AFTER.as_secs() / 60
+            )
+        } else {
+            let limits = &self.settings.config.rate_limit;
+            let budget = Budget::compute(new_crates, updates + probes, limits);
+            let allowed = std::time::Duration::from_secs(self.settings.config.max_publish_minutes * 60);
+            if budget.total() > allowed {
+                problems.push((
+                    format!(
+                        "publishing {new_crates} new crate(s) and {updates} new version(s) (plus {probes} probe(s)) to {registry} needs about {} minutes of rate-limit waits ({} new crates at once, then one every {} s; {} new versions, then one every {} s), more than `crates.max-publish-minutes` ({})",
+                        minutes(budget.total()),
+                        limits.new_crates,
+                        limits.new_crates_every_secs,
+                        limits.updates,
+                        limits.updates_every_secs,
+                        self.settings.config.max_publish_minutes
+                    ),
+                    format!(
+                        "set `crates.max-publish-minutes` to at least {} to wait it out, publish fewer crates in this release, or ask the registry for a higher limit",
+                        minutes(budget.total())
+                    ),
+                ));
+            }
+            format!(
+                "{new_crates} new crate(s), {updates} new version(s): about {} minute(s) of rate-limit waits",
+                minutes(budget.total())
+            )
+        }
+    }
+}
+
+/// The refusals public data predicts for the crates to upload: a new crate with a trusted
+/// publishing token, a `trustpub_only` crate with a stored token.
+fn predicted_refusals(choice: &TokenChoice, registry: &str, to_upload: &[&CrateState]) -> Vec<(String, String)> {
+    let mut problems: Vec<(String, String)> = Vec::new();
+    for state in to_upload {
+        if choice.is_trusted() && state.entries.is_none() {
+            problems.push((
+                format!(
+                    "{} {} is a new crate, and {registry} refuses to create one with a trusted publishing token: \"Trusted Publishing tokens do not support creating new crates. Publish the crate manually, first\"",
+                    state.name, state.version
+                ),
+                help_for("do not support creating new crates", choice, registry, &state.name),
+            ));
+        }
+        if !choice.is_trusted() && state.trustpub_only {
+            problems.push((
+                format!(
+                    "{} is set to trusted publishing only (`trustpub_only`), and this release would use a {}: {registry} will refuse it with \"New versions of this crate can only be published using Trusted Publishing\"",
+                    state.name,
+                    choice.describe()
+                ),
+                help_for("can only be published using Trusted Publishing", choice, registry, &state.name),
+            ));
+        }
+    }
+    problems
 }
 
 impl PreflightCratesRegistry {

@@ -109,24 +109,7 @@ impl Step for PreflightGithubTagRules {
             }
         };
         if let Some(found) = &tag_ref {
-            let tagged = tagged_commit(&client, found).await;
-            let root = self.root.clone();
-            let env = cx.env().clone();
-            let released =
-                tokio::task::spawn_blocking(move || crate::identity::commit(&env, &root)).await.ok().flatten();
-            if let (Some(tagged), Some(released)) = (tagged, released)
-                && tagged != released.sha
-            {
-                return Err(StepError::new(format!(
-                    "the tag {tag} exists on GitHub ({repository}) at commit {}, but the commit being released is {} ({})",
-                    &tagged[..tagged.len().min(12)],
-                    &released.sha[..released.sha.len().min(12)],
-                    released.source
-                ))
-                .with_help(format!(
-                    "release the tagged commit (check out {tag}), or bump the version for a new release; a tag that is wrong and has no published release can be deleted on GitHub (`git push --delete origin {tag}`)"
-                )));
-            }
+            self.same_commit(cx, &client, found, &tag, &repository).await?;
         }
         if let Some(published) = existing.iter().find(|r| !r.draft) {
             if published.immutable && self.config.replace {
@@ -248,6 +231,38 @@ fn not_checked(repository: &str, tag: &str, e: &ApiError) -> String {
     format!(
         "could not read the rulesets of {repository} ({e}): tag rulesets that would refuse creating {tag} when the release is published were not checked; a refusal would stop the run at its last step, with nothing visible yet; to check them, give the token \"Metadata\" read access (fine-grained tokens, GitHub Apps) or use a token that can see the repository's rules"
     )
+}
+
+impl PreflightGithubTagRules {
+    /// A tag that exists on GitHub must name the commit being released (`GITHUB_SHA`, else
+    /// `HEAD`): publishing would otherwise put this build under a tag of other code.
+    async fn same_commit(
+        &self,
+        cx: &StepContext<'_>,
+        client: &GithubClient<'_>,
+        found: &serde_json::Value,
+        tag: &str,
+        repository: &str,
+    ) -> Result<(), StepError> {
+        let tagged = tagged_commit(client, found).await;
+        let root = self.root.clone();
+        let env = cx.env().clone();
+        let released = tokio::task::spawn_blocking(move || crate::identity::commit(&env, &root)).await.ok().flatten();
+        if let (Some(tagged), Some(released)) = (tagged, released)
+            && tagged != released.sha
+        {
+            return Err(StepError::new(format!(
+                "the tag {tag} exists on GitHub ({repository}) at commit {}, but the commit being released is {} ({})",
+                &tagged[..tagged.len().min(12)],
+                &released.sha[..released.sha.len().min(12)],
+                released.source
+            ))
+            .with_help(format!(
+                "release the tagged commit (check out {tag}), or bump the version for a new release; a tag that is wrong and has no published release can be deleted on GitHub (`git push --delete origin {tag}`)"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
