@@ -157,29 +157,7 @@ pub fn release_toml(detected: &Detected, targets: &[String]) -> String {
         }
     }
 
-    for (i, chart) in detected.charts.iter().enumerate() {
-        let _ = writeln!(w);
-        if i == 0 {
-            let _ = writeln!(w, "# Helm charts, packaged with the release version. Pushing to ghcr.io with the");
-            let _ = writeln!(w, "# job's GITHUB_TOKEN needs `packages: write` in GitHub Actions.");
-        }
-        let _ = writeln!(w, "[[chart]]");
-        let _ = writeln!(w, "path = {}", toml_string(chart.path.as_str()));
-        let _ = writeln!(w, "stamp-version = true");
-        match &detected.github {
-            // GHCR names are lowercase, whatever the owner's spelling.
-            Some(remote) => {
-                let _ = writeln!(
-                    w,
-                    "push = {}",
-                    toml_string(&format!("oci://ghcr.io/{}/charts", remote.owner.to_lowercase()))
-                );
-            }
-            None => {
-                let _ = writeln!(w, "# push = \"oci://ghcr.io/OWNER/charts\"");
-            }
-        }
-    }
+    write_charts(w, detected);
 
     let _ = writeln!(w);
     let _ = writeln!(w, "# Uncomment to sign every published file with a cosign key pair. Its password is read");
@@ -196,6 +174,36 @@ pub fn release_toml(detected: &Detected, targets: &[String]) -> String {
     let _ = writeln!(w, "# mode = \"keyless\"");
     let _ = writeln!(w, "# provenance = true");
     out
+}
+
+/// One `[[chart]]` per chart found, stamped with the release version, pushed to GHCR when the
+/// remote is on GitHub.
+fn write_charts(w: &mut String, detected: &Detected) {
+    for (i, chart) in detected.charts.iter().enumerate() {
+        let _ = writeln!(w);
+        if i == 0 {
+            let _ = writeln!(w, "# Helm charts, packaged with the release version. Pushing to ghcr.io with the");
+            let _ = writeln!(w, "# job's GITHUB_TOKEN needs `packages: write` in GitHub Actions.");
+        }
+        let _ = writeln!(w, "[[chart]]");
+        let _ = writeln!(w, "path = {}", toml_string(chart.path.as_str()));
+        let _ = writeln!(w, "stamp-version = true");
+        // An `appVersion` the chart keeps must be the release version (docs/config.md).
+        let _ = writeln!(w, "stamp-app-version = true");
+        match &detected.github {
+            // GHCR names are lowercase, whatever the owner's spelling.
+            Some(remote) => {
+                let _ = writeln!(
+                    w,
+                    "push = {}",
+                    toml_string(&format!("oci://ghcr.io/{}/charts", remote.owner.to_lowercase()))
+                );
+            }
+            None => {
+                let _ = writeln!(w, "# push = \"oci://ghcr.io/OWNER/charts\"");
+            }
+        }
+    }
 }
 
 /// The `on.push.tags` pattern for a tag template: `v{version}` → `v*`.

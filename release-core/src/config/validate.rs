@@ -95,6 +95,23 @@ impl Config {
                 }
             }
         }
+        problems.extend(self.validate_charts());
+        if let Some(crates) = &self.crates
+            && let Err(problem) = crates.validate(file)
+        {
+            problems.push(problem);
+        }
+        if let Some(signing) = &self.signing
+            && let Err(problem) = signing.validate(file)
+        {
+            problems.push(problem);
+        }
+        ConfigError::all(problems)
+    }
+    /// Each `[[chart]]`'s directory: inside the project, listed once.
+    fn validate_charts(&self) -> Vec<ConfigError> {
+        let file = &self.file;
+        let mut problems = Vec::new();
         let mut chart_dirs = BTreeMap::new();
         for (i, chart) in self.charts.iter().enumerate() {
             let field = format!("chart[{i}].path");
@@ -123,17 +140,7 @@ impl Config {
                 ));
             }
         }
-        if let Some(crates) = &self.crates
-            && let Err(problem) = crates.validate(file)
-        {
-            problems.push(problem);
-        }
-        if let Some(signing) = &self.signing
-            && let Err(problem) = signing.validate(file)
-        {
-            problems.push(problem);
-        }
-        ConfigError::all(problems)
+        problems
     }
     /// The `cargo`, `archive`, `include` and `sbom` fields of one `[[build]]`.
     fn validate_cargo_and_archive(&self, i: usize, build: &BuildCommand) -> Result<(), ConfigError> {

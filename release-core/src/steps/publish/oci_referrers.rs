@@ -27,6 +27,7 @@ use crate::oci::diagnose::gave_up_after_push;
 use crate::oci::error::is_not_found;
 use crate::oci::manifest::put_manifest;
 use crate::oci::reference::ChartReference;
+use crate::oci::referrers::ChartSignature;
 use crate::oci::referrers::{
     EMPTY_CONTENT, INDEX_MEDIA_TYPE, Referrer, bundle_layer, bundles_with, fallback_tag, referrers_api, vouches_for,
     with_entry,
@@ -93,26 +94,7 @@ impl Step for PublishOciReferrers {
             ))
             .with_help("nothing is tagged yet; run the release again (the push step pushes the signed manifest)"));
         }
-        let created = crate::date::rfc3339_utc(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-        );
-        let mut ours = vec![Referrer::new(
-            signature.bundle_json.into_bytes(),
-            COSIGN_SIGN_V1,
-            &subject,
-            signature.manifest_size,
-            &created,
-        )];
-        if self.provenance {
-            let provenance = cx.handed(&signed_provenance())?;
-            ours.push(Referrer::new(
-                provenance.bundle_json.into_bytes(),
-                SLSA_PROVENANCE_V1,
-                &subject,
-                signature.manifest_size,
-                &created,
-            ));
-        }
+        let ours = self.referrers(cx, signature, &subject)?;
 
         let what = format!("the referrers of chart `{}`", pushed.name);
         let registry = cx.registry(&chart.registry, &self.settings).await;
@@ -366,5 +348,38 @@ impl Remote<'_, '_> {
             })
             .await
             .map_err(self.fail)
+    }
+}
+
+impl PublishOciReferrers {
+    /// The referrers this run attaches: the chart's signature bundle, and with provenance its
+    /// attestation bundle, each about the manifest `subject`.
+    fn referrers(
+        &self,
+        cx: &StepContext<'_>,
+        signature: ChartSignature,
+        subject: &str,
+    ) -> Result<Vec<Referrer>, StepError> {
+        let created = crate::date::rfc3339_utc(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        );
+        let mut ours = vec![Referrer::new(
+            signature.bundle_json.into_bytes(),
+            COSIGN_SIGN_V1,
+            subject,
+            signature.manifest_size,
+            &created,
+        )];
+        if self.provenance {
+            let provenance = cx.handed(&signed_provenance())?;
+            ours.push(Referrer::new(
+                provenance.bundle_json.into_bytes(),
+                SLSA_PROVENANCE_V1,
+                subject,
+                signature.manifest_size,
+                &created,
+            ));
+        }
+        Ok(ours)
     }
 }
