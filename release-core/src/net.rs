@@ -285,6 +285,18 @@ impl fmt::Display for RetryNotice {
 /// A retry announcer that ignores every notice.
 pub(crate) fn ignore_retries(_: &RetryNotice) {}
 
+/// Who hears about a retry before it waits: a step's context (as a warning of the step), or
+/// any closure.
+pub(crate) trait RetryListener: Send + Sync {
+    fn retrying(&self, notice: &RetryNotice);
+}
+
+impl<F: Fn(&RetryNotice) + Send + Sync> RetryListener for F {
+    fn retrying(&self, notice: &RetryNotice) {
+        self(notice)
+    }
+}
+
 /// When a transfer last moved: touched for every chunk of a body sent or received.
 #[derive(Clone, Debug)]
 pub(crate) struct Activity(Arc<Mutex<tokio::time::Instant>>);

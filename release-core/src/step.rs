@@ -310,6 +310,18 @@ impl<'a> StepContext<'a> {
         self.state.sessions.github(target, network)
     }
 
+    /// The run's GitHub session for `config`: see [`GithubApi`].
+    pub(crate) fn github_api(
+        &self,
+        config: &crate::config::GithubConfig,
+        network: &crate::config::NetworkConfig,
+    ) -> Result<GithubApi<'_>, StepError> {
+        use crate::github::diagnose::GithubError;
+        let target = crate::github::target::resolve(config, self.env()).map_err(GithubError::from)?;
+        let client = self.github(&target, network).map_err(|e| GithubError::classify(e, &target))?.announcing(self);
+        Ok(GithubApi { target, client })
+    }
+
     /// The run's session with the registry `host`: credentials resolved once per run. The step
     /// that resolves them reports their warnings; every step says where they came from.
     pub(crate) async fn registry(
@@ -348,6 +360,22 @@ impl<'a> StepContext<'a> {
     pub fn warn_at(&self, message: impl Into<String>, locations: Vec<crate::error::SourceLocation>) {
         self.reporter.report(&Event::Warning { id: self.step_id.to_owned(), message: message.into(), locations });
     }
+}
+
+/// A retry is announced as a warning of the step.
+impl crate::net::RetryListener for StepContext<'_> {
+    fn retrying(&self, notice: &crate::net::RetryNotice) {
+        self.warn(notice.to_string());
+    }
+}
+
+/// A step's handle on GitHub: the target its config resolves to (repository, API, the token
+/// by its one precedence) and the run's client for it, paced, announcing retries as the step's
+/// warnings; a failed call is diagnosed with `GithubError::classify` for the target (which
+/// setting, scope or variable to change).
+pub(crate) struct GithubApi<'a> {
+    pub(crate) target: crate::github::target::Target,
+    pub(crate) client: crate::github::client::GithubClient<'a>,
 }
 
 /// The step's context is how domain code (`shell`, `crates`, `github::assets`) reports.

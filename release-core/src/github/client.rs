@@ -319,7 +319,7 @@ pub(crate) struct NewRelease {
 }
 
 /// Something told about every retry: a step turns it into a warning event.
-pub(crate) type RetryObserver<'r> = &'r (dyn Fn(&RetryNotice) + Send + Sync);
+pub(crate) type RetryObserver<'r> = &'r dyn net::RetryListener;
 
 /// A client for one repository.
 #[derive(Clone)]
@@ -409,11 +409,13 @@ impl<'r> GithubClient<'r> {
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        self.policy.retry(what, operation, self.observer).await.map_err(|gave_up| {
-            let mut error = gave_up.error;
-            error.attempts = gave_up.attempts;
-            error
-        })
+        self.policy.retry(what, operation, &|notice: &RetryNotice| self.observer.retrying(notice)).await.map_err(
+            |gave_up| {
+                let mut error = gave_up.error;
+                error.attempts = gave_up.attempts;
+                error
+            },
+        )
     }
 
     fn url(&self, route: &str) -> String {

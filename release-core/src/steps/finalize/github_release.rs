@@ -6,11 +6,10 @@ use crate::github::diagnose::GithubError;
 use crate::github::release::OUTPUT_RELEASE_URL;
 use crate::github::release::RERUN_HELP;
 use crate::github::release::{Outcome, Published};
-use crate::github::target;
-use crate::net::RetryNotice;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
+use crate::step::GithubApi;
 use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
@@ -52,10 +51,7 @@ impl Step for FinalizeGithubRelease {
                 return Ok(Some(format!("already released: {url}")));
             }
         };
-        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let client =
-            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
+        let GithubApi { target, client } = cx.github_api(&self.config, &self.network)?;
         let published = client.publish_release(id).await.map_err(|e| {
             let tag = &cx.release().tag;
             let help = if e.already_exists() {

@@ -32,10 +32,8 @@ use crate::checksum::CHECKSUMS_FILE;
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
 use crate::github::diagnose::GithubError;
-use crate::github::target;
-use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
-use crate::step::{ArtifactKind, Step, StepContext, StepMeta, StepResult};
+use crate::step::{ArtifactKind, GithubApi, Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::published_release;
 
 /// The predicate type of GitHub's release attestations (`v0.1`; later versions accepted).
@@ -137,10 +135,7 @@ impl Step for FinalizeGithubReleaseAttestation {
         })?;
         let expected = expected_subjects(&text, &sums.sha256);
 
-        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let client =
-            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
+        let GithubApi { target, client } = cx.github_api(&self.config, &self.network)?;
         let tag = &published.tag;
         let fail = |e| StepError::from(GithubError::classify(e, &target));
         let reference = client

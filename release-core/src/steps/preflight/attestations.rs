@@ -9,10 +9,8 @@ use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
 
 use crate::github::diagnose::GithubError;
-use crate::github::target;
-use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
-use crate::step::{Step, StepContext, StepMeta, StepResult};
+use crate::step::{GithubApi, Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
 pub(crate) struct PreflightAttestations {
@@ -30,10 +28,7 @@ impl Step for PreflightAttestations {
         )
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let target = target::resolve(&self.github, cx.env()).map_err(GithubError::from)?;
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let client =
-            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
+        let GithubApi { target, client } = cx.github_api(&self.github, &self.network)?;
         match client.create_attestation(&serde_json::json!({})).await {
             Err(api) if matches!(api.status, Some(400 | 422)) => Ok(Some(format!(
                 "{} accepts attestations from the token in {} (an empty bundle was refused: {})",

@@ -27,10 +27,8 @@ use crate::error::StepError;
 use crate::github::client::{ApiError, GithubClient};
 use crate::github::diagnose::GithubError;
 use crate::github::rulesets::{self, Ruleset, Verdict};
-use crate::github::target;
-use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
-use crate::step::{Step, StepContext, StepMeta, StepResult};
+use crate::step::{GithubApi, Step, StepContext, StepMeta, StepResult};
 
 /// Reads the tag's releases, the tag, and the rulesets that would refuse publishing it.
 #[derive(Debug)]
@@ -82,10 +80,7 @@ impl Step for PreflightGithubTagRules {
         )
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let client =
-            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
+        let GithubApi { target, client } = cx.github_api(&self.config, &self.network)?;
         let fail = |e| StepError::from(GithubError::classify(e, &target));
         let tag = cx.release().tag.clone();
         let repository = target.full_name();

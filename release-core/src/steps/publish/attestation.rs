@@ -19,14 +19,12 @@ use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
 use crate::github::client::ListedAttestation;
 use crate::github::diagnose::GithubError;
-use crate::github::target;
-use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, trusted_root, verify_attestation_json};
 use crate::signing::keyless::ActiveKeyless;
 use crate::signing::provenance::Provenance;
 use crate::signing::provenance::{SLSA_PROVENANCE_V1, Subject, subjects_of};
-use crate::step::{Step, StepContext, StepMeta, StepResult};
+use crate::step::{GithubApi, Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{keyless_session, signed_provenance};
 
 #[derive(Debug)]
@@ -81,10 +79,7 @@ impl Step for PublishAttestation {
             StepError::new("the provenance bundle holds no in-toto statement with subjects")
                 .with_help("the sign:provenance step makes it; run the release again")
         })?;
-        let target = target::resolve(&self.github, cx.env()).map_err(GithubError::from)?;
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let client =
-            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
+        let GithubApi { target, client } = cx.github_api(&self.github, &self.network)?;
         let web = target.web_url();
 
         let digest = format!("sha256:{}", ours[0].sha256.to_ascii_lowercase());

@@ -27,11 +27,10 @@ use crate::github::client::NewRelease;
 use crate::github::client::RemoteRelease;
 use crate::github::diagnose::GithubError;
 use crate::github::release::{OUTPUT_RELEASE_URL, Outcome};
-use crate::github::target;
-use crate::net::RetryNotice;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
+use crate::step::GithubApi;
 use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
@@ -137,12 +136,9 @@ impl Step for PublishGithubRelease {
         if self.keyless { meta.consumes(&keyless_session()) } else { meta }
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
+        let GithubApi { target, client } = cx.github_api(&self.config, &self.network)?;
         check_notes(&self.config, &self.root)?;
         cx.progress(format!("GitHub {} at {}, token from {}", target.full_name(), target.api_url, target.token_source));
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let client =
-            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
         let artifacts = cx.artifacts();
         let tag = cx.release().tag.clone();
         let existing = client.releases_for_tag(&tag).await.map_err(|e| GithubError::classify(e, &target))?;
