@@ -389,6 +389,12 @@ fn is_commit_id(text: &str) -> bool {
 }
 
 impl World {
+    /// The release the route names, if it may be shown (drafts only to who may push).
+    fn visible_release(&self, target: &Target, drafts: bool) -> Option<&StoredRelease> {
+        let repo = target.repository.as_str();
+        self.releases.iter().find(|r| r.repository == repo && Some(r.id) == target.release_id && (drafts || !r.draft))
+    }
+
     /// The commit a tag points at.
     fn tag_commit(&self, repo: &str, tag: &str) -> String {
         self.tag_commits
@@ -1297,6 +1303,11 @@ async fn read_json(body: Body) -> (Value, u64) {
     (serde_json::from_slice(&bytes).unwrap_or(Value::Null), bytes.len() as u64)
 }
 
+/// A handler's answer when it read no body.
+fn ok(response: Response) -> Result<(Response, u64), Denied> {
+    Ok((response, 0))
+}
+
 /// What a handler gets of a request: the server, who called, the parsed route, the headers,
 /// the query and the body.
 struct Call<'a> {
@@ -1344,7 +1355,6 @@ async fn route(
 async fn on_list_attestations(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, query, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Read)?;
     let digest = target.tag.clone().unwrap_or_default();
     let predicate = query_param(query, "predicate_type");
@@ -1391,7 +1401,6 @@ async fn on_list_attestations(call: Call<'_>) -> Result<(Response, u64), Denied>
 
 async fn on_get_attestation_blob(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, target, .. } = call;
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     let path = target.tag.clone().unwrap_or_default();
     let blob = shared.world.lock().unwrap().blobs.get(&path).cloned();
     let mut response = match blob {
@@ -1409,7 +1418,6 @@ async fn on_get_attestation_blob(call: Call<'_>) -> Result<(Response, u64), Deni
 async fn on_rules_and_refs(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, query, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Read)?;
     let world = shared.world.lock().unwrap();
     let (status, body) = match target.route {
@@ -1516,7 +1524,6 @@ async fn on_create_attestation(call: Call<'_>) -> Result<(Response, u64), Denied
 async fn on_get_repository(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Read)?;
     let private = shared.world.lock().unwrap().repositories[repo] == Visibility::Private;
     let push = shared.can_push(caller, repo);
@@ -1537,7 +1544,6 @@ async fn on_get_repository(call: Call<'_>) -> Result<(Response, u64), Denied> {
 async fn on_list_releases(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, query, target, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Read)?;
     let drafts = shared.can_push(caller, repo);
     let per_page = query_param(query, "per_page").and_then(|v| v.parse().ok()).unwrap_or(30usize).clamp(1, 100);
@@ -1563,7 +1569,6 @@ async fn on_list_releases(call: Call<'_>) -> Result<(Response, u64), Denied> {
 async fn on_get_release_by_tag(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Read)?;
     let world = shared.world.lock().unwrap();
     let found =
@@ -1574,12 +1579,11 @@ async fn on_get_release_by_tag(call: Call<'_>) -> Result<(Response, u64), Denied
 async fn on_get_release(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Read)?;
+    // Before the world is locked: `can_push` reads it.
     let drafts = shared.can_push(caller, repo);
     let world = shared.world.lock().unwrap();
-    let found =
-        world.releases.iter().find(|r| r.repository == repo && Some(r.id) == target.release_id && (drafts || !r.draft));
+    let found = world.visible_release(target, drafts);
     ok(found.map_or_else(not_found, |r| json_response(StatusCode::OK, shared.release_json(r))))
 }
 
@@ -1693,7 +1697,6 @@ async fn on_update_release(call: Call<'_>) -> Result<(Response, u64), Denied> {
 async fn on_delete_release(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Write)?;
     let mut world = shared.world.lock().unwrap();
     let before = world.releases.len();
@@ -1726,12 +1729,11 @@ async fn on_generate_notes(call: Call<'_>) -> Result<(Response, u64), Denied> {
 async fn on_list_assets(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Read)?;
+    // Before the world is locked: `can_push` reads it.
     let drafts = shared.can_push(caller, repo);
     let world = shared.world.lock().unwrap();
-    let found =
-        world.releases.iter().find(|r| r.repository == repo && Some(r.id) == target.release_id && (drafts || !r.draft));
+    let found = world.visible_release(target, drafts);
     ok(found.map_or_else(not_found, |r| {
         json_response(StatusCode::OK, Value::Array(r.assets.iter().map(|a| shared.asset_json(r, a)).collect()))
     }))
@@ -1740,7 +1742,6 @@ async fn on_list_assets(call: Call<'_>) -> Result<(Response, u64), Denied> {
 async fn on_get_asset(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, headers, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Read)?;
     let drafts = shared.can_push(caller, repo);
     let world = shared.world.lock().unwrap();
@@ -1766,7 +1767,6 @@ async fn on_get_asset(call: Call<'_>) -> Result<(Response, u64), Denied> {
 async fn on_delete_asset(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Write)?;
     let mut world = shared.world.lock().unwrap();
     if world
@@ -1788,7 +1788,6 @@ async fn on_delete_asset(call: Call<'_>) -> Result<(Response, u64), Denied> {
 async fn on_upload_asset(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, headers, query, body, .. } = call;
     let repo = target.repository.as_str();
-    let ok = |response: Response| -> Result<(Response, u64), Denied> { Ok((response, 0)) };
     shared.authorize(caller, repo, Level::Write)?;
     let Some(name) = query_param(query, "name").filter(|n| !n.is_empty()) else {
         return ok(json_response(

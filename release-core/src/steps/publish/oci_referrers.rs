@@ -301,15 +301,7 @@ impl Remote<'_, '_> {
         let layer = &referrer.manifest.layers[0];
         for (blob, digest) in [(EMPTY_CONTENT, &referrer.manifest.config.digest), (&referrer.bundle[..], &layer.digest)]
         {
-            retries
-                .run(&format!("the upload of the blob {digest}"), |_| async move {
-                    if client.blob_exists(oci_ref, digest).await.map_err(OciAttempt)? {
-                        return Ok(());
-                    }
-                    client.push_blob(oci_ref, blob.to_vec(), digest).await.map(drop).map_err(OciAttempt)
-                })
-                .await
-                .map_err(self.fail)?;
+            crate::oci::blobs::ensure_blob(retries, client, oci_ref, blob, digest).await.map_err(self.fail)?;
         }
         let by_digest = &self.chart.to_oci_digest(&referrer.digest);
         let where_to = self.chart.at_digest(&referrer.digest);
