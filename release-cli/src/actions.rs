@@ -28,7 +28,7 @@ impl ActionsReporter {
 impl Reporter for ActionsReporter {
     fn report(&self, event: &Event) {
         match event {
-            Event::Resuming { journal, done } => self.emit(crate::progress::resuming_line(journal, done)),
+            Event::Resuming { journal, done } => self.emit(resuming_line(journal, done)),
             Event::StepStarted { id, description, .. } => {
                 self.emit(format!("::group::{id}: {}", escape_data(description)))
             }
@@ -149,6 +149,14 @@ impl Redacted {
 
 fn markdown_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+/// The line that says a run resumes an earlier one, and how not to.
+pub(crate) fn resuming_line(journal: &str, done: &[String]) -> String {
+    format!(
+        "resuming the failed run recorded in {journal}: {} step(s) finished then are reused if their files are unchanged (--fresh runs everything again)",
+        done.len()
+    )
 }
 
 #[cfg(test)]

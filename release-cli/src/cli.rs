@@ -9,6 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use clap::{Args, Parser, Subcommand};
 use release_core::{Cancellation, Config, Environment, FailureKind, Mode, Overrides, RunFailure, Scope, StepError};
 
+use crate::errors::usage_error;
 use crate::progress::{Verbosity, reporter_for_stderr};
 use crate::redact::redact;
 use release_core::Redacting;
@@ -462,20 +463,6 @@ fn print_failure(failure: &RunFailure, _verbosity: Verbosity) {
         }
         FailureKind::Usage => Ok(()),
     };
-}
-
-pub(crate) fn usage_error(err: &StepError) -> i32 {
-    print_error(err);
-    FailureKind::Usage.exit_code()
-}
-
-/// `error: MESSAGE` and its help line on stderr.
-pub(crate) fn print_error(err: &StepError) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {}", redact(&err.full_message()));
-    if let Some(help) = err.help() {
-        let _ = writeln!(stderr, "  help: {}", redact(help));
-    }
 }
 
 /// Pretty JSON with every string redacted.

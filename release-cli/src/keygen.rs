@@ -28,13 +28,13 @@ pub(crate) struct KeygenArgs {
 
 pub(crate) fn run(args: &KeygenArgs, env: &Environment) -> i32 {
     let Some((password, source)) = env.secret(PASSWORD_VARIABLE) else {
-        return crate::cli::usage_error(
+        return crate::errors::usage_error(
             &StepError::new(format!("{PASSWORD_VARIABLE} is not set: the new private key needs a password"))
                 .with_help(format!("set {PASSWORD_VARIABLE} to the password that will protect the key; store it as a CI secret of the same name")),
         );
     };
     if args.output_key == args.output_pub {
-        return crate::cli::usage_error(&StepError::new(format!(
+        return crate::errors::usage_error(&StepError::new(format!(
             "--output-key and --output-pub are both {}",
             args.output_key
         )));
@@ -48,7 +48,7 @@ pub(crate) fn run(args: &KeygenArgs, env: &Environment) -> i32 {
         let name = args.output_key.file_name().unwrap_or(args.output_key.as_str());
         let err =
             SigningError::KeyInGit { path: args.output_key.clone(), why: why.into(), ignore_line: name.to_owned() };
-        return crate::cli::usage_error(&err.into());
+        return crate::errors::usage_error(&err.into());
     }
     let written = CosignKeyPair::generate()
         .and_then(|pair| pair.write(&args.output_key, &args.output_pub, &password, args.force).map(|()| pair));
@@ -59,10 +59,10 @@ pub(crate) fn run(args: &KeygenArgs, env: &Environment) -> i32 {
             0
         }
         Err(err @ (SigningError::Exists { .. } | SigningError::NotReplaceable { .. })) => {
-            crate::cli::usage_error(&err.into())
+            crate::errors::usage_error(&err.into())
         }
         Err(err) => {
-            crate::cli::print_error(&err.into());
+            crate::errors::print_error(&err.into());
             FailureKind::Step.exit_code()
         }
     }

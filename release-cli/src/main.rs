@@ -9,6 +9,7 @@
 
 mod actions;
 mod cli;
+mod errors;
 mod keygen;
 mod progress;
 mod redact;

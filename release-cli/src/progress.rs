@@ -10,6 +10,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use release_core::format_duration;
 use release_core::{Environment, Event, Reporter};
 
+use crate::actions::resuming_line;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Verbosity {
     Quiet,
@@ -31,14 +33,6 @@ pub(crate) fn reporter_for_stderr(verbosity: Verbosity, env: &Environment) -> Bo
     } else {
         Box::new(PlainReporter { verbosity })
     }
-}
-
-/// The line that says a run resumes an earlier one, and how not to.
-pub(crate) fn resuming_line(journal: &str, done: &[String]) -> String {
-    format!(
-        "resuming the failed run recorded in {journal}: {} step(s) finished then are reused if their files are unchanged (--fresh runs everything again)",
-        done.len()
-    )
 }
 
 /// One line per event, nothing rewritten in place.

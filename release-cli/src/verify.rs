@@ -77,7 +77,7 @@ pub(crate) struct VerifyArgs {
 
 pub(crate) fn run(args: &VerifyArgs, env: &release_core::Environment, json: bool) -> i32 {
     if args.signature.is_some() && args.files.len() != 1 {
-        return crate::cli::usage_error(
+        return crate::errors::usage_error(
             &StepError::new(format!(
                 "--signature names the signature of one file, but {} were given",
                 args.files.len()
@@ -93,12 +93,12 @@ pub(crate) fn run(args: &VerifyArgs, env: &release_core::Environment, json: bool
     }
     let key = match PublicKey::load(key) {
         Ok(key) => key,
-        Err(err) => return crate::cli::usage_error(&err.into()),
+        Err(err) => return crate::errors::usage_error(&err.into()),
     };
     let verdicts = match &args.checksums {
         Some(sums) => match verify_checksums(&key, sums) {
             Ok(verdicts) => verdicts,
-            Err(err) => return crate::cli::usage_error(&err.into()),
+            Err(err) => return crate::errors::usage_error(&err.into()),
         },
         None => args
             .files
@@ -173,7 +173,7 @@ fn print_json(verdicts: &[FileVerdict]) -> std::io::Result<()> {
 fn run_bundles(args: &VerifyArgs, env: &release_core::Environment, json: bool) -> i32 {
     use release_core::signing::{Expected, bundle_path, identity_pattern, trusted_root, verify_bundle as verify_file};
     if args.checksums.is_some() || args.signature.is_some() {
-        return crate::cli::usage_error(
+        return crate::errors::usage_error(
             &StepError::new("--checksums and --signature check a key pair's signatures and need --key")
                 .with_help("pass --key cosign.pub, or verify keyless files with their bundles: `release verify --repo OWNER/REPO FILE...`"),
         );
@@ -182,13 +182,13 @@ fn run_bundles(args: &VerifyArgs, env: &release_core::Environment, json: bool) -
         return bundle_for_one_file(args.files.len());
     }
     if args.certificate_identity.is_none() && args.certificate_identity_regexp.is_none() && args.repo.is_none() {
-        return crate::cli::usage_error(
+        return crate::errors::usage_error(
             &StepError::new("a bundle proves who signed only against an expected signer, and none was given")
                 .with_help("pass --repo OWNER/REPO, --certificate-identity SAN or --certificate-identity-regexp REGEXP (or --key for files signed with a key pair)"),
         );
     }
     if let Some(Err(reason)) = args.certificate_identity_regexp.as_deref().map(identity_pattern) {
-        return crate::cli::usage_error(
+        return crate::errors::usage_error(
             &StepError::new(format!("--certificate-identity-regexp: {reason}"))
                 .with_help("the pattern is a regular expression in RE2 syntax, as cosign's (no look-around); escape `.` as `\\.` for a literal dot"),
         );
@@ -197,7 +197,7 @@ fn run_bundles(args: &VerifyArgs, env: &release_core::Environment, json: bool) -
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => (text, path.to_string()),
             Err(e) => {
-                return crate::cli::usage_error(
+                return crate::errors::usage_error(
                     &StepError::new(format!("cannot read the trusted root {path}: {e}"))
                         .with_help("give the trusted_root.json of the Sigstore instance that signed, or leave out --trusted-root for public-good Sigstore"),
                 );
@@ -209,7 +209,7 @@ fn run_bundles(args: &VerifyArgs, env: &release_core::Environment, json: bool) -
     };
     let root = match trusted_root(&root_json, &shown) {
         Ok(root) => root,
-        Err(err) => return crate::cli::usage_error(&err.into()),
+        Err(err) => return crate::errors::usage_error(&err.into()),
     };
     let identity_regexp = args.certificate_identity_regexp.clone().or_else(|| {
         (args.certificate_identity.is_none())
@@ -225,7 +225,9 @@ fn run_bundles(args: &VerifyArgs, env: &release_core::Environment, json: bool) -
     let charts = args.files.iter().any(|f| f.as_str().starts_with("oci://"));
     let runtime = match charts.then(|| tokio::runtime::Builder::new_current_thread().enable_all().build()).transpose() {
         Ok(runtime) => runtime,
-        Err(err) => return crate::cli::usage_error(&StepError::new(format!("cannot start the async runtime: {err}"))),
+        Err(err) => {
+            return crate::errors::usage_error(&StepError::new(format!("cannot start the async runtime: {err}")));
+        }
     };
     let results: Vec<(Utf8PathBuf, Result<Signed, String>)> = args
         .files
@@ -306,7 +308,7 @@ fn print_bundle_json(results: &[(Utf8PathBuf, Result<Signed, String>)]) -> std::
 }
 
 fn bundle_for_one_file(given: usize) -> i32 {
-    crate::cli::usage_error(
+    crate::errors::usage_error(
         &StepError::new(format!("--bundle names the bundle of one file, but {given} were given"))
             .with_help("verify the files one by one, or leave out --bundle to use FILE.sigstore.json"),
     )

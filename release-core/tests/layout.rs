@@ -442,3 +442,73 @@ fn no_step_file_imports_another_stages_folder() {
     }
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// The longest functions of the files under `dir`, each `(lines, file, line, name)`, counted
+/// from the `fn` line to its closing brace (string and character literals left out of the
+/// brace count).
+fn function_lengths(dir: &Utf8Path) -> Vec<(usize, String, usize, String)> {
+    let start = regex::Regex::new(r"^\s*(pub(\([^)]*\))?\s+)?(async\s+)?(const\s+)?(unsafe\s+)?fn\s+(\w+)").unwrap();
+    let literal = regex::Regex::new(r#""(\\.|[^"\\])*"|'(\\.|[^'\\])'"#).unwrap();
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(at) = pending.pop() {
+        for entry in at.read_dir_utf8().unwrap() {
+            let path = entry.unwrap().path().to_owned();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension() == Some("rs") {
+                files.push(path);
+            }
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(name) = start.captures(line).and_then(|c| c.get(6)) else { continue };
+            let (mut depth, mut opened) = (0i64, false);
+            let mut end = None;
+            'scan: for (j, line) in lines.iter().enumerate().skip(i) {
+                let code = literal.replace_all(line, "\"\"");
+                let code = code.split("//").next().unwrap_or("");
+                for c in code.chars() {
+                    match c {
+                        '{' => (depth, opened) = (depth + 1, true),
+                        '}' => {
+                            depth -= 1;
+                            if opened && depth == 0 {
+                                end = Some(j);
+                                break 'scan;
+                            }
+                        }
+                        ';' if !opened => break 'scan,
+                        _ => {}
+                    }
+                }
+            }
+            if let Some(end) = end {
+                found.push((end - i + 1, file.to_string(), i + 1, name.as_str().to_owned()));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.cmp(a));
+    found
+}
+
+/// No function of the library or of the test servers is over 120 lines: a long one is split
+/// into the named parts it already has (`cargo test -p release-core --test layout
+/// no_function -- --nocapture` prints the five longest).
+#[test]
+fn no_function_is_over_120_lines() {
+    let manifest = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut lengths = function_lengths(&manifest.join("src"));
+    lengths.extend(function_lengths(&manifest.join("../tests/src")));
+    lengths.sort_by(|a, b| b.cmp(a));
+    assert!(lengths.len() > 500, "the functions were read: {}", lengths.len());
+    for (lines, file, line, name) in lengths.iter().take(5) {
+        println!("{lines} lines: {name} ({file}:{line})");
+    }
+    let long: Vec<_> = lengths.iter().filter(|(lines, ..)| *lines > 120).collect();
+    assert!(long.is_empty(), "functions over 120 lines: {long:#?}");
+}
