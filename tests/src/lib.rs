@@ -13,6 +13,7 @@
 pub mod crates_server;
 pub mod fault_proxy;
 pub mod ferro;
+pub mod fixtures;
 pub mod github_rules;
 pub mod github_server;
 pub mod helm;

@@ -4,6 +4,7 @@
 //! Actions job and outside one. Every refused run has a deliberately slow build first in
 //! line, which must never start.
 
+use release_tests::fixtures::Fixture;
 use release_tests::github_server::{GithubServer, Visibility};
 use release_tests::{Finished, Project, ReleaseCommand};
 
@@ -204,16 +205,12 @@ fn a_local_tag_at_another_commit_is_refused_for_a_release_and_warned_for_a_snaps
 
 /// A project released to the GitHub test server, with notes from its changelog.
 fn github_project(changelog: &str) -> Project {
-    let project = Project::new();
-    project
-        .file("Cargo.toml", "[package]\nname = \"acme\"\nversion = \"0.4.0\"\nedition = \"2021\"\n")
-        .file("src/main.rs", "fn main() {}\n")
+    Fixture::new("0.4.0")
+        .name("acme")
+        .command_build("app", "app\n")
+        .github(REPO)
         .file("CHANGELOG.md", changelog)
-        .file(".gitignore", "/dist/\n/out/\n")
-        .config(&format!(
-            "[project]\nname = \"acme\"\nversion-from = \"Cargo.toml\"\n\n[[build]]\nname = \"app\"\ncommand = [\"sh\", \"-c\", \"mkdir -p out && echo app > out/app\"]\nartifacts = [\"out/app\"]\n\n[github]\nrepository = \"{REPO}\"\n"
-        ));
-    project
+        .project()
 }
 
 const CHANGELOG: &str = "# Changelog\n\n## [Unreleased]\n\n## [0.4.0] - 2026-12-01\n\n### Added\n\n- The tag is checked against the version.\n\n## [0.3.9] - 2026-11-02\n\n- Older.\n\n[0.4.0]: https://example.test/compare/v0.3.9...v0.4.0\n";

@@ -5,6 +5,7 @@
 //! placeholder; everything else must stay byte for byte. `cargo insta review` after an
 //! intended change.
 
+use release_tests::fixtures::Fixture;
 use release_tests::github_server::{Level, TokenSpec, Visibility};
 use release_tests::{Finished, Project};
 
@@ -62,15 +63,12 @@ fn steady(text: &str) -> String {
 
 /// A small project: one command build, a version, a changelog.
 fn small(extra: &str) -> Project {
-    let project = Project::new();
-    project
-        .file("src/app.txt", "the app\n")
-        .file(".gitignore", "/dist/\n/out/\n")
-        .file("CHANGELOG.md", "# Changelog\n\n## [1.2.3] - 2026-12-01\n\n- First.\n")
-        .config(&format!(
-            "[project]\nname = \"hello\"\nversion = \"1.2.3\"\n\n[[build]]\nname = \"app\"\ncommand = [\"sh\", \"-c\", \"mkdir -p out && cp src/app.txt out/app\"]\nartifacts = [\"out/app\"]\n{extra}"
-        ));
-    project
+    Fixture::new("1.2.3")
+        .name("hello")
+        .command_build("app", "the app\n")
+        .changelog("## [1.2.3] - 2026-12-01\n\n- First.\n")
+        .toml(extra)
+        .project()
 }
 
 const GITHUB: &str = "\n[github]\nrepository = \"acme/hello\"\n";
