@@ -11,7 +11,31 @@ pub(crate) use release_core::actions::{escape_data, escape_property};
 use release_core::{Environment, Event, Reporter, SourceLocation};
 use release_core::{RunReport, StepStatus, format_duration};
 
-/// Workflow commands on stdout, where the runner reads them.
+/// Whether workflow commands go to stderr (with `--json`) instead of stdout.
+static COMMANDS_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends workflow commands to stderr from now on: the GitHub Actions runner reads them from
+/// both streams (its `ScriptHandler` attaches a command-processing `OutputManager` to stdout
+/// and to stderr), so stdout can hold exactly one JSON document.
+pub(crate) fn commands_to_stderr(yes: bool) {
+    COMMANDS_TO_STDERR.store(yes, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// One workflow command (or a line of a log group), on the stream the runner reads them from
+/// for this run, flushed at once.
+pub(crate) fn workflow_line(line: &str) {
+    if COMMANDS_TO_STDERR.load(std::sync::atomic::Ordering::SeqCst) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+        let _ = err.flush();
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+/// Workflow commands on stdout (on stderr with `--json`), where the runner reads them.
 #[derive(Debug)]
 pub(crate) struct ActionsReporter {
     pub verbose: bool,
@@ -21,7 +45,7 @@ pub(crate) struct ActionsReporter {
 
 impl ActionsReporter {
     fn emit(&self, line: String) {
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+        workflow_line(&line);
     }
 }
 

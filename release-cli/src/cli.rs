@@ -152,6 +152,9 @@ pub(crate) fn main() -> i32 {
         Verbosity::Normal
     };
     crate::redact::install_panic_hook();
+    // With --json stdout holds one JSON document and nothing else: workflow commands go to
+    // stderr, which the Actions runner reads them from too.
+    crate::actions::commands_to_stderr(cli.json);
     let env = Environment::from_process();
     // Before anything else is printed: inside GitHub Actions this registers every secret
     // with the runner.

@@ -32,11 +32,9 @@ pub(crate) fn install(env: &Environment, config_path: &Utf8Path) -> &'static Red
     })
 }
 
-/// One line on stdout, where the runner reads workflow commands.
+/// One workflow command, where the runner reads them (see `actions::workflow_line`).
 pub(crate) fn print_workflow_command(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+    crate::actions::workflow_line(line);
 }
 
 /// `text` with every secret value masked and URL credentials removed.

@@ -213,6 +213,14 @@ fn github_project(changelog: &str) -> Project {
         .project()
 }
 
+/// [`github_project`] with the slow build first in line: for the runs that must be refused
+/// before it starts.
+fn slow_github_project(changelog: &str) -> Project {
+    let project = github_project(changelog);
+    project.file("release.toml", format!("{SLOW_BUILD}\n{}", project.read("release.toml")));
+    project
+}
+
 const CHANGELOG: &str = "# Changelog\n\n## [Unreleased]\n\n## [0.4.0] - 2026-12-01\n\n### Added\n\n- The tag is checked against the version.\n\n## [0.3.9] - 2026-11-02\n\n- Older.\n\n[0.4.0]: https://example.test/compare/v0.3.9...v0.4.0\n";
 
 fn in_actions(project: &Project, server: &GithubServer, args: &[&str], sha: &str) -> Finished {
@@ -248,9 +256,10 @@ fn the_passing_release_publishes_the_changelog_section_as_its_notes_at_the_commi
 #[test]
 fn a_changelog_without_the_versions_section_is_refused_in_preflight() {
     let server = server_with(TOKEN, writer(), Visibility::Public);
-    let project = github_project("# Changelog\n\n## [0.3.9] - 2026-11-02\n\n- Older.\n");
+    let project = slow_github_project("# Changelog\n\n## [0.3.9] - 2026-11-02\n\n- Older.\n");
     let sha = project.head();
     let run = in_actions(&project, &server, &["run"], &sha);
+    refused_before_the_build(&project, &run);
     run.code(3).stderr_has("has no section for 0.4.0: it has sections for 0.3.9").stderr_has("## [0.4.0] - YYYY-MM-DD");
     assert!(server.releases(REPO).is_empty(), "nothing on GitHub");
     // Notes from elsewhere: the changelog is not read.
@@ -264,7 +273,7 @@ fn a_changelog_without_the_versions_section_is_refused_in_preflight() {
 fn a_tag_on_github_at_another_commit_is_refused_lightweight_or_annotated() {
     for annotated in [false, true] {
         let server = server_with(TOKEN, writer(), Visibility::Public);
-        let project = github_project(CHANGELOG);
+        let project = slow_github_project(CHANGELOG);
         let sha = project.head();
         let other = "0123456789abcdef0123456789abcdef01234567";
         server.seed_tag(REPO, "v0.4.0", other, annotated);
@@ -274,6 +283,7 @@ fn a_tag_on_github_at_another_commit_is_refused_lightweight_or_annotated() {
             &sha[..12]
         ));
         assert!(server.releases(REPO).is_empty(), "nothing on GitHub");
+        refused_before_the_build(&project, &run);
         // The tag at this commit passes.
         server.seed_tag(REPO, "v0.4.0", &sha, annotated);
         in_actions(&project, &server, &["preflight"], &sha).success();
@@ -282,7 +292,7 @@ fn a_tag_on_github_at_another_commit_is_refused_lightweight_or_annotated() {
 
 #[test]
 fn a_shallow_clone_without_tags_uses_github_sha_and_the_api_for_the_tag() {
-    let origin = github_project(CHANGELOG);
+    let origin = slow_github_project(CHANGELOG);
     origin.head();
     origin.file("README.md", "second commit\n");
     let sha = origin.head();
@@ -306,5 +316,6 @@ fn a_shallow_clone_without_tags_uses_github_sha_and_the_api_for_the_tag() {
     // GITHUB_SHA is not the tag's commit: refused, from the API's answer alone.
     let elsewhere = "fedcba9876543210fedcba9876543210fedcba98";
     let run = in_actions(&clone, &server, &["preflight"], elsewhere);
+    refused_before_the_build(&clone, &run);
     run.code(3).stderr_has(&format!("the tag v0.4.0 exists on GitHub ({REPO}) at commit {}", &sha[..12]));
 }

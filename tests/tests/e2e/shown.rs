@@ -237,3 +237,44 @@ fn the_command_line_help() {
     insta::assert_snapshot!("help", project.release(["--help"]).run().stdout);
     insta::assert_snapshot!("help_run", project.release(["run", "--help"]).run().stdout);
 }
+
+/// `--json` prints exactly one JSON document on stdout, in GitHub Actions too: the workflow
+/// commands (the masks first, the log groups, the annotations) go to stderr, which the
+/// runner reads them from as well.
+#[test]
+fn json_is_one_document_on_stdout_inside_github_actions() {
+    let project = small("");
+    let in_actions = |args: &[&str]| {
+        project
+            .release(args.iter().copied())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GH_TOKEN", "ghs_MASKEDVALUE123")
+            .env("GITHUB_REF_TYPE", "branch")
+            .env("GITHUB_REF_NAME", "main")
+            .run()
+    };
+    for args in [&["--json", "run", "--snapshot"][..], &["--json", "plan"][..], &["--json", "preflight"][..]] {
+        let run = in_actions(args);
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&run.stdout);
+        assert!(parsed.is_ok(), "{args:?}: stdout is not one JSON document:\n{}", run.stdout);
+        assert!(!run.stdout.contains("::"), "{args:?}: a workflow command on stdout:\n{}", run.stdout);
+        assert!(run.stderr.starts_with("::add-mask::ghs_MASKEDVALUE123\n"), "{args:?}: {}", run.stderr);
+        assert!(!run.stdout.contains("MASKEDVALUE") && !run.stderr[30..].contains("MASKEDVALUE"));
+    }
+    let run = in_actions(&["--json", "run", "--snapshot"]);
+    run.success().stderr_has("::group::build:app: ");
+    // A failure: the JSON report on stdout, the annotation on stderr.
+    let failed = project
+        .release(["--json", "preflight"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REF_TYPE", "tag")
+        .env("GITHUB_REF_NAME", "v9.9.9")
+        .run();
+    failed
+        .code(3)
+        .stderr_has("::error title=release%3A preflight%3Aidentity::the workflow runs for the pushed tag v9.9.9");
+    let report: serde_json::Value = serde_json::from_str(&failed.stdout).expect("one JSON document");
+    assert_eq!(report["mode"], "dry-run", "{report}");
+    // Without --json the commands stay on stdout, where the log groups are.
+    in_actions(&["run", "--snapshot"]).success().stdout_has("::group::build:app: ");
+}
