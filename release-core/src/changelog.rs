@@ -9,6 +9,34 @@
 /// The file the release notes come from by default, in the config's directory.
 pub(crate) const CHANGELOG_FILE: &str = "CHANGELOG.md";
 
+/// The changelog the GitHub release notes come from: `CHANGELOG.md` in the config's
+/// directory `root`, when `[github]` names no other source (`notes-file`, `generate-notes`),
+/// has not turned it off (`notes-from-changelog = false`) and the file exists.
+pub(crate) fn notes_file(github: &crate::config::GithubConfig, root: &camino::Utf8Path) -> Option<camino::Utf8PathBuf> {
+    if github.notes_file.is_some() || github.generate_notes || !github.notes_from_changelog {
+        return None;
+    }
+    let file = root.join(CHANGELOG_FILE);
+    file.is_file().then_some(file)
+}
+
+/// What a changelog file holds for a version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    Section(Section),
+    /// No section for the version; the versions it has sections for.
+    Missing(Vec<String>),
+}
+
+/// Reads `file` and finds the section of `version` in it.
+pub(crate) fn read(file: &camino::Utf8Path, version: &semver::Version) -> std::io::Result<Found> {
+    let text = std::fs::read_to_string(file)?;
+    Ok(match section(&text, version) {
+        Some(found) => Found::Section(found),
+        None => Found::Missing(versions(&text)),
+    })
+}
+
 /// A version's section.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Section {

@@ -75,21 +75,10 @@ impl IdentitySettings {
             version_source,
             cargo_packages,
             charts: config.charts.clone(),
-            changelog: notes_changelog(config),
+            changelog: config.github.as_ref().and_then(|github| changelog::notes_file(github, &config.root)),
             allow_dirty,
         }
     }
-}
-
-/// The changelog the GitHub release notes come from: `CHANGELOG.md` beside the config, when
-/// there is a `[github]` section that names no other source and has not turned it off.
-pub(crate) fn notes_changelog(config: &Config) -> Option<Utf8PathBuf> {
-    let github = config.github.as_ref()?;
-    if github.notes_file.is_some() || github.generate_notes || !github.notes_from_changelog {
-        return None;
-    }
-    let file = config.root.join(changelog::CHANGELOG_FILE);
-    file.is_file().then_some(file)
 }
 
 /// What started the run.
@@ -202,6 +191,8 @@ pub struct Notes {
     pub section: Option<NotesSection>,
     /// The versions it has sections for (when it has none for this one).
     pub listed: Vec<String>,
+    /// Why the file could not be read, when it could not.
+    pub unreadable: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -245,13 +236,7 @@ pub(crate) fn read(settings: &IdentitySettings, version: &semver::Version, tag: 
         Some(out) if out.trim() == "true" => {
             let status =
                 git(root, env, &["status", "--porcelain=v1", "--untracked-files=no", "-z"]).unwrap_or_default();
-            let changed = status
-                .split('\0')
-                .filter(|entry| entry.len() > 3)
-                .map(|entry| entry[3..].to_owned())
-                .filter(|path| !path.is_empty())
-                .collect();
-            Tree::Repository { changed }
+            Tree::Repository { changed: changed_paths(&status) }
         }
         _ => Tree::NotARepository,
     };
@@ -282,14 +267,13 @@ pub(crate) fn read(settings: &IdentitySettings, version: &semver::Version, tag: 
         }
     }
     let notes = settings.changelog.as_ref().map(|file| {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        match changelog::section(&text, version) {
-            Some(s) => Notes {
-                file: file.clone(),
-                section: Some(NotesSection { line: s.line, heading: s.heading, body: s.body }),
-                listed: Vec::new(),
-            },
-            None => Notes { file: file.clone(), section: None, listed: changelog::versions(&text) },
+        let notes = Notes { file: file.clone(), section: None, listed: Vec::new(), unreadable: None };
+        match changelog::read(file, version) {
+            Ok(changelog::Found::Section(s)) => {
+                Notes { section: Some(NotesSection { line: s.line, heading: s.heading, body: s.body }), ..notes }
+            }
+            Ok(changelog::Found::Missing(listed)) => Notes { listed, ..notes },
+            Err(err) => Notes { unreadable: Some(err.to_string()), ..notes },
         }
     });
     Identity {
@@ -439,15 +423,19 @@ impl Identity {
         if let Some(notes) = &self.notes
             && notes.section.is_none()
         {
-            let listed = if notes.listed.is_empty() {
-                "it has no version sections".to_owned()
-            } else {
-                format!("it has sections for {}", notes.listed.join(", "))
+            let message = match &notes.unreadable {
+                Some(err) => format!("the release notes come from {}, which cannot be read: {err}", notes.file),
+                None if notes.listed.is_empty() => format!(
+                    "the release notes come from {} and it has no section for {}: it has no version sections",
+                    notes.file, self.version
+                ),
+                None => format!(
+                    "the release notes come from {} and it has no section for {}: it has sections for {}",
+                    notes.file,
+                    self.version,
+                    notes.listed.join(", ")
+                ),
             };
-            let message = format!(
-                "the release notes come from {} and it has no section for {}: {listed}",
-                notes.file, self.version
-            );
             if snapshot {
                 warnings.push(format!("{message} (a release would be refused)"));
             } else {
@@ -511,6 +499,21 @@ impl Identity {
         }
         lines
     }
+}
+
+/// The paths of `git status --porcelain=v1 -z`: `XY PATH`, each entry ended by NUL; a rename
+/// or copy (`R`, `C`) is followed by a second field, the path it came from, which is skipped.
+fn changed_paths(status: &str) -> Vec<String> {
+    let mut fields = status.split('\0');
+    let mut changed = Vec::new();
+    while let Some(entry) = fields.next() {
+        let Some(path) = entry.get(3..).filter(|p| !p.is_empty()) else { continue };
+        if entry[..2].contains(['R', 'C']) {
+            fields.next();
+        }
+        changed.push(path.to_owned());
+    }
+    changed
 }
 
 /// The versions cargo resolves for `packages` in the workspace at `dir`, each named at the
@@ -658,6 +661,13 @@ mod tests {
             refusals[0].message,
             "Chart.yaml:3: `appVersion` of chart web is 0.3.9, but the release is 0.4.0 (from version in Cargo.toml)"
         );
+    }
+
+    #[test]
+    fn git_status_paths_skip_the_origin_of_a_rename() {
+        let status = " M src/main.rs\0R  new name.rs\0old name.rs\0A  added.rs\0";
+        assert_eq!(changed_paths(status), ["src/main.rs", "new name.rs", "added.rs"]);
+        assert!(changed_paths("").is_empty());
     }
 
     #[test]

@@ -262,6 +262,12 @@ fn a_changelog_without_the_versions_section_is_refused_in_preflight() {
     refused_before_the_build(&project, &run);
     run.code(3).stderr_has("has no section for 0.4.0: it has sections for 0.3.9").stderr_has("## [0.4.0] - YYYY-MM-DD");
     assert!(server.releases(REPO).is_empty(), "nothing on GitHub");
+    // A changelog that is not text is named with the reason, not taken for one without sections.
+    std::fs::write(project.join("CHANGELOG.md"), b"## [0.4.0]\n\xff\xfe\n").unwrap();
+    let sha = project.head();
+    in_actions(&project, &server, &["preflight"], &sha)
+        .code(3)
+        .stderr_has("CHANGELOG.md, which cannot be read: stream did not contain valid UTF-8");
     // Notes from elsewhere: the changelog is not read.
     let generated = github_project("# Changelog\n");
     generated.file("release.toml", generated.read("release.toml") + "notes-from-changelog = false\n");

@@ -239,11 +239,16 @@ impl PreflightGithubTagRules {
         tag: &str,
         repository: &str,
     ) -> Result<(), StepError> {
-        let tagged = tagged_commit(client, found).await;
+        let Some(tagged) = tagged_commit(client, found).await else {
+            cx.warn(format!(
+                "the tag {tag} exists on GitHub ({repository}), but the commit it names could not be read: whether it is the commit being released was not checked"
+            ));
+            return Ok(());
+        };
         let root = self.root.clone();
         let env = cx.env().clone();
         let released = tokio::task::spawn_blocking(move || crate::identity::commit(&env, &root)).await.ok().flatten();
-        if let (Some(tagged), Some(released)) = (tagged, released)
+        if let Some(released) = released
             && tagged != released.sha
         {
             return Err(StepError::new(format!(

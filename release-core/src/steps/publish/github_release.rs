@@ -90,7 +90,12 @@ impl PublishGithubRelease {
         // The commit the tag is created at when the draft is published, if the tag does not
         // exist yet; GitHub ignores it for an existing tag.
         // The commit being released: `GITHUB_SHA` in Actions, else the repository's HEAD.
-        let target_commitish = crate::identity::commit(cx.env(), &self.root).map(|c| c.sha);
+        let (env, root) = (cx.env().clone(), self.root.clone());
+        let target_commitish = tokio::task::spawn_blocking(move || crate::identity::commit(&env, &root))
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.sha);
         let body = if let Some(file) = &self.config.notes_file {
             let path = self.root.join(file);
             Some(std::fs::read_to_string(&path).map_err(|e| {
@@ -103,10 +108,8 @@ impl PublishGithubRelease {
                     .await
                     .map_err(|e| GithubError::classify(e, target))?,
             )
-        } else if self.config.notes_from_changelog
-            && let Some(section) = changelog_notes(&self.root, &cx.release().version)?
-        {
-            Some(section)
+        } else if let Some(file) = crate::changelog::notes_file(&self.config, &self.root) {
+            Some(changelog_notes(&file, &cx.release().version)?)
         } else {
             None
         };
@@ -296,16 +299,17 @@ async fn resigned_only(
     Ok(Some(plan.delete.len()))
 }
 
-/// The version's section of `CHANGELOG.md` beside the config, when there is one; a changelog
-/// without it was refused in preflight (`preflight:identity`).
-fn changelog_notes(root: &camino::Utf8Path, version: &semver::Version) -> Result<Option<String>, StepError> {
-    let file = root.join(crate::changelog::CHANGELOG_FILE);
-    let Ok(text) = std::fs::read_to_string(&file) else { return Ok(None) };
-    match crate::changelog::section(&text, version) {
-        Some(section) => Ok(Some(section.body)),
-        None => Err(StepError::new(format!("{file} has no section for {version}, and the release notes come from it"))
-            .with_help(format!(
-                "add a section `## [{version}] - YYYY-MM-DD` to {file}, or set `github.notes-from-changelog = false`"
-            ))),
+/// The version's section of the changelog `file`; one without it, or that cannot be read, was
+/// refused in preflight (`preflight:identity`), so this finds it changed since.
+fn changelog_notes(file: &camino::Utf8Path, version: &semver::Version) -> Result<String, StepError> {
+    let help =
+        format!("add a section `## [{version}] - YYYY-MM-DD` to {file}, or set `github.notes-from-changelog = false`");
+    match crate::changelog::read(file, version) {
+        Ok(crate::changelog::Found::Section(section)) => Ok(section.body),
+        Ok(crate::changelog::Found::Missing(_)) => {
+            Err(StepError::new(format!("{file} has no section for {version}, and the release notes come from it"))
+                .with_help(help))
+        }
+        Err(err) => Err(StepError::new(format!("cannot read the release notes {file}: {err}")).with_help(help)),
     }
 }
