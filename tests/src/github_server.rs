@@ -975,6 +975,22 @@ impl Shared {
     }
 
     /// Whether the caller may see drafts: push access.
+    /// A read of the release the route names: `answer` of it when the caller may see it (a
+    /// draft only with push access), 404 otherwise.
+    fn answer_release(
+        &self,
+        caller: &Caller,
+        target: &Target,
+        answer: impl FnOnce(&StoredRelease) -> Response,
+    ) -> Result<(Response, u64), Denied> {
+        let repo = target.repository.as_str();
+        self.authorize(caller, repo, Level::Read)?;
+        // Before the world is locked: `can_push` reads it.
+        let drafts = self.can_push(caller, repo);
+        let world = self.world.lock().unwrap();
+        ok(world.visible_release(target, drafts).map_or_else(not_found, answer))
+    }
+
     fn can_push(&self, caller: &Caller, repository: &str) -> bool {
         self.authorize(caller, repository, Level::Write).is_ok()
     }
@@ -1578,13 +1594,7 @@ async fn on_get_release_by_tag(call: Call<'_>) -> Result<(Response, u64), Denied
 
 async fn on_get_release(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, .. } = call;
-    let repo = target.repository.as_str();
-    shared.authorize(caller, repo, Level::Read)?;
-    // Before the world is locked: `can_push` reads it.
-    let drafts = shared.can_push(caller, repo);
-    let world = shared.world.lock().unwrap();
-    let found = world.visible_release(target, drafts);
-    ok(found.map_or_else(not_found, |r| json_response(StatusCode::OK, shared.release_json(r))))
+    shared.answer_release(caller, target, |r| json_response(StatusCode::OK, shared.release_json(r)))
 }
 
 async fn on_create_release(call: Call<'_>) -> Result<(Response, u64), Denied> {
@@ -1728,15 +1738,9 @@ async fn on_generate_notes(call: Call<'_>) -> Result<(Response, u64), Denied> {
 
 async fn on_list_assets(call: Call<'_>) -> Result<(Response, u64), Denied> {
     let Call { shared, caller, target, .. } = call;
-    let repo = target.repository.as_str();
-    shared.authorize(caller, repo, Level::Read)?;
-    // Before the world is locked: `can_push` reads it.
-    let drafts = shared.can_push(caller, repo);
-    let world = shared.world.lock().unwrap();
-    let found = world.visible_release(target, drafts);
-    ok(found.map_or_else(not_found, |r| {
+    shared.answer_release(caller, target, |r| {
         json_response(StatusCode::OK, Value::Array(r.assets.iter().map(|a| shared.asset_json(r, a)).collect()))
-    }))
+    })
 }
 
 async fn on_get_asset(call: Call<'_>) -> Result<(Response, u64), Denied> {

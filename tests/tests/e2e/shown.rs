@@ -71,6 +71,13 @@ fn small(extra: &str) -> Project {
         .project()
 }
 
+/// Commits the project, then changes a tracked file the harness leaves uncommitted.
+fn change_after_commit(project: &Project) {
+    project.head();
+    project.leave_tree_as_is();
+    std::fs::write(project.join("src/app.txt"), "changed\n").unwrap();
+}
+
 const GITHUB: &str = "\n[github]\nrepository = \"acme/hello\"\n";
 
 #[test]
@@ -153,9 +160,7 @@ fn the_pushed_tag_refusal() {
 #[test]
 fn the_dirty_tree_and_no_repository_refusals() {
     let project = small("");
-    project.head();
-    project.leave_tree_as_is();
-    std::fs::write(project.join("src/app.txt"), "changed\n").unwrap();
+    change_after_commit(&project);
     insta::assert_snapshot!("error_dirty_tree", both(&project, &project.release(["preflight"]).run()));
     let outside = small("").without_git();
     insta::assert_snapshot!("error_no_repository", both(&outside, &outside.release(["preflight"]).run()));
@@ -165,9 +170,7 @@ fn the_dirty_tree_and_no_repository_refusals() {
 fn several_identity_refusals_at_once() {
     let project = small("\n[[chart]]\npath = \"charts/web\"\n");
     project.file("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\nappVersion: \"1.2.2\"\n");
-    project.head();
-    project.leave_tree_as_is();
-    std::fs::write(project.join("src/app.txt"), "changed\n").unwrap();
+    change_after_commit(&project);
     let run = project
         .release(["preflight"])
         .env("GITHUB_ACTIONS", "true")
