@@ -4,7 +4,8 @@
 //! pacer of mutating requests is fixed when it is built (there is no unpaced client to make by
 //! mistake). Every step that talks to the same registry gets the same [`RegistrySession`]:
 //! its credentials are resolved once per run (a docker credential helper is spawned once, not
-//! once per step) and its oci-client is shared.
+//! once per step) and its oci-client is shared. Every crate step of a registry gets the same
+//! [`CratesSession`]: its token chosen and its index read once.
 //!
 //! The sessions live in the run's state; steps reach them through their context. Nothing
 //! here is kept across runs.
@@ -15,7 +16,11 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::config::NetworkConfig;
+use crate::crates::CratesSettings;
+use crate::crates::client::Announce;
+use crate::crates::session::CratesSession;
 use crate::env::Environment;
+use crate::error::StepError;
 use crate::github::client::{ApiError, GithubClient};
 use crate::github::target::Target;
 use crate::oci::OciSettings;
@@ -28,6 +33,8 @@ pub(crate) struct Sessions {
     github: Mutex<HashMap<String, GithubClient<'static>>>,
     /// By registry host; resolved at most once, even by concurrent probes.
     registries: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<RegistrySession>>>>>,
+    /// By index URL; a failed opening is not kept (the next step tries again and says why).
+    crates: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<CratesSession>>>>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -74,5 +81,21 @@ impl Sessions {
             .await
             .clone();
         (session, first)
+    }
+
+    /// The run's session with the crate registry of `settings`, opened by the first caller.
+    pub(crate) async fn crates(
+        &self,
+        settings: &CratesSettings,
+        env: &Environment,
+        announce: Announce<'_>,
+    ) -> Result<Arc<CratesSession>, StepError> {
+        let cell = {
+            let mut sessions = self.crates.lock().unwrap_or_else(|e| e.into_inner());
+            sessions.entry(settings.config.index_url().to_owned()).or_default().clone()
+        };
+        cell.get_or_try_init(|| async { CratesSession::open(settings, env, announce).await.map(Arc::new) })
+            .await
+            .cloned()
     }
 }

@@ -298,28 +298,45 @@ impl<'a> StepContext<'a> {
         })
     }
 
-    /// The run's client for `target`'s GitHub API and token (one per API and token per run,
-    /// paced from the start).
-    // The error carries the whole failed exchange, as everywhere in `github`.
-    #[allow(clippy::result_large_err)]
-    pub(crate) fn github(
+    /// The run's session with the crate registry of `settings`: the token chosen and the
+    /// index read once per run; retries are announced as the step's warnings.
+    pub(crate) async fn crates(
         &self,
-        target: &crate::github::target::Target,
-        network: &crate::config::NetworkConfig,
-    ) -> Result<crate::github::client::GithubClient<'static>, crate::github::client::ApiError> {
-        self.state.sessions.github(target, network)
+        settings: &crate::crates::CratesSettings,
+    ) -> Result<std::sync::Arc<crate::crates::session::CratesSession>, StepError> {
+        let announce = |notice: &crate::net::RetryNotice| self.warn(notice.to_string());
+        self.state.sessions.crates(settings, &self.state.env, &announce).await
     }
 
-    /// The run's GitHub session for `config`: see [`GithubApi`].
-    pub(crate) fn github_api(
+    /// The run's GitHub session for `config` (one client per API and token per run, paced
+    /// from the start), its failures classified: see [`crate::github::session::GithubApi`].
+    pub(crate) fn github(
         &self,
         config: &crate::config::GithubConfig,
         network: &crate::config::NetworkConfig,
-    ) -> Result<GithubApi<'_>, StepError> {
+    ) -> Result<crate::github::session::GithubApi<'_>, StepError> {
         use crate::github::diagnose::GithubError;
         let target = crate::github::target::resolve(config, self.env()).map_err(GithubError::from)?;
-        let client = self.github(&target, network).map_err(|e| GithubError::classify(e, &target))?.announcing(self);
-        Ok(GithubApi { target, client })
+        let client = self
+            .state
+            .sessions
+            .github(&target, network)
+            .map_err(|e| GithubError::classify(e, &target))?
+            .announcing(self);
+        Ok(crate::github::session::GithubApi { target, client })
+    }
+
+    /// A push-scoped handle on `reference`'s repository: the run's session with its registry,
+    /// logged in for pushing (a refusal is diagnosed, naming `what`), retries announced as the
+    /// step's warnings.
+    pub(crate) async fn push_scope(
+        &self,
+        reference: &crate::oci::reference::ChartReference,
+        what: &str,
+        settings: &crate::oci::OciSettings,
+    ) -> Result<crate::oci::registry::Registry<'_>, StepError> {
+        let session = self.registry(&reference.registry, settings).await;
+        session.push_scope(reference, what, &settings.network, self).await
     }
 
     /// The run's session with the registry `host`: credentials resolved once per run. The step
@@ -367,15 +384,6 @@ impl crate::net::RetryListener for StepContext<'_> {
     fn retrying(&self, notice: &crate::net::RetryNotice) {
         self.warn(notice.to_string());
     }
-}
-
-/// A step's handle on GitHub: the target its config resolves to (repository, API, the token
-/// by its one precedence) and the run's client for it, paced, announcing retries as the step's
-/// warnings; a failed call is diagnosed with `GithubError::classify` for the target (which
-/// setting, scope or variable to change).
-pub(crate) struct GithubApi<'a> {
-    pub(crate) target: crate::github::target::Target,
-    pub(crate) client: crate::github::client::GithubClient<'a>,
 }
 
 /// The step's context is how domain code (`shell`, `crates`, `github::assets`) reports.

@@ -102,6 +102,14 @@ fn remotes_are_reached_through_the_run_sessions_only() {
     assert_eq!(files_containing(&sources, "credentials::resolve("), ["oci/session.rs"]);
     assert_eq!(files_containing(&sources, ".oci_client("), ["oci/session.rs"]);
     assert!(files_containing(&sources, "fn paced_by").is_empty(), "an unpaced client cannot be made");
+    // Each remote's protocol is in its session: a step gets failures already classified and
+    // a push-scoped registry handle, and never opens a session of its own.
+    assert_eq!(files_containing(&sources, "GithubError::classify("), ["github/session.rs", "step.rs"]);
+    assert_eq!(files_containing(&sources, "push_token("), ["oci/registry.rs", "oci/retry.rs"]);
+    let steps_resolving: Vec<&str> =
+        files_containing(&sources, "resolve_token(").into_iter().filter(|f| f.starts_with("steps/")).collect();
+    assert!(steps_resolving.is_empty(), "steps get their token from the session: {steps_resolving:?}");
+    assert_eq!(files_containing(&sources, "CratesSession::open("), ["session.rs"]);
 }
 
 /// Imports run one way: domain modules never import a step (only the assembly and the step

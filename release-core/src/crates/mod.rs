@@ -10,6 +10,7 @@
 //! The steps are in `steps/preflight/crates*.rs` and `steps/publish/crates.rs`.
 
 pub(crate) mod client;
+pub(crate) mod session;
 pub(crate) mod trusted;
 pub(crate) mod workspace;
 

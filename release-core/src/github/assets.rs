@@ -14,20 +14,16 @@ use crate::github::client::RemoteAsset;
 use crate::github::client::RemoteRelease;
 use crate::github::diagnose::GithubError;
 use crate::github::release::RERUN_HELP;
-use crate::github::target::Target;
+use crate::github::session::GithubApi;
 use crate::io::Io;
 
 /// Fills in the sha256 of assets GitHub reports without a digest (older GitHub Enterprise
 /// Server versions) by downloading them.
-pub(crate) async fn with_digests(
-    client: &GithubClient<'_>,
-    target: &Target,
-    assets: Vec<RemoteAsset>,
-) -> Result<Vec<RemoteAsset>, StepError> {
+pub(crate) async fn with_digests(api: &GithubApi<'_>, assets: Vec<RemoteAsset>) -> Result<Vec<RemoteAsset>, StepError> {
     let mut out = Vec::with_capacity(assets.len());
     for mut asset in assets {
         if asset.sha256.is_none() && asset.state == "uploaded" {
-            let (sha256, _) = client.download_sha256(asset.id).await.map_err(|e| GithubError::classify(e, target))?;
+            let (sha256, _) = api.call(api.client.download_sha256(asset.id)).await?;
             asset.sha256 = Some(sha256);
         }
         out.push(asset);
@@ -116,12 +112,12 @@ pub(crate) fn short(sha: &str) -> &str {
 /// doomed requests; the release stays a draft and a re-run uploads the rest.
 pub(crate) async fn converge(
     cx: &dyn Io,
-    client: &GithubClient<'_>,
+    api: &GithubApi<'_>,
     release: &RemoteRelease,
     plan: &AssetPlan,
 ) -> Result<String, StepError> {
-    let target = client.target();
-    let fail = |e| StepError::from(GithubError::classify(e, target).with_api_help(RERUN_HELP));
+    let client = &api.client;
+    let fail = |e| StepError::from(api.classify(e).with_api_help(RERUN_HELP));
     for (asset, reason) in &plan.delete {
         cx.progress(format!("deleting the asset {}: it {reason}", asset.name));
         client.delete_asset(asset.id).await.map_err(fail)?;
@@ -226,14 +222,12 @@ pub(crate) async fn settle(
 
 /// Reads the assets back and compares names, sizes and sha256 digests with the manifest.
 pub(crate) async fn verify(
-    client: &GithubClient<'_>,
-    target: &Target,
+    api: &GithubApi<'_>,
     release: &RemoteRelease,
     artifacts: &[Artifact],
 ) -> Result<(), StepError> {
-    let assets =
-        client.list_assets(release.id).await.map_err(|e| GithubError::classify(e, target).with_api_help(RERUN_HELP))?;
-    let assets = with_digests(client, target, assets).await?;
+    let assets = api.call(api.client.list_assets(release.id)).await.map_err(|e| e.with_api_help(RERUN_HELP))?;
+    let assets = with_digests(api, assets).await?;
     let plan = AssetPlan::new(&assets, artifacts);
     if plan.is_identical() {
         Ok(())

@@ -394,10 +394,6 @@ impl<'r> GithubClient<'r> {
         }
     }
 
-    pub(crate) fn target(&self) -> &Target {
-        &self.target
-    }
-
     pub(crate) fn policy(&self) -> &NetworkPolicy {
         &self.policy
     }

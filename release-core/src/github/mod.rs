@@ -32,5 +32,6 @@ pub(crate) mod client;
 pub(crate) mod diagnose;
 pub(crate) mod release;
 pub(crate) mod rulesets;
+pub(crate) mod session;
 pub(crate) mod snappy;
 pub(crate) mod target;

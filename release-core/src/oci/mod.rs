@@ -33,6 +33,7 @@ pub(crate) mod manifest;
 pub(crate) mod planned;
 pub(crate) mod reference;
 pub(crate) mod referrers;
+pub(crate) mod registry;
 pub(crate) mod retry;
 pub(crate) mod session;
 pub(crate) mod verify;

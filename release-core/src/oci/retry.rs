@@ -8,6 +8,7 @@ use crate::error::StepError;
 use crate::net;
 use crate::net::GaveUp;
 use crate::net::NetworkPolicy;
+use crate::net::RetryListener;
 use crate::net::RetryNotice;
 use crate::net::Retryable;
 use crate::net::Verdict;
@@ -61,16 +62,13 @@ pub(crate) async fn push_token(
 /// The network policy and where its retry notices go, for one step.
 pub(crate) struct Retries<'a> {
     pub(crate) policy: NetworkPolicy,
-    pub(crate) announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
+    pub(crate) announce: &'a dyn RetryListener,
     /// Reads the `Retry-After` oci-client drops; set once the push credentials are known.
     pub(crate) rate_limit: Option<RateLimitProbe>,
 }
 
 impl<'a> Retries<'a> {
-    pub(crate) fn new(
-        network: &crate::config::NetworkConfig,
-        announce: &'a (dyn Fn(&RetryNotice) + Send + Sync),
-    ) -> Self {
+    pub(crate) fn new(network: &crate::config::NetworkConfig, announce: &'a dyn RetryListener) -> Self {
         Retries { policy: NetworkPolicy::from(network), announce, rate_limit: None }
     }
 
@@ -97,7 +95,7 @@ impl<'a> Retries<'a> {
             }
         };
         self.policy
-            .retry(what, asked, self.announce)
+            .retry(what, asked, &|notice: &RetryNotice| self.announce.retrying(notice))
             .await
             .map_err(|gave_up| GaveUp { error: gave_up.error.failure, attempts: gave_up.attempts })
     }

@@ -2,14 +2,12 @@
 
 use crate::config::GithubConfig;
 use crate::config::NetworkConfig;
-use crate::github::diagnose::GithubError;
 use crate::github::release::OUTPUT_RELEASE_URL;
 use crate::github::release::RERUN_HELP;
 use crate::github::release::{Outcome, Published};
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
-use crate::step::GithubApi;
 use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
@@ -51,8 +49,9 @@ impl Step for FinalizeGithubRelease {
                 return Ok(Some(format!("already released: {url}")));
             }
         };
-        let GithubApi { target, client } = cx.github_api(&self.config, &self.network)?;
-        let published = client.publish_release(id).await.map_err(|e| {
+        let api = cx.github(&self.config, &self.network)?;
+        let target = &api.target;
+        let published = api.client.publish_release(id).await.map_err(|e| {
             let tag = &cx.release().tag;
             let help = if e.already_exists() {
                 format!("another release for {tag} was published while this run worked; compare it with the draft {url} and delete one of them")
@@ -63,7 +62,7 @@ impl Step for FinalizeGithubRelease {
             } else {
                 RERUN_HELP.to_owned()
             };
-            GithubError::classify(e, &target).with_api_help(help)
+            api.classify(e).with_api_help(help)
         })?;
         cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
         cx.hand_off(

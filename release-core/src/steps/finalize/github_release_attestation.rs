@@ -31,9 +31,8 @@ use base64::Engine;
 use crate::checksum::CHECKSUMS_FILE;
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
-use crate::github::diagnose::GithubError;
 use crate::plan::{Effect, Stage, StepId};
-use crate::step::{ArtifactKind, GithubApi, Step, StepContext, StepMeta, StepResult};
+use crate::step::{ArtifactKind, Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::published_release;
 
 /// The predicate type of GitHub's release attestations (`v0.1`; later versions accepted).
@@ -135,9 +134,10 @@ impl Step for FinalizeGithubReleaseAttestation {
         })?;
         let expected = expected_subjects(&text, &sums.sha256);
 
-        let GithubApi { target, client } = cx.github_api(&self.config, &self.network)?;
+        let api = cx.github(&self.config, &self.network)?;
+        let client = &api.client;
         let tag = &published.tag;
-        let fail = |e| StepError::from(GithubError::classify(e, &target));
+        let fail = |e| StepError::from(api.classify(e));
         let reference = client
             .get_json("read the tag", &format!("{}/git/ref/tags/{tag}", client.repository_route()))
             .await

@@ -1,17 +1,11 @@
 //! `finalize:oci-tag:<chart>`: the chart's manifest under its version tag, after the undraft.
 
 use crate::net::GaveUp;
-use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OciSettings;
 use crate::oci::diagnose::gave_up_after_push;
 use crate::oci::error::OciError;
-use crate::oci::error::is_not_found;
-use crate::oci::manifest::put_manifest;
 use crate::oci::retry::OciAttempt;
-use crate::oci::retry::Retries;
-use crate::oci::retry::push_token;
-use crate::oci::retry::rate_limit_probe;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -55,11 +49,8 @@ impl Step for FinalizeOciTag {
         }
         let reference = &pushed.reference;
         let what = format!("the tag of chart `{}`", pushed.name);
-        let host = reference.registry.clone();
-        let session = cx.registry(&host, &self.settings).await;
-        let credentials = &session.credentials;
-        let auth = &credentials.login.to_oci();
-        let client = &session.client;
+        let registry = cx.push_scope(reference, &what, &self.settings).await?;
+        let credentials = registry.credentials();
         let oci_ref = &reference.to_oci();
         let digest = &pushed.digest;
         let fail = |gave_up: GaveUp<OciAttempt>| {
@@ -73,29 +64,19 @@ impl Step for FinalizeOciTag {
                 )
             })
         };
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let mut retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(client, reference, credentials, &what, &retries).await?;
-        retries.rate_limit = rate_limit_probe(&session, &token);
-        let retries = &retries;
         let record = || cx.set_output(format!("chart.{}.reference", pushed.name), reference.to_string());
-        let tag_digest = || async move {
-            retries
-                .run(&format!("HEAD the manifest of {reference}"), |_| async move {
-                    client.fetch_manifest_digest(oci_ref, auth).await.map_err(OciAttempt)
-                })
-                .await
-        };
+        let shown = reference.to_string();
+        let tag_digest = || registry.manifest_digest(oci_ref, &shown);
 
         // The tag as it is now: already this chart (a re-run), absent, or what the push step's
         // check saw and allow-overwrite let this run replace. Anything else arrived since.
-        match tag_digest().await {
-            Ok(current) if &current == digest => {
+        match tag_digest().await.map_err(fail)? {
+            Some(current) if &current == digest => {
                 record();
                 return Ok(Some(format!("{reference} already resolves to {digest} (unchanged)")));
             }
-            Ok(current) if pushed.replaces.as_ref() == Some(&current) => {}
-            Ok(current) => {
+            Some(current) if pushed.replaces.as_ref() == Some(&current) => {}
+            Some(current) => {
                 return Err(OciError::TagMoved {
                     what,
                     reference: reference.to_string(),
@@ -104,11 +85,10 @@ impl Step for FinalizeOciTag {
                 }
                 .into());
             }
-            Err(gave_up) if is_not_found(&gave_up.error.0) => {}
-            Err(gave_up) => return Err(fail(gave_up)),
+            None => {}
         }
-        put_manifest(retries, client, oci_ref, &reference.to_string(), &pushed.manifest).await.map_err(fail)?;
-        let stored = tag_digest().await.map_err(fail)?;
+        registry.put_manifest(oci_ref, &shown, &pushed.manifest).await.map_err(fail)?;
+        let stored = tag_digest().await.map_err(fail)?.unwrap_or_else(|| "nothing".to_owned());
         if &stored != digest {
             return Err(OciError::Raced {
                 what,

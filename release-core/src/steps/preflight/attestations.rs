@@ -8,9 +8,8 @@
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
 
-use crate::github::diagnose::GithubError;
 use crate::plan::{Effect, Stage, StepId};
-use crate::step::{GithubApi, Step, StepContext, StepMeta, StepResult};
+use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 #[derive(Debug)]
 pub(crate) struct PreflightAttestations {
@@ -28,8 +27,9 @@ impl Step for PreflightAttestations {
         )
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let GithubApi { target, client } = cx.github_api(&self.github, &self.network)?;
-        match client.create_attestation(&serde_json::json!({})).await {
+        let api = cx.github(&self.github, &self.network)?;
+        let target = &api.target;
+        match api.client.create_attestation(&serde_json::json!({})).await {
             Err(api) if matches!(api.status, Some(400 | 422)) => Ok(Some(format!(
                 "{} accepts attestations from the token in {} (an empty bundle was refused: {})",
                 target.full_name(),
@@ -40,7 +40,7 @@ impl Step for PreflightAttestations {
                 format!("GitHub does not store attestations for {}: {}", target.full_name(), api.message),
             )
             .with_help("artifact attestations need a public repository, or GitHub Enterprise Cloud for private ones; or set `signing.provenance = false` (the provenance is still signed into provenance.intoto.jsonl)")),
-            Err(api) => Err(GithubError::classify(api, &target).into()),
+            Err(e) => Err(api.classify(e).into()),
             Ok(id) => Err(StepError::new(format!(
                 "GitHub stored an empty attestation for {} (id {id}): the server is not GitHub's attestations API",
                 target.full_name()

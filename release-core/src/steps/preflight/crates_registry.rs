@@ -19,7 +19,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::crates::client::{self, IndexEntry, is_already_uploaded, publish_body};
-use crate::crates::{Budget, CratesSettings, Liveness, RegistryClient, TokenChoice, help_for, minutes, resolve_token};
+use crate::crates::{Budget, CratesSettings, Liveness, RegistryClient, TokenChoice, help_for, minutes};
 use crate::error::StepError;
 use crate::net::RetryNotice;
 use crate::plan::{Effect, Stage, StepId};
@@ -77,9 +77,9 @@ impl Step for PreflightCratesRegistry {
         let registry = self.settings.registry().to_owned();
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let (metadata, planned) = self.settings.planned(cx).await?;
-        let choice = resolve_token(&self.settings.config, cx.env())?;
+        let session = cx.crates(&self.settings).await?;
+        let (choice, client, index) = (&session.choice, &session.client, &session.index);
         cx.progress(format!("publishing to {registry} with the {}", choice.describe()));
-        let (client, index) = self.settings.connect(&announce).await?;
 
         let mut states = Vec::new();
         for krate in &planned {
@@ -132,7 +132,7 @@ impl Step for PreflightCratesRegistry {
 
         // Refusals that public data predicts.
         let to_upload: Vec<&CrateState> = states.iter().filter(|s| s.released().is_none()).collect();
-        let mut problems = predicted_refusals(&choice, &registry, &to_upload);
+        let mut problems = predicted_refusals(choice, &registry, &to_upload);
 
         // The stored token's liveness: a read without side effects, so that a dead token is
         // reported together with everything else that is wrong.
@@ -141,7 +141,7 @@ impl Step for PreflightCratesRegistry {
                 Liveness::Live => cx.progress(format!("the token from {source} is live")),
                 Liveness::Dead { status, detail } => problems.push((
                     format!("{registry} refused the token from {source}: {status} \"{detail}\""),
-                    help_for(&detail, &choice, &registry, &to_upload_names(&to_upload)),
+                    help_for(&detail, choice, &registry, &to_upload_names(&to_upload)),
                 )),
                 Liveness::Unknown { status, .. } => cx.progress(format!(
                     "{registry} answers GET /api/v1/me with {status}, not the crate registry's 403: the token's liveness cannot be read there, the probe below is the proof"
@@ -149,7 +149,7 @@ impl Step for PreflightCratesRegistry {
             }
         }
 
-        let summary = self.budget(&choice, &registry, &to_upload, &mut problems);
+        let summary = self.budget(choice, &registry, &to_upload, &mut problems);
         // Every problem found so far, at once; the steps with effects below run only when
         // there is none.
         fail_with(problems)?;
@@ -158,14 +158,13 @@ impl Step for PreflightCratesRegistry {
         match &choice {
             TokenChoice::Stored { token, .. } => {
                 if self.settings.config.probe {
-                    self.probe_all(cx, &client, &index, token, &choice, &to_upload).await?;
+                    self.probe_all(cx, client, index, token, choice, &to_upload).await?;
                 }
             }
             TokenChoice::Trusted { request_url, request_token } => {
-                let token =
-                    crate::crates::trusted::exchange(cx, &client, request_url, request_token, &registry).await?;
+                let token = crate::crates::trusted::exchange(cx, client, request_url, request_token, &registry).await?;
                 let probed = if self.settings.config.probe {
-                    self.probe_all(cx, &client, &index, &token, &choice, &to_upload).await
+                    self.probe_all(cx, client, index, &token, choice, &to_upload).await
                 } else {
                     Ok(0)
                 };

@@ -26,13 +26,10 @@ use crate::config::NetworkConfig;
 use crate::error::StepError;
 use crate::github::checks::check_notes;
 use crate::github::checks::{PROBE_DRAFT_NAME, probe_tag};
-use crate::github::client::GithubClient;
 use crate::github::client::NewRelease;
 use crate::github::diagnose::GithubError;
 use crate::github::diagnose::missing_classic_scope;
-use crate::github::target;
-use crate::github::target::Target;
-use crate::net::RetryNotice;
+use crate::github::session::GithubApi;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -76,7 +73,8 @@ impl Step for PreflightGithubReleaseWrite {
         )
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let target = target::resolve(&self.config, cx.env()).map_err(GithubError::from)?;
+        let api = cx.github(&self.config, &self.network)?;
+        let (target, client) = (&api.target, &api.client);
         cx.progress(format!(
             "GitHub repository {} at {}, token from {}",
             target.full_name(),
@@ -91,12 +89,7 @@ impl Step for PreflightGithubReleaseWrite {
                 target.token_source
             )));
         }
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let client =
-            cx.github(&target, &self.network).map_err(|e| GithubError::classify(e, &target))?.announcing(&announce);
-        let fail = |e| StepError::from(GithubError::classify(e, &target));
-
-        let access = client.repository().await.map_err(fail)?;
+        let access = api.call(client.repository()).await?;
         if let Some(scopes) = &access.oauth_scopes {
             cx.progress(format!("classic token with the scopes `{scopes}`"));
             if let Some(need) = missing_classic_scope(scopes, access.private) {
@@ -112,7 +105,7 @@ impl Step for PreflightGithubReleaseWrite {
             }
         }
 
-        let released = self.report_existing(cx, &client, &target).await?;
+        let released = self.report_existing(cx, &api).await?;
 
         // A safe point: interrupted before the write, the probe writes nothing at all. Once
         // the create is sent it runs to its end, delete included, whatever happens meanwhile:
@@ -141,7 +134,7 @@ impl Step for PreflightGithubReleaseWrite {
                     ))
                     .with_help("a burned tag can never be released again, not even in a new repository of the same name: release a new version (change `project.version` in release.toml, or pass --release-version)")
                 } else {
-                    fail(e)
+                    StepError::from(api.classify(e))
                 }
             })?;
         if let Err(err) = client.delete_release(draft.id).await {
@@ -156,15 +149,9 @@ impl Step for PreflightGithubReleaseWrite {
 
 impl PreflightGithubReleaseWrite {
     /// Says up front what the publish step will find for the tag being released.
-    async fn report_existing(
-        &self,
-        cx: &StepContext<'_>,
-        client: &GithubClient<'_>,
-        target: &Target,
-    ) -> Result<bool, StepError> {
+    async fn report_existing(&self, cx: &StepContext<'_>, api: &GithubApi<'_>) -> Result<bool, StepError> {
         let tag = &cx.release().tag;
-        let existing =
-            client.releases_for_tag(tag).await.map_err(|e| StepError::from(GithubError::classify(e, target)))?;
+        let existing = api.call(api.client.releases_for_tag(tag)).await?;
         if let Some(published) = existing.iter().find(|r| !r.draft) {
             let then = if published.immutable {
                 "it is immutable: the release succeeds only if this build's assets are identical to its assets; otherwise release a new version"

@@ -25,10 +25,9 @@
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
 use crate::github::client::{ApiError, GithubClient};
-use crate::github::diagnose::GithubError;
 use crate::github::rulesets::{self, Ruleset, Verdict};
 use crate::plan::{Effect, Stage, StepId};
-use crate::step::{GithubApi, Step, StepContext, StepMeta, StepResult};
+use crate::step::{Step, StepContext, StepMeta, StepResult};
 
 /// Reads the tag's releases, the tag, and the rulesets that would refuse publishing it.
 #[derive(Debug)]
@@ -80,13 +79,13 @@ impl Step for PreflightGithubTagRules {
         )
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let GithubApi { target, client } = cx.github_api(&self.config, &self.network)?;
-        let fail = |e| StepError::from(GithubError::classify(e, &target));
+        let api = cx.github(&self.config, &self.network)?;
+        let (target, client) = (&api.target, &api.client);
         let tag = cx.release().tag.clone();
         let repository = target.full_name();
 
         // 1. The tag's releases.
-        let existing = client.releases_for_tag(&tag).await.map_err(fail)?;
+        let existing = api.call(client.releases_for_tag(&tag)).await?;
         if cx.is_cancelled() {
             return Err(StepError::new(format!("the check of the tag {tag} was stopped: the run was interrupted"))
                 .with_help("it only reads; run the release again"));
@@ -104,7 +103,7 @@ impl Step for PreflightGithubTagRules {
             }
         };
         if let Some(found) = &tag_ref {
-            self.same_commit(cx, &client, found, &tag, &repository).await?;
+            self.same_commit(cx, client, found, &tag, &repository).await?;
         }
         if let Some(published) = existing.iter().find(|r| !r.draft) {
             if published.immutable && self.config.replace {
@@ -140,7 +139,7 @@ impl Step for PreflightGithubTagRules {
                 "{repository}: the tag {tag} exists already; publishing creates no tag, so no ruleset can refuse it"
             )));
         }
-        let rulesets = match self.rulesets(&client).await {
+        let rulesets = match self.rulesets(client).await {
             Ok(rulesets) => rulesets,
             Err(e) => {
                 cx.warn(not_checked(&repository, &tag, &e));

@@ -12,9 +12,6 @@ use crate::oci::diagnose::explain;
 use crate::oci::diagnose::oci_failure;
 use crate::oci::diagnose::server_words;
 use crate::oci::planned::planned_reference;
-use crate::oci::retry::Retries;
-use crate::oci::retry::authorization;
-use crate::oci::retry::push_token;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -49,20 +46,17 @@ impl Step for PreflightOciPush {
         let reference = planned_reference(&self.push, &cx.release().version)?;
         let what = format!("chart `{}`", self.push.chart);
         let host = reference.registry.clone();
-        let session = cx.registry(&host, &self.settings).await;
-        let credentials = &session.credentials;
-
-        let client = session.client.clone();
+        let registry = cx.push_scope(&reference, &what, &self.settings).await?;
+        let (session, credentials) = (&registry.session, registry.credentials());
+        let auth = registry.authorization();
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(&client, &reference, credentials, &what, &retries).await?;
-        let auth = authorization(&token, &credentials.login);
 
         let http = session.http.clone();
         let url = format!("{}://{host}/v2/{}/blobs/uploads/", session.scheme, reference.repository);
         // Transient failures (5xx, 429, connection errors) are retried by the network policy;
         // refusals are final at once, so their diagnosis shows without delay.
-        let response = retries
+        let response = registry
+            .retries
             .policy
             .send(
                 &format!("POST {url}"),

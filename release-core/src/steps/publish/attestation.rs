@@ -18,13 +18,12 @@ use camino::Utf8PathBuf;
 use crate::config::{GithubConfig, NetworkConfig};
 use crate::error::StepError;
 use crate::github::client::ListedAttestation;
-use crate::github::diagnose::GithubError;
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, trusted_root, verify_attestation_json};
 use crate::signing::keyless::ActiveKeyless;
 use crate::signing::provenance::Provenance;
 use crate::signing::provenance::{SLSA_PROVENANCE_V1, Subject, subjects_of};
-use crate::step::{GithubApi, Step, StepContext, StepMeta, StepResult};
+use crate::step::{Step, StepContext, StepMeta, StepResult};
 use crate::steps::handoffs::{keyless_session, signed_provenance};
 
 #[derive(Debug)]
@@ -79,17 +78,14 @@ impl Step for PublishAttestation {
             StepError::new("the provenance bundle holds no in-toto statement with subjects")
                 .with_help("the sign:provenance step makes it; run the release again")
         })?;
-        let GithubApi { target, client } = cx.github_api(&self.github, &self.network)?;
-        let web = target.web_url();
+        let api = cx.github(&self.github, &self.network)?;
+        let web = api.target.web_url();
 
         let digest = format!("sha256:{}", ours[0].sha256.to_ascii_lowercase());
-        let candidates = match client.list_attestations(&digest, Some(SLSA_PROVENANCE_V1)).await {
+        let candidates = match api.call(api.client.list_attestations(&digest, Some(SLSA_PROVENANCE_V1))).await {
             Ok(listed) => same_subjects(listed, &set_of(&ours)),
             Err(e) => {
-                cx.warn(format!(
-                    "cannot look for an attestation an earlier run stored ({}); storing this run's",
-                    GithubError::classify(e, &target)
-                ));
+                cx.warn(format!("cannot look for an attestation an earlier run stored ({e}); storing this run's"));
                 Vec::new()
             }
         };
@@ -139,7 +135,7 @@ impl Step for PublishAttestation {
             ));
         }
 
-        let id = client.create_attestation(&bundle).await.map_err(|e| GithubError::classify(e, &target))?;
+        let id = api.call(api.client.create_attestation(&bundle)).await?;
         cx.set_output("attestation-id", id.to_string());
         Ok(Some(format!("build provenance stored as attestation {id}: {web}/attestations/{id}")))
     }

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::crates::client::{self, RegistryError, is_already_uploaded, publish_body};
 use crate::crates::{
     CratesSettings, Planned, RegistryClient, TP_REMINT_AFTER, TokenChoice, help_for, minutes, publish_metadata,
-    resolve_token,
 };
 use crate::error::StepError;
 use crate::net::RetryNotice;
@@ -75,8 +74,8 @@ impl Step for PublishCrates {
         let registry = self.settings.registry().to_owned();
         let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
         let (metadata, planned) = self.settings.planned(cx).await?;
-        let choice = resolve_token(&self.settings.config, cx.env())?;
-        let (client, _) = self.settings.connect(&announce).await?;
+        let session = cx.crates(&self.settings).await?;
+        let (choice, client) = (&session.choice, &session.client);
 
         // 1. Package every crate, in one call.
         let packaged = self.settings.package(cx, &metadata, &planned, self.settings.config.verify).await?;
@@ -87,7 +86,7 @@ impl Step for PublishCrates {
         let mut to_upload = Vec::new();
         let mut skipped = Vec::new();
         for (krate, bytes, sha256) in &packaged {
-            match self.found(&client, krate, sha256, &announce).await? {
+            match self.found(client, krate, sha256, &announce).await? {
                 Found::Ours => {
                     cx.progress(format!(
                         "{} {} is already on {registry} with our bytes (cksum {sha256}): skipped",
@@ -116,7 +115,7 @@ impl Step for PublishCrates {
         let mut token = match &choice {
             TokenChoice::Stored { token, .. } => UploadToken::Stored(token.clone()),
             TokenChoice::Trusted { request_url, request_token } => UploadToken::Trusted {
-                token: crate::crates::trusted::exchange(cx, &client, request_url, request_token, &registry).await?,
+                token: crate::crates::trusted::exchange(cx, client, request_url, request_token, &registry).await?,
                 minted: Instant::now(),
                 request_url: request_url.clone(),
                 request_token: request_token.clone(),
@@ -131,7 +130,7 @@ impl Step for PublishCrates {
                 break;
             }
             if let Err(err) =
-                self.upload(cx, &client, &mut token, &choice, krate, bytes, sha256, deadline, &announce).await
+                self.upload(cx, client, &mut token, choice, krate, bytes, sha256, deadline, &announce).await
             {
                 outcome = Err(err);
                 break;

@@ -22,15 +22,14 @@ use crate::github::assets::converge;
 use crate::github::assets::verify;
 use crate::github::assets::with_digests;
 use crate::github::checks::{PROBE_DRAFT_NAME, check_notes};
-use crate::github::client::GithubClient;
 use crate::github::client::NewRelease;
 use crate::github::client::RemoteRelease;
 use crate::github::diagnose::GithubError;
 use crate::github::release::{OUTPUT_RELEASE_URL, Outcome};
+use crate::github::session::GithubApi;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
-use crate::step::GithubApi;
 use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
@@ -84,8 +83,7 @@ impl PublishGithubRelease {
         }
     }
 
-    async fn create_draft(&self, cx: &StepContext<'_>, client: &GithubClient<'_>) -> Result<RemoteRelease, StepError> {
-        let target = client.target();
+    async fn create_draft(&self, cx: &StepContext<'_>, api: &GithubApi<'_>) -> Result<RemoteRelease, StepError> {
         let tag = cx.release().tag.clone();
         // The commit the tag is created at when the draft is published, if the tag does not
         // exist yet; GitHub ignores it for an existing tag.
@@ -102,12 +100,7 @@ impl PublishGithubRelease {
                 StepError::new(format!("cannot read the release notes {path} (`github.notes-file`): {e}"))
             })?)
         } else if self.config.generate_notes {
-            Some(
-                client
-                    .generate_notes(&tag, target_commitish.as_deref())
-                    .await
-                    .map_err(|e| GithubError::classify(e, target))?,
-            )
+            Some(api.call(api.client.generate_notes(&tag, target_commitish.as_deref())).await?)
         } else if let Some(file) = crate::changelog::notes_file(&self.config, &self.root) {
             Some(changelog_notes(&file, &cx.release().version)?)
         } else {
@@ -121,7 +114,7 @@ impl PublishGithubRelease {
             prerelease: self.config.prerelease || !cx.release().version.pre.is_empty(),
             target_commitish,
         };
-        let draft = client.create_release(&release).await.map_err(|e| GithubError::classify(e, target))?;
+        let draft = api.call(api.client.create_release(&release)).await?;
         cx.progress(format!("created the draft release {}", draft.html_url));
         Ok(draft)
     }
@@ -139,18 +132,19 @@ impl Step for PublishGithubRelease {
         if self.keyless { meta.consumes(&keyless_session()) } else { meta }
     }
     async fn run(&self, cx: &StepContext<'_>) -> StepResult {
-        let GithubApi { target, client } = cx.github_api(&self.config, &self.network)?;
+        let api = cx.github(&self.config, &self.network)?;
+        let (target, client) = (&api.target, &api.client);
         check_notes(&self.config, &self.root)?;
         cx.progress(format!("GitHub {} at {}, token from {}", target.full_name(), target.api_url, target.token_source));
         let artifacts = cx.artifacts();
         let tag = cx.release().tag.clone();
-        let existing = client.releases_for_tag(&tag).await.map_err(|e| GithubError::classify(e, &target))?;
+        let existing = api.call(client.releases_for_tag(&tag)).await?;
 
         if let Some(published) = existing.iter().find(|r| !r.draft) {
-            let assets = with_digests(&client, &target, published.assets.clone()).await?;
+            let assets = with_digests(&api, published.assets.clone()).await?;
             let plan = AssetPlan::new(&assets, &artifacts);
             let resigned = match (plan.is_identical(), self.keyless) {
-                (false, true) => resigned_only(cx, &client, &plan, &artifacts).await?,
+                (false, true) => resigned_only(cx, &api, &plan, &artifacts).await?,
                 _ => None,
             };
             if plan.is_identical() || resigned.is_some() {
@@ -186,8 +180,8 @@ impl Step for PublishGithubRelease {
                 published.html_url,
                 plan.differences().join("; ")
             ));
-            let summary = converge(cx, &client, published, &plan).await?;
-            verify(&client, &target, published, &artifacts).await?;
+            let summary = converge(cx, &api, published, &plan).await?;
+            verify(&api, published, &artifacts).await?;
             cx.set_output(OUTPUT_RELEASE_URL, published.html_url.clone());
             cx.hand_off(
                 &github_release(),
@@ -200,7 +194,7 @@ impl Step for PublishGithubRelease {
         // continue.
         for leftover in existing.iter().filter(|r| r.draft && r.name.as_deref() == Some(PROBE_DRAFT_NAME)) {
             cx.warn(format!("deleting the draft {} a preflight probe left behind", leftover.html_url));
-            client.delete_release(leftover.id).await.map_err(|e| GithubError::classify(e, &target))?;
+            api.call(client.delete_release(leftover.id)).await?;
         }
         let mut drafts: Vec<&RemoteRelease> =
             existing.iter().filter(|r| r.draft && r.name.as_deref() != Some(PROBE_DRAFT_NAME)).collect();
@@ -217,12 +211,12 @@ impl Step for PublishGithubRelease {
                 }
                 (*draft).clone()
             }
-            None => self.create_draft(cx, &client).await?,
+            None => self.create_draft(cx, &api).await?,
         };
-        let assets = with_digests(&client, &target, draft.assets.clone()).await?;
+        let assets = with_digests(&api, draft.assets.clone()).await?;
         let plan = AssetPlan::new(&assets, &artifacts);
-        let summary = converge(cx, &client, &draft, &plan).await?;
-        verify(&client, &target, &draft, &artifacts).await?;
+        let summary = converge(cx, &api, &draft, &plan).await?;
+        verify(&api, &draft, &artifacts).await?;
         cx.hand_off(&github_release(), Outcome::Draft { id: draft.id, url: draft.html_url.clone() })?;
         Ok(Some(format!("draft {}: {summary}, all checked", draft.html_url)))
     }
@@ -238,7 +232,7 @@ const MAX_BUNDLE_ASSET: u64 = 4 << 20;
 /// such bundles; `None`: some other difference, or a bundle that does not verify.
 async fn resigned_only(
     cx: &StepContext<'_>,
-    client: &GithubClient<'_>,
+    api: &GithubApi<'_>,
     plan: &AssetPlan,
     artifacts: &[crate::step::Artifact],
 ) -> Result<Option<usize>, StepError> {
@@ -271,10 +265,7 @@ async fn resigned_only(
         if file.is_none() && asset.name != PROVENANCE_ASSET {
             return Ok(None);
         }
-        let bytes = client
-            .download_small(asset.id, MAX_BUNDLE_ASSET)
-            .await
-            .map_err(|e| crate::github::diagnose::GithubError::classify(e, client.target()))?;
+        let bytes = api.call(api.client.download_small(asset.id, MAX_BUNDLE_ASSET)).await?;
         let text = String::from_utf8_lossy(&bytes);
         let vouches = match file {
             Some(file) => verify_digest_json(&root, &text, &file.sha256, &file.path, &shown, &expected).is_ok(),

@@ -2,23 +2,15 @@
 
 use oci_client::manifest::OciImageManifest;
 
-use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
 use crate::oci::OciSettings;
-use crate::oci::blobs::{ensure_chart_blobs, manifest_digest};
 use crate::oci::diagnose::gave_up_failure;
 use crate::oci::error::OciError;
-use crate::oci::error::is_not_found;
 use crate::oci::manifest::PushedChart;
 use crate::oci::manifest::chart_manifest;
-use crate::oci::manifest::put_manifest;
 use crate::oci::manifest::sha256_digest;
 use crate::oci::reference::PushTarget;
-use crate::oci::retry::OciAttempt;
-use crate::oci::retry::Retries;
-use crate::oci::retry::push_token;
-use crate::oci::retry::rate_limit_probe;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -55,17 +47,10 @@ impl Step for PublishOciPush {
         let chart = cx.handed(&packaged_chart(&self.push.chart))?;
         let what = format!("chart `{}`", chart.name);
         let reference = PushTarget::parse(&self.push.push)?.chart(&chart.name, &chart.version)?;
-        let session = cx.registry(&reference.registry.clone(), &self.settings).await;
-        let credentials = &session.credentials;
-        let auth = credentials.login.to_oci();
-        let oci_ref = reference.to_oci();
-        let client = session.client.clone();
+        let registry = cx.push_scope(&reference, &what, &self.settings).await?;
+        let credentials = registry.credentials();
         let fail = |gave_up| gave_up_failure(gave_up, &what, &reference, credentials);
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let mut retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(&client, &reference, credentials, &what, &retries).await?;
-        retries.rate_limit = rate_limit_probe(&session, &token);
-        let (client, oci_ref, auth) = (&client, &oci_ref, &auth);
+        let oci_ref = &reference.to_oci();
 
         let (manifest, manifest_bytes) = chart_manifest(&chart, cx.env());
         let digest = sha256_digest(&manifest_bytes);
@@ -84,17 +69,13 @@ impl Step for PublishOciPush {
 
         // Idempotence: what is under the tag already? Checked before anything is pushed.
         let mut replaces = None;
-        let existing = retries
-            .run(&format!("GET the manifest of {reference}"), |_| async move {
-                client.pull_manifest_raw(oci_ref, auth, &[OCI_MANIFEST_MEDIA_TYPE]).await.map_err(OciAttempt)
-            })
-            .await;
-        match existing {
-            Ok((_, existing)) if existing == digest => {
+        let existing = registry.pull_manifest(oci_ref, &reference.to_string(), &[OCI_MANIFEST_MEDIA_TYPE]).await;
+        match existing.map_err(fail)? {
+            Some((_, existing)) if existing == digest => {
                 record(&digest, &manifest_bytes, None)?;
                 return Ok(Some(format!("{reference}@{digest} unchanged (already in the registry)")));
             }
-            Ok((bytes, existing)) => {
+            Some((bytes, existing)) => {
                 let same_content = serde_json::from_slice::<OciImageManifest>(&bytes).is_ok_and(|old| {
                     old.config.digest == manifest.config.digest
                         && old.layers.iter().map(|l| &l.digest).eq(manifest.layers.iter().map(|l| &l.digest))
@@ -127,8 +108,7 @@ impl Step for PublishOciPush {
                     replaces = Some(existing);
                 }
             }
-            Err(gave_up) if is_not_found(&gave_up.error.0) => {}
-            Err(gave_up) => return Err(fail(gave_up)),
+            None => {}
         }
 
         // The manifest goes by digest, untagged until the finalize stage; a run that failed
@@ -136,23 +116,20 @@ impl Step for PublishOciPush {
         let target = &reference.to_oci_digest(&digest);
         let where_to = reference.at_digest(&digest);
         let shown = where_to.to_string();
-        if manifest_digest(&retries, client, target, auth, &shown).await.map_err(fail)?.as_deref() == Some(&digest) {
+        if registry.manifest_digest(target, &shown).await.map_err(fail)?.as_deref() == Some(&digest) {
             record(&digest, &manifest_bytes, replaces)?;
             return Ok(Some(format!(
                 "{where_to} unchanged (already in the registry by digest; tagged `{}` in the finalize stage)",
                 reference.tag
             )));
         }
-        let retries = &retries;
-        ensure_chart_blobs(cx, retries, client, oci_ref, &chart, &manifest).await.map_err(fail)?;
+        registry.ensure_chart_blobs(cx, oci_ref, &chart, &manifest).await.map_err(fail)?;
         // A manifest PUT (by tag or by its own digest) is idempotent for the same bytes.
-        put_manifest(retries, client, target, &where_to, &manifest_bytes).await.map_err(fail)?;
+        registry.put_manifest(target, &where_to.to_string(), &manifest_bytes).await.map_err(fail)?;
 
         // Read back: the digest must now resolve to exactly this manifest.
-        let stored = manifest_digest(retries, client, target, auth, &shown)
-            .await
-            .map_err(fail)?
-            .unwrap_or_else(|| "nothing".to_owned());
+        let stored =
+            registry.manifest_digest(target, &shown).await.map_err(fail)?.unwrap_or_else(|| "nothing".to_owned());
         if stored != digest {
             return Err(OciError::Raced {
                 what,

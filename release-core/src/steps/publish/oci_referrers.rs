@@ -22,18 +22,16 @@
 use oci_client::manifest::{ImageIndexEntry, OciImageIndex, OciImageManifest};
 
 use crate::error::StepError;
-use crate::net::{GaveUp, RetryNotice};
+use crate::net::GaveUp;
 use crate::oci::diagnose::gave_up_after_push;
-use crate::oci::error::is_not_found;
-use crate::oci::manifest::put_manifest;
 use crate::oci::reference::ChartReference;
 use crate::oci::referrers::ChartSignature;
 use crate::oci::referrers::{
     EMPTY_CONTENT, INDEX_MEDIA_TYPE, Referrer, bundle_layer, bundles_with, fallback_tag, referrers_api, vouches_for,
     with_entry,
 };
-use crate::oci::retry::{OciAttempt, Retries, authorization, push_token, rate_limit_probe};
-use crate::oci::session::RegistrySession;
+use crate::oci::registry::Registry;
+use crate::oci::retry::OciAttempt;
 use crate::oci::{ChartPush, OCI_MANIFEST_MEDIA_TYPE, OciSettings};
 use crate::plan::{Effect, Stage, StepId};
 use crate::signing::bundle::{Expected, trusted_root};
@@ -97,8 +95,8 @@ impl Step for PublishOciReferrers {
         let ours = self.referrers(cx, signature, &subject)?;
 
         let what = format!("the referrers of chart `{}`", pushed.name);
-        let registry = cx.registry(&chart.registry, &self.settings).await;
-        let credentials = &registry.credentials;
+        let registry = cx.push_scope(chart, &what, &self.settings).await?;
+        let credentials = registry.credentials();
         let fail = |gave_up: GaveUp<OciAttempt>| {
             gave_up_after_push(gave_up, &what, chart, credentials, || {
                 format!(
@@ -109,16 +107,9 @@ impl Step for PublishOciReferrers {
                 )
             })
         };
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let mut retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(&registry.client, chart, credentials, &what, &retries).await?;
-        retries.rate_limit = rate_limit_probe(&registry, &token);
-        let authorization = authorization(&token, &credentials.login);
         let remote = Remote {
             registry: &registry,
-            auth: &credentials.login.to_oci(),
-            authorization: authorization.as_deref(),
-            retries: &retries,
+            authorization: registry.authorization(),
             chart,
             subject: &subject,
             index_ref: ChartReference {
@@ -189,11 +180,9 @@ impl Step for PublishOciReferrers {
 /// The chart's repository as this step talks to it: every call under the network policy,
 /// with the push credentials, failures told as [`gave_up_after_push`] tells them.
 struct Remote<'a, 'r> {
-    registry: &'a RegistrySession,
-    auth: &'a oci_client::secrets::RegistryAuth,
+    registry: &'a Registry<'r>,
     /// The `Authorization` header for the requests oci-client has no API for.
-    authorization: Option<&'a str>,
-    retries: &'a Retries<'r>,
+    authorization: Option<String>,
     chart: &'a ChartReference,
     /// The chart's manifest digest.
     subject: &'a str,
@@ -206,11 +195,17 @@ impl Remote<'_, '_> {
     /// What the registry lists about the chart: `(true, index)` from the referrers API, or
     /// `(false, index)` from the fallback tag (`None`: no tag yet).
     async fn listing(&self) -> Result<(bool, Option<OciImageIndex>), StepError> {
-        let (client, auth, index_ref) = (&self.registry.client, self.auth, &self.index_ref);
+        let index_ref = &self.index_ref;
         let api = self
+            .registry
             .retries
             .run(&format!("GET the referrers of {}", self.chart.at_digest(self.subject)), |_| {
-                referrers_api(self.registry, self.authorization, &self.chart.repository, self.subject)
+                referrers_api(
+                    &self.registry.session,
+                    self.authorization.as_deref(),
+                    &self.chart.repository,
+                    self.subject,
+                )
             })
             .await
             .map_err(self.fail)?;
@@ -218,16 +213,11 @@ impl Remote<'_, '_> {
             return Ok((true, Some(index)));
         }
         let tag_ref = &index_ref.to_oci();
-        let tagged = self
-            .retries
-            .run(&format!("GET the manifest of {index_ref}"), |_| async move {
-                client.pull_manifest_raw(tag_ref, auth, ANY_MANIFEST).await.map_err(OciAttempt)
-            })
-            .await;
-        match tagged {
+        let tagged = self.registry.pull_manifest(tag_ref, &index_ref.to_string(), ANY_MANIFEST).await;
+        match tagged.map_err(self.fail)? {
             // The distribution spec: a tag that holds something else is reported, never
             // overwritten (it is not ours to replace).
-            Ok((bytes, digest)) => match serde_json::from_slice::<OciImageIndex>(&bytes) {
+            Some((bytes, digest)) => match serde_json::from_slice::<OciImageIndex>(&bytes) {
                 Ok(index) if index.media_type.as_deref().is_none_or(|m| m == INDEX_MEDIA_TYPE) => {
                     Ok((false, Some(index)))
                 }
@@ -242,8 +232,7 @@ impl Remote<'_, '_> {
                     index_ref.tag
                 ))),
             },
-            Err(gave_up) if is_not_found(&gave_up.error.0) => Ok((false, None)),
-            Err(gave_up) => Err((self.fail)(gave_up)),
+            None => Ok((false, None)),
         }
     }
 
@@ -257,35 +246,19 @@ impl Remote<'_, '_> {
         root: &sigstore_verify::trust_root::TrustedRoot,
         expected: &Expected,
     ) -> Result<Option<ImageIndexEntry>, StepError> {
-        let (client, auth) = (&self.registry.client, self.auth);
         for entry in index.into_iter().flat_map(|index| bundles_with(index, &referrer.predicate_type)) {
             if entry.digest == referrer.digest {
                 return Ok(Some(entry.clone()));
             }
             let by_digest = &self.chart.to_oci_digest(&entry.digest);
-            let manifest = self
-                .retries
-                .run(&format!("GET the manifest {}", self.chart.at_digest(&entry.digest)), |_| async move {
-                    client.pull_manifest_raw(by_digest, auth, &[OCI_MANIFEST_MEDIA_TYPE]).await.map_err(OciAttempt)
-                })
-                .await;
-            let manifest = match manifest {
-                Ok((bytes, _)) => serde_json::from_slice::<OciImageManifest>(&bytes).ok(),
-                Err(gave_up) if is_not_found(&gave_up.error.0) => None,
-                Err(gave_up) => return Err((self.fail)(gave_up)),
-            };
+            let shown = self.chart.at_digest(&entry.digest).to_string();
+            let manifest =
+                self.registry.pull_manifest(by_digest, &shown, &[OCI_MANIFEST_MEDIA_TYPE]).await.map_err(self.fail)?;
+            let manifest = manifest.and_then(|(bytes, _)| serde_json::from_slice::<OciImageManifest>(&bytes).ok());
             let Some(layer) = manifest.as_ref().and_then(|m| bundle_layer(m, self.subject)) else {
                 continue;
             };
-            let bundle = self
-                .retries
-                .run(&format!("GET the blob {}", layer.digest), |_| async move {
-                    let mut bytes = Vec::new();
-                    client.pull_blob(by_digest, layer, &mut bytes).await.map_err(OciAttempt)?;
-                    Ok(bytes)
-                })
-                .await
-                .map_err(self.fail)?;
+            let bundle = self.registry.pull_blob(by_digest, layer).await.map_err(self.fail)?;
             let shown = self.chart.at_digest(&entry.digest);
             if vouches_for(&bundle, self.subject, &shown, root, expected).is_ok() {
                 return Ok(Some(entry.clone()));
@@ -296,22 +269,22 @@ impl Remote<'_, '_> {
 
     /// Pushes a referrer: its blobs, then its manifest by digest, read back.
     async fn push(&self, referrer: &Referrer) -> Result<(), StepError> {
-        let (client, auth, retries) = (&self.registry.client, self.auth, self.retries);
         let oci_ref = &self.chart.to_oci();
         let layer = &referrer.manifest.layers[0];
         for (blob, digest) in [(EMPTY_CONTENT, &referrer.manifest.config.digest), (&referrer.bundle[..], &layer.digest)]
         {
-            crate::oci::blobs::ensure_blob(retries, client, oci_ref, blob, digest).await.map_err(self.fail)?;
+            self.registry.ensure_blob(oci_ref, blob, digest).await.map_err(self.fail)?;
         }
         let by_digest = &self.chart.to_oci_digest(&referrer.digest);
         let where_to = self.chart.at_digest(&referrer.digest);
-        put_manifest(retries, client, by_digest, &where_to, &referrer.bytes).await.map_err(self.fail)?;
-        let stored = retries
-            .run(&format!("HEAD the manifest {where_to}"), |_| async move {
-                client.fetch_manifest_digest(by_digest, auth).await.map_err(OciAttempt)
-            })
+        let shown = where_to.to_string();
+        self.registry.put_manifest(by_digest, &shown, &referrer.bytes).await.map_err(self.fail)?;
+        let stored = self
+            .registry
+            .manifest_digest(by_digest, &shown)
             .await
-            .map_err(self.fail)?;
+            .map_err(self.fail)?
+            .unwrap_or_else(|| "nothing".to_owned());
         if stored != referrer.digest {
             return Err(StepError::new(format!("{where_to} reads back as {stored}"))
                 .with_help("the registry did not store the referrer as sent; run the release again"));
@@ -332,8 +305,9 @@ impl Remote<'_, '_> {
             updated = Some(index);
             bytes = serialised;
         }
-        let (client, tag_ref, bytes) = (&self.registry.client, &self.index_ref.to_oci(), &bytes);
-        self.retries
+        let (client, tag_ref, bytes) = (self.registry.client(), &self.index_ref.to_oci(), &bytes);
+        self.registry
+            .retries
             .run(&format!("PUT the manifest of {}", self.index_ref), |_| async move {
                 let content_type = reqwest::header::HeaderValue::from_static(INDEX_MEDIA_TYPE);
                 client.push_manifest_raw(tag_ref, bytes.clone(), content_type).await.map(drop).map_err(OciAttempt)

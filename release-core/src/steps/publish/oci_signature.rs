@@ -31,11 +31,9 @@
 use oci_client::manifest::OciImageManifest;
 
 use crate::net::GaveUp;
-use crate::net::RetryNotice;
 use crate::oci::ChartPush;
 use crate::oci::OCI_MANIFEST_MEDIA_TYPE;
 use crate::oci::OciSettings;
-use crate::oci::blobs::ensure_blob;
 use crate::oci::cosign::DOCKER_MANIFEST_MEDIA_TYPE;
 use crate::oci::cosign::MAX_PAYLOAD_BYTES;
 use crate::oci::cosign::SIGNATURE_ANNOTATION;
@@ -47,13 +45,10 @@ use crate::oci::cosign::simple_signing_payload;
 use crate::oci::cosign::vouches;
 use crate::oci::diagnose::gave_up_after_push;
 use crate::oci::error::OciError;
-use crate::oci::error::is_not_found;
 use crate::oci::manifest::sha256_digest;
 use crate::oci::reference::ChartReference;
+use crate::oci::registry::Registry;
 use crate::oci::retry::OciAttempt;
-use crate::oci::retry::Retries;
-use crate::oci::retry::push_token;
-use crate::oci::retry::rate_limit_probe;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
@@ -98,11 +93,8 @@ impl Step for PublishOciSignature {
             tag: signature_tag(&pushed.digest),
         };
         let oci_ref = signature_ref.to_oci();
-        let host = chart.registry.clone();
-        let session = cx.registry(&host, &self.settings).await;
-        let credentials = &session.credentials;
-        let auth = credentials.login.to_oci();
-        let client = session.client.clone();
+        let registry = cx.push_scope(&signature_ref, &what, &self.settings).await?;
+        let credentials = registry.credentials();
         // Retries used up: the chart is in the registry already, its signature is not.
         let fail = |gave_up: GaveUp<OciAttempt>| {
             gave_up_after_push(gave_up, &what, &signature_ref, credentials, || {
@@ -116,11 +108,7 @@ impl Step for PublishOciSignature {
         };
         // Every registry call runs under the network policy; pushes are by digest or of the
         // same manifest bytes, so repeating them is safe.
-        let announce = |notice: &RetryNotice| cx.warn(notice.to_string());
-        let mut retries = Retries::new(&self.settings.network, &announce);
-        let token = push_token(&client, &signature_ref, credentials, &what, &retries).await?;
-        retries.rate_limit = rate_limit_probe(&session, &token);
-        let (client, oci_ref, auth, retries) = (&client, &oci_ref, &auth, &retries);
+        let oci_ref = &oci_ref;
         let record = || {
             cx.set_output(format!("chart.{}.signature", pushed.name), signature_ref.to_string());
             cx.hand_off(&signed_chart(&self.push.chart, false), signature_ref.to_string())
@@ -129,29 +117,20 @@ impl Step for PublishOciSignature {
 
         // What is under the `.sig` tag already: a signature by this key for this digest is
         // kept as it is; signatures by other keys stay next to ours.
-        let mut layers = match existing_signatures(
-            cx,
-            retries,
-            client,
-            oci_ref,
-            auth,
-            &signature_ref,
-            &public_key,
-            &pushed.digest,
-            &fail,
-        )
-        .await?
-        {
-            Existing::Kept(existing) => {
-                record()?;
-                return Ok(Some(format!(
-                    "{signature_ref}@{existing} already holds a signature of {repository}@{} by {} (unchanged)",
-                    pushed.digest,
-                    signer.describe()
-                )));
-            }
-            Existing::Others(layers) => layers,
-        };
+        let mut layers =
+            match existing_signatures(cx, &registry, oci_ref, &signature_ref, &public_key, &pushed.digest, &fail)
+                .await?
+            {
+                Existing::Kept(existing) => {
+                    record()?;
+                    return Ok(Some(format!(
+                        "{signature_ref}@{existing} already holds a signature of {repository}@{} by {} (unchanged)",
+                        pushed.digest,
+                        signer.describe()
+                    )));
+                }
+                Existing::Others(layers) => layers,
+            };
 
         let payload = simple_signing_payload(&repository, &pushed.digest);
         let signature = signer.sign_base64(&payload).map_err(|error| OciError::Sign { what: what.clone(), error })?;
@@ -166,23 +145,12 @@ impl Step for PublishOciSignature {
         let digest = sha256_digest(&manifest_bytes);
 
         for (blob, descriptor) in [(payload, manifest.layers.last().expect("ours")), (config, &manifest.config)] {
-            ensure_blob(retries, client, oci_ref, &blob, &descriptor.digest).await.map_err(fail)?;
+            registry.ensure_blob(oci_ref, &blob, &descriptor.digest).await.map_err(fail)?;
         }
-        let manifest_bytes = &manifest_bytes;
-        retries
-            .run(&format!("PUT the manifest of {signature_ref}"), |_| async move {
-                let content_type = reqwest::header::HeaderValue::from_static(OCI_MANIFEST_MEDIA_TYPE);
-                client.push_manifest_raw(oci_ref, manifest_bytes.clone(), content_type).await.map_err(OciAttempt)
-            })
-            .await
-            .map_err(fail)?;
-
-        let stored = retries
-            .run(&format!("HEAD the manifest of {signature_ref}"), |_| async move {
-                client.fetch_manifest_digest(oci_ref, auth).await.map_err(OciAttempt)
-            })
-            .await
-            .map_err(fail)?;
+        let shown = signature_ref.to_string();
+        registry.put_manifest(oci_ref, &shown, &manifest_bytes).await.map_err(fail)?;
+        let stored =
+            registry.manifest_digest(oci_ref, &shown).await.map_err(fail)?.unwrap_or_else(|| "nothing".to_owned());
         if stored != digest {
             return Err(OciError::Raced {
                 what,
@@ -211,31 +179,20 @@ enum Existing {
     Others(Vec<oci_client::manifest::OciDescriptor>),
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn existing_signatures(
     cx: &StepContext<'_>,
-    retries: &Retries<'_>,
-    client: &oci_client::Client,
+    registry: &Registry<'_>,
     oci_ref: &oci_client::Reference,
-    auth: &oci_client::secrets::RegistryAuth,
     signature_ref: &ChartReference,
     public_key: &Option<crate::signing::PublicKey>,
     chart_digest: &str,
     fail: &(dyn Fn(GaveUp<OciAttempt>) -> crate::error::StepError + Sync),
 ) -> Result<Existing, crate::error::StepError> {
-    let existing = retries
-        .run(&format!("GET the manifest of {signature_ref}"), |_| async move {
-            client
-                .pull_manifest_raw(oci_ref, auth, &[OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE])
-                .await
-                .map_err(OciAttempt)
-        })
-        .await;
-    let (bytes, existing) = match existing {
-        Ok(found) => found,
-        Err(gave_up) if is_not_found(&gave_up.error.0) => return Ok(Existing::Others(Vec::new())),
-        Err(gave_up) => return Err(fail(gave_up)),
-    };
+    let existing = registry
+        .pull_manifest(oci_ref, &signature_ref.to_string(), &[OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE])
+        .await
+        .map_err(fail)?;
+    let Some((bytes, existing)) = existing else { return Ok(Existing::Others(Vec::new())) };
     let manifest = match serde_json::from_slice::<OciImageManifest>(&bytes) {
         Ok(manifest) => manifest,
         Err(err) => {
@@ -253,14 +210,7 @@ async fn existing_signatures(
         if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE || layer.size > MAX_PAYLOAD_BYTES {
             continue;
         }
-        let payload = retries
-            .run(&format!("GET the blob {}", layer.digest), |_| async move {
-                let mut payload = Vec::new();
-                client.pull_blob(oci_ref, layer, &mut payload).await.map_err(OciAttempt)?;
-                Ok(payload)
-            })
-            .await
-            .map_err(fail)?;
+        let payload = registry.pull_blob(oci_ref, layer).await.map_err(fail)?;
         if vouches(key, &payload, signature, chart_digest) {
             return Ok(Existing::Kept(existing));
         }
