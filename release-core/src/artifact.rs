@@ -33,6 +33,8 @@ pub enum ArtifactKind {
     Archive,
     /// A CycloneDX SBOM beside an archive.
     Sbom,
+    /// A script that installs the release's archive for the machine it runs on.
+    Installer,
 }
 
 /// A file in the dist directory that will be published.

@@ -227,7 +227,8 @@ fn runner_share(steps: &mut Steps, planned: RustBuilds, target: &str, plan_id: &
 }
 
 /// Everything up to `SHA256SUMS`: the checks of the builds, charts and workflow, the dist
-/// directory, the builds (or the gathered ones), the archives, SBOMs and chart packages.
+/// directory, the builds (or the gathered ones), the archives, SBOMs, chart packages and
+/// installers.
 fn builds(steps: &mut Steps, config: &Config, env: &Environment, mode: Mode, scope: &Scope, planned: RustBuilds) {
     if let Scope::Gather { plan, dir } = scope {
         steps.add(PreflightGatheredBuilds { plan: plan.clone(), dir: dir.clone() });
@@ -258,6 +259,11 @@ fn builds(steps: &mut Steps, config: &Config, env: &Environment, mode: Mode, sco
     steps.extend(packages);
     for (id, chart) in ChartId::all(&config.charts).iter().zip(&config.charts) {
         steps.add(PackageChart::new(config, id.clone(), chart));
+    }
+    // The installers hold the archives' digests, and are listed in SHA256SUMS themselves.
+    if let Some(installers) = &config.installers {
+        use crate::steps::package::installers::{InstallerSettings, PackageInstallers};
+        steps.add(PackageInstallers { settings: InstallerSettings::new(config, installers) });
     }
     steps.add(PackageChecksums);
 }

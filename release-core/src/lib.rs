@@ -43,6 +43,7 @@ mod event;
 mod github;
 mod helm;
 mod identity;
+mod installers;
 mod io;
 mod journal;
 mod matrix;
@@ -66,8 +67,8 @@ pub mod signing;
 pub use assemble::{Overrides, Scope, identity, job_plan, pipeline};
 pub use config::{
     ArtifactSpec, BuildCommand, CargoBuild, ChartConfig, Config, ConfigError, ConfigFile, CratesConfig,
-    DEFAULT_PASSWORD_ENV, GithubConfig, NetworkConfig, Project, RateLimitConfig, RegistryConfig, SigningConfig,
-    SigningMode, secret_variables_in,
+    DEFAULT_PASSWORD_ENV, GithubConfig, InstallersConfig, NetworkConfig, Project, RateLimitConfig, RegistryConfig,
+    SigningConfig, SigningMode, secret_variables_in,
 };
 pub use crates::plan_lines as crate_publish_order;
 pub use dist::{GitPath, JOURNAL_FILE, MARKER_FILE, git_committed_unchanged, git_path};

@@ -11,6 +11,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod crates_server;
+pub mod downloads;
 pub mod fault_proxy;
 pub mod ferro;
 pub mod fixtures;

@@ -42,6 +42,27 @@ pub struct ConfigFile {
     /// Crates to publish to a crate registry (see `docs/crates.md`).
     #[serde(default)]
     pub crates: Option<CratesConfig>,
+    /// Installers shipped with every release (see `docs/installers.md`).
+    #[serde(default)]
+    pub installers: Option<InstallersConfig>,
+}
+
+/// `[installers]`: `NAME-installer.sh` and, with a Windows target, `NAME-installer.ps1`, each
+/// holding the digests of the archives it may download.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct InstallersConfig {
+    /// Write `NAME-installer.sh` (Linux, macOS, Git Bash). Default true.
+    #[serde(default = "yes")]
+    pub shell: bool,
+    /// Write `NAME-installer.ps1` when a build targets Windows. Default true.
+    #[serde(default = "yes")]
+    pub powershell: bool,
+    /// Where the installers download the archives from, `{tag}` and `{version}` replaced.
+    /// Default: the GitHub release's download URL,
+    /// `https://github.com/OWNER/REPO/releases/download/{tag}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

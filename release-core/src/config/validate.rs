@@ -43,6 +43,7 @@ impl Config {
             }
         }
         problems.extend(self.validate_targets());
+        problems.extend(self.validate_installers());
         let mut artifact_names = BTreeMap::new();
         for (i, build) in self.build.iter().enumerate() {
             for target in build.target_list() {
@@ -315,6 +316,39 @@ impl Config {
                     Some("give a GitHub Actions runner label, e.g. `macos-14` or `ubuntu-24.04-arm`"),
                 ));
             }
+        }
+        problems
+    }
+}
+
+impl Config {
+    /// `[installers]`: something to install, and somewhere to download it from.
+    fn validate_installers(&self) -> Vec<ConfigError> {
+        let Some(installers) = &self.installers else { return Vec::new() };
+        let mut problems = Vec::new();
+        if !self.build.iter().any(|b| b.cargo.is_some() && b.archives()) {
+            problems.push(ConfigError::invalid(
+                &self.file,
+                "installers",
+                "no build publishes an archive for the installers to install",
+                Some("installers install the archives of `cargo` builds: add a [[build]] with `cargo = { package = \"NAME\", bins = [\"NAME\"] }`"),
+            ));
+        }
+        if installers.download_url.is_none() && self.github.is_none() {
+            problems.push(ConfigError::invalid(
+                &self.file,
+                "installers.download-url",
+                "the installers need the URL they download the archives from",
+                Some("add [github] (the release's download URL is used), or set `installers.download-url = \"https://example.com/releases/{tag}\"`"),
+            ));
+        }
+        if !installers.shell && !installers.powershell {
+            problems.push(ConfigError::invalid(
+                &self.file,
+                "installers",
+                "both `shell` and `powershell` are false: no installer would be written",
+                Some("remove [installers], or set one of them to true"),
+            ));
         }
         problems
     }

@@ -14,6 +14,7 @@ mod github;
 mod github_faults;
 mod helm;
 mod identity;
+mod installers;
 mod interrupt;
 mod keyless;
 mod keyless_charts;

@@ -35,7 +35,11 @@ impl Step for PackageChecksums {
             .filter(|a| {
                 matches!(
                     a.kind,
-                    ArtifactKind::Binary | ArtifactKind::Chart | ArtifactKind::Archive | ArtifactKind::Sbom
+                    ArtifactKind::Binary
+                        | ArtifactKind::Chart
+                        | ArtifactKind::Archive
+                        | ArtifactKind::Sbom
+                        | ArtifactKind::Installer
                 )
             })
             .collect();

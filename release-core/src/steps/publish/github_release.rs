@@ -30,6 +30,7 @@ use crate::github::session::GithubApi;
 use crate::plan::Effect;
 use crate::plan::Stage;
 use crate::plan::StepId;
+use crate::step::Artifact;
 use crate::step::Step;
 use crate::step::StepContext;
 use crate::step::StepMeta;
@@ -105,6 +106,16 @@ impl PublishGithubRelease {
             Some(changelog_notes(&file, &cx.release().version)?)
         } else {
             None
+        };
+        // The install commands of the installers this release ships.
+        let installers: Vec<Artifact> =
+            cx.artifacts().into_iter().filter(|a| a.kind == crate::step::ArtifactKind::Installer).collect();
+        let names: Vec<&str> = installers.iter().map(|a| a.name.as_str()).collect();
+        let download_url = format!("{}/{}/releases/download/{tag}", api.target.web_url(), api.target.full_name());
+        let body = match (body, crate::installers::notes_section(&download_url, &names)) {
+            (Some(body), Some(install)) => Some(format!("{}\n\n{install}", body.trim_end())),
+            (None, Some(install)) => Some(install),
+            (body, None) => body,
         };
         let release = NewRelease {
             tag,
