@@ -27,8 +27,17 @@ pub(crate) struct InitArgs {
     force: bool,
     /// Build every binary for this target on a runner of its own (repeat for each target):
     /// the workflow gets a build matrix, and a release job that gathers and publishes.
+    /// Without `--target`, a repository with binaries builds the five common targets (Linux
+    /// x86_64 and aarch64 with glibc, macOS x86_64 and aarch64, Windows x86_64).
     #[arg(long = "target", value_name = "TRIPLE")]
     targets: Vec<String>,
+    /// Build for the machine the release job runs on only, in one job (no matrix).
+    #[arg(long, conflicts_with = "targets")]
+    host_only: bool,
+    /// Write .github/workflows/release.yml again from the existing config (release.toml is
+    /// left as it is); an existing workflow is replaced when git holds it as committed.
+    #[arg(long, conflicts_with_all = ["targets", "host_only", "force"])]
+    workflow: bool,
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +51,9 @@ pub(crate) fn init(config_arg: &Utf8Path, args: &InitArgs, env: &Environment) ->
     };
     let config_file = root.join(config_arg);
     let workflow_file = root.join(WORKFLOW_FILE);
+    if args.workflow {
+        return init_workflow(&root, config_arg, &config_file, &workflow_file, env);
+    }
     for (shown, path) in [(config_arg.as_str(), &config_file), (WORKFLOW_FILE, &workflow_file)] {
         if path.symlink_metadata().is_ok() && !args.force {
             return fail(
@@ -57,7 +69,14 @@ pub(crate) fn init(config_arg: &Utf8Path, args: &InitArgs, env: &Environment) ->
         Ok(detected) => detected,
         Err(err) => return fail_with(&StepError::from(err), FailureKind::Usage),
     };
-    let toml = actions::release_toml(&detected, &args.targets);
+    let targets: Vec<String> = if !args.targets.is_empty() {
+        args.targets.clone()
+    } else if args.host_only || detected.binaries.is_empty() {
+        Vec::new()
+    } else {
+        actions::COMMON_TARGETS.iter().map(|t| (*t).to_owned()).collect()
+    };
+    let toml = actions::release_toml(&detected, &targets);
     // The generated config is loaded like any other before the workflow is derived from
     // it: what the workflow grants is what this config needs.
     let config = match Config::parse(&toml, &config_file) {
@@ -75,35 +94,17 @@ pub(crate) fn init(config_arg: &Utf8Path, args: &InitArgs, env: &Environment) ->
             );
         }
     };
-    let runner = Runner::for_repository(&detected);
     let config_path = (config_arg != "release.toml").then(|| config_arg.to_string());
-    let workflow = actions::release_workflow(&config, &WorkflowOptions { runner: runner.clone(), config_path });
+    let options = WorkflowOptions::for_repository(&detected, config_path);
+    let runner = options.runner.clone();
+    let workflow = actions::release_workflow(&config, &options);
 
     // --force replaces a file only when nothing is lost: git holds it as committed, or it
     // already says what would be written. Both are checked before either is written.
-    let shown_of =
-        |path: &Utf8Path| if path == config_file { config_arg.to_string() } else { WORKFLOW_FILE.to_owned() };
     for (path, text) in [(&config_file, &toml), (&workflow_file, &workflow)] {
-        let Ok(meta) = path.symlink_metadata() else { continue };
-        let shown = shown_of(path);
-        if meta.file_type().is_symlink() || !meta.is_file() {
-            return fail(
-                &format!("refusing to overwrite {shown}: it is a symbolic link or not a regular file"),
-                Some("replace it with a regular file, or move it away first"),
-                FailureKind::Usage,
-            );
-        }
-        let same = std::fs::read_to_string(path).is_ok_and(|old| old == *text);
-        if !same && !git_committed_unchanged(path, env) {
-            let why = match git_path(path, env) {
-                GitPath::Tracked => "it has changes git has not committed",
-                _ => "git does not hold a copy of it",
-            };
-            return fail(
-                &format!("refusing to overwrite {shown} with --force: {why}, so its content would be lost"),
-                Some("commit it first (then --force replaces it and git keeps the old one), or move it away"),
-                FailureKind::Usage,
-            );
+        let shown = if path == &config_file { config_arg.to_string() } else { WORKFLOW_FILE.to_owned() };
+        if let Err(code) = replaceable(path, text, &shown, "--force", env) {
+            return code;
         }
     }
     for (path, text) in [(&config_file, &toml), (&workflow_file, &workflow)] {
@@ -153,6 +154,81 @@ pub(crate) fn init(config_arg: &Utf8Path, args: &InitArgs, env: &Environment) ->
     let _ = writeln!(stderr, "next: review both files, then `release plan` and `release run --snapshot`");
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{config_file}\n{workflow_file}");
+    0
+}
+
+/// Whether `path` may be replaced by `text` (it is absent, says `text` already, or git holds
+/// it as committed); the exit code of the refusal otherwise, printed.
+fn replaceable(path: &Utf8Path, text: &str, shown: &str, flag: &str, env: &Environment) -> Result<(), i32> {
+    let Ok(meta) = path.symlink_metadata() else { return Ok(()) };
+    if meta.file_type().is_symlink() || !meta.is_file() {
+        return Err(fail(
+            &format!("refusing to overwrite {shown}: it is a symbolic link or not a regular file"),
+            Some("replace it with a regular file, or move it away first"),
+            FailureKind::Usage,
+        ));
+    }
+    let same = std::fs::read_to_string(path).is_ok_and(|old| old == text);
+    if same || git_committed_unchanged(path, env) {
+        return Ok(());
+    }
+    let why = match git_path(path, env) {
+        GitPath::Tracked => "it has changes git has not committed",
+        _ => "git does not hold a copy of it",
+    };
+    Err(fail(
+        &format!("refusing to overwrite {shown} with {flag}: {why}, so its content would be lost"),
+        Some(&format!("commit it first (then {flag} replaces it and git keeps the old one), or move it away")),
+        FailureKind::Usage,
+    ))
+}
+
+/// `release init --workflow`: the workflow again, from the config as it is now (and the
+/// running tool's version as the pin of the binary it installs).
+fn init_workflow(
+    root: &Utf8Path,
+    config_arg: &Utf8Path,
+    config_file: &Utf8Path,
+    workflow_file: &Utf8Path,
+    env: &Environment,
+) -> i32 {
+    let config = match Config::load(config_file) {
+        Ok(config) => config,
+        Err(err) => {
+            let err = StepError::from(err);
+            return fail_with(
+                &err.with_help(
+                    "`release init --workflow` writes the workflow for an existing config; run `release init` first",
+                ),
+                FailureKind::Usage,
+            );
+        }
+    };
+    let detected = match actions::detect(root) {
+        Ok(detected) => detected,
+        Err(err) => return fail_with(&StepError::from(err), FailureKind::Usage),
+    };
+    let config_path = (config_arg != "release.toml").then(|| config_arg.to_string());
+    let options = WorkflowOptions::for_repository(&detected, config_path);
+    let workflow = actions::release_workflow(&config, &options);
+    if let Err(code) = replaceable(workflow_file, &workflow, WORKFLOW_FILE, "--workflow", env) {
+        return code;
+    }
+    let written = workflow_file
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(workflow_file, &workflow));
+    if let Err(err) = written {
+        return fail(&format!("cannot write {workflow_file}: {err}"), None, FailureKind::Step);
+    }
+    let needed: Vec<String> = required_permissions(&config).iter().map(|r| format!("`{r}`")).collect();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "wrote {WORKFLOW_FILE} from {config_arg}: {}; grants {}",
+        options.runner.describe(),
+        if needed.is_empty() { "`contents: read` only".to_owned() } else { needed.join(" and ") },
+    );
+    let _ = writeln!(std::io::stdout().lock(), "{workflow_file}");
     0
 }
 

@@ -352,6 +352,9 @@ impl<'a> Auditor<'a> {
                 }
             } else if runs_the_release(job) {
                 self.check(&chain, called_only);
+                for finding in super::hardening::job_findings(file, &job_key.text, job) {
+                    self.report(finding);
+                }
             }
         }
         Ok(())
@@ -608,8 +611,8 @@ mod tests {
         audit.findings.iter().map(|f| format!("{:?} {f}", f.severity)).collect()
     }
 
-    const JOB: &str =
-        "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: release run\n";
+    // Hardened (pinned, no persisted credentials): these tests are about permissions.
+    const JOB: &str = "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1\n        with: { persist-credentials: false }\n      - run: release run\n";
 
     #[test]
     fn missing_contents_write_points_at_the_jobs_permissions_key() {

@@ -1,8 +1,8 @@
 //! What `release init` finds in a repository: crates with binaries, Helm charts, the
 //! GitHub remote, and whether an xtask embeds `release-core`.
 //!
-//! Reads files only (`Cargo.toml`s, `charts/*/Chart.yaml`, `.git/config`); never runs
-//! cargo or git, so that it works the same in any checkout. The result is plain data that
+//! Reads files only (`Cargo.toml`s, every `Chart.yaml` outside build and hidden directories,
+//! `.git/config`); never runs cargo or git, so that it works the same in any checkout. The result is plain data that
 //! [`super::generate`] turns into files.
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -21,12 +21,15 @@ pub struct Detected {
     pub binaries: Vec<Binary>,
     /// Whether `Cargo.lock` exists (builds then use `--locked`).
     pub lockfile: bool,
-    /// Charts under `charts/`, by path.
+    /// Charts anywhere in the tree (not subcharts, not in build or hidden directories), by path.
     pub charts: Vec<Chart>,
     /// The `origin` remote, when it is on github.com.
     pub github: Option<GithubRemote>,
     /// How this repository's xtask can run the release, when it embeds `release-core`.
     pub xtask: Option<Xtask>,
+    /// The workspace holds `release-core` itself: this is the tool's own repository, whose
+    /// xtask runs the tool from source.
+    pub tool_source: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +108,9 @@ pub fn detect(root: &Utf8Path) -> Result<Detected, DetectError> {
             let Some(package) = string_at(&manifest, &["package", "name"]).map(str::to_owned) else {
                 continue;
             };
+            if package == "release-core" {
+                detected.tool_source = true;
+            }
             if package == "xtask" {
                 detected.xtask = xtask_kind(root, &manifest);
                 continue;
@@ -220,25 +226,44 @@ fn xtask_kind(root: &Utf8Path, manifest: &toml::Table) -> Option<Xtask> {
     Some(if alias { Xtask::Alias } else { Xtask::Package })
 }
 
+/// Directories never searched for charts: version control, build output, dependencies.
+const NOT_SEARCHED: [&str; 8] = ["target", "node_modules", "vendor", "dist", "build", "out", "tmp", "third_party"];
+
+/// How deep the search for charts goes below the root.
+const CHART_DEPTH: usize = 6;
+
+/// Every chart in the tree: a directory with a `Chart.yaml`, not below another chart (its
+/// `charts/` holds subcharts, which `helm package` bundles), not in a hidden directory or one
+/// of [`NOT_SEARCHED`].
 fn charts(root: &Utf8Path) -> Result<Vec<Chart>, DetectError> {
-    let dir = root.join("charts");
-    let Ok(entries) = dir.read_dir_utf8() else {
-        return Ok(Vec::new());
-    };
     let mut charts = Vec::new();
-    for entry in entries.flatten() {
-        let chart_yaml = entry.path().join("Chart.yaml");
-        if !chart_yaml.is_file() {
+    let mut pending = vec![(Utf8PathBuf::new(), 0)];
+    while let Some((rel, depth)) = pending.pop() {
+        let dir = root.join(&rel);
+        let chart_yaml = dir.join("Chart.yaml");
+        if !rel.as_str().is_empty() && chart_yaml.is_file() {
+            let text = std::fs::read_to_string(&chart_yaml)
+                .map_err(|source| DetectError::Read { path: chart_yaml.clone(), source })?;
+            // Helm's module is the one reader of Chart.yaml; a chart without a usable name is
+            // still offered, under its directory's name.
+            let name = crate::helm::chart::head_from(&text, &chart_yaml)
+                .map(|(name, _)| name)
+                .unwrap_or_else(|_| rel.file_name().unwrap_or("chart").to_owned());
+            charts.push(Chart { name, path: rel });
             continue;
         }
-        let text = std::fs::read_to_string(&chart_yaml)
-            .map_err(|source| DetectError::Read { path: chart_yaml.clone(), source })?;
-        // Helm's module is the one reader of Chart.yaml; a chart without a usable name is
-        // still offered, under its directory's name.
-        let name = crate::helm::chart::head_from(&text, &chart_yaml)
-            .map(|(name, _)| name)
-            .unwrap_or_else(|_| entry.file_name().to_owned());
-        charts.push(Chart { name, path: Utf8PathBuf::from("charts").join(entry.file_name()) });
+        if depth >= CHART_DEPTH {
+            continue;
+        }
+        let Ok(entries) = dir.read_dir_utf8() else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            // Links are not followed: a chart is where it is.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && !name.starts_with('.') && !NOT_SEARCHED.contains(&name) {
+                pending.push((rel.join(name), depth + 1));
+            }
+        }
     }
     charts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(charts)
@@ -372,6 +397,12 @@ mod tests {
         write(root, ".cargo/config.toml", "[alias]\nxtask = \"run --package xtask --\"\n");
         write(root, "charts/web/Chart.yaml", "apiVersion: v2\nname: acme-web\nversion: 0.1.0\n");
         write(root, "charts/notachart/README.md", "");
+        // Anywhere in the tree; a chart's own subcharts and charts in build output are not
+        // offered.
+        write(root, "deploy/helm/acme/Chart.yaml", "apiVersion: v2\nname: acme\nversion: 0.1.0\n");
+        write(root, "deploy/helm/acme/charts/redis/Chart.yaml", "apiVersion: v2\nname: redis\nversion: 1.0.0\n");
+        write(root, "target/package/x/Chart.yaml", "apiVersion: v2\nname: copy\nversion: 0.1.0\n");
+        write(root, ".github/fixtures/c/Chart.yaml", "apiVersion: v2\nname: fixture\nversion: 0.1.0\n");
         write(root, ".git/config", "[remote \"origin\"]\n\turl = https://github.com/Acme/app.git\n");
 
         let detected = detect(root).unwrap();
@@ -381,7 +412,13 @@ mod tests {
             detected.binaries.iter().map(|b| (b.name.as_str(), b.package.as_str())).collect();
         assert_eq!(binaries, [("acme", "acme-cli"), ("acme-tool", "acme-tool")], "xtask is not a release binary");
         assert!(detected.lockfile);
-        assert_eq!(detected.charts, [Chart { name: "acme-web".into(), path: "charts/web".into() }]);
+        assert_eq!(
+            detected.charts,
+            [
+                Chart { name: "acme-web".into(), path: "charts/web".into() },
+                Chart { name: "acme".into(), path: "deploy/helm/acme".into() },
+            ]
+        );
         assert_eq!(detected.github, Some(GithubRemote { owner: "Acme".into(), repo: "app".into() }));
         assert_eq!(detected.xtask, Some(Xtask::Alias));
     }

@@ -15,33 +15,64 @@ use crate::config::Config;
 
 use super::detect::{Detected, Xtask};
 use super::permissions::{CONTENTS, Level, Requirement, required_permissions};
+use super::pins;
 
-/// Where the release tool is installed from, when the repository has no xtask of its own:
-/// this workspace's `repository` URL.
+/// Where the release tool is released: this workspace's `repository` URL.
 pub const TOOL_REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// The `release` binary a workflow installs: an exact version from the tool's own GitHub
+/// releases, by its shell installer (PowerShell on Windows runners), whose attestation is
+/// checked against the tool's release workflow before it runs; the installer then checks the
+/// archive's SHA-256 (written into it) and its attestation too. Nothing is compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolInstall {
+    /// `owner/name` of the tool's repository.
+    pub repository: String,
+    /// The exact version, without `v`.
+    pub version: String,
+}
+
+impl ToolInstall {
+    /// This tool, at the version that is writing the workflow: `release init --workflow`
+    /// moves the pin to the running version.
+    pub fn this_tool() -> ToolInstall {
+        let repository = TOOL_REPOSITORY.trim_start_matches("https://github.com/").trim_end_matches('/').to_owned();
+        ToolInstall { repository, version: env!("CARGO_PKG_VERSION").to_owned() }
+    }
+}
+
+/// The targets `release init` proposes for a repository with binaries, as cargo-dist's init
+/// does: Linux x86_64 and aarch64 (glibc), macOS x86_64 and aarch64, Windows x86_64.
+pub const COMMON_TARGETS: [&str; 5] = [
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "x86_64-apple-darwin",
+    "aarch64-apple-darwin",
+    "x86_64-pc-windows-msvc",
+];
 
 /// How the workflow runs the release.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Runner {
-    /// `cargo install --locked --git URL release-cli`, then `release …`.
-    Install { git_url: String },
+    /// The verified `release` binary (see [`ToolInstall`]), then `release …`.
+    Install(ToolInstall),
     /// The repository's own xtask, which embeds `release-core`.
     Xtask(Xtask),
 }
 
 impl Runner {
-    /// The xtask when the repository has one, else an install from this tool's repository.
+    /// The xtask when the repository has one, else the verified binary of this version.
     pub fn for_repository(detected: &Detected) -> Runner {
         match detected.xtask {
             Some(xtask) => Runner::Xtask(xtask),
-            None => Runner::Install { git_url: TOOL_REPOSITORY.to_owned() },
+            None => Runner::Install(ToolInstall::this_tool()),
         }
     }
 
     /// The command line for `release SUBCOMMAND`.
     fn command(&self, subcommand: &str, config_path: Option<&str>) -> String {
         match self {
-            Runner::Install { .. } => match config_path {
+            Runner::Install(_) => match config_path {
                 Some(path) => format!("release --config {path} {subcommand}"),
                 None => format!("release {subcommand}"),
             },
@@ -52,7 +83,10 @@ impl Runner {
 
     pub fn describe(&self) -> String {
         match self {
-            Runner::Install { git_url } => format!("installs release with `cargo install --locked --git {git_url}`"),
+            Runner::Install(tool) => format!(
+                "installs release {} from {}'s releases (installer and archive verified by attestation and digest)",
+                tool.version, tool.repository
+            ),
             Runner::Xtask(_) => "runs the release through the repository's xtask".into(),
         }
     }
@@ -64,6 +98,23 @@ pub struct WorkflowOptions {
     pub runner: Runner,
     /// The config file relative to the repository root, when it is not `release.toml`.
     pub config_path: Option<String>,
+    /// With an xtask: the verified `release` binary that runs the built-in probes first, in
+    /// seconds, before the xtask is compiled (the xtask's own preflight, with its own steps,
+    /// runs again before anything is built). `None` runs everything through the xtask.
+    pub first_probe: Option<ToolInstall>,
+}
+
+impl WorkflowOptions {
+    /// What `release init` writes for a repository: the xtask, probed first by the verified
+    /// binary, unless the repository is this tool's own (its xtask is the tool, from source).
+    pub fn for_repository(detected: &Detected, config_path: Option<String>) -> WorkflowOptions {
+        let runner = Runner::for_repository(detected);
+        let first_probe = match runner {
+            Runner::Xtask(_) if !detected.tool_source => Some(ToolInstall::this_tool()),
+            _ => None,
+        };
+        WorkflowOptions { runner, config_path, first_probe }
+    }
 }
 
 fn toml_string(text: &str) -> String {
@@ -147,6 +198,15 @@ pub fn release_toml(detected: &Detected, targets: &[String]) -> String {
             let _ = writeln!(w, "[github]");
             let _ = writeln!(w, "repository = {}", toml_string(&remote.to_string()));
             let _ = writeln!(w, "generate-notes = true");
+            if !detected.binaries.is_empty() {
+                let _ = writeln!(w);
+                let _ =
+                    writeln!(w, "# Installers with every release: NAME-installer.sh (and .ps1 with a Windows target),");
+                let _ =
+                    writeln!(w, "# each holding the SHA-256 of the archives it installs; the release notes get the");
+                let _ = writeln!(w, "# one-line install commands (docs/installers.md).");
+                let _ = writeln!(w, "[installers]");
+            }
         }
         None => {
             let _ = writeln!(w, "# No GitHub remote named `origin` was found. Uncomment to publish a GitHub release");
@@ -234,6 +294,11 @@ fn secret_variables(config: &Config) -> Vec<String> {
 }
 
 /// `.github/workflows/release.yml` for a config.
+///
+/// Hardened by construction: every `uses:` pinned to a commit SHA with its version in a
+/// comment ([`super::pins`]); every checkout with `persist-credentials: false`; no cache; no
+/// `${{ }}` inside a `run:` (values reach scripts through `env:`); every job and step named;
+/// the tool installed as a verified binary of an exact version, never compiled from a branch.
 pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let needed = required_permissions(config);
     let config_path = options.config_path.as_deref();
@@ -244,6 +309,8 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let _ = writeln!(w, "# Least privilege: the workflow grants nothing and each job lists exactly the token");
     let _ = writeln!(w, "# permissions it needs. Listing any permission sets every unlisted one to `none`, so a");
     let _ = writeln!(w, "# job's block must name all it uses. `release audit` checks this file against release.toml.");
+    let _ = writeln!(w, "# Every action is pinned to a commit (its version in the comment); no job restores a cache;");
+    let _ = writeln!(w, "# values reach scripts through `env:`, never as `${{{{ }}}}` inside `run:`.");
     let _ = writeln!(w, "name: release");
     let _ = writeln!(w);
     let _ = writeln!(w, "on:");
@@ -265,17 +332,17 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let _ = writeln!(w, "  # upload started and cancelled). It needs the release job's permissions for that reason.");
     if config.targets().is_empty() {
         let _ = writeln!(w, "  preflight:");
-        job_head(w, "ubuntu-latest", &needed, "prove it can ");
-        job_start(w, options);
-        release_step(w, config, options, "preflight", "preflight", config_path);
+        job_head(w, "preflight", "ubuntu-latest", &needed, "prove it can ");
+        job_start(w, options, Runners::Linux, true);
+        preflight_steps(w, config, options, config_path);
         let _ = writeln!(w);
         let _ = writeln!(w, "  # Build, package, sign, verify, publish (the GitHub release stays a draft until every");
         let _ =
             writeln!(w, "  # asset is uploaded and read back), then make the release visible, the very last thing.");
         let _ = writeln!(w, "  release:");
         let _ = writeln!(w, "    needs: preflight");
-        job_head(w, "ubuntu-latest", &needed, "");
-        job_start(w, options);
+        job_head(w, "release", "ubuntu-latest", &needed, "");
+        job_start(w, options, Runners::Linux, false);
         release_step(w, config, options, "release", "run", config_path);
         return out;
     }
@@ -284,11 +351,11 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let plan_file = crate::matrix::PLAN_FILE;
     let _ = writeln!(w, "  # It then writes the plan every later job follows, and the build matrix made from it.");
     let _ = writeln!(w, "  preflight:");
-    job_head(w, "ubuntu-latest", &needed, "prove it can ");
+    job_head(w, "preflight and plan", "ubuntu-latest", &needed, "prove it can ");
     let _ = writeln!(w, "    outputs:");
     let _ = writeln!(w, "      matrix: ${{{{ steps.plan.outputs.matrix }}}}");
-    job_start(w, options);
-    release_step(w, config, options, "preflight", "preflight", config_path);
+    job_start(w, options, Runners::Linux, true);
+    preflight_steps(w, config, options, config_path);
     let _ = writeln!(w, "      - name: plan");
     let _ = writeln!(w, "        id: plan");
     let _ = writeln!(
@@ -296,12 +363,34 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
         "        run: {}",
         options.runner.command(&format!("plan --matrix --manifest {plan_file}"), config_path)
     );
-    let _ = writeln!(w, "      - uses: actions/upload-artifact@v4");
+    let _ = writeln!(w, "      - name: share the plan");
+    let _ = writeln!(w, "        uses: {}", pins::UPLOAD_ARTIFACT.uses());
     let _ = writeln!(w, "        with:");
     let _ = writeln!(w, "          name: release-plan");
     let _ = writeln!(w, "          path: {plan_file}");
     let _ = writeln!(w, "          if-no-files-found: error");
     let _ = writeln!(w);
+    build_job(w, config, options, config_path);
+    let _ = writeln!(w, "  # Gathers every runner's build (each checked against the digest its runner recorded),");
+    let _ = writeln!(w, "  # builds what has no target, then package, sign, verify, publish (the GitHub release");
+    let _ = writeln!(w, "  # stays a draft until every asset is uploaded and read back) and make it visible, last.");
+    let _ = writeln!(w, "  release:");
+    let _ = writeln!(w, "    needs: [preflight, build]");
+    job_head(w, "release", "ubuntu-latest", &needed, "");
+    job_start(w, options, Runners::Linux, false);
+    download_plan(w);
+    let _ = writeln!(w, "      - name: download the builds");
+    let _ = writeln!(w, "        uses: {}", pins::DOWNLOAD_ARTIFACT.uses());
+    let _ = writeln!(w, "        with:");
+    let _ = writeln!(w, "          pattern: release-build-*");
+    let _ = writeln!(w, "          path: gathered");
+    release_step(w, config, options, "release", &format!("run --plan {plan_file} --gather gathered"), config_path);
+    out
+}
+
+/// The matrix's build job: one runner per target builds that target's artifacts.
+fn build_job(w: &mut String, config: &Config, options: &WorkflowOptions, config_path: Option<&str>) {
+    let plan_file = crate::matrix::PLAN_FILE;
     let _ = writeln!(w, "  # One runner per target builds that target's artifacts; nothing here is signed or");
     let _ = writeln!(w, "  # published, so it needs no secret and reads the repository only.");
     let _ = writeln!(w, "  build:");
@@ -309,8 +398,9 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let _ = writeln!(w, "    strategy:");
     let _ = writeln!(w, "      fail-fast: true");
     let _ = writeln!(w, "      matrix: ${{{{ fromJSON(needs.preflight.outputs.matrix) }}}}");
-    job_head(w, "${{ matrix.runner }}", &[], "");
-    job_start(w, options);
+    job_head(w, "build ${{ matrix.target }}", "${{ matrix.runner }}", &[], "");
+    let windows = config.targets().iter().any(|t| crate::config::target_os(t) == "windows");
+    job_start(w, options, if windows { Runners::Any } else { Runners::Unix }, false);
     let cargo_builds = config.build.iter().any(|b| !b.targets.is_empty() && b.program() == "cargo");
     if cargo_builds {
         let _ = writeln!(w, "      - name: add the Rust target");
@@ -319,9 +409,7 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
         let _ = writeln!(w, "        env:");
         let _ = writeln!(w, "          TARGET: ${{{{ matrix.target }}}}");
     }
-    let _ = writeln!(w, "      - uses: actions/download-artifact@v4");
-    let _ = writeln!(w, "        with:");
-    let _ = writeln!(w, "          name: release-plan");
+    download_plan(w);
     let _ = writeln!(w, "      - name: build");
     let _ = writeln!(w, "        shell: bash");
     let _ = writeln!(
@@ -331,33 +419,36 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     );
     let _ = writeln!(w, "        env:");
     let _ = writeln!(w, "          TARGET: ${{{{ matrix.target }}}}");
-    let _ = writeln!(w, "      - uses: actions/upload-artifact@v4");
+    let _ = writeln!(w, "      - name: hand the build to the release job");
+    let _ = writeln!(w, "        uses: {}", pins::UPLOAD_ARTIFACT.uses());
     let _ = writeln!(w, "        with:");
     let _ = writeln!(w, "          name: release-build-${{{{ matrix.target }}}}");
     let _ = writeln!(w, "          path: dist/");
     let _ = writeln!(w, "          if-no-files-found: error");
     let _ = writeln!(w);
-    let _ = writeln!(w, "  # Gathers every runner's build (each checked against the digest its runner recorded),");
-    let _ = writeln!(w, "  # builds what has no target, then package, sign, verify, publish (the GitHub release");
-    let _ = writeln!(w, "  # stays a draft until every asset is uploaded and read back) and make it visible, last.");
-    let _ = writeln!(w, "  release:");
-    let _ = writeln!(w, "    needs: [preflight, build]");
-    job_head(w, "ubuntu-latest", &needed, "");
-    job_start(w, options);
-    let _ = writeln!(w, "      - uses: actions/download-artifact@v4");
-    let _ = writeln!(w, "        with:");
-    let _ = writeln!(w, "          name: release-plan");
-    let _ = writeln!(w, "      - uses: actions/download-artifact@v4");
-    let _ = writeln!(w, "        with:");
-    let _ = writeln!(w, "          pattern: release-build-*");
-    let _ = writeln!(w, "          path: gathered");
-    release_step(w, config, options, "release", &format!("run --plan {plan_file} --gather gathered"), config_path);
-    out
 }
 
-/// `runs-on` and the job's `permissions:` block: exactly `needed`, and `contents: read` to
-/// check out when that is not among them.
-fn job_head(w: &mut String, runs_on: &str, needed: &[Requirement], verb: &str) {
+fn download_plan(w: &mut String) {
+    let _ = writeln!(w, "      - name: download the plan");
+    let _ = writeln!(w, "        uses: {}", pins::DOWNLOAD_ARTIFACT.uses());
+    let _ = writeln!(w, "        with:");
+    let _ = writeln!(w, "          name: release-plan");
+}
+
+/// The preflight job's probes: with an xtask probed first, the verified binary's built-in
+/// probes, then the xtask's own preflight (which compiles it).
+fn preflight_steps(w: &mut String, config: &Config, options: &WorkflowOptions, config_path: Option<&str>) {
+    if let (Runner::Xtask(_), Some(_)) = (&options.runner, &options.first_probe) {
+        let binary = WorkflowOptions { runner: Runner::Install(ToolInstall::this_tool()), ..options.clone() };
+        release_step(w, config, &binary, "preflight (built-in probes, before compiling)", "preflight", config_path);
+    }
+    release_step(w, config, options, "preflight", "preflight", config_path);
+}
+
+/// `name`, `runs-on` and the job's `permissions:` block: exactly `needed`, and
+/// `contents: read` to check out when that is not among them.
+fn job_head(w: &mut String, name: &str, runs_on: &str, needed: &[Requirement], verb: &str) {
+    let _ = writeln!(w, "    name: {name}");
     let _ = writeln!(w, "    runs-on: {runs_on}");
     let _ = writeln!(w, "    permissions:");
     if !needed.iter().any(|r| r.scope == CONTENTS) {
@@ -370,16 +461,82 @@ fn job_head(w: &mut String, runs_on: &str, needed: &[Requirement], verb: &str) {
     }
 }
 
-/// The checkout and, without an xtask, the installation of the tool.
-fn job_start(w: &mut String, options: &WorkflowOptions) {
+/// Which runners a job may run on, for the tool's installation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Runners {
+    /// `ubuntu-latest`.
+    Linux,
+    /// A matrix of Linux and macOS runners.
+    Unix,
+    /// A matrix with Windows runners too.
+    Any,
+}
+
+/// The checkout and, when the job runs the installed tool, its verified installation (with
+/// an xtask, only the preflight job's first probe does).
+fn job_start(w: &mut String, options: &WorkflowOptions, runners: Runners, preflight: bool) {
     let _ = writeln!(w, "    steps:");
-    let _ = writeln!(w, "      - uses: actions/checkout@v4");
+    let _ = writeln!(w, "      - name: check out");
+    let _ = writeln!(w, "        uses: {}", pins::CHECKOUT.uses());
     let _ = writeln!(w, "        with:");
     let _ = writeln!(w, "          persist-credentials: false");
-    if let Runner::Install { git_url } = &options.runner {
-        let _ = writeln!(w, "      - name: install release");
-        let _ = writeln!(w, "        run: cargo install --locked --git {git_url} release-cli");
+    let tool = match &options.runner {
+        Runner::Install(tool) => Some(tool),
+        Runner::Xtask(_) if preflight => options.first_probe.as_ref(),
+        Runner::Xtask(_) => None,
+    };
+    if let Some(tool) = tool {
+        install_steps(w, tool, runners);
     }
+}
+
+/// Downloads the tool's installer of the exact version from its release, checks the
+/// installer's attestation against the tool's release workflow and tag, and runs it (it
+/// checks the archive's SHA-256 and attestation in turn). `gh` is on every GitHub-hosted
+/// runner; `GH_TOKEN` lets it read the release and the attestations.
+fn install_steps(w: &mut String, tool: &ToolInstall, runners: Runners) {
+    let env = |w: &mut String| {
+        let _ = writeln!(w, "        env:");
+        let _ = writeln!(w, "          GH_TOKEN: ${{{{ github.token }}}}");
+        let _ = writeln!(w, "          TOOL_REPOSITORY: {}", tool.repository);
+        let _ = writeln!(w, "          TOOL_VERSION: \"{}\"", tool.version);
+    };
+    let verify = "--repo \"$TOOL_REPOSITORY\" --signer-workflow \"$TOOL_REPOSITORY/.github/workflows/release.yml\" --source-ref \"refs/tags/v$TOOL_VERSION\"";
+    let _ = writeln!(w, "      - name: install release {} (verified, not compiled)", tool.version);
+    if runners == Runners::Any {
+        let _ = writeln!(w, "        if: runner.os != 'Windows'");
+    }
+    let _ = writeln!(w, "        shell: bash");
+    env(w);
+    let _ = writeln!(w, "        run: |");
+    let _ = writeln!(
+        w,
+        "          gh release download \"v$TOOL_VERSION\" --repo \"$TOOL_REPOSITORY\" --pattern release-installer.sh --dir \"$RUNNER_TEMP\""
+    );
+    let _ = writeln!(w, "          gh attestation verify \"$RUNNER_TEMP/release-installer.sh\" {verify}");
+    let _ = writeln!(
+        w,
+        "          RELEASE_INSTALL_DIR=\"$RUNNER_TEMP/release-bin\" sh \"$RUNNER_TEMP/release-installer.sh\""
+    );
+    if runners != Runners::Any {
+        return;
+    }
+    let _ = writeln!(w, "      - name: install release {} on Windows (verified, not compiled)", tool.version);
+    let _ = writeln!(w, "        if: runner.os == 'Windows'");
+    let _ = writeln!(w, "        shell: pwsh");
+    env(w);
+    let _ = writeln!(w, "        run: |");
+    let _ = writeln!(
+        w,
+        "          gh release download \"v$env:TOOL_VERSION\" --repo \"$env:TOOL_REPOSITORY\" --pattern release-installer.ps1 --dir \"$env:RUNNER_TEMP\""
+    );
+    let _ = writeln!(
+        w,
+        "          gh attestation verify \"$env:RUNNER_TEMP/release-installer.ps1\" --repo \"$env:TOOL_REPOSITORY\" --signer-workflow \"$env:TOOL_REPOSITORY/.github/workflows/release.yml\" --source-ref \"refs/tags/v$env:TOOL_VERSION\""
+    );
+    let _ = writeln!(w, "          if ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}");
+    let _ = writeln!(w, "          $env:RELEASE_INSTALL_DIR = \"$env:RUNNER_TEMP\\release-bin\"");
+    let _ = writeln!(w, "          & \"$env:RUNNER_TEMP\\release-installer.ps1\"");
 }
 
 /// A step running `release SUBCOMMAND` with the release's secrets.
@@ -425,6 +582,7 @@ mod tests {
             charts: vec![Chart { name: "web".into(), path: "charts/web".into() }],
             github: Some(GithubRemote { owner: "Acme".into(), repo: "app".into() }),
             xtask: None,
+            tool_source: false,
         };
         let config = parse(&release_toml(&detected, &[]));
         let cargo = config.build[0].cargo.as_ref().unwrap();
@@ -466,16 +624,13 @@ mod tests {
             "[github]\n[crates]\ntrusted-publishing = true\n",
             "[crates]\ntoken-env = \"CRATES_TOKEN\"\n",
         ];
-        let runners = [
-            Runner::Install { git_url: TOOL_REPOSITORY.into() },
-            Runner::Xtask(Xtask::Alias),
-            Runner::Xtask(Xtask::Package),
-        ];
+        let runners =
+            [Runner::Install(ToolInstall::this_tool()), Runner::Xtask(Xtask::Alias), Runner::Xtask(Xtask::Package)];
         for extra in configs {
             let config = parse(&format!("[project]\nversion = \"1.0.0\"\n{extra}"));
             let needed = required_permissions(&config);
             for runner in &runners {
-                let options = WorkflowOptions { runner: runner.clone(), config_path: None };
+                let options = WorkflowOptions { runner: runner.clone(), config_path: None, first_probe: None };
                 let workflow = release_workflow(&config, &options);
                 let audit = audit_workflow(Utf8Path::new("release.yml"), &workflow, &needed);
                 // The matrix's build job builds only: it is not a release job.
@@ -498,7 +653,7 @@ mod tests {
     #[test]
     fn with_targets_the_workflow_plans_builds_per_runner_and_publishes_last() {
         let config = parse(&format!("[project]\nversion = \"1.0.0\"\n{MATRIX}"));
-        let options = WorkflowOptions { runner: Runner::Xtask(Xtask::Alias), config_path: None };
+        let options = WorkflowOptions { runner: Runner::Xtask(Xtask::Alias), config_path: None, first_probe: None };
         let workflow = release_workflow(&config, &options);
         let after_jobs = &workflow[workflow.find("\njobs:\n").unwrap()..];
         let jobs: Vec<&str> =
@@ -565,8 +720,9 @@ mod tests {
     fn signing_passes_the_password_secret_to_both_jobs() {
         let config = parse("[project]\nversion = \"1.0.0\"\n[signing]\nkey = \"cosign.key\"\n");
         let options = WorkflowOptions {
-            runner: Runner::Install { git_url: "https://example.invalid/x".into() },
+            runner: Runner::Install(ToolInstall::this_tool()),
             config_path: Some("ci/release.toml".into()),
+            first_probe: None,
         };
         let workflow = release_workflow(&config, &options);
         assert_eq!(workflow.matches("COSIGN_PASSWORD: ${{ secrets.COSIGN_PASSWORD }}").count(), 2, "{workflow}");
@@ -576,10 +732,8 @@ mod tests {
 
     #[test]
     fn keyless_signing_asks_for_id_token_and_provenance_for_attestations() {
-        let options = WorkflowOptions {
-            runner: Runner::Install { git_url: "https://example.invalid/x".into() },
-            config_path: None,
-        };
+        let options =
+            WorkflowOptions { runner: Runner::Install(ToolInstall::this_tool()), config_path: None, first_probe: None };
         let keyless = release_workflow(
             &parse("[project]\nversion = \"1.0.0\"\n[github]\n[signing]\nmode = \"keyless\"\n"),
             &options,

@@ -25,11 +25,15 @@ pub(crate) mod audit;
 pub(crate) mod commands;
 pub(crate) mod detect;
 pub(crate) mod generate;
+pub(crate) mod hardening;
 pub(crate) mod permissions;
+pub(crate) mod pins;
 pub(crate) mod yaml;
 
 pub use audit::{Audit, AuditError, Finding, Severity, WORKFLOWS_DIR, audit_repository, audit_texts, audit_workflow};
 pub use commands::{append_github_output, escape_data, escape_property, output_line};
 pub use detect::{Binary, Chart, DetectError, Detected, GithubRemote, Xtask, detect};
-pub use generate::{Runner, TOOL_REPOSITORY, WorkflowOptions, release_toml, release_workflow, tag_pattern};
+pub use generate::{
+    COMMON_TARGETS, Runner, TOOL_REPOSITORY, ToolInstall, WorkflowOptions, release_toml, release_workflow, tag_pattern,
+};
 pub use permissions::{Level, Requirement, required_permissions};

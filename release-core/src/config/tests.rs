@@ -142,7 +142,7 @@ mod unit {
         assert_eq!(config.runner_for("x86_64-unknown-linux-gnu"), "ubuntu-latest");
         for (target, runner) in [
             ("aarch64-unknown-linux-gnu", "ubuntu-24.04-arm"),
-            ("x86_64-apple-darwin", "macos-13"),
+            ("x86_64-apple-darwin", "macos-15-intel"),
             ("aarch64-apple-darwin", "macos-latest"),
             ("x86_64-pc-windows-msvc", "windows-latest"),
             ("aarch64-pc-windows-msvc", "windows-11-arm"),

@@ -4,7 +4,7 @@
 /// its operating system and architecture.
 pub(crate) fn default_runner(target: &str) -> &'static str {
     match (target_os(target), target_arch(target)) {
-        ("macos" | "ios", "x86_64") => "macos-13",
+        ("macos" | "ios", "x86_64") => "macos-15-intel",
         ("macos" | "ios", _) => "macos-latest",
         ("windows", "aarch64") => "windows-11-arm",
         ("windows", _) => "windows-latest",

@@ -27,6 +27,29 @@ fn assert_actionlint_passes(project: &Project, workflow: &str, files: usize) {
     );
 }
 
+/// zizmor, offline (no GitHub API), with its default persona: the generated workflows must
+/// have no finding at all (exit 0). `.ci/run` installs it from PyPI.
+const ZIZMOR_INSTALL: &str = "pip install zizmor==1.33.1";
+
+#[track_caller]
+fn assert_zizmor_passes(project: &Project, files: &[&str]) {
+    let output = std::process::Command::new("zizmor")
+        .arg("--offline")
+        .args(files.iter().map(|f| project.join(f).to_string()))
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_TOKEN")
+        .current_dir(project.path())
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run `zizmor` ({err}): install it with `{ZIZMOR_INSTALL}`"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("No findings"),
+        "zizmor found problems in {files:?} (exit {:?}):\n{stdout}\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A repository with a binary crate, a Helm chart and a GitHub remote.
 fn repository() -> Project {
     let project = Project::new();
@@ -51,6 +74,7 @@ fn init_writes_a_config_and_a_least_privilege_workflow() {
     insta::assert_snapshot!("init_release_toml", project.read("release.toml"));
     insta::assert_snapshot!("init_release_yml", project.read(".github/workflows/release.yml"));
     assert_actionlint_passes(&project, ".github/workflows/release.yml", 1);
+    assert_zizmor_passes(&project, &[".github/workflows/release.yml"]);
 
     // The generated files agree with each other: the config loads and plans, and the
     // workflow passes the audit of that config.
@@ -73,6 +97,7 @@ fn init_with_targets_writes_a_matrix_workflow_that_plans_builds_and_publishes_la
     insta::assert_snapshot!("init_matrix_release_toml", project.read("release.toml"));
     insta::assert_snapshot!("init_matrix_release_yml", project.read(".github/workflows/release.yml"));
     assert_actionlint_passes(&project, ".github/workflows/release.yml", 1);
+    assert_zizmor_passes(&project, &[".github/workflows/release.yml"]);
     project
         .release(["audit"])
         .run()
@@ -108,6 +133,13 @@ fn init_in_a_repository_with_an_xtask_runs_the_release_through_it() {
     insta::assert_snapshot!("init_xtask_release_toml", project.read("release.toml"));
     insta::assert_snapshot!("init_xtask_release_yml", project.read(".github/workflows/release.yml"));
     assert_actionlint_passes(&project, ".github/workflows/release.yml", 1);
+    assert_zizmor_passes(&project, &[".github/workflows/release.yml"]);
+    // The built-in probes run from the verified binary before the xtask is compiled; only the
+    // preflight job installs it.
+    let workflow = project.read(".github/workflows/release.yml");
+    let probe = workflow.find("run: release preflight").expect("the binary's preflight");
+    assert!(probe < workflow.find("run: cargo xtask release preflight").unwrap(), "{workflow}");
+    assert_eq!(workflow.matches("gh attestation verify").count(), 1, "{workflow}");
 }
 
 #[test]
@@ -204,7 +236,11 @@ fn audit_reports_a_missing_permission_at_the_jobs_permissions_line() {
             ".github/workflows/release.yml:13: job `release` lacks `packages: write` (needed to push charts to ghcr.io)\n",
         )
         .stdout_has("  help: add `packages: write` to the `permissions:` block of job `release`")
-        .stderr_has("audited 1 workflow file(s), 1 release job(s): 1 missing permission(s), 0 warning(s)");
+        // How the job is written is reported too, at the step's line, with the pin to use.
+        .stdout_has(".github/workflows/release.yml:16: warning: job `release` uses `actions/checkout@v4`, which is not pinned to a commit")
+        .stdout_has("  help: pin it to the commit its tag points at, with the version in a comment: `uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1`")
+        .stdout_has(".github/workflows/release.yml:16: warning: job `release` checks out with the token persisted on disk")
+        .stderr_has("audited 1 workflow file(s), 1 release job(s): 1 missing permission(s), 2 warning(s)");
     assert!(!audit.stdout.contains("::error"), "no workflow commands outside Actions");
 }
 
@@ -407,7 +443,8 @@ fn audit_follows_a_reusable_workflow_to_the_caller_that_caps_it() {
         .code(1)
         .stdout_has(finding)
         .stdout_has("  help: a called workflow gets at most the permissions of the job that calls it: add `packages: write` to the `permissions:` block of job `release`")
-        .stderr_has("audited 2 workflow file(s), 1 release job(s): 1 missing permission(s), 0 warning(s)");
+        .stdout_has(".github/workflows/release-reusable.yml:8: warning: job `publish` uses `actions/checkout@v4`, which is not pinned")
+        .stderr_has("audited 2 workflow file(s), 1 release job(s): 1 missing permission(s), 2 warning(s)");
 
     let report = project.release(["--json", "audit"]).run().json();
     assert_eq!(
@@ -472,12 +509,12 @@ password-env = "REGISTRY_PASSWORD"
     .unwrap();
     let project = Project::new();
     let runners = [
-        Runner::Install { git_url: release_core::actions::TOOL_REPOSITORY.into() },
+        Runner::Install(release_core::actions::ToolInstall::this_tool()),
         Runner::Xtask(Xtask::Alias),
         Runner::Xtask(Xtask::Package),
     ];
     for (i, runner) in runners.into_iter().enumerate() {
-        let options = WorkflowOptions { runner, config_path: Some("ci/release.toml".into()) };
+        let options = WorkflowOptions { runner, config_path: Some("ci/release.toml".into()), first_probe: None };
         let workflow = release_workflow(&config, &options);
         assert!(workflow.contains("      - \"tool-v*\"\n"), "{workflow}");
         assert!(workflow.contains("REGISTRY_PASSWORD: ${{ secrets.REGISTRY_PASSWORD }}"), "{workflow}");
@@ -485,6 +522,10 @@ password-env = "REGISTRY_PASSWORD"
         project.file(&file, &workflow);
     }
     assert_actionlint_passes(&project, ".github/workflows/release-*.yml", 3);
+    assert_zizmor_passes(
+        &project,
+        &[".github/workflows/release-0.yml", ".github/workflows/release-1.yml", ".github/workflows/release-2.yml"],
+    );
 }
 
 /// The `scope: level` lines of job `job`'s `permissions:` block in a generated workflow,
@@ -546,8 +587,9 @@ fn keyless_workflows_grant_id_token_and_attestations_exactly_when_needed() {
         let toml = format!("[project]\nversion = \"1.0.0\"\n{extra}");
         let config = release_core::Config::parse(&toml, camino::Utf8Path::new("/repo/release.toml")).unwrap();
         let options = WorkflowOptions {
-            runner: Runner::Install { git_url: release_core::actions::TOOL_REPOSITORY.into() },
+            runner: Runner::Install(release_core::actions::ToolInstall::this_tool()),
             config_path: None,
+            first_probe: None,
         };
         let workflow = release_workflow(&config, &options);
         for job in ["preflight", "release"] {
@@ -567,12 +609,17 @@ fn keyless_workflows_grant_id_token_and_attestations_exactly_when_needed() {
         project.release(["audit"]).run().success().stderr_has("every release job has the permissions it needs");
     }
     assert_actionlint_passes(&lint, ".github/workflows/release-*.yml", cases.len());
+    let files: Vec<String> = cases.iter().map(|(name, ..)| format!(".github/workflows/release-{name}.yml")).collect();
+    assert_zizmor_passes(&lint, &files.iter().map(String::as_str).collect::<Vec<_>>());
 
     // And fails it without either permission, on the line of the job's block.
     let toml = format!("[project]\nversion = \"1.0.0\"\n{GITHUB}{provenance}");
     let config = release_core::Config::parse(&toml, camino::Utf8Path::new("/repo/release.toml")).unwrap();
-    let options =
-        WorkflowOptions { runner: Runner::Install { git_url: "https://example.invalid/x".into() }, config_path: None };
+    let options = WorkflowOptions {
+        runner: Runner::Install(release_core::actions::ToolInstall::this_tool()),
+        config_path: None,
+        first_probe: None,
+    };
     let workflow = release_workflow(&config, &options);
     for (scope, purpose) in [
         ("id-token", "request the OIDC token keyless signing trades for a Fulcio certificate"),
@@ -596,4 +643,57 @@ fn keyless_workflows_grant_id_token_and_attestations_exactly_when_needed() {
             ))
             .stderr_has("2 missing permission(s)");
     }
+}
+
+#[test]
+fn init_finds_a_chart_anywhere_proposes_the_common_targets_and_writes_the_workflow_again() {
+    let project = Project::new();
+    project
+        .file("Cargo.toml", "[package]\nname = \"acme\"\nversion = \"0.3.1\"\nedition = \"2024\"\n")
+        .file("Cargo.lock", "version = 4\n")
+        .file("src/main.rs", "fn main() {}\n")
+        .file("deploy/helm/acme/Chart.yaml", "apiVersion: v2\nname: acme\nversion: 0.1.0\nappVersion: \"0.3.1\"\n")
+        .file("deploy/helm/acme/charts/redis/Chart.yaml", "apiVersion: v2\nname: redis\nversion: 1.0.0\n");
+    project.head();
+    project.git(&["remote", "add", "origin", "git@github.com:Acme/acme.git"]);
+    let init = project.release(["init"]).run();
+    init.success()
+        .stderr_has("found 1 binary, 1 chart(s), GitHub remote Acme/acme")
+        .stderr_has("preflight and plan, build on 5 runner(s), then release")
+        .stderr_has("`packages: write`");
+    let toml = project.read("release.toml");
+    assert!(toml.contains("path = \"deploy/helm/acme\""), "{toml}");
+    assert!(!toml.contains("redis"), "a subchart is packaged with its chart, not on its own:\n{toml}");
+    let workflow = project.read(".github/workflows/release.yml");
+    assert!(workflow.contains("packages: write # "), "{workflow}");
+    for runner in ["ubuntu-latest", "ubuntu-24.04-arm", "macos-15-intel", "macos-latest", "windows-latest"] {
+        let plan = project.release(["plan", "--matrix"]).run();
+        assert!(plan.stdout.contains(runner), "{runner}: {}", plan.stdout);
+    }
+    assert_zizmor_passes(&project, &[".github/workflows/release.yml"]);
+
+    // A workflow with changes git does not hold is not replaced: they would be lost.
+    project.leave_tree_as_is();
+    std::fs::write(project.join(".github/workflows/release.yml"), format!("{workflow}# our own note\n")).unwrap();
+    project.release(["init", "--workflow"]).run().code(2).stderr_has(
+        "refusing to overwrite .github/workflows/release.yml with --workflow: git does not hold a copy of it, so its content would be lost",
+    );
+    // Committed, it is written again from the config as it is now; release.toml stays.
+    project.git(&["add", "-A"]);
+    project.git(&["commit", "-q", "-m", "release init"]);
+    let edited = toml.replace(
+        "targets = [\"x86_64-unknown-linux-gnu\", \"aarch64-unknown-linux-gnu\", \"x86_64-apple-darwin\", \"aarch64-apple-darwin\", \"x86_64-pc-windows-msvc\"]",
+        "targets = [\"x86_64-unknown-linux-gnu\"]",
+    );
+    assert_ne!(edited, toml, "{toml}");
+    project.file("release.toml", &edited);
+    project
+        .release(["init", "--workflow"])
+        .run()
+        .success()
+        .stderr_has("wrote .github/workflows/release.yml from release.toml");
+    assert_eq!(project.read("release.toml"), edited);
+    let again = project.read(".github/workflows/release.yml");
+    assert!(!again.contains("runner.os == 'Windows'") && workflow.contains("runner.os == 'Windows'"), "{again}");
+    assert_actionlint_passes(&project, ".github/workflows/release.yml", 1);
 }
