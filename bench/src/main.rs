@@ -13,6 +13,8 @@
 //!   chart packaging against `tar | gzip`, peak memory of snapshot runs (signed and not).
 //! - [`archive`]: a per-target archive of a big binary against `tar -czf`, time and peak
 //!   memory.
+//! - [`first_probe`]: a job from nothing to its first probe's verdict, with the installer,
+//!   against `cargo install`.
 //! - [`remote`]: what talks to the test servers (`release-tests`: our GitHub server, the real
 //!   `docker-registry` on loopback): concurrent preflight under latency, peak memory of a
 //!   real release run, registry push throughput against `skopeo`.
@@ -27,6 +29,7 @@
 
 mod archive;
 mod cargo;
+mod first_probe;
 mod keyless;
 mod local;
 mod remote;
@@ -47,7 +50,7 @@ pub struct Options {
     #[arg(long)]
     pub small: bool,
     /// Run only the benchmarks whose key contains this (`hash`, `startup`, `package`,
-    /// `snapshot`, `signed`, `archive`, `keyless`, `preflight`, `publish`).
+    /// `snapshot`, `signed`, `archive`, `keyless`, `firstprobe`, `preflight`, `publish`).
     #[arg(long, value_name = "KEY")]
     pub only: Option<String>,
 }
@@ -161,6 +164,9 @@ pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
     if wanted("keyless") {
         rows.push(keyless::many_files(&bench)?);
         rows.push(keyless::big_file_peak_memory(&bench, &big)?);
+    }
+    if wanted("firstprobe") {
+        rows.push(first_probe::time_to_first_probe(&bench)?);
     }
     if wanted("preflight") {
         rows.push(remote::concurrent_preflight(&bench, &runtime)?);

@@ -152,7 +152,8 @@ pub fn pipeline(
     };
     let mut pipeline = Pipeline::new(release, env.clone(), mode);
     pipeline.set_journal(journal);
-    let planned = RustBuilds::new(config, &build_pairs(config, &overrides.scope));
+    let host = snapshot_host(config, env, mode, &overrides.scope);
+    let planned = RustBuilds::new(config, &build_pairs(config, &overrides.scope, host.as_deref()));
     // One call per feature, in this order. The runner files steps by stage and keeps this
     // order within each stage, so it decides, for instance, that charts are packaged before
     // SHA256SUMS lists them and that crates are the last uploads of the publish stage.
@@ -165,8 +166,9 @@ pub fn pipeline(
         let charts = ChartId::all(&config.charts);
         let pushes = oci::chart_pushes(config, &charts);
         let chart_tags = chart_pushes(&mut steps, config, &pushes);
-        signing(&mut steps, config, mode, &pushes);
-        github(&mut steps, config, keyless(config));
+        let keyless = keyless(config) && !keyless_stand_in(config, env, mode, &pushes);
+        signing(&mut steps, config, env, mode, &pushes);
+        github(&mut steps, config, keyless);
         // The chart version tags follow the undraft, and GitHub's attestation of an immutable
         // release is checked last, about a release that is otherwise complete.
         for step in chart_tags {
@@ -200,13 +202,34 @@ fn keyless(config: &Config) -> bool {
     config.signing.as_ref().is_some_and(|s| s.mode == crate::config::SigningMode::Keyless)
 }
 
-/// The (build, target) pairs a run of `scope` builds.
-fn build_pairs(config: &Config, scope: &Scope) -> Vec<(usize, Option<String>)> {
+/// A snapshot of a release with targets builds what this machine builds natively, as a
+/// local cargo-dist build does: the host's target, when the builds list it (the others build
+/// on their own runners in the release workflow). The host is what `rustc -vV` says, read
+/// here: the one other read-only look this module takes.
+fn snapshot_host(config: &Config, env: &Environment, mode: Mode, scope: &Scope) -> Option<String> {
+    if mode != Mode::Snapshot || !matches!(scope, Scope::Whole) || config.targets().len() < 2 {
+        return None;
+    }
+    let argv = ["rustc".to_owned(), "-vV".to_owned()];
+    let text = crate::shell::capture_blocking(&argv, &config.root, env, &std::collections::BTreeMap::new()).ok()?;
+    let host = crate::cargo::host_triple(&text).ok()?;
+    config.targets().contains(&host).then_some(host)
+}
+
+/// The (build, target) pairs a run of `scope` builds; with `host`, a build that lists it
+/// builds for it alone.
+fn build_pairs(config: &Config, scope: &Scope, host: Option<&str>) -> Vec<(usize, Option<String>)> {
     let builds = config.build.iter().enumerate();
     match scope {
-        Scope::Whole => {
-            builds.flat_map(|(i, b)| b.target_list().into_iter().map(move |t| (i, t.map(str::to_owned)))).collect()
-        }
+        Scope::Whole => builds
+            .flat_map(|(i, b)| {
+                let mut targets = b.target_list();
+                if let Some(host) = host.filter(|h| b.targets.iter().any(|t| t == h)) {
+                    targets.retain(|t| *t == Some(host));
+                }
+                targets.into_iter().map(move |t| (i, t.map(str::to_owned)))
+            })
+            .collect(),
         Scope::Target { target, .. } => {
             builds.filter(|(_, b)| b.targets.contains(target)).map(|(i, _)| (i, Some(target.clone()))).collect()
         }
@@ -263,7 +286,7 @@ fn builds(steps: &mut Steps, config: &Config, env: &Environment, mode: Mode, sco
     // The installers hold the archives' digests, and are listed in SHA256SUMS themselves.
     if let Some(installers) = &config.installers {
         use crate::steps::package::installers::{InstallerSettings, PackageInstallers};
-        steps.add(PackageInstallers { settings: InstallerSettings::new(config, installers) });
+        steps.add(PackageInstallers { settings: InstallerSettings::new(config, installers, mode == Mode::Snapshot) });
     }
     steps.add(PackageChecksums);
 }
@@ -299,13 +322,26 @@ fn chart_pushes(steps: &mut Steps, config: &Config, pushes: &[oci::ChartPush]) -
     chart_tags
 }
 
+/// A keyless snapshot outside GitHub Actions has no OIDC token to trade for a certificate: it
+/// signs and verifies with a throwaway key pair instead (its public key in the dist
+/// directory), so that a local rehearsal still makes and checks every signature. Not with
+/// charts, whose keyless signatures are OCI referrers a key cannot stand in for.
+fn keyless_stand_in(config: &Config, env: &Environment, mode: Mode, pushes: &[oci::ChartPush]) -> bool {
+    keyless(config)
+        && mode == Mode::Snapshot
+        && pushes.is_empty()
+        && env.get(crate::signing::keyless::token::REQUEST_URL_VAR).is_none_or(str::is_empty)
+}
+
 /// `[signing]`: keyless (the OIDC token, the run's signing session and bundles, the charts'
 /// signatures, the provenance and its attestation) or with a key (the key's check, the
 /// signatures, their verification).
-fn signing(steps: &mut Steps, config: &Config, mode: Mode, pushes: &[oci::ChartPush]) {
+fn signing(steps: &mut Steps, config: &Config, env: &Environment, mode: Mode, pushes: &[oci::ChartPush]) {
     let Some(signing) = &config.signing else { return };
-    if signing.mode != crate::config::SigningMode::Keyless {
-        let settings = SigningSettings::new(config, signing, mode);
+    let stand_in = keyless_stand_in(config, env, mode, pushes);
+    if signing.mode != crate::config::SigningMode::Keyless || stand_in {
+        let mut settings = SigningSettings::new(config, signing, mode);
+        settings.always_ephemeral = stand_in;
         steps.add(PreflightSigningKey::new(settings.clone()));
         steps.add(SignArtifacts::new(settings.clone()));
         steps.add(VerifySignatures::new(settings));

@@ -326,12 +326,12 @@ impl Config {
     fn validate_installers(&self) -> Vec<ConfigError> {
         let Some(installers) = &self.installers else { return Vec::new() };
         let mut problems = Vec::new();
-        if !self.build.iter().any(|b| b.cargo.is_some() && b.archives()) {
+        if !self.build.iter().any(|b| b.archives()) {
             problems.push(ConfigError::invalid(
                 &self.file,
                 "installers",
                 "no build publishes an archive for the installers to install",
-                Some("installers install the archives of `cargo` builds: add a [[build]] with `cargo = { package = \"NAME\", bins = [\"NAME\"] }`"),
+                Some("installers install archives: add a [[build]] with `cargo = { package = \"NAME\", bins = [\"NAME\"] }` (archived by default), or `archive = true` on a command build"),
             ));
         }
         if installers.download_url.is_none() && self.github.is_none() {

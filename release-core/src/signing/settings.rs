@@ -17,6 +17,8 @@ pub(crate) struct SigningSettings {
     pub password_env: String,
     pub snapshot: bool,
     pub ephemeral_in_snapshot: bool,
+    /// A throwaway key whatever the key file: a keyless snapshot outside GitHub Actions.
+    pub always_ephemeral: bool,
 }
 
 impl SigningSettings {
@@ -28,13 +30,14 @@ impl SigningSettings {
             password_env: signing.password_env.clone(),
             snapshot: mode == Mode::Snapshot,
             ephemeral_in_snapshot: signing.ephemeral_in_snapshot,
+            always_ephemeral: false,
         }
     }
 
     /// Whether this run signs with a throwaway key: only a snapshot run, only when the config
     /// allows it, only when the key file is absent.
     pub(crate) fn ephemeral(&self) -> bool {
-        self.snapshot && self.ephemeral_in_snapshot && self.key.symlink_metadata().is_err()
+        self.snapshot && (self.always_ephemeral || (self.ephemeral_in_snapshot && self.key.symlink_metadata().is_err()))
     }
 
     /// Opens the configured key with its password, naming the key in every error.

@@ -58,12 +58,23 @@ impl Step for BuildCargo {
         // Each binary's path as cargo reports it; other lines are shown.
         let mut executables: BTreeMap<String, Utf8PathBuf> = BTreeMap::new();
         let bins = &self.cargo.bins;
-        run_reading_stdout(cx, &argv, &self.dir, &env, &mut |line| match parse_message(line) {
-            Message::Executable { name, path, .. } if bins.contains(&name) => {
-                executables.insert(name, path);
+        // Cargo's own progress is on its stderr; the progress line counts what it compiled.
+        let mut compiled = 0usize;
+        run_reading_stdout(cx, &argv, &self.dir, &env, &mut |line| {
+            if line.starts_with("{\"reason\":\"compiler-artifact\"") {
+                compiled += 1;
+                let name = serde_json::from_str::<serde_json::Value>(line)
+                    .ok()
+                    .and_then(|m| m.pointer("/target/name").and_then(|n| n.as_str()).map(str::to_owned));
+                cx.progress(format!("cargo: {compiled} crate(s) built, last {}", name.as_deref().unwrap_or("?")));
             }
-            Message::Executable { .. } | Message::Other => {}
-            Message::Text => cx.output_line(line),
+            match parse_message(line) {
+                Message::Executable { name, path, .. } if bins.contains(&name) => {
+                    executables.insert(name, path);
+                }
+                Message::Executable { .. } | Message::Other => {}
+                Message::Text => cx.output_line(line),
+            }
         })
         .await?;
         for bin in bins {

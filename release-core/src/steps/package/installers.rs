@@ -5,7 +5,7 @@
 
 use crate::archive::{archive_name, exe_suffix};
 use crate::checksum::sha256_hex;
-use crate::config::{BuildCommand, Config, InstallersConfig, expand};
+use crate::config::{BuildCommand, Config, InstallersConfig, artifact_name, expand};
 use crate::env::Environment;
 use crate::error::StepError;
 use crate::installers::{Installer, Offered, Provenance, powershell_name, shell_name};
@@ -22,21 +22,23 @@ pub(crate) struct PackageInstallers {
 pub(crate) struct InstallerSettings {
     pub(crate) app: String,
     pub(crate) config: InstallersConfig,
-    /// The archived cargo builds, with their targets (`None`: this machine's).
+    /// The archived builds, with their targets (`None`: this machine's).
     pub(crate) builds: Vec<(BuildCommand, Vec<Option<String>>)>,
     /// `github.repository`, when the config names it.
     pub(crate) repository: Option<String>,
     /// Keyless signing with provenance and a GitHub release: the archives have an attestation.
     pub(crate) attested: bool,
     pub(crate) root: camino::Utf8PathBuf,
+    /// A snapshot: an unknown repository is a warning (the installers name a placeholder).
+    pub(crate) snapshot: bool,
 }
 
 impl InstallerSettings {
-    pub(crate) fn new(config: &Config, installers: &InstallersConfig) -> Self {
+    pub(crate) fn new(config: &Config, installers: &InstallersConfig, snapshot: bool) -> Self {
         let builds = config
             .build
             .iter()
-            .filter(|b| b.cargo.is_some() && b.archives())
+            .filter(|b| b.archives())
             .map(|b| (b.clone(), b.target_list().into_iter().map(|t| t.map(str::to_owned)).collect()))
             .collect::<Vec<_>>();
         let app = config
@@ -54,6 +56,7 @@ impl InstallerSettings {
             repository: PackageInstallers::repository_of(config),
             attested,
             root: config.root.clone(),
+            snapshot,
         }
     }
 }
@@ -70,14 +73,24 @@ impl PackageInstallers {
 
     /// Where the installers download from: `installers.download-url`, else the GitHub
     /// release's download URL.
-    fn download_url(&self, env: &Environment, tag: &str, version: &str) -> Result<String, StepError> {
+    fn download_url(&self, cx: &StepContext<'_>, tag: &str, version: &str) -> Result<String, StepError> {
+        let env = cx.env();
         if let Some(template) = &self.settings.config.download_url {
             return Ok(expand(template, version, tag, "").trim_end_matches('/').to_owned());
         }
-        let repository = self.repository(env).ok_or_else(|| {
-            StepError::new("the installers need the URL the archives are downloaded from, and no repository is known")
-                .with_help("set `github.repository` (or run in GitHub Actions, where GITHUB_REPOSITORY says it), or `installers.download-url`")
-        })?;
+        let repository = match self.repository(env) {
+            Some(repository) => repository,
+            None if self.settings.snapshot => {
+                cx.warn("no repository is known (`github.repository`, or GITHUB_REPOSITORY in Actions): this snapshot's installers download from github.com/OWNER/REPO");
+                "OWNER/REPO".to_owned()
+            }
+            None => {
+                return Err(StepError::new(
+                    "the installers need the URL the archives are downloaded from, and no repository is known",
+                )
+                .with_help("set `github.repository` (or run in GitHub Actions, where GITHUB_REPOSITORY says it), or `installers.download-url`"));
+            }
+        };
         let server = env.get("GITHUB_SERVER_URL").unwrap_or("https://github.com").trim_end_matches('/');
         Ok(format!("{server}/{repository}/releases/download/{tag}"))
     }
@@ -116,7 +129,6 @@ impl Step for PackageInstallers {
         let mut host = None;
         let mut archives = Vec::new();
         for (build, targets) in &self.settings.builds {
-            let bins = &build.cargo.as_ref().expect("cargo builds only").bins;
             for target in targets {
                 let triple = match target {
                     Some(triple) => triple.clone(),
@@ -127,24 +139,34 @@ impl Step for PackageInstallers {
                 };
                 let name = archive_name(build.archive_base(), &triple, &version);
                 let file = name.file_name();
+                // A snapshot builds the host's target only; a release has every archive (the
+                // gather step refuses a missing one).
                 let Some(archive) = artifacts.iter().find(|a| a.name == file && a.kind == ArtifactKind::Archive) else {
-                    return Err(StepError::new(format!("the archive {file} was not made by this run"))
-                        .with_help("the package:archive steps run before this one; this is a bug in the pipeline"));
+                    continue;
                 };
-                let suffix = exe_suffix(&triple);
+                // What the archive holds: a cargo build's binaries, or a command build's
+                // artifacts under their published names.
+                let bins = match &build.cargo {
+                    Some(cargo) => cargo.bins.iter().map(|b| format!("{b}{}", exe_suffix(&triple))).collect(),
+                    None => build
+                        .artifacts
+                        .iter()
+                        .map(|spec| artifact_name(spec, Some(&release.version), target.as_deref()))
+                        .collect(),
+                };
                 archives.push(Offered {
                     target: triple.clone(),
                     file,
                     sha256: archive.sha256.clone(),
                     dir: name.stem.clone(),
-                    bins: bins.iter().map(|b| format!("{b}{suffix}")).collect(),
+                    bins,
                 });
             }
         }
         let installer = Installer {
             app: self.settings.app.clone(),
             version: version.clone(),
-            download_url: self.download_url(cx.env(), &release.tag, &version)?,
+            download_url: self.download_url(cx, &release.tag, &version)?,
             archives,
             provenance: self.provenance(cx.env(), &release.tag),
         };
