@@ -103,7 +103,8 @@ pub(super) fn time_to_first_probe(bench: &Bench) -> anyhow::Result<Row> {
     Ok(Row {
         name: "time to the first probe's verdict, job from nothing".into(),
         ours: format!("{:.2} s (installer, archive checked, `release preflight`)", best.as_secs_f64()),
-        peer: peer.map_or("—".into(), |p| format!("{:.1} s (`cargo install --locked`, then preflight)", p.as_secs_f64())),
+        peer: peer
+            .map_or("—".into(), |p| format!("{:.1} s (`cargo install --locked`, then preflight)", p.as_secs_f64())),
         ratio: peer.map_or("—".into(), |p| format!("{:.3}×", best.as_secs_f64() / p.as_secs_f64())),
         note: format!("best of {}; {note}", bench.sizes.runs),
     })
@@ -134,8 +135,5 @@ fn probe(bench: &Bench, bin: &Utf8Path, project: &Utf8Path, api: &str) -> anyhow
 
 fn host_triple(bench: &Bench) -> anyhow::Result<String> {
     let text = cmd!(bench.sh, "rustc -vV").quiet().read()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(|h| h.trim().to_owned())
-        .context("rustc -vV names no host")
+    text.lines().find_map(|l| l.strip_prefix("host: ")).map(|h| h.trim().to_owned()).context("rustc -vV names no host")
 }

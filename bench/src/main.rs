@@ -159,7 +159,7 @@ pub fn run(root: &Utf8Path, options: &Options) -> anyhow::Result<()> {
         rows.push(local::signed_snapshot_peak_memory(&bench, &big)?);
     }
     if wanted("archive") {
-        rows.push(archive::archive_packaging(&bench, &big)?);
+        rows.extend(archive::archive_packaging(&bench, &big)?);
     }
     if wanted("keyless") {
         rows.push(keyless::many_files(&bench)?);

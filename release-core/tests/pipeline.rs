@@ -253,3 +253,26 @@ fn a_resumable_step_may_not_produce_a_hand_off() {
     let err = pipeline.add_step(Resumable).unwrap_err();
     assert!(err.to_string().contains("resumable but produces the hand-off `release-notes`"), "{err}");
 }
+
+/// A snapshot of a release with targets builds what this machine builds natively: the host's
+/// target, as a local cargo-dist build does; the release itself builds every target.
+#[test]
+fn a_snapshot_builds_the_hosts_target_and_a_release_every_target() {
+    let out = std::process::Command::new("rustc").arg("-vV").output().expect("rustc runs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let host = text.lines().find_map(|l| l.strip_prefix("host: ")).unwrap().trim().to_owned();
+    let other = if host.contains("apple") { "x86_64-pc-windows-msvc" } else { "aarch64-apple-darwin" };
+    let dir = tempfile::tempdir().unwrap();
+    let root = camino::Utf8Path::from_path(dir.path()).unwrap();
+    let toml = format!(
+        "[project]\nversion = \"1.0.0\"\n[[build]]\nname = \"app\"\ncommand = [\"true\"]\nartifacts = [{{ path = \"out/app\", name = \"app-{{target}}\" }}]\ntargets = [\"{host}\", \"{other}\"]\n"
+    );
+    let config = release_core::Config::parse(&toml, &root.join("release.toml")).unwrap();
+    let env = release_core::Environment::from_process();
+    let builds = |mode: Mode| -> Vec<String> {
+        let pipeline = release_core::pipeline(&config, &env, mode, &Default::default()).unwrap();
+        pipeline.plan().steps.into_iter().map(|s| s.id).filter(|id| id.starts_with("build:app")).collect()
+    };
+    assert_eq!(builds(Mode::Snapshot), [format!("build:app:{host}")]);
+    assert_eq!(builds(Mode::Release), [format!("build:app:{host}"), format!("build:app:{other}")]);
+}

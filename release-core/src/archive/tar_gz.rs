@@ -1,12 +1,12 @@
 //! The `.tar.gz` writer: GNU tar headers (sizes past 8 GiB and long names work), gzip with a
-//! fixed header.
+//! fixed header, compressed on every core ([`super::pargz`]) at [`super::GZIP_LEVEL`].
 
 use std::io::{Read, Write};
 
 use camino::Utf8Path;
-use flate2::{Compression, GzBuilder};
 
-use super::{ArchiveError, Counting, DIR_MODE, Entry, check_ended, open};
+use super::pargz::ParallelGz;
+use super::{ArchiveError, Counting, DIR_MODE, Entry, GZIP_LEVEL, check_ended, open};
 
 pub(super) fn write<W: Write>(
     out: W,
@@ -16,7 +16,7 @@ pub(super) fn write<W: Write>(
     shown: &Utf8Path,
 ) -> Result<W, ArchiveError> {
     let io_err = |source| ArchiveError::Write { path: shown.to_owned(), source };
-    let gzip = GzBuilder::new().mtime(0).operating_system(255).write(out, Compression::default());
+    let gzip = ParallelGz::new(out, GZIP_LEVEL, ParallelGz::<W>::cores());
     let mut tar = tar::Builder::new(gzip);
     let header = |kind: tar::EntryType, mode: u32, size: u64| {
         let mut header = tar::Header::new_gnu();

@@ -25,6 +25,7 @@ fn settings(key: Utf8PathBuf, public_key: Option<Utf8PathBuf>, snapshot: bool, e
         password_env: "COSIGN_PASSWORD".into(),
         snapshot,
         ephemeral_in_snapshot: ephemeral,
+        always_ephemeral: false,
     }
 }
 
@@ -303,4 +304,30 @@ async fn a_wrong_password_stops_the_pipeline_in_preflight_before_the_build() {
     assert_eq!(failure.kind.exit_code(), 3);
     assert!(failure.to_string().contains("wrong password for"), "{failure}");
     assert!(!tmp.join("built").exists(), "the build must not have run");
+}
+
+#[test]
+fn a_keyless_snapshot_outside_actions_signs_with_a_throwaway_key_and_inside_signs_keyless() {
+    let (_dir, tmp) = temp_dir();
+    let text = "[project]\nversion = \"1.2.3\"\n[[build]]\nname = \"touch\"\ncommand = [\"touch\", \"built\"]\n[github]\nrepository = \"acme/hello\"\n[signing]\nmode = \"keyless\"\nprovenance = true\n";
+    let config = Config::parse(text, &tmp.join("release.toml")).unwrap();
+    let ids = |env: &Environment, mode: Mode| -> Vec<String> {
+        let pipeline = crate::assemble::pipeline(&config, env, mode, &Default::default()).unwrap();
+        pipeline.plan().steps.into_iter().map(|s| s.id).collect()
+    };
+    let local = ids(&Environment::empty(), Mode::Snapshot);
+    assert!(
+        local.iter().any(|id| id == "sign:artifacts") && local.iter().any(|id| id == "verify:signatures"),
+        "{local:?}"
+    );
+    assert!(!local.iter().any(|id| id == "sign:keyless" || id == "preflight:id-token"), "{local:?}");
+    let actions = Environment::empty().with("ACTIONS_ID_TOKEN_REQUEST_URL", "https://token.actions.invalid/");
+    let in_actions = ids(&actions, Mode::Snapshot);
+    assert!(in_actions.iter().any(|id| id == "sign:keyless"), "{in_actions:?}");
+    // A real release never stands in.
+    let release = ids(&Environment::empty(), Mode::Release);
+    assert!(
+        release.iter().any(|id| id == "sign:keyless") && !release.iter().any(|id| id == "sign:artifacts"),
+        "{release:?}"
+    );
 }
