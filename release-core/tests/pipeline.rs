@@ -257,6 +257,7 @@ fn a_resumable_step_may_not_produce_a_hand_off() {
 /// A snapshot of a release with targets builds what this machine builds natively: the host's
 /// target, as a local cargo-dist build does; the release itself builds every target.
 #[test]
+#[allow(clippy::disallowed_methods)] // the test asks rustc itself, as a reference
 fn a_snapshot_builds_the_hosts_target_and_a_release_every_target() {
     let out = std::process::Command::new("rustc").arg("-vV").output().expect("rustc runs");
     let text = String::from_utf8(out.stdout).unwrap();

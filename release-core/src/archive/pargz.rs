@@ -5,7 +5,9 @@
 //! boundary and is not final), and the results are written in order, then one empty final
 //! block, as one gzip member: a plain `.tar.gz` that every gunzip reads, as pigz writes.
 //! Compressing a block does not depend on the others, so the output depends on the input and
-//! the level only: byte-identical across machines and core counts.
+//! the level only: byte-identical across machines and core counts. A block whose samples do
+//! not compress at level 1 (random bytes, compressed data) is stored instead, as deflate
+//! allows: no larger than compressing it, at the speed of a copy.
 //!
 //! Memory is bounded by the blocks in flight: at most [`MAX_WORKERS`] compressions at once,
 //! each holding its block and its output (about 2.1 × [`BLOCK`]), plus the block being
@@ -123,8 +125,48 @@ impl<W: Write> Write for ParallelGz<W> {
     }
 }
 
-/// One block as raw deflate, sync-flushed (byte-aligned, not final).
+/// Windows of a block tried at level 1 to tell whether it compresses at all.
+const SAMPLES: usize = 4;
+const SAMPLE: usize = 16 << 10;
+
+/// Whether deflate would gain nothing on `block`: every sample window (spread over the block)
+/// stays at 99 % or more of its size at level 1. Decided by the block's bytes alone.
+fn incompressible(block: &[u8]) -> bool {
+    if block.len() < SAMPLES * SAMPLE {
+        return false;
+    }
+    let step = block.len() / SAMPLES;
+    (0..SAMPLES).all(|i| {
+        let window = &block[i * step..i * step + SAMPLE];
+        let mut compress = Compress::new(Compression::new(1), false);
+        let mut out = Vec::with_capacity(SAMPLE + SAMPLE / 8 + 64);
+        match compress.compress_vec(window, &mut out, FlushCompress::Sync) {
+            Ok(_) => compress.total_in() as usize == SAMPLE && out.len() * 100 >= SAMPLE * 99,
+            Err(_) => false,
+        }
+    })
+}
+
+/// `block` as stored (uncompressed) deflate blocks, none final: the stream is byte-aligned
+/// before each, so a stored block's header is one zero byte.
+fn stored_blocks(block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len() + block.len() / 65535 * 5 + 5);
+    for chunk in block.chunks(65535) {
+        let len = chunk.len() as u16;
+        out.push(0x00);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+/// One block as raw deflate, sync-flushed (byte-aligned, not final); a block that does not
+/// compress (already compressed data, random bytes) is stored as it is, at copying speed.
 fn deflate_block(block: &[u8], level: u32) -> io::Result<Vec<u8>> {
+    if incompressible(block) {
+        return Ok(stored_blocks(block));
+    }
     let mut compress = Compress::new(Compression::new(level), false);
     let mut out = Vec::with_capacity(block.len() + block.len() / 16 + 64);
     loop {
@@ -181,5 +223,10 @@ mod tests {
             assert!(decoded == input, "{len} bytes round trip");
             assert_eq!(&one[..10], &HEADER);
         }
+        // The noise blocks were stored (about their size), the text blocks compressed.
+        let input = data(4 * BLOCK);
+        let size = gz(&input, 2).len();
+        assert!(size > 2 * BLOCK && size < 2 * BLOCK + BLOCK / 8, "{size}");
+        assert!(incompressible(&input[BLOCK..2 * BLOCK]) && !incompressible(&input[..BLOCK]));
     }
 }
