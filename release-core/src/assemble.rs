@@ -322,7 +322,8 @@ fn chart_pushes(steps: &mut Steps, config: &Config, pushes: &[oci::ChartPush]) -
     chart_tags
 }
 
-/// A keyless snapshot outside GitHub Actions has no OIDC token to trade for a certificate: it
+/// A keyless snapshot outside GitHub Actions (inside, a missing token is the job's missing
+/// `id-token: write`, refused in preflight) has no OIDC token to trade for a certificate: it
 /// signs and verifies with a throwaway key pair instead (its public key in the dist
 /// directory), so that a local rehearsal still makes and checks every signature. Not with
 /// charts, whose keyless signatures are OCI referrers a key cannot stand in for.
@@ -330,6 +331,7 @@ fn keyless_stand_in(config: &Config, env: &Environment, mode: Mode, pushes: &[oc
     keyless(config)
         && mode == Mode::Snapshot
         && pushes.is_empty()
+        && !env.in_github_actions()
         && env.get(crate::signing::keyless::token::REQUEST_URL_VAR).is_none_or(str::is_empty)
 }
 

@@ -213,13 +213,21 @@ fn a_keyless_run_signs_every_file_with_one_certificate_and_sigstore_python_agree
 }
 
 /// Outside GitHub Actions keyless signing is refused before the build, with the reason and
-/// what to use instead.
+/// what to use instead; a snapshot there signs and verifies with a throwaway key instead.
 #[test]
 fn keyless_outside_actions_is_refused_in_preflight() {
     let servers = SigstoreServers::start(Workflow::new("acme/hello", "refs/tags/v1.2.3"));
     let project = keyless_project(&servers);
     project
         .release(["run", "--snapshot"])
+        .run()
+        .success()
+        .stderr_has("signing with an EPHEMERAL key pair generated for this snapshot run");
+    assert!(project.exists("dist/app.sig") && project.exists("dist/cosign.ephemeral.pub"));
+    assert!(servers.token_audiences().is_empty(), "no token was asked for");
+    std::fs::remove_dir_all(project.join("dist")).unwrap();
+    project
+        .release(["run", "--dry-run"])
         .run()
         .code(3)
         .stderr_has("keyless signing needs a GitHub Actions OIDC token, and this is not a GitHub Actions job")
