@@ -55,6 +55,14 @@ pub fn release_bin() -> &'static Utf8Path {
     })
 }
 
+/// This machine's Rust target triple, as `rustc -vV` names it (what a cargo build without
+/// `--target` builds for).
+pub fn host_triple() -> String {
+    let out = std::process::Command::new("rustc").arg("-vV").output().expect("rustc runs");
+    let text = String::from_utf8(out.stdout).expect("rustc -vV prints UTF-8");
+    text.lines().find_map(|l| l.strip_prefix("host: ")).expect("rustc -vV names the host").trim().to_owned()
+}
+
 /// The workspace root, for bundled examples and fixtures.
 pub fn workspace_root() -> &'static Utf8Path {
     Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root")

@@ -333,7 +333,7 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     if config.targets().is_empty() {
         let _ = writeln!(w, "  preflight:");
         job_head(w, "preflight", "ubuntu-latest", &needed, "prove it can ");
-        job_start(w, options, Runners::Linux, true);
+        job_start(w, options, false, true);
         preflight_steps(w, config, options, config_path);
         let _ = writeln!(w);
         let _ = writeln!(w, "  # Build, package, sign, verify, publish (the GitHub release stays a draft until every");
@@ -342,7 +342,7 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
         let _ = writeln!(w, "  release:");
         let _ = writeln!(w, "    needs: preflight");
         job_head(w, "release", "ubuntu-latest", &needed, "");
-        job_start(w, options, Runners::Linux, false);
+        job_start(w, options, false, false);
         release_step(w, config, options, "release", "run", config_path);
         return out;
     }
@@ -354,7 +354,7 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     job_head(w, "preflight and plan", "ubuntu-latest", &needed, "prove it can ");
     let _ = writeln!(w, "    outputs:");
     let _ = writeln!(w, "      matrix: ${{{{ steps.plan.outputs.matrix }}}}");
-    job_start(w, options, Runners::Linux, true);
+    job_start(w, options, false, true);
     preflight_steps(w, config, options, config_path);
     let _ = writeln!(w, "      - name: plan");
     let _ = writeln!(w, "        id: plan");
@@ -377,7 +377,7 @@ pub fn release_workflow(config: &Config, options: &WorkflowOptions) -> String {
     let _ = writeln!(w, "  release:");
     let _ = writeln!(w, "    needs: [preflight, build]");
     job_head(w, "release", "ubuntu-latest", &needed, "");
-    job_start(w, options, Runners::Linux, false);
+    job_start(w, options, false, false);
     download_plan(w);
     let _ = writeln!(w, "      - name: download the builds");
     let _ = writeln!(w, "        uses: {}", pins::DOWNLOAD_ARTIFACT.uses());
@@ -400,7 +400,7 @@ fn build_job(w: &mut String, config: &Config, options: &WorkflowOptions, config_
     let _ = writeln!(w, "      matrix: ${{{{ fromJSON(needs.preflight.outputs.matrix) }}}}");
     job_head(w, "build ${{ matrix.target }}", "${{ matrix.runner }}", &[], "");
     let windows = config.targets().iter().any(|t| crate::config::target_os(t) == "windows");
-    job_start(w, options, if windows { Runners::Any } else { Runners::Unix }, false);
+    job_start(w, options, windows, false);
     let cargo_builds = config.build.iter().any(|b| !b.targets.is_empty() && b.program() == "cargo");
     if cargo_builds {
         let _ = writeln!(w, "      - name: add the Rust target");
@@ -438,8 +438,8 @@ fn download_plan(w: &mut String) {
 /// The preflight job's probes: with an xtask probed first, the verified binary's built-in
 /// probes, then the xtask's own preflight (which compiles it).
 fn preflight_steps(w: &mut String, config: &Config, options: &WorkflowOptions, config_path: Option<&str>) {
-    if let (Runner::Xtask(_), Some(_)) = (&options.runner, &options.first_probe) {
-        let binary = WorkflowOptions { runner: Runner::Install(ToolInstall::this_tool()), ..options.clone() };
+    if let (Runner::Xtask(_), Some(tool)) = (&options.runner, &options.first_probe) {
+        let binary = WorkflowOptions { runner: Runner::Install(tool.clone()), ..options.clone() };
         release_step(w, config, &binary, "preflight (built-in probes, before compiling)", "preflight", config_path);
     }
     release_step(w, config, options, "preflight", "preflight", config_path);
@@ -461,20 +461,10 @@ fn job_head(w: &mut String, name: &str, runs_on: &str, needed: &[Requirement], v
     }
 }
 
-/// Which runners a job may run on, for the tool's installation.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Runners {
-    /// `ubuntu-latest`.
-    Linux,
-    /// A matrix of Linux and macOS runners.
-    Unix,
-    /// A matrix with Windows runners too.
-    Any,
-}
-
 /// The checkout and, when the job runs the installed tool, its verified installation (with
-/// an xtask, only the preflight job's first probe does).
-fn job_start(w: &mut String, options: &WorkflowOptions, runners: Runners, preflight: bool) {
+/// an xtask, only the preflight job's first probe does); `windows`: the job may run on a
+/// Windows runner of the matrix too.
+fn job_start(w: &mut String, options: &WorkflowOptions, windows: bool, preflight: bool) {
     let _ = writeln!(w, "    steps:");
     let _ = writeln!(w, "      - name: check out");
     let _ = writeln!(w, "        uses: {}", pins::CHECKOUT.uses());
@@ -486,7 +476,7 @@ fn job_start(w: &mut String, options: &WorkflowOptions, runners: Runners, prefli
         Runner::Xtask(_) => None,
     };
     if let Some(tool) = tool {
-        install_steps(w, tool, runners);
+        install_steps(w, tool, windows);
     }
 }
 
@@ -494,7 +484,7 @@ fn job_start(w: &mut String, options: &WorkflowOptions, runners: Runners, prefli
 /// installer's attestation against the tool's release workflow and tag, and runs it (it
 /// checks the archive's SHA-256 and attestation in turn). `gh` is on every GitHub-hosted
 /// runner; `GH_TOKEN` lets it read the release and the attestations.
-fn install_steps(w: &mut String, tool: &ToolInstall, runners: Runners) {
+fn install_steps(w: &mut String, tool: &ToolInstall, windows: bool) {
     let env = |w: &mut String| {
         let _ = writeln!(w, "        env:");
         let _ = writeln!(w, "          GH_TOKEN: ${{{{ github.token }}}}");
@@ -503,7 +493,7 @@ fn install_steps(w: &mut String, tool: &ToolInstall, runners: Runners) {
     };
     let verify = "--repo \"$TOOL_REPOSITORY\" --signer-workflow \"$TOOL_REPOSITORY/.github/workflows/release.yml\" --source-ref \"refs/tags/v$TOOL_VERSION\"";
     let _ = writeln!(w, "      - name: install release {} (verified, not compiled)", tool.version);
-    if runners == Runners::Any {
+    if windows {
         let _ = writeln!(w, "        if: runner.os != 'Windows'");
     }
     let _ = writeln!(w, "        shell: bash");
@@ -518,7 +508,7 @@ fn install_steps(w: &mut String, tool: &ToolInstall, runners: Runners) {
         w,
         "          RELEASE_INSTALL_DIR=\"$RUNNER_TEMP/release-bin\" sh \"$RUNNER_TEMP/release-installer.sh\""
     );
-    if runners != Runners::Any {
+    if !windows {
         return;
     }
     let _ = writeln!(w, "      - name: install release {} on Windows (verified, not compiled)", tool.version);

@@ -63,8 +63,25 @@ pub(crate) struct Provenance {
 
 /// Why an installer cannot be written.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct Unwritable(String);
+pub(crate) enum Unwritable {
+    /// A value that would need quoting inside the script.
+    #[error("the {what} `{value}` cannot be written into an installer")]
+    Unquotable { what: &'static str, value: String },
+    #[error("the SHA-256 of {file} is not 64 hex digits")]
+    Digest { file: String },
+    #[error("this run made no archive for an installer to download")]
+    NoArchive,
+}
+
+impl crate::error::Diagnose for Unwritable {
+    fn help(&self) -> Option<String> {
+        Some(match self {
+            Unwritable::Unquotable { .. } => "names in the release are limited to letters, digits and `._+-`".into(),
+            Unwritable::Digest { .. } => "this is a bug in the archive step; please report it".into(),
+            Unwritable::NoArchive => "the installers install the archives of the builds with `archive = true` (the default for `cargo` builds); a snapshot builds the host's target only, when the builds list it".into(),
+        })
+    }
+}
 
 /// The environment variables' prefix: the name upper-cased, other characters as `_`.
 pub(crate) fn env_prefix(app: &str) -> String {
@@ -73,10 +90,10 @@ pub(crate) fn env_prefix(app: &str) -> String {
 
 /// Every value goes inside single quotes (and file names into `read` fields), so it may hold
 /// only characters that need no quoting anywhere.
-fn plain(what: &str, value: &str, extra: &str) -> Result<(), Unwritable> {
+fn plain(what: &'static str, value: &str, extra: &str) -> Result<(), Unwritable> {
     let ok = !value.is_empty()
         && value.chars().all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c) || extra.contains(c));
-    if ok { Ok(()) } else { Err(Unwritable(format!("the {what} `{value}` cannot be written into an installer"))) }
+    if ok { Ok(()) } else { Err(Unwritable::Unquotable { what, value: value.to_owned() }) }
 }
 
 impl Installer {
@@ -94,14 +111,14 @@ impl Installer {
             }
         }
         if self.archives.is_empty() {
-            return Err(Unwritable("the release has no archive for an installer to download".into()));
+            return Err(Unwritable::NoArchive);
         }
         for archive in &self.archives {
             plain("target", &archive.target, "")?;
             plain("archive", &archive.file, "")?;
             plain("directory", &archive.dir, "")?;
             if archive.sha256.len() != 64 || !archive.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Unwritable(format!("the SHA-256 of {} is not 64 hex digits", archive.file)));
+                return Err(Unwritable::Digest { file: archive.file.clone() });
             }
             for bin in &archive.bins {
                 plain("binary", bin, "")?;

@@ -8,8 +8,8 @@
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use release_tests::Project;
 use release_tests::downloads::Downloads;
+use release_tests::{Project, host_triple};
 
 const CONFIG: &str = r#"
 [project]
@@ -38,12 +38,6 @@ fn released() -> Project {
     assert!(lock.unwrap().status.success());
     project.release(["run", "--snapshot"]).run().success().stderr_has("package:installers");
     project
-}
-
-fn host_triple() -> String {
-    let out = Command::new("rustc").arg("-vV").output().expect("rustc runs");
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("host: ")).expect("host line").trim().to_owned()
 }
 
 struct Ran {
@@ -91,8 +85,8 @@ fn installed(dir: &Utf8Path) -> Vec<String> {
 /// A directory of links to the tools the installer uses, `without` some of them, and
 /// `extra` scripts of our own (a fake `uname`, a fake `gh`).
 fn tools(root: &Utf8Path, without: &[&str], extra: &[(&str, &str)]) -> Utf8PathBuf {
-    let dir = root.join(format!("tools-{}", root.as_str().len() + without.len() + extra.len()));
-    let dir = if dir.exists() { root.join(format!("tools-{}", rand_suffix())) } else { dir };
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = root.join(format!("tools-{}", MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
     std::fs::create_dir_all(&dir).unwrap();
     let wanted = [
         "uname",
@@ -131,10 +125,6 @@ fn tools(root: &Utf8Path, without: &[&str], extra: &[(&str, &str)]) -> Utf8PathB
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     dir
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
 const SHELLS: [&[&str]; 3] = [&["dash"], &["bash"], &["busybox", "sh"]];

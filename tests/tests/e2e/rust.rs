@@ -8,13 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use release_tests::{Project, workspace_root};
-
-fn host_triple() -> String {
-    let out = Command::new("rustc").arg("-vV").output().expect("rustc runs");
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("host: ")).expect("host line").trim().to_owned()
-}
+use release_tests::{Project, host_triple, workspace_root};
 
 fn run_tool(program: &str, args: &[&str], dir: &Utf8Path) -> String {
     let out = Command::new(program).args(args).current_dir(dir).output().unwrap_or_else(|e| panic!("{program}: {e}"));

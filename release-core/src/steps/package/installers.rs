@@ -171,9 +171,7 @@ impl Step for PackageInstallers {
             provenance: self.provenance(cx.env(), &release.tag),
         };
         let mut written = Vec::new();
-        let unwritable = |e: crate::installers::Unwritable| {
-            StepError::new(e.to_string()).with_help("names in the release are limited to letters, digits and `._+-`")
-        };
+        let unwritable = StepError::from;
         if self.settings.config.shell {
             written.push((shell_name(&installer.app), installer.shell().map_err(unwritable)?));
         }
